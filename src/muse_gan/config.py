@@ -1,0 +1,178 @@
+"""Run configuration: frozen dataclasses loaded from TOML files plus ``section.key=value`` overrides.
+
+Every section has defaults, so an empty file is a valid config. Unknown sections or keys and
+values of the wrong type are ``ConfigError``s naming the key. The resolved config is written
+into every run folder (``config.toml``) and every checkpoint (as JSON), and rebuilt from there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    modality: str = "midi"
+    source: str = "bach"  # "bach" (built-in chorales) or a folder of the user's files
+    limit: int = 0  # use at most this many source files (0: all); for quick trials
+    valid_fraction: float = 0.1
+    test_fraction: float = 0.0  # held out from training and validation, for `muse eval`
+    window_bars: int = 4  # training windows, in bars; windows start on bar lines
+    transpose: int = 6  # augmentation: random shift of up to ± this many semitones
+
+
+@dataclass(frozen=True)
+class MidiConfig:
+    """Piano-roll settings. A beat is a quarter note; time is counted in steps of 1/steps_per_beat."""
+
+    steps_per_beat: int = 4
+    beats_per_bar: int = 4  # the model's time signature is beats_per_bar/4
+    pitch_low: int = 28  # lowest MIDI pitch in the roll (inclusive)
+    pitch_high: int = 96  # highest MIDI pitch in the roll (inclusive)
+    track_mapping: str = "keep"  # "keep": one track per part/instrument; "merge": all into one
+    track_names: tuple[str, ...] = ("Soprano", "Alto", "Tenor", "Bass")
+    programs: tuple[int, ...] = (19, 19, 19, 19)  # General MIDI, 0-based (19: church organ)
+    drum_tracks: tuple[int, ...] = ()  # indices of tracks written as drums (MIDI channel 10)
+    quantize: str = "round"  # "round": onsets/offsets to the nearest step; "sample": notes sounding at each step's start
+    velocity: int = 80
+    tempo: float = 100.0  # quarter notes per minute, when the caller gives none
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    family: str = "rnn"
+    cell: str = "lstm"  # "lstm" or "gru"
+    hidden: int = 256
+    layers: int = 2
+    dropout: float = 0.2
+    head: str = "pitchwise"  # "pitchwise": a frame's notes one by one, low to high; "bernoulli": independent
+    head_hidden: int = 256
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 2e-3
+    lr_schedule: str = "cosine"  # "cosine" (to 10% of lr) or "constant"
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema: float = 0.0  # decay of the weights' moving average used for sampling; 0 turns it off
+    log_every: int = 10
+    eval_every: int = 250
+    checkpoint_every: int = 250
+    sample_every: int = 500
+    sample_bars: int = 8
+    seed: int = 0
+    device: str = "auto"  # "auto": CUDA when present, else CPU
+    precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; or "bf16", "fp32"
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    midi: MidiConfig = field(default_factory=MidiConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, sections: dict, where: str = "config") -> "Config":
+        return _build(cls, sections, where)
+
+    def override(self, assignments: list[str]) -> "Config":
+        """Apply ``section.key=value`` strings; values use TOML syntax, bare words are strings."""
+        sections = self.to_dict()
+        for assignment in assignments:
+            section, key, value = _parse_assignment(assignment)
+            if section not in sections:
+                raise ConfigError(f"--set {assignment}: unknown section '{section}' (known: {', '.join(sections)})")
+            sections[section][key] = value
+        return _build(Config, sections, "--set")
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
+    """The defaults, updated by the TOML file at ``path`` and then by ``overrides``."""
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        try:
+            sections = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: not valid TOML ({error})") from None
+        config = _build(Config, sections, str(path))
+    return config.override(list(overrides))
+
+
+def to_toml(config: Config) -> str:
+    """The config as a TOML file that ``load_config`` reads back to an equal config."""
+    lines = []
+    for section, values in config.to_dict().items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def _parse_assignment(assignment: str) -> tuple[str, str, object]:
+    name, sep, text = assignment.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not sep or not dot or not key:
+        raise ConfigError(f"--set {assignment}: expected section.key=value, e.g. train.steps=500")
+    try:
+        value = tomllib.loads(f"value = {text.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()  # a bare word such as gru or a folder path
+    return section, key.strip(), value
+
+
+def _build(cls, values: dict, where: str, prefix: str = ""):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: {prefix.rstrip('.') or 'config'} must be a table, got {values!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{prefix}{unknown[0]}' (known: {', '.join(fields)})")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, value in values.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            kwargs[name] = _build(kind, value, where, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, kind, f"{where}: {prefix}{name}")
+    return cls(**kwargs)
+
+
+def _coerce(value, kind, where: str):
+    """Checks ``value`` against the field's type; ints are accepted where floats are expected."""
+    if typing.get_origin(kind) is tuple:
+        item_kind = typing.get_args(kind)[0]
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return tuple(_coerce(item, item_kind, where) for item in value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(value) is not kind:
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
+    return value
