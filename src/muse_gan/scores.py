@@ -1,0 +1,230 @@
+"""Notated scores (MusicXML, ABC) turned into ``pretty_midi.PrettyMIDI`` objects via music21.
+
+Units: music21 measures time in quarter notes ("quarters"), pretty_midi in seconds. Each
+piece is converted at a single tempo, so ``seconds = quarters * 60 / qpm``.
+
+music21 takes about a third of a second to import, so it is imported inside the functions
+that need it; importing this module stays cheap for the command line.
+
+Example::
+
+    for path in bach_chorales()[:10]:
+        (chorale,) = read_scores(path)
+"""
+
+import importlib.util
+import pathlib
+import re
+
+import pretty_midi
+
+from muse_gan.errors import DataError
+
+SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".abc")
+DEFAULT_VELOCITY = 80
+
+# Chorales in music21's corpus are named after their BWV number: a movement of a cantata,
+# passion or oratorio is "bwv<work>.<movement>", and the free-standing four-part chorales are
+# BWV 250-438. Names with a suffix ("-a", "-inst", "-w", ...) are alternative versions of a
+# setting (another instrumentation, an earlier version), left out so a setting is counted once.
+_CHORALE_FILE = re.compile(r"bwv(\d+)(\.\d+)?\.mxl")
+_FREE_STANDING_CHORALES = range(250, 439)
+
+
+def read_scores(
+    path, default_tempo: float = 100.0, default_program: int = 0
+) -> list[pretty_midi.PrettyMIDI]:
+    """One PrettyMIDI per piece in the score file at ``path``, in file order.
+
+    MusicXML holds one piece; an ABC file can hold many tunes (``X:`` headers). Tied notes
+    become one note, a pickup bar is padded so bar lines fall at whole multiples of the bar
+    length from time 0, and each part becomes one instrument named after the part. The
+    first metronome mark sets the tempo (else ``default_tempo``, in quarter notes per
+    minute); a part without a MIDI program gets ``default_program``. Repeats are not
+    expanded: notes come in written order.
+
+    Raises ``DataError`` naming the file when it cannot be read or a piece has no notes.
+
+    Example::
+
+        tunes = read_scores("session.abc")   # one PrettyMIDI per tune
+    """
+    path = pathlib.Path(path)
+    pieces = _parse_pieces(path)
+    midis = []
+    for number, score in enumerate(pieces, start=1):
+        midi = _score_to_midi(score, default_tempo, default_program)
+        if not any(track.notes for track in midi.instruments):
+            piece = f"piece {number}" if len(pieces) > 1 else "the score"
+            raise DataError(f"{path}: {piece} has no notes")
+        midis.append(midi)
+    return midis
+
+
+def bach_chorales() -> list[pathlib.Path]:
+    """Paths of the Bach chorales in music21's corpus, sorted by file name.
+
+    Only lists the corpus folder: nothing is parsed, and music21 is not imported.
+    """
+    folder = _music21_corpus() / "bach"
+    chorales = (path for path in folder.glob("bwv*.mxl") if _is_chorale_file(path.name))
+    return sorted(chorales, key=lambda path: path.name)
+
+
+def _music21_corpus() -> pathlib.Path:
+    # find_spec locates the package without running its (slow) __init__.
+    spec = importlib.util.find_spec("music21")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("music21 is needed for its corpus of Bach chorales")
+    return pathlib.Path(spec.origin).parent / "corpus"
+
+
+def _is_chorale_file(name: str) -> bool:
+    match = _CHORALE_FILE.fullmatch(name)
+    if match is None:
+        return False
+    is_movement = match.group(2) is not None
+    return is_movement or int(match.group(1)) in _FREE_STANDING_CHORALES
+
+
+def _parse_pieces(path: pathlib.Path) -> list:
+    """The music21 Scores in the file: one, or one per tune of an ABC file."""
+    _check_readable(path)
+    from music21 import converter, stream
+
+    try:
+        # forceSource: no pickled copy is read from or written to music21's scratch folder.
+        parsed = converter.parse(path, forceSource=True)
+    except Exception as error:  # music21's parsers fail with anything from ParseError to IndexError
+        raise DataError(f"{path}: not a readable score ({_one_line(error)})") from error
+    if isinstance(parsed, stream.Opus):
+        return list(parsed.scores)
+    return [parsed]
+
+
+def _check_readable(path: pathlib.Path) -> None:
+    if path.suffix.lower() not in SCORE_SUFFIXES:
+        raise DataError(f"{path}: not a score file (expected {', '.join(SCORE_SUFFIXES)})")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file")
+
+
+def _one_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    reason = lines[0] if lines else type(error).__name__
+    return reason[:120]
+
+
+def _score_to_midi(score, default_tempo: float, default_program: int) -> pretty_midi.PrettyMIDI:
+    score.stripTies(inPlace=True)
+    qpm = _quarter_bpm(score) or default_tempo
+    midi = pretty_midi.PrettyMIDI(initial_tempo=qpm)
+    midi.time_signature_changes.append(_time_signature(score))
+    timing = _Timing(seconds_per_quarter=60.0 / qpm, pickup_padding=_pickup_padding(score))
+    parts = list(score.parts) or [score]  # a bare stream of notes reads as one part
+    for number, part in enumerate(parts, start=1):
+        midi.instruments.append(_part_to_instrument(part, number, default_program, timing))
+    return midi
+
+
+def _quarter_bpm(score) -> float | None:
+    from music21 import tempo
+
+    mark = score.recurse().getElementsByClass(tempo.MetronomeMark).first()
+    bpm = mark.getQuarterBPM() if mark is not None else None
+    return float(bpm) if bpm is not None and bpm > 0 else None
+
+
+def _time_signature(score) -> pretty_midi.TimeSignature:
+    from music21 import meter
+
+    signature = score.recurse().getElementsByClass(meter.TimeSignature).first()
+    if signature is None:
+        return pretty_midi.TimeSignature(4, 4, 0.0)
+    return pretty_midi.TimeSignature(signature.numerator, signature.denominator, 0.0)
+
+
+def _pickup_padding(score) -> float:
+    """Quarters missing from a short first bar; music21 stores them as ``paddingLeft``."""
+    from music21 import stream
+
+    first_bar = score.recurse().getElementsByClass(stream.Measure).first()
+    return float(first_bar.paddingLeft) if first_bar is not None else 0.0
+
+
+class _Timing:
+    """Turns a music21 offset in quarters, counted from the part's start, into seconds."""
+
+    def __init__(self, seconds_per_quarter: float, pickup_padding: float):
+        self.seconds_per_quarter = seconds_per_quarter
+        self.pickup_padding = pickup_padding
+
+    def seconds(self, offset_quarters: float) -> float:
+        return (float(offset_quarters) + self.pickup_padding) * self.seconds_per_quarter
+
+
+def _part_to_instrument(part, number: int, default_program: int, timing: _Timing):
+    sound = part.getInstrument()  # a plain Instrument when the part names none
+    program = sound.midiProgram if sound.midiProgram in range(128) else default_program
+    track = pretty_midi.Instrument(
+        program=program, is_drum=_is_percussion(sound), name=_part_name(part, number)
+    )
+    flat = part.flatten()
+    for element in flat.notes:
+        start = timing.seconds(flat.elementOffset(element))
+        track.notes.extend(_midi_notes(element, sound, start, timing))
+    return track
+
+
+def _part_name(part, number: int) -> str:
+    # Some corpus files put line breaks in names ("Soprano\rOboe 1,2"); MIDI wants one line.
+    return " ".join((part.partName or "").split()) or f"Part {number}"
+
+
+def _is_percussion(sound) -> bool:
+    from music21 import instrument
+
+    # music21 counts MIDI channels from 0, so 9 is the General MIDI drum channel 10.
+    return isinstance(sound, instrument.UnpitchedPercussion) or sound.midiChannel == 9
+
+
+def _midi_notes(element, sound, start: float, timing: _Timing) -> list[pretty_midi.Note]:
+    """One pretty_midi note per sounding pitch of a music21 note or chord."""
+    from music21 import chord
+
+    length = float(element.duration.quarterLength)
+    if element.duration.isGrace or length <= 0:
+        return []
+    end = start + length * timing.seconds_per_quarter
+    components = element.notes if isinstance(element, chord.ChordBase) else (element,)
+    notes = []
+    for component in components:
+        pitch = _midi_pitch(component, sound)
+        if pitch is not None:
+            notes.append(pretty_midi.Note(_velocity(component, element), pitch, start, end))
+    return notes
+
+
+def _midi_pitch(component, sound) -> int | None:
+    """MIDI number of a note, or of a drum from its percussion map; None when out of range."""
+    from music21 import instrument, note
+
+    if isinstance(component, note.Unpitched):
+        stored = component.storedInstrument
+        kit = stored if isinstance(stored, instrument.UnpitchedPercussion) else sound
+        pitch = getattr(kit, "percMapPitch", None)
+    else:
+        # pitch.midi folds pitches above 127 down by octaves; round(ps) keeps the real height.
+        pitch = round(component.pitch.ps)
+    return pitch if pitch in range(128) else None
+
+
+def _velocity(component, element) -> int:
+    # A chord's notes carry their own velocity when read from MusicXML, the chord's when built.
+    for source in (component, element):
+        velocity = source.volume.velocity
+        if velocity is not None:
+            return min(max(int(velocity), 1), 127)
+    return DEFAULT_VELOCITY
