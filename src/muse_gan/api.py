@@ -1,0 +1,130 @@
+"""The library face of muse_gan: load a model, compose pieces.
+
+    >>> import muse_gan
+    >>> model = muse_gan.load()                      # the bundled Bach chorale model
+    >>> song = model.compose(bars=16, seed=1, tempo=96)
+    >>> song.write("chorale.mid")                    # a pretty_midi.PrettyMIDI
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from . import checkpoint as ckpt
+from .errors import MuseError
+from .pretrained import DEFAULT, DESCRIPTIONS, bundled_path
+
+MAX_BARS = 256
+
+
+def resolve_model(model: str | Path | None) -> Path:
+    """A bundled model's name, a run folder or a checkpoint file → the checkpoint's path."""
+    model = DEFAULT if model is None else model
+    bundled = bundled_path(str(model))
+    if bundled is not None:
+        return bundled
+    path = Path(model).expanduser()
+    if path.is_dir():
+        for candidate in (path / "model.safetensors", path / "checkpoints" / "latest.safetensors"):
+            if candidate.exists():
+                return candidate
+        raise MuseError(f"--model {model}: the folder has no model.safetensors (not a run folder?)")
+    if path.is_file():
+        return path
+    raise MuseError(f"--model {model}: not a bundled model (known: {', '.join(DESCRIPTIONS)}), run folder or checkpoint")
+
+
+def load(model: str | Path | None = None) -> "MuseModel":
+    """A model ready to compose: a bundled name (default: the Bach chorale model), a run folder
+    or a checkpoint file. Everything is rebuilt from the file alone; no code in it runs."""
+    from .adapters import ADAPTERS
+    from .config import Config
+    from .objectives import build_objective
+
+    path = resolve_model(model)
+    tensors, info = ckpt.load_checkpoint(path)
+    config = Config.from_dict(info["config"], str(path))
+    adapter = ADAPTERS.get(info["modality"]).from_dict(info["adapter"])
+    objective = build_objective(adapter.spec, config.model)
+    try:
+        objective.load_state_dict(ckpt.unprefixed("model.", tensors))
+    except RuntimeError:
+        raise MuseError(f"{path}: its weights do not fit the model its config describes") from None
+    return MuseModel(objective.eval(), adapter, config, path)
+
+
+class MuseModel:
+    """A trained model plus the adapter that turns its tensors into pieces."""
+
+    def __init__(self, objective, adapter, config, path: Path):
+        self.objective, self.adapter, self.config, self.path = objective, adapter, config, path
+
+    @property
+    def steps_per_bar(self) -> int:
+        return self.adapter.steps_per_bar
+
+    def compose(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, tempo: float | None = None,
+                primer=None):
+        """A new piece of exactly ``bars`` bars as a ``pretty_midi.PrettyMIDI``.
+
+        ``primer`` (a path or a PrettyMIDI) is continued: the piece starts with it. ``tempo`` is
+        in quarter notes per minute (default: the primer's, else the model's). The same seed
+        and model always give the same piece.
+        """
+        roll, tempo = self.compose_roll(bars, seed, temperature, tempo, primer)
+        return self.adapter.decode(roll, tempo)
+
+    def compose_roll(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, tempo: float | None = None,
+                     primer=None) -> tuple[torch.Tensor, float]:
+        """The piano roll ``(tracks, steps, pitches)`` of ``compose`` and the tempo to play it at."""
+        _check_range("bars", bars, 1, MAX_BARS)
+        if not temperature > 0:
+            raise MuseError(f"--temperature {temperature}: must be above 0")
+        primer_roll, primer_tempo = self._primer(primer, bars)
+        generator = torch.Generator().manual_seed(seed)
+        with _single_thread():  # float sums then run in one order: same seed, same bytes
+            roll = self.objective.sample(1, bars * self.steps_per_bar, temperature, generator, primer_roll)[0]
+        return roll.to(torch.uint8), tempo or primer_tempo or self.adapter.settings.tempo
+
+    def _primer(self, primer, bars: int):
+        if primer is None:
+            return None, None
+        from .errors import DataError
+
+        name = str(primer) if not hasattr(primer, "instruments") else "primer"
+        try:
+            piece = self.adapter.read(primer)[0] if name != "primer" else primer
+            roll = self.adapter.encode(piece, strict=False)
+        except DataError as error:
+            raise MuseError(f"--primer {name}: {error}" if not str(error).startswith(name) else str(error)) from None
+        primer_bars = roll.shape[1] // self.steps_per_bar
+        if primer_bars >= bars:
+            raise MuseError(f"--primer {name}: it is {primer_bars} bars long; --bars must be more than that")
+        return _trim_silence(roll).float(), _first_tempo(piece)
+
+
+def _first_tempo(piece) -> float | None:
+    _, tempi = piece.get_tempo_changes()
+    return float(tempi[0]) if len(tempi) else None
+
+
+def _trim_silence(roll: torch.Tensor) -> torch.Tensor:
+    """The primer up to its last sounding step, so the continuation follows on directly."""
+    sounding = roll.any(dim=2).any(dim=0).nonzero()
+    return roll[:, : int(sounding.max()) + 1]
+
+
+def _check_range(option: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise MuseError(f"--{option} {value}: must be from {low} to {high}")
+
+
+class _single_thread:
+    def __enter__(self):
+        self.threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc_info):
+        torch.set_num_threads(self.threads)

@@ -1,0 +1,183 @@
+"""The ``muse`` command. Each command is a thin call into the library; heavy imports (torch,
+music21) happen inside commands so ``muse --help`` stays instant."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+
+class MuseGroup(click.Group):
+    """Turns a ``MuseError`` into one line on stderr and exit status 1, without a traceback."""
+
+    def invoke(self, ctx):
+        from .errors import MuseError
+
+        try:
+            return super().invoke(ctx)
+        except MuseError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=MuseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="muse_gan")
+def main():
+    """Generate and train music models: `muse compose --bars 16 > song.mid`."""
+
+
+@main.command()
+@click.option("--bars", type=int, default=16, show_default=True, help="Length of each piece, 1-256 bars.")
+@click.option("--model", "-m", default=None, help="Bundled model name, run folder or checkpoint (default: bach-rnn).")
+@click.option("--seed", type=int, default=None, help="Same seed and model give the same file (default: random, printed).")
+@click.option("--temperature", type=float, default=1.0, show_default=True, help="Below 1: safer; above 1: wilder.")
+@click.option("--tempo", type=float, default=None, help="Quarter notes per minute (default: the primer's or the model's).")
+@click.option("--primer", default=None, help="A MIDI or score file to continue: the piece starts with it.")
+@click.option("-n", "--variations", type=int, default=1, show_default=True, help="How many pieces (seeds seed, seed+1, ...).")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="Output .mid or .png (format from the suffix), a folder for several, or - for MIDI on stdout.")
+def compose(bars, model, seed, temperature, tempo, primer, variations, output):
+    """Compose new pieces with a trained model."""
+    from .api import load
+    from .outputs import piece_bytes
+
+    _check_compose_options(bars, temperature, tempo, variations)
+    targets = _output_targets(output, variations)
+    muse = load(model)
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "little") >> 1
+        click.echo(f"seed {seed} (give --seed {seed} to compose this again)", err=True)
+    for number, target in enumerate(targets):
+        roll, piece_tempo = muse.compose_roll(bars, seed + number, temperature, tempo, primer)
+        _write(piece_bytes(muse.adapter, roll, target.suffix if target else ".mid", piece_tempo), target)
+
+
+def _check_compose_options(bars: int, temperature: float, tempo: float | None, variations: int) -> None:
+    from .api import MAX_BARS
+    from .errors import MuseError
+
+    if not 1 <= bars <= MAX_BARS:
+        raise MuseError(f"--bars {bars}: must be from 1 to {MAX_BARS}")
+    if not temperature > 0:
+        raise MuseError(f"--temperature {temperature}: must be above 0")
+    if tempo is not None and not 10 <= tempo <= 400:
+        raise MuseError(f"--tempo {tempo}: must be from 10 to 400 quarter notes per minute")
+    if variations < 1:
+        raise MuseError(f"--variations {variations}: must be at least 1")
+
+
+def _output_targets(output: str, count: int) -> list[Path | None]:
+    """Where each piece goes: None is stdout."""
+    from .errors import MuseError
+    from .outputs import PIECE_FORMATS
+
+    if output == "-":
+        if count > 1:
+            raise MuseError("-o -: several variations need -o FOLDER/ or -o NAME.mid")
+        if sys.stdout.isatty():
+            raise MuseError("refusing to write MIDI to a terminal: redirect it (> song.mid) or give -o song.mid")
+        return [None]
+    path = Path(output)
+    if output.endswith(("/", os.sep)) or path.is_dir() or (count > 1 and not path.suffix):
+        return [path / f"piece_{number:03d}.mid" for number in range(1, count + 1)]
+    if path.suffix.lower() not in PIECE_FORMATS:
+        raise MuseError(f"-o {output}: unknown format '{path.suffix}' (known: {', '.join(PIECE_FORMATS)})")
+    if count == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}_{number:03d}{path.suffix}") for number in range(1, count + 1)]
+
+
+def _write(data: bytes, target: Path | None) -> None:
+    from .checkpoint import write_atomically
+    from .errors import MuseError
+
+    if target is None:
+        stdout = click.get_binary_stream("stdout")
+        stdout.write(data)
+        stdout.flush()
+        return
+    try:
+        write_atomically(target, data)
+    except OSError as error:
+        raise MuseError(f"-o {target}: cannot write ({error.strerror or error})") from None
+
+
+@main.command()
+@click.option("--modality", default="midi", show_default=True, help="What to train on: midi.")
+@click.option("--data", default=None, help="Folder of your own files (searched recursively); default: built-in data.")
+@click.option("--config", "config_file", default=None, help="A TOML config (see configs/).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override one config value.")
+@click.option("--out", default=None, help="Run folder (default: runs/MODALITY-DATE-TIME).")
+@click.option("--resume", default=None, help="Continue the run saved in this folder.")
+@click.option("--init", default=None, help="Start from this model's weights (bundled name, run or checkpoint) to fine-tune.")
+@click.option("--steps", type=int, default=None, help="Shortcut for --set train.steps=N.")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1, ... (default: CUDA when present).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train(modality, data, config_file, overrides, out, resume, init, steps, device, quiet):
+    """Train a model; logs, checkpoints and samples go to a run folder."""
+    from .training import train as run_training
+
+    overrides = list(overrides) + ["data.modality=" + _toml_string(modality)]
+    if data:
+        overrides.append("data.source=" + _toml_string(data))
+    if steps is not None:
+        overrides.append(f"train.steps={steps}")
+    if device:
+        overrides.append("train.device=" + _toml_string(device))
+    config = _config(config_file, overrides, init)
+    run_dir = Path(resume or out or _default_run_dir(modality))
+    click.echo(f"run folder: {run_dir}", err=True)
+    trainer = run_training(config, run_dir, resume=bool(resume), init=init, quiet=quiet)
+    click.echo(f"done: {trainer.step} steps; compose with: muse compose --model {run_dir}", err=True)
+
+
+def _config(config_file, overrides: list[str], init: str | None):
+    from .config import Config, load_config
+
+    if not init:
+        return load_config(config_file, overrides)
+    from .api import resolve_model
+    from .checkpoint import load_checkpoint
+
+    path = resolve_model(init)
+    base = Config.from_dict(load_checkpoint(path)[1]["config"], str(path))
+    if config_file:
+        base = load_config(config_file)
+    return base.override(overrides)
+
+
+def _default_run_dir(modality: str) -> Path:
+    import time
+
+    return Path("runs") / f"{modality}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@main.command()
+def models():
+    """List the bundled models."""
+    from .pretrained import DEFAULT, DESCRIPTIONS
+
+    for name, description in DESCRIPTIONS.items():
+        click.echo(f"{name:<12} {description}{'  (default)' if name == DEFAULT else ''}")
+
+
+@main.command(name="eval")
+@click.option("--model", "-m", default=None, help="Bundled model name, run folder or checkpoint.")
+@click.option("--data", default=None, help="Evaluate on every file in this folder instead of the model's held-out split.")
+@click.option("--split", "part", type=click.Choice(["test", "valid", "train", "all"]), default="test", show_default=True)
+def evaluate(model, data, part):
+    """Held-out negative log-likelihood per frame (nats, summed over the frame's cells)."""
+    from .api import load
+    from .evaluate import evaluation_pieces, frame_nll
+
+    muse = load(model)
+    pieces = evaluation_pieces(muse.config, muse.adapter, data, part)
+    nll, frames = frame_nll(muse.objective, pieces)
+    where = data or f"{muse.config.data.source} ({part} split)"
+    click.echo(f"frame NLL {nll:.3f} nats per frame on {where}: {len(pieces)} pieces, {frames} frames")

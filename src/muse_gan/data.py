@@ -1,0 +1,204 @@
+"""Source files → prepared rolls (cached on disk) → random training windows.
+
+Preparing parses every source file once; the result is cached under ``MUSE_GAN_CACHE``
+(default ``~/.cache/muse_gan``), keyed by the adapter settings and the files' names, sizes and
+modification times, so later runs and epochs never parse a source file again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import DataError, MuseError
+
+BUILT_IN_SOURCES = ("bach",)
+
+
+@dataclass
+class Piece:
+    name: str  # the source file, plus "#n" for the n-th piece of a file holding several
+    roll: torch.Tensor  # (tracks, steps, pitches) uint8
+
+
+def source_files(source: str, suffixes: tuple[str, ...], limit: int = 0) -> list[Path]:
+    """The files of a built-in corpus, or every file with a known suffix under a folder."""
+    if source == "bach":
+        from .scores import bach_chorales
+
+        files = bach_chorales()
+    else:
+        folder = Path(source).expanduser()
+        if not folder.exists():
+            raise MuseError(f"--data {source}: no such file or folder")
+        candidates = [folder] if folder.is_file() else sorted(folder.rglob("*"))
+        files = [path for path in candidates if path.is_file() and path.suffix.lower() in suffixes]
+        if not files:
+            raise MuseError(f"--data {source}: no {'/'.join(suffixes)} files found")
+    return files[:limit] if limit > 0 else files
+
+
+def prepare(adapter, files: list[Path], quiet: bool = False) -> list[Piece]:
+    """Every usable piece in ``files``; unusable files are reported (one line each) and skipped."""
+    cache = _cache_path(adapter, files)
+    if cache.exists():
+        return _load_cache(cache)
+    pieces, skipped = [], 0
+    for path in _progress(files, quiet):
+        try:
+            pieces += _encode_file(adapter, path)
+        except DataError as error:
+            skipped += 1
+            message = str(error) if str(error).startswith(str(path)) else f"{path}: {error}"
+            print(f"skipped {message}", file=sys.stderr)
+    if skipped:
+        print(f"skipped {skipped} of {len(files)} files", file=sys.stderr)
+    if not pieces:
+        raise MuseError(f"no usable pieces in {len(files)} files")
+    _save_cache(cache, pieces)
+    return pieces
+
+
+def split(pieces: list[Piece], valid_fraction: float, test_fraction: float) -> dict[str, list[Piece]]:
+    """Train/valid/test by a hash of each piece's file name: stable when files come and go."""
+    parts = {"train": [], "valid": [], "test": []}
+    for piece in pieces:
+        file_name = Path(piece.name.split("#")[0]).name
+        position = zlib.crc32(file_name.encode()) % 10_000 / 10_000
+        part = "test" if position < test_fraction else "valid" if position < test_fraction + valid_fraction else "train"
+        parts[part].append(piece)
+    if not parts["train"]:
+        parts["train"] = parts["valid"] or parts["test"]  # a handful of files: train on what there is
+    return parts
+
+
+class WindowSampler:
+    """Random fixed-length windows of the pieces, starting on bar lines, randomly transposed.
+
+    Batches come out in the grid view ``(batch, tracks, window_steps, pitches)`` as floats.
+    The generator is owned here, so a resumed run can restore the exact data order.
+    """
+
+    def __init__(self, pieces: list[Piece], window_steps: int, steps_per_bar: int, transpose: int, seed: int):
+        rolls = [_pad_to(piece.roll, window_steps) for piece in pieces]
+        self.window_steps = window_steps
+        self.transpose = transpose
+        self.rolls = torch.cat(rolls, dim=1)  # all pieces end to end along time
+        starts, offset = [], 0
+        for roll in rolls:
+            starts += range(offset, offset + roll.shape[1] - window_steps + 1, steps_per_bar)
+            offset += roll.shape[1]
+        self.starts = torch.tensor(starts)
+        self.low, self.high = self._pitch_extent()
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def batch(self, size: int) -> torch.Tensor:
+        picks = torch.randint(len(self.starts), (size,), generator=self.generator)
+        steps = self.starts[picks, None] + torch.arange(self.window_steps)
+        windows = self.rolls[:, steps].permute(1, 0, 2, 3)  # (batch, tracks, steps, pitches)
+        return self._transpose(windows, picks).float()
+
+    def in_order(self, size: int):
+        """Every window once, untransposed, in batches: for validation."""
+        for first in range(0, len(self.starts), size):
+            steps = self.starts[first:first + size, None] + torch.arange(self.window_steps)
+            yield self.rolls[:, steps].permute(1, 0, 2, 3).float()
+
+    def _transpose(self, windows: torch.Tensor, picks: torch.Tensor) -> torch.Tensor:
+        """Shift each window by a random interval that keeps its notes inside the roll."""
+        if not self.transpose:
+            return windows
+        pitches = windows.shape[-1]
+        lowest = torch.clamp(-self.low[picks], min=-self.transpose)
+        highest = torch.clamp(pitches - 1 - self.high[picks], max=self.transpose)
+        span = (highest - lowest + 1).clamp(min=1)
+        shift = lowest + (torch.rand(len(picks), generator=self.generator) * span).long()
+        source = torch.arange(pitches) - shift[:, None]  # (batch, pitches): where each pitch comes from
+        inside = (source >= 0) & (source < pitches)
+        gathered = windows.gather(-1, source.clamp(0, pitches - 1)[:, None, None, :].expand_as(windows))
+        return gathered * inside[:, None, None, :]
+
+    def _pitch_extent(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Lowest and highest sounding pitch index of every window (silent windows: full range)."""
+        pitches = self.rolls.shape[-1]
+        sounding = self.rolls.amax(dim=0).bool()  # (steps, pitches)
+        low, high = [], []
+        for start in self.starts.tolist():
+            used = sounding[start:start + self.window_steps].any(dim=0).nonzero().flatten()
+            low.append(used.min().item() if len(used) else 0)
+            high.append(used.max().item() if len(used) else pitches - 1)
+        return torch.tensor(low), torch.tensor(high)
+
+    def state(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def restore(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state)
+
+
+def _encode_file(adapter, path: Path) -> list[Piece]:
+    items = adapter.read(path)
+    if len(items) == 1:
+        return [Piece(str(path), adapter.encode(items[0]))]
+    pieces = []
+    for number, item in enumerate(items, 1):
+        try:
+            pieces.append(Piece(f"{path}#{number}", adapter.encode(item)))
+        except DataError:
+            continue  # one bad tune in a collection should not cost the others
+    if not pieces:
+        raise DataError(f"{path}: none of its {len(items)} pieces is usable")
+    return pieces
+
+
+def _pad_to(roll: torch.Tensor, steps: int) -> torch.Tensor:
+    if roll.shape[1] >= steps:
+        return roll
+    return torch.nn.functional.pad(roll, (0, 0, 0, steps - roll.shape[1]))
+
+
+def _progress(files, quiet: bool):
+    if quiet:
+        return files
+    from tqdm import tqdm
+
+    return tqdm(files, desc="preparing", unit="file", file=sys.stderr, leave=False)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("MUSE_GAN_CACHE", Path.home() / ".cache" / "muse_gan"))
+
+
+def _cache_path(adapter, files: list[Path]) -> Path:
+    key = {"adapter": adapter.modality, "settings": adapter.to_dict(), "format": 1,
+           "files": [(str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files]}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+    return cache_dir() / "prepared" / f"{adapter.modality}-{digest}.safetensors"
+
+
+def _save_cache(path: Path, pieces: list[Piece]) -> None:
+    from safetensors.torch import save
+
+    from .checkpoint import write_atomically
+
+    tensors = {f"{index}": piece.roll.contiguous() for index, piece in enumerate(pieces)}
+    names = json.dumps([piece.name for piece in pieces])
+    write_atomically(path, save(tensors, metadata={"names": names}))
+
+
+def _load_cache(path: Path) -> list[Piece]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as file:
+        names = json.loads(file.metadata()["names"])
+        return [Piece(name, file.get_tensor(f"{index}")) for index, name in enumerate(names)]

@@ -1,0 +1,37 @@
+"""Held-out likelihood: how well a model predicts whole pieces it has not trained on."""
+
+from __future__ import annotations
+
+import torch
+
+from .config import Config
+from .data import prepare, source_files, split
+from .errors import MuseError
+
+SPLITS = ("test", "valid", "train", "all")
+
+
+def evaluation_pieces(config: Config, adapter, data: str | None, part: str, quiet: bool = False):
+    """The pieces to evaluate on: every file in ``data`` when given, else the model's own
+    data source cut into the same train/valid/test split as its training run."""
+    files = source_files(data or config.data.source, adapter.suffixes, 0 if data else config.data.limit)
+    pieces = prepare(adapter, files, quiet=quiet)
+    if data or part == "all":
+        return pieces
+    chosen = split(pieces, config.data.valid_fraction, config.data.test_fraction)[part]
+    if not chosen:
+        raise MuseError(f"--split {part}: the model's config holds out no {part} pieces "
+                        f"(data.{part}_fraction is 0); give a folder with --data")
+    return chosen
+
+
+@torch.no_grad()
+def frame_nll(objective, pieces) -> tuple[float, int]:
+    """Mean negative log-likelihood per frame (nats, summed over all cells of a frame) over
+    every frame of every piece, each piece read whole from its first step; and the frame count."""
+    total, frames = 0.0, 0
+    for piece in pieces:
+        nll = objective.eval().frame_nll(piece.roll[None].float())
+        total += nll.sum().item()
+        frames += nll.numel()
+    return total / frames, frames

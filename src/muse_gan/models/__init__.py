@@ -1,0 +1,1 @@
+"""Plain ``nn.Module``s sized from an adapter's Spec and the model config; no training logic."""

@@ -1,0 +1,93 @@
+"""Output heads for binary frames (multi-hot piano-roll frames): a distribution over the
+notes of one frame given a context vector. ``nll`` is in nats per frame, summed over cells."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..registry import Registry
+
+HEADS = Registry("head")
+
+
+@HEADS.register("bernoulli")
+class BernoulliHead(nn.Module):
+    """Every cell of the frame on or off independently."""
+
+    def __init__(self, context_size: int, frame_size: int, hidden: int):
+        super().__init__()
+        self.out = nn.Linear(context_size, frame_size)
+
+    def nll(self, contexts: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        logits = self.out(contexts).float()
+        return F.binary_cross_entropy_with_logits(logits, frames, reduction="none").sum(-1)
+
+    def sample(self, contexts: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+        probabilities = torch.sigmoid(self.out(contexts).float() / temperature)
+        return torch.bernoulli(probabilities, generator=generator)
+
+
+@HEADS.register("pitchwise")
+class PitchwiseHead(nn.Module):
+    """The frame's sounding cells one at a time in ascending order, then a stop symbol.
+
+    Each choice is a softmax over the cells above the last one chosen plus "stop", given the
+    context and the cells chosen so far, so the notes of a chord are modelled jointly. Because
+    the order is fixed, every set of cells has exactly one sequence: the probabilities of all
+    frames sum to one and ``nll`` is an exact frame likelihood. Cell index = track * pitches + pitch.
+    """
+
+    def __init__(self, context_size: int, frame_size: int, hidden: int):
+        super().__init__()
+        self.frame_size = frame_size
+        self.stop = frame_size
+        self.from_context = nn.Linear(context_size, hidden)
+        self.chosen = nn.Embedding(frame_size + 1, hidden)  # sum over the cells chosen so far
+        self.last = nn.Embedding(frame_size + 2, hidden)  # the latest one; frame_size + 1: none yet
+        self.out = nn.Sequential(nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, frame_size + 1))
+
+    def nll(self, contexts: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        shape = frames.shape[:-1]
+        contexts, frames = contexts.reshape(-1, contexts.shape[-1]), frames.reshape(-1, frames.shape[-1])
+        targets = self._cell_sequences(frames)  # (frames, choices): cells, then stop, then stop padding
+        previous = torch.cat([torch.full_like(targets[:, :1], self.frame_size + 1), targets[:, :-1]], dim=1)
+        chosen = torch.cumsum(self.chosen(targets), dim=1) - self.chosen(targets)
+        logits = self._logits(contexts[:, None], chosen, previous)
+        log_probabilities = logits.float().log_softmax(-1).gather(-1, targets[..., None])[..., 0]
+        count = frames.sum(-1, keepdim=True).long()
+        real = torch.arange(targets.shape[1], device=frames.device) <= count  # the cells and one stop
+        return -(log_probabilities * real).sum(-1).reshape(shape)
+
+    @torch.no_grad()
+    def sample(self, contexts: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+        batch = len(contexts)
+        frames = torch.zeros(batch, self.frame_size, device=contexts.device)
+        previous = torch.full((batch,), self.frame_size + 1, device=contexts.device)
+        chosen = torch.zeros(batch, self.chosen.embedding_dim, device=contexts.device)
+        done = torch.zeros(batch, dtype=torch.bool, device=contexts.device)
+        while not done.all():
+            logits = self._logits(contexts, chosen, previous).float() / temperature
+            choice = torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
+            done |= choice == self.stop
+            live = (~done).nonzero().flatten()
+            frames[live, choice[live]] = 1
+            chosen[live] += self.chosen(choice[live])
+            previous = torch.where(done, previous, choice)
+        return frames
+
+    def _logits(self, contexts, chosen, previous) -> torch.Tensor:
+        logits = self.out(self.from_context(contexts) + chosen + self.last(previous))
+        cells = torch.arange(self.frame_size + 1, device=logits.device)
+        last_cell = torch.where(previous > self.frame_size, -1, previous)
+        allowed = (cells > last_cell[..., None]) | (cells == self.stop)
+        return logits.masked_fill(~allowed, float("-inf"))
+
+    def _cell_sequences(self, frames: torch.Tensor) -> torch.Tensor:
+        """Sounding cell indices in ascending order, padded with stop: (frames, max count + 1)."""
+        cells = torch.arange(self.frame_size, device=frames.device).expand_as(frames)
+        keys = torch.where(frames > 0.5, cells, self.stop)
+        keys = torch.cat([keys, torch.full_like(keys[:, :1], self.stop)], dim=1)
+        longest = int((frames > 0.5).sum(-1).max().item()) + 1 if len(frames) else 1
+        return keys.sort(dim=-1).values[:, :longest]

@@ -1,0 +1,40 @@
+"""What the Trainer asks of an objective (GAN, VAE, RNN).
+
+An objective owns its networks and losses and decides how many optimizer steps a batch
+takes, as a list of ``Phase``s (a GAN: the critic n times, then the generator). The Trainer
+does everything else once for all: device, autocast, backward, clipping, stepping, EMA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Phase:
+    optimizer: str  # which of the objective's optimizers steps on this loss
+    loss: Callable[[], tuple[torch.Tensor, dict[str, float]]]  # the loss and scalars to log
+
+
+class Objective(nn.Module):
+    family: str
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Optimizer name → the parameters it updates."""
+        raise NotImplementedError
+
+    def phases(self, batch: torch.Tensor) -> list[Phase]:
+        raise NotImplementedError
+
+    def evaluate(self, batch: torch.Tensor) -> dict[str, float]:
+        """Validation scalars for one batch; must include "loss"."""
+        raise NotImplementedError
+
+    def sample(self, count: int, steps: int, temperature: float, generator: torch.Generator,
+               primer: torch.Tensor | None = None) -> torch.Tensor:
+        """``count`` grid-view samples ``(count, channels, steps, width)``, starting with ``primer``."""
+        raise NotImplementedError

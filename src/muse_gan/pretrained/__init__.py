@@ -1,0 +1,17 @@
+"""Small pretrained models shipped inside the package, by name.
+
+Each ``NAME.safetensors`` here is the ``model.safetensors`` of a run trained with
+``configs/NAME.toml`` (see the README for the command that reproduces it).
+"""
+
+from pathlib import Path
+
+FOLDER = Path(__file__).parent
+DEFAULT = "bach-rnn"
+DESCRIPTIONS = {
+    "bach-rnn": "four-voice Bach chorales (SATB, 4/4, 16th-note steps); LSTM with a pitchwise head",
+}
+
+
+def bundled_path(name: str) -> Path | None:
+    return FOLDER / f"{name}.safetensors" if name in DESCRIPTIONS else None

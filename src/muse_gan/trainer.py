@@ -1,0 +1,217 @@
+"""The one training loop, for every objective and every adapter.
+
+The Trainer owns device placement, autocast, backward, gradient clipping, optimizer and
+learning-rate stepping, the weights' moving average, validation, checkpoints, samples,
+scalars and the progress bar. Objectives only say which losses to step (``phases``).
+
+A run folder holds::
+
+    config.toml              the resolved config (reusable with --config)
+    checkpoints/latest.safetensors   everything needed to --resume
+    model.safetensors        the weights with the best validation loss, for sampling
+    scalars.csv, tensorboard/, loss_curve.png
+    samples/step_000500.mid, .png
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+from . import checkpoint as ckpt
+from .config import Config, to_toml
+from .outputs import write_piece
+from .scalars import ScalarLog, write_loss_curve_png
+
+LATEST = Path("checkpoints") / "latest.safetensors"
+MODEL = "model.safetensors"
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    def __init__(self, config: Config, run_dir: Path, adapter, objective, train_windows, valid_windows=None,
+                 quiet: bool = False):
+        self.config, self.settings = config, config.train
+        self.run_dir = Path(run_dir)
+        self.adapter, self.train_windows, self.valid_windows = adapter, train_windows, valid_windows
+        self.device = pick_device(self.settings.device)
+        self.objective = objective.to(self.device)
+        self.optimizers = {name: torch.optim.AdamW(params, lr=self.settings.lr, weight_decay=self.settings.weight_decay)
+                           for name, params in objective.parameter_groups().items()}
+        self.schedules = {name: torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
+                          for name, optimizer in self.optimizers.items()}
+        self.ema = copy.deepcopy(objective).requires_grad_(False) if self.settings.ema else None
+        self.step, self.best_valid, self.quiet = 0, math.inf, quiet
+
+    # the loop
+
+    def fit(self) -> None:
+        ckpt.write_atomically(self.run_dir / "config.toml", to_toml(self.config).encode())
+        with ScalarLog(self.run_dir) as scalars:
+            self.scalars = scalars
+            progress = self._progress_bar()
+            try:
+                while self.step < self.settings.steps:
+                    metrics = self.train_step(self.train_windows.batch(self.settings.batch_size))
+                    self.step += 1
+                    progress.update(1)
+                    progress.set_postfix(loss=f"{metrics['loss']:.3f}", refresh=False)
+                    self._periodic(metrics)
+            except KeyboardInterrupt:
+                print(f"\ninterrupted at step {self.step}; saving a checkpoint to resume from", file=sys.stderr)
+            finally:
+                progress.close()
+                self.save()
+                self._write_loss_curve()
+
+    def train_step(self, batch: torch.Tensor) -> dict[str, float]:
+        self.objective.train()
+        batch = batch.to(self.device, non_blocking=True)
+        metrics = {}
+        for phase in self.objective.phases(batch):
+            optimizer = self.optimizers[phase.optimizer]
+            optimizer.zero_grad(set_to_none=True)
+            with self._autocast():
+                loss, scalars = phase.loss()
+            loss.backward()
+            if self.settings.grad_clip:
+                torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], self.settings.grad_clip)
+            optimizer.step()
+            metrics.update(scalars)
+        for schedule in self.schedules.values():
+            schedule.step()
+        self._update_ema()
+        return metrics
+
+    @torch.no_grad()
+    def validate(self) -> float:
+        model = self.sampling_model().eval()
+        losses, weights = [], []
+        for batch in self.valid_windows.in_order(self.settings.batch_size):
+            with self._autocast():
+                losses.append(model.evaluate(batch.to(self.device))["loss"])
+            weights.append(len(batch))
+        return sum(loss * weight for loss, weight in zip(losses, weights)) / sum(weights)
+
+    def sampling_model(self):
+        return self.ema if self.ema is not None else self.objective
+
+    # periodic work
+
+    def _periodic(self, metrics: dict[str, float]) -> None:
+        settings, step = self.settings, self.step
+        if step % settings.log_every == 0 or step == settings.steps:
+            lr = self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"]
+            self.scalars.log(step, {f"train/{name}": value for name, value in metrics.items()} | {"train/lr": lr})
+        if self.valid_windows is not None and (step % settings.eval_every == 0 or step == settings.steps):
+            self._record_validation()
+        elif self.valid_windows is None and step == settings.steps:
+            self._save_model()  # nothing to choose by: the final weights are the model
+        if step % settings.checkpoint_every == 0:
+            self.save()
+        if settings.sample_every and step % settings.sample_every == 0:
+            self.write_sample()
+
+    def _record_validation(self) -> None:
+        valid = self.validate()
+        self.scalars.log(self.step, {"valid/loss": valid})
+        if valid < self.best_valid:
+            self.best_valid = valid
+            self._save_model()
+        self._write_loss_curve()
+
+    def write_sample(self) -> None:
+        model = self.sampling_model().eval()
+        generator = torch.Generator().manual_seed(self.settings.seed)
+        steps = self.settings.sample_bars * self.adapter.steps_per_bar
+        roll = model.to("cpu").sample(1, steps, 1.0, generator)[0]
+        model.to(self.device)
+        for suffix in (".mid", ".png"):
+            write_piece(self.adapter, roll, self.run_dir / "samples" / f"step_{self.step:06d}{suffix}")
+
+    # checkpoints
+
+    def info(self) -> dict:
+        return {"config": self.config.to_dict(), "modality": self.adapter.modality, "adapter": self.adapter.to_dict(),
+                "family": self.objective.family, "step": self.step, "valid_loss": _finite(self.best_valid)}
+
+    def _save_model(self) -> None:
+        weights = ckpt.prefixed("model.", self.sampling_model().state_dict())
+        ckpt.save_checkpoint(self.run_dir / MODEL, weights, self.info())
+
+    def save(self) -> None:
+        """Everything to resume: weights, moving average, optimizers, schedules, data order."""
+        tensors = ckpt.prefixed("model.", self.objective.state_dict())
+        if self.ema is not None:
+            tensors |= ckpt.prefixed("ema.", self.ema.state_dict())
+        optimizers = {}
+        for name, optimizer in self.optimizers.items():
+            state, optimizers[name] = ckpt.optimizer_tensors(optimizer)
+            tensors |= ckpt.prefixed(f"optimizer.{name}.", state)
+        tensors["data.generator"] = self.train_windows.state()
+        info = self.info() | {"optimizers": optimizers, "best_valid": _finite(self.best_valid)}
+        ckpt.save_checkpoint(self.run_dir / LATEST, tensors, info)
+
+    def restore(self, tensors: dict, info: dict) -> None:
+        self.objective.load_state_dict(ckpt.unprefixed("model.", tensors))
+        if self.ema is not None:
+            self.ema.load_state_dict(ckpt.unprefixed("ema.", tensors))
+        for name, optimizer in self.optimizers.items():
+            ckpt.restore_optimizer(optimizer, ckpt.unprefixed(f"optimizer.{name}.", tensors), info["optimizers"][name])
+        self.step = info["step"]
+        for schedule in self.schedules.values():
+            schedule.last_epoch = self.step  # the optimizers' restored groups already hold the current lr
+        self.best_valid = info["best_valid"] if info["best_valid"] is not None else math.inf
+        self.train_windows.restore(tensors["data.generator"])
+
+    # helpers
+
+    def _lr_factor(self, step: int) -> float:
+        if self.settings.lr_schedule == "constant":
+            return 1.0
+        progress = min(step / max(1, self.settings.steps), 1.0)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def _update_ema(self) -> None:
+        if self.ema is None:
+            return
+        with torch.no_grad():
+            for average, current in zip(self.ema.parameters(), self.objective.parameters()):
+                average.lerp_(current, 1 - self.settings.ema)
+            for average, current in zip(self.ema.buffers(), self.objective.buffers()):
+                average.copy_(current)
+
+    def _autocast(self):
+        precision = self.settings.precision
+        if precision == "auto":
+            precision = "bf16" if self.device.type == "cuda" else "fp32"
+        if precision == "fp32":
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def _progress_bar(self):
+        from tqdm import tqdm
+
+        return tqdm(total=self.settings.steps, initial=self.step, desc="training", unit="step",
+                    file=sys.stderr, disable=self.quiet, dynamic_ncols=True)
+
+    def _write_loss_curve(self) -> None:
+        try:
+            write_loss_curve_png(self.run_dir / "scalars.csv", self.run_dir / "loss_curve.png")
+        except ValueError:
+            pass  # no loss logged yet (stopped before the first log step)
+
+
+def _finite(value: float):
+    return value if math.isfinite(value) else None

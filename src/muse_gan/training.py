@@ -1,0 +1,66 @@
+"""Setting up a training run: data, adapter, objective and Trainer, fresh or resumed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+from . import checkpoint as ckpt
+from .adapters import build_adapter
+from .config import Config
+from .data import WindowSampler, prepare, source_files, split
+from .errors import MuseError
+from .objectives import build_objective
+from .trainer import LATEST, Trainer
+
+
+def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | None = None,
+          quiet: bool = False) -> Trainer:
+    """Trains ``config`` into ``run_dir``; with ``resume`` continues the run saved there; with
+    ``init`` (a bundled name, run folder or checkpoint) starts from that model's weights."""
+    run_dir = Path(run_dir)
+    saved = _latest(run_dir) if resume else None
+    if saved:
+        config = Config.from_dict(saved[1]["config"], f"{run_dir / LATEST}")
+    adapter = build_adapter(config)
+    pieces = split(_pieces(config, adapter, quiet), config.data.valid_fraction, config.data.test_fraction)
+    window = config.data.window_bars * adapter.steps_per_bar
+    train_windows = WindowSampler(pieces["train"], window, adapter.steps_per_bar, config.data.transpose, config.train.seed)
+    valid_windows = WindowSampler(pieces["valid"], window, adapter.steps_per_bar, 0, 0) if pieces["valid"] else None
+    if not quiet:
+        print(f"{len(pieces['train'])} pieces ({len(train_windows)} windows) for training, "
+              f"{len(pieces['valid'])} for validation, {len(pieces['test'])} held out", file=sys.stderr)
+    torch.manual_seed(config.train.seed)  # the same seed initialises the same weights
+    objective = build_objective(adapter.spec, config.model)
+    if init:
+        _initialise(objective, init, adapter, config)
+    trainer = Trainer(config, run_dir, adapter, objective, train_windows, valid_windows, quiet=quiet)
+    if saved:
+        trainer.restore(*saved)
+    trainer.fit()
+    return trainer
+
+
+def _pieces(config: Config, adapter, quiet: bool):
+    files = source_files(config.data.source, adapter.suffixes, config.data.limit)
+    return prepare(adapter, files, quiet=quiet)
+
+
+def _latest(run_dir: Path):
+    path = run_dir / LATEST
+    if not path.exists():
+        raise MuseError(f"--resume {run_dir}: no checkpoint at {path}")
+    return ckpt.load_checkpoint(path)
+
+
+def _initialise(objective, init: str, adapter, config: Config) -> None:
+    from .api import resolve_model
+
+    path = resolve_model(init)
+    tensors, info = ckpt.load_checkpoint(path)
+    if info.get("adapter") != adapter.to_dict() or info["config"]["model"] != config.to_dict()["model"]:
+        raise MuseError(f"--init {init}: its [midi] or [model] settings differ from this run's "
+                        f"(leave them out, so the run takes them from the model)")
+    objective.load_state_dict(ckpt.unprefixed("model.", tensors))
