@@ -29,10 +29,18 @@ def write_atomically(path: Path, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, _new_file_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _new_file_mode() -> int:
+    """The mode ``open`` gives a new file; mkstemp's own (0600) would hide outputs from other users."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], info: dict) -> None:
@@ -59,6 +67,8 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise MuseError(f"{path}: no such checkpoint") from None
     except (SafetensorError, KeyError, ValueError, OSError) as error:
         raise MuseError(f"{path}: not a muse_gan checkpoint ({type(error).__name__})") from None
+    if not isinstance(header, dict):
+        raise MuseError(f"{path}: not a muse_gan checkpoint (its header is not a JSON object)")
     if header.get("format") != FORMAT:
         raise MuseError(f"{path}: checkpoint format {header.get('format')} is not supported (this is format {FORMAT})")
     return tensors, header

@@ -8,6 +8,7 @@ into every run folder (``config.toml``) and every checkpoint (as JSON), and rebu
 from __future__ import annotations
 
 import dataclasses
+import json
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class MidiConfig:
     track_names: tuple[str, ...] = ("Soprano", "Alto", "Tenor", "Bass")
     programs: tuple[int, ...] = (19, 19, 19, 19)  # General MIDI, 0-based (19: church organ)
     drum_tracks: tuple[int, ...] = ()  # indices of tracks written as drums (MIDI channel 10)
+    require_parts: int = 0  # use only pieces with exactly this many parts (0: any)
     quantize: str = "round"  # "round": onsets/offsets to the nearest step; "sample": notes sounding at each step's start
     velocity: int = 80
     tempo: float = 100.0  # quarter notes per minute, when the caller gives none
@@ -108,6 +110,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
             sections = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such config file") from None
+        except OSError as error:  # a folder, no permission, ...
+            raise ConfigError(f"{path}: cannot read the config file ({error.strerror or error})") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: not valid TOML ({error})") from None
         config = _build(Config, sections, str(path))
@@ -130,7 +134,8 @@ def _toml_value(value) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        # TOML basic strings take JSON's escapes; DEL is the one control character JSON leaves raw.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     return repr(value)
 
 

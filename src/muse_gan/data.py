@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import zlib
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ def split(pieces: list[Piece], valid_fraction: float, test_fraction: float) -> d
     """Train/valid/test by a hash of each piece's file name: stable when files come and go."""
     parts = {"train": [], "valid": [], "test": []}
     for piece in pieces:
-        file_name = Path(piece.name.split("#")[0]).name
+        file_name = re.sub(r"#\d+$", "", Path(piece.name).name)  # the file, not its n-th piece
         position = zlib.crc32(file_name.encode()) % 10_000 / 10_000
         part = "test" if position < test_fraction else "valid" if position < test_fraction + valid_fraction else "train"
         parts[part].append(piece)
@@ -181,9 +182,18 @@ def cache_dir() -> Path:
 
 def _cache_path(adapter, files: list[Path]) -> Path:
     key = {"adapter": adapter.modality, "settings": adapter.to_dict(), "format": 1,
-           "files": [(str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files]}
+           "files": [_fingerprint(path) for path in files]}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     return cache_dir() / "prepared" / f"{adapter.modality}-{digest}.safetensors"
+
+
+def _fingerprint(path: Path) -> tuple:
+    """Name, size and modification time; a file that can't be found is reported when it is read."""
+    try:
+        status = path.stat()
+    except OSError:
+        return str(path), None, None
+    return str(path), status.st_size, status.st_mtime_ns
 
 
 def _save_cache(path: Path, pieces: list[Piece]) -> None:

@@ -115,7 +115,7 @@ class PianoRollAdapter:
         if steps is None:
             return raw.getvalue()
         midi = mido.MidiFile(file=io.BytesIO(raw.getvalue()))
-        end_tick = steps * TICKS_PER_BEAT // self.settings.steps_per_beat
+        end_tick = round(steps * midi.ticks_per_beat / self.settings.steps_per_beat)  # the piece's own resolution
         for track in midi.tracks:
             track_ticks = sum(message.time for message in track[:-1])
             track[-1].time = max(0, end_tick - track_ticks)
@@ -126,7 +126,12 @@ class PianoRollAdapter:
     # helpers
 
     def _parts(self, piece, strict: bool) -> list[pretty_midi.Instrument]:
+        """The piece's parts in track order: by name when every part is named after a track
+        (so a silent voice keeps its place), else in file order."""
         parts = [part for part in piece.instruments if part.notes]
+        required = self.settings.require_parts
+        if required and len(parts) != required:
+            raise DataError(f"has {len(parts)} parts, midi.require_parts is {required}")
         if self.settings.track_mapping == "merge":
             merged = pretty_midi.Instrument(0)
             merged.notes = [note for part in parts if not part.is_drum for note in part.notes]
@@ -134,6 +139,10 @@ class PianoRollAdapter:
         if len(parts) > self.tracks or (strict and len(parts) != self.tracks):
             raise DataError(f"has {len(parts)} parts, the model has {self.tracks} tracks "
                             f"(midi.track_mapping = \"merge\" puts all parts in one)")
+        names = list(self.settings.track_names)
+        if len({part.name for part in parts}) == len(parts) and all(part.name in names for part in parts):
+            by_name = {part.name: part for part in parts}
+            return [by_name.get(name, pretty_midi.Instrument(0)) for name in names]
         return parts
 
     def _quantize(self, piece, note) -> tuple[int, int]:
@@ -155,13 +164,15 @@ class PianoRollAdapter:
 
 
 def _runs(lane: np.ndarray):
-    """(pitch, start step, end step) of every run of sounding steps in a (steps, pitches) lane."""
+    """(pitch, start step, end step) of every run of sounding steps in a (steps, pitches) lane,
+    in order of start, then pitch."""
     padded = np.zeros((lane.shape[0] + 2, lane.shape[1]), dtype=np.int8)
     padded[1:-1] = lane
     change = np.diff(padded, axis=0)
     starts = np.argwhere(change.T == 1)
     ends = np.argwhere(change.T == -1)
-    return [(pitch, start, end) for (pitch, start), (_, end) in zip(starts, ends)]
+    runs = [(pitch, start, end) for (pitch, start), (_, end) in zip(starts, ends)]
+    return sorted(runs, key=lambda run: (run[1], run[0]))
 
 
 def _check(settings: MidiConfig) -> None:
@@ -184,6 +195,8 @@ def _check(settings: MidiConfig) -> None:
         fail("programs", "General MIDI programs are 0-127")
     if not 1 <= settings.velocity <= 127:
         fail("velocity", "must be 1-127")
+    if not settings.tempo > 0:
+        fail("tempo", "must be a positive number of quarter notes per minute")
     if not all(0 <= track < len(settings.track_names) for track in settings.drum_tracks):
         fail("drum_tracks", "must be track indices")
 

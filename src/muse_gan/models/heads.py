@@ -24,6 +24,7 @@ class BernoulliHead(nn.Module):
         logits = self.out(contexts).float()
         return F.binary_cross_entropy_with_logits(logits, frames, reduction="none").sum(-1)
 
+    @torch.no_grad()
     def sample(self, contexts: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
         probabilities = torch.sigmoid(self.out(contexts).float() / temperature)
         return torch.bernoulli(probabilities, generator=generator)

@@ -1,0 +1,215 @@
+"""Tests for muse_gan.checkpoint: atomic writes, save/load, bad files, optimizer state."""
+
+import json
+import os
+
+import pytest
+import torch
+from safetensors.torch import save, save_file
+
+import muse_gan
+from muse_gan.checkpoint import (load_checkpoint, optimizer_tensors, prefixed, restore_optimizer, save_checkpoint,
+                                 unprefixed, write_atomically)
+from muse_gan.errors import MuseError
+
+
+def leftovers(folder) -> list[str]:
+    """Temporary files ``write_atomically`` would leave behind if it failed to clean up."""
+    return [path.name for path in folder.iterdir() if path.name.endswith(".tmp")]
+
+
+# write_atomically
+
+
+def test_write_atomically_creates_folders_and_writes_the_bytes(tmp_path):
+    path = tmp_path / "a" / "b" / "file.bin"
+    write_atomically(path, b"\x00\x01 hello")
+    assert path.read_bytes() == b"\x00\x01 hello"
+    write_atomically(path, b"new")
+    assert path.read_bytes() == b"new"
+    assert leftovers(path.parent) == []
+    assert sorted(item.name for item in path.parent.iterdir()) == ["file.bin"]
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_get_the_usual_permissions(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        write_atomically(tmp_path / "song.mid", b"MThd")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "song.mid").stat().st_mode & 0o777 == mode
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "latest.safetensors"
+    path.write_bytes(b"old checkpoint")
+    with pytest.raises(TypeError):
+        write_atomically(path, "text, not bytes")  # the write itself raises, after the temporary exists
+    assert path.read_bytes() == b"old checkpoint"
+    assert leftovers(tmp_path) == []
+
+
+def test_failed_rename_keeps_what_is_there_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "model.safetensors"
+    target.mkdir()  # renaming a file over a non-empty folder fails, even as root
+    (target / "keep.txt").write_bytes(b"mine")
+    with pytest.raises(OSError):
+        write_atomically(target, b"new bytes")
+    assert (target / "keep.txt").read_bytes() == b"mine"
+    assert leftovers(tmp_path) == []
+
+
+# save_checkpoint / load_checkpoint
+
+
+def test_save_load_round_trip(tmp_path):
+    weights = torch.randn(3, 4, requires_grad=True)
+    tensors = {
+        "model.weight": weights,
+        "model.transposed": torch.arange(12.0).reshape(3, 4).t(),  # not contiguous
+        "counts": torch.tensor([1, 2, 3], dtype=torch.int64),
+        "roll": torch.tensor([[0, 1], [1, 0]], dtype=torch.uint8),
+        "half": torch.tensor([0.5, -2.0], dtype=torch.bfloat16),
+    }
+    info = {"step": 17, "config": {"train": {"lr": 0.002, "device": "auto"}}, "names": ["Soprano", "Bass"]}
+    path = tmp_path / "runs" / "step17.safetensors"
+    save_checkpoint(path, tensors, info)
+    loaded, header = load_checkpoint(path)
+    assert set(loaded) == set(tensors)
+    for name, tensor in tensors.items():
+        assert loaded[name].dtype == tensor.dtype
+        assert torch.equal(loaded[name], tensor.detach())
+    assert header == {"format": 1, "version": muse_gan.__version__, **info}
+    assert leftovers(path.parent) == []
+
+
+def test_checkpoint_holds_only_tensors_and_json(tmp_path):
+    path = tmp_path / "c.safetensors"
+    save_checkpoint(path, {"w": torch.ones(2)}, {"step": 1})
+    header_length = int.from_bytes(path.read_bytes()[:8], "little")
+    header = json.loads(path.read_bytes()[8:8 + header_length])
+    assert json.loads(header["__metadata__"]["muse_gan"])["step"] == 1
+
+
+@pytest.fixture
+def good_checkpoint(tmp_path):
+    path = tmp_path / "good.safetensors"
+    save_checkpoint(path, {"w": torch.randn(64, 64)}, {"step": 3})
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda good: good[:len(good) // 2],  # cut off mid-tensor
+    lambda good: good[:20],  # cut off mid-header
+    lambda good: b"",
+    lambda good: bytes(range(256)) * 4,  # random bytes
+])
+def test_broken_file_names_the_file(tmp_path, good_checkpoint, spoil):
+    path = tmp_path / "broken.safetensors"
+    path.write_bytes(spoil(good_checkpoint))
+    with pytest.raises(MuseError, match=f"^{path}: not a muse_gan checkpoint"):
+        load_checkpoint(path)
+
+
+def test_missing_file_names_the_file(tmp_path):
+    path = tmp_path / "nowhere.safetensors"
+    with pytest.raises(MuseError, match=f"^{path}: no such checkpoint$"):
+        load_checkpoint(path)
+
+
+def test_a_folder_is_not_a_checkpoint(tmp_path):
+    with pytest.raises(MuseError, match=f"^{tmp_path}: "):
+        load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("metadata", [None, {"other": "x"}, {"muse_gan": "{not json"}, {"muse_gan": "5"},
+                                      {"muse_gan": "[1, 2]"}])
+def test_safetensors_without_our_header_is_refused(tmp_path, metadata):
+    path = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path), metadata=metadata)
+    with pytest.raises(MuseError, match=f"^{path}: not a muse_gan checkpoint"):
+        load_checkpoint(path)
+
+
+def test_another_format_is_refused(tmp_path):
+    path = tmp_path / "future.safetensors"
+    path.write_bytes(save({"w": torch.zeros(2)}, metadata={"muse_gan": json.dumps({"format": 2})}))
+    with pytest.raises(MuseError, match=f"^{path}: checkpoint format 2 is not supported"):
+        load_checkpoint(path)
+
+
+def test_prefixed_and_unprefixed():
+    a, b = torch.zeros(1), torch.ones(1)
+    both = prefixed("model.", {"w": a}) | prefixed("ema.", {"w": b})
+    assert list(both) == ["model.w", "ema.w"]
+    assert unprefixed("ema.", both) == {"w": b}
+    assert unprefixed("model.", both)["w"] is a
+
+
+# optimizer state
+
+
+def train_steps(model, optimizer, steps, seed):
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        inputs, targets = torch.randn(8, 3, generator=generator), torch.randn(8, 2, generator=generator)
+        optimizer.zero_grad()
+        torch.nn.functional.mse_loss(model(inputs), targets).backward()
+        optimizer.step()
+
+
+def fresh_model(state=None):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    if state is not None:
+        model.load_state_dict(state)
+    return model
+
+
+def test_optimizer_state_round_trip_gives_the_same_next_step(tmp_path):
+    model = fresh_model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.05, weight_decay=0.1, betas=(0.8, 0.95))
+    train_steps(model, optimizer, 2, seed=1)
+    tensors, info = optimizer_tensors(optimizer)
+    path = tmp_path / "resume.safetensors"
+    save_checkpoint(path, prefixed("model.", model.state_dict()) | prefixed("optimizer.", tensors),
+                    {"optimizer": info})
+
+    loaded, header = load_checkpoint(path)
+    resumed = fresh_model(unprefixed("model.", loaded))
+    resumed_optimizer = torch.optim.AdamW(resumed.parameters(), lr=1.0)  # groups come from the file
+    restore_optimizer(resumed_optimizer, unprefixed("optimizer.", loaded), header["optimizer"])
+    unrestored = fresh_model(unprefixed("model.", loaded))
+    unrestored_optimizer = torch.optim.AdamW(unrestored.parameters(), lr=0.05, weight_decay=0.1, betas=(0.8, 0.95))
+
+    for each, each_optimizer in [(model, optimizer), (resumed, resumed_optimizer), (unrestored, unrestored_optimizer)]:
+        train_steps(each, each_optimizer, 1, seed=2)
+    for name, value in model.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], value)
+    assert not torch.equal(unrestored.weight, model.weight)  # the moments matter: the check can fail
+    assert resumed_optimizer.param_groups[0]["lr"] == 0.05
+    assert resumed_optimizer.state_dict()["state"][0]["step"].item() == 3
+
+
+def test_optimizer_tensors_split_tensors_from_json():
+    model = fresh_model()
+    optimizer = torch.optim.AdamW(model.parameters())
+    train_steps(model, optimizer, 1, seed=0)
+    tensors, info = optimizer_tensors(optimizer)
+    assert sorted(tensors) == ["0.exp_avg", "0.exp_avg_sq", "0.step", "1.exp_avg", "1.exp_avg_sq", "1.step"]
+    assert tensors["0.exp_avg"].shape == (2, 3)
+    assert json.loads(json.dumps(info))["param_groups"][0]["params"] == [0, 1]
+
+
+def test_sgd_momentum_round_trip():
+    model = fresh_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    train_steps(model, optimizer, 2, seed=0)
+    tensors, info = optimizer_tensors(optimizer)
+    info = json.loads(json.dumps(info))
+    restored = torch.optim.SGD(model.parameters(), lr=0.5)
+    restore_optimizer(restored, tensors, info)
+    assert torch.equal(restored.state_dict()["state"][0]["momentum_buffer"],
+                       optimizer.state_dict()["state"][0]["momentum_buffer"])
+    assert restored.param_groups[0]["lr"] == 0.1

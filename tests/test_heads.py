@@ -1,0 +1,134 @@
+"""Tests for muse_gan.models.heads: exact normalisation, sampling, temperature."""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from muse_gan.models.heads import BernoulliHead, PitchwiseHead
+
+FRAME, CONTEXT, HIDDEN = 5, 7, 16
+ALL_FRAMES = torch.tensor(list(itertools.product([0.0, 1.0], repeat=FRAME)))  # (32, 5)
+
+
+def head(kind, seed=0):
+    torch.manual_seed(seed)
+    return kind(CONTEXT, FRAME, HIDDEN).eval()
+
+
+def contexts(count, seed=1, scale=2.0):
+    return torch.randn(count, CONTEXT, generator=torch.Generator().manual_seed(seed)) * scale
+
+
+def set_logits(model, logits):
+    """Makes the head's logits ``logits`` whatever the context: the last layer keeps only its bias."""
+    last = model.out[-1] if isinstance(model.out, torch.nn.Sequential) else model.out
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor(logits))
+
+
+@pytest.mark.parametrize("kind", [PitchwiseHead, BernoulliHead])
+def test_probabilities_of_all_frames_sum_to_one(kind):
+    model = head(kind)
+    for context in contexts(4):
+        with torch.no_grad():
+            nll = model.nll(context.expand(len(ALL_FRAMES), CONTEXT), ALL_FRAMES)
+        assert nll.shape == (32,)
+        assert (nll > 0).all()
+        assert nll.double().neg().exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_bernoulli_nll_by_hand():
+    model = head(BernoulliHead)
+    set_logits(model, [0.0, math.log(3), -math.log(3), 0.0, 0.0])
+    # p(on) = 1/2, 3/4, 1/4, 1/2, 1/2; frame 0 1 1 0 1 → 1/2 * 3/4 * 1/4 * 1/2 * 1/2
+    with torch.no_grad():
+        nll = model.nll(contexts(1), torch.tensor([[0.0, 1.0, 1.0, 0.0, 1.0]]))
+    assert nll.item() == pytest.approx(-math.log(0.5 * 0.75 * 0.25 * 0.5 * 0.5), rel=1e-6)
+
+
+def test_pitchwise_nll_by_hand():
+    """With all logits equal, each choice is uniform over the cells above the last one plus stop."""
+    model = head(PitchwiseHead)
+    set_logits(model, [0.0] * 6)
+    frames = torch.tensor([[0.0, 0, 0, 0, 0], [0, 1, 0, 1, 0], [0, 0, 0, 0, 1]])
+    with torch.no_grad():
+        nll = model.nll(contexts(3), frames)
+    # empty: stop among 6 → 1/6. cells 1 and 3: 1/6 (cell 1), then 1/4 (cells 2-4 or stop: cell 3),
+    # then 1/2 (cell 4 or stop: stop). cell 4 alone: 1/6, then stop is the only choice: 1.
+    expected = [math.log(6), math.log(6 * 4 * 2), math.log(6)]
+    assert nll.tolist() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", [PitchwiseHead, BernoulliHead])
+def test_nll_keeps_leading_shape(kind):
+    model = head(kind)
+    frames = ALL_FRAMES[:6].reshape(2, 3, FRAME)
+    nll = model.nll(contexts(6).reshape(2, 3, CONTEXT), frames)
+    flat = model.nll(contexts(6), ALL_FRAMES[:6])
+    assert nll.shape == (2, 3)
+    assert torch.allclose(nll.flatten(), flat)
+
+
+def test_pitchwise_nll_has_gradients_for_every_part():
+    model = head(PitchwiseHead).train()
+    model.nll(contexts(8), ALL_FRAMES[[0, 5, 13, 31, 16, 2, 7, 9]]).sum().backward()
+    assert all(parameter.grad is not None and parameter.grad.abs().sum() > 0 for parameter in model.parameters())
+
+
+@pytest.mark.parametrize("kind", [PitchwiseHead, BernoulliHead])
+def test_sample_is_deterministic_with_a_generator(kind):
+    model = head(kind)
+    first = model.sample(contexts(64), 1.0, torch.Generator().manual_seed(3))
+    second = model.sample(contexts(64), 1.0, torch.Generator().manual_seed(3))
+    other = model.sample(contexts(64), 1.0, torch.Generator().manual_seed(4))
+    assert first.shape == (64, FRAME)
+    assert set(first.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(first, second)
+    assert not torch.equal(first, other)
+
+
+@pytest.mark.parametrize("kind", [PitchwiseHead, BernoulliHead])
+def test_sample_frequencies_follow_the_likelihood(kind):
+    model = head(kind)
+    context = contexts(1, scale=0.5)
+    with torch.no_grad():
+        probabilities = model.nll(context.expand(32, CONTEXT), ALL_FRAMES).neg().exp()
+    draws = model.sample(context.expand(4000, CONTEXT), 1.0, torch.Generator().manual_seed(0))
+    index = (draws * torch.tensor([16, 8, 4, 2, 1])).sum(-1).long()  # row of ALL_FRAMES
+    frequencies = torch.bincount(index, minlength=32) / 4000
+    assert (frequencies - probabilities).abs().max().item() < 0.03
+
+
+@pytest.mark.parametrize("kind", [PitchwiseHead, BernoulliHead])
+def test_lower_temperature_concentrates_samples(kind):
+    model = head(kind)
+    context = contexts(1).expand(400, CONTEXT)
+    top_share, distinct = [], []
+    for temperature in (1.0, 0.3, 0.05):
+        frames = model.sample(context, temperature, torch.Generator().manual_seed(0))
+        _, counts = frames.unique(dim=0, return_counts=True)
+        top_share.append(counts.max().item() / 400)
+        distinct.append(len(counts))
+    assert top_share == sorted(top_share) and top_share[0] < top_share[-1]
+    assert distinct == sorted(distinct, reverse=True) and distinct[0] > distinct[-1]
+
+
+def test_cold_bernoulli_samples_agree_on_the_likely_cells():
+    model = head(BernoulliHead)
+    set_logits(model, [2.0, -2.0, 0.5, -0.5, 1.0])
+    frames = model.sample(contexts(200), 0.05, torch.Generator().manual_seed(0))
+    assert torch.equal(frames, torch.tensor([[1.0, 0.0, 1.0, 0.0, 1.0]]).expand(200, FRAME))
+    assert not frames.requires_grad  # sampling builds no autograd graph
+
+
+def test_cold_pitchwise_samples_agree_on_the_greedy_frame():
+    model = head(PitchwiseHead)
+    # cells 0-4 then stop. Greedy: cell 0 (3); above it cell 2 (2); above that cell 4 (1 > stop's -1);
+    # then stop is the only choice left.
+    set_logits(model, [3.0, -3.0, 2.0, -2.0, 1.0, -1.0])
+    frames = model.sample(contexts(200), 0.05, torch.Generator().manual_seed(0))
+    assert torch.equal(frames, torch.tensor([[1.0, 0.0, 1.0, 0.0, 1.0]]).expand(200, FRAME))
+    assert not frames.requires_grad
