@@ -94,9 +94,8 @@ def _write(data: bytes, target: Path | None) -> None:
     from .errors import MuseError
 
     if target is None:
-        stdout = click.get_binary_stream("stdout")
-        stdout.write(data)
-        stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
         return
     try:
         write_atomically(target, data)
@@ -126,16 +125,20 @@ def train(modality, data, config_file, overrides, out, resume, init, steps, devi
         overrides.append(f"train.steps={steps}")
     if device:
         overrides.append("train.device=" + _toml_string(device))
-    config = _config(config_file, overrides, init)
+    config = _config(config_file, overrides, init, resume)
     run_dir = Path(resume or out or _default_run_dir(modality))
     click.echo(f"run folder: {run_dir}", err=True)
     trainer = run_training(config, run_dir, resume=bool(resume), init=init, quiet=quiet)
     click.echo(f"done: {trainer.step} steps; compose with: muse compose --model {run_dir}", err=True)
 
 
-def _config(config_file, overrides: list[str], init: str | None):
+def _config(config_file, overrides: list[str], init: str | None, resume: str | None):
     from .config import Config, load_config
 
+    if resume:
+        from .training import saved_config
+
+        return saved_config(Path(resume)).override(overrides)
     if not init:
         return load_config(config_file, overrides)
     from .api import resolve_model
@@ -155,7 +158,9 @@ def _default_run_dir(modality: str) -> Path:
 
 
 def _toml_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    import json
+
+    return json.dumps(text)  # TOML basic strings take JSON's escapes
 
 
 @main.command()

@@ -160,6 +160,7 @@ class Trainer:
             state, optimizers[name] = ckpt.optimizer_tensors(optimizer)
             tensors |= ckpt.prefixed(f"optimizer.{name}.", state)
         tensors["data.generator"] = self.train_windows.state()
+        tensors["rng.torch"] = torch.get_rng_state()  # dropout draws from it
         info = self.info() | {"optimizers": optimizers, "best_valid": _finite(self.best_valid)}
         ckpt.save_checkpoint(self.run_dir / LATEST, tensors, info)
 
@@ -174,6 +175,7 @@ class Trainer:
             schedule.last_epoch = self.step  # the optimizers' restored groups already hold the current lr
         self.best_valid = info["best_valid"] if info["best_valid"] is not None else math.inf
         self.train_windows.restore(tensors["data.generator"])
+        torch.set_rng_state(tensors["rng.torch"])
 
     # helpers
 

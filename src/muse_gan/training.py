@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -18,12 +19,11 @@ from .trainer import LATEST, Trainer
 
 def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | None = None,
           quiet: bool = False) -> Trainer:
-    """Trains ``config`` into ``run_dir``; with ``resume`` continues the run saved there; with
-    ``init`` (a bundled name, run folder or checkpoint) starts from that model's weights."""
+    """Trains ``config`` into ``run_dir``; with ``resume`` continues the run saved there (pass
+    its ``saved_config``, changed at most in train.steps); with ``init`` (a bundled name, run
+    folder or checkpoint) starts from that model's weights."""
     run_dir = Path(run_dir)
     saved = _latest(run_dir) if resume else None
-    if saved:
-        config = Config.from_dict(saved[1]["config"], f"{run_dir / LATEST}")
     adapter = build_adapter(config)
     pieces = split(_pieces(config, adapter, quiet), config.data.valid_fraction, config.data.test_fraction)
     window = config.data.window_bars * adapter.steps_per_bar
@@ -48,6 +48,12 @@ def _pieces(config: Config, adapter, quiet: bool):
     return prepare(adapter, files, quiet=quiet)
 
 
+def saved_config(run_dir: Path) -> Config:
+    """The config of the run saved in ``run_dir``, to resume it."""
+    tensors, info = _latest(Path(run_dir))
+    return Config.from_dict(info["config"], str(Path(run_dir) / LATEST))
+
+
 def _latest(run_dir: Path):
     path = run_dir / LATEST
     if not path.exists():
@@ -60,7 +66,12 @@ def _initialise(objective, init: str, adapter, config: Config) -> None:
 
     path = resolve_model(init)
     tensors, info = ckpt.load_checkpoint(path)
-    if info.get("adapter") != adapter.to_dict() or info["config"]["model"] != config.to_dict()["model"]:
+    if info.get("adapter") != _as_json(adapter.to_dict()) or info["config"]["model"] != _as_json(config.to_dict()["model"]):
         raise MuseError(f"--init {init}: its [midi] or [model] settings differ from this run's "
                         f"(leave them out, so the run takes them from the model)")
     objective.load_state_dict(ckpt.unprefixed("model.", tensors))
+
+
+def _as_json(values: dict) -> dict:
+    """As the checkpoint stores it (tuples become lists), for comparing."""
+    return json.loads(json.dumps(values))

@@ -1,0 +1,79 @@
+"""The library face: load a model, compose, continue a primer."""
+
+import io
+
+import mido
+import pretty_midi
+import pytest
+
+import muse_gan
+from muse_gan.api import load
+from muse_gan.errors import MuseError
+from muse_gan.pretrained import DEFAULT, bundled_path
+
+from .conftest import write_quartet
+
+
+def bar_seconds(model, tempo):
+    return model.adapter.settings.beats_per_bar * 60 / tempo
+
+
+def test_compose_returns_exactly_the_asked_bars(tiny_run):
+    model = load(tiny_run)
+    piece = model.compose(bars=3, seed=1, tempo=120)
+    assert isinstance(piece, pretty_midi.PrettyMIDI)
+    assert piece.get_end_time() <= 3 * bar_seconds(model, 120) + 1e-9
+    assert [(ts.numerator, ts.denominator) for ts in piece.time_signature_changes] == [(4, 4)]
+    assert piece.get_tempo_changes()[1][0] == pytest.approx(120)
+    assert [instrument.name for instrument in piece.instruments] == ["Soprano", "Alto", "Tenor", "Bass"]
+    low, high = model.adapter.settings.pitch_low, model.adapter.settings.pitch_high
+    notes = [note for instrument in piece.instruments for note in instrument.notes]
+    assert notes and all(low <= note.pitch <= high and note.velocity > 0 for note in notes)
+
+
+def test_same_seed_same_piece_other_seed_other_piece(tiny_run):
+    model = load(tiny_run)
+    first, again, other = (model.adapter.midi_bytes(model.compose(bars=2, seed=seed)) for seed in (5, 5, 6))
+    assert first == again
+    assert first != other
+
+
+def test_a_primer_is_continued(tiny_run, tmp_path):
+    primer = write_quartet(tmp_path / "primer.mid")
+    model = load(tiny_run)
+    piece = model.compose(bars=4, seed=2, primer=primer)
+    original = pretty_midi.PrettyMIDI(str(primer))
+    for voice, part in zip(piece.instruments, original.instruments):
+        for mine, theirs in zip(voice.notes, part.notes[:-1]):  # the last may be held on
+            assert (mine.pitch, round(mine.start, 6), round(mine.end, 6)) == \
+                   (theirs.pitch, round(theirs.start, 6), round(theirs.end, 6))
+        assert (voice.notes[len(part.notes) - 1].pitch, round(voice.notes[len(part.notes) - 1].start, 6)) == \
+               (part.notes[-1].pitch, round(part.notes[-1].start, 6))
+    assert piece.get_end_time() > original.get_end_time()  # and it goes on after the primer
+
+
+def test_a_primer_longer_than_the_piece_is_refused(tiny_run, tmp_path):
+    primer = write_quartet(tmp_path / "primer.mid", bars=3)
+    with pytest.raises(MuseError, match="--bars must be more"):
+        load(tiny_run).compose(bars=2, primer=primer)
+
+
+@pytest.mark.parametrize("bars", [0, 257])
+def test_bars_out_of_range_are_refused(tiny_run, bars):
+    with pytest.raises(MuseError, match="--bars"):
+        load(tiny_run).compose(bars=bars)
+
+
+def test_unknown_model_names_the_known_ones():
+    with pytest.raises(MuseError, match=DEFAULT):
+        load("no-such-model")
+
+
+def test_the_bundled_model_is_small_and_composes_sixteen_bars():
+    path = bundled_path(DEFAULT)
+    assert path.stat().st_size <= 10 * 2**20
+    model = muse_gan.load()
+    piece = model.compose(bars=16, seed=1)
+    length = mido.MidiFile(file=io.BytesIO(model.adapter.midi_bytes(piece, steps=16 * model.steps_per_bar))).length
+    assert length == pytest.approx(16 * bar_seconds(model, model.adapter.settings.tempo))
+    assert len(piece.instruments) == 4 and all(instrument.notes for instrument in piece.instruments)

@@ -1,0 +1,131 @@
+"""The `muse` command, through Click's runner and as a real subprocess."""
+
+import os
+import pty
+import subprocess
+import sys
+
+import mido
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from muse_gan.cli import main
+
+from .conftest import TINY, write_quartet
+
+
+def muse(*args):
+    return CliRunner().invoke(main, [str(arg) for arg in args], catch_exceptions=False)
+
+
+def assert_one_clear_line(result, *words):
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, result.output
+    for word in words:
+        assert word in lines[0]
+
+
+def test_compose_writes_midi_to_stdout(tiny_run):
+    result = muse("compose", "--model", tiny_run, "--bars", 2, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes.startswith(b"MThd")
+
+
+def test_compose_to_a_file_is_the_same_as_stdout_for_the_same_seed(tiny_run, tmp_path):
+    stdout = muse("compose", "--model", tiny_run, "--bars", 2, "--seed", 4).stdout_bytes
+    assert muse("compose", "--model", tiny_run, "--bars", 2, "--seed", 4, "-o", tmp_path / "a.mid").exit_code == 0
+    assert (tmp_path / "a.mid").read_bytes() == stdout
+    midi = mido.MidiFile(tmp_path / "a.mid")
+    assert midi.length == pytest.approx(2 * 4 * 60 / 100)  # two 4/4 bars at the tiny model's 100 qpm
+
+
+def test_compose_png_and_variations(tiny_run, tmp_path):
+    assert muse("compose", "--model", tiny_run, "--bars", 2, "-o", tmp_path / "roll.png").exit_code == 0
+    assert Image.open(tmp_path / "roll.png").width >= 2 * 16
+    assert muse("compose", "--model", tiny_run, "--bars", 1, "-n", 3, "-o", f"{tmp_path}/many/").exit_code == 0
+    assert sorted(path.name for path in (tmp_path / "many").iterdir()) == \
+        ["piece_001.mid", "piece_002.mid", "piece_003.mid"]
+    assert muse("compose", "--model", tiny_run, "--bars", 1, "-n", 2, "--seed", 0, "-o", tmp_path / "v.mid").exit_code == 0
+    assert (tmp_path / "v_001.mid").read_bytes() != (tmp_path / "v_002.mid").read_bytes()
+
+
+def test_compose_continues_a_primer(tiny_run, tmp_path):
+    primer = write_quartet(tmp_path / "primer.mid")
+    result = muse("compose", "--model", tiny_run, "--bars", 3, "--primer", primer, "-o", tmp_path / "out.mid")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--bars", "0"], ["--bars 0"]),
+    (["--bars", "300"], ["--bars 300"]),
+    (["--model", "nope"], ["--model nope", "bach-rnn"]),
+    (["--temperature", "0"], ["--temperature"]),
+    (["-o", "song.wav"], ["song.wav", ".mid"]),
+    (["--primer", "missing.mid"], ["missing.mid"]),
+])
+def test_bad_compose_options_are_one_clear_line(tiny_run, args, words):
+    model = [] if "--model" in args else ["--model", str(tiny_run)]
+    assert_one_clear_line(muse("compose", *model, *args), *words)
+
+
+def test_an_existing_file_survives_a_failed_compose(tiny_run, tmp_path):
+    target = tmp_path / "keep.mid"
+    target.write_bytes(b"precious")
+    muse("compose", "--model", tiny_run, "--bars", "0", "-o", target)
+    assert target.read_bytes() == b"precious"
+
+
+def test_compose_refuses_to_write_midi_to_a_terminal(tiny_run):
+    controller, terminal = pty.openpty()
+    result = subprocess.run([sys.executable, "-m", "muse_gan", "compose", "--model", str(tiny_run)],
+                            stdout=terminal, stderr=subprocess.PIPE, timeout=120)
+    os.close(terminal)
+    os.close(controller)
+    assert result.returncode != 0
+    assert b"terminal" in result.stderr and b"Traceback" not in result.stderr
+
+
+def test_models_lists_the_bundled_models():
+    result = muse("models")
+    assert result.exit_code == 0
+    assert result.output.startswith("bach-rnn")
+
+
+def test_train_on_a_folder_then_compose_and_eval(tmp_path):
+    data = tmp_path / "clips"
+    for number in range(4):
+        write_quartet(data / f"clip{number}.mid", shift=number)
+    (data / "broken.mid").write_bytes(b"not midi")
+    run = tmp_path / "run"
+    result = muse("train", "--data", data, "--out", run, "--quiet", *sum((["--set", item] for item in TINY), []))
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output and "broken.mid" in result.output
+    assert muse("compose", "--model", run, "--bars", 2, "-o", tmp_path / "x.mid").exit_code == 0
+    result = muse("eval", "--model", run, "--data", data)
+    assert result.exit_code == 0, result.output
+    assert "frame NLL" in result.output and "4 pieces" in result.output
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--data", "/no/such/folder"], ["/no/such/folder"]),
+    (["--set", "train.stepz=3"], ["train.stepz"]),
+    (["--set", "train.steps=many"], ["train.steps", "int"]),
+    (["--config", "/no/such.toml"], ["/no/such.toml"]),
+    (["--modality", "smell"], ["smell", "midi"]),
+    (["--resume", "/no/such/run"], ["/no/such/run"]),
+])
+def test_bad_train_options_are_one_clear_line(tmp_path, args, words):
+    assert_one_clear_line(muse("train", "--out", tmp_path / "run", *args), *words)
+
+
+def test_an_empty_data_folder_is_one_clear_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert_one_clear_line(muse("train", "--data", tmp_path / "empty"), "empty")
+
+
+def test_help_runs_as_a_real_command():
+    result = subprocess.run(["muse", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "compose" in result.stdout
