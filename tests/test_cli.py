@@ -129,3 +129,14 @@ def test_an_empty_data_folder_is_one_clear_line(tmp_path):
 def test_help_runs_as_a_real_command():
     result = subprocess.run(["muse", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "compose" in result.stdout
+
+
+def test_eval_without_a_held_out_split_says_what_to_do(tiny_run):
+    assert_one_clear_line(muse("eval", "--model", tiny_run), "test", "--data")
+
+
+def test_eval_on_the_models_own_validation_split(tiny_run):
+    result = muse("eval", "--model", tiny_run, "--split", "valid")
+    assert result.exit_code == 0, result.output
+    nll = float(result.stdout.split()[2])  # "frame NLL 12.345 nats per frame ..."
+    assert 0 < nll < 1000
