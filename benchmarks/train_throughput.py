@@ -40,7 +40,7 @@ def timed(step, data: list[torch.Tensor], warmup: int = 3) -> float:
 def plain_loop(config, adapter):
     """The baseline: what one would write by hand for the same model."""
     torch.manual_seed(0)
-    objective = build_objective(adapter.spec, config.model)
+    objective = build_objective(adapter.spec, config)
     optimizer = torch.optim.AdamW(objective.parameters(), lr=config.train.lr)
 
     def step(batch):
@@ -56,7 +56,7 @@ def plain_loop(config, adapter):
 
 def trainer_loop(config, adapter, run_dir):
     torch.manual_seed(0)
-    trainer = Trainer(config, run_dir, adapter, build_objective(adapter.spec, config.model), None, quiet=True)
+    trainer = Trainer(config, run_dir, adapter, build_objective(adapter.spec, config), None, quiet=True)
     return trainer.train_step
 
 

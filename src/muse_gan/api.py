@@ -47,7 +47,7 @@ def load(model: str | Path | None = None) -> "MuseModel":
     tensors, info = ckpt.load_checkpoint(path)
     config = Config.from_dict(info["config"], str(path))
     adapter = ADAPTERS.get(info["modality"]).from_dict(info["adapter"])
-    objective = build_objective(adapter.spec, config.model)
+    objective = build_objective(adapter.spec, config)
     try:
         objective.load_state_dict(ckpt.unprefixed("model.", tensors))
     except RuntimeError:

@@ -55,6 +55,25 @@ class ModelConfig:
     dropout: float = 0.2
     head: str = "pitchwise"  # "pitchwise": a frame's notes one by one, low to high; "bernoulli": independent
     head_hidden: int = 256
+    latent: int = 64  # GAN noise / VAE code size
+    channels: int = 64  # width of the convolutional GAN layers
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    loss: str = "wgan-gp"  # "wgan-gp" (gradient penalty) or "hinge" (with spectral norm in the critic)
+    critic_steps: int = 5  # critic updates per generator update
+    gradient_penalty: float = 10.0
+    decode: str = "threshold"  # "threshold" (p > 0.5) or "bernoulli" (sample each cell)
+    condition_track: int = -1  # a track given to the generator (e.g. 0: accompany a melody); -1: none
+    condition_dropout: float = 0.5  # share of training batches without the condition, so it stays optional
+
+
+@dataclass(frozen=True)
+class VaeConfig:
+    beta: float = 1.0  # weight of the KL term once annealed
+    beta_anneal_steps: int = 1000  # beta rises linearly from 0 over these steps
+    free_bits: float = 0.0  # nats per latent dimension the KL term does not charge for
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,7 @@ class TrainConfig:
     steps: int = 2000
     batch_size: int = 32
     lr: float = 2e-3
+    betas: tuple[float, ...] = (0.9, 0.999)  # Adam's; GANs usually train with (0.5, 0.9)
     lr_schedule: str = "cosine"  # "cosine" (to 10% of lr) or "constant"
     weight_decay: float = 0.0
     grad_clip: float = 1.0
@@ -81,6 +101,8 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     midi: MidiConfig = field(default_factory=MidiConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
+    vae: VaeConfig = field(default_factory=VaeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:

@@ -47,7 +47,8 @@ class Trainer:
         self.adapter, self.train_windows, self.valid_windows = adapter, train_windows, valid_windows
         self.device = pick_device(self.settings.device)
         self.objective = objective.to(self.device)
-        self.optimizers = {name: torch.optim.AdamW(params, lr=self.settings.lr, weight_decay=self.settings.weight_decay)
+        self.optimizers = {name: torch.optim.AdamW(params, lr=self.settings.lr, betas=tuple(self.settings.betas),
+                                                   weight_decay=self.settings.weight_decay)
                            for name, params in objective.parameter_groups().items()}
         self.schedules = {name: torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
                           for name, optimizer in self.optimizers.items()}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -33,7 +32,7 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
         print(f"{len(pieces['train'])} pieces ({len(train_windows)} windows) for training, "
               f"{len(pieces['valid'])} for validation, {len(pieces['test'])} held out", file=sys.stderr)
     torch.manual_seed(config.train.seed)  # the same seed initialises the same weights
-    objective = build_objective(adapter.spec, config.model)
+    objective = build_objective(adapter.spec, config)
     if init:
         _initialise(objective, init, adapter, config)
     trainer = Trainer(config, run_dir, adapter, objective, train_windows, valid_windows, quiet=quiet)
@@ -66,12 +65,10 @@ def _initialise(objective, init: str, adapter, config: Config) -> None:
 
     path = resolve_model(init)
     tensors, info = ckpt.load_checkpoint(path)
-    if info.get("adapter") != _as_json(adapter.to_dict()) or info["config"]["model"] != _as_json(config.to_dict()["model"]):
-        raise MuseError(f"--init {init}: its [midi] or [model] settings differ from this run's "
+    theirs = Config.from_dict(info["config"], str(path))  # keys added since then take defaults
+    modality = adapter.modality
+    if getattr(theirs, modality) != getattr(config, modality) or theirs.model != config.model:
+        raise MuseError(f"--init {init}: its [{modality}] or [model] settings differ from this run's "
                         f"(leave them out, so the run takes them from the model)")
     objective.load_state_dict(ckpt.unprefixed("model.", tensors))
 
-
-def _as_json(values: dict) -> dict:
-    """As the checkpoint stores it (tuples become lists), for comparing."""
-    return json.loads(json.dumps(values))

@@ -14,8 +14,9 @@ from .base import Objective, Phase
 class RNNObjective(Objective):
     family = "rnn"
 
-    def __init__(self, spec, config):
+    def __init__(self, spec, full_config):
         super().__init__()
+        config = full_config.model
         self.spec = spec
         self.network = FrameRNN(spec.frame_size, spec.steps_per_bar, config.cell, config.hidden,
                                 config.layers, config.dropout)
