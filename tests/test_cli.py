@@ -140,3 +140,16 @@ def test_eval_on_the_models_own_validation_split(tiny_run):
     assert result.exit_code == 0, result.output
     nll = float(result.stdout.split()[2])  # "frame NLL 12.345 nats per frame ..."
     assert 0 < nll < 1000
+
+
+def test_fine_tune_then_resume_from_the_command_line(tiny_run, tmp_path):
+    clips = tmp_path / "clips"
+    for number in range(3):
+        write_quartet(clips / f"take{number}.mid", shift=number, bars=2)
+    run = tmp_path / "tuned"
+    result = muse("train", "--init", tiny_run, "--data", clips, "--steps", 2, "--out", run, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "done: 2 steps" in result.output
+    result = muse("train", "--resume", run, "--steps", 4, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "done: 4 steps" in result.output

@@ -127,7 +127,9 @@ class Trainer:
     def _record_validation(self) -> None:
         valid = self.validate()
         self.scalars.log(self.step, {"valid/loss": valid})
-        if valid < self.best_valid:
+        if not self.objective.selects_by_validation:
+            self._save_model()
+        elif valid < self.best_valid:
             self.best_valid = valid
             self._save_model()
         self._write_loss_curve()

@@ -22,6 +22,9 @@ class Phase:
 
 class Objective(nn.Module):
     family: str
+    # Whether a lower validation loss means a better model to keep. A GAN's critic numbers
+    # don't say that, so a GAN keeps its latest weights as the model instead.
+    selects_by_validation = True
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Optimizer name → the parameters it updates."""
