@@ -1,0 +1,81 @@
+"""Does it sound like the data? Statistics of generated 4-bar segments next to the training data's.
+
+For each model (default: every bundled MIDI model) 100 segments of 4 bars are composed with
+seeds 0..99; the reference row is 100 random 4-bar windows of the model's training chorales
+(untransposed). Each column is the mean over segments of one statistic from muse_gan.metrics;
+the last column counts statistics within 10% of the data's value.
+
+    python benchmarks/midi_quality.py [--models bach-rnn bach-vae ...] [--segments 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import numpy as np
+
+import muse_gan
+from muse_gan import metrics
+from muse_gan.data import WindowSampler, prepare, source_files, split
+from muse_gan.pretrained import DESCRIPTIONS
+
+COLUMNS = {
+    "empty_bar_rate": "empty bars",
+    "used_pitch_classes": "pitch classes/bar",
+    "qualified_note_rate": "qualified notes",
+    "polyphony": "polyphony",
+    "pitch_class_entropy": "pc entropy",
+    "scale_consistency": "scale consistency",
+    "mean_tonal_distance": "tonal distance",
+}
+BARS = 4
+
+
+def statistics(rolls, adapter) -> dict[str, float]:
+    settings = adapter.settings
+    described = [metrics.describe(roll, steps_per_beat=settings.steps_per_beat, steps_per_bar=adapter.steps_per_bar,
+                                  pitch_low=settings.pitch_low) for roll in rolls]
+    return {name: float(np.nanmean([values[name] for values in described])) for name in COLUMNS}
+
+
+def data_rolls(model, count: int):
+    config, adapter = model.config, model.adapter
+    pieces = prepare(adapter, source_files(config.data.source, adapter.suffixes, config.data.limit), quiet=True)
+    train = split(pieces, config.data.valid_fraction, config.data.test_fraction)["train"]
+    windows = WindowSampler(train, BARS * adapter.steps_per_bar, adapter.steps_per_bar, transpose=0, seed=0)
+    return list(windows.batch(count))
+
+
+def generated_rolls(model, count: int):
+    return [model.compose_roll(bars=BARS, seed=seed)[0] for seed in range(count)]
+
+
+def row(name: str, values: dict[str, float], reference: dict[str, float] | None) -> str:
+    cells = [f"{values[key]:>{max(len(title), 8)}.3f}" for key, title in COLUMNS.items()]
+    close = "" if reference is None else f"{sum(_within(values[k], reference[k]) for k in COLUMNS)}/{len(COLUMNS)}"
+    return f"{name:<22} " + " ".join(cells) + f" {close:>9}"
+
+
+def _within(value: float, reference: float, tolerance: float = 0.10) -> bool:
+    if reference == 0 or math.isnan(reference):
+        return abs(value - reference) <= tolerance
+    return abs(value - reference) / abs(reference) <= tolerance
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", nargs="*", default=list(DESCRIPTIONS))
+    parser.add_argument("--segments", type=int, default=100)
+    arguments = parser.parse_args()
+    models = {name: muse_gan.load(name) for name in arguments.models}
+    first = next(iter(models.values()))
+    reference = statistics(data_rolls(first, arguments.segments), first.adapter)
+    print(f"{'source':<22} " + " ".join(f"{title:>8}" for title in COLUMNS.values()) + " within10%")
+    print(row("training data", reference, None))
+    for name, model in models.items():
+        print(row(name, statistics(generated_rolls(model, arguments.segments), model.adapter), reference))
+
+
+if __name__ == "__main__":
+    main()
