@@ -1,0 +1,136 @@
+"""Convolutional generator and critic over multi-track piano rolls, for the GAN family.
+
+Every roll here is in the grid view ``(batch, tracks, steps, pitches)``: time on the
+second-last axis, pitch (low to high) on the last.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+
+LEAK = 0.2  # LeakyReLU slope: keeps gradients flowing through the critic where a ReLU would be flat
+DOWNSAMPLINGS = 3  # the generator's trunk starts at 1/8 of the roll's time and pitch
+
+
+def _conv(inputs: int, outputs: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(inputs, outputs, 3, stride, 1, groups=groups)
+
+
+class RollGenerator(nn.Module):
+    """Noise → logits of every cell of a roll segment, ``(batch, tracks, steps, pitches)``.
+
+    As in MuseGAN's hybrid model, one noise vector is shared by the whole ensemble and each
+    track has its own: a shared trunk turns the shared noise into ensemble features over
+    (time, pitch) by repeated upsampling, then per-track layers (grouped convolutions, one
+    group per track) turn those features plus the track's own noise into that track's logits.
+
+    With ``condition``, the generator can also be given one track's notes (e.g. a melody to
+    accompany): its features are added into the trunk at every resolution.
+    """
+
+    def __init__(self, tracks: int, steps: int, pitches: int, latent: int, channels: int, condition: bool):
+        super().__init__()
+        scale = 2 ** DOWNSAMPLINGS
+        if steps % scale:
+            raise ConfigError(f"the GAN's window is {steps} steps; it must be a multiple of {scale} "
+                              f"(change data.window_bars or the steps per bar)")
+        self.tracks, self.pitches = tracks, pitches
+        self.grid = (steps // scale, -(-pitches // scale))  # pitch padded up to a multiple of 8, cropped at the end
+        widths = (4 * channels, 2 * channels, channels, channels)  # at 1/8, 1/4, 1/2 and full resolution
+        self.start = nn.Linear(latent, widths[0] * self.grid[0] * self.grid[1])
+        self.start_norm = nn.GroupNorm(1, widths[0])
+        self.ups = nn.ModuleList(_UpBlock(inputs, outputs) for inputs, outputs in zip(widths, widths[1:]))
+        self.track_noise = nn.Conv1d(tracks * latent, tracks * channels, 1, groups=tracks)  # one linear map per track
+        self.track_layers = nn.Sequential(
+            _conv(tracks * channels, tracks * channels, groups=tracks),
+            nn.GroupNorm(tracks, tracks * channels),  # one group per track: tracks normalised apart
+            nn.LeakyReLU(LEAK),
+            _conv(tracks * channels, tracks, groups=tracks))
+        self.melody = _ConditionEncoder(widths) if condition else None
+
+    def forward(self, shared: torch.Tensor, per_track: torch.Tensor, condition: torch.Tensor | None = None,
+                present: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(batch, tracks, steps, pitches)`` from the ensemble's noise ``(batch, latent)``
+        and each track's ``(batch, tracks, latent)``; ``condition`` ``(batch, steps, pitches)`` is
+        the given track's roll and ``present`` ``(batch,)`` is 1 where it is given, else 0."""
+        hints = self._condition_features(condition, present)
+        ensemble = self.start(shared).view(len(shared), -1, *self.grid)
+        ensemble = F.leaky_relu(self.start_norm(_add(ensemble, hints[0])), LEAK)
+        for block, hint in zip(self.ups, hints[1:]):
+            ensemble = block(ensemble, hint)
+        features = ensemble.repeat(1, self.tracks, 1, 1)  # (batch, tracks * channels, ...): one copy per track
+        noise = self.track_noise(per_track.flatten(1)[:, :, None])  # (batch, tracks * channels, 1)
+        return self.track_layers(features + noise[..., None])[..., :self.pitches]
+
+    def _condition_features(self, condition, present) -> list[torch.Tensor | None]:
+        """The condition's features, coarsest first; all None for an unconditional call."""
+        if self.melody is None or condition is None:
+            return [None] * (DOWNSAMPLINGS + 1)
+        padded = F.pad(condition, (0, self.grid[1] * 2 ** DOWNSAMPLINGS - self.pitches))
+        # Zeroed where absent, so "no condition" is exactly the unconditional generator.
+        return [features * present[:, None, None, None] for features in self.melody(padded)]
+
+
+class _UpBlock(nn.Module):
+    """×2 nearest upsampling, 3×3 conv, plus the condition's features, norm, LeakyReLU."""
+
+    def __init__(self, inputs: int, outputs: int):
+        super().__init__()
+        self.conv = _conv(inputs, outputs)
+        self.norm = nn.GroupNorm(1, outputs)  # per item, so a sample never depends on its batch
+
+    def forward(self, features: torch.Tensor, hint: torch.Tensor | None) -> torch.Tensor:
+        features = self.conv(F.interpolate(features, scale_factor=2, mode="nearest"))
+        return F.leaky_relu(self.norm(_add(features, hint)), LEAK)
+
+
+class _ConditionEncoder(nn.Module):
+    """A condition roll ``(batch, steps, padded_pitches)`` → features at the trunk's resolutions."""
+
+    def __init__(self, widths: tuple[int, ...]):
+        super().__init__()
+        fine_first = widths[::-1]
+        self.layers = nn.ModuleList([_conv(1, fine_first[0])] + [
+            _conv(inputs, outputs, stride=2) for inputs, outputs in zip(fine_first, fine_first[1:])])
+
+    def forward(self, roll: torch.Tensor) -> list[torch.Tensor]:
+        features, found = roll[:, None], []
+        for layer in self.layers:
+            features = F.leaky_relu(layer(features), LEAK)
+            found.append(features)
+        return found[::-1]  # coarsest first, like the trunk
+
+
+def _add(features: torch.Tensor, hint: torch.Tensor | None) -> torch.Tensor:
+    return features if hint is None else features + hint
+
+
+class RollCritic(nn.Module):
+    """A roll segment ``(batch, tracks, steps, pitches)`` → one score per item ``(batch,)``.
+
+    Strided 3×3 convolutions with LeakyReLU and no batch norm (the gradient penalty is taken
+    per item, which batch statistics would mix); ``spectral_norm`` bounds every layer's
+    Lipschitz constant instead, for the hinge loss.
+    """
+
+    def __init__(self, tracks: int, steps: int, pitches: int, channels: int, spectral_norm: bool):
+        super().__init__()
+        wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
+        widths = (tracks, channels, 2 * channels, 4 * channels, 4 * channels)
+        strides = (1,) + (2,) * DOWNSAMPLINGS
+        self.convs = nn.ModuleList(wrap(_conv(inputs, outputs, stride))
+                                   for inputs, outputs, stride in zip(widths, widths[1:], strides))
+        for _ in range(DOWNSAMPLINGS):
+            steps, pitches = -(-steps // 2), -(-pitches // 2)  # a stride-2 conv with padding 1 rounds up
+        self.score = wrap(nn.Linear(widths[-1] * steps * pitches, 1))
+
+    def forward(self, rolls: torch.Tensor) -> torch.Tensor:
+        features = rolls
+        for conv in self.convs:
+            features = F.leaky_relu(conv(features), LEAK)
+        # float32 even under autocast: the losses are small differences of these scores
+        return self.score(features.flatten(1)).squeeze(1).float()

@@ -1,0 +1,225 @@
+"""A convolutional GAN over whole roll segments: a critic learns to tell real windows from
+generated ones, and the generator learns to fool it (WGAN-GP or hinge loss).
+
+Rolls are in the grid view ``(batch, tracks, steps, pitches)``. The generator makes one
+window (``data.window_bars``) at a time; longer pieces are windows side by side, their noise
+a smooth walk so that neighbouring windows are related.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ConfigError
+from ..models.conv import RollCritic, RollGenerator
+from . import OBJECTIVES
+from .base import Objective, Phase
+
+LOSSES = ("hinge", "wgan-gp")
+DECODES = ("bernoulli", "threshold")
+WALK_SEGMENTS = 4  # windows from one anchor noise to the next: neighbours move a quarter of the way
+
+
+@OBJECTIVES.register("gan")
+class GANObjective(Objective):
+    """Generator and critic of the ``[gan]`` config; see the module docstring for the shapes."""
+
+    family = "gan"
+    selects_by_validation = False  # critic scores don't rank generators: the latest weights are the model
+
+    def __init__(self, spec, config):
+        super().__init__()
+        self.settings = _checked(config.gan, spec.channels)
+        self.spec = spec
+        self.latent = config.model.latent
+        self.segment_steps = config.data.window_bars * spec.steps_per_bar
+        self.condition_track = self.settings.condition_track
+        self.generator = RollGenerator(spec.channels, self.segment_steps, spec.width, self.latent,
+                                       config.model.channels, condition=self.condition_track >= 0)
+        self.critic = RollCritic(spec.channels, self.segment_steps, spec.width, config.model.channels,
+                                 spectral_norm=self.settings.loss == "hinge")
+
+    def parameter_groups(self):
+        return {"critic": list(self.critic.parameters()), "generator": list(self.generator.parameters())}
+
+    def phases(self, batch):
+        """``gan.critic_steps`` critic updates, each on fresh noise, then one generator update."""
+        critic = [Phase("critic", lambda: self._critic_phase(batch)) for _ in range(self.settings.critic_steps)]
+        return critic + [Phase("generator", lambda: self._generator_phase(batch))]
+
+    def _critic_phase(self, batch):
+        with torch.no_grad():
+            fake = self.fake(batch)
+        real_scores, fake_scores = self.critic(batch), self.critic(fake)
+        loss = self._critic_loss(real_scores, fake_scores)
+        scalars = {"wasserstein": (real_scores.mean() - fake_scores.mean()).item()}
+        if self.settings.loss == "wgan-gp":
+            penalty = gradient_penalty(self.critic, batch, fake)
+            loss = loss + self.settings.gradient_penalty * penalty
+            scalars["gradient_penalty"] = penalty.item()
+        return loss, {"critic": loss.item()} | scalars
+
+    def _generator_phase(self, batch):
+        with _frozen(self.critic):  # the critic only passes gradients on; its own stay untouched
+            loss = -self.critic(self.fake(batch)).mean()
+        return loss, {"generator": loss.item(), "loss": loss.item()}
+
+    def _critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        if self.settings.loss == "hinge":
+            return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+        return fake_scores.mean() - real_scores.mean()
+
+    @torch.no_grad()
+    def evaluate(self, batch):
+        """Scalars for one batch, on fixed noise so that successive evaluations compare. "loss" is
+        the critic's Wasserstein estimate (wgan-gp) or hinge loss: it tracks the game, not how
+        good the samples are."""
+        generator = torch.Generator(batch.device).manual_seed(0)
+        real_scores, fake_scores = self.critic(batch), self.critic(self.fake(batch, generator))
+        wasserstein = (real_scores.mean() - fake_scores.mean()).item()
+        if self.settings.loss == "hinge":
+            return {"loss": self._critic_loss(real_scores, fake_scores).item(), "wasserstein": wasserstein}
+        return {"loss": wasserstein, "wasserstein": wasserstein}
+
+    def fake(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Generated note probabilities shaped like ``batch``; with conditioning, each item is
+        given ``batch``'s condition track (dropped with ``gan.condition_dropout``), which then
+        replaces the generated one. Noise from ``generator``, else the global torch RNG."""
+        condition, present = self._training_condition(batch, generator)
+        shared, per_track = self._noise(len(batch), batch.device, generator)
+        probabilities = torch.sigmoid(self.generator(shared, per_track, condition, present))
+        return self._impose(probabilities, condition, present)
+
+    def _training_condition(self, batch, generator):
+        """The condition ``(batch, steps, pitches)`` and its presence ``(batch,)``, or Nones."""
+        if self.condition_track < 0:
+            return None, None
+        kept = torch.rand(len(batch), device=batch.device, generator=generator) >= self.settings.condition_dropout
+        present = kept.to(batch.dtype)
+        return batch[:, self.condition_track] * present[:, None, None], present
+
+    def _noise(self, count: int, device, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ensemble's noise ``(count, latent)`` and each track's ``(count, tracks, latent)``."""
+        shared = torch.randn(count, self.latent, device=device, generator=generator)
+        return shared, torch.randn(count, self.spec.channels, self.latent, device=device, generator=generator)
+
+    def _impose(self, rolls: torch.Tensor, condition, present) -> torch.Tensor:
+        """``rolls`` with the condition track replaced by the given one where it is present."""
+        if condition is None:
+            return rolls
+        track = self.condition_track
+        given = torch.where(present[:, None, None] > 0, condition.to(rolls.dtype), rolls[:, track])
+        return torch.cat([rolls[:, :track], given[:, None], rolls[:, track + 1:]], dim=1)
+
+    @torch.no_grad()
+    def sample(self, count, steps, temperature, generator, primer=None):
+        """``count`` rolls ``(count, tracks, steps, pitches)`` of 0/1 floats, any ``steps >= 1``.
+
+        Windows are generated side by side along a smooth latent walk. ``temperature`` only
+        matters for ``gan.decode = "bernoulli"``: a threshold at p > 0.5 ignores it. A conditional
+        model accompanies the ``primer``'s condition track (its other tracks are generated);
+        otherwise the piece starts with the ``primer`` and goes on from the model's own windows.
+        """
+        windows = -(-steps // self.segment_steps)
+        condition = self._given_condition(primer, count, windows * self.segment_steps)
+        logits = self._walk_logits(count, windows, generator, condition)[:, :, :steps]
+        rolls = self._decode(logits, temperature, generator)
+        if condition is not None:
+            return self._impose(rolls, condition[:, :steps], torch.ones(count))
+        if primer is not None:
+            primed = min(primer.shape[1], steps)
+            rolls[:, :, :primed] = primer[None, :, :primed].float()
+        return rolls
+
+    def _decode(self, logits: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+        if self.settings.decode == "bernoulli":
+            return torch.bernoulli(torch.sigmoid(logits / temperature), generator=generator)
+        return (logits > 0).float()  # p > 0.5
+
+    def _walk_logits(self, count, windows, generator, condition) -> torch.Tensor:
+        """Logits ``(count, tracks, windows * segment_steps, pitches)``, every window in one batch."""
+        device = next(self.parameters()).device
+        shared, per_track = self._latent_walk(count, windows, generator)
+        given = present = None
+        if condition is not None:  # (count, windows * steps, pitches) → (windows * count, steps, pitches)
+            given = condition.reshape(count, windows, self.segment_steps, -1).transpose(0, 1).flatten(0, 1)
+            given, present = given.to(device), torch.ones(len(given), device=device)
+        logits = self.generator(shared.flatten(0, 1).to(device), per_track.flatten(0, 1).to(device),
+                                given, present).float().cpu()
+        logits = logits.view(windows, count, *logits.shape[1:])  # (windows, count, tracks, steps, pitches)
+        return logits.permute(1, 2, 0, 3, 4).flatten(2, 3)
+
+    def _latent_walk(self, count, windows, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Noise for every window, ``(windows, count, latent)`` and ``(windows, count, tracks, latent)``:
+        spherical steps between anchors drawn one by one, so that with threshold decoding a longer
+        piece starts like a shorter one of the same seed."""
+        anchors = [self._noise(count, "cpu", generator) for _ in range((windows - 1) // WALK_SEGMENTS + 2)]
+        position = torch.arange(windows) / WALK_SEGMENTS
+        first = position.floor().long()
+        shared, per_track = (torch.stack(points) for points in zip(*anchors))
+        return tuple(slerp(points[first], points[first + 1], position - first) for points in (shared, per_track))
+
+    def _given_condition(self, primer, count: int, steps: int) -> torch.Tensor | None:
+        """The primer's condition track cut or padded with silence to ``steps``, ``(count, steps, pitches)``."""
+        if self.condition_track < 0 or primer is None:
+            return None
+        melody = primer[self.condition_track, :steps].float()
+        melody = F.pad(melody, (0, 0, 0, steps - len(melody)))
+        return melody.expand(count, -1, -1)
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP's penalty: mean of (‖∇ critic‖ − 1)² at random points between real and fake items.
+
+    Computed in float32 even under autocast: bf16 gradients of gradients are too coarse.
+    """
+    with torch.autocast(real.device.type, enabled=False):
+        mix = torch.rand(len(real), 1, 1, 1, device=real.device)
+        points = (mix * real.float() + (1 - mix) * fake.float()).requires_grad_(True)
+        gradient, = torch.autograd.grad(critic(points).sum(), points, create_graph=True)
+        return ((gradient.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def slerp(start: torch.Tensor, end: torch.Tensor, fraction: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation along the last axis; ``fraction`` ``(n,)`` runs over the first axis.
+
+    Unlike a straight line, the arc keeps Gaussian noise at the norm the generator was trained on.
+    """
+    fraction = fraction.view(-1, *[1] * (start.dim() - 1))
+    angle = torch.acos(F.cosine_similarity(start, end, dim=-1).clamp(-1, 1))[..., None]
+    sine = torch.sin(angle)
+    parallel = sine < 1e-6  # the arc is a line there; its formula would divide by zero
+    safe_sine = torch.where(parallel, torch.ones_like(sine), sine)
+    start_weight = torch.where(parallel, 1 - fraction, torch.sin((1 - fraction) * angle) / safe_sine)
+    end_weight = torch.where(parallel, fraction, torch.sin(fraction * angle) / safe_sine)
+    return start_weight * start + end_weight * end
+
+
+@contextmanager
+def _frozen(module):
+    """``module``'s parameters outside autograd for the losses built inside the block."""
+    flags = [parameter.requires_grad for parameter in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter, flag in zip(module.parameters(), flags):
+            parameter.requires_grad_(flag)
+
+
+def _checked(settings, tracks: int):
+    """The ``[gan]`` section, refused with the offending key when out of range."""
+    if settings.loss not in LOSSES:
+        raise ConfigError(f"gan.loss: unknown loss '{settings.loss}' (known: {', '.join(LOSSES)})")
+    if settings.decode not in DECODES:
+        raise ConfigError(f"gan.decode: unknown decoding '{settings.decode}' (known: {', '.join(DECODES)})")
+    if not -1 <= settings.condition_track < tracks:
+        raise ConfigError(f"gan.condition_track: {settings.condition_track} is not a track (-1 to {tracks - 1})")
+    if settings.critic_steps < 1:
+        raise ConfigError(f"gan.critic_steps: {settings.critic_steps} must be at least 1")
+    if not 0 <= settings.condition_dropout <= 1:
+        raise ConfigError(f"gan.condition_dropout: {settings.condition_dropout} must be from 0 to 1")
+    return settings

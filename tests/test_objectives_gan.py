@@ -1,0 +1,254 @@
+"""The GAN family: real tiny runs on Bach chorales, and the objective's pieces one by one."""
+
+import pretty_midi
+import pytest
+import torch
+from torch import nn
+
+import muse_gan
+from muse_gan.adapters import build_adapter
+from muse_gan.config import load_config
+from muse_gan.errors import ConfigError
+from muse_gan.models.conv import RollCritic, RollGenerator
+from muse_gan.objectives import build_objective
+from muse_gan.objectives.gan import gradient_penalty, slerp
+from muse_gan.training import train
+
+# 4 tracks × 32 steps (two bars of 16) × 20 pitches (MIDI 60..79); tiny layers.
+SMALL = ["model.family=\"gan\"", "model.latent=8", "model.channels=8", "data.window_bars=2",
+         "midi.pitch_low=60", "midi.pitch_high=79", "gan.critic_steps=2"]
+TRACKS, SEGMENT, PITCHES = 4, 32, 20
+
+
+def gan(*overrides):
+    config = load_config(None, SMALL + list(overrides))
+    torch.manual_seed(0)
+    return build_objective(build_adapter(config).spec, config)
+
+
+def real_batch(size=3):
+    """Sparse 0/1 rolls: one held pitch per track, different in every item."""
+    batch = torch.zeros(size, TRACKS, SEGMENT, PITCHES)
+    for item in range(size):
+        for track in range(TRACKS):
+            batch[item, track, :, (item + 5 * track) % PITCHES] = 1
+    return batch
+
+
+def melody(pitch):
+    roll = torch.zeros(TRACKS, SEGMENT, PITCHES)
+    roll[0, :SEGMENT // 2, pitch] = 1
+    roll[0, SEGMENT // 2:, pitch + 2] = 1
+    return roll
+
+
+def sample(model, steps=SEGMENT, seed=0, **options):
+    return model.sample(1, steps, options.pop("temperature", 1.0), torch.Generator().manual_seed(seed), **options)
+
+
+# real runs
+
+@pytest.fixture(scope="module")
+def chorale_cache(tmp_path_factory):
+    """One prepared-data cache for both runs: the chorales are parsed once."""
+    return tmp_path_factory.mktemp("chorales")
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "hinge"])
+def test_a_tiny_run_on_real_chorales_gives_a_model_that_composes(tmp_path, monkeypatch, chorale_cache, loss):
+    monkeypatch.setenv("MUSE_GAN_CACHE", str(chorale_cache))
+    config = load_config(None, SMALL + [
+        f"gan.loss=\"{loss}\"", "data.limit=6", "train.steps=3", "train.batch_size=4", "train.eval_every=3",
+        "train.sample_every=3", "train.sample_bars=3", "train.device=\"cpu\"", "train.ema=0.9",
+        "train.betas=[0.5, 0.9]"])
+    trainer = train(config, tmp_path / "run", quiet=True)
+    assert trainer.step == 3
+    run = tmp_path / "run"
+    assert (run / "model.safetensors").exists()
+    assert (run / "samples" / "step_000003.mid").exists() and (run / "samples" / "step_000003.png").exists()
+    model = muse_gan.load(run)
+    piece = model.compose(bars=3, seed=1)
+    assert isinstance(piece, pretty_midi.PrettyMIDI)
+    three_bars = 3 * 4 * 60 / config.midi.tempo
+    assert piece.get_end_time() <= three_bars + 1e-6
+    again = model.compose(bars=3, seed=1)
+    assert [note.pitch for part in again.instruments for note in part.notes] == \
+        [note.pitch for part in piece.instruments for note in part.notes]
+
+
+# networks
+
+def test_the_generator_makes_one_logit_map_per_track_for_any_pitch_count():
+    generator = RollGenerator(tracks=3, steps=24, pitches=69, latent=5, channels=4, condition=True)
+    shared, per_track = torch.randn(2, 5), torch.randn(2, 3, 5)
+    assert generator(shared, per_track).shape == (2, 3, 24, 69)
+    condition, present = torch.zeros(2, 24, 69), torch.tensor([1.0, 0.0])
+    assert generator(shared, per_track, condition, present).shape == (2, 3, 24, 69)
+
+
+def test_the_generator_refuses_a_window_not_divisible_by_eight():
+    with pytest.raises(ConfigError, match="multiple of 8"):
+        RollGenerator(tracks=1, steps=12, pitches=20, latent=4, channels=4, condition=False)
+
+
+def test_each_track_has_its_own_noise():
+    generator = RollGenerator(tracks=2, steps=16, pitches=10, latent=4, channels=4, condition=False)
+    shared, per_track = torch.randn(1, 4), torch.randn(1, 2, 4)
+    changed = per_track.clone()
+    changed[:, 1] = torch.randn(4)
+    before, after = generator(shared, per_track), generator(shared, changed)
+    assert torch.equal(before[:, 0], after[:, 0])
+    assert not torch.equal(before[:, 1], after[:, 1])
+
+
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_the_critic_gives_one_score_per_item(spectral_norm):
+    critic = RollCritic(tracks=4, steps=32, pitches=69, channels=4, spectral_norm=spectral_norm)
+    assert critic(torch.rand(5, 4, 32, 69)).shape == (5,)
+
+
+# training phases
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "hinge"])
+def test_critic_phases_come_first_and_each_phase_trains_only_its_network(loss):
+    model = gan(f"gan.loss=\"{loss}\"")
+    phases = model.phases(real_batch())
+    assert [phase.optimizer for phase in phases] == ["critic", "critic", "generator"]
+    groups = model.parameter_groups()
+    for phase in phases:
+        model.zero_grad(set_to_none=True)
+        loss_value, scalars = phase.loss()
+        loss_value.backward()
+        assert all(parameter.grad is not None for parameter in groups[phase.optimizer])
+        other = "generator" if phase.optimizer == "critic" else "critic"
+        assert all(parameter.grad is None for parameter in groups[other])
+    assert scalars["loss"] == scalars["generator"]
+    assert set(groups) == {"critic", "generator"}
+    assert all(parameter.requires_grad for parameter in model.parameters())
+
+
+def test_hinge_uses_a_spectrally_normalised_critic():
+    assert not nn.utils.parametrize.is_parametrized(gan().critic.convs[0])
+    assert nn.utils.parametrize.is_parametrized(gan("gan.loss=\"hinge\"").critic.convs[0])
+
+
+def test_critic_phases_draw_fresh_noise_from_the_global_seed():
+    model, batch = gan(), real_batch()
+    torch.manual_seed(3)
+    first, second = [phase.loss()[1]["critic"] for phase in model.phases(batch)[:2]]
+    torch.manual_seed(3)
+    again = model.phases(batch)[0].loss()[1]["critic"]
+    assert first == again and first != second
+
+
+class LinearCritic(nn.Module):
+    def __init__(self, size, slope):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(size))
+        with torch.no_grad():
+            self.weight *= slope / self.weight.norm()
+
+    def forward(self, rolls):
+        return rolls.flatten(1) @ self.weight
+
+
+def test_the_gradient_penalty_charges_the_squared_excess_of_the_critics_slope():
+    real, fake = real_batch(), torch.rand(3, TRACKS, SEGMENT, PITCHES)
+    size = TRACKS * SEGMENT * PITCHES
+    assert gradient_penalty(LinearCritic(size, 1.0), real, fake).item() == pytest.approx(0, abs=1e-8)
+    steep = LinearCritic(size, 3.0)
+    penalty = gradient_penalty(steep, real, fake)
+    assert penalty.item() == pytest.approx(4.0, rel=1e-4)
+    penalty.backward()  # differentiable in the critic's weights: it trains the critic
+    assert steep.weight.grad is not None and steep.weight.grad.norm() > 0
+
+
+def test_the_gradient_penalty_is_float32_under_autocast():
+    critic = RollCritic(tracks=TRACKS, steps=SEGMENT, pitches=PITCHES, channels=4, spectral_norm=False)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        penalty = gradient_penalty(critic, real_batch(), torch.rand(3, TRACKS, SEGMENT, PITCHES))
+    assert penalty.dtype == torch.float32 and penalty.item() >= 0
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "hinge"])
+def test_evaluate_reports_the_critics_number_without_gradients(loss):
+    model = gan(f"gan.loss=\"{loss}\"").eval()  # as the trainer validates: spectral norm stands still
+    scores = model.evaluate(real_batch())
+    assert set(scores) >= {"loss", "wasserstein"}
+    assert scores == model.evaluate(real_batch())  # fixed noise: evaluations compare
+    assert all(parameter.grad is None for parameter in model.parameters())
+    if loss == "wgan-gp":
+        assert scores["loss"] == scores["wasserstein"]
+    else:
+        assert scores["loss"] >= 0
+    assert not model.selects_by_validation
+
+
+def test_a_conditional_generator_is_given_the_real_track_and_keeps_it():
+    batch = real_batch()
+    kept = gan("gan.condition_track=0", "gan.condition_dropout=0.0").fake(batch)
+    assert torch.equal(kept[:, 0], batch[:, 0])
+    assert kept.shape == batch.shape
+    dropped = gan("gan.condition_track=0", "gan.condition_dropout=1.0").fake(batch)
+    assert not torch.equal(dropped[:, 0], batch[:, 0])
+
+
+# sampling
+
+@pytest.mark.parametrize("steps", [1, SEGMENT, SEGMENT * 5 // 2])
+def test_samples_are_exactly_as_long_as_asked_and_binary(steps):
+    roll = sample(gan(), steps)
+    assert roll.shape == (1, TRACKS, steps, PITCHES)
+    assert set(roll.unique().tolist()) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("decode", ["threshold", "bernoulli"])
+def test_the_same_seed_gives_the_same_sample_and_another_seed_another(decode):
+    model = gan(f"gan.decode=\"{decode}\"")
+    assert torch.equal(sample(model, 80, seed=1), sample(model, 80, seed=1))
+    assert not torch.equal(sample(model, 80, seed=1), sample(model, 80, seed=2))
+
+
+def test_a_longer_piece_starts_like_a_shorter_one():
+    model = gan()
+    short, long = sample(model, 2 * SEGMENT), sample(model, 6 * SEGMENT)
+    assert torch.equal(long[:, :, :2 * SEGMENT], short)
+
+
+def test_slerp_runs_from_start_to_end_along_the_sphere():
+    start, end = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    points = slerp(start.expand(3, -1), end.expand(3, -1), torch.tensor([0.0, 0.5, 1.0]))
+    assert torch.allclose(points[0], start[0]) and torch.allclose(points[2], end[0], atol=1e-6)
+    assert points[1].norm().item() == pytest.approx(1.0)
+    same = slerp(start, start, torch.tensor([0.3]))  # parallel: no division by zero
+    assert torch.allclose(same, start)
+
+
+def test_bernoulli_decoding_at_a_very_low_temperature_is_the_threshold():
+    threshold = sample(gan(), 80)
+    bernoulli = sample(gan("gan.decode=\"bernoulli\""), 80, temperature=1e-9)
+    assert torch.equal(threshold, bernoulli)
+
+
+def test_an_unconditional_piece_starts_with_its_primer():
+    primer = real_batch(1)[0, :, :10]
+    roll = sample(gan(), 50, primer=primer)
+    assert roll.shape == (1, TRACKS, 50, PITCHES)
+    assert torch.equal(roll[0, :, :10], primer)
+
+
+def test_a_conditional_model_accompanies_the_given_melody():
+    model = gan("gan.condition_track=0")
+    first, second = sample(model, 40, primer=melody(3)), sample(model, 40, primer=melody(12))
+    expected = torch.cat([melody(3)[0], torch.zeros(8, PITCHES)])  # padded with silence to 40 steps
+    assert torch.equal(first[0, 0], expected)
+    assert not torch.equal(first[0, 1:], second[0, 1:])  # same seed, another melody: another accompaniment
+    assert not torch.equal(sample(model, 40)[0, 1:], first[0, 1:])  # without a melody: unconditioned
+
+
+def test_bad_gan_settings_are_config_errors_naming_the_key():
+    for setting, key in [("gan.loss=\"lsgan\"", "gan.loss"), ("gan.decode=\"argmax\"", "gan.decode"),
+                         ("gan.condition_track=4", "gan.condition_track"), ("gan.critic_steps=0", "gan.critic_steps"),
+                         ("gan.condition_dropout=1.5", "gan.condition_dropout")]:
+        with pytest.raises(ConfigError, match=key):
+            gan(setting)
