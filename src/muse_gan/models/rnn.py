@@ -11,9 +11,14 @@ from ..errors import ConfigError
 class FrameRNN(nn.Module):
     """Reads frames ``(batch, time, frame_size)`` and returns, for every step t, a context
     vector ``(batch, time, hidden)`` that has seen frames 0..t-1 and knows where step t falls
-    in the bar. Step 0 sees a learned start vector instead of a frame."""
+    in the bar. Step 0 sees a learned start vector instead of a frame.
 
-    def __init__(self, frame_size: int, steps_per_bar: int, cell: str, hidden: int, layers: int, dropout: float):
+    With ``condition_size``, every method also takes a ``condition`` ``(batch, condition_size)``:
+    one vector per sequence (a VAE's code) added, projected, to every step's input.
+    """
+
+    def __init__(self, frame_size: int, steps_per_bar: int, cell: str, hidden: int, layers: int, dropout: float,
+                 condition_size: int = 0):
         super().__init__()
         if cell not in ("lstm", "gru"):
             raise ConfigError(f"model.cell: unknown cell '{cell}' (known: gru, lstm)")
@@ -24,8 +29,9 @@ class FrameRNN(nn.Module):
         recurrent = nn.LSTM if cell == "lstm" else nn.GRU
         self.rnn = recurrent(hidden, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
+        self.condition_in = nn.Linear(condition_size, hidden) if condition_size else None
 
-    def forward(self, frames: torch.Tensor, first_step: int = 0, state=None, starting: bool = True):
+    def forward(self, frames: torch.Tensor, first_step: int = 0, state=None, starting: bool = True, condition=None):
         """Contexts for predicting ``frames`` (teacher forcing) and the state after the last one.
 
         With ``starting``, ``frames[:, 0]`` is predicted from the start vector; otherwise the
@@ -36,18 +42,24 @@ class FrameRNN(nn.Module):
             start = self.start.expand(len(frames), 1, -1)
             inputs = torch.cat([start, inputs[:, :-1]], dim=1)
         steps = torch.arange(first_step, first_step + frames.shape[1], device=frames.device)
-        inputs = inputs + self.position(steps % self.steps_per_bar)
+        inputs = self._conditioned(inputs + self.position(steps % self.steps_per_bar), condition)
         contexts, state = self.rnn(self.dropout(inputs), state)
         return self.dropout(contexts), state
 
-    def begin(self, batch: int, first_step: int = 0):
+    def begin(self, batch: int, first_step: int = 0, condition=None):
         """Context for step ``first_step`` of a piece with nothing before it, and the state."""
         inputs = self.start.expand(batch, 1, -1) + self.position.weight[first_step % self.steps_per_bar]
-        contexts, state = self.rnn(inputs)
+        contexts, state = self.rnn(self._conditioned(inputs, condition))
         return contexts[:, 0], state
 
-    def advance(self, frame: torch.Tensor, step: int, state):
+    def advance(self, frame: torch.Tensor, step: int, state, condition=None):
         """Feed the frame just chosen at ``step - 1``; context for ``step``."""
         inputs = self.frame_in(frame) + self.position.weight[step % self.steps_per_bar]
-        contexts, state = self.rnn(inputs[:, None], state)
+        contexts, state = self.rnn(self._conditioned(inputs[:, None], condition), state)
         return contexts[:, 0], state
+
+    def _conditioned(self, inputs: torch.Tensor, condition) -> torch.Tensor:
+        """``inputs`` ``(batch, time, hidden)`` plus the projected condition at every step."""
+        if condition is None:
+            return inputs
+        return inputs + self.condition_in(condition)[:, None]

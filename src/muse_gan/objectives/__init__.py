@@ -12,3 +12,5 @@ def build_objective(spec, config):
 
 
 from . import rnn  # noqa: E402,F401  (registers "rnn")
+from . import gan  # noqa: E402,F401  (registers "gan")
+from . import vae  # noqa: E402,F401  (registers "vae")
