@@ -54,7 +54,7 @@ def test_a_primer_is_continued(tiny_run, tmp_path):
 
 def test_a_primer_longer_than_the_piece_is_refused(tiny_run, tmp_path):
     primer = write_quartet(tmp_path / "primer.mid", bars=3)
-    with pytest.raises(MuseError, match="--bars must be more"):
+    with pytest.raises(MuseError, match="--bars must be at least"):
         load(tiny_run).compose(bars=2, primer=primer)
 
 

@@ -88,21 +88,48 @@ class MuseModel:
             roll = self.objective.sample(1, bars * self.steps_per_bar, temperature, generator, primer_roll)[0]
         return roll.to(torch.uint8), tempo or primer_tempo or self.adapter.settings.tempo
 
+    def interpolate(self, start, end, steps: int = 5, seed: int = 0, temperature: float = 0.5,
+                    tempo: float | None = None) -> list:
+        """``steps`` clips (both ends included) on a path through the latent space from clip
+        ``start`` to clip ``end`` (paths or PrettyMIDIs), each one segment long, as PrettyMIDIs.
+        The first and last reconstruct the two clips."""
+        rolls, tempo = self.interpolate_rolls(start, end, steps, seed, temperature, tempo)
+        return [self.adapter.decode(roll, tempo) for roll in rolls]
+
+    def interpolate_rolls(self, start, end, steps: int = 5, seed: int = 0, temperature: float = 0.5,
+                          tempo: float | None = None) -> tuple[torch.Tensor, float]:
+        """The rolls ``(steps, tracks, segment steps, pitches)`` of ``interpolate`` and their tempo."""
+        if not hasattr(self.objective, "interpolate"):
+            raise MuseError(f"{self.path}: a {self.objective.family} model has no latent space to interpolate in "
+                            f"(use a VAE model)")
+        _check_range("steps", steps, 2, 64)
+        (first, first_tempo), (last, _) = self._clip(start, "start"), self._clip(end, "end")
+        generator = torch.Generator().manual_seed(seed)
+        with _single_thread():
+            rolls = self.objective.interpolate(first.float(), last.float(), steps - 2, temperature, generator)
+        return rolls.to(torch.uint8), tempo or first_tempo or self.adapter.settings.tempo
+
     def _primer(self, primer, bars: int):
         if primer is None:
             return None, None
+        roll, tempo = self._clip(primer, "--primer")
+        primer_bars = roll.shape[1] // self.steps_per_bar
+        if primer_bars > bars:
+            raise MuseError(f"--primer {primer}: it is {primer_bars} bars long; --bars must be at least that")
+        return _trim_silence(roll).float(), tempo
+
+    def _clip(self, clip, option: str) -> tuple[torch.Tensor, float | None]:
+        """A user's clip (a path or a PrettyMIDI) as a roll in this model's settings, and its tempo."""
         from .errors import DataError
 
-        name = str(primer) if not hasattr(primer, "instruments") else "primer"
+        name = "clip" if hasattr(clip, "instruments") else str(clip)
         try:
-            piece = self.adapter.read(primer)[0] if name != "primer" else primer
+            piece = clip if name == "clip" else self.adapter.read(clip)[0]
             roll = self.adapter.encode(piece, strict=False)
         except DataError as error:
-            raise MuseError(f"--primer {name}: {error}" if not str(error).startswith(name) else str(error)) from None
-        primer_bars = roll.shape[1] // self.steps_per_bar
-        if primer_bars >= bars:
-            raise MuseError(f"--primer {name}: it is {primer_bars} bars long; --bars must be more than that")
-        return _trim_silence(roll).float(), _first_tempo(piece)
+            reason = str(error).removeprefix(f"{name}: ")
+            raise MuseError(f"{option} {name}: {reason}") from None
+        return roll, _first_tempo(piece)
 
 
 def _first_tempo(piece) -> float | None:

@@ -68,7 +68,7 @@ def _check_compose_options(bars: int, temperature: float, tempo: float | None, v
         raise MuseError(f"--variations {variations}: must be at least 1")
 
 
-def _output_targets(output: str, count: int) -> list[Path | None]:
+def _output_targets(output: str, count: int, stem: str = "piece") -> list[Path | None]:
     """Where each piece goes: None is stdout."""
     from .errors import MuseError
     from .outputs import PIECE_FORMATS
@@ -81,7 +81,7 @@ def _output_targets(output: str, count: int) -> list[Path | None]:
         return [None]
     path = Path(output)
     if output.endswith(("/", os.sep)) or path.is_dir() or (count > 1 and not path.suffix):
-        return [path / f"piece_{number:03d}.mid" for number in range(1, count + 1)]
+        return [path / f"{stem}_{number:03d}.mid" for number in range(1, count + 1)]
     if path.suffix.lower() not in PIECE_FORMATS:
         raise MuseError(f"-o {output}: unknown format '{path.suffix}' (known: {', '.join(PIECE_FORMATS)})")
     if count == 1:
@@ -101,6 +101,33 @@ def _write(data: bytes, target: Path | None) -> None:
         write_atomically(target, data)
     except OSError as error:
         raise MuseError(f"-o {target}: cannot write ({error.strerror or error})") from None
+
+
+@main.command()
+@click.argument("start")
+@click.argument("end")
+@click.option("--model", "-m", default="bach-vae", show_default=True, help="A VAE: bundled name, run folder or checkpoint.")
+@click.option("--steps", type=int, default=5, show_default=True, help="Clips on the path, both ends included.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--temperature", type=float, default=0.5, show_default=True)
+@click.option("--tempo", type=float, default=None, help="Quarter notes per minute (default: START's).")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="One .mid/.png with the clips one after another, a FOLDER/ for one file each, or - for stdout.")
+def interpolate(start, end, model, steps, seed, temperature, tempo, output):
+    """Walk the latent space from clip START to clip END."""
+    import torch
+
+    from .api import load
+    from .outputs import piece_bytes
+
+    _check_compose_options(1, temperature, tempo, 1)
+    one_each = output.endswith(("/", os.sep)) or Path(output).is_dir()
+    targets = _output_targets(output, steps if one_each else 1, stem="step")
+    muse = load(model)
+    rolls, tempo = muse.interpolate_rolls(start, end, steps, seed, temperature, tempo)
+    pieces = list(rolls) if one_each else [torch.cat(list(rolls), dim=1)]
+    for roll, target in zip(pieces, targets):
+        _write(piece_bytes(muse.adapter, roll, target.suffix if target else ".mid", tempo), target)
 
 
 @main.command()

@@ -96,14 +96,17 @@ class Trainer:
         return metrics
 
     @torch.no_grad()
-    def validate(self) -> float:
+    def validate(self) -> dict[str, float]:
+        """Every scalar the objective's ``evaluate`` reports, averaged over all validation windows."""
         model = self.sampling_model().eval()
-        losses, weights = [], []
+        totals, count = {}, 0
         for batch in self.valid_windows.in_order(self.settings.batch_size):
             with self._autocast():
-                losses.append(model.evaluate(batch.to(self.device))["loss"])
-            weights.append(len(batch))
-        return sum(loss * weight for loss, weight in zip(losses, weights)) / sum(weights)
+                scalars = model.evaluate(batch.to(self.device))
+            for name, value in scalars.items():
+                totals[name] = totals.get(name, 0.0) + value * len(batch)
+            count += len(batch)
+        return {name: total / count for name, total in totals.items()}
 
     def sampling_model(self):
         return self.ema if self.ema is not None else self.objective
@@ -125,8 +128,9 @@ class Trainer:
             self.write_sample()
 
     def _record_validation(self) -> None:
-        valid = self.validate()
-        self.scalars.log(self.step, {"valid/loss": valid})
+        scalars = self.validate()
+        self.scalars.log(self.step, {f"valid/{name}": value for name, value in scalars.items()})
+        valid = scalars["loss"]
         if not self.objective.selects_by_validation:
             self._save_model()
         elif valid < self.best_valid:
