@@ -45,3 +45,16 @@ def write_quartet(path, shift: int = 0, bars: int = 1, tempo: float = 100.0):
         piece.instruments.append(voice)
     piece.write(str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_vae_run(tmp_path_factory):
+    from muse_gan.config import load_config
+    from muse_gan.training import train
+
+    run = tmp_path_factory.mktemp("tiny-vae") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MUSE_GAN_CACHE", str(tmp_path_factory.mktemp("tiny-vae-cache")))
+        train(load_config(None, TINY + ["model.family=\"vae\"", "model.latent=8", "data.window_bars=1"]),
+              run, quiet=True)
+    return run

@@ -77,3 +77,26 @@ def test_the_bundled_model_is_small_and_composes_sixteen_bars():
     length = mido.MidiFile(file=io.BytesIO(model.adapter.midi_bytes(piece, steps=16 * model.steps_per_bar))).length
     assert length == pytest.approx(16 * bar_seconds(model, model.adapter.settings.tempo))
     assert len(piece.instruments) == 4 and all(instrument.notes for instrument in piece.instruments)
+
+
+def test_interpolate_gives_the_asked_number_of_one_segment_clips(tiny_vae_run, tmp_path):
+    model = load(tiny_vae_run)
+    start, end = write_quartet(tmp_path / "a.mid"), write_quartet(tmp_path / "b.mid", shift=5)
+    clips = model.interpolate(start, end, steps=4, seed=1)
+    assert len(clips) == 4
+    assert all(clip.get_end_time() <= bar_seconds(model, 100) + 1e-9 for clip in clips)
+    again = model.interpolate(start, end, steps=4, seed=1)
+    assert [model.adapter.midi_bytes(clip) for clip in clips] == [model.adapter.midi_bytes(clip) for clip in again]
+
+
+def test_interpolate_needs_a_latent_space(tiny_run, tmp_path):
+    start = write_quartet(tmp_path / "a.mid")
+    with pytest.raises(MuseError, match="VAE"):
+        load(tiny_run).interpolate(start, start)
+
+
+@pytest.mark.parametrize("bars", [1, 3, 5])
+def test_a_vae_composes_any_number_of_bars(tiny_vae_run, bars):
+    model = load(tiny_vae_run)
+    roll, _ = model.compose_roll(bars=bars, seed=3)
+    assert roll.shape[1] == bars * model.steps_per_bar

@@ -153,3 +153,18 @@ def test_fine_tune_then_resume_from_the_command_line(tiny_run, tmp_path):
     result = muse("train", "--resume", run, "--steps", 4, "--quiet")
     assert result.exit_code == 0, result.output
     assert "done: 4 steps" in result.output
+
+
+def test_interpolate_to_one_file_or_a_folder(tiny_vae_run, tmp_path):
+    start, end = write_quartet(tmp_path / "a.mid"), write_quartet(tmp_path / "b.mid", shift=4)
+    result = muse("interpolate", start, end, "--model", tiny_vae_run, "--steps", 3, "-o", tmp_path / "walk.mid")
+    assert result.exit_code == 0, result.output
+    assert mido.MidiFile(tmp_path / "walk.mid").length == pytest.approx(3 * 4 * 60 / 100)  # 3 one-bar clips
+    result = muse("interpolate", start, end, "--model", tiny_vae_run, "--steps", 3, "-o", f"{tmp_path}/walk/")
+    assert result.exit_code == 0, result.output
+    assert sorted(path.name for path in (tmp_path / "walk").iterdir()) == ["step_001.mid", "step_002.mid", "step_003.mid"]
+
+
+def test_interpolate_with_a_model_without_latent_space_is_one_clear_line(tiny_run, tmp_path):
+    start = write_quartet(tmp_path / "a.mid")
+    assert_one_clear_line(muse("interpolate", start, start, "--model", tiny_run, "-o", tmp_path / "x.mid"), "VAE")
