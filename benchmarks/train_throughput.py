@@ -38,18 +38,22 @@ def timed(step, data: list[torch.Tensor], warmup: int = 3) -> float:
 
 
 def plain_loop(config, adapter):
-    """The baseline: what one would write by hand for the same model."""
+    """The baseline: the loop one would write by hand around the same model and losses."""
     torch.manual_seed(0)
     objective = build_objective(adapter.spec, config)
-    optimizer = torch.optim.AdamW(objective.parameters(), lr=config.train.lr)
+    optimizers = {name: torch.optim.AdamW(params, lr=config.train.lr, betas=tuple(config.train.betas))
+                  for name, params in objective.parameter_groups().items()}
 
     def step(batch):
         objective.train()
-        loss = objective.frame_nll(batch).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(objective.parameters(), config.train.grad_clip)
-        optimizer.step()
+        for phase in objective.phases(batch):
+            optimizer = optimizers[phase.optimizer]
+            optimizer.zero_grad()
+            loss, _ = phase.loss()
+            loss.backward()
+            if config.train.grad_clip:
+                torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], config.train.grad_clip)
+            optimizer.step()
 
     return step
 

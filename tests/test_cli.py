@@ -168,3 +168,20 @@ def test_interpolate_to_one_file_or_a_folder(tiny_vae_run, tmp_path):
 def test_interpolate_with_a_model_without_latent_space_is_one_clear_line(tiny_run, tmp_path):
     start = write_quartet(tmp_path / "a.mid")
     assert_one_clear_line(muse("interpolate", start, start, "--model", tiny_run, "-o", tmp_path / "x.mid"), "VAE")
+
+
+@pytest.mark.parametrize("family, settings", [
+    ("gan", ["model.channels=4", "model.latent=4", "gan.critic_steps=1"]),
+    ("vae", ["model.latent=4", "data.window_bars=1"]),
+])
+def test_train_each_family_then_compose_any_length(tmp_path, family, settings):
+    run = tmp_path / family
+    options = sum((["--set", item] for item in TINY + settings), [])
+    result = muse("train", "--model", family, "--out", run, "--quiet", *options)
+    assert result.exit_code == 0, result.output
+    assert muse("compose", "--model", run, "--bars", 3, "--seed", 1, "-o", tmp_path / "x.mid").exit_code == 0
+    assert mido.MidiFile(tmp_path / "x.mid").length == pytest.approx(3 * 4 * 60 / 100)
+
+
+def test_train_with_an_unknown_family_lists_the_known_ones(tmp_path):
+    assert_one_clear_line(muse("train", "--model", "diffusion", "--out", tmp_path / "run"), "diffusion", "gan, rnn, vae")

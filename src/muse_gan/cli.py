@@ -132,6 +132,7 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
 
 @main.command()
 @click.option("--modality", default="midi", show_default=True, help="What to train on: midi.")
+@click.option("--model", "family", default=None, help="Model family: rnn, gan or vae (default: the config's, else rnn).")
 @click.option("--data", default=None, help="Folder of your own files (searched recursively); default: built-in data.")
 @click.option("--config", "config_file", default=None, help="A TOML config (see configs/).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override one config value.")
@@ -141,11 +142,13 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
 @click.option("--steps", type=int, default=None, help="Shortcut for --set train.steps=N.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, ... (default: CUDA when present).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train(modality, data, config_file, overrides, out, resume, init, steps, device, quiet):
+def train(modality, family, data, config_file, overrides, out, resume, init, steps, device, quiet):
     """Train a model; logs, checkpoints and samples go to a run folder."""
     from .training import train as run_training
 
-    overrides = list(overrides) + ["data.modality=" + _toml_string(modality)]
+    overrides = ["data.modality=" + _toml_string(modality)] + list(overrides)
+    if family:
+        overrides.append("model.family=" + _toml_string(family))
     if data:
         overrides.append("data.source=" + _toml_string(data))
     if steps is not None:
