@@ -69,14 +69,30 @@ class PitchwiseHead(nn.Module):
         chosen = torch.zeros(batch, self.chosen.embedding_dim, device=contexts.device)
         done = torch.zeros(batch, dtype=torch.bool, device=contexts.device)
         while not done.all():
-            logits = self._logits(contexts, chosen, previous).float() / temperature
-            choice = torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
+            choice = self._choose(self._logits(contexts, chosen, previous).float(), temperature, generator)
             done |= choice == self.stop
             live = (~done).nonzero().flatten()
             frames[live, choice[live]] = 1
             chosen[live] += self.chosen(choice[live])
             previous = torch.where(done, previous, choice)
         return frames
+
+    def _choose(self, logits: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+        """One choice per row: first "another note or stop?", then which note.
+
+        At temperature 1 this draws exactly from the softmax over notes and stop. Tempering the
+        two decisions apart keeps low temperatures from favouring "stop" just because it is one
+        option against many notes: near 0 a frame goes on while going on is likelier than
+        stopping, taking the likeliest note each time.
+        """
+        log_probabilities = logits.log_softmax(-1)
+        stop = log_probabilities[:, self.stop]
+        go = torch.log1p(-stop.exp().clamp(max=1 - 1e-7))
+        going = torch.rand(len(logits), generator=generator, device=logits.device) < torch.sigmoid((go - stop) / temperature)
+        going &= torch.isfinite(log_probabilities[:, :self.stop]).any(-1)  # no note left above the last one
+        notes = (log_probabilities[:, :self.stop] / temperature).softmax(-1)
+        note = torch.multinomial(notes.nan_to_num(0.0) + 1e-30, 1, generator=generator)[:, 0]
+        return torch.where(going, note, self.stop)
 
     def _logits(self, contexts, chosen, previous) -> torch.Tensor:
         logits = self.out(self.from_context(contexts) + chosen + self.last(previous))
