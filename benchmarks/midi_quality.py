@@ -58,8 +58,11 @@ def row(name: str, values: dict[str, float], reference: dict[str, float] | None)
 
 
 def _within(value: float, reference: float, tolerance: float = 0.10) -> bool:
-    if reference == 0 or math.isnan(reference):
-        return abs(value - reference) <= tolerance
+    """Within 10% of the data's value; a value of 0 (no empty bars) allows 0.01 (one bar in a hundred)."""
+    if math.isnan(reference) or math.isnan(value):
+        return False
+    if reference == 0:
+        return abs(value) <= 0.01
     return abs(value - reference) / abs(reference) <= tolerance
 
 

@@ -9,7 +9,7 @@ import pytest
 import muse_gan
 from muse_gan.api import load
 from muse_gan.errors import MuseError
-from muse_gan.pretrained import DEFAULT, bundled_path
+from muse_gan.pretrained import DEFAULT, DESCRIPTIONS, bundled_path
 
 from .conftest import write_quartet
 
@@ -69,10 +69,11 @@ def test_unknown_model_names_the_known_ones():
         load("no-such-model")
 
 
-def test_the_bundled_model_is_small_and_composes_sixteen_bars():
-    path = bundled_path(DEFAULT)
+@pytest.mark.parametrize("name", list(DESCRIPTIONS))
+def test_every_bundled_model_is_small_and_composes_sixteen_bars(name):
+    path = bundled_path(name)
     assert path.stat().st_size <= 10 * 2**20
-    model = muse_gan.load()
+    model = muse_gan.load(None if name == DEFAULT else name)
     piece = model.compose(bars=16, seed=1)
     length = mido.MidiFile(file=io.BytesIO(model.adapter.midi_bytes(piece, steps=16 * model.steps_per_bar))).length
     assert length == pytest.approx(16 * bar_seconds(model, model.adapter.settings.tempo))
