@@ -20,17 +20,17 @@ HEAVY = ("librosa", "music21", "torchvision", "matplotlib", "scipy")
 
 def wall_time(command: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(command, stdout=subprocess.DEVNULL, check=True)  # like `> /dev/null`
     return time.perf_counter() - start
 
 
 def heavy_imports(model: str | None) -> list[str]:
-    probe = ("import sys\nfrom muse_gan.cli import main\n"
-             f"try: main(['compose', '--bars', '16', '--seed', '1', '-o', '/dev/null'{', ' + repr('--model') + ', ' + repr(model) if model else ''}])\n"
-             "except SystemExit: pass\n"
-             f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    return [name for name in out.strip().split(",") if name]
+    arguments = ["compose", "--bars", "16", "--seed", "1", "-o", "probe.mid"] + (["--model", model] if model else [])
+    probe = ("import sys, tempfile, os\nfrom muse_gan.cli import main\nos.chdir(tempfile.mkdtemp())\n"
+             f"try: main({arguments!r})\nexcept SystemExit: pass\n"
+             f"print(','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return [name for name in result.stderr.strip().splitlines()[-1].split(",") if name]
 
 
 def main() -> None:
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--model", default=None)
     arguments = parser.parse_args()
-    compose = [sys.executable, "-m", "muse_gan", "compose", "--bars", "16", "--seed", "1", "-o", "/dev/null"]
+    compose = [sys.executable, "-m", "muse_gan", "compose", "--bars", "16", "--seed", "1"]
     if arguments.model:
         compose += ["--model", arguments.model]
     torch_import = [sys.executable, "-c", "import torch"]
@@ -47,9 +47,10 @@ def main() -> None:
     torch_times = [wall_time(torch_import) for _ in range(arguments.runs)]
     compose_times = [wall_time(compose) for _ in range(arguments.runs)]
     baseline, ours = statistics.median(torch_times), statistics.median(compose_times)
+    rows = {'python -c "import torch"': torch_times, "muse compose --bars 16 > /dev/null": compose_times}
     print(f"{'command':<42} {'median s':>9}  runs")
-    print(f"{'python -c \"import torch\"':<42} {baseline:9.3f}  {' '.join(f'{t:.2f}' for t in torch_times)}")
-    print(f"{'muse compose --bars 16 > /dev/null':<42} {ours:9.3f}  {' '.join(f'{t:.2f}' for t in compose_times)}")
+    for name, times in rows.items():
+        print(f"{name:<42} {statistics.median(times):9.3f}  {' '.join(f'{t:.2f}' for t in times)}")
     print(f"ratio {ours / baseline:.2f}x (target <= 1.5x)")
     print(f"heavy libraries imported by compose: {', '.join(heavy_imports(arguments.model)) or 'none'}")
 

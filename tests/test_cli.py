@@ -185,3 +185,47 @@ def test_train_each_family_then_compose_any_length(tmp_path, family, settings):
 
 def test_train_with_an_unknown_family_lists_the_known_ones(tmp_path):
     assert_one_clear_line(muse("train", "--model", "diffusion", "--out", tmp_path / "run"), "diffusion", "gan, rnn, vae")
+
+
+def test_resume_refuses_changed_settings(tiny_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    assert_one_clear_line(muse("train", "--resume", run, "--set", "model.hidden=8"), "model.hidden", "train.steps")
+
+
+@pytest.mark.parametrize("setting, words", [
+    ("train.eval_every=0", ["train.eval_every", "at least 1"]),
+    ("train.precision=\"fp16\"", ["train.precision"]),
+    ("train.device=\"cuda:7\"" if not __import__("torch").cuda.is_available() else "train.device=\"tpu\"",
+     ["train.device"]),
+])
+def test_bad_train_settings_are_one_clear_line(tmp_path, setting, words):
+    options = sum((["--set", item] for item in TINY), [])
+    assert_one_clear_line(muse("train", "--out", tmp_path / "run", *options, "--set", setting), *words)
+
+
+def test_eval_of_a_gan_says_it_has_no_likelihood(tmp_path):
+    run = tmp_path / "gan"
+    options = sum((["--set", item] for item in TINY + ["model.channels=4", "model.latent=4", "gan.critic_steps=1"]), [])
+    assert muse("train", "--model", "gan", "--out", run, "--quiet", *options).exit_code == 0
+    assert_one_clear_line(muse("eval", "--model", run, "--split", "valid"), "gan", "likelihood")
+
+
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    options = sum((["--set", item] for item in TINY + ["train.steps=100000"]), [])
+    process = subprocess.Popen([sys.executable, "-m", "muse_gan", "train", "--out", str(run), *options],
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "checkpoints" / "latest.safetensors").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert "--resume" in err and "Traceback" not in err
+    assert (run / "checkpoints" / "latest.safetensors").exists()

@@ -79,9 +79,7 @@ class MuseModel:
     def compose_roll(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, tempo: float | None = None,
                      primer=None) -> tuple[torch.Tensor, float]:
         """The piano roll ``(tracks, steps, pitches)`` of ``compose`` and the tempo to play it at."""
-        _check_range("bars", bars, 1, MAX_BARS)
-        if not temperature > 0:
-            raise MuseError(f"--temperature {temperature}: must be above 0")
+        check_options(bars=bars, temperature=temperature, tempo=tempo)
         primer_roll, primer_tempo = self._primer(primer, bars)
         generator = torch.Generator().manual_seed(seed)
         with _single_thread():  # float sums then run in one order: same seed, same bytes
@@ -102,7 +100,7 @@ class MuseModel:
         if not hasattr(self.objective, "interpolate"):
             raise MuseError(f"{self.path}: a {self.objective.family} model has no latent space to interpolate in "
                             f"(use a VAE model)")
-        _check_range("steps", steps, 2, 64)
+        check_options(temperature=temperature, tempo=tempo, steps=steps)
         (first, first_tempo), (last, _) = self._clip(start, "start"), self._clip(end, "end")
         generator = torch.Generator().manual_seed(seed)
         with _single_thread():
@@ -143,9 +141,17 @@ def _trim_silence(roll: torch.Tensor) -> torch.Tensor:
     return roll[:, : int(sounding.max()) + 1]
 
 
-def _check_range(option: str, value: int, low: int, high: int) -> None:
-    if not low <= value <= high:
-        raise MuseError(f"--{option} {value}: must be from {low} to {high}")
+def check_options(*, bars: int = 1, temperature: float = 1.0, tempo: float | None = None, variations: int = 1,
+                  steps: int = 2) -> None:
+    """The composing options a user gives, checked before any work is done."""
+    for option, value, low, high in (("bars", bars, 1, MAX_BARS), ("variations", variations, 1, 10_000),
+                                     ("steps", steps, 2, 64)):
+        if not low <= value <= high:
+            raise MuseError(f"--{option} {value}: must be from {low} to {high}")
+    if not temperature > 0:
+        raise MuseError(f"--temperature {temperature}: must be above 0")
+    if tempo is not None and not 10 <= tempo <= 400:
+        raise MuseError(f"--tempo {tempo}: must be from 10 to 400 quarter notes per minute")
 
 
 class _single_thread:

@@ -31,7 +31,8 @@ def main():
 @main.command()
 @click.option("--bars", type=int, default=16, show_default=True, help="Length of each piece, 1-256 bars.")
 @click.option("--model", "-m", default=None, help="Bundled model name, run folder or checkpoint (default: bach-rnn).")
-@click.option("--seed", type=int, default=None, help="Same seed and model give the same file (default: random, printed).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
+              help="Same seed and model give the same file (default: random, printed).")
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="Below 1: safer; above 1: wilder.")
 @click.option("--tempo", type=float, default=None, help="Quarter notes per minute (default: the primer's or the model's).")
 @click.option("--primer", default=None, help="A MIDI or score file to continue: the piece starts with it.")
@@ -43,7 +44,9 @@ def compose(bars, model, seed, temperature, tempo, primer, variations, output):
     from .api import load
     from .outputs import piece_bytes
 
-    _check_compose_options(bars, temperature, tempo, variations)
+    from .api import check_options
+
+    check_options(bars=bars, temperature=temperature, tempo=tempo, variations=variations)
     targets = _output_targets(output, variations)
     muse = load(model)
     if seed is None:
@@ -52,20 +55,6 @@ def compose(bars, model, seed, temperature, tempo, primer, variations, output):
     for number, target in enumerate(targets):
         roll, piece_tempo = muse.compose_roll(bars, seed + number, temperature, tempo, primer)
         _write(piece_bytes(muse.adapter, roll, target.suffix if target else ".mid", piece_tempo), target)
-
-
-def _check_compose_options(bars: int, temperature: float, tempo: float | None, variations: int) -> None:
-    from .api import MAX_BARS
-    from .errors import MuseError
-
-    if not 1 <= bars <= MAX_BARS:
-        raise MuseError(f"--bars {bars}: must be from 1 to {MAX_BARS}")
-    if not temperature > 0:
-        raise MuseError(f"--temperature {temperature}: must be above 0")
-    if tempo is not None and not 10 <= tempo <= 400:
-        raise MuseError(f"--tempo {tempo}: must be from 10 to 400 quarter notes per minute")
-    if variations < 1:
-        raise MuseError(f"--variations {variations}: must be at least 1")
 
 
 def _output_targets(output: str, count: int, stem: str = "piece") -> list[Path | None]:
@@ -108,7 +97,7 @@ def _write(data: bytes, target: Path | None) -> None:
 @click.argument("end")
 @click.option("--model", "-m", default="bach-vae", show_default=True, help="A VAE: bundled name, run folder or checkpoint.")
 @click.option("--steps", type=int, default=5, show_default=True, help="Clips on the path, both ends included.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option("--temperature", type=float, default=0.5, show_default=True)
 @click.option("--tempo", type=float, default=None, help="Quarter notes per minute (default: START's).")
 @click.option("-o", "--output", default="-", show_default=True,
@@ -120,7 +109,9 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
     from .api import load
     from .outputs import piece_bytes
 
-    _check_compose_options(1, temperature, tempo, 1)
+    from .api import check_options
+
+    check_options(temperature=temperature, tempo=tempo, steps=steps)
     one_each = output.endswith(("/", os.sep)) or Path(output).is_dir()
     targets = _output_targets(output, steps if one_each else 1, stem="step")
     muse = load(model)
@@ -205,7 +196,8 @@ def models():
 @main.command(name="eval")
 @click.option("--model", "-m", default=None, help="Bundled model name, run folder or checkpoint.")
 @click.option("--data", default=None, help="Evaluate on every file in this folder instead of the model's held-out split.")
-@click.option("--split", "part", type=click.Choice(["test", "valid", "train", "all"]), default="test", show_default=True)
+@click.option("--split", "part", type=click.Choice(["test", "valid", "train", "all"]), default="test", show_default=True,
+              help="Which part of the model's own data to evaluate on (without --data).")
 def evaluate(model, data, part):
     """Held-out negative log-likelihood per frame (nats, summed over the frame's cells)."""
     from .api import load

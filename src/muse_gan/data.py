@@ -20,9 +20,6 @@ import torch
 
 from .errors import DataError, MuseError
 
-BUILT_IN_SOURCES = ("bach",)
-
-
 @dataclass
 class Piece:
     name: str  # the source file, plus "#n" for the n-th piece of a file holding several
@@ -55,10 +52,10 @@ def prepare(adapter, files: list[Path], quiet: bool = False) -> list[Piece]:
     for path in _progress(files, quiet):
         try:
             pieces += _encode_file(adapter, path)
-        except DataError as error:
+        except Exception as error:  # noqa: BLE001  any reader's failure on one odd file skips that file
             skipped += 1
-            message = str(error) if str(error).startswith(str(path)) else f"{path}: {error}"
-            print(f"skipped {message}", file=sys.stderr)
+            reason = str(error) if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
+            print(f"skipped {reason if reason.startswith(str(path)) else f'{path}: {reason}'}", file=sys.stderr)
     if skipped:
         print(f"skipped {skipped} of {len(files)} files", file=sys.stderr)
     if not pieces:

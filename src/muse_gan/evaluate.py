@@ -8,9 +8,6 @@ from .config import Config
 from .data import prepare, source_files, split
 from .errors import MuseError
 
-SPLITS = ("test", "valid", "train", "all")
-
-
 def evaluation_pieces(config: Config, adapter, data: str | None, part: str, quiet: bool = False):
     """The pieces to evaluate on: every file in ``data`` when given, else the model's own
     data source cut into the same train/valid/test split as its training run."""
@@ -29,6 +26,8 @@ def evaluation_pieces(config: Config, adapter, data: str | None, part: str, quie
 def frame_nll(objective, pieces) -> tuple[float, int]:
     """Mean negative log-likelihood per frame (nats, summed over all cells of a frame) over
     every frame of every piece, each piece read whole from its first step; and the frame count."""
+    if not hasattr(objective, "frame_nll"):
+        raise MuseError(f"a {objective.family} model has no likelihood to evaluate (use an RNN or VAE model)")
     total, frames = 0.0, 0
     for piece in pieces:
         nll = objective.eval().frame_nll(piece.roll[None].float())

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import math
 import sys
-import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import torch
 
 from . import checkpoint as ckpt
 from .config import Config, to_toml
+from .errors import ConfigError, MuseError
 from .outputs import write_piece
 from .scalars import ScalarLog, write_loss_curve_png
 
@@ -36,12 +36,41 @@ MODEL = "model.safetensors"
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"train.device: '{name}' is not a device (cpu, cuda, cuda:1, mps, ...)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device: '{name}' asked for, but this machine has no CUDA device")
+    return device
+
+
+def check_settings(settings) -> None:
+    """Train settings that the dataclass types alone don't rule out."""
+    def fail(key, reason):
+        raise ConfigError(f"train.{key}: {getattr(settings, key)!r} {reason}")
+
+    for key in ("batch_size", "log_every", "eval_every", "checkpoint_every", "sample_bars"):
+        if getattr(settings, key) < 1:
+            fail(key, "must be at least 1")
+    if settings.steps < 0 or settings.sample_every < 0:
+        fail("steps" if settings.steps < 0 else "sample_every", "must not be negative")
+    if not settings.lr > 0:
+        fail("lr", "must be above 0")
+    if settings.lr_schedule not in ("cosine", "constant"):
+        fail("lr_schedule", "must be \"cosine\" or \"constant\"")
+    if settings.precision not in ("auto", "bf16", "fp32"):
+        fail("precision", "must be \"auto\", \"bf16\" or \"fp32\"")
+    if not 0 <= settings.ema < 1:
+        fail("ema", "must be from 0 (off) to below 1")
+    if len(settings.betas) != 2:
+        fail("betas", "must be two numbers")
 
 
 class Trainer:
     def __init__(self, config: Config, run_dir: Path, adapter, objective, train_windows, valid_windows=None,
                  quiet: bool = False):
+        check_settings(config.train)
         self.config, self.settings = config, config.train
         self.run_dir = Path(run_dir)
         self.adapter, self.train_windows, self.valid_windows = adapter, train_windows, valid_windows
@@ -61,7 +90,7 @@ class Trainer:
         ckpt.write_atomically(self.run_dir / "config.toml", to_toml(self.config).encode())
         with ScalarLog(self.run_dir) as scalars:
             self.scalars = scalars
-            progress = self._progress_bar()
+            progress, interrupted = self._progress_bar(), False
             try:
                 while self.step < self.settings.steps:
                     metrics = self.train_step(self.train_windows.batch(self.settings.batch_size))
@@ -70,11 +99,13 @@ class Trainer:
                     progress.set_postfix(loss=f"{metrics['loss']:.3f}", refresh=False)
                     self._periodic(metrics)
             except KeyboardInterrupt:
-                print(f"\ninterrupted at step {self.step}; saving a checkpoint to resume from", file=sys.stderr)
+                interrupted = True
             finally:
                 progress.close()
                 self.save()
                 self._write_loss_curve()
+        if interrupted:
+            raise MuseError(f"interrupted at step {self.step}; continue with: muse train --resume {self.run_dir}")
 
     def train_step(self, batch: torch.Tensor) -> dict[str, float]:
         self.objective.train()
@@ -167,7 +198,9 @@ class Trainer:
             state, optimizers[name] = ckpt.optimizer_tensors(optimizer)
             tensors |= ckpt.prefixed(f"optimizer.{name}.", state)
         tensors["data.generator"] = self.train_windows.state()
-        tensors["rng.torch"] = torch.get_rng_state()  # dropout draws from it
+        tensors["rng.torch"] = torch.get_rng_state()  # dropout and noise draw from these
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         info = self.info() | {"optimizers": optimizers, "best_valid": _finite(self.best_valid)}
         ckpt.save_checkpoint(self.run_dir / LATEST, tensors, info)
 
@@ -183,6 +216,8 @@ class Trainer:
         self.best_valid = info["best_valid"] if info["best_valid"] is not None else math.inf
         self.train_windows.restore(tensors["data.generator"])
         torch.set_rng_state(tensors["rng.torch"])
+        if self.device.type == "cuda" and "rng.cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
 
     # helpers
 

@@ -23,6 +23,8 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
     folder or checkpoint) starts from that model's weights."""
     run_dir = Path(run_dir)
     saved = _latest(run_dir) if resume else None
+    if saved:
+        _check_resumable(Config.from_dict(saved[1]["config"], str(run_dir / LATEST)), config, run_dir)
     adapter = build_adapter(config)
     pieces = split(_pieces(config, adapter, quiet), config.data.valid_fraction, config.data.test_fraction)
     window = config.data.window_bars * adapter.steps_per_bar
@@ -49,8 +51,21 @@ def _pieces(config: Config, adapter, quiet: bool):
 
 def saved_config(run_dir: Path) -> Config:
     """The config of the run saved in ``run_dir``, to resume it."""
-    tensors, info = _latest(Path(run_dir))
+    _, info = _latest(Path(run_dir))
     return Config.from_dict(info["config"], str(Path(run_dir) / LATEST))
+
+
+RESUMABLE_CHANGES = ("steps", "device")
+
+
+def _check_resumable(saved: Config, config: Config, run_dir: Path) -> None:
+    """A resumed run is the same run: only how far it goes and where it runs may change."""
+    before, after = saved.to_dict(), config.to_dict()
+    for section in before:
+        for key, value in before[section].items():
+            if after[section][key] != value and not (section == "train" and key in RESUMABLE_CHANGES):
+                raise MuseError(f"--resume {run_dir}: {section}.{key} differs from the saved run's "
+                                f"({value!r}); only train.steps and train.device can change")
 
 
 def _latest(run_dir: Path):

@@ -17,10 +17,10 @@ from ..errors import ConfigError
 from ..models.conv import RollCritic, RollGenerator
 from . import OBJECTIVES
 from .base import Objective, Phase
+from .latent import WALK_SEGMENTS, slerp
 
 LOSSES = ("hinge", "wgan-gp")
 DECODES = ("bernoulli", "threshold")
-WALK_SEGMENTS = 4  # windows from one anchor noise to the next: neighbours move a quarter of the way
 
 
 @OBJECTIVES.register("gan")
@@ -181,21 +181,6 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Te
         points = (mix * real.float() + (1 - mix) * fake.float()).requires_grad_(True)
         gradient, = torch.autograd.grad(critic(points).sum(), points, create_graph=True)
         return ((gradient.flatten(1).norm(dim=1) - 1) ** 2).mean()
-
-
-def slerp(start: torch.Tensor, end: torch.Tensor, fraction: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation along the last axis; ``fraction`` ``(n,)`` runs over the first axis.
-
-    Unlike a straight line, the arc keeps Gaussian noise at the norm the generator was trained on.
-    """
-    fraction = fraction.view(-1, *[1] * (start.dim() - 1))
-    angle = torch.acos(F.cosine_similarity(start, end, dim=-1).clamp(-1, 1))[..., None]
-    sine = torch.sin(angle)
-    parallel = sine < 1e-6  # the arc is a line there; its formula would divide by zero
-    safe_sine = torch.where(parallel, torch.ones_like(sine), sine)
-    start_weight = torch.where(parallel, 1 - fraction, torch.sin((1 - fraction) * angle) / safe_sine)
-    end_weight = torch.where(parallel, fraction, torch.sin(fraction * angle) / safe_sine)
-    return start_weight * start + end_weight * end
 
 
 @contextmanager

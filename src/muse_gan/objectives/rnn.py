@@ -38,7 +38,7 @@ class RNNObjective(Objective):
 
     def frame_nll(self, batch: torch.Tensor) -> torch.Tensor:
         """Negative log-likelihood of every frame, ``(batch, steps)``, in nats summed over cells."""
-        frames = _sequence_view(batch)
+        frames = sequence_view(batch)
         contexts, _ = self.network(frames)
         return self.head.nll(contexts, frames)
 
@@ -47,7 +47,7 @@ class RNNObjective(Objective):
         frames = torch.zeros(count, steps, self.spec.frame_size)
         primed = 0 if primer is None else min(primer.shape[1], steps)
         if primed:
-            frames[:, :primed] = _sequence_view(primer[None, :, :primed]).expand(count, -1, -1)
+            frames[:, :primed] = sequence_view(primer[None, :, :primed]).expand(count, -1, -1)
             contexts, state = self.network(frames[:, :primed])
             context, state = self.network.advance(frames[:, primed - 1], primed, state)
         else:
@@ -59,6 +59,6 @@ class RNNObjective(Objective):
         return frames.reshape(count, steps, self.spec.channels, self.spec.width).transpose(1, 2)
 
 
-def _sequence_view(batch: torch.Tensor) -> torch.Tensor:
+def sequence_view(batch: torch.Tensor) -> torch.Tensor:
     """(batch, channels, steps, width) → (batch, steps, channels * width): cell = channel * width + w."""
     return batch.transpose(1, 2).flatten(2)

@@ -23,12 +23,12 @@ from ..models.rnn import FrameRNN
 from ..models.vae import SegmentEncoder
 from . import OBJECTIVES
 from .base import Objective, Phase
-from .rnn import _sequence_view
+from .latent import WALK_SEGMENTS, slerp
+from .rnn import sequence_view
 
 # Greedy decoding is the head's own sampling at this temperature: every choice becomes its
 # most likely option (pitchwise: the argmax at each choice; bernoulli: p > 0.5), up to exact ties.
 GREEDY = 1e-6
-WALK_SEGMENTS = 4  # sample's latent walk reaches a new random anchor every this many segments
 
 
 @dataclass
@@ -74,7 +74,7 @@ class VAEObjective(Objective):
 
     def _loss(self, batch):
         self.trained_steps += 1
-        frames = _sequence_view(batch)
+        frames = sequence_view(batch)
         nll, kl, _ = self._terms(frames)
         reconstruction, beta = nll.mean(), self.beta()
         loss = reconstruction + beta * free_bits_kl(kl, self.settings.free_bits) / frames.shape[1]
@@ -100,7 +100,7 @@ class VAEObjective(Objective):
         "accuracy" is the share of ALL cells, silent ones included, on which the greedy
         reconstruction from the posterior mean equals the input; since most cells are silent,
         "note_accuracy" counts only the cells sounding in the input or the reconstruction."""
-        frames = _sequence_view(batch)
+        frames = sequence_view(batch)
         generator = torch.Generator(frames.device).manual_seed(0)  # the same z draws at every validation
         nll, kl, mean = self._terms(frames, generator)
         rebuilt, _ = self._decode_frames(mean, frames.shape[1], GREEDY, generator)
@@ -115,7 +115,7 @@ class VAEObjective(Objective):
         generator = torch.Generator(batch.device).manual_seed(0)
         per_segment = []
         for start in range(0, batch.shape[2], self.segment_steps):
-            nll, kl, _ = self._terms(_sequence_view(batch[:, :, start:start + self.segment_steps]), generator)
+            nll, kl, _ = self._terms(sequence_view(batch[:, :, start:start + self.segment_steps]), generator)
             per_segment.append(nll + kl.sum(-1, keepdim=True) / nll.shape[1])
         return torch.cat(per_segment, dim=1)
 
@@ -130,7 +130,7 @@ class VAEObjective(Objective):
         """
         rolls = rolls.to(self._device()).float()[:, :, :self.segment_steps]
         rolls = F.pad(rolls, (0, 0, 0, self.segment_steps - rolls.shape[2]))
-        return self.encoder(_sequence_view(rolls))[0]
+        return self.encoder(sequence_view(rolls))[0]
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, steps: int, temperature: float, generator: torch.Generator,
@@ -165,7 +165,7 @@ class VAEObjective(Objective):
         """
         if primer is None:
             primer = torch.zeros(self.spec.channels, 0, self.spec.width)
-        known = _sequence_view(primer[None, :, :steps].to(self._device()).float()).expand(count, -1, -1)
+        known = sequence_view(primer[None, :, :steps].to(self._device()).float()).expand(count, -1, -1)
         codes = self._segment_codes(count, steps, generator, known)
         pieces, state = [], None
         for index, z in enumerate(codes):
@@ -257,7 +257,7 @@ class VAEObjective(Objective):
         return DecoderState(recurrent, frames[:, -1], state.next_step + frames.shape[1])
 
     def _grid_view(self, frames: torch.Tensor) -> torch.Tensor:
-        """(batch, steps, channels * width) → (batch, channels, steps, width): the inverse of ``_sequence_view``."""
+        """(batch, steps, channels * width) → (batch, channels, steps, width): the inverse of ``sequence_view``."""
         return frames.reshape(len(frames), frames.shape[1], self.spec.channels, self.spec.width).transpose(1, 2)
 
     def _device(self) -> torch.device:
@@ -274,18 +274,6 @@ def free_bits_kl(kl: torch.Tensor, free_bits: float) -> torch.Tensor:
     """The KL charged for a batch's per-dimension KLs ``(batch, latent)``: each dimension's
     batch mean, less the first ``free_bits`` nats of it (a dimension below them costs nothing)."""
     return (kl.mean(dim=0) - free_bits).clamp(min=0).sum()
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, fraction: float) -> torch.Tensor:
-    """Spherical interpolation, row by row, from ``a`` (fraction 0) to ``b`` (fraction 1):
-    along the arc between their directions; nearly parallel rows are interpolated linearly."""
-    cosine = F.cosine_similarity(a, b, dim=-1, eps=1e-12).clamp(-1, 1)[..., None]
-    angle = torch.acos(cosine)
-    sine = torch.sin(angle)
-    straight = sine < 1e-6
-    weight_a = torch.where(straight, 1 - fraction, torch.sin((1 - fraction) * angle) / sine.clamp(min=1e-6))
-    weight_b = torch.where(straight, fraction, torch.sin(fraction * angle) / sine.clamp(min=1e-6))
-    return weight_a * a + weight_b * b
 
 
 def agreement(original: torch.Tensor, rebuilt: torch.Tensor) -> dict[str, float]:
