@@ -5,8 +5,8 @@ Run it next to your project (Reaper, Ableton, Logic, Bitwig: any DAW that import
     python examples/compose_for_daw.py ~/Music/MyProject --bars 8 --tempo 92
     python examples/compose_for_daw.py ~/Music/MyProject --primer ~/Music/MyProject/intro.mid
 
-Each run writes a new file, muse_clips/clip_<seed>.mid, so earlier clips are never overwritten,
-and prints the seed: the same seed gives the same clip again.
+Each run writes muse_clips/clip_<seed>.mid with a new random seed and prints the seed: give
+--seed to get the same clip again.
 """
 
 from __future__ import annotations

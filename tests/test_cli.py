@@ -229,3 +229,27 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     assert process.returncode == 1
     assert "--resume" in err and "Traceback" not in err
     assert (run / "checkpoints" / "latest.safetensors").exists()
+
+
+def test_a_conditional_gan_harmonizes_the_given_melody(tmp_path):
+    import pretty_midi
+
+    run = tmp_path / "gan"
+    settings = TINY + ["model.channels=4", "model.latent=4", "gan.critic_steps=1", "gan.condition_track=0"]
+    assert muse("train", "--model", "gan", "--out", run, "--quiet",
+                *sum((["--set", item] for item in settings), [])).exit_code == 0
+    melody = pretty_midi.PrettyMIDI(initial_tempo=100)
+    voice = pretty_midi.Instrument(0, name="melody")
+    voice.notes = [pretty_midi.Note(90, pitch, 0.6 * index, 0.6 * (index + 1)) for index, pitch in enumerate([72, 74, 76, 77])]
+    melody.instruments.append(voice)
+    melody.write(str(tmp_path / "melody.mid"))
+    outputs = []
+    for number, seed in enumerate((1, 2)):
+        target = tmp_path / f"harmonized{number}.mid"
+        assert muse("compose", "--model", run, "--bars", 2, "--seed", seed, "--primer", tmp_path / "melody.mid",
+                    "-o", target).exit_code == 0
+        piece = pretty_midi.PrettyMIDI(str(target))
+        assert [(note.pitch, round(note.start, 3)) for note in piece.instruments[0].notes] == \
+               [(note.pitch, round(note.start, 3)) for note in voice.notes]  # the soprano is the melody
+        outputs.append(target.read_bytes())
+    assert outputs[0] != outputs[1]  # and the other voices are generated
