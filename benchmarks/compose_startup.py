@@ -30,7 +30,8 @@ def heavy_imports(model: str | None) -> list[str]:
              f"try: main({arguments!r})\nexcept SystemExit: pass\n"
              f"print(','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    return [name for name in result.stderr.strip().splitlines()[-1].split(",") if name]
+    last_line = (result.stderr.splitlines() or [""])[-1]
+    return [name for name in last_line.split(",") if name]
 
 
 def main() -> None:

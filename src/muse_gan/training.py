@@ -26,6 +26,7 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
     if saved:
         _check_resumable(Config.from_dict(saved[1]["config"], str(run_dir / LATEST)), config, run_dir)
     adapter = build_adapter(config)
+    _check_before_reading_data(config)
     pieces = split(_pieces(config, adapter, quiet), config.data.valid_fraction, config.data.test_fraction)
     window = config.data.window_bars * adapter.steps_per_bar
     train_windows = WindowSampler(pieces["train"], window, adapter.steps_per_bar, config.data.transpose, config.train.seed)
@@ -42,6 +43,16 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
         trainer.restore(*saved)
     trainer.fit()
     return trainer
+
+
+def _check_before_reading_data(config: Config) -> None:
+    """Settings mistakes surface at once, not after minutes of preparing data."""
+    from .objectives import OBJECTIVES
+    from .trainer import check_settings, pick_device
+
+    OBJECTIVES.get(config.model.family)
+    check_settings(config.train)
+    pick_device(config.train.device)
 
 
 def _pieces(config: Config, adapter, quiet: bool):

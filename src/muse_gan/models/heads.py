@@ -55,7 +55,7 @@ class PitchwiseHead(nn.Module):
         targets = self._cell_sequences(frames)  # (frames, choices): cells, then stop, then stop padding
         previous = torch.cat([torch.full_like(targets[:, :1], self.frame_size + 1), targets[:, :-1]], dim=1)
         chosen = torch.cumsum(self.chosen(targets), dim=1) - self.chosen(targets)
-        logits = self._logits(contexts[:, None], chosen, previous)
+        logits = self._logits(self.from_context(contexts)[:, None], chosen, previous)
         log_probabilities = logits.float().log_softmax(-1).gather(-1, targets[..., None])[..., 0]
         count = frames.sum(-1, keepdim=True).long()
         real = torch.arange(targets.shape[1], device=frames.device) <= count  # the cells and one stop
@@ -68,8 +68,9 @@ class PitchwiseHead(nn.Module):
         previous = torch.full((batch,), self.frame_size + 1, device=contexts.device)
         chosen = torch.zeros(batch, self.chosen.embedding_dim, device=contexts.device)
         done = torch.zeros(batch, dtype=torch.bool, device=contexts.device)
+        projected = self.from_context(contexts)  # once per frame, not once per note
         while not done.all():
-            choice = self._choose(self._logits(contexts, chosen, previous).float(), temperature, generator)
+            choice = self._choose(self._logits(projected, chosen, previous).float(), temperature, generator)
             done |= choice == self.stop
             live = (~done).nonzero().flatten()
             frames[live, choice[live]] = 1
@@ -94,8 +95,8 @@ class PitchwiseHead(nn.Module):
         note = torch.multinomial(notes.nan_to_num(0.0) + 1e-30, 1, generator=generator)[:, 0]
         return torch.where(going, note, self.stop)
 
-    def _logits(self, contexts, chosen, previous) -> torch.Tensor:
-        logits = self.out(self.from_context(contexts) + chosen + self.last(previous))
+    def _logits(self, projected_context, chosen, previous) -> torch.Tensor:
+        logits = self.out(projected_context + chosen + self.last(previous))
         cells = torch.arange(self.frame_size + 1, device=logits.device)
         last_cell = torch.where(previous > self.frame_size, -1, previous)
         allowed = (cells > last_cell[..., None]) | (cells == self.stop)
