@@ -82,6 +82,7 @@ class Trainer:
         self.schedules = {name: torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
                           for name, optimizer in self.optimizers.items()}
         self.ema = copy.deepcopy(objective).requires_grad_(False) if self.settings.ema else None
+        self._averaged = _averaged_tensors(self.objective, self.ema) if self.ema is not None else None
         self.step, self.best_valid, self.quiet = 0, math.inf, quiet
 
     # the loop
@@ -140,7 +141,14 @@ class Trainer:
         return {name: total / count for name, total in totals.items()}
 
     def sampling_model(self):
-        return self.ema if self.ema is not None else self.objective
+        """The moving average when there is one (its unaveraged parts brought up to date)."""
+        if self.ema is None:
+            return self.objective
+        names = self.objective.sampling_modules
+        for name, module in self.objective.named_children():
+            if names is not None and name not in names:  # e.g. a GAN's critic, for validation
+                getattr(self.ema, name).load_state_dict(module.state_dict())
+        return self.ema
 
     # periodic work
 
@@ -192,7 +200,7 @@ class Trainer:
         """Everything to resume: weights, moving average, optimizers, schedules, data order."""
         tensors = ckpt.prefixed("model.", self.objective.state_dict())
         if self.ema is not None:
-            tensors |= ckpt.prefixed("ema.", self.ema.state_dict())
+            tensors |= ckpt.prefixed("ema.", self.sampling_model().state_dict())
         optimizers = {}
         for name, optimizer in self.optimizers.items():
             state, optimizers[name] = ckpt.optimizer_tensors(optimizer)
@@ -230,11 +238,11 @@ class Trainer:
     def _update_ema(self) -> None:
         if self.ema is None:
             return
+        (averages, currents), (average_buffers, current_buffers) = self._averaged
         with torch.no_grad():
-            for average, current in zip(self.ema.parameters(), self.objective.parameters()):
-                average.lerp_(current, 1 - self.settings.ema)
-            for average, current in zip(self.ema.buffers(), self.objective.buffers()):
-                average.copy_(current)
+            torch._foreach_lerp_(averages, currents, 1 - self.settings.ema)
+            if average_buffers:
+                torch._foreach_copy_(average_buffers, current_buffers)
 
     def _autocast(self):
         precision = self.settings.precision
@@ -255,6 +263,15 @@ class Trainer:
             write_loss_curve_png(self.run_dir / "scalars.csv", self.run_dir / "loss_curve.png")
         except ValueError:
             pass  # no loss logged yet (stopped before the first log step)
+
+
+def _averaged_tensors(objective, ema):
+    """(averaged, live) parameters and buffers of the modules the objective samples with."""
+    names = objective.sampling_modules
+    pick = (lambda model: [model]) if names is None else (lambda model: [getattr(model, name) for name in names])
+    parameters = [[p for module in pick(model) for p in module.parameters()] for model in (ema, objective)]
+    buffers = [[b for module in pick(model) for b in module.buffers()] for model in (ema, objective)]
+    return parameters, buffers
 
 
 def _finite(value: float):

@@ -25,6 +25,9 @@ class Objective(nn.Module):
     # Whether a lower validation loss means a better model to keep. A GAN's critic numbers
     # don't say that, so a GAN keeps its latest weights as the model instead.
     selects_by_validation = True
+    # The submodules that sampling uses, by attribute name; only these get a moving average
+    # (None: all). A GAN samples with its generator alone.
+    sampling_modules: tuple[str, ...] | None = None
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Optimizer name → the parameters it updates."""

@@ -29,6 +29,7 @@ class GANObjective(Objective):
 
     family = "gan"
     selects_by_validation = False  # critic scores don't rank generators: the latest weights are the model
+    sampling_modules = ("generator",)
 
     def __init__(self, spec, config):
         super().__init__()
