@@ -27,7 +27,8 @@ class Piece:
 
 
 def source_files(source: str, suffixes: tuple[str, ...], limit: int = 0) -> list[Path]:
-    """The files of a built-in corpus, or every file with a known suffix under a folder."""
+    """The files of a built-in corpus, or every file with a known suffix under a folder; the
+    folder's other files (hidden ones aside) are reported on stderr, one line each."""
     if source == "bach":
         from .scores import bach_chorales
 
@@ -37,10 +38,19 @@ def source_files(source: str, suffixes: tuple[str, ...], limit: int = 0) -> list
         if not folder.exists():
             raise MuseError(f"--data {source}: no such file or folder")
         candidates = [folder] if folder.is_file() else sorted(folder.rglob("*"))
-        files = [path for path in candidates if path.is_file() and path.suffix.lower() in suffixes]
+        candidates = [path for path in candidates if path.is_file() and not path.name.startswith(".")]
+        files = [path for path in candidates if path.suffix.lower() in suffixes]
+        _report_others([path for path in candidates if path.suffix.lower() not in suffixes], suffixes)
         if not files:
             raise MuseError(f"--data {source}: no {'/'.join(suffixes)} files found")
     return files[:limit] if limit > 0 else files
+
+
+def _report_others(others: list[Path], suffixes: tuple[str, ...]) -> None:
+    for path in others:
+        print(f"skipped {path}: not a music file (reading {', '.join(suffixes)})", file=sys.stderr)
+    if others:
+        print(f"skipped {len(others)} {'file that is' if len(others) == 1 else 'files that are'} not music", file=sys.stderr)
 
 
 def prepare(adapter, files: list[Path], quiet: bool = False) -> list[Piece]:
