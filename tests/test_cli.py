@@ -253,3 +253,19 @@ def test_a_conditional_gan_harmonizes_the_given_melody(tmp_path):
                [(note.pitch, round(note.start, 3)) for note in voice.notes]  # the soprano is the melody
         outputs.append(target.read_bytes())
     assert outputs[0] != outputs[1]  # and the other voices are generated
+
+
+def test_decode_choice_for_gans_and_a_clear_line_for_other_models(tiny_run, tmp_path):
+    run = tmp_path / "gan"
+    settings = TINY + ["model.channels=4", "model.latent=4", "gan.critic_steps=1"]
+    assert muse("train", "--model", "gan", "--out", run, "--quiet",
+                *sum((["--set", item] for item in settings), [])).exit_code == 0
+    files = {}
+    for decode in ("threshold", "bernoulli"):
+        files[decode] = tmp_path / f"{decode}.mid"
+        result = muse("compose", "--model", run, "--bars", 2, "--seed", 3, "--decode", decode, "-o", files[decode])
+        assert result.exit_code == 0, result.output
+    # an untrained generator's probabilities hover near 0.5: drawing from them differs from cutting at 0.5
+    assert files["threshold"].read_bytes() != files["bernoulli"].read_bytes()
+    assert_one_clear_line(muse("compose", "--model", tiny_run, "--decode", "bernoulli", "-o", tmp_path / "x.mid"),
+                          "--decode", "rnn")

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -17,6 +18,7 @@ from .errors import MuseError
 from .pretrained import DEFAULT, DESCRIPTIONS, bundled_path
 
 MAX_BARS = 256
+DECODINGS = ("threshold", "bernoulli")
 
 
 def resolve_model(model: str | Path | None) -> Path:
@@ -66,23 +68,24 @@ class MuseModel:
         return self.adapter.steps_per_bar
 
     def compose(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, tempo: float | None = None,
-                primer=None):
+                primer=None, decode: str | None = None):
         """A new piece of exactly ``bars`` bars as a ``pretty_midi.PrettyMIDI``.
 
         ``primer`` (a path or a PrettyMIDI) is continued: the piece starts with it. ``tempo`` is
         in quarter notes per minute (default: the primer's, else the model's). The same seed
-        and model always give the same piece.
+        and model always give the same piece. ``decode`` ("threshold" or "bernoulli") overrides how
+        a GAN turns note probabilities into notes.
         """
-        roll, tempo = self.compose_roll(bars, seed, temperature, tempo, primer)
+        roll, tempo = self.compose_roll(bars, seed, temperature, tempo, primer, decode)
         return self.adapter.decode(roll, tempo)
 
     def compose_roll(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, tempo: float | None = None,
-                     primer=None) -> tuple[torch.Tensor, float]:
+                     primer=None, decode: str | None = None) -> tuple[torch.Tensor, float]:
         """The piano roll ``(tracks, steps, pitches)`` of ``compose`` and the tempo to play it at."""
         check_options(bars=bars, temperature=temperature, tempo=tempo)
         primer_roll, primer_tempo = self._primer(primer, bars)
         generator = torch.Generator().manual_seed(seed)
-        with _single_thread():  # float sums then run in one order: same seed, same bytes
+        with _single_thread(), self._decoding(decode):  # one thread: float sums in one order, same bytes
             roll = self.objective.sample(1, bars * self.steps_per_bar, temperature, generator, primer_roll)[0]
         return roll.to(torch.uint8), tempo or primer_tempo or self.adapter.settings.tempo
 
@@ -106,6 +109,23 @@ class MuseModel:
         with _single_thread():
             rolls = self.objective.interpolate(first.float(), last.float(), steps - 2, temperature, generator)
         return rolls.to(torch.uint8), tempo or first_tempo or self.adapter.settings.tempo
+
+    @contextmanager
+    def _decoding(self, decode: str | None):
+        """The model decoding probabilities ``decode``'s way for the duration."""
+        if decode is None:
+            yield
+            return
+        if not hasattr(self.objective, "decode"):
+            raise MuseError(f"--decode {decode}: only GAN models decode note probabilities "
+                            f"(this is a {self.objective.family} model)")
+        if decode not in DECODINGS:
+            raise MuseError(f"--decode {decode}: unknown (known: {', '.join(DECODINGS)})")
+        saved, self.objective.decode = self.objective.decode, decode
+        try:
+            yield
+        finally:
+            self.objective.decode = saved
 
     def _primer(self, primer, bars: int):
         if primer is None:

@@ -37,9 +37,11 @@ def main():
 @click.option("--tempo", type=float, default=None, help="Quarter notes per minute (default: the primer's or the model's).")
 @click.option("--primer", default=None, help="A MIDI or score file to continue: the piece starts with it.")
 @click.option("-n", "--variations", type=int, default=1, show_default=True, help="How many pieces (seeds seed, seed+1, ...).")
+@click.option("--decode", type=click.Choice(["threshold", "bernoulli"]), default=None,
+              help="GAN models: notes where the probability is above 0.5, or drawn from it (default: the model's).")
 @click.option("-o", "--output", default="-", show_default=True,
               help="Output .mid or .png (format from the suffix), a folder for several, or - for MIDI on stdout.")
-def compose(bars, model, seed, temperature, tempo, primer, variations, output):
+def compose(bars, model, seed, temperature, tempo, primer, variations, decode, output):
     """Compose new pieces with a trained model."""
     from .api import load
     from .outputs import piece_bytes
@@ -53,7 +55,7 @@ def compose(bars, model, seed, temperature, tempo, primer, variations, output):
         seed = int.from_bytes(os.urandom(4), "little") >> 1
         click.echo(f"seed {seed} (give --seed {seed} to compose this again)", err=True)
     for number, target in enumerate(targets):
-        roll, piece_tempo = muse.compose_roll(bars, seed + number, temperature, tempo, primer)
+        roll, piece_tempo = muse.compose_roll(bars, seed + number, temperature, tempo, primer, decode)
         _write(piece_bytes(muse.adapter, roll, target.suffix if target else ".mid", piece_tempo), target)
 
 

@@ -38,6 +38,7 @@ class GANObjective(Objective):
         self.latent = config.model.latent
         self.segment_steps = config.data.window_bars * spec.steps_per_bar
         self.condition_track = self.settings.condition_track
+        self.decode = self.settings.decode  # "threshold" or "bernoulli"; callers may switch it per sample
         self.generator = RollGenerator(spec.channels, self.segment_steps, spec.width, self.latent,
                                        config.model.channels, condition=self.condition_track >= 0)
         self.critic = RollCritic(spec.channels, self.segment_steps, spec.width, config.model.channels,
@@ -136,7 +137,7 @@ class GANObjective(Objective):
         return rolls
 
     def _decode(self, logits: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
-        if self.settings.decode == "bernoulli":
+        if self.decode == "bernoulli":
             return torch.bernoulli(torch.sigmoid(logits / temperature), generator=generator)
         return (logits > 0).float()  # p > 0.5
 
