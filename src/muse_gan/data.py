@@ -65,7 +65,7 @@ def prepare(adapter, files: list[Path], quiet: bool = False) -> list[Piece]:
         except Exception as error:  # noqa: BLE001  any reader's failure on one odd file skips that file
             skipped += 1
             reason = str(error) if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
-            print(f"skipped {reason if reason.startswith(str(path)) else f'{path}: {reason}'}", file=sys.stderr)
+            _say(f"skipped {reason if reason.startswith(str(path)) else f'{path}: {reason}'}")
     if skipped:
         print(f"skipped {skipped} of {len(files)} files", file=sys.stderr)
     if not pieces:
@@ -152,6 +152,13 @@ class WindowSampler:
 
     def restore(self, state: torch.Tensor) -> None:
         self.generator.set_state(state)
+
+
+def _say(line: str) -> None:
+    """A line on stderr that doesn't tear the progress bar apart."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 def _encode_file(adapter, path: Path) -> list[Piece]:
