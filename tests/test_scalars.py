@@ -74,3 +74,12 @@ def test_loss_curve_without_losses_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no scalar whose name ends with 'loss'"):
         write_loss_curve_png(tmp_path / "scalars.csv", png_path)
     assert not png_path.exists()
+
+
+def test_a_resumed_log_drops_the_rows_after_its_step(tmp_path):
+    with ScalarLog(tmp_path) as log:
+        for step in (1, 2, 3, 4):
+            log.log(step, {"train/loss": float(step)})
+    with ScalarLog(tmp_path, from_step=2) as log:  # the run resumes from its step-2 checkpoint
+        log.log(3, {"train/loss": 30.0})
+    assert read_scalars(tmp_path / "scalars.csv")["train/loss"] == [(1, 1.0), (2, 2.0), (3, 30.0)]

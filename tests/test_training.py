@@ -47,6 +47,8 @@ def test_resume_continues_to_the_same_weights_as_one_run(tmp_path):
     assert interrupted.step == 3
     resumed = train(tiny("train.steps=6", *constant), tmp_path / "part", resume=True, quiet=True)
     assert resumed.step == 6
+    logged = [step for step, _ in read_scalars(tmp_path / "part" / "scalars.csv")["train/loss"]]
+    assert logged == [2, 3, 4, 6]  # one curve, no step twice (3: where the first process ended)
     for name, value in whole.objective.state_dict().items():
         assert torch.equal(value, resumed.objective.state_dict()[name]), name
 

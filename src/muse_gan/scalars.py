@@ -29,13 +29,17 @@ class ScalarLog:
             log.log(step, {"train/loss": 2.31, "train/lr": 3e-4})
     """
 
-    def __init__(self, run_dir: pathlib.Path):
+    def __init__(self, run_dir: pathlib.Path, from_step: int | None = None):
+        """With ``from_step`` (a resumed run's step), rows logged after it by the earlier,
+        interrupted process are dropped first: the resumed run logs those steps again."""
         self.run_dir = pathlib.Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.run_dir / CSV_NAME
+        if from_step is not None:
+            _drop_rows_after(self.csv_path, from_step)
         self._csv_file = self._open_csv(self.csv_path)
         self._csv = csv.writer(self._csv_file)
-        self._tensorboard = _open_tensorboard(self.run_dir / TENSORBOARD_DIR)
+        self._tensorboard = _open_tensorboard(self.run_dir / TENSORBOARD_DIR, from_step)
 
     @staticmethod
     def _open_csv(path: pathlib.Path):
@@ -70,13 +74,27 @@ class ScalarLog:
         self.close()
 
 
-def _open_tensorboard(log_dir: pathlib.Path):
+def _open_tensorboard(log_dir: pathlib.Path, from_step: int | None = None):
     """A TensorBoard SummaryWriter for ``log_dir``, or None when tensorboard is not installed."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(log_dir=str(log_dir))
+    purge = None if from_step is None else from_step + 1  # TensorBoard hides events from here on
+    return SummaryWriter(log_dir=str(log_dir), purge_step=purge)
+
+
+def _drop_rows_after(csv_path: pathlib.Path, step: int) -> None:
+    """Keep the header and the rows up to ``step``; rewritten atomically."""
+    if not csv_path.exists() or csv_path.stat().st_size == 0:
+        return
+    with open(csv_path, newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) <= step]
+    partial = csv_path.with_name(f".{csv_path.name}.{os.getpid()}.partial")
+    with open(partial, "w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows(kept)
+    os.replace(partial, csv_path)
 
 
 def read_scalars(csv_path) -> dict[str, list[tuple[int, float]]]:

@@ -89,7 +89,7 @@ class Trainer:
 
     def fit(self) -> None:
         ckpt.write_atomically(self.run_dir / "config.toml", to_toml(self.config).encode())
-        with ScalarLog(self.run_dir) as scalars:
+        with ScalarLog(self.run_dir, from_step=self.step) as scalars:
             self.scalars = scalars
             progress, interrupted = self._progress_bar(), False
             try:
