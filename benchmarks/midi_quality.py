@@ -17,7 +17,7 @@ import numpy as np
 
 import muse_gan
 from muse_gan import metrics
-from muse_gan.data import WindowSampler, prepare, source_files, split
+from muse_gan.data import WindowSampler, load_pieces, split
 from muse_gan.pretrained import DESCRIPTIONS
 
 COLUMNS = {
@@ -41,7 +41,7 @@ def statistics(rolls, adapter) -> dict[str, float]:
 
 def data_rolls(model, count: int):
     config, adapter = model.config, model.adapter
-    pieces = prepare(adapter, source_files(config.data.source, adapter.suffixes, config.data.limit), quiet=True)
+    pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet=True)
     train = split(pieces, config.data.valid_fraction, config.data.test_fraction)["train"]
     windows = WindowSampler(train, BARS * adapter.steps_per_bar, adapter.steps_per_bar, transpose=0, seed=0)
     return list(windows.batch(count))

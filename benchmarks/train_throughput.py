@@ -16,13 +16,13 @@ import torch
 
 from muse_gan.adapters import build_adapter
 from muse_gan.config import load_config
-from muse_gan.data import WindowSampler, prepare, source_files
+from muse_gan.data import WindowSampler, load_pieces
 from muse_gan.objectives import build_objective
 from muse_gan.trainer import Trainer
 
 
 def batches(config, adapter, count: int) -> list[torch.Tensor]:
-    pieces = prepare(adapter, source_files(config.data.source, adapter.suffixes, config.data.limit))
+    pieces = load_pieces(adapter, config.data.source, config.data.limit)
     window = config.data.window_bars * adapter.steps_per_bar
     sampler = WindowSampler(pieces, window, adapter.steps_per_bar, config.data.transpose, seed=0)
     return [sampler.batch(config.train.batch_size) for _ in range(count)]

@@ -1,7 +1,6 @@
 """Real (tiny) training runs on real Bach chorales, on the CPU."""
 
 import mido
-import pretty_midi
 import pytest
 import torch
 

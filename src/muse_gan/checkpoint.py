@@ -74,6 +74,24 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, header
 
 
+def read_config(path: Path):
+    """The ``Config`` a checkpoint was made with, from its header alone (no tensors are read)."""
+    from safetensors import SafetensorError, safe_open
+
+    from .config import Config
+
+    try:
+        with safe_open(str(path), framework="pt") as file:
+            header = json.loads((file.metadata() or {})[METADATA_KEY])
+    except FileNotFoundError:
+        raise MuseError(f"{path}: no such checkpoint") from None
+    except (SafetensorError, KeyError, ValueError, OSError) as error:
+        raise MuseError(f"{path}: not a muse_gan checkpoint ({type(error).__name__})") from None
+    if not isinstance(header, dict) or "config" not in header:
+        raise MuseError(f"{path}: not a muse_gan checkpoint (its header has no config)")
+    return Config.from_dict(header["config"], str(path))
+
+
 def prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {f"{prefix}{name}": tensor for name, tensor in tensors.items()}
 

@@ -71,13 +71,17 @@ def _output_targets(output: str, count: int, stem: str = "piece") -> list[Path |
             raise MuseError("refusing to write MIDI to a terminal: redirect it (> song.mid) or give -o song.mid")
         return [None]
     path = Path(output)
-    if output.endswith(("/", os.sep)) or path.is_dir() or (count > 1 and not path.suffix):
+    if _is_folder(output) or (count > 1 and not path.suffix):
         return [path / f"{stem}_{number:03d}.mid" for number in range(1, count + 1)]
     if path.suffix.lower() not in PIECE_FORMATS:
         raise MuseError(f"-o {output}: unknown format '{path.suffix}' (known: {', '.join(PIECE_FORMATS)})")
     if count == 1:
         return [path]
     return [path.with_name(f"{path.stem}_{number:03d}{path.suffix}") for number in range(1, count + 1)]
+
+
+def _is_folder(output: str) -> bool:
+    return output.endswith(("/", os.sep)) or Path(output).is_dir()
 
 
 def _write(data: bytes, target: Path | None) -> None:
@@ -114,7 +118,7 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
     from .api import check_options
 
     check_options(temperature=temperature, tempo=tempo, steps=steps)
-    one_each = output.endswith(("/", os.sep)) or Path(output).is_dir()
+    one_each = _is_folder(output)
     targets = _output_targets(output, steps if one_each else 1, stem="step")
     muse = load(model)
     rolls, tempo = muse.interpolate_rolls(start, end, steps, seed, temperature, tempo)
@@ -137,17 +141,18 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(modality, family, data, config_file, overrides, out, resume, init, steps, device, quiet):
     """Train a model; logs, checkpoints and samples go to a run folder."""
+    from .config import toml_value
     from .training import train as run_training
 
-    overrides = ["data.modality=" + _toml_string(modality)] + list(overrides)
+    overrides = ["data.modality=" + toml_value(modality)] + list(overrides)
     if family:
-        overrides.append("model.family=" + _toml_string(family))
+        overrides.append("model.family=" + toml_value(family))
     if data:
-        overrides.append("data.source=" + _toml_string(data))
+        overrides.append("data.source=" + toml_value(data))
     if steps is not None:
         overrides.append(f"train.steps={steps}")
     if device:
-        overrides.append("train.device=" + _toml_string(device))
+        overrides.append("train.device=" + toml_value(device))
     config = _config(config_file, overrides, init, resume)
     run_dir = Path(resume or out or _default_run_dir(modality))
     click.echo(f"run folder: {run_dir}", err=True)
@@ -156,7 +161,7 @@ def train(modality, family, data, config_file, overrides, out, resume, init, ste
 
 
 def _config(config_file, overrides: list[str], init: str | None, resume: str | None):
-    from .config import Config, load_config
+    from .config import load_config
 
     if resume:
         from .training import saved_config
@@ -165,12 +170,9 @@ def _config(config_file, overrides: list[str], init: str | None, resume: str | N
     if not init:
         return load_config(config_file, overrides)
     from .api import resolve_model
-    from .checkpoint import load_checkpoint
+    from .checkpoint import read_config
 
-    path = resolve_model(init)
-    base = Config.from_dict(load_checkpoint(path)[1]["config"], str(path))
-    if config_file:
-        base = load_config(config_file)
+    base = load_config(config_file) if config_file else read_config(resolve_model(init))
     return base.override(overrides)
 
 
@@ -178,12 +180,6 @@ def _default_run_dir(modality: str) -> Path:
     import time
 
     return Path("runs") / f"{modality}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def _toml_string(text: str) -> str:
-    import json
-
-    return json.dumps(text)  # TOML basic strings take JSON's escapes
 
 
 @main.command()

@@ -145,16 +145,16 @@ def to_toml(config: Config) -> str:
     lines = []
     for section, values in config.to_dict().items():
         lines.append(f"[{section}]")
-        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+        lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
         lines.append("")
     return "\n".join(lines)
 
 
-def _toml_value(value) -> str:
+def toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
     if isinstance(value, str):
         # TOML basic strings take JSON's escapes; DEL is the one control character JSON leaves raw.
         return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")

@@ -53,6 +53,11 @@ def _report_others(others: list[Path], suffixes: tuple[str, ...]) -> None:
         print(f"skipped {len(others)} {'file that is' if len(others) == 1 else 'files that are'} not music", file=sys.stderr)
 
 
+def load_pieces(adapter, source: str, limit: int = 0, quiet: bool = False) -> list[Piece]:
+    """Every usable piece of ``source`` (a built-in corpus or a folder), prepared or cached."""
+    return prepare(adapter, source_files(source, adapter.suffixes, limit), quiet=quiet)
+
+
 def prepare(adapter, files: list[Path], quiet: bool = False) -> list[Piece]:
     """Every usable piece in ``files``; unusable files are reported (one line each) and skipped."""
     cache = _cache_path(adapter, files)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import torch
 
 from .config import Config
-from .data import prepare, source_files, split
+from .data import load_pieces, split
 from .errors import MuseError
 
 def evaluation_pieces(config: Config, adapter, data: str | None, part: str, quiet: bool = False):
     """The pieces to evaluate on: every file in ``data`` when given, else the model's own
     data source cut into the same train/valid/test split as its training run."""
-    files = source_files(data or config.data.source, adapter.suffixes, 0 if data else config.data.limit)
-    pieces = prepare(adapter, files, quiet=quiet)
+    pieces = load_pieces(adapter, data or config.data.source, 0 if data else config.data.limit, quiet)
     if data or part == "all":
         return pieces
     chosen = split(pieces, config.data.valid_fraction, config.data.test_fraction)[part]
@@ -29,8 +28,9 @@ def frame_nll(objective, pieces) -> tuple[float, int]:
     if not hasattr(objective, "frame_nll"):
         raise MuseError(f"a {objective.family} model has no likelihood to evaluate (use an RNN or VAE model)")
     total, frames = 0.0, 0
+    objective.eval()
     for piece in pieces:
-        nll = objective.eval().frame_nll(piece.roll[None].float())
+        nll = objective.frame_nll(piece.roll[None].float())
         total += nll.sum().item()
         frames += nll.numel()
     return total / frames, frames

@@ -10,7 +10,7 @@ import torch
 from . import checkpoint as ckpt
 from .adapters import build_adapter
 from .config import Config
-from .data import WindowSampler, prepare, source_files, split
+from .data import WindowSampler, load_pieces, split
 from .errors import MuseError
 from .objectives import build_objective
 from .trainer import LATEST, Trainer
@@ -27,7 +27,8 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
         _check_resumable(Config.from_dict(saved[1]["config"], str(run_dir / LATEST)), config, run_dir)
     adapter = build_adapter(config)
     _check_before_reading_data(config)
-    pieces = split(_pieces(config, adapter, quiet), config.data.valid_fraction, config.data.test_fraction)
+    pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet)
+    pieces = split(pieces, config.data.valid_fraction, config.data.test_fraction)
     window = config.data.window_bars * adapter.steps_per_bar
     train_windows = WindowSampler(pieces["train"], window, adapter.steps_per_bar, config.data.transpose, config.train.seed)
     valid_windows = WindowSampler(pieces["valid"], window, adapter.steps_per_bar, 0, 0) if pieces["valid"] else None
@@ -55,15 +56,12 @@ def _check_before_reading_data(config: Config) -> None:
     pick_device(config.train.device)
 
 
-def _pieces(config: Config, adapter, quiet: bool):
-    files = source_files(config.data.source, adapter.suffixes, config.data.limit)
-    return prepare(adapter, files, quiet=quiet)
-
-
 def saved_config(run_dir: Path) -> Config:
     """The config of the run saved in ``run_dir``, to resume it."""
-    _, info = _latest(Path(run_dir))
-    return Config.from_dict(info["config"], str(Path(run_dir) / LATEST))
+    path = Path(run_dir) / LATEST
+    if not path.exists():
+        raise MuseError(f"--resume {run_dir}: no checkpoint at {path}")
+    return ckpt.read_config(path)
 
 
 RESUMABLE_CHANGES = ("steps", "device")
