@@ -44,7 +44,7 @@ def data_rolls(model, count: int):
     pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet=True)
     train = split(pieces, config.data.valid_fraction, config.data.test_fraction)["train"]
     windows = WindowSampler(train, BARS * adapter.steps_per_bar, adapter.steps_per_bar, transpose=0, seed=0)
-    return list(windows.batch(count))
+    return list(windows.batch(count)[0])
 
 
 def generated_rolls(model, count: int):

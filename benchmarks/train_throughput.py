@@ -25,7 +25,7 @@ def batches(config, adapter, count: int) -> list[torch.Tensor]:
     pieces = load_pieces(adapter, config.data.source, config.data.limit)
     window = config.data.window_bars * adapter.steps_per_bar
     sampler = WindowSampler(pieces, window, adapter.steps_per_bar, config.data.transpose, seed=0)
-    return [sampler.batch(config.train.batch_size) for _ in range(count)]
+    return [sampler.batch(config.train.batch_size)[0] for _ in range(count)]
 
 
 def timed(step, data: list[torch.Tensor], warmup: int = 3) -> float:

@@ -60,7 +60,7 @@ def test_source_files_accepts_one_file(tmp_path):
 
 
 def test_source_files_bach_lists_the_chorales_without_parsing():
-    files = source_files("bach", SUFFIXES, limit=5)
+    files = source_files("bach", SUFFIXES, limit=5, corpora=PianoRollAdapter().corpora)
     assert len(files) == 5
     assert all(path.suffix == ".mxl" and path.name.startswith("bwv") for path in files)
 
@@ -323,19 +323,19 @@ def index_of(window, windows) -> int:
 def test_windows_have_the_grid_shape(two_pieces):
     windows = sampler(two_pieces)
     assert len(windows) == 3
-    batch = windows.batch(5)
+    batch = windows.batch(5)[0]
     assert batch.shape == (5, 2, WINDOW, 12)
     assert batch.dtype == torch.float32
 
 
 def test_untransposed_windows_are_slices_starting_on_bar_lines(two_pieces):
     expected = expected_windows(two_pieces)
-    picked = {index_of(window, expected) for window in sampler(two_pieces).batch(64)}
+    picked = {index_of(window, expected) for window in sampler(two_pieces).batch(64)[0]}
     assert picked == {0, 1, 2}  # every window is one of the three, and each turns up
 
 
 def test_in_order_yields_every_window_once(two_pieces):
-    batches = list(sampler(two_pieces, transpose=6).in_order(2))  # in order: never transposed
+    batches = [batch for batch, labels in sampler(two_pieces, transpose=6).in_order(2)]  # in order: never transposed
     assert [len(batch) for batch in batches] == [2, 1]
     assert all(torch.equal(a, b) for a, b in zip(torch.cat(batches), expected_windows(two_pieces)))
 
@@ -343,22 +343,22 @@ def test_in_order_yields_every_window_once(two_pieces):
 def test_same_seed_same_batches(two_pieces):
     first, second, other = sampler(two_pieces, 3, seed=7), sampler(two_pieces, 3, seed=7), sampler(two_pieces, 3, 8)
     for _ in range(3):
-        batch = first.batch(16)
-        assert torch.equal(batch, second.batch(16))
-    assert not torch.equal(sampler(two_pieces, 3, seed=7).batch(16), other.batch(16))
+        batch = first.batch(16)[0]
+        assert torch.equal(batch, second.batch(16)[0])
+    assert not torch.equal(sampler(two_pieces, 3, seed=7).batch(16)[0], other.batch(16)[0])
 
 
 def test_restore_gives_the_same_next_batch(two_pieces):
     windows = sampler(two_pieces, transpose=3, seed=1)
     windows.batch(4)
     state = windows.state()
-    expected = windows.batch(16)
+    expected = windows.batch(16)[0]
     windows.batch(16)
     windows.restore(state)
-    assert torch.equal(windows.batch(16), expected)
+    assert torch.equal(windows.batch(16)[0], expected)
     fresh = sampler(two_pieces, transpose=3, seed=99)
     fresh.restore(state)
-    assert torch.equal(fresh.batch(16), expected)
+    assert torch.equal(fresh.batch(16)[0], expected)
 
 
 def shift_of(window: torch.Tensor, original: torch.Tensor, limit: int) -> int:
@@ -374,7 +374,7 @@ def shift_of(window: torch.Tensor, original: torch.Tensor, limit: int) -> int:
 
 def test_transposition_shifts_whole_windows_and_keeps_every_note(two_pieces):
     plain, shifted = sampler(two_pieces, transpose=0, seed=3), sampler(two_pieces, transpose=3, seed=3)
-    originals, moved = plain.batch(64), shifted.batch(64)  # the same windows: picks are drawn first
+    originals, moved = plain.batch(64)[0], shifted.batch(64)[0]  # the same windows: picks are drawn first
     shifts = [shift_of(window, original, 3) for window, original in zip(moved, originals)]
     for window, original in zip(moved, originals):
         assert window.sum() == original.sum()  # per window, counting cells
@@ -384,13 +384,13 @@ def test_transposition_shifts_whole_windows_and_keeps_every_note(two_pieces):
 def test_transposition_stays_inside_the_roll():
     # Notes only on pitch indices 8-9 of 12: up by at most 2, down by the full 3.
     piece = random_piece("high.mid", bars=2, seed=4, low=8, high=10)
-    originals = sampler([piece]).batch(200)
-    moved = sampler([piece], transpose=3, seed=0).batch(200)
+    originals = sampler([piece]).batch(200)[0]
+    moved = sampler([piece], transpose=3, seed=0).batch(200)[0]
     assert {shift_of(window, original, 3) for window, original in zip(moved, originals)} == {-3, -2, -1, 0, 1, 2}
 
 
 def test_a_window_spanning_the_whole_range_is_never_transposed():
     piece = random_piece("wide.mid", bars=2, seed=5)
     piece.roll[0, 0, 0] = piece.roll[1, 7, 11] = 1  # lowest and highest pitch both sound
-    (original,) = sampler([piece]).in_order(1)
-    assert all(torch.equal(window, original[0]) for window in sampler([piece], transpose=5).batch(20))
+    ((original, _),) = sampler([piece]).in_order(1)
+    assert all(torch.equal(window, original[0]) for window in sampler([piece], transpose=5).batch(20)[0])

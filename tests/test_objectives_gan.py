@@ -11,7 +11,8 @@ from muse_gan.config import load_config
 from muse_gan.errors import ConfigError
 from muse_gan.models.conv import RollCritic, RollGenerator
 from muse_gan.objectives import build_objective
-from muse_gan.objectives.gan import gradient_penalty, slerp
+from muse_gan.objectives.gan import gradient_penalty
+from muse_gan.objectives.latent import slerp
 from muse_gan.training import train
 
 # 4 tracks × 32 steps (two bars of 16) × 20 pitches (MIDI 60..79); tiny layers.

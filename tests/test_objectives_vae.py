@@ -14,9 +14,10 @@ import torch
 import muse_gan
 from muse_gan.adapters import build_adapter
 from muse_gan.config import load_config
-from muse_gan.data import Piece, WindowSampler, prepare, source_files
+from muse_gan.data import Piece, WindowSampler, load_pieces
 from muse_gan.objectives import build_objective
-from muse_gan.objectives.vae import agreement, free_bits_kl, gaussian_kl, slerp
+from muse_gan.objectives.latent import slerp
+from muse_gan.objectives.vae import agreement, free_bits_kl, gaussian_kl
 from muse_gan.scalars import read_scalars
 from muse_gan.trainer import Trainer
 from muse_gan.training import train
@@ -212,15 +213,15 @@ def trained(tmp_path_factory):
     adapter = build_adapter(config)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MUSE_GAN_CACHE", str(tmp_path_factory.mktemp("vae-cache")))
-        pieces = prepare(adapter, source_files("bach", adapter.suffixes, 4), quiet=True)
+        pieces = load_pieces(adapter, "bach", limit=4, quiet=True)
     pieces = [Piece(piece.name, piece.roll[:, :3 * SEGMENT]) for piece in pieces]
     windows = WindowSampler(pieces, SEGMENT, SEGMENT, 0, 0)
     torch.manual_seed(0)
     trainer = Trainer(config, tmp_path_factory.mktemp("vae-run"), adapter,
                       build_objective(adapter.spec, config), windows, quiet=True)
     for _ in range(250):
-        trainer.train_step(windows.batch(8))
-    return trainer.objective.eval(), next(windows.in_order(len(windows)))
+        trainer.train_step(*windows.batch(8))
+    return trainer.objective.eval(), next(windows.in_order(len(windows)))[0]
 
 
 def test_a_trained_vae_reconstructs_its_training_windows(trained):

@@ -93,7 +93,7 @@ def test_a_folder_with_bad_files_trains_on_the_rest(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "skipped" in err and "truncated.mid" in err and "empty.mid" in err
     assert "skipped 2 of 4 files" in err  # the MIDI files that could not be read
-    assert "notes.txt: not a music file" in err and "skipped 1 file that is not music" in err
+    assert "notes.txt: not a .mid/.midi/" in err and "skipped 1 file of other kinds" in err
 
 
 def test_a_folder_with_nothing_usable_is_one_clear_error(tmp_path):

@@ -1,9 +1,11 @@
-"""The library face of muse_gan: load a model, compose pieces.
+"""The library face of muse_gan: load a model, compose pieces, sample pictures.
 
     >>> import muse_gan
     >>> model = muse_gan.load()                      # the bundled Bach chorale model
     >>> song = model.compose(bars=16, seed=1, tempo=96)
     >>> song.write("chorale.mid")                    # a pretty_midi.PrettyMIDI
+    >>> digits = muse_gan.load("runs/digits-gan")    # a model trained with muse train --modality image
+    >>> sevens = digits.sample(8, seed=0, label="7") # PIL images
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ class MuseModel:
                      primer=None, decode: str | None = None) -> tuple[torch.Tensor, float]:
         """The piano roll ``(tracks, steps, pitches)`` of ``compose`` and the tempo to play it at."""
         check_options(bars=bars, temperature=temperature, tempo=tempo)
+        if self.adapter.spec.length:
+            raise MuseError(f"{self.path}: an {self.adapter.modality} model makes fixed-size items, not pieces "
+                            f"(use muse sample, or .sample() in Python)")
         primer_roll, primer_tempo = self._primer(primer, bars)
         generator = torch.Generator().manual_seed(seed)
         with _single_thread(), self._decoding(decode):  # one thread: float sums in one order, same bytes
@@ -109,6 +114,58 @@ class MuseModel:
         with _single_thread():
             rolls = self.objective.interpolate(first.float(), last.float(), steps - 2, temperature, generator)
         return rolls.to(torch.uint8), tempo or first_tempo or self.adapter.settings.tempo
+
+    # pictures (and every model with items of a fixed size)
+
+    def sample(self, count: int = 1, seed: int = 0, label: str | None = None, temperature: float = 1.0) -> list:
+        """``count`` new items as the modality's objects (PIL images for an image model).
+        ``label`` asks a class-conditional model for that class (e.g. "7"); the same seed and
+        model always give the same items."""
+        return [self.adapter.decode(item) for item in self.sample_tensors(count, seed, label, temperature)]
+
+    def sample_tensors(self, count: int = 1, seed: int = 0, label: str | None = None,
+                       temperature: float = 1.0) -> torch.Tensor:
+        """The tensors ``(count, channels, size, size)`` of ``sample``, values from 0 to 1."""
+        length = self._fixed_length("sample")
+        check_options(temperature=temperature, count=count)
+        labels = self._labels(label, count)
+        generator = torch.Generator().manual_seed(seed)
+        with _single_thread():
+            return self.objective.sample(count, length, temperature, generator, labels=labels)
+
+    def animate(self, frames: int = 48, seed: int = 0, label: str | None = None) -> list:
+        """``frames`` items along a closed loop through the latent space, as the modality's
+        objects: played in order and repeated, the animation has no jump."""
+        return [self.adapter.decode(frame) for frame in self.animation_tensors(frames, seed, label)]
+
+    def animation_tensors(self, frames: int = 48, seed: int = 0, label: str | None = None) -> torch.Tensor:
+        """The tensors ``(frames, channels, size, size)`` of ``animate``."""
+        self._fixed_length("animate")
+        if not hasattr(self.objective, "animate"):
+            raise MuseError(f"{self.path}: a {self.objective.family} model has no latent space to walk "
+                            f"(use a GAN or VAE model)")
+        check_options(frames=frames)
+        generator = torch.Generator().manual_seed(seed)
+        with _single_thread():
+            return self.objective.animate(frames, generator, self._labels(label, 1))
+
+    def _fixed_length(self, what: str) -> int:
+        length = self.adapter.spec.length
+        if not length:
+            raise MuseError(f"{self.path}: a {self.adapter.modality} model composes pieces of any length "
+                            f"(use muse compose, or .compose() in Python), it does not {what} fixed-size items")
+        return length
+
+    def _labels(self, label: str | None, count: int) -> torch.Tensor | None:
+        """The class index of ``label`` for ``count`` items; None (random classes) without one."""
+        classes = self.adapter.classes
+        if label is None:
+            return None
+        if not classes:
+            raise MuseError(f"--label {label}: {self.path} was trained without labels")
+        if str(label) not in classes:
+            raise MuseError(f"--label {label}: not one of the model's classes ({', '.join(classes)})")
+        return torch.full((count,), classes.index(str(label)))
 
     @contextmanager
     def _decoding(self, decode: str | None):
@@ -162,10 +219,10 @@ def _trim_silence(roll: torch.Tensor) -> torch.Tensor:
 
 
 def check_options(*, bars: int = 1, temperature: float = 1.0, tempo: float | None = None, variations: int = 1,
-                  steps: int = 2) -> None:
+                  steps: int = 2, count: int = 1, frames: int = 2) -> None:
     """The composing options a user gives, checked before any work is done."""
     for option, value, low, high in (("bars", bars, 1, MAX_BARS), ("variations", variations, 1, 10_000),
-                                     ("steps", steps, 2, 64)):
+                                     ("steps", steps, 2, 64), ("count", count, 1, 10_000), ("frames", frames, 2, 1000)):
         if not low <= value <= high:
             raise MuseError(f"--{option} {value}: must be from {low} to {high}")
     if not temperature > 0:

@@ -51,30 +51,30 @@ def compose(bars, model, seed, temperature, tempo, primer, variations, decode, o
     check_options(bars=bars, temperature=temperature, tempo=tempo, variations=variations)
     targets = _output_targets(output, variations)
     muse = load(model)
-    if seed is None:
-        seed = int.from_bytes(os.urandom(4), "little") >> 1
-        click.echo(f"seed {seed} (give --seed {seed} to compose this again)", err=True)
+    seed = _seed_or_random(seed)
     for number, target in enumerate(targets):
         roll, piece_tempo = muse.compose_roll(bars, seed + number, temperature, tempo, primer, decode)
         _write(piece_bytes(muse.adapter, roll, target.suffix if target else ".mid", piece_tempo), target)
 
 
-def _output_targets(output: str, count: int, stem: str = "piece") -> list[Path | None]:
-    """Where each piece goes: None is stdout."""
+def _output_targets(output: str, count: int, stem: str = "piece", formats: tuple[str, ...] = (".mid", ".midi", ".png"),
+                    ) -> list[Path | None]:
+    """Where each piece goes: None is stdout. A folder gets one file each, in the first format."""
     from .errors import MuseError
-    from .outputs import PIECE_FORMATS
 
+    kind = "MIDI" if formats[0] == ".mid" else formats[0].lstrip(".").upper()
     if output == "-":
         if count > 1:
-            raise MuseError("-o -: several variations need -o FOLDER/ or -o NAME.mid")
+            raise MuseError(f"-o -: several variations need -o FOLDER/ or -o NAME{formats[0]}")
         if sys.stdout.isatty():
-            raise MuseError("refusing to write MIDI to a terminal: redirect it (> song.mid) or give -o song.mid")
+            raise MuseError(f"refusing to write {kind} to a terminal: redirect it (> out{formats[0]}) "
+                            f"or give -o out{formats[0]}")
         return [None]
     path = Path(output)
     if _is_folder(output) or (count > 1 and not path.suffix):
-        return [path / f"{stem}_{number:03d}.mid" for number in range(1, count + 1)]
-    if path.suffix.lower() not in PIECE_FORMATS:
-        raise MuseError(f"-o {output}: unknown format '{path.suffix}' (known: {', '.join(PIECE_FORMATS)})")
+        return [path / f"{stem}_{number:03d}{formats[0]}" for number in range(1, count + 1)]
+    if path.suffix.lower() not in formats:
+        raise MuseError(f"-o {output}: unknown format '{path.suffix}' (known: {', '.join(formats)})")
     if count == 1:
         return [path]
     return [path.with_name(f"{path.stem}_{number:03d}{path.suffix}") for number in range(1, count + 1)]
@@ -128,7 +128,70 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
 
 
 @main.command()
-@click.option("--modality", default="midi", show_default=True, help="What to train on: midi.")
+@click.option("--model", "-m", required=True, help="An image model: run folder or checkpoint.")
+@click.option("--modality", default=None, help="Check that the model is of this modality (image).")
+@click.option("-n", "--count", type=int, default=64, show_default=True, help="How many items.")
+@click.option("--label", default=None, help="Class-conditional models: the class to draw (e.g. 7).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
+              help="Same seed and model give the same files (default: random, printed).")
+@click.option("--temperature", type=float, default=1.0, show_default=True, help="Below 1: safer; above 1: wilder.")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="A .png (one picture, or a grid of all), a FOLDER/ for one file each, or - for stdout.")
+def sample(model, modality, count, label, seed, temperature, output):
+    """Draw new items (pictures) from a trained model."""
+    from .api import check_options
+
+    check_options(temperature=temperature, count=count)
+    one_each = _is_folder(output)
+    targets = _output_targets(output, count if one_each else 1, stem="sample", formats=(".png",))
+    muse = _load_checked(model, modality)
+    seed = _seed_or_random(seed)
+    items = muse.sample_tensors(count, seed, label, temperature)
+    for item, target in zip(items if one_each else [items], targets):
+        _write(muse.adapter.file_bytes(item, ".png"), target)
+
+
+@main.command()
+@click.option("--model", "-m", required=True, help="A GAN or VAE image model: run folder or checkpoint.")
+@click.option("--frames", type=int, default=48, show_default=True, help="Frames in one loop.")
+@click.option("--fps", type=float, default=12.0, show_default=True, help="Frames per second.")
+@click.option("--label", default=None, help="Class-conditional models: the class to walk through.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
+@click.option("-o", "--output", default="-", show_default=True, help="The .gif to write, or - for stdout.")
+def animate(model, frames, fps, label, seed, output):
+    """A looping GIF walking through a model's latent space."""
+    from .api import check_options, load
+    from .errors import MuseError
+
+    check_options(frames=frames)
+    if not 0.5 <= fps <= 100:
+        raise MuseError(f"--fps {fps}: must be from 0.5 to 100")
+    target, = _output_targets(output, 1, stem="walk", formats=(".gif",))
+    muse = load(model)
+    frames = muse.animation_tensors(frames, seed, label)
+    _write(muse.adapter.animation_bytes(frames, 1 / fps), target)
+
+
+def _load_checked(model: str, modality: str | None):
+    from .api import load
+    from .errors import MuseError
+
+    muse = load(model)
+    if modality is not None and muse.adapter.modality != modality:
+        raise MuseError(f"--modality {modality}: {model} is a {muse.adapter.modality} model")
+    return muse
+
+
+def _seed_or_random(seed: int | None) -> int:
+    """The given seed, or a random one, printed so the output can be made again."""
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "little") >> 1
+        click.echo(f"seed {seed} (give --seed {seed} to make this again)", err=True)
+    return seed
+
+
+@main.command()
+@click.option("--modality", default="midi", show_default=True, help="What to train on: midi or image.")
 @click.option("--model", "family", default=None, help="Model family: rnn, gan or vae (default: the config's, else rnn).")
 @click.option("--data", default=None, help="Folder of your own files (searched recursively); default: built-in data.")
 @click.option("--config", "config_file", default=None, help="A TOML config (see configs/).")
@@ -157,7 +220,8 @@ def train(modality, family, data, config_file, overrides, out, resume, init, ste
     run_dir = Path(resume or out or _default_run_dir(modality))
     click.echo(f"run folder: {run_dir}", err=True)
     trainer = run_training(config, run_dir, resume=bool(resume), init=init, quiet=quiet)
-    click.echo(f"done: {trainer.step} steps; compose with: muse compose --model {run_dir}", err=True)
+    use = "sample --count 64 -o samples.png" if trainer.adapter.spec.length else "compose"
+    click.echo(f"done: {trainer.step} steps; use it with: muse {use} --model {run_dir}", err=True)
 
 
 def _config(config_file, overrides: list[str], init: str | None, resume: str | None):

@@ -19,13 +19,13 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class DataConfig:
-    modality: str = "midi"
-    source: str = "bach"  # "bach" (built-in chorales) or a folder of the user's files
+    modality: str = "midi"  # "midi" or "image"
+    source: str = "builtin"  # the modality's built-in data ("bach" chorales, "digits"), or a folder of the user's files
     limit: int = 0  # use at most this many source files (0: all); for quick trials
     valid_fraction: float = 0.1
     test_fraction: float = 0.0  # held out from training and validation, for `muse eval`
-    window_bars: int = 4  # training windows, in bars; windows start on bar lines
-    transpose: int = 6  # augmentation: random shift of up to ± this many semitones
+    window_bars: int = 4  # MIDI training windows, in bars; windows start on bar lines
+    transpose: int = 6  # MIDI augmentation: random shift of up to ± this many semitones
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,30 @@ class MidiConfig:
 
 
 @dataclass(frozen=True)
+class ImageConfig:
+    """Pictures as ``(channels, size, size)`` tensors of values from 0 (black) to 1 (white)."""
+
+    size: int = 32  # every image becomes size × size pixels
+    color: str = "gray"  # "gray" (1 channel) or "rgb" (3)
+    fit: str = "crop"  # "crop": shorter side to size, centre cut; "pad": longer side to size, black borders; "stretch"
+    labels: bool = False  # class labels from the names of the folders the images are in (digits: the digit)
+    binarize: bool = False  # pixels to 0 or 1 at 0.5: binary data (Bernoulli heads, threshold decoding)
+    max_pixels: int = 40_000_000  # larger images are refused before decoding (decompression bombs)
+    flip: bool = False  # augmentation: random left-right mirroring
+    rotate: float = 0.0  # augmentation: random rotation of up to ± this many degrees
+    translate: float = 0.0  # augmentation: random shift of up to ± this share of the size
+    scale: float = 0.0  # augmentation: random zoom in or out by up to this share
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     family: str = "rnn"
     cell: str = "lstm"  # "lstm" or "gru"
     hidden: int = 256
     layers: int = 2
     dropout: float = 0.2
-    head: str = "pitchwise"  # "pitchwise": a frame's notes one by one, low to high; "bernoulli": independent
+    head: str = "pitchwise"  # binary frames: "pitchwise" (a frame's notes one by one, low to high) or "bernoulli"
+    # (independent); continuous frames (image rows): "gaussian"
     head_hidden: int = 256
     latent: int = 64  # GAN noise / VAE code size
     channels: int = 64  # width of the convolutional GAN layers
@@ -74,6 +91,8 @@ class VaeConfig:
     beta: float = 1.0  # weight of the KL term once annealed
     beta_anneal_steps: int = 1000  # beta rises linearly from 0 over these steps
     free_bits: float = 0.0  # nats per latent dimension the KL term does not charge for
+    architecture: str = "auto"  # "recurrent" (MusicVAE-style, any length), "conv" (fixed size); auto: conv for images
+    likelihood: str = "bernoulli"  # conv VAE: "bernoulli" (cross-entropy) or "gaussian" (learned variance)
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,7 @@ class TrainConfig:
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     midi: MidiConfig = field(default_factory=MidiConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     gan: GanConfig = field(default_factory=GanConfig)
     vae: VaeConfig = field(default_factory=VaeConfig)

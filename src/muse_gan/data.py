@@ -1,12 +1,17 @@
-"""Source files → prepared rolls (cached on disk) → random training windows.
+"""Source files → prepared tensors (cached on disk) → random training batches.
 
 Preparing parses every source file once; the result is cached under ``MUSE_GAN_CACHE``
 (default ``~/.cache/muse_gan``), keyed by the adapter settings and the files' names, sizes and
 modification times, so later runs and epochs never parse a source file again.
+
+Pieces of music are cut into random windows (``WindowSampler``); items of a fixed size, such
+as images, are drawn whole (``ItemSampler``). Both give ``(batch, labels)`` pairs, labels
+being None for unlabelled data.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,19 +25,27 @@ import torch
 
 from .errors import DataError, MuseError
 
+BUILTIN = "builtin"  # data.source for the modality's first built-in corpus
+
+
 @dataclass
 class Piece:
     name: str  # the source file, plus "#n" for the n-th piece of a file holding several
-    roll: torch.Tensor  # (tracks, steps, pitches) uint8
+    roll: torch.Tensor  # the encoded item, uint8: a roll (tracks, steps, pitches), an image (channels, rows, columns)
+    label: str = ""  # its class, for labelled data (an image's folder name)
 
 
-def source_files(source: str, suffixes: tuple[str, ...], limit: int = 0) -> list[Path]:
-    """The files of a built-in corpus, or every file with a known suffix under a folder; the
-    folder's other files (hidden ones aside) are reported on stderr, one line each."""
-    if source == "bach":
-        from .scores import bach_chorales
-
-        files = bach_chorales()
+def source_files(source: str, suffixes: tuple[str, ...], limit: int = 0, corpora: dict | None = None) -> list[Path]:
+    """The files of a built-in corpus (``corpora``: name → function listing them; "builtin" is
+    the first), or every file with a known suffix under a folder; the folder's other files
+    (hidden ones aside) are reported on stderr, one line each."""
+    corpora = corpora or {}
+    if source == BUILTIN and corpora:
+        source = next(iter(corpora))
+    if source in corpora:
+        files = corpora[source]()
+    elif source == BUILTIN:
+        raise MuseError("this modality has no built-in data: give a folder with --data")
     else:
         folder = Path(source).expanduser()
         if not folder.exists():
@@ -42,20 +55,21 @@ def source_files(source: str, suffixes: tuple[str, ...], limit: int = 0) -> list
         files = [path for path in candidates if path.suffix.lower() in suffixes]
         _report_others([path for path in candidates if path.suffix.lower() not in suffixes], suffixes)
         if not files:
-            raise MuseError(f"--data {source}: no {'/'.join(suffixes)} files found")
+            raise MuseError(f"--data {source}: no {'/'.join(suffixes)} files found"
+                            + ("" if folder.is_file() else " (the folder holds none)"))
     return files[:limit] if limit > 0 else files
 
 
 def _report_others(others: list[Path], suffixes: tuple[str, ...]) -> None:
     for path in others:
-        print(f"skipped {path}: not a music file (reading {', '.join(suffixes)})", file=sys.stderr)
+        print(f"skipped {path}: not a {'/'.join(suffixes)} file", file=sys.stderr)
     if others:
-        print(f"skipped {len(others)} {'file that is' if len(others) == 1 else 'files that are'} not music", file=sys.stderr)
+        print(f"skipped {len(others)} {'file' if len(others) == 1 else 'files'} of other kinds", file=sys.stderr)
 
 
 def load_pieces(adapter, source: str, limit: int = 0, quiet: bool = False) -> list[Piece]:
     """Every usable piece of ``source`` (a built-in corpus or a folder), prepared or cached."""
-    return prepare(adapter, source_files(source, adapter.suffixes, limit), quiet=quiet)
+    return prepare(adapter, source_files(source, adapter.suffixes, limit, adapter.corpora), quiet=quiet)
 
 
 def prepare(adapter, files: list[Path], quiet: bool = False) -> list[Piece]:
@@ -92,11 +106,64 @@ def split(pieces: list[Piece], valid_fraction: float, test_fraction: float) -> d
     return parts
 
 
+def samplers(adapter, pieces: dict[str, list[Piece]], config) -> tuple:
+    """The training batches (random, augmented) and validation batches (in order; None
+    without validation pieces) for the adapter's kind of data."""
+    from .adapters.base import window_steps
+
+    spec = adapter.spec
+    if spec.length:
+        train = ItemSampler(pieces["train"], adapter, config.train.seed, augment=True)
+        valid = ItemSampler(pieces["valid"], adapter, 0, augment=False) if pieces["valid"] else None
+        return train, valid
+    window = window_steps(spec, config)
+    train = WindowSampler(pieces["train"], window, spec.steps_per_bar, config.data.transpose, config.train.seed)
+    valid = WindowSampler(pieces["valid"], window, spec.steps_per_bar, 0, 0) if pieces["valid"] else None
+    return train, valid
+
+
+class ItemSampler:
+    """Random whole items of a fixed size (images), augmented by the adapter when asked, with
+    their class indices (in ``adapter.classes``) when the data is labelled."""
+
+    def __init__(self, pieces: list[Piece], adapter, seed: int, augment: bool):
+        self.adapter = adapter
+        self.items = torch.stack([piece.roll for piece in pieces])
+        self.labels = None
+        if adapter.classes:
+            index = {name: number for number, name in enumerate(adapter.classes)}
+            self.labels = torch.tensor([index[piece.label] for piece in pieces])
+        self.augment = augment and adapter.augments
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        picks = torch.randint(len(self.items), (size,), generator=self.generator)
+        values = self.adapter.values(self.items[picks])
+        if self.augment:
+            values = self.adapter.augment(values, self.generator)
+        return values, None if self.labels is None else self.labels[picks]
+
+    def in_order(self, size: int):
+        """Every item once, unaugmented, in batches: for validation."""
+        for first in range(0, len(self.items), size):
+            labels = None if self.labels is None else self.labels[first:first + size]
+            yield self.adapter.values(self.items[first:first + size]), labels
+
+    def state(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def restore(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state)
+
+
 class WindowSampler:
     """Random fixed-length windows of the pieces, starting on bar lines, randomly transposed.
 
-    Batches come out in the grid view ``(batch, tracks, window_steps, pitches)`` as floats.
-    The generator is owned here, so a resumed run can restore the exact data order.
+    Batches come out in the grid view ``(batch, tracks, window_steps, pitches)`` as floats,
+    with None for labels. The generator is owned here, so a resumed run can restore the exact data order.
     """
 
     def __init__(self, pieces: list[Piece], window_steps: int, steps_per_bar: int, transpose: int, seed: int):
@@ -115,17 +182,17 @@ class WindowSampler:
     def __len__(self) -> int:
         return len(self.starts)
 
-    def batch(self, size: int) -> torch.Tensor:
+    def batch(self, size: int) -> tuple[torch.Tensor, None]:
         picks = torch.randint(len(self.starts), (size,), generator=self.generator)
         steps = self.starts[picks, None] + torch.arange(self.window_steps)
         windows = self.rolls[:, steps].permute(1, 0, 2, 3)  # (batch, tracks, steps, pitches)
-        return self._transpose(windows, picks).float()
+        return self._transpose(windows, picks).float(), None
 
     def in_order(self, size: int):
         """Every window once, untransposed, in batches: for validation."""
         for first in range(0, len(self.starts), size):
             steps = self.starts[first:first + size, None] + torch.arange(self.window_steps)
-            yield self.rolls[:, steps].permute(1, 0, 2, 3).float()
+            yield self.rolls[:, steps].permute(1, 0, 2, 3).float(), None
 
     def _transpose(self, windows: torch.Tensor, picks: torch.Tensor) -> torch.Tensor:
         """Shift each window by a random interval that keeps its notes inside the roll."""
@@ -168,12 +235,13 @@ def _say(line: str) -> None:
 
 def _encode_file(adapter, path: Path) -> list[Piece]:
     items = adapter.read(path)
+    label = adapter.label_of(path)
     if len(items) == 1:
-        return [Piece(str(path), adapter.encode(items[0]))]
+        return [Piece(str(path), adapter.encode(items[0]), label)]
     pieces = []
     for number, item in enumerate(items, 1):
         try:
-            pieces.append(Piece(f"{path}#{number}", adapter.encode(item)))
+            pieces.append(Piece(f"{path}#{number}", adapter.encode(item), label))
         except DataError:
             continue  # one bad tune in a collection should not cost the others
     if not pieces:
@@ -200,7 +268,7 @@ def cache_dir() -> Path:
 
 
 def _cache_path(adapter, files: list[Path]) -> Path:
-    key = {"adapter": adapter.modality, "settings": adapter.to_dict(), "format": 1,
+    key = {"adapter": adapter.modality, "settings": dataclasses.asdict(adapter.settings), "format": 2,
            "files": [_fingerprint(path) for path in files]}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     return cache_dir() / "prepared" / f"{adapter.modality}-{digest}.safetensors"
@@ -222,12 +290,14 @@ def _save_cache(path: Path, pieces: list[Piece]) -> None:
 
     tensors = {f"{index}": piece.roll.contiguous() for index, piece in enumerate(pieces)}
     names = json.dumps([piece.name for piece in pieces])
-    write_atomically(path, save(tensors, metadata={"names": names}))
+    labels = json.dumps([piece.label for piece in pieces])
+    write_atomically(path, save(tensors, metadata={"names": names, "labels": labels}))
 
 
 def _load_cache(path: Path) -> list[Piece]:
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as file:
-        names = json.loads(file.metadata()["names"])
-        return [Piece(name, file.get_tensor(f"{index}")) for index, name in enumerate(names)]
+        names, labels = (json.loads(file.metadata()[key]) for key in ("names", "labels"))
+        return [Piece(name, file.get_tensor(f"{index}"), label)
+                for index, (name, label) in enumerate(zip(names, labels))]

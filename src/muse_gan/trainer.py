@@ -10,7 +10,7 @@ A run folder holds::
     checkpoints/latest.safetensors   everything needed to --resume
     model.safetensors        the weights with the best validation loss, for sampling
     scalars.csv, tensorboard/, loss_curve.png
-    samples/step_000500.mid, .png
+    samples/step_000500.mid, .png   (images: a grid, .png)
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from .scalars import ScalarLog, write_loss_curve_png
 
 LATEST = Path("checkpoints") / "latest.safetensors"
 MODEL = "model.safetensors"
+SAMPLE_GRID = 64  # images in a training sample's grid
 
 
 def pick_device(name: str) -> torch.device:
@@ -94,7 +95,7 @@ class Trainer:
             progress, interrupted = self._progress_bar(), False
             try:
                 while self.step < self.settings.steps:
-                    metrics = self.train_step(self.train_windows.batch(self.settings.batch_size))
+                    metrics = self.train_step(*self.train_windows.batch(self.settings.batch_size))
                     self.step += 1
                     progress.update(1)
                     progress.set_postfix(loss=f"{metrics['loss']:.3f}", refresh=False)
@@ -108,11 +109,11 @@ class Trainer:
         if interrupted:
             raise MuseError(f"interrupted at step {self.step}; continue with: muse train --resume {self.run_dir}")
 
-    def train_step(self, batch: torch.Tensor) -> dict[str, float]:
+    def train_step(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
         self.objective.train()
-        batch = batch.to(self.device, non_blocking=True)
+        batch, labels = _to(self.device, batch, labels)
         metrics = {}
-        for phase in self.objective.phases(batch):
+        for phase in self.objective.phases(batch, labels):
             optimizer = self.optimizers[phase.optimizer]
             optimizer.zero_grad(set_to_none=True)
             with self._autocast():
@@ -132,9 +133,9 @@ class Trainer:
         """Every scalar the objective's ``evaluate`` reports, averaged over all validation windows."""
         model = self.sampling_model().eval()
         totals, count = {}, 0
-        for batch in self.valid_windows.in_order(self.settings.batch_size):
+        for batch, labels in self.valid_windows.in_order(self.settings.batch_size):
             with self._autocast():
-                scalars = model.evaluate(batch.to(self.device))
+                scalars = model.evaluate(*_to(self.device, batch, labels))
             for name, value in scalars.items():
                 totals[name] = totals.get(name, 0.0) + value * len(batch)
             count += len(batch)
@@ -178,13 +179,19 @@ class Trainer:
         self._write_loss_curve()
 
     def write_sample(self) -> None:
+        """A piece of ``train.sample_bars`` bars (.mid and .png), or a grid of images (.png):
+        for a class-conditional model, one row per class."""
         model = self.sampling_model().eval()
         generator = torch.Generator().manual_seed(self.settings.seed)
-        steps = self.settings.sample_bars * self.adapter.steps_per_bar
-        roll = model.to("cpu").sample(1, steps, 1.0, generator)[0]
+        spec = self.adapter.spec
+        count = SAMPLE_GRID if spec.length else 1
+        labels = torch.arange(count) * spec.classes // count if spec.classes else None
+        steps = spec.length or self.settings.sample_bars * spec.steps_per_bar
+        samples = model.to("cpu").sample(count, steps, 1.0, generator, labels=labels)
         model.to(self.device)
-        for suffix in (".mid", ".png"):
-            write_piece(self.adapter, roll, self.run_dir / "samples" / f"step_{self.step:06d}{suffix}")
+        sample = samples if spec.length else samples[0]
+        for suffix in (".png",) if spec.length else (".mid", ".png"):
+            write_piece(self.adapter, sample, self.run_dir / "samples" / f"step_{self.step:06d}{suffix}")
 
     # checkpoints
 
@@ -272,6 +279,11 @@ def _averaged_tensors(objective, ema):
     parameters = [[p for module in pick(model) for p in module.parameters()] for model in (ema, objective)]
     buffers = [[b for module in pick(model) for b in module.buffers()] for model in (ema, objective)]
     return parameters, buffers
+
+
+def _to(device: torch.device, batch: torch.Tensor, labels: torch.Tensor | None):
+    batch = batch.to(device, non_blocking=True)
+    return batch, None if labels is None else labels.to(device, non_blocking=True)
 
 
 def _finite(value: float):

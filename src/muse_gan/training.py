@@ -10,7 +10,7 @@ import torch
 from . import checkpoint as ckpt
 from .adapters import build_adapter
 from .config import Config
-from .data import WindowSampler, load_pieces, split
+from .data import load_pieces, samplers, split
 from .errors import MuseError
 from .objectives import build_objective
 from .trainer import LATEST, Trainer
@@ -28,12 +28,13 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
     adapter = build_adapter(config)
     _check_before_reading_data(config)
     pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet)
+    adapter = adapter.with_classes(piece.label for piece in pieces)
     pieces = split(pieces, config.data.valid_fraction, config.data.test_fraction)
-    window = config.data.window_bars * adapter.steps_per_bar
-    train_windows = WindowSampler(pieces["train"], window, adapter.steps_per_bar, config.data.transpose, config.train.seed)
-    valid_windows = WindowSampler(pieces["valid"], window, adapter.steps_per_bar, 0, 0) if pieces["valid"] else None
+    train_windows, valid_windows = samplers(adapter, pieces, config)
     if not quiet:
-        print(f"{len(pieces['train'])} pieces ({len(train_windows)} windows) for training, "
+        windows = "" if adapter.spec.length else f" ({len(train_windows)} windows)"
+        classes = f" in {len(adapter.classes)} classes" if adapter.classes else ""
+        print(f"{len(pieces['train'])} {adapter.item_name}s{windows}{classes} for training, "
               f"{len(pieces['valid'])} for validation, {len(pieces['test'])} held out", file=sys.stderr)
     torch.manual_seed(config.train.seed)  # the same seed initialises the same weights
     objective = build_objective(adapter.spec, config)

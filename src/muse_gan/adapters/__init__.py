@@ -12,3 +12,4 @@ def build_adapter(config):
 
 
 from . import pianoroll  # noqa: E402,F401  (registers "midi")
+from . import image  # noqa: E402,F401  (registers "image")

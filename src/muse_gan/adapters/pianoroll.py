@@ -30,6 +30,7 @@ TICKS_PER_BEAT = 480  # divisible by 2, 3, 4, 8, 12 and 16 steps per beat: note 
 @ADAPTERS.register("midi")
 class PianoRollAdapter:
     modality = "midi"
+    item_name = "piece"
     suffixes = MIDI_SUFFIXES + SCORE_SUFFIXES
 
     def __init__(self, settings: MidiConfig = MidiConfig()):
@@ -38,6 +39,14 @@ class PianoRollAdapter:
         self.steps_per_bar = settings.steps_per_beat * settings.beats_per_bar
         self.pitches = settings.pitch_high - settings.pitch_low + 1
         self.tracks = 1 if settings.track_mapping == "merge" else len(settings.track_names)
+
+    classes = ()  # pieces carry no class labels
+
+    @property
+    def corpora(self) -> dict:
+        from ..scores import bach_chorales
+
+        return {"bach": bach_chorales}
 
     @property
     def spec(self) -> Spec:
@@ -53,6 +62,12 @@ class PianoRollAdapter:
         return cls(_build(MidiConfig, values, "checkpoint", "midi."))
 
     # files → items
+
+    def label_of(self, path: Path) -> str:
+        return ""
+
+    def with_classes(self, labels) -> "PianoRollAdapter":
+        return self
 
     def read(self, path: str | Path) -> list[pretty_midi.PrettyMIDI]:
         """The pieces in a MIDI file (one) or a score file (an ABC file may hold many)."""
@@ -104,6 +119,21 @@ class PianoRollAdapter:
                     start=start * seconds_per_step, end=end * seconds_per_step))
             piece.instruments.append(instrument)
         return piece
+
+    def file_bytes(self, roll: torch.Tensor, suffix: str, tempo: float | None = None) -> bytes:
+        """A roll ``(tracks, steps, pitches)`` as a MIDI file or a piano-roll picture."""
+        suffix = suffix.lower()
+        if suffix in MIDI_SUFFIXES:
+            return self.midi_bytes(self.decode(roll, tempo), steps=roll.shape[1])
+        if suffix == ".png":
+            from ..pianoroll_png import write_pianoroll_png
+
+            picture = io.BytesIO()
+            names = None if self.settings.track_mapping == "merge" else list(self.settings.track_names)
+            write_pianoroll_png(roll, picture, pitch_low=self.settings.pitch_low,
+                                steps_per_bar=self.steps_per_bar, track_names=names)
+            return picture.getvalue()
+        raise DataError(f"cannot write '{suffix}' files from a MIDI model (known: .mid, .midi, .png)")
 
     def midi_bytes(self, piece: pretty_midi.PrettyMIDI, steps: int | None = None) -> bytes:
         """The piece as a standard MIDI file; with ``steps``, every track ends exactly there, so

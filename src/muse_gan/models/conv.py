@@ -29,10 +29,15 @@ class RollGenerator(nn.Module):
     group per track) turn those features plus the track's own noise into that track's logits.
 
     With ``condition``, the generator can also be given one track's notes (e.g. a melody to
-    accompany): its features are added into the trunk at every resolution.
+    accompany): its features are added into the trunk at every resolution. With ``classes``,
+    it is given a class label, whose embedding joins the shared noise.
+
+    Without ``per_track`` (an image's colour channels are not separate parts), the last layers
+    make all channels together from the shared features alone; ``per_track`` noise is ignored.
     """
 
-    def __init__(self, tracks: int, steps: int, pitches: int, latent: int, channels: int, condition: bool):
+    def __init__(self, tracks: int, steps: int, pitches: int, latent: int, channels: int, condition: bool,
+                 per_track: bool = True, classes: int = 0):
         super().__init__()
         scale = 2 ** DOWNSAMPLINGS
         if steps % scale:
@@ -44,24 +49,32 @@ class RollGenerator(nn.Module):
         self.start = nn.Linear(latent, widths[0] * self.grid[0] * self.grid[1])
         self.start_norm = nn.GroupNorm(1, widths[0])
         self.ups = nn.ModuleList(_UpBlock(inputs, outputs) for inputs, outputs in zip(widths, widths[1:]))
-        self.track_noise = nn.Conv1d(tracks * latent, tracks * channels, 1, groups=tracks)  # one linear map per track
+        groups = self.groups = tracks if per_track else 1
+        if per_track:
+            self.track_noise = nn.Conv1d(tracks * latent, tracks * channels, 1, groups=tracks)  # one linear map per track
         self.track_layers = nn.Sequential(
-            _conv(tracks * channels, tracks * channels, groups=tracks),
-            nn.GroupNorm(tracks, tracks * channels),  # one group per track: tracks normalised apart
+            _conv(groups * channels, groups * channels, groups=groups),
+            nn.GroupNorm(groups, groups * channels),  # one group per track: tracks normalised apart
             nn.LeakyReLU(LEAK),
-            _conv(tracks * channels, tracks, groups=tracks))
+            _conv(groups * channels, tracks, groups=groups))
         self.melody = _ConditionEncoder(widths) if condition else None
+        self.label_embedding = nn.Embedding(classes, latent) if classes else None
 
-    def forward(self, shared: torch.Tensor, per_track: torch.Tensor, condition: torch.Tensor | None = None,
-                present: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, shared: torch.Tensor, per_track: torch.Tensor | None, condition: torch.Tensor | None = None,
+                present: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(batch, tracks, steps, pitches)`` from the ensemble's noise ``(batch, latent)``
         and each track's ``(batch, tracks, latent)``; ``condition`` ``(batch, steps, pitches)`` is
-        the given track's roll and ``present`` ``(batch,)`` is 1 where it is given, else 0."""
+        the given track's roll and ``present`` ``(batch,)`` is 1 where it is given, else 0;
+        ``labels`` ``(batch,)`` are the classes asked for."""
         hints = self._condition_features(condition, present)
+        if self.label_embedding is not None:
+            shared = shared + self.label_embedding(labels)
         ensemble = self.start(shared).view(len(shared), -1, *self.grid)
         ensemble = F.leaky_relu(self.start_norm(_add(ensemble, hints[0])), LEAK)
         for block, hint in zip(self.ups, hints[1:]):
             ensemble = block(ensemble, hint)
+        if self.groups == 1:
+            return self.track_layers(ensemble)[..., :self.pitches]
         features = ensemble.repeat(1, self.tracks, 1, 1)  # (batch, tracks * channels, ...): one copy per track
         noise = self.track_noise(per_track.flatten(1)[:, :, None])  # (batch, tracks * channels, 1)
         return self.track_layers(features + noise[..., None])[..., :self.pitches]
@@ -109,28 +122,62 @@ def _add(features: torch.Tensor, hint: torch.Tensor | None) -> torch.Tensor:
     return features if hint is None else features + hint
 
 
-class RollCritic(nn.Module):
-    """A roll segment ``(batch, tracks, steps, pitches)`` → one score per item ``(batch,)``.
+class ConvReader(nn.Module):
+    """A roll or image ``(batch, channels, steps, width)`` → flat features ``(batch, features)``:
+    strided 3×3 convolutions with LeakyReLU and no batch norm (a GAN's gradient penalty is
+    taken per item, which batch statistics would mix). ``wrap`` wraps every layer (spectral norm)."""
 
-    Strided 3×3 convolutions with LeakyReLU and no batch norm (the gradient penalty is taken
-    per item, which batch statistics would mix); ``spectral_norm`` bounds every layer's
-    Lipschitz constant instead, for the hinge loss.
-    """
-
-    def __init__(self, tracks: int, steps: int, pitches: int, channels: int, spectral_norm: bool):
+    def __init__(self, tracks: int, steps: int, pitches: int, channels: int, wrap=lambda layer: layer):
         super().__init__()
-        wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
         widths = (tracks, channels, 2 * channels, 4 * channels, 4 * channels)
         strides = (1,) + (2,) * DOWNSAMPLINGS
         self.convs = nn.ModuleList(wrap(_conv(inputs, outputs, stride))
                                    for inputs, outputs, stride in zip(widths, widths[1:], strides))
         for _ in range(DOWNSAMPLINGS):
             steps, pitches = -(-steps // 2), -(-pitches // 2)  # a stride-2 conv with padding 1 rounds up
-        self.score = wrap(nn.Linear(widths[-1] * steps * pitches, 1))
+        self.size = widths[-1] * steps * pitches
 
     def forward(self, rolls: torch.Tensor) -> torch.Tensor:
         features = rolls
         for conv in self.convs:
             features = F.leaky_relu(conv(features), LEAK)
-        # float32 even under autocast: the losses are small differences of these scores
-        return self.score(features.flatten(1)).squeeze(1).float()
+        return features.flatten(1)
+
+
+class RollCritic(ConvReader):
+    """A roll segment ``(batch, tracks, steps, pitches)`` → one score per item ``(batch,)``.
+
+    ``spectral_norm`` bounds every layer's Lipschitz constant, for the hinge loss. With
+    ``classes``, the score also judges the item as a member of its label's class (a projection
+    critic, Miyato & Koyama 2018: the features' dot product with the class's embedding).
+    """
+
+    def __init__(self, tracks: int, steps: int, pitches: int, channels: int, spectral_norm: bool, classes: int = 0):
+        wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
+        super().__init__(tracks, steps, pitches, channels, wrap)
+        self.score = wrap(nn.Linear(self.size, 1))
+        self.label_embedding = wrap(nn.Embedding(classes, self.size)) if classes else None
+
+    def forward(self, rolls: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        features = super().forward(rolls)
+        score = self.score(features).squeeze(1)
+        if self.label_embedding is not None:
+            score = score + (self.label_embedding(labels) * features).sum(1)
+        return score.float()  # float32 even under autocast: the losses are small differences of these scores
+
+
+class GridEncoder(ConvReader):
+    """A convolutional VAE's encoder: an item ``(batch, channels, steps, width)`` → the mean
+    and log-variance of q(z | item), each ``(batch, latent)``; with ``classes``, q(z | item, label)."""
+
+    def __init__(self, tracks: int, steps: int, pitches: int, channels: int, latent: int, classes: int = 0):
+        super().__init__(tracks, steps, pitches, channels)
+        self.posterior = nn.Linear(self.size, 2 * latent)
+        self.label_embedding = nn.Embedding(classes, self.size) if classes else None
+
+    def forward(self, items: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        features = super().forward(items)
+        if self.label_embedding is not None:
+            features = features + self.label_embedding(labels)
+        mean, log_variance = self.posterior(features).float().chunk(2, dim=-1)
+        return mean, log_variance

@@ -1,15 +1,30 @@
-"""Output heads for binary frames (multi-hot piano-roll frames): a distribution over the
-notes of one frame given a context vector. ``nll`` is in nats per frame, summed over cells."""
+"""Output heads: a distribution over one frame given a context vector. Binary frames
+(multi-hot piano-roll frames, binarized image rows): "bernoulli", "pitchwise"; continuous
+frames (image rows): "gaussian". ``nll`` is in nats per frame, summed over cells."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
 from ..registry import Registry
 
 HEADS = Registry("head")
+DATA_KINDS = {"bernoulli": "binary", "pitchwise": "binary", "gaussian": "continuous"}
+
+
+def build_head(name: str, data_kind: str, context_size: int, frame_size: int, hidden: int) -> nn.Module:
+    """The head ``model.head`` names, checked against the kind of data it has to model."""
+    head = HEADS.get(name)
+    if DATA_KINDS[name] != data_kind:
+        fitting = ", ".join(other for other, kind in DATA_KINDS.items() if kind == data_kind)
+        raise ConfigError(f"model.head: '{name}' models {DATA_KINDS[name]} data; this data is {data_kind} "
+                          f"(use {fitting})")
+    return head(context_size, frame_size, hidden)
 
 
 @HEADS.register("bernoulli")
@@ -109,3 +124,31 @@ class PitchwiseHead(nn.Module):
         keys = torch.cat([keys, torch.full_like(keys[:, :1], self.stop)], dim=1)
         longest = int((frames > 0.5).sum(-1).max().item()) + 1 if len(frames) else 1
         return keys.sort(dim=-1).values[:, :longest]
+
+
+@HEADS.register("gaussian")
+class GaussianHead(nn.Module):
+    """Every cell an independent Gaussian with its own mean and spread, for values from 0 to 1
+    (pixels). ``nll`` is a density's: it can go below zero once the spreads are small. Draws
+    are clamped into 0..1; temperature scales the spread."""
+
+    MIN_LOG_SCALE = -7.0  # a floor on the spread, so a certain cell can't drive the loss to -inf
+
+    def __init__(self, context_size: int, frame_size: int, hidden: int):
+        super().__init__()
+        self.out = nn.Linear(context_size, 2 * frame_size)
+
+    def _mean_and_log_scale(self, contexts):
+        mean_logit, log_scale = self.out(contexts).float().chunk(2, dim=-1)
+        return torch.sigmoid(mean_logit), log_scale.clamp(min=self.MIN_LOG_SCALE)
+
+    def nll(self, contexts: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        mean, log_scale = self._mean_and_log_scale(contexts)
+        z = (frames - mean) * torch.exp(-log_scale)
+        return (0.5 * z.square() + log_scale + 0.5 * math.log(2 * math.pi)).sum(-1)
+
+    @torch.no_grad()
+    def sample(self, contexts: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+        mean, log_scale = self._mean_and_log_scale(contexts)
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+        return (mean + temperature * log_scale.exp() * noise).clamp(0, 1)

@@ -16,8 +16,10 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from ..models.conv import RollCritic, RollGenerator
 from . import OBJECTIVES
+from ..adapters.base import window_steps
 from .base import Objective, Phase
-from .latent import WALK_SEGMENTS, slerp
+from .latent import closed_walk, open_walk
+from .rnn import sample_labels
 
 LOSSES = ("hinge", "wgan-gp")
 DECODES = ("bernoulli", "threshold")
@@ -36,37 +38,39 @@ class GANObjective(Objective):
         self.settings = _checked(config.gan, spec.channels)
         self.spec = spec
         self.latent = config.model.latent
-        self.segment_steps = config.data.window_bars * spec.steps_per_bar
+        self.segment_steps = window_steps(spec, config)
         self.condition_track = self.settings.condition_track
         self.decode = self.settings.decode  # "threshold" or "bernoulli"; callers may switch it per sample
         self.generator = RollGenerator(spec.channels, self.segment_steps, spec.width, self.latent,
-                                       config.model.channels, condition=self.condition_track >= 0)
+                                       config.model.channels, condition=self.condition_track >= 0,
+                                       per_track=spec.channel_tracks, classes=spec.classes)
         self.critic = RollCritic(spec.channels, self.segment_steps, spec.width, config.model.channels,
-                                 spectral_norm=self.settings.loss == "hinge")
+                                 spectral_norm=self.settings.loss == "hinge", classes=spec.classes)
 
     def parameter_groups(self):
         return {"critic": list(self.critic.parameters()), "generator": list(self.generator.parameters())}
 
-    def phases(self, batch):
-        """``gan.critic_steps`` critic updates, each on fresh noise, then one generator update."""
-        critic = [Phase("critic", lambda: self._critic_phase(batch)) for _ in range(self.settings.critic_steps)]
-        return critic + [Phase("generator", lambda: self._generator_phase(batch))]
+    def phases(self, batch, labels=None):
+        """``gan.critic_steps`` critic updates, each on fresh noise, then one generator update.
+        With labels, the fakes are made for the same classes as the real batch's."""
+        critic = [Phase("critic", lambda: self._critic_phase(batch, labels)) for _ in range(self.settings.critic_steps)]
+        return critic + [Phase("generator", lambda: self._generator_phase(batch, labels))]
 
-    def _critic_phase(self, batch):
+    def _critic_phase(self, batch, labels):
         with torch.no_grad():
-            fake = self.fake(batch)
-        real_scores, fake_scores = self.critic(batch), self.critic(fake)
+            fake = self.fake(batch, labels=labels)
+        real_scores, fake_scores = self.critic(batch, labels), self.critic(fake, labels)
         loss = self._critic_loss(real_scores, fake_scores)
         scalars = {"wasserstein": (real_scores.mean() - fake_scores.mean()).item()}
         if self.settings.loss == "wgan-gp":
-            penalty = gradient_penalty(self.critic, batch, fake)
+            penalty = gradient_penalty(self.critic, batch, fake, labels)
             loss = loss + self.settings.gradient_penalty * penalty
             scalars["gradient_penalty"] = penalty.item()
         return loss, {"critic": loss.item()} | scalars
 
-    def _generator_phase(self, batch):
+    def _generator_phase(self, batch, labels):
         with _frozen(self.critic):  # the critic only passes gradients on; its own stay untouched
-            loss = -self.critic(self.fake(batch)).mean()
+            loss = -self.critic(self.fake(batch, labels=labels), labels).mean()
         return loss, {"generator": loss.item(), "loss": loss.item()}
 
     def _critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
@@ -75,24 +79,27 @@ class GANObjective(Objective):
         return fake_scores.mean() - real_scores.mean()
 
     @torch.no_grad()
-    def evaluate(self, batch):
+    def evaluate(self, batch, labels=None):
         """Scalars for one batch, on fixed noise so that successive evaluations compare. "loss" is
         the critic's Wasserstein estimate (wgan-gp) or hinge loss: it tracks the game, not how
         good the samples are."""
         generator = torch.Generator(batch.device).manual_seed(0)
-        real_scores, fake_scores = self.critic(batch), self.critic(self.fake(batch, generator))
+        real_scores = self.critic(batch, labels)
+        fake_scores = self.critic(self.fake(batch, generator, labels), labels)
         wasserstein = (real_scores.mean() - fake_scores.mean()).item()
         if self.settings.loss == "hinge":
             return {"loss": self._critic_loss(real_scores, fake_scores).item(), "wasserstein": wasserstein}
         return {"loss": wasserstein, "wasserstein": wasserstein}
 
-    def fake(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Generated note probabilities shaped like ``batch``; with conditioning, each item is
-        given ``batch``'s condition track (dropped with ``gan.condition_dropout``), which then
-        replaces the generated one. Noise from ``generator``, else the global torch RNG."""
+    def fake(self, batch: torch.Tensor, generator: torch.Generator | None = None,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Generated note probabilities (or pixel values) shaped like ``batch``; with
+        conditioning, each item is given ``batch``'s condition track (dropped with
+        ``gan.condition_dropout``), which then replaces the generated one; with ``labels``, the
+        items are made for those classes. Noise from ``generator``, else the global torch RNG."""
         condition, present = self._training_condition(batch, generator)
         shared, per_track = self._noise(len(batch), batch.device, generator)
-        probabilities = torch.sigmoid(self.generator(shared, per_track, condition, present))
+        probabilities = torch.sigmoid(self.generator(shared, per_track, condition, present, labels))
         return self._impose(probabilities, condition, present)
 
     def _training_condition(self, batch, generator):
@@ -117,17 +124,21 @@ class GANObjective(Objective):
         return torch.cat([rolls[:, :track], given[:, None], rolls[:, track + 1:]], dim=1)
 
     @torch.no_grad()
-    def sample(self, count, steps, temperature, generator, primer=None):
-        """``count`` rolls ``(count, tracks, steps, pitches)`` of 0/1 floats, any ``steps >= 1``.
+    def sample(self, count, steps, temperature, generator, primer=None, labels=None):
+        """``count`` rolls ``(count, tracks, steps, pitches)`` of 0/1 floats, any ``steps >= 1``
+        (continuous data such as images: values from 0 to 1).
 
         Windows are generated side by side along a smooth latent walk. ``temperature`` only
         matters for ``gan.decode = "bernoulli"``: a threshold at p > 0.5 ignores it. A conditional
         model accompanies the ``primer``'s condition track (its other tracks are generated);
         otherwise the piece starts with the ``primer`` and goes on from the model's own windows.
+        A class-conditional model makes ``labels`` ``(count,)`` (default: random classes).
         """
         windows = -(-steps // self.segment_steps)
         condition = self._given_condition(primer, count, windows * self.segment_steps)
-        logits = self._walk_logits(count, windows, generator, condition)[:, :, :steps]
+        labels = sample_labels(self.spec, count, labels, generator)
+        noise = self._latent_walk(count, windows, generator)
+        logits = self._logits(noise, condition, labels)[:, :, :steps]
         rolls = self._decode(logits, temperature, generator)
         if condition is not None:
             return self._impose(rolls, condition[:, :steps], torch.ones(count))
@@ -136,33 +147,44 @@ class GANObjective(Objective):
             rolls[:, :, :primed] = primer[None, :, :primed].float()
         return rolls
 
+    @torch.no_grad()
+    def animate(self, frames: int, generator: torch.Generator, labels=None) -> torch.Tensor:
+        """``frames`` items ``(frames, channels, steps, width)`` along a closed loop through
+        the noise space: the last flows back into the first, so the animation loops smoothly."""
+        labels = sample_labels(self.spec, 1, labels, generator)
+        noise = closed_walk(lambda: self._noise(1, "cpu", generator), frames)  # (frames, 1, ...): a window each
+        logits = self._logits(noise, None, labels)  # (1, channels, frames * steps, width)
+        items = self._decode(logits, 1.0, generator)[0]
+        return items.unflatten(1, (frames, self.segment_steps)).transpose(0, 1)
+
     def _decode(self, logits: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+        if self.spec.data_kind == "continuous":  # pixel values: the generator's output is the picture
+            return torch.sigmoid(logits)
         if self.decode == "bernoulli":
             return torch.bernoulli(torch.sigmoid(logits / temperature), generator=generator)
         return (logits > 0).float()  # p > 0.5
 
-    def _walk_logits(self, count, windows, generator, condition) -> torch.Tensor:
-        """Logits ``(count, tracks, windows * segment_steps, pitches)``, every window in one batch."""
+    def _logits(self, noise, condition, labels) -> torch.Tensor:
+        """Logits ``(count, tracks, windows * segment_steps, pitches)`` for the noise of every
+        window ``(windows, count, ...)``, every window in one batch."""
         device = next(self.parameters()).device
-        shared, per_track = self._latent_walk(count, windows, generator)
+        shared, per_track = noise
+        windows, count = shared.shape[:2]
+        if labels is not None:
+            labels = labels.repeat(windows).to(device)  # window-major, like the flattened noise
         given = present = None
         if condition is not None:  # (count, windows * steps, pitches) → (windows * count, steps, pitches)
             given = condition.reshape(count, windows, self.segment_steps, -1).transpose(0, 1).flatten(0, 1)
             given, present = given.to(device), torch.ones(len(given), device=device)
         logits = self.generator(shared.flatten(0, 1).to(device), per_track.flatten(0, 1).to(device),
-                                given, present).float().cpu()
+                                given, present, labels).float().cpu()
         logits = logits.view(windows, count, *logits.shape[1:])  # (windows, count, tracks, steps, pitches)
         return logits.permute(1, 2, 0, 3, 4).flatten(2, 3)
 
     def _latent_walk(self, count, windows, generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Noise for every window, ``(windows, count, latent)`` and ``(windows, count, tracks, latent)``:
-        spherical steps between anchors drawn one by one, so that with threshold decoding a longer
-        piece starts like a shorter one of the same seed."""
-        anchors = [self._noise(count, "cpu", generator) for _ in range((windows - 1) // WALK_SEGMENTS + 2)]
-        position = torch.arange(windows) / WALK_SEGMENTS
-        first = position.floor().long()
-        shared, per_track = (torch.stack(points) for points in zip(*anchors))
-        return tuple(slerp(points[first], points[first + 1], position - first) for points in (shared, per_track))
+        """Noise for every window, ``(windows, count, latent)`` and ``(windows, count, tracks, latent)``,
+        on an ``open_walk``: with threshold decoding a longer piece starts like a shorter one."""
+        return open_walk(lambda: self._noise(count, "cpu", generator), windows)
 
     def _given_condition(self, primer, count: int, steps: int) -> torch.Tensor | None:
         """The primer's condition track cut or padded with silence to ``steps``, ``(count, steps, pitches)``."""
@@ -173,7 +195,7 @@ class GANObjective(Objective):
         return melody.expand(count, -1, -1)
 
 
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, labels=None) -> torch.Tensor:
     """WGAN-GP's penalty: mean of (‖∇ critic‖ − 1)² at random points between real and fake items.
 
     Computed in float32 even under autocast: bf16 gradients of gradients are too coarse.
@@ -181,7 +203,8 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Te
     with torch.autocast(real.device.type, enabled=False):
         mix = torch.rand(len(real), 1, 1, 1, device=real.device)
         points = (mix * real.float() + (1 - mix) * fake.float()).requires_grad_(True)
-        gradient, = torch.autograd.grad(critic(points).sum(), points, create_graph=True)
+        scores = critic(points) if labels is None else critic(points, labels)
+        gradient, = torch.autograd.grad(scores.sum(), points, create_graph=True)
         return ((gradient.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 

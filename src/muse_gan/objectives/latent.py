@@ -22,3 +22,25 @@ def slerp(start: torch.Tensor, end: torch.Tensor, fraction) -> torch.Tensor:
     start_weight = torch.where(parallel, 1 - fraction, torch.sin((1 - fraction) * angle) / safe_sine)
     end_weight = torch.where(parallel, fraction, torch.sin(fraction * angle) / safe_sine)
     return start_weight * start + end_weight * end
+
+
+def closed_walk(draw, frames: int, anchors: int = 4) -> tuple[torch.Tensor, ...]:
+    """``frames`` points on a loop through ``anchors`` random points (each a tuple of tensors
+    from ``draw()``), spherically interpolated, the last leading back into the first: for
+    animations that repeat without a jump. Each returned tensor is ``(frames, ...)``."""
+    points = [draw() for _ in range(anchors)]
+    position = torch.arange(frames) * anchors / frames
+    first = position.floor().long()
+    stacked = [torch.stack(parts) for parts in zip(*points)]
+    return tuple(slerp(parts[first], parts[(first + 1) % anchors], position - first) for parts in stacked)
+
+
+def open_walk(draw, windows: int) -> tuple[torch.Tensor, ...]:
+    """``windows`` points on a path that moves a ``1 / WALK_SEGMENTS`` of the way between
+    random anchors (tuples of tensors from ``draw()``, drawn in order) per window. Anchors are
+    drawn one by one, so a longer walk of the same seed starts like a shorter one."""
+    anchors = [draw() for _ in range((windows - 1) // WALK_SEGMENTS + 2)]
+    position = torch.arange(windows) / WALK_SEGMENTS
+    first = position.floor().long()
+    stacked = [torch.stack(parts) for parts in zip(*anchors)]
+    return tuple(slerp(parts[first], parts[first + 1], position - first) for parts in stacked)

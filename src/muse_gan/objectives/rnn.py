@@ -1,10 +1,16 @@
-"""Autoregressive RNN over time: each frame predicted from the frames before it."""
+"""Autoregressive RNN over time: each frame predicted from the frames before it.
+
+Frames are the sequence view of the data: a piano roll's time steps, an image's rows. With
+class labels (``spec.classes``), the label's embedding is added to every step's input, so a
+sample can be asked for a class.
+"""
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-from ..models.heads import HEADS
+from ..models.heads import build_head
 from ..models.rnn import FrameRNN
 from . import OBJECTIVES
 from .base import Objective, Phase
@@ -19,44 +25,64 @@ class RNNObjective(Objective):
         config = full_config.model
         self.spec = spec
         self.network = FrameRNN(spec.frame_size, spec.steps_per_bar, config.cell, config.hidden,
-                                config.layers, config.dropout)
-        self.head = HEADS.get(config.head)(config.hidden, spec.frame_size, config.head_hidden)
+                                config.layers, config.dropout, condition_size=config.hidden if spec.classes else 0)
+        self.head = build_head(config.head, spec.data_kind, config.hidden, spec.frame_size, config.head_hidden)
+        self.label_embedding = nn.Embedding(spec.classes, config.hidden) if spec.classes else None
 
     def parameter_groups(self):
         return {"model": list(self.parameters())}
 
-    def phases(self, batch):
-        return [Phase("model", lambda: self._loss(batch))]
+    def phases(self, batch, labels=None):
+        return [Phase("model", lambda: self._loss(batch, labels))]
 
-    def _loss(self, batch):
-        nll = self.frame_nll(batch).mean()
+    def _loss(self, batch, labels):
+        nll = self.frame_nll(batch, labels).mean()
         return nll, {"loss": nll.item()}
 
     @torch.no_grad()
-    def evaluate(self, batch):
-        return {"loss": self.frame_nll(batch).mean().item()}
+    def evaluate(self, batch, labels=None):
+        return {"loss": self.frame_nll(batch, labels).mean().item()}
 
-    def frame_nll(self, batch: torch.Tensor) -> torch.Tensor:
+    def frame_nll(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Negative log-likelihood of every frame, ``(batch, steps)``, in nats summed over cells."""
         frames = sequence_view(batch)
-        contexts, _ = self.network(frames)
+        contexts, _ = self.network(frames, condition=self._condition(labels, len(batch)))
         return self.head.nll(contexts, frames)
 
     @torch.no_grad()
-    def sample(self, count, steps, temperature, generator, primer=None):
+    def sample(self, count, steps, temperature, generator, primer=None, labels=None):
+        """``count`` samples ``(count, channels, steps, width)``; ``labels`` ``(count,)`` asks
+        a class-conditional model for those classes (default: drawn at random)."""
+        condition = self._condition(sample_labels(self.spec, count, labels, generator), count)
         frames = torch.zeros(count, steps, self.spec.frame_size)
         primed = 0 if primer is None else min(primer.shape[1], steps)
         if primed:
             frames[:, :primed] = sequence_view(primer[None, :, :primed]).expand(count, -1, -1)
-            contexts, state = self.network(frames[:, :primed])
-            context, state = self.network.advance(frames[:, primed - 1], primed, state)
+            contexts, state = self.network(frames[:, :primed], condition=condition)
+            context, state = self.network.advance(frames[:, primed - 1], primed, state, condition)
         else:
-            context, state = self.network.begin(count)
+            context, state = self.network.begin(count, condition=condition)
         for step in range(primed, steps):
             frames[:, step] = self.head.sample(context, temperature, generator)
             if step + 1 < steps:
-                context, state = self.network.advance(frames[:, step], step + 1, state)
+                context, state = self.network.advance(frames[:, step], step + 1, state, condition)
         return frames.reshape(count, steps, self.spec.channels, self.spec.width).transpose(1, 2)
+
+    def _condition(self, labels, count):
+        if self.label_embedding is None:
+            return None
+        if labels is None:
+            raise ValueError("a class-conditional model needs labels")
+        return self.label_embedding(labels.to(self.label_embedding.weight.device))
+
+
+def sample_labels(spec, count: int, labels: torch.Tensor | None, generator: torch.Generator):
+    """The classes to sample: the given ones, else random ones (None for unlabelled models)."""
+    if not spec.classes:
+        return None
+    if labels is None:
+        return torch.randint(spec.classes, (count,), generator=generator)
+    return torch.as_tensor(labels).long().expand(count)
 
 
 def sequence_view(batch: torch.Tensor) -> torch.Tensor:

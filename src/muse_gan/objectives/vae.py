@@ -18,11 +18,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..models.heads import HEADS
+from ..adapters.base import window_steps
+from ..errors import ConfigError
+from ..models.heads import build_head
 from ..models.rnn import FrameRNN
 from ..models.vae import SegmentEncoder
 from . import OBJECTIVES
 from .base import Objective, Phase
+from .elbo import annealed_beta, free_bits_kl, gaussian_kl
 from .latent import WALK_SEGMENTS, slerp
 from .rnn import sequence_view
 
@@ -41,7 +44,23 @@ class DecoderState:
     next_step: int
 
 
+ARCHITECTURES = ("auto", "recurrent", "conv")
+
+
 @OBJECTIVES.register("vae")
+def build_vae(spec, config) -> Objective:
+    """The VAE ``vae.architecture`` names; "auto" is convolutional for fixed-size items (images)
+    and recurrent for music, which has any length."""
+    from .conv_vae import ConvVAEObjective
+
+    architecture = config.vae.architecture
+    if architecture not in ARCHITECTURES:
+        raise ConfigError(f"vae.architecture: unknown '{architecture}' (known: {', '.join(ARCHITECTURES)})")
+    if architecture == "conv" or (architecture == "auto" and spec.length):
+        return ConvVAEObjective(spec, config)
+    return VAEObjective(spec, config)
+
+
 class VAEObjective(Objective):
     family = "vae"
 
@@ -49,10 +68,10 @@ class VAEObjective(Objective):
         super().__init__()
         model, self.settings = config.model, config.vae
         self.spec, self.latent = spec, model.latent
-        self.segment_steps = config.data.window_bars * spec.steps_per_bar
+        self.segment_steps = window_steps(spec, config)
         self.decoder = FrameRNN(spec.frame_size, spec.steps_per_bar, model.cell, model.hidden, model.layers,
                                 model.dropout, condition_size=model.latent)
-        self.head = HEADS.get(model.head)(model.hidden, spec.frame_size, model.head_hidden)
+        self.head = build_head(model.head, spec.data_kind, model.hidden, spec.frame_size, model.head_hidden)
         self.encoder = SegmentEncoder(spec.frame_size, model.cell, model.hidden, model.layers, model.dropout,
                                       model.latent)
         # Training steps taken, for the beta schedule; a buffer, so checkpoints keep it.
@@ -63,14 +82,12 @@ class VAEObjective(Objective):
     def parameter_groups(self):
         return {"model": list(self.parameters())}
 
-    def phases(self, batch):
+    def phases(self, batch, labels=None):
         return [Phase("model", lambda: self._loss(batch))]
 
     def beta(self) -> float:
         """The KL weight now: rises linearly from 0 to ``vae.beta`` over ``vae.beta_anneal_steps``."""
-        anneal = self.settings.beta_anneal_steps
-        progress = min(1.0, self.trained_steps.item() / anneal) if anneal > 0 else 1.0
-        return self.settings.beta * progress
+        return annealed_beta(self.settings, self.trained_steps.item())
 
     def _loss(self, batch):
         self.trained_steps += 1
@@ -94,7 +111,7 @@ class VAEObjective(Objective):
     # measuring
 
     @torch.no_grad()
-    def evaluate(self, batch):
+    def evaluate(self, batch, labels=None):
         """Validation scalars, per frame: "loss" is the negative ELBO (reconstruction + the full,
         unweighted KL: an upper bound on the frame NLL, comparable with the RNN family's).
         "accuracy" is the share of ALL cells, silent ones included, on which the greedy
@@ -108,7 +125,7 @@ class VAEObjective(Objective):
         return {"loss": reconstruction + kl, "reconstruction": reconstruction, "kl": kl} | agreement(frames, rebuilt)
 
     @torch.no_grad()
-    def frame_nll(self, batch: torch.Tensor) -> torch.Tensor:
+    def frame_nll(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Negative ELBO of every frame of grid-view pieces of any length, ``(batch, steps)``
         nats: the piece is read as consecutive segments, each encoded and rebuilt on its own;
         a segment's KL is shared evenly by its frames. z is drawn with a fixed seed."""
@@ -154,7 +171,7 @@ class VAEObjective(Objective):
         return self.decode(self.encode(rolls), self.segment_steps, GREEDY, generator)[0]
 
     @torch.no_grad()
-    def sample(self, count, steps, temperature, generator, primer=None):
+    def sample(self, count, steps, temperature, generator, primer=None, labels=None):
         """``count`` rolls ``(count, tracks, steps, pitches)`` of 0/1, for any ``steps`` >= 1.
 
         Decoded segment by segment, each decoder carrying on from the previous one's state,
@@ -262,18 +279,6 @@ class VAEObjective(Objective):
 
     def _device(self) -> torch.device:
         return self.trained_steps.device
-
-
-def gaussian_kl(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
-    """KL(N(mean, exp(log_variance)) || N(0, 1)) of every entry, in nats."""
-    mean, log_variance = mean.float(), log_variance.float()
-    return 0.5 * (mean.square() + log_variance.exp() - 1 - log_variance)
-
-
-def free_bits_kl(kl: torch.Tensor, free_bits: float) -> torch.Tensor:
-    """The KL charged for a batch's per-dimension KLs ``(batch, latent)``: each dimension's
-    batch mean, less the first ``free_bits`` nats of it (a dimension below them costs nothing)."""
-    return (kl.mean(dim=0) - free_bits).clamp(min=0).sum()
 
 
 def agreement(original: torch.Tensor, rebuilt: torch.Tensor) -> dict[str, float]:

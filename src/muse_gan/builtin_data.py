@@ -1,0 +1,60 @@
+"""Built-in image data, read from installed packages: nothing downloads.
+
+The handwritten digits bundled with scikit-learn (1,797 images of 8 × 8 pixels, 17 grey
+levels, digits 0-9) are written once as PNG files into the cache, one folder per digit, so
+they go through the same reader, labels and cache as a folder of the user's own pictures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MuseError
+
+DIGITS_VERSION = 1  # bump when the written files change
+
+
+def digits_files() -> list[Path]:
+    """The digit PNGs, ``cache/builtin/digits-v1/<digit>/<index>.png``, written on first use."""
+    from .data import cache_dir
+
+    folder = cache_dir() / "builtin" / f"digits-v{DIGITS_VERSION}"
+    if not folder.exists():
+        _write_digits(folder)
+    return sorted(folder.rglob("*.png"))
+
+
+def _digits_table() -> np.ndarray:
+    """(1797, 65): 64 pixel values from 0 to 16, row by row, then the digit."""
+    found = importlib.util.find_spec("sklearn")
+    table = Path(found.origin).parent / "datasets" / "data" / "digits.csv.gz" if found else None
+    if table is None or not table.exists():
+        raise MuseError("the built-in digits come with scikit-learn: pip install scikit-learn")
+    return np.loadtxt(table, delimiter=",", dtype=np.float64)
+
+
+def _write_digits(folder: Path) -> None:
+    """All digits as 8-bit grey PNGs, into a temporary folder renamed at the end: a killed
+    process leaves no half set behind, and two processes doing it at once both end well."""
+    from PIL import Image
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".digits-"))
+    try:
+        for index, row in enumerate(_digits_table()):
+            pixels = np.round(row[:64].reshape(8, 8) * 255 / 16).astype(np.uint8)
+            target = temporary / str(int(row[64])) / f"{index:04d}.png"
+            target.parent.mkdir(exist_ok=True)
+            Image.fromarray(pixels, "L").save(target)
+        os.replace(temporary, folder)
+    except OSError:
+        if not folder.exists():
+            raise
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
