@@ -178,7 +178,7 @@ def _load_checked(model: str, modality: str | None):
 
     muse = load(model)
     if modality is not None and muse.adapter.modality != modality:
-        raise MuseError(f"--modality {modality}: {model} is a {muse.adapter.modality} model")
+        raise MuseError(f"--modality {modality}: {model} is a model of {muse.adapter.modality} data")
     return muse
 
 
@@ -191,7 +191,7 @@ def _seed_or_random(seed: int | None) -> int:
 
 
 @main.command()
-@click.option("--modality", default="midi", show_default=True, help="What to train on: midi or image.")
+@click.option("--modality", default=None, help="What to train on: midi or image (default: the config's, else midi).")
 @click.option("--model", "family", default=None, help="Model family: rnn, gan or vae (default: the config's, else rnn).")
 @click.option("--data", default=None, help="Folder of your own files (searched recursively); default: built-in data.")
 @click.option("--config", "config_file", default=None, help="A TOML config (see configs/).")
@@ -207,7 +207,7 @@ def train(modality, family, data, config_file, overrides, out, resume, init, ste
     from .config import toml_value
     from .training import train as run_training
 
-    overrides = ["data.modality=" + toml_value(modality)] + list(overrides)
+    overrides = ["data.modality=" + toml_value(modality)] + list(overrides) if modality else list(overrides)
     if family:
         overrides.append("model.family=" + toml_value(family))
     if data:
@@ -217,7 +217,7 @@ def train(modality, family, data, config_file, overrides, out, resume, init, ste
     if device:
         overrides.append("train.device=" + toml_value(device))
     config = _config(config_file, overrides, init, resume)
-    run_dir = Path(resume or out or _default_run_dir(modality))
+    run_dir = Path(resume or out or _default_run_dir(config.data.modality))
     click.echo(f"run folder: {run_dir}", err=True)
     trainer = run_training(config, run_dir, resume=bool(resume), init=init, quiet=quiet)
     use = "sample --count 64 -o samples.png" if trainer.adapter.spec.length else "compose"
@@ -267,6 +267,6 @@ def evaluate(model, data, part):
 
     muse = load(model)
     pieces = evaluation_pieces(muse.config, muse.adapter, data, part)
-    nll, frames = frame_nll(muse.objective, pieces)
+    nll, frames = frame_nll(muse.objective, pieces, muse.adapter)
     where = data or f"{muse.config.data.source} ({part} split)"
     click.echo(f"frame NLL {nll:.3f} nats per frame on {where}: {len(pieces)} pieces, {frames} frames")

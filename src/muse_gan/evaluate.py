@@ -22,15 +22,17 @@ def evaluation_pieces(config: Config, adapter, data: str | None, part: str, quie
 
 
 @torch.no_grad()
-def frame_nll(objective, pieces) -> tuple[float, int]:
-    """Mean negative log-likelihood per frame (nats, summed over all cells of a frame) over
-    every frame of every piece, each piece read whole from its first step; and the frame count."""
+def frame_nll(objective, pieces, adapter) -> tuple[float, int]:
+    """Mean negative log-likelihood per frame (nats, summed over all cells of a frame; an
+    image's frame is a row) over every frame of every piece, each piece read whole from its
+    first step; and the frame count. Labelled pieces are scored given their label."""
     if not hasattr(objective, "frame_nll"):
         raise MuseError(f"a {objective.family} model has no likelihood to evaluate (use an RNN or VAE model)")
     total, frames = 0.0, 0
     objective.eval()
     for piece in pieces:
-        nll = objective.frame_nll(piece.roll[None].float())
+        labels = torch.tensor([adapter.classes.index(piece.label)]) if adapter.classes else None
+        nll = objective.frame_nll(adapter.values(piece.roll[None]), labels)
         total += nll.sum().item()
         frames += nll.numel()
     return total / frames, frames

@@ -104,6 +104,10 @@ class PianoRollAdapter:
             raise DataError(f"no notes in the pitch range {self.settings.pitch_low}-{self.settings.pitch_high}")
         return torch.from_numpy(roll)
 
+    def values(self, rolls: torch.Tensor) -> torch.Tensor:
+        """Stored ``uint8`` rolls → the 0/1 floats models see."""
+        return rolls.float()
+
     def decode(self, roll: torch.Tensor, tempo: float | None = None) -> pretty_midi.PrettyMIDI:
         """A PrettyMIDI with one instrument per track; each run of sounding steps is one note."""
         roll = np.asarray(roll.detach().cpu() if isinstance(roll, torch.Tensor) else roll) > 0.5
