@@ -105,6 +105,9 @@ class MuseModel:
     def interpolate_rolls(self, start, end, steps: int = 5, seed: int = 0, temperature: float = 0.5,
                           tempo: float | None = None) -> tuple[torch.Tensor, float]:
         """The rolls ``(steps, tracks, segment steps, pitches)`` of ``interpolate`` and their tempo."""
+        if self.adapter.spec.length:
+            raise MuseError(f"{self.path}: interpolate morphs between MIDI clips; to walk an "
+                            f"{self.adapter.modality} model's latent space, use muse animate")
         if not hasattr(self.objective, "interpolate"):
             raise MuseError(f"{self.path}: a {self.objective.family} model has no latent space to interpolate in "
                             f"(use a VAE model)")

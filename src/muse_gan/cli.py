@@ -25,7 +25,7 @@ class MuseGroup(click.Group):
 @click.group(cls=MuseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="muse_gan")
 def main():
-    """Generate and train music models: `muse compose --bars 16 > song.mid`."""
+    """Generate and train music and image models: `muse compose --bars 16 > song.mid`."""
 
 
 @main.command()
@@ -268,5 +268,6 @@ def evaluate(model, data, part):
     muse = load(model)
     pieces = evaluation_pieces(muse.config, muse.adapter, data, part)
     nll, frames = frame_nll(muse.objective, pieces, muse.adapter)
-    where = data or f"{muse.config.data.source} ({part} split)"
-    click.echo(f"frame NLL {nll:.3f} nats per frame on {where}: {len(pieces)} pieces, {frames} frames")
+    source = muse.config.data.source
+    where = data or f"{'the built-in data' if source == 'builtin' else source} ({part} split)"
+    click.echo(f"frame NLL {nll:.3f} nats per frame on {where}: {len(pieces)} {muse.adapter.item_name}s, {frames} frames")

@@ -69,8 +69,8 @@ class ModelConfig:
     hidden: int = 256
     layers: int = 2
     dropout: float = 0.2
-    head: str = "pitchwise"  # binary frames: "pitchwise" (a frame's notes one by one, low to high) or "bernoulli"
-    # (independent); continuous frames (image rows): "gaussian"
+    head: str = "auto"  # binary frames: "pitchwise" (a frame's notes one by one, low to high) or "bernoulli"
+    # (independent); continuous frames (image rows): "gaussian"; "auto": pitchwise or gaussian
     head_hidden: int = 256
     latent: int = 64  # GAN noise / VAE code size
     channels: int = 64  # width of the convolutional GAN layers

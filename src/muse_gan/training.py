@@ -26,7 +26,7 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
     if saved:
         _check_resumable(Config.from_dict(saved[1]["config"], str(run_dir / LATEST)), config, run_dir)
     adapter = build_adapter(config)
-    _check_before_reading_data(config)
+    _check_before_reading_data(config, adapter)
     pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet)
     adapter = adapter.with_classes(piece.label for piece in pieces)
     pieces = split(pieces, config.data.valid_fraction, config.data.test_fraction)
@@ -47,14 +47,14 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
     return trainer
 
 
-def _check_before_reading_data(config: Config) -> None:
-    """Settings mistakes surface at once, not after minutes of preparing data."""
-    from .objectives import OBJECTIVES
+def _check_before_reading_data(config: Config, adapter) -> None:
+    """Settings mistakes surface at once, not after minutes of preparing data: the objective
+    is built once from the adapter's settings alone (its sizes don't depend on the data)."""
     from .trainer import check_settings, pick_device
 
-    OBJECTIVES.get(config.model.family)
     check_settings(config.train)
     pick_device(config.train.device)
+    build_objective(adapter.spec, config)
 
 
 def saved_config(run_dir: Path) -> Config:

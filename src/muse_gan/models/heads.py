@@ -18,7 +18,10 @@ DATA_KINDS = {"bernoulli": "binary", "pitchwise": "binary", "gaussian": "continu
 
 
 def build_head(name: str, data_kind: str, context_size: int, frame_size: int, hidden: int) -> nn.Module:
-    """The head ``model.head`` names, checked against the kind of data it has to model."""
+    """The head ``model.head`` names ("auto": pitchwise for binary data, gaussian for
+    continuous), checked against the kind of data it has to model."""
+    if name == "auto":
+        name = "pitchwise" if data_kind == "binary" else "gaussian"
     head = HEADS.get(name)
     if DATA_KINDS[name] != data_kind:
         fitting = ", ".join(other for other, kind in DATA_KINDS.items() if kind == data_kind)

@@ -12,6 +12,7 @@ DESCRIPTIONS = {
     "bach-rnn": "four-voice Bach chorales (SATB, 4/4, 16th-note steps); LSTM with a pitchwise head",
     "bach-gan": "the same chorales as 4-bar segments; MuseGAN-style, undertrained (3,000 CPU steps)",
     "bach-vae": "the same chorales as 2-bar segments; MusicVAE-style, for `muse interpolate`",
+    "digits-gan": "scikit-learn's handwritten digits, 16 x 16; class-conditional GAN (`muse sample --label 7`)",
 }
 
 
