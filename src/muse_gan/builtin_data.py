@@ -1,8 +1,13 @@
-"""Built-in image data, read from installed packages: nothing downloads.
+"""Built-in image and audio data, made from installed packages: nothing downloads.
 
-The handwritten digits bundled with scikit-learn (1,797 images of 8 × 8 pixels, 17 grey
-levels, digits 0-9) are written once as PNG files into the cache, one folder per digit, so
-they go through the same reader, labels and cache as a folder of the user's own pictures.
+Each corpus is written once as files into the cache, one folder per class, so it goes through
+the same reader, labels and cache as a folder of the user's own files:
+
+- digits: the handwritten digits bundled with scikit-learn (1,797 images of 8 × 8 pixels,
+  17 grey levels, digits 0-9), as PNGs, one folder per digit;
+- notes: single notes rendered from MIDI (FluidSynth with a General MIDI SoundFont when both
+  are installed, else the built-in synthesizer), 36 pitches × 8 instruments × 2 loudnesses,
+  as one-second WAVs, one folder per MIDI pitch.
 """
 
 from __future__ import annotations
@@ -40,18 +45,74 @@ def _digits_table() -> np.ndarray:
 
 
 def _write_digits(folder: Path) -> None:
-    """All digits as 8-bit grey PNGs, into a temporary folder renamed at the end: a killed
-    process leaves no half set behind, and two processes doing it at once both end well."""
+    """All digits as 8-bit grey PNGs, ``<digit>/<index>.png``."""
     from PIL import Image
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".digits-"))
-    try:
+    def write(temporary: Path) -> None:
         for index, row in enumerate(_digits_table()):
             pixels = np.round(row[:64].reshape(8, 8) * 255 / 16).astype(np.uint8)
             target = temporary / str(int(row[64])) / f"{index:04d}.png"
             target.parent.mkdir(exist_ok=True)
             Image.fromarray(pixels, "L").save(target)
+
+    _materialize(folder, write)
+
+
+NOTES_VERSION = 1  # bump when the written files change
+NOTE_PITCHES = range(48, 84)  # C3 to B5
+NOTE_PROGRAMS = (0, 11, 19, 24, 40, 56, 71, 73)  # piano, vibraphone, organ, guitar, violin, trumpet, clarinet, flute
+NOTE_VELOCITIES = (70, 110)
+NOTE_SECONDS, NOTE_SPACING, CLIP_SECONDS = 0.75, 1.25, 1.0
+
+
+def notes_files(sample_rate: int) -> list[Path]:
+    """The note WAVs, ``cache/builtin/notes-v1-RATE-SYNTH/<pitch>/<program>-<velocity>.wav``,
+    rendered on first use; listed instrument by instrument, so a ``data.limit`` takes every pitch."""
+    from .data import cache_dir
+    from .render import find_soundfont
+
+    synth = "fluidsynth" if shutil.which("fluidsynth") and find_soundfont() else "builtin"
+    folder = cache_dir() / "builtin" / f"notes-v{NOTES_VERSION}-{sample_rate}-{synth}"
+    if not folder.exists():
+        _write_notes(folder, sample_rate, synth)
+    return sorted(folder.rglob("*.wav"), key=lambda path: (path.name, int(path.parent.name)))
+
+
+def _write_notes(folder: Path, sample_rate: int, synth: str) -> None:
+    """One rendering per instrument, every pitch and loudness in turn ``NOTE_SPACING`` apart,
+    cut into one clip per note (rendering once is much faster than once per note)."""
+    import pretty_midi
+    import soundfile
+
+    from .render import render
+
+    notes = [(pitch, velocity) for pitch in NOTE_PITCHES for velocity in NOTE_VELOCITIES]
+    clip = round(CLIP_SECONDS * sample_rate)
+
+    def write(temporary: Path) -> None:
+        for program in NOTE_PROGRAMS:
+            piece = pretty_midi.PrettyMIDI(initial_tempo=120)
+            instrument = pretty_midi.Instrument(program)
+            instrument.notes = [pretty_midi.Note(velocity, pitch, index * NOTE_SPACING, index * NOTE_SPACING + NOTE_SECONDS)
+                                for index, (pitch, velocity) in enumerate(notes)]
+            piece.instruments.append(instrument)
+            sound = render(piece, sample_rate, synth=synth)
+            for index, (pitch, velocity) in enumerate(notes):
+                start = round(index * NOTE_SPACING * sample_rate)
+                target = temporary / str(pitch) / f"{program:03d}-{velocity}.wav"
+                target.parent.mkdir(exist_ok=True)
+                soundfile.write(str(target), sound[start:start + clip], sample_rate, subtype="PCM_16")
+
+    _materialize(folder, write)
+
+
+def _materialize(folder: Path, write) -> None:
+    """``write(temporary_folder)``, then the folder renamed to ``folder``: a killed process leaves
+    no half set behind, and two processes doing it at once both end well."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
+    try:
+        write(temporary)
         os.replace(temporary, folder)
     except OSError:
         if not folder.exists():

@@ -40,7 +40,7 @@ def main():
 @click.option("--decode", type=click.Choice(["threshold", "bernoulli"]), default=None,
               help="GAN models: notes where the probability is above 0.5, or drawn from it (default: the model's).")
 @click.option("-o", "--output", default="-", show_default=True,
-              help="Output .mid or .png (format from the suffix), a folder for several, or - for MIDI on stdout.")
+              help="Output .mid, .png or .wav (format from the suffix), a folder for several, or - for MIDI on stdout.")
 def compose(bars, model, seed, temperature, tempo, primer, variations, decode, output):
     """Compose new pieces with a trained model."""
     from .api import load
@@ -57,7 +57,7 @@ def compose(bars, model, seed, temperature, tempo, primer, variations, decode, o
         _write(piece_bytes(muse.adapter, roll, target.suffix if target else ".mid", piece_tempo), target)
 
 
-def _output_targets(output: str, count: int, stem: str = "piece", formats: tuple[str, ...] = (".mid", ".midi", ".png"),
+def _output_targets(output: str, count: int, stem: str = "piece", formats: tuple[str, ...] = (".mid", ".midi", ".png", ".wav"),
                     ) -> list[Path | None]:
     """Where each piece goes: None is stdout. A folder gets one file each, in the first format."""
     from .errors import MuseError
@@ -99,6 +99,31 @@ def _write(data: bytes, target: Path | None) -> None:
 
 
 @main.command()
+@click.argument("midi_file")
+@click.option("-o", "--output", default="-", show_default=True, help="The .wav to write, or - for stdout.")
+@click.option("--soundfont", default=None, help="A General MIDI SoundFont (.sf2/.sf3) for FluidSynth "
+              "(default: one found in the usual places, e.g. /usr/share/sounds/sf2).")
+@click.option("--synth", type=click.Choice(["auto", "fluidsynth", "builtin"]), default="auto", show_default=True,
+              help="auto: FluidSynth when it and a SoundFont are installed, else the built-in synthesizer.")
+@click.option("--sample-rate", type=click.IntRange(8000, 96000), default=None, help="Hz (default: 22050).")
+def render(midi_file, output, soundfont, synth, sample_rate):
+    """Play a MIDI file into a WAV: same file, same WAV."""
+    import pretty_midi
+
+    from .errors import MuseError
+    from .render import SAMPLE_RATE, render as render_piece, wav_bytes
+
+    target, = _output_targets(output, 1, stem="render", formats=(".wav",))
+    try:
+        piece = pretty_midi.PrettyMIDI(midi_file)
+    except Exception as error:  # mido and pretty_midi raise many kinds on bad bytes
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise MuseError(f"{midi_file}: not a readable MIDI file ({reason})") from None
+    rate = sample_rate or SAMPLE_RATE
+    _write(wav_bytes(render_piece(piece, rate, soundfont=soundfont, synth=synth), rate), target)
+
+
+@main.command()
 @click.argument("start")
 @click.argument("end")
 @click.option("--model", "-m", default="bach-vae", show_default=True, help="A VAE: bundled name, run folder or checkpoint.")
@@ -128,27 +153,32 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
 
 
 @main.command()
-@click.option("--model", "-m", required=True, help="An image model: run folder or checkpoint.")
-@click.option("--modality", default=None, help="Check that the model is of this modality (image).")
-@click.option("-n", "--count", type=int, default=64, show_default=True, help="How many items.")
-@click.option("--label", default=None, help="Class-conditional models: the class to draw (e.g. 7).")
+@click.option("--model", "-m", required=True, help="An image or audio model: run folder or checkpoint.")
+@click.option("--modality", default=None, help="Check that the model is of this modality (image, audio).")
+@click.option("-n", "--count", type=int, default=None, help="How many items (default: 64 pictures, 8 sounds).")
+@click.option("--label", "--pitch", "label", default=None,
+              help="Class-conditional models: the class to draw (a digit; for notes, the MIDI pitch).")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
               help="Same seed and model give the same files (default: random, printed).")
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="Below 1: safer; above 1: wilder.")
 @click.option("-o", "--output", default="-", show_default=True,
-              help="A .png (one picture, or a grid of all), a FOLDER/ for one file each, or - for stdout.")
+              help="A .png (pictures: one or a grid; sounds: spectrograms) or .wav (sounds one after another), "
+                   "a FOLDER/ for one file each, or - for stdout.")
 def sample(model, modality, count, label, seed, temperature, output):
-    """Draw new items (pictures) from a trained model."""
+    """Draw new items (pictures, sounds) from a trained model."""
     from .api import check_options
+    from .outputs import FORMATS
 
+    muse = _load_checked(model, modality)
+    count = count if count is not None else muse.adapter.preview_count
     check_options(temperature=temperature, count=count)
     one_each = _is_folder(output)
-    targets = _output_targets(output, count if one_each else 1, stem="sample", formats=(".png",))
-    muse = _load_checked(model, modality)
+    formats = FORMATS[muse.adapter.modality]
+    targets = _output_targets(output, count if one_each else 1, stem="sample", formats=formats)
     seed = _seed_or_random(seed)
     items = muse.sample_tensors(count, seed, label, temperature)
     for item, target in zip(items if one_each else [items], targets):
-        _write(muse.adapter.file_bytes(item, ".png"), target)
+        _write(muse.adapter.file_bytes(item, target.suffix if target else formats[0]), target)
 
 
 @main.command()

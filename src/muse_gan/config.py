@@ -19,8 +19,8 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class DataConfig:
-    modality: str = "midi"  # "midi" or "image"
-    source: str = "builtin"  # the modality's built-in data ("bach" chorales, "digits"), or a folder of the user's files
+    modality: str = "midi"  # "midi", "image" or "audio"
+    source: str = "builtin"  # the modality's built-in data ("bach" chorales, "digits", "notes"), or a folder of the user's files
     limit: int = 0  # use at most this many source files (0: all); for quick trials
     valid_fraction: float = 0.1
     test_fraction: float = 0.0  # held out from training and validation, for `muse eval`
@@ -60,6 +60,23 @@ class ImageConfig:
     rotate: float = 0.0  # augmentation: random rotation of up to ± this many degrees
     translate: float = 0.0  # augmentation: random shift of up to ± this share of the size
     scale: float = 0.0  # augmentation: random zoom in or out by up to this share
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Sound as log-mel spectrograms: clips of ``frames`` hops, ``mels`` bands, 0 to 1 in value."""
+
+    sample_rate: int = 16000  # Hz; files at other rates are resampled
+    n_fft: int = 1024  # STFT window, samples
+    hop: int = 256  # samples between frames
+    frames: int = 64  # a clip is frames × hop samples (64 × 256 at 16 kHz: 1.02 s)
+    mels: int = 64
+    fmin: float = 30.0  # Hz
+    fmax: float = 8000.0  # Hz
+    db_range: float = 80.0  # value 0 is this many dB below full scale, 1 is full scale
+    labels: bool = False  # classes from the names of the folders the files are in (notes: the MIDI pitch)
+    short: str = "pad"  # a file shorter than a clip: "pad" with silence or "skip" it
+    griffin_lim: int = 32  # phase-recovery iterations when turning spectrograms into sound
 
 
 @dataclass(frozen=True)
@@ -120,6 +137,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     midi: MidiConfig = field(default_factory=MidiConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     gan: GanConfig = field(default_factory=GanConfig)
     vae: VaeConfig = field(default_factory=VaeConfig)

@@ -9,7 +9,7 @@ import torch
 from .checkpoint import write_atomically
 from .errors import DataError, MuseError
 
-FORMATS = {"midi": (".mid", ".midi", ".png"), "image": (".png",)}
+FORMATS = {"midi": (".mid", ".midi", ".png", ".wav"), "image": (".png",), "audio": (".wav", ".png")}
 
 
 def piece_bytes(adapter, tensor: torch.Tensor, suffix: str, tempo: float | None = None) -> bytes:

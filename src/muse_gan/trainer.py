@@ -10,7 +10,7 @@ A run folder holds::
     checkpoints/latest.safetensors   everything needed to --resume
     model.safetensors        the weights with the best validation loss, for sampling
     scalars.csv, tensorboard/, loss_curve.png
-    samples/step_000500.mid, .png   (images: a grid, .png)
+    samples/step_000500.mid, .png   (images: a grid, .png; audio: .wav, .png)
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from .scalars import ScalarLog, write_loss_curve_png
 
 LATEST = Path("checkpoints") / "latest.safetensors"
 MODEL = "model.safetensors"
-SAMPLE_GRID = 64  # images in a training sample's grid
+SAMPLE_FORMATS = {"midi": (".mid", ".png"), "image": (".png",), "audio": (".wav", ".png")}
 
 
 def pick_device(name: str) -> torch.device:
@@ -179,18 +179,19 @@ class Trainer:
         self._write_loss_curve()
 
     def write_sample(self) -> None:
-        """A piece of ``train.sample_bars`` bars (.mid and .png), or a grid of images (.png):
-        for a class-conditional model, one row per class."""
+        """A piece of ``train.sample_bars`` bars, or ``adapter.preview_count`` fixed-size items
+        (a grid of pictures, sounds one after another), in every format of the modality; for a
+        class-conditional model, the classes in order from the first to the last."""
         model = self.sampling_model().eval()
         generator = torch.Generator().manual_seed(self.settings.seed)
         spec = self.adapter.spec
-        count = SAMPLE_GRID if spec.length else 1
+        count = self.adapter.preview_count if spec.length else 1
         labels = torch.arange(count) * spec.classes // count if spec.classes else None
         steps = spec.length or self.settings.sample_bars * spec.steps_per_bar
         samples = model.to("cpu").sample(count, steps, 1.0, generator, labels=labels)
         model.to(self.device)
         sample = samples if spec.length else samples[0]
-        for suffix in (".png",) if spec.length else (".mid", ".png"):
+        for suffix in SAMPLE_FORMATS[self.adapter.modality]:
             write_piece(self.adapter, sample, self.run_dir / "samples" / f"step_{self.step:06d}{suffix}")
 
     # checkpoints

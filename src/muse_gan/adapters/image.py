@@ -30,6 +30,7 @@ FITS = ("crop", "pad", "stretch")
 @ADAPTERS.register("image")
 class ImageAdapter:
     modality = "image"
+    preview_count = 64  # items in a training run's samples
     item_name = "image"
     suffixes = IMAGE_SUFFIXES
 

@@ -30,6 +30,7 @@ TICKS_PER_BEAT = 480  # divisible by 2, 3, 4, 8, 12 and 16 steps per beat: note 
 @ADAPTERS.register("midi")
 class PianoRollAdapter:
     modality = "midi"
+    preview_count = 1  # items in a training run's samples
     item_name = "piece"
     suffixes = MIDI_SUFFIXES + SCORE_SUFFIXES
 
@@ -125,10 +126,15 @@ class PianoRollAdapter:
         return piece
 
     def file_bytes(self, roll: torch.Tensor, suffix: str, tempo: float | None = None) -> bytes:
-        """A roll ``(tracks, steps, pitches)`` as a MIDI file or a piano-roll picture."""
+        """A roll ``(tracks, steps, pitches)`` as a MIDI file, a piano-roll picture or a WAV (rendered
+        with FluidSynth when it and a General MIDI SoundFont are installed, else the built-in synthesizer)."""
         suffix = suffix.lower()
         if suffix in MIDI_SUFFIXES:
             return self.midi_bytes(self.decode(roll, tempo), steps=roll.shape[1])
+        if suffix == ".wav":
+            from ..render import SAMPLE_RATE, render, wav_bytes
+
+            return wav_bytes(render(self.decode(roll, tempo)), SAMPLE_RATE)
         if suffix == ".png":
             from ..pianoroll_png import write_pianoroll_png
 
@@ -137,7 +143,7 @@ class PianoRollAdapter:
             write_pianoroll_png(roll, picture, pitch_low=self.settings.pitch_low,
                                 steps_per_bar=self.steps_per_bar, track_names=names)
             return picture.getvalue()
-        raise DataError(f"cannot write '{suffix}' files from a MIDI model (known: .mid, .midi, .png)")
+        raise DataError(f"cannot write '{suffix}' files from a MIDI model (known: .mid, .midi, .png, .wav)")
 
     def midi_bytes(self, piece: pretty_midi.PrettyMIDI, steps: int | None = None) -> bytes:
         """The piece as a standard MIDI file; with ``steps``, every track ends exactly there, so
