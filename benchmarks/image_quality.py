@@ -30,13 +30,14 @@ def real_images(model, part: str):
     return images, labels
 
 
-def generated(model, count: int):
+def generated(model, count: int, temperature: float):
     """``count`` images and the classes they were asked for (None for unconditional models)."""
     classes = model.adapter.classes
     if not classes:
-        return model.sample_tensors(count, seed=0), None
+        return model.sample_tensors(count, seed=0, temperature=temperature), None
     per_class = count // len(classes)
-    images = [model.sample_tensors(per_class, seed=index, label=name) for index, name in enumerate(classes)]
+    images = [model.sample_tensors(per_class, seed=index, label=name, temperature=temperature)
+              for index, name in enumerate(classes)]
     return torch.cat(images), torch.arange(len(classes)).repeat_interleave(per_class)
 
 
@@ -53,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("models", nargs="+", help="image model run folders or checkpoints")
     parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (RNN and binary data)")
     arguments = parser.parse_args()
     models = {name: muse_gan.load(name) for name in arguments.models}
     first = next(iter(models.values()))
@@ -65,8 +67,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     print(row("real, held out", real, held_out_labels, None))
     for name, model in models.items():
-        samples, asked = generated(model, arguments.count)
-        print(row(f"{name} ({model.objective.family})", classifier.probabilities(samples), asked, reference))
+        samples, asked = generated(model, arguments.count, arguments.temperature)
+        temperature = f", T={arguments.temperature:g}" if arguments.temperature != 1 else ""
+        print(row(f"{name} ({model.objective.family}{temperature})", classifier.probabilities(samples), asked, reference))
 
 
 if __name__ == "__main__":

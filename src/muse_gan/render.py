@@ -40,6 +40,7 @@ PEAK = 0.9  # loudest sample after mixing: headroom so the 16-bit WAV never clip
 NOTE_LEVEL = 0.2  # peak of one velocity-127 note: a loud four-part chord lands near PEAK
 SILENCE_S = 0.5  # what a piece without notes renders to
 FLUIDSYNTH_GAIN = 0.6  # FluidSynth's default (0.2) leaves a solo line very quiet
+FLUIDSYNTH_TAIL_S = 1.5  # kept after the last note ends: its release and reverb (FluidSynth renders several seconds)
 
 SOUNDFONT_VARIABLE = "MUSE_GAN_SOUNDFONT"
 # Looked through in this order; a pattern's matches in name order. The first two are what
@@ -123,7 +124,7 @@ def _limit_peak(waveform: np.ndarray) -> np.ndarray:
 # --- FluidSynth ------------------------------------------------------------------------------
 
 def _fluidsynth(piece, sample_rate: int, program: str, soundfont: Path) -> np.ndarray:
-    """The piece played by the ``fluidsynth`` program; it renders its own release tail."""
+    """The piece played by the ``fluidsynth`` program, with ``FLUIDSYNTH_TAIL_S`` of its release tail."""
     import soundfile
 
     with tempfile.TemporaryDirectory(prefix="muse-render-") as folder:
@@ -137,7 +138,7 @@ def _fluidsynth(piece, sample_rate: int, program: str, soundfont: Path) -> np.nd
             audio, rate = soundfile.read(wav, dtype="float32", always_2d=True)
         except RuntimeError as error:
             raise MuseError(f"fluidsynth wrote no readable audio with SoundFont {soundfont} ({error})") from None
-    mono = audio.mean(axis=1)
+    mono = audio.mean(axis=1)[:round((piece.get_end_time() + FLUIDSYNTH_TAIL_S) * rate)]
     if rate != sample_rate:
         import librosa
 

@@ -33,6 +33,7 @@ class AudioAdapter:
     item_name = "clip"
     suffixes = AUDIO_SUFFIXES
     steps_per_bar = 1
+    augments = False  # notes are not stretched or shifted: that would change their pitch or timing
 
     def __init__(self, settings: AudioConfig = AudioConfig(), classes: tuple[str, ...] = ()):
         _check(settings)

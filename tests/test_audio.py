@@ -1,0 +1,122 @@
+"""Audio end to end: the built-in notes, each family trained a few steps on them, saved,
+reloaded and sampled as WAV and spectrogram PNG; MIDI rendered to WAV."""
+
+import io
+import shutil
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+import muse_gan
+from muse_gan.audio_quality import note_pitch, pitch_accuracy
+from muse_gan.builtin_data import NOTE_PITCHES, NOTE_PROGRAMS, NOTE_VELOCITIES, notes_files
+from muse_gan.render import find_soundfont
+
+from .conftest import write_quartet
+from .test_cli import assert_one_clear_line, muse
+from .test_images import png
+
+TINY_AUDIO = ["data.modality=\"audio\"", "data.source=\"notes\"", "data.limit=72", "data.valid_fraction=0.2",
+              "audio.labels=true", "audio.frames=16", "audio.mels=32", "audio.n_fft=512", "audio.griffin_lim=4",
+              "model.channels=4", "model.latent=8", "model.hidden=16", "model.layers=1", "train.steps=4",
+              "train.batch_size=8", "train.eval_every=2", "train.checkpoint_every=2", "train.sample_every=4",
+              "train.log_every=2", "train.device=\"cpu\""]
+FAMILY_SETTINGS = {"gan": ["gan.loss=\"hinge\"", "gan.critic_steps=1"], "vae": [], "rnn": []}
+CLIP = 16 * 256  # frames × hop samples
+
+
+@pytest.fixture(scope="module")
+def notes_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("notes-cache")
+
+
+@pytest.fixture(scope="module", params=list(FAMILY_SETTINGS))
+def audio_run(request, tmp_path_factory, notes_cache):
+    from muse_gan.config import load_config
+    from muse_gan.training import train
+
+    family = request.param
+    run = tmp_path_factory.mktemp(f"notes-{family}") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MUSE_GAN_CACHE", str(notes_cache))
+        train(load_config(None, TINY_AUDIO + [f"model.family=\"{family}\""] + FAMILY_SETTINGS[family]), run,
+              quiet=True)
+    return family, run
+
+
+def wav(data: bytes):
+    samples, rate = soundfile.read(io.BytesIO(data))
+    return samples, rate
+
+
+def test_the_built_in_notes_are_labelled_by_their_pitch(notes_cache, monkeypatch):
+    monkeypatch.setenv("MUSE_GAN_CACHE", str(notes_cache))
+    files = notes_files(16000)
+    assert len(files) == len(NOTE_PITCHES) * len(NOTE_PROGRAMS) * len(NOTE_VELOCITIES)
+    assert {path.parent.name for path in files[:36]} == {str(pitch) for pitch in NOTE_PITCHES}
+    some = files[5::97]  # a spread of pitches and instruments
+    heard = [note_pitch(soundfile.read(str(path))[0], 16000) for path in some]
+    assert pitch_accuracy(heard, [int(path.parent.name) for path in some]) >= 0.8
+
+
+def test_training_writes_a_model_and_samples_as_sound_and_picture(audio_run):
+    family, run = audio_run
+    assert (run / "model.safetensors").exists()
+    samples, rate = wav((run / "samples" / "step_000004.wav").read_bytes())
+    assert rate == 16000 and len(samples) == 8 * CLIP + 7 * 4000  # eight notes, a quarter second apart
+    assert png(run / "samples" / "step_000004.png").mode == "RGB"
+
+
+def test_sample_a_pitch_as_wav_png_or_one_file_each(audio_run, tmp_path):
+    family, run = audio_run
+    result = muse("sample", "--model", run, "--modality", "audio", "--pitch", 60, "-n", 2, "--seed", 1,
+                  "-o", tmp_path / "c4.wav")
+    assert result.exit_code == 0, result.output
+    samples, rate = wav((tmp_path / "c4.wav").read_bytes())
+    assert len(samples) == 2 * CLIP + 4000 and np.isfinite(samples).all()
+    assert muse("sample", "--model", run, "--pitch", 60, "-n", 2, "--seed", 1, "-o", tmp_path / "again.wav").exit_code == 0
+    assert (tmp_path / "again.wav").read_bytes() == (tmp_path / "c4.wav").read_bytes()
+    assert muse("sample", "--model", run, "--pitch", 60, "-n", 2, "-o", tmp_path / "mel.png").exit_code == 0
+    assert png(tmp_path / "mel.png").size == (2 * 2 * 16, 2 * 32)
+    assert muse("sample", "--model", run, "-n", 2, "-o", f"{tmp_path}/each/").exit_code == 0
+    assert sorted(path.name for path in (tmp_path / "each").iterdir()) == ["sample_001.wav", "sample_002.wav"]
+
+
+def test_the_pitch_asked_for_changes_the_note(audio_run):
+    model = muse_gan.load(audio_run[1])
+    assert model.adapter.classes[0] == "48" and len(model.adapter.classes) == 36
+    low, high = (model.sample_tensors(2, seed=0, label=pitch) for pitch in ("48", "72"))
+    assert low.shape == (2, 1, 16, 32) and not torch.equal(low, high)
+    assert_one_clear_line(muse("sample", "--model", audio_run[1], "--pitch", 30), "--label 30", "48, 49")
+
+
+@pytest.mark.parametrize("synth", ["builtin", "fluidsynth"])
+def test_render_a_midi_file_to_wav(tmp_path, synth):
+    if synth == "fluidsynth" and not (shutil.which("fluidsynth") and find_soundfont()):
+        pytest.skip("FluidSynth or a General MIDI SoundFont is not installed (.ci/run installs both)")
+    song = write_quartet(tmp_path / "song.mid", bars=2, tempo=120)
+    result = muse("render", song, "--synth", synth, "-o", tmp_path / "song.wav")
+    assert result.exit_code == 0, result.output
+    samples, rate = wav((tmp_path / "song.wav").read_bytes())
+    assert rate == 22050 and 4.0 <= len(samples) / rate <= 6.0  # two 4/4 bars at 120 qpm, plus the release
+    assert 0.01 < np.abs(samples).max() <= 0.9
+    assert muse("render", song, "--synth", synth, "-o", tmp_path / "again.wav").exit_code == 0
+    assert (tmp_path / "again.wav").read_bytes() == (tmp_path / "song.wav").read_bytes()
+
+
+def test_render_refuses_what_it_cannot_play(tmp_path):
+    (tmp_path / "broken.mid").write_bytes(b"MThd nonsense")
+    assert_one_clear_line(muse("render", tmp_path / "broken.mid", "-o", tmp_path / "x.wav"), "broken.mid",
+                          "not a readable MIDI file")
+    song = write_quartet(tmp_path / "song.mid")
+    assert_one_clear_line(muse("render", song, "-o", tmp_path / "x.mp3"), "unknown format '.mp3'")
+    assert not (tmp_path / "x.wav").exists() and not (tmp_path / "x.mp3").exists()
+
+
+def test_compose_straight_to_wav(tiny_run, tmp_path):
+    result = muse("compose", "--model", tiny_run, "--bars", 2, "--seed", 1, "-o", tmp_path / "piece.wav")
+    assert result.exit_code == 0, result.output
+    samples, rate = wav((tmp_path / "piece.wav").read_bytes())
+    assert len(samples) / rate >= 2 * 4 * 60 / 100  # two 4/4 bars at the tiny model's 100 qpm
