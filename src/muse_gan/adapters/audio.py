@@ -9,7 +9,6 @@ decode to sound by Griffin-Lim phase recovery in torch. No torchaudio (see the R
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
 from pathlib import Path
@@ -20,14 +19,14 @@ import torch
 from ..config import AudioConfig
 from ..errors import ConfigError, DataError
 from . import ADAPTERS
-from .base import Spec
+from .base import LabelledAdapter, Spec
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 EPSILON = 1e-10
 
 
 @ADAPTERS.register("audio")
-class AudioAdapter:
+class AudioAdapter(LabelledAdapter):
     modality = "audio"
     preview_count = 8  # items in a training run's samples
     item_name = "clip"
@@ -35,9 +34,11 @@ class AudioAdapter:
     steps_per_bar = 1
     augments = False  # notes are not stretched or shifted: that would change their pitch or timing
 
+    settings_class = AudioConfig
+
     def __init__(self, settings: AudioConfig = AudioConfig(), classes: tuple[str, ...] = ()):
         _check(settings)
-        self.settings, self.classes = settings, tuple(classes)
+        super().__init__(settings, classes)
         self.clip_samples = settings.frames * settings.hop
         self._filters = None
 
@@ -52,28 +53,7 @@ class AudioAdapter:
         return Spec("continuous", channels=1, width=self.settings.mels, length=self.settings.frames,
                     classes=len(self.classes), channel_tracks=False)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self.settings) | {"classes": list(self.classes)}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "AudioAdapter":
-        from ..config import _build
-
-        values = dict(values)
-        classes = tuple(values.pop("classes", ()))
-        return cls(_build(AudioConfig, values, "checkpoint", "audio."), classes)
-
-    def with_classes(self, labels) -> "AudioAdapter":
-        """This adapter knowing the classes among ``labels`` (in pitch order when they are numbers)."""
-        if not self.settings.labels:
-            return AudioAdapter(self.settings, ())
-        return AudioAdapter(self.settings, sorted(set(labels), key=lambda name: (not name.isdigit(), name.zfill(8))))
-
     # files → items
-
-    def label_of(self, path: Path) -> str:
-        """The class of a sound file: the name of the folder it is in (built-in notes: the MIDI pitch)."""
-        return Path(path).parent.name if self.settings.labels else ""
 
     def read(self, path: str | Path) -> list[np.ndarray]:
         """The file's sound as mono clips of ``frames * hop`` samples at the configured rate:

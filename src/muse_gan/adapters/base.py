@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,36 @@ class Spec:
 def window_steps(spec: Spec, config) -> int:
     """The time size of one training item: an image's rows, or a window of ``data.window_bars`` bars."""
     return spec.length or config.data.window_bars * spec.steps_per_bar
+
+
+class LabelledAdapter:
+    """What adapters of fixed-size items (pictures, sound clips) share: settings from one config
+    section, and class names found in the data (folder names) when ``settings.labels`` is on,
+    both kept in checkpoints. Subclasses set ``settings_class`` and ``modality``."""
+
+    settings_class: type
+
+    def __init__(self, settings, classes: tuple[str, ...] = ()):
+        self.settings, self.classes = settings, tuple(classes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self.settings) | {"classes": list(self.classes)}
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        from ..config import _build
+
+        values = dict(values)
+        classes = tuple(values.pop("classes", ()))
+        return cls(_build(cls.settings_class, values, "checkpoint", f"{cls.modality}."), classes)
+
+    def with_classes(self, labels):
+        """This adapter knowing the classes among ``labels`` when labels are in use: numbers
+        (digits, MIDI pitches) in numeric order, then names in text order."""
+        if not self.settings.labels:
+            return type(self)(self.settings, ())
+        return type(self)(self.settings, sorted(set(labels), key=lambda name: (not name.isdigit(), name.zfill(12))))
+
+    def label_of(self, path) -> str:
+        """The class of a file: the name of the folder it is in."""
+        return Path(path).parent.name if self.settings.labels else ""

@@ -8,7 +8,6 @@ RNN reads an image row by row, top to bottom.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
 import warnings
@@ -20,7 +19,7 @@ import torch
 from ..config import ImageConfig
 from ..errors import ConfigError, DataError
 from . import ADAPTERS
-from .base import Spec
+from .base import LabelledAdapter, Spec
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 COLORS = {"gray": "L", "rgb": "RGB"}
@@ -28,15 +27,17 @@ FITS = ("crop", "pad", "stretch")
 
 
 @ADAPTERS.register("image")
-class ImageAdapter:
+class ImageAdapter(LabelledAdapter):
     modality = "image"
     preview_count = 64  # items in a training run's samples
     item_name = "image"
     suffixes = IMAGE_SUFFIXES
 
+    settings_class = ImageConfig
+
     def __init__(self, settings: ImageConfig = ImageConfig(), classes: tuple[str, ...] = ()):
         _check(settings)
-        self.settings, self.classes = settings, tuple(classes)
+        super().__init__(settings, classes)
         self.channels = 1 if settings.color == "gray" else 3
         self.steps_per_bar = 1
 
@@ -53,26 +54,7 @@ class ImageAdapter:
         return Spec(kind, channels=self.channels, width=size, length=size, classes=len(self.classes),
                     channel_tracks=False)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self.settings) | {"classes": list(self.classes)}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "ImageAdapter":
-        from ..config import _build
-
-        values = dict(values)
-        classes = tuple(values.pop("classes", ()))
-        return cls(_build(ImageConfig, values, "checkpoint", "image."), classes)
-
-    def with_classes(self, labels) -> "ImageAdapter":
-        """This adapter knowing the classes among ``labels`` (sorted), when labels are in use."""
-        return ImageAdapter(self.settings, sorted(set(labels)) if self.settings.labels else ())
-
     # files → items
-
-    def label_of(self, path: Path) -> str:
-        """The class of an image file: the name of the folder it is in."""
-        return Path(path).parent.name if self.settings.labels else ""
 
     def read(self, path: str | Path) -> list:
         """The image in a file (the first frame of an animation), as a PIL image in the
