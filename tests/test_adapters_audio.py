@@ -10,7 +10,7 @@ from PIL import Image
 
 from muse_gan.adapters.audio import AudioAdapter
 from muse_gan.config import AudioConfig
-from muse_gan.data import load_pieces
+from muse_gan.data import Piece, load_pieces
 from muse_gan.errors import DataError
 
 RATE = 16000
@@ -125,7 +125,7 @@ def test_wav_and_png_outputs(tmp_path):
 
 
 def test_settings_and_classes_survive_the_checkpoint_round_trip():
-    sounds = adapter(labels=True, mels=48).with_classes(["60", "48", "72"])
+    sounds = adapter(labels=True, mels=48).fitted([Piece(f"{pitch}.wav", torch.zeros(1), pitch) for pitch in ("60", "48", "72")])
     assert sounds.classes == ("48", "60", "72")  # pitch order, not text order
     again = AudioAdapter.from_dict(sounds.to_dict())
     assert again.settings == sounds.settings and again.classes == sounds.classes and again.spec.classes == 3

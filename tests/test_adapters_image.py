@@ -78,11 +78,11 @@ def test_labels_come_from_folder_names_and_go_into_the_checkpoint_settings(tmp_p
     images = adapter(labels=True)
     pieces = load_pieces(images, str(tmp_path), quiet=True)
     assert sorted(piece.label for piece in pieces) == ["cats", "cats", "dogs"]
-    labelled = images.with_classes(piece.label for piece in pieces)
+    labelled = images.fitted(pieces)
     assert labelled.classes == ("cats", "dogs") and labelled.spec.classes == 2
     again = ImageAdapter.from_dict(labelled.to_dict())
     assert again.classes == ("cats", "dogs") and again.settings == labelled.settings
-    assert adapter().with_classes(["cats"]).classes == ()  # labels off: no classes
+    assert adapter().fitted(pieces).classes == ()  # labels off: no classes
 
 
 def test_the_built_in_digits_are_scikit_learns(private_cache):
@@ -159,7 +159,7 @@ def test_item_sampler_draws_whole_labelled_images_and_restores_its_order(tmp_pat
             noise_image(tmp_path / label / f"{seed}.png", seed=seed + (10 if label == "b" else 0))
     images = adapter(labels=True)
     pieces = load_pieces(images, str(tmp_path), quiet=True)
-    images = images.with_classes(piece.label for piece in pieces)
+    images = images.fitted(pieces)
     sampler = ItemSampler(pieces, images, seed=0, augment=True)
     batch, labels = sampler.batch(10)
     assert batch.shape == (10, 1, 16, 16) and labels.shape == (10,)

@@ -143,7 +143,7 @@ def digit_classifier(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MUSE_GAN_CACHE", str(tmp_path_factory.mktemp("classifier-cache")))
         pieces = load_pieces(adapter, "digits", quiet=True)
-    adapter = adapter.with_classes(piece.label for piece in pieces)
+    adapter = adapter.fitted(pieces)
     parts = split(pieces, 0.2, 0.0)
 
     def tensors(chosen):

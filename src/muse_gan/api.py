@@ -120,21 +120,68 @@ class MuseModel:
 
     # pictures (and every model with items of a fixed size)
 
-    def sample(self, count: int = 1, seed: int = 0, label: str | None = None, temperature: float = 1.0) -> list:
-        """``count`` new items as the modality's objects (PIL images for an image model).
-        ``label`` asks a class-conditional model for that class (e.g. "7"); the same seed and
-        model always give the same items."""
-        return [self.adapter.decode(item) for item in self.sample_tensors(count, seed, label, temperature)]
+    def sample(self, count: int = 1, seed: int = 0, label: str | None = None, temperature: float = 1.0,
+               **options) -> list:
+        """``count`` new items as the modality's objects: PIL images, waveforms (float32 arrays
+        at ``adapter.settings.sample_rate``) or strings. ``label`` asks a class-conditional
+        model for that class (e.g. "7", or a MIDI pitch); the same seed and model always give the
+        same items. Text models also take ``length`` (most tokens), ``primer`` (the text to
+        start with), ``top_k`` and ``top_p`` (see ``sample_tensors``)."""
+        return [self.adapter.decode(item) for item in self.sample_tensors(count, seed, label, temperature, **options)]
 
-    def sample_tensors(self, count: int = 1, seed: int = 0, label: str | None = None,
-                       temperature: float = 1.0) -> torch.Tensor:
-        """The tensors ``(count, channels, size, size)`` of ``sample``, values from 0 to 1."""
-        length = self._fixed_length("sample")
+    def sample_tensors(self, count: int = 1, seed: int = 0, label: str | None = None, temperature: float = 1.0,
+                       length: int | None = None, primer: str | None = None, top_k: int = 0,
+                       top_p: float = 1.0) -> torch.Tensor:
+        """The tensors ``(count, channels, steps, width)`` of ``sample``: pictures or spectrograms
+        with values from 0 to 1, or one-hot tokens. For text: at most ``length`` tokens (default:
+        four training windows), starting with ``primer``; only the ``top_k`` likeliest tokens
+        (0: all) and the likeliest holding ``top_p`` of the probability are drawn from."""
+        steps = self._sample_steps(length)
         check_options(temperature=temperature, count=count)
         labels = self._labels(label, count)
+        primer_frames = self._text_primer(primer, steps)
         generator = torch.Generator().manual_seed(seed)
-        with _single_thread():
-            return self.objective.sample(count, length, temperature, generator, labels=labels)
+        with _single_thread(), self._token_filters(top_k, top_p):
+            return self.objective.sample(count, steps, temperature, generator, primer=primer_frames, labels=labels)
+
+    def _sample_steps(self, length: int | None) -> int:
+        spec = self.adapter.spec
+        if spec.length:
+            return spec.length
+        if spec.window:
+            if length is not None and not 1 <= length <= 100_000:
+                raise MuseError(f"--length {length}: must be from 1 to 100000 tokens")
+            return length or 4 * spec.window
+        raise MuseError(f"{self.path}: a {self.adapter.modality} model composes pieces of any length "
+                        f"(use muse compose, or .compose() in Python)")
+
+    def _text_primer(self, primer: str | None, steps: int):
+        """A text model's primer as one-hot frames ``(1, tokens, vocabulary)``."""
+        if primer is None:
+            return None
+        if not hasattr(self.adapter, "token_ids"):
+            raise MuseError("--primer: only text models take a text primer here (MIDI models: muse compose --primer)")
+        ids = self.adapter.token_ids(primer)[:-1]  # no end token: the piece goes on
+        if not 1 <= len(ids) < steps:
+            raise MuseError(f"--primer: {len(ids)} tokens; it must be from 1 to --length - 1 ({steps - 1})")
+        return self.adapter.one_hot(ids)
+
+    @contextmanager
+    def _token_filters(self, top_k: int, top_p: float):
+        """The model's token head drawing only from the top-k / top-p tokens for the duration."""
+        if top_k < 0 or not 0 < top_p <= 1:
+            raise MuseError(f"--top-k {top_k} / --top-p {top_p}: need top-k >= 0 and 0 < top-p <= 1")
+        head = getattr(self.objective, "head", None)
+        if (top_k or top_p < 1) and not hasattr(head, "top_k"):
+            raise MuseError("--top-k/--top-p: only text RNN and VAE models draw tokens one by one")
+        if not hasattr(head, "top_k"):
+            yield
+            return
+        saved, (head.top_k, head.top_p) = (head.top_k, head.top_p), (top_k, top_p)
+        try:
+            yield
+        finally:
+            head.top_k, head.top_p = saved
 
     def animate(self, frames: int = 48, seed: int = 0, label: str | None = None) -> list:
         """``frames`` items along a closed loop through the latent space, as the modality's
@@ -143,7 +190,9 @@ class MuseModel:
 
     def animation_tensors(self, frames: int = 48, seed: int = 0, label: str | None = None) -> torch.Tensor:
         """The tensors ``(frames, channels, size, size)`` of ``animate``."""
-        self._fixed_length("animate")
+        if not self.adapter.spec.length:
+            raise MuseError(f"{self.path}: muse animate walks the latent space of picture and sound models, "
+                            f"not {self.adapter.modality} ones")
         if not hasattr(self.objective, "animate"):
             raise MuseError(f"{self.path}: a {self.objective.family} model has no latent space to walk "
                             f"(use a GAN or VAE model)")
@@ -151,13 +200,6 @@ class MuseModel:
         generator = torch.Generator().manual_seed(seed)
         with _single_thread():
             return self.objective.animate(frames, generator, self._labels(label, 1))
-
-    def _fixed_length(self, what: str) -> int:
-        length = self.adapter.spec.length
-        if not length:
-            raise MuseError(f"{self.path}: a {self.adapter.modality} model composes pieces of any length "
-                            f"(use muse compose, or .compose() in Python), it does not {what} fixed-size items")
-        return length
 
     def _labels(self, label: str | None, count: int) -> torch.Tensor | None:
         """The class index of ``label`` for ``count`` items; None (random classes) without one."""

@@ -5,6 +5,8 @@ the same reader, labels and cache as a folder of the user's own files:
 
 - digits: the handwritten digits bundled with scikit-learn (1,797 images of 8 × 8 pixels,
   17 grey levels, digits 0-9), as PNGs, one folder per digit;
+- folk: the ABC folk tunes in music21's corpus (essenFolksong, oneills1850, ryansMammoth,
+  nottingham-dataset: about 12,000 tunes), read where they are installed;
 - notes: single notes rendered from MIDI (FluidSynth with a General MIDI SoundFont when both
   are installed, else the built-in synthesizer), 36 pitches × 8 instruments × 2 loudnesses,
   as one-second WAVs, one folder per MIDI pitch.
@@ -23,6 +25,17 @@ import numpy as np
 from .errors import MuseError
 
 DIGITS_VERSION = 1  # bump when the written files change
+
+
+FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "nottingham-dataset")
+
+
+def folk_tunes() -> list[Path]:
+    """The ABC files of music21's folk collections, by collection and then name (no parsing)."""
+    from .scores import _music21_corpus
+
+    corpus = _music21_corpus()
+    return [path for collection in FOLK_COLLECTIONS for path in sorted((corpus / collection).rglob("*.abc"))]
 
 
 def digits_files() -> list[Path]:

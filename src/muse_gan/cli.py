@@ -66,7 +66,7 @@ def _output_targets(output: str, count: int, stem: str = "piece", formats: tuple
     if output == "-":
         if count > 1:
             raise MuseError(f"-o -: several variations need -o FOLDER/ or -o NAME{formats[0]}")
-        if sys.stdout.isatty():
+        if sys.stdout.isatty() and formats[0] not in (".abc", ".txt"):  # text is for reading
             raise MuseError(f"refusing to write {kind} to a terminal: redirect it (> out{formats[0]}) "
                             f"or give -o out{formats[0]}")
         return [None]
@@ -161,24 +161,56 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
               help="Same seed and model give the same files (default: random, printed).")
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="Below 1: safer; above 1: wilder.")
+@click.option("--length", type=int, default=None, help="Text models: at most this many tokens (default: 4 windows).")
+@click.option("--primer", default=None, help="Text models: the text to start with, or a file holding it.")
+@click.option("--top-k", type=int, default=0, show_default=True, help="Text models: draw from the k likeliest tokens only (0: all).")
+@click.option("--top-p", type=float, default=1.0, show_default=True,
+              help="Text models: draw from the likeliest tokens holding this much probability.")
 @click.option("-o", "--output", default="-", show_default=True,
-              help="A .png (pictures: one or a grid; sounds: spectrograms) or .wav (sounds one after another), "
-                   "a FOLDER/ for one file each, or - for stdout.")
-def sample(model, modality, count, label, seed, temperature, output):
-    """Draw new items (pictures, sounds) from a trained model."""
+              help="A .png (pictures: one or a grid; sounds: spectrograms), .wav (sounds one after another), "
+                   ".abc/.txt (texts), .mid/.wav/.png from ABC (one file per tune), a FOLDER/ for one file "
+                   "each, or - for stdout.")
+def sample(model, modality, count, label, seed, temperature, length, primer, top_k, top_p, output):
+    """Draw new items (pictures, sounds, texts) from a trained model."""
     from .api import check_options
     from .outputs import FORMATS
 
     muse = _load_checked(model, modality)
     count = count if count is not None else muse.adapter.preview_count
     check_options(temperature=temperature, count=count)
-    one_each = _is_folder(output)
     formats = FORMATS[muse.adapter.modality]
+    suffix = Path(output).suffix.lower()
+    one_each = _is_folder(output) or (muse.adapter.modality == "text" and suffix in (".mid", ".wav", ".png"))
     targets = _output_targets(output, count if one_each else 1, stem="sample", formats=formats)
     seed = _seed_or_random(seed)
-    items = muse.sample_tensors(count, seed, label, temperature)
+    if primer is not None and Path(primer).is_file():
+        primer = Path(primer).read_text(encoding="utf-8", errors="replace")
+    items = muse.sample_tensors(count, seed, label, temperature, length=length, primer=primer, top_k=top_k, top_p=top_p)
+    if muse.adapter.modality == "text" and one_each and suffix != ".abc" and suffix != ".txt" and suffix:
+        _write_tunes(muse.adapter, items, targets)
+        return
     for item, target in zip(items if one_each else [items], targets):
         _write(muse.adapter.file_bytes(item, target.suffix if target else formats[0]), target)
+
+
+def _write_tunes(adapter, items, targets) -> None:
+    """Each generated ABC tune as music; tunes that don't parse are reported by number and skipped."""
+    from .adapters.text import tune_bytes
+    from .errors import DataError, MuseError
+
+    written = 0
+    for number, (item, target) in enumerate(zip(items, targets), 1):
+        try:
+            data = tune_bytes(adapter.decode(item), target.suffix.lower())
+        except DataError as error:
+            click.echo(f"skipped tune {number}: {error}", err=True)
+            continue
+        _write(data, target)
+        written += 1
+    if not written:
+        raise MuseError(f"none of the {len(targets)} tunes is valid ABC; nothing written")
+    if written < len(targets):
+        click.echo(f"wrote {written} of {len(targets)} tunes", err=True)
 
 
 @main.command()
@@ -235,6 +267,7 @@ def _seed_or_random(seed: int | None) -> int:
 def train(modality, family, data, config_file, overrides, out, resume, init, steps, device, quiet):
     """Train a model; logs, checkpoints and samples go to a run folder."""
     from .config import toml_value
+    from .outputs import FORMATS
     from .training import train as run_training
 
     overrides = ["data.modality=" + toml_value(modality)] + list(overrides) if modality else list(overrides)
@@ -250,7 +283,7 @@ def train(modality, family, data, config_file, overrides, out, resume, init, ste
     run_dir = Path(resume or out or _default_run_dir(config.data.modality))
     click.echo(f"run folder: {run_dir}", err=True)
     trainer = run_training(config, run_dir, resume=bool(resume), init=init, quiet=quiet)
-    use = "sample --count 64 -o samples.png" if trainer.adapter.spec.length else "compose"
+    use = "compose" if config.data.modality == "midi" else f"sample -o samples{FORMATS[config.data.modality][0]}"
     click.echo(f"done: {trainer.step} steps; use it with: muse {use} --model {run_dir}", err=True)
 
 

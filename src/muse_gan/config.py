@@ -19,8 +19,8 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class DataConfig:
-    modality: str = "midi"  # "midi", "image" or "audio"
-    source: str = "builtin"  # the modality's built-in data ("bach" chorales, "digits", "notes"), or a folder of the user's files
+    modality: str = "midi"  # "midi", "image", "audio" or "text"
+    source: str = "builtin"  # the modality's built-in data ("bach" chorales, "digits", "notes", "folk" tunes), or a folder of the user's files
     limit: int = 0  # use at most this many source files (0: all); for quick trials
     valid_fraction: float = 0.1
     test_fraction: float = 0.0  # held out from training and validation, for `muse eval`
@@ -80,6 +80,15 @@ class AudioConfig:
 
 
 @dataclass(frozen=True)
+class TextConfig:
+    """Text as tokens: characters, or ABC notation's notes, durations, bar lines and headers."""
+
+    vocabulary: str = "char"  # "char" or "abc" (folk-rnn-like ABC tokens; keeps only the X/M/L/K headers)
+    window: int = 256  # tokens per training window (a multiple of 8)
+    max_vocabulary: int = 256  # the most frequent tokens kept; the rest read as unknown
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     family: str = "rnn"
     cell: str = "lstm"  # "lstm" or "gru"
@@ -87,7 +96,7 @@ class ModelConfig:
     layers: int = 2
     dropout: float = 0.2
     head: str = "auto"  # binary frames: "pitchwise" (a frame's notes one by one, low to high) or "bernoulli"
-    # (independent); continuous frames (image rows): "gaussian"; "auto": pitchwise or gaussian
+    # (independent); continuous frames (image rows, mel frames): "gaussian"; tokens: "softmax"; "auto": by the data
     head_hidden: int = 256
     latent: int = 64  # GAN noise / VAE code size
     channels: int = 64  # width of the convolutional GAN layers
@@ -138,6 +147,7 @@ class Config:
     midi: MidiConfig = field(default_factory=MidiConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
+    text: TextConfig = field(default_factory=TextConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     gan: GanConfig = field(default_factory=GanConfig)
     vae: VaeConfig = field(default_factory=VaeConfig)

@@ -112,6 +112,11 @@ def samplers(adapter, pieces: dict[str, list[Piece]], config) -> tuple:
     from .adapters.base import window_steps
 
     spec = adapter.spec
+    if spec.data_kind == "categorical":
+        window = window_steps(spec, config)
+        train = TokenSampler(pieces["train"], adapter, window, config.train.seed)
+        valid = TokenSampler(pieces["valid"], adapter, window, 0) if pieces["valid"] else None
+        return train, valid
     if spec.length:
         train = ItemSampler(pieces["train"], adapter, config.train.seed, augment=True)
         valid = ItemSampler(pieces["valid"], adapter, 0, augment=False) if pieces["valid"] else None
@@ -151,6 +156,49 @@ class ItemSampler:
         for first in range(0, len(self.items), size):
             labels = None if self.labels is None else self.labels[first:first + size]
             yield self.adapter.values(self.items[first:first + size]), labels
+
+    def state(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def restore(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state)
+
+
+class TokenSampler:
+    """Random windows of ``window`` tokens of text pieces, as one-hot grid views
+    ``(batch, 1, window, vocabulary)``. Windows start at the beginning of a piece or every half
+    window after it, so the model sees how pieces begin; the end token closes every piece and
+    padding fills a window past it."""
+
+    def __init__(self, pieces: list[Piece], adapter, window: int, seed: int):
+        from .adapters.text import text_of
+
+        self.adapter, self.window = adapter, window
+        stride = window // 2
+        sequences = [adapter.token_ids(text_of(piece.roll)) for piece in pieces]
+        self.starts = torch.tensor([(number, start) for number, ids in enumerate(sequences)
+                                    for start in range(0, max(1, len(ids) - stride), stride)])
+        longest = max(len(ids) for ids in sequences) + window
+        self.ids = torch.zeros(len(sequences), longest, dtype=torch.long)  # 0: the padding token
+        for number, ids in enumerate(sequences):
+            self.ids[number, :len(ids)] = ids
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def batch(self, size: int) -> tuple[torch.Tensor, None]:
+        picks = torch.randint(len(self.starts), (size,), generator=self.generator)
+        return self._windows(self.starts[picks]), None
+
+    def in_order(self, size: int):
+        """Every window once, in batches: for validation."""
+        for first in range(0, len(self.starts), size):
+            yield self._windows(self.starts[first:first + size]), None
+
+    def _windows(self, starts: torch.Tensor) -> torch.Tensor:
+        steps = starts[:, 1:] + torch.arange(self.window)
+        return self.adapter.one_hot(self.ids[starts[:, :1], steps])
 
     def state(self) -> torch.Tensor:
         return self.generator.get_state()

@@ -9,7 +9,8 @@ import torch
 from .checkpoint import write_atomically
 from .errors import DataError, MuseError
 
-FORMATS = {"midi": (".mid", ".midi", ".png", ".wav"), "image": (".png",), "audio": (".wav", ".png")}
+FORMATS = {"midi": (".mid", ".midi", ".png", ".wav"), "image": (".png",), "audio": (".wav", ".png"),
+           "text": (".abc", ".txt", ".mid", ".wav", ".png")}
 
 
 def piece_bytes(adapter, tensor: torch.Tensor, suffix: str, tempo: float | None = None) -> bytes:

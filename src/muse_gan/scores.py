@@ -61,6 +61,23 @@ def read_scores(
     return midis
 
 
+def abc_to_midi(tune: str, default_tempo: float = 100.0, default_program: int = 0) -> pretty_midi.PrettyMIDI:
+    """One ABC tune (text) as a PrettyMIDI, as ``read_scores`` reads a file's. Raises
+    ``DataError`` when music21 cannot parse it or it holds no notes."""
+    from music21 import converter, stream
+
+    try:
+        parsed = converter.parse(tune, format="abc", forceSource=True)
+        if isinstance(parsed, stream.Opus):
+            parsed = parsed.scores[0]
+        midi = _score_to_midi(parsed, default_tempo, default_program)
+    except Exception as error:  # music21's parsers fail with anything from ParseError to IndexError
+        raise DataError(f"not valid ABC ({_one_line(error)})") from None
+    if not any(track.notes for track in midi.instruments):
+        raise DataError("no notes")
+    return midi
+
+
 def bach_chorales() -> list[pathlib.Path]:
     """Paths of the Bach chorales in music21's corpus, sorted by file name.
 

@@ -31,7 +31,6 @@ from .scalars import ScalarLog, write_loss_curve_png
 
 LATEST = Path("checkpoints") / "latest.safetensors"
 MODEL = "model.safetensors"
-SAMPLE_FORMATS = {"midi": (".mid", ".png"), "image": (".png",), "audio": (".wav", ".png")}
 
 
 def pick_device(name: str) -> torch.device:
@@ -179,20 +178,19 @@ class Trainer:
         self._write_loss_curve()
 
     def write_sample(self) -> None:
-        """A piece of ``train.sample_bars`` bars, or ``adapter.preview_count`` fixed-size items
-        (a grid of pictures, sounds one after another), in every format of the modality; for a
-        class-conditional model, the classes in order from the first to the last."""
+        """``adapter.preview_count`` samples (a piece of ``train.sample_bars`` bars, a grid of
+        pictures, sounds or texts one after another) in each of ``adapter.sample_formats``;
+        for a class-conditional model, the classes in order from the first to the last."""
         model = self.sampling_model().eval()
         generator = torch.Generator().manual_seed(self.settings.seed)
-        spec = self.adapter.spec
-        count = self.adapter.preview_count if spec.length else 1
+        spec, count = self.adapter.spec, self.adapter.preview_count
         labels = torch.arange(count) * spec.classes // count if spec.classes else None
-        steps = spec.length or self.settings.sample_bars * spec.steps_per_bar
+        steps = spec.length or 2 * spec.window or self.settings.sample_bars * spec.steps_per_bar
         samples = model.to("cpu").sample(count, steps, 1.0, generator, labels=labels)
         model.to(self.device)
-        sample = samples if spec.length else samples[0]
-        for suffix in SAMPLE_FORMATS[self.adapter.modality]:
-            write_piece(self.adapter, sample, self.run_dir / "samples" / f"step_{self.step:06d}{suffix}")
+        for suffix in self.adapter.sample_formats:
+            write_piece(self.adapter, samples if count > 1 else samples[0],
+                        self.run_dir / "samples" / f"step_{self.step:06d}{suffix}")
 
     # checkpoints
 

@@ -28,7 +28,7 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
     adapter = build_adapter(config)
     _check_before_reading_data(config, adapter)
     pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet)
-    adapter = adapter.with_classes(piece.label for piece in pieces)
+    adapter = adapter.fitted(pieces)  # class names, a vocabulary: what only the data can say
     pieces = split(pieces, config.data.valid_fraction, config.data.test_fraction)
     train_windows, valid_windows = samplers(adapter, pieces, config)
     if not quiet:

@@ -14,3 +14,4 @@ def build_adapter(config):
 from . import pianoroll  # noqa: E402,F401  (registers "midi")
 from . import image  # noqa: E402,F401  (registers "image")
 from . import audio  # noqa: E402,F401  (registers "audio")
+from . import text  # noqa: E402,F401  (registers "text")

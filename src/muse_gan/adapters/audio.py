@@ -28,6 +28,7 @@ EPSILON = 1e-10
 @ADAPTERS.register("audio")
 class AudioAdapter(LabelledAdapter):
     modality = "audio"
+    sample_formats = (".wav", ".png")  # what a training run's samples are written as
     preview_count = 8  # items in a training run's samples
     item_name = "clip"
     suffixes = AUDIO_SUFFIXES

@@ -26,6 +26,7 @@ class Spec:
     length: int = 0
     classes: int = 0
     channel_tracks: bool = True  # channels are separate parts (instruments), not an image's colours
+    window: int = 0  # the adapter's own training window in steps (text: tokens); 0: data.window_bars bars
 
     @property
     def frame_size(self) -> int:
@@ -33,8 +34,9 @@ class Spec:
 
 
 def window_steps(spec: Spec, config) -> int:
-    """The time size of one training item: an image's rows, or a window of ``data.window_bars`` bars."""
-    return spec.length or config.data.window_bars * spec.steps_per_bar
+    """The time size of one training item: an image's rows, the adapter's window (text), or
+    ``data.window_bars`` bars of music."""
+    return spec.length or spec.window or config.data.window_bars * spec.steps_per_bar
 
 
 class LabelledAdapter:
@@ -58,12 +60,13 @@ class LabelledAdapter:
         classes = tuple(values.pop("classes", ()))
         return cls(_build(cls.settings_class, values, "checkpoint", f"{cls.modality}."), classes)
 
-    def with_classes(self, labels):
-        """This adapter knowing the classes among ``labels`` when labels are in use: numbers
+    def fitted(self, pieces):
+        """This adapter knowing the classes of ``pieces`` when labels are in use: numbers
         (digits, MIDI pitches) in numeric order, then names in text order."""
         if not self.settings.labels:
             return type(self)(self.settings, ())
-        return type(self)(self.settings, sorted(set(labels), key=lambda name: (not name.isdigit(), name.zfill(12))))
+        labels = {piece.label for piece in pieces}
+        return type(self)(self.settings, sorted(labels, key=lambda name: (not name.isdigit(), name.zfill(12))))
 
     def label_of(self, path) -> str:
         """The class of a file: the name of the folder it is in."""

@@ -29,6 +29,7 @@ FITS = ("crop", "pad", "stretch")
 @ADAPTERS.register("image")
 class ImageAdapter(LabelledAdapter):
     modality = "image"
+    sample_formats = (".png",)  # what a training run's samples are written as
     preview_count = 64  # items in a training run's samples
     item_name = "image"
     suffixes = IMAGE_SUFFIXES

@@ -30,6 +30,7 @@ TICKS_PER_BEAT = 480  # divisible by 2, 3, 4, 8, 12 and 16 steps per beat: note 
 @ADAPTERS.register("midi")
 class PianoRollAdapter:
     modality = "midi"
+    sample_formats = (".mid", ".png")  # what a training run's samples are written as
     preview_count = 1  # items in a training run's samples
     item_name = "piece"
     suffixes = MIDI_SUFFIXES + SCORE_SUFFIXES
@@ -67,7 +68,8 @@ class PianoRollAdapter:
     def label_of(self, path: Path) -> str:
         return ""
 
-    def with_classes(self, labels) -> "PianoRollAdapter":
+    def fitted(self, pieces) -> "PianoRollAdapter":
+        """Nothing to learn from the data: the settings say it all."""
         return self
 
     def read(self, path: str | Path) -> list[pretty_midi.PrettyMIDI]:

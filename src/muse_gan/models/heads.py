@@ -14,14 +14,15 @@ from ..errors import ConfigError
 from ..registry import Registry
 
 HEADS = Registry("head")
-DATA_KINDS = {"bernoulli": "binary", "pitchwise": "binary", "gaussian": "continuous"}
+DATA_KINDS = {"bernoulli": "binary", "pitchwise": "binary", "gaussian": "continuous", "softmax": "categorical"}
+AUTO = {"binary": "pitchwise", "continuous": "gaussian", "categorical": "softmax"}
 
 
 def build_head(name: str, data_kind: str, context_size: int, frame_size: int, hidden: int) -> nn.Module:
-    """The head ``model.head`` names ("auto": pitchwise for binary data, gaussian for
-    continuous), checked against the kind of data it has to model."""
+    """The head ``model.head`` names ("auto": ``AUTO`` by the kind of data), checked against
+    the kind of data it has to model."""
     if name == "auto":
-        name = "pitchwise" if data_kind == "binary" else "gaussian"
+        name = AUTO[data_kind]
     head = HEADS.get(name)
     if DATA_KINDS[name] != data_kind:
         fitting = ", ".join(other for other, kind in DATA_KINDS.items() if kind == data_kind)
@@ -155,3 +156,33 @@ class GaussianHead(nn.Module):
         mean, log_scale = self._mean_and_log_scale(contexts)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device)
         return (mean + temperature * log_scale.exp() * noise).clamp(0, 1)
+
+
+@HEADS.register("softmax")
+class SoftmaxHead(nn.Module):
+    """One token per frame (a one-hot frame), from a softmax over the vocabulary. Sampling
+    honours ``top_k`` (only the k likeliest tokens) and ``top_p`` (the fewest likeliest tokens
+    holding that much probability), which callers may set for a while (see ``api.MuseModel``)."""
+
+    def __init__(self, context_size: int, frame_size: int, hidden: int):
+        super().__init__()
+        self.out = nn.Linear(context_size, frame_size)
+        self.top_k, self.top_p = 0, 1.0
+
+    def nll(self, contexts: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        logits = self.out(contexts).float()
+        return F.cross_entropy(logits.flatten(0, -2), frames.argmax(-1).flatten(), reduction="none").view(frames.shape[:-1])
+
+    @torch.no_grad()
+    def sample(self, contexts: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+        logits = self.out(contexts).float() / temperature
+        if self.top_k:
+            kth = logits.topk(min(self.top_k, logits.shape[-1]), dim=-1).values[..., -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if self.top_p < 1:
+            ordered, order = logits.sort(dim=-1, descending=True)
+            before = ordered.softmax(-1).cumsum(-1) - ordered.softmax(-1)  # probability of the likelier tokens
+            drop = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, before >= self.top_p)
+            logits = logits.masked_fill(drop, float("-inf"))
+        choice = torch.multinomial(logits.softmax(-1), 1, generator=generator)[..., 0]
+        return F.one_hot(choice, logits.shape[-1]).float()

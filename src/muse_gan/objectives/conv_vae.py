@@ -40,7 +40,11 @@ class ConvVAEObjective(Objective):
         self.encoder = GridEncoder(spec.channels, self.segment_steps, spec.width, model.channels, model.latent,
                                    spec.classes)
         self.decoder = RollGenerator(spec.channels, self.segment_steps, spec.width, model.latent, model.channels,
-                                     condition=False, per_track=False, classes=spec.classes)
+                                     condition=bool(spec.classes), per_track=False, classes=spec.classes)
+        # A learned picture per class, read by the decoder's condition encoder into features at
+        # every resolution: the label then steers every layer, where through the code alone a
+        # decoder learns to take the class (a note's pitch) from z and ignores the label.
+        self.label_picture = nn.Embedding(spec.classes, self.segment_steps * spec.width) if spec.classes else None
         if self.settings.likelihood == "gaussian":
             self.log_scale = nn.Parameter(torch.full((spec.channels,), -2.0))  # per channel, learned
         self.register_buffer("trained_steps", torch.zeros((), dtype=torch.long))
@@ -69,7 +73,7 @@ class ConvVAEObjective(Objective):
         ``(batch, latent)`` (nats per item) and the posterior means, for one draw of z."""
         mean, log_variance = self.encoder(batch, labels)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device)
-        logits = self.decoder(mean + noise * (0.5 * log_variance).exp(), None, labels=labels).float()
+        logits = self._decoder_logits(mean + noise * (0.5 * log_variance).exp(), labels)
         return self._nll(logits, batch.float()), gaussian_kl(mean, log_variance), mean
 
     def _nll(self, logits: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
@@ -124,13 +128,19 @@ class ConvVAEObjective(Objective):
         codes, = closed_walk(lambda: (self._prior(1, generator),), frames)
         return self._decode(codes[:, 0], None if labels is None else labels.expand(frames), 1e-6, generator)
 
+    def _decoder_logits(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if self.label_picture is None:
+            return self.decoder(z, None).float()
+        picture = self.label_picture(labels).view(len(labels), self.segment_steps, self.spec.width)
+        return self.decoder(z, None, picture, torch.ones(len(labels), device=z.device), labels).float()
+
     def _prior(self, count: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randn(count, self.latent, generator=generator)
 
     def _decode(self, z, labels, temperature, generator) -> torch.Tensor:
         device = self._device()
         labels = None if labels is None else labels.to(device)
-        means = torch.sigmoid(self.decoder(z.to(device), None, labels=labels).float()).cpu()
+        means = torch.sigmoid(self._decoder_logits(z.to(device), labels)).cpu()
         if self.spec.data_kind == "continuous":
             return means
         return torch.bernoulli(torch.sigmoid(torch.logit(means, eps=1e-6) / temperature), generator=generator)

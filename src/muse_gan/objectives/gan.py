@@ -99,7 +99,7 @@ class GANObjective(Objective):
         items are made for those classes. Noise from ``generator``, else the global torch RNG."""
         condition, present = self._training_condition(batch, generator)
         shared, per_track = self._noise(len(batch), batch.device, generator)
-        probabilities = torch.sigmoid(self.generator(shared, per_track, condition, present, labels))
+        probabilities = self._activate(self.generator(shared, per_track, condition, present, labels))
         return self._impose(probabilities, condition, present)
 
     def _training_condition(self, batch, generator):
@@ -157,9 +157,23 @@ class GANObjective(Objective):
         items = self._decode(logits, 1.0, generator)[0]
         return items.unflatten(1, (frames, self.segment_steps)).transpose(0, 1)
 
+    def _activate(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits → what the critic compares with real data: each cell's probability (a note,
+        a pixel's value), or for tokens a softmax over the vocabulary of every step (real text
+        is one-hot; Gulrajani et al. 2017 train a character GAN on exactly this)."""
+        if self.spec.data_kind == "categorical":
+            return torch.softmax(logits, dim=-1)
+        return torch.sigmoid(logits)
+
     def _decode(self, logits: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
         if self.spec.data_kind == "continuous":  # pixel values: the generator's output is the picture
             return torch.sigmoid(logits)
+        if self.spec.data_kind == "categorical":  # threshold: the likeliest token; bernoulli: a draw
+            if self.decode == "threshold":
+                return F.one_hot(logits.argmax(-1), logits.shape[-1]).float()
+            flat = torch.softmax(logits.flatten(0, -2) / temperature, dim=-1)
+            choice = torch.multinomial(flat, 1, generator=generator).view(logits.shape[:-1])
+            return F.one_hot(choice, logits.shape[-1]).float()
         if self.decode == "bernoulli":
             return torch.bernoulli(torch.sigmoid(logits / temperature), generator=generator)
         return (logits > 0).float()  # p > 0.5
