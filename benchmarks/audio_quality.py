@@ -32,11 +32,11 @@ def held_out(model):
     return recordings, [adapter.values(piece.roll) for piece in chosen], [int(piece.label) for piece in chosen]
 
 
-def generated(model, count: int):
+def generated(model, count: int, temperature: float):
     """``count`` generated notes as sound, and the pitches asked for."""
     classes = model.adapter.classes
     asked = [classes[index % len(classes)] for index in range(count)]
-    sounds = [model.adapter.decode(model.sample_tensors(1, seed=seed, label=pitch)[0])
+    sounds = [model.adapter.decode(model.sample_tensors(1, seed=seed, label=pitch, temperature=temperature)[0])
               for seed, pitch in enumerate(asked)]
     return sounds, [int(pitch) for pitch in asked]
 
@@ -52,6 +52,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("models", nargs="+", help="pitch-conditioned audio model run folders or checkpoints")
     parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (RNN)")
+    parser.add_argument("--no-reference", action="store_true", help="leave out the real notes' rows")
     arguments = parser.parse_args()
     models = {name: muse_gan.load(name) for name in arguments.models}
     first = next(iter(models.values()))
@@ -60,11 +62,14 @@ def main() -> None:
     reference = spectral_centroids(recordings, rate)
     print("| notes | count | pitch within 1 semitone | mean centroid (Hz) | centroid overlap |")
     print("|---|---|---|---|---|")
-    print(row("real, held out (recordings)", recordings, pitches, rate, reference))
-    print(row("real, held out (mel → Griffin-Lim)", [first.adapter.decode(values) for values in spectrograms],
-              pitches, rate, reference))
+    if not arguments.no_reference:
+        print(row("real, held out (recordings)", recordings, pitches, rate, reference))
+        print(row("real, held out (mel → Griffin-Lim)", [first.adapter.decode(values) for values in spectrograms],
+                  pitches, rate, reference))
+    temperature = f", T={arguments.temperature:g}" if arguments.temperature != 1 else ""
     for name, model in models.items():
-        print(row(f"{name} ({model.objective.family})", *generated(model, arguments.count), rate, reference))
+        sounds, asked = generated(model, arguments.count, arguments.temperature)
+        print(row(f"{name} ({model.objective.family}{temperature})", sounds, asked, rate, reference))
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def test_compose_continues_a_primer(tiny_run, tmp_path):
     (["--bars", "300"], ["--bars 300"]),
     (["--model", "nope"], ["--model nope", "bach-rnn"]),
     (["--temperature", "0"], ["--temperature"]),
-    (["-o", "song.wav"], ["song.wav", ".mid"]),
+    (["-o", "song.mp3"], ["song.mp3", ".mid", ".wav"]),
     (["--primer", "missing.mid"], ["missing.mid"]),
 ])
 def test_bad_compose_options_are_one_clear_line(tiny_run, args, words):

@@ -150,7 +150,7 @@ def test_to_toml_round_trip_of_awkward_values(tmp_path):
 
 def test_to_toml_has_one_table_per_section():
     tables = tomllib.loads(to_toml(Config()))
-    assert list(tables) == ["data", "midi", "image", "audio", "model", "gan", "vae", "train"]
+    assert list(tables) == ["data", "midi", "image", "audio", "text", "model", "gan", "vae", "train"]
     assert tables["midi"]["drum_tracks"] == []
     assert tables["train"]["lr"] == 0.002
 

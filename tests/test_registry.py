@@ -70,5 +70,5 @@ def test_the_package_registries_hold_their_built_ins():
     assert ADAPTERS.get("midi") is PianoRollAdapter
     assert {"bernoulli", "pitchwise"} <= set(HEADS.names())
     assert (HEADS.get("bernoulli"), HEADS.get("pitchwise")) == (BernoulliHead, PitchwiseHead)
-    with pytest.raises(ConfigError, match="unknown head 'softmax' \\(known: .*bernoulli, .*pitchwise"):
-        HEADS.get("softmax")
+    with pytest.raises(ConfigError, match="unknown head 'sparsemax' \\(known: .*bernoulli, .*pitchwise"):
+        HEADS.get("sparsemax")

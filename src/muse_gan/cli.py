@@ -162,7 +162,7 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
               help="Same seed and model give the same files (default: random, printed).")
 @click.option("--temperature", type=float, default=1.0, show_default=True, help="Below 1: safer; above 1: wilder.")
 @click.option("--length", type=int, default=None, help="Text models: at most this many tokens (default: 4 windows).")
-@click.option("--primer", default=None, help="Text models: the text to start with, or a file holding it.")
+@click.option("--primer", default=None, help="Text models: the text to start with (\\n: a line break), or a file holding it.")
 @click.option("--top-k", type=int, default=0, show_default=True, help="Text models: draw from the k likeliest tokens only (0: all).")
 @click.option("--top-p", type=float, default=1.0, show_default=True,
               help="Text models: draw from the likeliest tokens holding this much probability.")
@@ -183,14 +183,25 @@ def sample(model, modality, count, label, seed, temperature, length, primer, top
     one_each = _is_folder(output) or (muse.adapter.modality == "text" and suffix in (".mid", ".wav", ".png"))
     targets = _output_targets(output, count if one_each else 1, stem="sample", formats=formats)
     seed = _seed_or_random(seed)
-    if primer is not None and Path(primer).is_file():
-        primer = Path(primer).read_text(encoding="utf-8", errors="replace")
-    items = muse.sample_tensors(count, seed, label, temperature, length=length, primer=primer, top_k=top_k, top_p=top_p)
+    items = muse.sample_tensors(count, seed, label, temperature, length=length, primer=_primer_text(primer),
+                                top_k=top_k, top_p=top_p)
     if muse.adapter.modality == "text" and one_each and suffix != ".abc" and suffix != ".txt" and suffix:
         _write_tunes(muse.adapter, items, targets)
         return
     for item, target in zip(items if one_each else [items], targets):
         _write(muse.adapter.file_bytes(item, target.suffix if target else formats[0]), target)
+
+
+def _primer_text(primer: str | None) -> str | None:
+    """A file's text, or the text itself with \\n for line breaks ("X:1\\nK:G\\n...")."""
+    if primer is None:
+        return None
+    try:
+        if Path(primer).is_file():
+            return Path(primer).read_text(encoding="utf-8", errors="replace")
+    except OSError:  # too long or odd to be a file name: it is the text
+        pass
+    return primer.replace("\\n", "\n")
 
 
 def _write_tunes(adapter, items, targets) -> None:
