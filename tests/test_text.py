@@ -179,3 +179,14 @@ def test_bits_per_character_of_a_text_model(text_run):
     valid = split(pieces, 0.2, 0.0)["valid"]
     bits = bits_per_character(model.objective, valid[:3], model.adapter)
     assert 0 < bits < math.log2(len(model.adapter.vocabulary)) + 2  # an untrained model: about uniform
+
+
+def test_a_tune_without_a_unit_length_takes_the_abc_standards_default():
+    from muse_gan.scores import abc_to_midi
+
+    eighths = abc_to_midi("X:1\nM:6/8\nK:G\nGAB c2d|\n", default_tempo=120)  # no L: under 6/8: 1/8
+    sixteenths = abc_to_midi("X:1\nM:2/4\nK:G\nGAB c2d|\n", default_tempo=120)  # under 2/4: 1/16
+    first = eighths.instruments[0].notes[0]
+    assert first.end - first.start == pytest.approx(0.25)  # an eighth at 120 quarter notes a minute
+    note = sixteenths.instruments[0].notes[0]
+    assert note.end - note.start == pytest.approx(0.125)

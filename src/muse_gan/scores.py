@@ -67,7 +67,7 @@ def abc_to_midi(tune: str, default_tempo: float = 100.0, default_program: int = 
     from music21 import converter, stream
 
     try:
-        parsed = converter.parse(tune, format="abc", forceSource=True)
+        parsed = converter.parse(_with_unit_length(tune), format="abc", forceSource=True)
         if isinstance(parsed, stream.Opus):
             parsed = parsed.scores[0]
         midi = _score_to_midi(parsed, default_tempo, default_program)
@@ -76,6 +76,19 @@ def abc_to_midi(tune: str, default_tempo: float = 100.0, default_program: int = 
     if not any(track.notes for track in midi.instruments):
         raise DataError("no notes")
     return midi
+
+
+def _with_unit_length(tune: str) -> str:
+    """The tune with an ``L:`` field: music21 refuses notes without one, where the ABC standard
+    (2.1, section 3.1.7) gives a default: 1/16 under a meter below 3/4, else 1/8."""
+    if re.search(r"^L:", tune, re.MULTILINE):
+        return tune
+    meter = re.search(r"^M:\s*(\d+)\s*/\s*(\d+)", tune, re.MULTILINE)
+    short = meter is not None and int(meter.group(2)) and int(meter.group(1)) / int(meter.group(2)) < 0.75
+    unit = "L:1/16" if short else "L:1/8"
+    header = re.search(r"^X:[^\n]*\n", tune, re.MULTILINE)
+    at = header.end() if header else 0
+    return tune[:at] + unit + "\n" + tune[at:]
 
 
 def bach_chorales() -> list[pathlib.Path]:
