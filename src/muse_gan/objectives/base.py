@@ -33,14 +33,17 @@ class Objective(nn.Module):
         """Optimizer name → the parameters it updates."""
         raise NotImplementedError
 
-    def phases(self, batch: torch.Tensor) -> list[Phase]:
+    def phases(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> list[Phase]:
+        """The optimizer steps for one grid-view batch ``(batch, channels, steps, width)`` and its
+        class indices ``(batch,)`` (None for unlabelled data)."""
         raise NotImplementedError
 
-    def evaluate(self, batch: torch.Tensor) -> dict[str, float]:
+    def evaluate(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
         """Validation scalars for one batch; must include "loss"."""
         raise NotImplementedError
 
     def sample(self, count: int, steps: int, temperature: float, generator: torch.Generator,
-               primer: torch.Tensor | None = None) -> torch.Tensor:
-        """``count`` grid-view samples ``(count, channels, steps, width)``, starting with ``primer``."""
+               primer: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``count`` grid-view samples ``(count, channels, steps, width)``, starting with ``primer``;
+        a class-conditional model makes the classes ``labels`` (default: random ones)."""
         raise NotImplementedError
