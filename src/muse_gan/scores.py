@@ -12,7 +12,9 @@ Example::
         (chorale,) = read_scores(path)
 """
 
+import contextlib
 import importlib.util
+import io
 import pathlib
 import re
 
@@ -67,7 +69,9 @@ def abc_to_midi(tune: str, default_tempo: float = 100.0, default_program: int = 
     from music21 import converter, stream
 
     try:
-        parsed = converter.parse(_with_unit_length(tune), format="abc", forceSource=True)
+        # music21 prints a warning line per odd note it guesses at; a generated tune may have dozens
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            parsed = converter.parse(_with_unit_length(tune), format="abc", forceSource=True)
         if isinstance(parsed, stream.Opus):
             parsed = parsed.scores[0]
         midi = _score_to_midi(parsed, default_tempo, default_program)
