@@ -243,3 +243,14 @@ def test_interpolation_runs_from_the_first_roll_to_the_second(trained):
     assert path.shape == (5, TRACKS, SEGMENT, PITCHES)
     assert hamming(path[0], a) < hamming(path[0], b)
     assert hamming(path[-1], b) < hamming(path[-1], a)
+
+
+def test_the_conv_encoders_log_variance_stays_bounded_whatever_its_weights():
+    from muse_gan.models.conv import LOG_VARIANCE_BOUND, GridEncoder
+
+    encoder = GridEncoder(1, 32, 16, channels=4, latent=3)
+    with torch.no_grad():
+        encoder.posterior.weight.fill_(5.0)  # what a few large optimizer steps on thousands of inputs do
+    mean, log_variance = encoder(torch.rand(2, 1, 32, 16))
+    assert torch.isfinite(gaussian_kl(mean, log_variance)).all()
+    assert log_variance.abs().max() <= LOG_VARIANCE_BOUND

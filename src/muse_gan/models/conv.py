@@ -14,6 +14,7 @@ from ..errors import ConfigError
 
 LEAK = 0.2  # LeakyReLU slope: keeps gradients flowing through the critic where a ReLU would be flat
 DOWNSAMPLINGS = 3  # the generator's trunk starts at 1/8 of the roll's time and pitch
+LOG_VARIANCE_BOUND = 10.0  # a posterior's log-variance stays within ± this (variances e^-10 to e^10)
 
 
 def _conv(inputs: int, outputs: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
@@ -180,4 +181,7 @@ class GridEncoder(ConvReader):
         if self.label_embedding is not None:
             features = features + self.label_embedding(labels)
         mean, log_variance = self.posterior(features).float().chunk(2, dim=-1)
-        return mean, log_variance
+        # Softly bounded: the flattened features feed the layer with tens of thousands of inputs,
+        # so a few Adam steps can move a raw log-variance by hundreds and overflow exp (measured:
+        # inf by the third step on 128 x 64 spectrograms at lr 2e-3). Near zero this is the identity.
+        return mean, LOG_VARIANCE_BOUND * torch.tanh(log_variance / LOG_VARIANCE_BOUND)
