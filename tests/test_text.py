@@ -5,7 +5,6 @@ import math
 from collections import Counter
 
 import pytest
-import torch
 
 import muse_gan
 from muse_gan.adapters.text import TextAdapter, music_only, tune_bytes
