@@ -66,10 +66,17 @@ def main() -> None:
     print("| images | count | classifier score | of real | label accuracy | class shares (min-max) |")
     print("|---|---|---|---|---|---|")
     print(row("real, held out", real, held_out_labels, None))
+    shares = {"real, held out": class_shares(real)}
     for name, model in models.items():
         samples, asked = generated(model, arguments.count, arguments.temperature)
         temperature = f", T={arguments.temperature:g}" if arguments.temperature != 1 else ""
-        print(row(f"{name} ({model.objective.family}{temperature})", classifier.probabilities(samples), asked, reference))
+        probabilities = classifier.probabilities(samples)
+        print(row(f"{name} ({model.objective.family}{temperature})", probabilities, asked, reference))
+        shares[name] = class_shares(probabilities)
+    classes = first.adapter.classes
+    print(f"\n| share classified as | {' | '.join(classes)} |\n|---|{'---|' * len(classes)}")
+    for name, values in shares.items():
+        print(f"| {name} | {' | '.join(f'{value:.3f}' for value in values)} |")
 
 
 if __name__ == "__main__":
