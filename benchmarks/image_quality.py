@@ -15,7 +15,7 @@ import argparse
 import torch
 
 import muse_gan
-from muse_gan.data import load_pieces, split
+from muse_gan.data import class_indices, load_pieces, split
 from muse_gan.image_quality import class_shares, classifier_score, label_accuracy, train_classifier
 
 
@@ -25,9 +25,7 @@ def real_images(model, part: str):
     pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet=True)
     parts = split(pieces, config.data.valid_fraction, config.data.test_fraction)
     chosen = parts["train"] if part == "train" else parts["valid"] + parts["test"]
-    images = adapter.values(torch.stack([piece.roll for piece in chosen]))
-    labels = torch.tensor([adapter.classes.index(piece.label) for piece in chosen])
-    return images, labels
+    return adapter.values(torch.stack([piece.roll for piece in chosen])), class_indices(adapter, chosen)
 
 
 def generated(model, count: int, temperature: float):

@@ -147,6 +147,7 @@ def test_augmentation_moves_images_reproducibly_and_plain_settings_leave_them_al
     lefts, rights = mirrored[:, 0, :, :4].mean((1, 2)), mirrored[:, 0, :, -4:].mean((1, 2))
     assert set(torch.round(lefts).tolist()) | set(torch.round(rights).tolist()) == {0.0, 1.0}
     assert torch.all((lefts > 0.99) ^ (rights > 0.99))  # each image: the band stays left or moves right
+    assert 0 < int((rights > 0.99).sum()) < 8  # and some were mirrored, some not
     moving = adapter(rotate=15, translate=0.1, scale=0.1)
     first = moving.augment(stripes, torch.Generator().manual_seed(1))
     assert torch.equal(first, moving.augment(stripes, torch.Generator().manual_seed(1)))

@@ -172,16 +172,13 @@ class MuseModel:
         if top_k < 0 or not 0 < top_p <= 1:
             raise MuseError(f"--top-k {top_k} / --top-p {top_p}: need top-k >= 0 and 0 < top-p <= 1")
         head = getattr(self.objective, "head", None)
-        if (top_k or top_p < 1) and not hasattr(head, "top_k"):
-            raise MuseError("--top-k/--top-p: only text RNN and VAE models draw tokens one by one")
         if not hasattr(head, "top_k"):
+            if top_k or top_p < 1:
+                raise MuseError("--top-k/--top-p: only text RNN and VAE models draw tokens one by one")
             yield
             return
-        saved, (head.top_k, head.top_p) = (head.top_k, head.top_p), (top_k, top_p)
-        try:
+        with _temporarily(head, top_k=top_k, top_p=top_p):
             yield
-        finally:
-            head.top_k, head.top_p = saved
 
     def animate(self, frames: int = 48, seed: int = 0, label: str | None = None) -> list:
         """``frames`` items along a closed loop through the latent space, as the modality's
@@ -223,11 +220,8 @@ class MuseModel:
                             f"(this is a {self.objective.family} model)")
         if decode not in DECODINGS:
             raise MuseError(f"--decode {decode}: unknown (known: {', '.join(DECODINGS)})")
-        saved, self.objective.decode = self.objective.decode, decode
-        try:
+        with _temporarily(self.objective, decode=decode):
             yield
-        finally:
-            self.objective.decode = saved
 
     def _primer(self, primer, bars: int):
         if primer is None:
@@ -274,6 +268,19 @@ def check_options(*, bars: int = 1, temperature: float = 1.0, tempo: float | Non
         raise MuseError(f"--temperature {temperature}: must be above 0")
     if tempo is not None and not 10 <= tempo <= 400:
         raise MuseError(f"--tempo {tempo}: must be from 10 to 400 quarter notes per minute")
+
+
+@contextmanager
+def _temporarily(thing, **values):
+    """``thing``'s attributes set to ``values`` for the duration, then back as they were."""
+    saved = {name: getattr(thing, name) for name in values}
+    for name, value in values.items():
+        setattr(thing, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(thing, name, value)
 
 
 class _single_thread:

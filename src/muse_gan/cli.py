@@ -25,7 +25,7 @@ class MuseGroup(click.Group):
 @click.group(cls=MuseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="muse_gan")
 def main():
-    """Generate and train music and image models: `muse compose --bars 16 > song.mid`."""
+    """Generate and train models of music, pictures, sound and text: `muse compose --bars 16 > song.mid`."""
 
 
 @main.command()
@@ -43,10 +43,8 @@ def main():
               help="Output .mid, .png or .wav (format from the suffix), a folder for several, or - for MIDI on stdout.")
 def compose(bars, model, seed, temperature, tempo, primer, variations, decode, output):
     """Compose new pieces with a trained model."""
-    from .api import load
+    from .api import check_options, load
     from .outputs import piece_bytes
-
-    from .api import check_options
 
     check_options(bars=bars, temperature=temperature, tempo=tempo, variations=variations)
     targets = _output_targets(output, variations)
@@ -107,18 +105,16 @@ def _write(data: bytes, target: Path | None) -> None:
               help="auto: FluidSynth when it and a SoundFont are installed, else the built-in synthesizer.")
 @click.option("--sample-rate", type=click.IntRange(8000, 96000), default=None, help="Hz (default: 22050).")
 def render(midi_file, output, soundfont, synth, sample_rate):
-    """Play a MIDI file into a WAV: same file, same WAV."""
-    import pretty_midi
-
-    from .errors import MuseError
+    """Play a MIDI (or score) file into a WAV: same file, same WAV."""
+    from .adapters.pianoroll import PianoRollAdapter
+    from .errors import DataError, MuseError
     from .render import SAMPLE_RATE, render as render_piece, wav_bytes
 
     target, = _output_targets(output, 1, stem="render", formats=(".wav",))
     try:
-        piece = pretty_midi.PrettyMIDI(midi_file)
-    except Exception as error:  # mido and pretty_midi raise many kinds on bad bytes
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise MuseError(f"{midi_file}: not a readable MIDI file ({reason})") from None
+        piece = PianoRollAdapter().read(midi_file)[0]  # a score file's first piece works too
+    except DataError as error:
+        raise MuseError(str(error)) from None
     rate = sample_rate or SAMPLE_RATE
     _write(wav_bytes(render_piece(piece, rate, soundfont=soundfont, synth=synth), rate), target)
 
@@ -153,8 +149,8 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
 
 
 @main.command()
-@click.option("--model", "-m", required=True, help="An image or audio model: run folder or checkpoint.")
-@click.option("--modality", default=None, help="Check that the model is of this modality (image, audio).")
+@click.option("--model", "-m", required=True, help="An image, audio or text model: bundled name, run folder or checkpoint.")
+@click.option("--modality", default=None, help="Check that the model is of this modality (image, audio, text).")
 @click.option("-n", "--count", type=int, default=None, help="How many items (default: 64 pictures, 8 sounds).")
 @click.option("--label", "--pitch", "label", default=None,
               help="Class-conditional models: the class to draw (a digit; for notes, the MIDI pitch).")
@@ -179,13 +175,13 @@ def sample(model, modality, count, label, seed, temperature, length, primer, top
     count = count if count is not None else muse.adapter.preview_count
     check_options(temperature=temperature, count=count)
     formats = FORMATS[muse.adapter.modality]
-    suffix = Path(output).suffix.lower()
-    one_each = _is_folder(output) or (muse.adapter.modality == "text" and suffix in (".mid", ".wav", ".png"))
+    tunes_as_music = muse.adapter.modality == "text" and Path(output).suffix.lower() in (".mid", ".wav", ".png")
+    one_each = _is_folder(output) or tunes_as_music
     targets = _output_targets(output, count if one_each else 1, stem="sample", formats=formats)
     seed = _seed_or_random(seed)
     items = muse.sample_tensors(count, seed, label, temperature, length=length, primer=_primer_text(primer),
                                 top_k=top_k, top_p=top_p)
-    if muse.adapter.modality == "text" and one_each and suffix != ".abc" and suffix != ".txt" and suffix:
+    if tunes_as_music:
         _write_tunes(muse.adapter, items, targets)
         return
     for item, target in zip(items if one_each else [items], targets):
@@ -225,7 +221,7 @@ def _write_tunes(adapter, items, targets) -> None:
 
 
 @main.command()
-@click.option("--model", "-m", required=True, help="A GAN or VAE image model: run folder or checkpoint.")
+@click.option("--model", "-m", required=True, help="A GAN or VAE picture or sound model: bundled name, run folder or checkpoint.")
 @click.option("--frames", type=int, default=48, show_default=True, help="Frames in one loop.")
 @click.option("--fps", type=float, default=12.0, show_default=True, help="Frames per second.")
 @click.option("--label", default=None, help="Class-conditional models: the class to walk through.")
@@ -264,7 +260,8 @@ def _seed_or_random(seed: int | None) -> int:
 
 
 @main.command()
-@click.option("--modality", default=None, help="What to train on: midi or image (default: the config's, else midi).")
+@click.option("--modality", default=None,
+              help="What to train on: midi, image, audio or text (default: the config's, else midi).")
 @click.option("--model", "family", default=None, help="Model family: rnn, gan or vae (default: the config's, else rnn).")
 @click.option("--data", default=None, help="Folder of your own files (searched recursively); default: built-in data.")
 @click.option("--config", "config_file", default=None, help="A TOML config (see configs/).")

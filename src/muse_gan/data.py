@@ -127,17 +127,34 @@ def samplers(adapter, pieces: dict[str, list[Piece]], config) -> tuple:
     return train, valid
 
 
-class ItemSampler:
+def class_indices(adapter, pieces: list[Piece]) -> torch.Tensor | None:
+    """Each piece's class as its index in ``adapter.classes`` ``(pieces,)``; None without classes."""
+    if not adapter.classes:
+        return None
+    index = {name: number for number, name in enumerate(adapter.classes)}
+    return torch.tensor([index[piece.label] for piece in pieces])
+
+
+class _Seeded:
+    """A sampler that owns its random generator, so a resumed run restores the exact data order."""
+
+    generator: torch.Generator
+
+    def state(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def restore(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state)
+
+
+class ItemSampler(_Seeded):
     """Random whole items of a fixed size (images), augmented by the adapter when asked, with
     their class indices (in ``adapter.classes``) when the data is labelled."""
 
     def __init__(self, pieces: list[Piece], adapter, seed: int, augment: bool):
         self.adapter = adapter
         self.items = torch.stack([piece.roll for piece in pieces])
-        self.labels = None
-        if adapter.classes:
-            index = {name: number for number, name in enumerate(adapter.classes)}
-            self.labels = torch.tensor([index[piece.label] for piece in pieces])
+        self.labels = class_indices(adapter, pieces)
         self.augment = augment and adapter.augments
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -157,14 +174,8 @@ class ItemSampler:
             labels = None if self.labels is None else self.labels[first:first + size]
             yield self.adapter.values(self.items[first:first + size]), labels
 
-    def state(self) -> torch.Tensor:
-        return self.generator.get_state()
 
-    def restore(self, state: torch.Tensor) -> None:
-        self.generator.set_state(state)
-
-
-class TokenSampler:
+class TokenSampler(_Seeded):
     """Random windows of ``window`` tokens of text pieces, as one-hot grid views
     ``(batch, 1, window, vocabulary)``. Windows start at the beginning of a piece or every half
     window after it, so the model sees how pieces begin; the end token closes every piece and
@@ -200,18 +211,12 @@ class TokenSampler:
         steps = starts[:, 1:] + torch.arange(self.window)
         return self.adapter.one_hot(self.ids[starts[:, :1], steps])
 
-    def state(self) -> torch.Tensor:
-        return self.generator.get_state()
 
-    def restore(self, state: torch.Tensor) -> None:
-        self.generator.set_state(state)
-
-
-class WindowSampler:
+class WindowSampler(_Seeded):
     """Random fixed-length windows of the pieces, starting on bar lines, randomly transposed.
 
     Batches come out in the grid view ``(batch, tracks, window_steps, pitches)`` as floats,
-    with None for labels. The generator is owned here, so a resumed run can restore the exact data order.
+    with None for labels.
     """
 
     def __init__(self, pieces: list[Piece], window_steps: int, steps_per_bar: int, transpose: int, seed: int):
@@ -266,12 +271,6 @@ class WindowSampler:
             low.append(used.min().item() if len(used) else 0)
             high.append(used.max().item() if len(used) else pitches - 1)
         return torch.tensor(low), torch.tensor(high)
-
-    def state(self) -> torch.Tensor:
-        return self.generator.get_state()
-
-    def restore(self, state: torch.Tensor) -> None:
-        self.generator.set_state(state)
 
 
 def _say(line: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .config import Config
-from .data import load_pieces, split
+from .data import class_indices, load_pieces, split
 from .errors import MuseError
 
 def evaluation_pieces(config: Config, adapter, data: str | None, part: str, quiet: bool = False):
@@ -31,8 +31,7 @@ def frame_nll(objective, pieces, adapter) -> tuple[float, int]:
     total, frames = 0.0, 0
     objective.eval()
     for piece in pieces:
-        labels = torch.tensor([adapter.classes.index(piece.label)]) if adapter.classes else None
-        nll = objective.frame_nll(adapter.values(piece.roll[None]), labels)
+        nll = objective.frame_nll(adapter.values(piece.roll[None]), class_indices(adapter, [piece]))
         total += nll.sum().item()
         frames += nll.numel()
     return total / frames, frames

@@ -14,6 +14,20 @@ import torch
 from torch import nn
 
 
+# Greedy decoding is a head's own sampling at this temperature: every choice becomes its most
+# likely option (pitchwise: the argmax at each choice; bernoulli: p > 0.5), up to exact ties.
+GREEDY = 1e-6
+
+
+def sample_labels(spec, count: int, labels: torch.Tensor | None, generator: torch.Generator):
+    """The classes to sample: the given ones, else random ones (None for unlabelled models)."""
+    if not spec.classes:
+        return None
+    if labels is None:
+        return torch.randint(spec.classes, (count,), generator=generator)
+    return torch.as_tensor(labels).long().expand(count)
+
+
 @dataclass
 class Phase:
     optimizer: str  # which of the objective's optimizers steps on this loss

@@ -19,10 +19,9 @@ from torch import nn
 from ..adapters.base import window_steps
 from ..errors import ConfigError
 from ..models.conv import GridEncoder, RollGenerator
-from .base import Objective, Phase
+from .base import GREEDY, Objective, Phase, sample_labels
 from .elbo import annealed_beta, free_bits_kl, gaussian_kl
 from .latent import closed_walk, open_walk
-from .rnn import sample_labels
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -94,7 +93,7 @@ class ConvVAEObjective(Objective):
         nll, kl, mean = self._terms(batch, labels, generator)
         rows = batch.shape[2]
         reconstruction, kl = nll.mean().item() / rows, kl.sum(-1).mean().item() / rows
-        rebuilt = self._decode(mean, labels, 1e-6, generator)
+        rebuilt = self._decode(mean, labels, GREEDY, generator)
         return {"loss": reconstruction + kl, "reconstruction": reconstruction, "kl": kl,
                 "error": (rebuilt.to(batch.device) - batch).abs().mean().item()}
 
@@ -105,10 +104,6 @@ class ConvVAEObjective(Objective):
         nll, kl, _ = self._terms(batch, labels, generator)
         rows = batch.shape[2]
         return ((nll + kl.sum(-1)) / rows)[:, None].expand(-1, rows)
-
-    @torch.no_grad()
-    def encode(self, items: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.encoder(items.to(self._device()).float(), labels)[0]
 
     @torch.no_grad()
     def sample(self, count, steps, temperature, generator, primer=None, labels=None):
@@ -126,7 +121,7 @@ class ConvVAEObjective(Objective):
         """``frames`` items on a closed loop through the prior, ``(frames, channels, steps, width)``."""
         labels = sample_labels(self.spec, 1, labels, generator)
         codes, = closed_walk(lambda: (self._prior(1, generator),), frames)
-        return self._decode(codes[:, 0], None if labels is None else labels.expand(frames), 1e-6, generator)
+        return self._decode(codes[:, 0], None if labels is None else labels.expand(frames), GREEDY, generator)
 
     def _decoder_logits(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         if self.label_picture is None:
@@ -140,10 +135,10 @@ class ConvVAEObjective(Objective):
     def _decode(self, z, labels, temperature, generator) -> torch.Tensor:
         device = self._device()
         labels = None if labels is None else labels.to(device)
-        means = torch.sigmoid(self._decoder_logits(z.to(device), labels)).cpu()
+        logits = self._decoder_logits(z.to(device), labels).cpu()
         if self.spec.data_kind == "continuous":
-            return means
-        return torch.bernoulli(torch.sigmoid(torch.logit(means, eps=1e-6) / temperature), generator=generator)
+            return torch.sigmoid(logits)  # the decoder's means
+        return torch.bernoulli(torch.sigmoid(logits / temperature), generator=generator)
 
     def _device(self) -> torch.device:
         return self.trained_steps.device

@@ -17,9 +17,8 @@ from ..errors import ConfigError
 from ..models.conv import RollCritic, RollGenerator
 from . import OBJECTIVES
 from ..adapters.base import window_steps
-from .base import Objective, Phase
+from .base import Objective, Phase, sample_labels
 from .latent import closed_walk, open_walk
-from .rnn import sample_labels
 
 LOSSES = ("hinge", "wgan-gp")
 DECODES = ("bernoulli", "threshold")

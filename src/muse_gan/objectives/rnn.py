@@ -13,7 +13,7 @@ from torch import nn
 from ..models.heads import build_head
 from ..models.rnn import FrameRNN
 from . import OBJECTIVES
-from .base import Objective, Phase
+from .base import Objective, Phase, sample_labels
 
 
 @OBJECTIVES.register("rnn")
@@ -74,15 +74,6 @@ class RNNObjective(Objective):
         if labels is None:
             raise ValueError("a class-conditional model needs labels")
         return self.label_embedding(labels.to(self.label_embedding.weight.device))
-
-
-def sample_labels(spec, count: int, labels: torch.Tensor | None, generator: torch.Generator):
-    """The classes to sample: the given ones, else random ones (None for unlabelled models)."""
-    if not spec.classes:
-        return None
-    if labels is None:
-        return torch.randint(spec.classes, (count,), generator=generator)
-    return torch.as_tensor(labels).long().expand(count)
 
 
 def sequence_view(batch: torch.Tensor) -> torch.Tensor:

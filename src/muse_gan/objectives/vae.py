@@ -24,14 +24,11 @@ from ..models.heads import build_head
 from ..models.rnn import FrameRNN
 from ..models.vae import SegmentEncoder
 from . import OBJECTIVES
-from .base import Objective, Phase
+from .base import GREEDY, Objective, Phase
 from .elbo import annealed_beta, free_bits_kl, gaussian_kl
 from .latent import WALK_SEGMENTS, slerp
 from .rnn import sequence_view
 
-# Greedy decoding is the head's own sampling at this temperature: every choice becomes its
-# most likely option (pitchwise: the argmax at each choice; bernoulli: p > 0.5), up to exact ties.
-GREEDY = 1e-6
 
 
 @dataclass
