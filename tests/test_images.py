@@ -1,6 +1,7 @@
 """Image models end to end: each family trained a few steps on the real built-in digits, saved,
 reloaded and sampled through `muse sample` / `muse animate` and the library."""
 
+import json
 import io
 
 import numpy as np
@@ -180,3 +181,13 @@ def test_a_head_for_the_wrong_kind_of_data_is_refused_before_any_data_is_read(tm
 def test_interpolate_on_an_image_model_points_to_animate(image_run, tmp_path):
     result = muse("interpolate", "a.png", "b.png", "--model", image_run[1], "-o", tmp_path / "x.png")
     assert_one_clear_line(result, "morphs between MIDI clips", "muse animate")
+
+
+def test_eval_judges_samples_against_the_held_out_digits(image_run, tmp_path):
+    family, run = image_run
+    result = muse("eval", "--model", run, "-n", 20, "--classifier-steps", 20, "--json", tmp_path / "report.json")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert {"mean_intensity", "classifier_score", "label_accuracy", "ndb"} <= set(report["metrics"])
+    assert sum(report["histograms"]["generated"].values()) == pytest.approx(1.0)
+    assert (report["likelihood"] is None) == (family == "gan")

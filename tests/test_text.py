@@ -1,6 +1,7 @@
 """Text end to end: ABC and plain text files written here and the built-in folk tunes; each family
 trained a few steps on real ABC, saved, reloaded and sampled; ABC → MIDI; the text metrics."""
 
+import json
 import math
 from collections import Counter
 
@@ -189,3 +190,16 @@ def test_a_tune_without_a_unit_length_takes_the_abc_standards_default():
     assert first.end - first.start == pytest.approx(0.25)  # an eighth at 120 quarter notes a minute
     note = sixteenths.instruments[0].notes[0]
     assert note.end - note.start == pytest.approx(0.125)
+
+
+def test_eval_judges_tunes_and_reports_bits_per_character(text_run, tmp_path):
+    family, run = text_run
+    result = muse("eval", "--model", run, "-n", 4, "--json", tmp_path / "report.json")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert {"characters", "abc_parse_rate", "js_1gram", "js_4gram"} <= set(report["metrics"])
+    assert report["metrics"]["abc_parse_rate"]["reference"] >= 0.75  # real folk tunes
+    if family == "gan":
+        assert report["likelihood"] is None
+    else:
+        assert report["likelihood"]["unit"] == "bits per character" and report["likelihood"]["value"] > 0

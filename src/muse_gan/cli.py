@@ -327,18 +327,44 @@ def models():
 
 
 @main.command(name="eval")
-@click.option("--model", "-m", default=None, help="Bundled model name, run folder or checkpoint.")
-@click.option("--data", default=None, help="Evaluate on every file in this folder instead of the model's held-out split.")
-@click.option("--split", "part", type=click.Choice(["test", "valid", "train", "all"]), default="test", show_default=True,
-              help="Which part of the model's own data to evaluate on (without --data).")
-def evaluate(model, data, part):
-    """Held-out negative log-likelihood per frame (nats, summed over the frame's cells)."""
-    from .api import load
-    from .evaluate import evaluation_pieces, frame_nll
+@click.option("--model", "-m", default=None, help="A model to sample and judge: bundled name, run folder or checkpoint.")
+@click.option("--files", default=None, help="Judge the generated files in this folder instead (any tool's output).")
+@click.option("--reference", "--data", "reference", default=None,
+              help="Real data to compare with: a folder or a built-in corpus (default: the model's held-out "
+                   "data, or the built-in data).")
+@click.option("--split", "part", type=click.Choice(["held-out", "test", "valid", "train", "all"]), default="held-out",
+              show_default=True, help="Which part of the model's own data is the reference (without --reference).")
+@click.option("-n", "--count", type=click.IntRange(1, 100_000), default=None,
+              help="Items on each side (default: MIDI 100 windows, images 500, audio 100, text 100).")
+@click.option("--bars", type=click.IntRange(1, 256), default=4, show_default=True,
+              help="MIDI: length of the generated pieces and of the windows cut from files.")
+@click.option("--modality", default=None, help="The kind of --files (default: guessed from their suffixes).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
+@click.option("--temperature", type=float, default=1.0, show_default=True)
+@click.option("--inception", default=None, help="Images: torchvision Inception v3 weights (.pth/.safetensors) for FID and KID.")
+@click.option("--classifier-steps", type=click.IntRange(1, 1_000_000), default=1500, show_default=True,
+              help="Images: training steps of the classifier behind the classifier score.")
+@click.option("--json", "json_path", default=None, help="Also write the report as JSON to this file.")
+@click.option("--markdown", "markdown_path", default=None, help="Also write the report as a Markdown table to this file.")
+def evaluate(model, files, reference, part, count, bars, modality, seed, temperature, inception, classifier_steps,
+             json_path, markdown_path):
+    """How close a model's samples (or a folder of generated files) are to real data.
 
-    muse = load(model)
-    pieces = evaluation_pieces(muse.config, muse.adapter, data, part)
-    nll, frames = frame_nll(muse.objective, pieces, muse.adapter)
-    source = muse.config.data.source
-    where = data or f"{'the built-in data' if source == 'builtin' else source} ({part} split)"
-    click.echo(f"frame NLL {nll:.3f} nats per frame on {where}: {len(pieces)} {muse.adapter.item_name}s, {frames} frames")
+    Per-item metrics are compared as distributions (means, overlapping area, KL(reference ||
+    generated)); per-set metrics give one number per set. Likelihood models also report
+    held-out negative log-likelihood on the reference."""
+    from .api import check_options
+    from .evaluate import Options
+    from .evaluate import evaluate as run_evaluation
+
+    check_options(temperature=temperature)
+    options = Options(count=count, bars=bars, seed=seed, temperature=temperature, inception=inception,
+                      classifier_steps=classifier_steps)
+    report = run_evaluation(model, files, reference, part, modality, options)
+    report.command = "muse " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("muse") else ""
+    judged = f"{model} ({report.counts[report.sets[0]]} samples)" if model else f"{files} ({report.counts[report.sets[0]]} items)"
+    click.echo(f"{judged} against {report.reference} ({report.counts['reference']} items)\n")
+    click.echo(report.table(), nl=False)
+    for path, text in ((json_path, report.to_json), (markdown_path, lambda: report.table(markdown=True))):
+        if path:
+            _write(text().encode(), Path(path))
