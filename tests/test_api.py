@@ -85,6 +85,24 @@ def test_the_bundled_picture_model_is_small_and_samples_digits():
     assert images.shape == (4, 1, 16, 16) and images.mean() > 0.05  # strokes, not a black square
 
 
+def test_the_bundled_sound_model_is_small_and_sounds_the_pitch_asked_for():
+    from muse_gan.audio_quality import note_pitch
+
+    assert bundled_path("notes-gan").stat().st_size <= 10 * 2**20
+    model = muse_gan.load("notes-gan")
+    sound = model.sample(1, seed=0, label="60")[0]
+    assert abs(note_pitch(sound, model.adapter.settings.sample_rate) - 60) <= 1
+
+
+def test_the_bundled_tune_model_is_small_and_writes_abc_that_becomes_midi():
+    from muse_gan.adapters.text import tune_bytes
+
+    assert bundled_path("folk-rnn").stat().st_size <= 10 * 2**20
+    tune = muse_gan.load("folk-rnn").sample(1, seed=2)[0]
+    assert tune.startswith("X:") and "K:" in tune
+    assert tune_bytes(tune, ".mid").startswith(b"MThd")
+
+
 def test_interpolate_gives_the_asked_number_of_one_segment_clips(tiny_vae_run, tmp_path):
     model = load(tiny_vae_run)
     start, end = write_quartet(tmp_path / "a.mid"), write_quartet(tmp_path / "b.mid", shift=5)

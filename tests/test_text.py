@@ -157,6 +157,14 @@ def test_primer_top_k_and_length_for_token_by_token_models(text_run):
     assert_one_clear_line(muse("sample", "--model", run, "--top-p", 0), "--top-p 0")
 
 
+def test_tunes_from_an_rnn_start_as_every_training_tune_does(text_run):
+    family, run = text_run
+    model = muse_gan.load(run)
+    assert model.adapter.start == "X:1\n"  # the first line all training tunes share, kept in the model
+    if family == "rnn":
+        assert all(tune.startswith("X:1\n") for tune in model.sample(3, seed=0, length=20))
+
+
 def test_js_divergence_and_ngrams_by_hand():
     assert js_divergence(Counter("aabb"), Counter("aabb")) == 0.0
     assert js_divergence(Counter("aa"), Counter("bb")) == pytest.approx(1.0)  # no overlap: 1 bit

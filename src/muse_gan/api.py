@@ -134,7 +134,8 @@ class MuseModel:
                        top_p: float = 1.0) -> torch.Tensor:
         """The tensors ``(count, channels, steps, width)`` of ``sample``: pictures or spectrograms
         with values from 0 to 1, or one-hot tokens. For text: at most ``length`` tokens (default:
-        four training windows), starting with ``primer``; only the ``top_k`` likeliest tokens
+        four training windows), starting with ``primer`` (RNN text models by default start with the
+        first line all their training pieces share, such as ABC's "X:1"); only the ``top_k`` likeliest tokens
         (0: all) and the likeliest holding ``top_p`` of the probability are drawn from."""
         steps = self._sample_steps(length)
         check_options(temperature=temperature, count=count)
@@ -157,6 +158,8 @@ class MuseModel:
 
     def _text_primer(self, primer: str | None, steps: int):
         """A text model's primer as one-hot frames ``(1, tokens, vocabulary)``."""
+        if primer is None and self.objective.family == "rnn":
+            primer = getattr(self.adapter, "start", "") or None  # a sample starts as every training piece did
         if primer is None:
             return None
         if not hasattr(self.adapter, "token_ids"):

@@ -49,9 +49,9 @@ class TextAdapter:
     preview_count = 4
     classes = ()
 
-    def __init__(self, settings: TextConfig = TextConfig(), vocabulary: tuple[str, ...] = ()):
+    def __init__(self, settings: TextConfig = TextConfig(), vocabulary: tuple[str, ...] = (), start: str = ""):
         _check(settings)
-        self.settings = settings
+        self.settings, self.start = settings, start  # start: the first line every training piece has (ABC: "X:1")
         self.vocabulary = RESERVED + tuple(token for token in vocabulary if token not in RESERVED)
         self.ids = {token: number for number, token in enumerate(self.vocabulary)}
 
@@ -73,25 +73,30 @@ class TextAdapter:
     def to_dict(self) -> dict:
         import dataclasses
 
-        return dataclasses.asdict(self.settings) | {"tokens": list(self.vocabulary[len(RESERVED):])}
+        return dataclasses.asdict(self.settings) | {"tokens": list(self.vocabulary[len(RESERVED):]), "start": self.start}
 
     @classmethod
     def from_dict(cls, values: dict) -> "TextAdapter":
         from ..config import _build
 
         values = dict(values)
-        tokens = tuple(values.pop("tokens", ()))
-        return cls(_build(TextConfig, values, "checkpoint", "text."), tokens)
+        tokens, start = tuple(values.pop("tokens", ())), values.pop("start", "")
+        return cls(_build(TextConfig, values, "checkpoint", "text."), tokens, start)
 
     def fitted(self, pieces) -> "TextAdapter":
         """This adapter with the vocabulary of ``pieces``' texts, at most ``text.max_vocabulary``
-        tokens (the most frequent; the rest read as the unknown token)."""
+        tokens (the most frequent; the rest read as the unknown token), and the first line
+        they all share, if any: sampling starts with it, as a piece does."""
         counts: dict[str, int] = {}
+        first_lines = set()
         for piece in pieces:
-            for token in self.tokens(text_of(piece.roll)):
+            text = text_of(piece.roll)
+            first_lines.add(text.partition("\n")[0] + "\n" if "\n" in text else None)
+            for token in self.tokens(text):
                 counts[token] = counts.get(token, 0) + 1
         kept = sorted(counts, key=lambda token: (-counts[token], token))[:self.settings.max_vocabulary - len(RESERVED)]
-        return TextAdapter(self.settings, tuple(sorted(kept)))
+        start = first_lines.pop() if len(first_lines) == 1 else None
+        return TextAdapter(self.settings, tuple(sorted(kept)), start or "")
 
     # files → items
 

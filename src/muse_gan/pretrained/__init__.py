@@ -13,6 +13,8 @@ DESCRIPTIONS = {
     "bach-gan": "the same chorales as 4-bar segments; MuseGAN-style, undertrained (6,500 CPU steps)",
     "bach-vae": "the same chorales as 2-bar segments; MusicVAE-style, for `muse interpolate`",
     "digits-gan": "scikit-learn's handwritten digits, 16 x 16; class-conditional GAN (`muse sample --label 7`)",
+    "notes-gan": "one-second notes of 8 GM instruments as log-mel spectrograms; pitch-conditioned GAN (`--pitch 60`)",
+    "folk-rnn": "music21's ~11,600 folk tunes as ABC tokens; LSTM (`muse sample -o tune.abc`, or -o tune.mid)",
 }
 
 
