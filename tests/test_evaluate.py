@@ -44,6 +44,14 @@ def test_ndb_counts_the_cells_whose_shares_differ():
     assert (lopsided.different, lopsided.share) == (2, 1.0)
 
 
+def test_ndb_counts_correlated_rows_as_the_samples_behind_them():
+    generator = torch.Generator().manual_seed(2)
+    reference = two_clusters(40, generator).repeat_interleave(25, dim=0)  # 40 sounds of 25 alike frames
+    generated = two_clusters(40, generator, share_near=0.65).repeat_interleave(25, dim=0)
+    assert ndb(generated, reference, bins=2).different == 2  # 1,000 rows each: 65% against 50% looks certain
+    assert ndb(generated, reference, bins=2, samples=(40, 40)).different == 0  # 40 sounds each: it is not
+
+
 def test_frechet_distance_by_hand():
     # 1-D: FID = (μ1 − μ2)² + (σ1 − σ2)²; first: mean 0, variance 2 (n − 1); second: mean 3, variance 8
     first = torch.tensor([[-1.0], [1.0], [-1.0], [1.0], [0.0], [0.0]]) * math.sqrt(2 * 5 / 4)

@@ -344,23 +344,28 @@ def models():
 @click.option("--inception", default=None, help="Images: torchvision Inception v3 weights (.pth/.safetensors) for FID and KID.")
 @click.option("--classifier-steps", type=click.IntRange(1, 1_000_000), default=1500, show_default=True,
               help="Images: training steps of the classifier behind the classifier score.")
+@click.option("--with-training", "training", is_flag=True,
+              help="Also judge the model's training data against the reference: how close real data comes.")
 @click.option("--json", "json_path", default=None, help="Also write the report as JSON to this file.")
 @click.option("--markdown", "markdown_path", default=None, help="Also write the report as a Markdown table to this file.")
 def evaluate(model, files, reference, part, count, bars, modality, seed, temperature, inception, classifier_steps,
-             json_path, markdown_path):
+             training, json_path, markdown_path):
     """How close a model's samples (or a folder of generated files) are to real data.
 
     Per-item metrics are compared as distributions (means, overlapping area, KL(reference ||
     generated)); per-set metrics give one number per set. Likelihood models also report
     held-out negative log-likelihood on the reference."""
     from .api import check_options
+    from .errors import MuseError
     from .evaluate import Options
     from .evaluate import evaluate as run_evaluation
 
     check_options(temperature=temperature)
     options = Options(count=count, bars=bars, seed=seed, temperature=temperature, inception=inception,
                       classifier_steps=classifier_steps)
-    report = run_evaluation(model, files, reference, part, modality, options)
+    if training and not model:
+        raise MuseError("--with-training: only with --model (its training data)")
+    report = run_evaluation(model, files, reference, part, modality, options, training)
     report.command = "muse " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("muse") else ""
     judged = f"{model} ({report.counts[report.sets[0]]} samples)" if model else f"{files} ({report.counts[report.sets[0]]} items)"
     click.echo(f"{judged} against {report.reference} ({report.counts['reference']} items)\n")

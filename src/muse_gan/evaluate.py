@@ -106,10 +106,12 @@ def compare(judge, sets: list[Samples], reference: Samples, report: Report) -> R
 # what to compare
 
 def evaluate(model: str | None = None, files: str | None = None, reference: str | None = None,
-             part: str = HELD_OUT, modality: str | None = None, options: Options = Options()) -> Report:
+             part: str = HELD_OUT, modality: str | None = None, options: Options = Options(),
+             training: bool = False) -> Report:
     """Samples of ``model`` (or the items in the folder ``files``) judged against ``reference``
     (a folder or a built-in corpus; default: the model's ``part`` split of its own data, or
-    the modality's built-in data)."""
+    the modality's built-in data). ``training`` adds the model's training data as a set: how
+    close real data from the same source comes."""
     from .api import load
 
     if (model is None) == (files is None):
@@ -120,27 +122,34 @@ def evaluate(model: str | None = None, files: str | None = None, reference: str 
         raise MuseError(f"--modality {modality}: {muse.path} is a {adapter.modality} model")
     judge = JUDGES.get(adapter.modality)(adapter, options)
     count = options.count or DEFAULT_COUNTS[adapter.modality]
-    if reference:
-        reference_pieces, where = load_pieces(adapter, reference, quiet=True), _where(reference)
-    elif muse:
-        reference_pieces = evaluation_pieces(muse.config, adapter, None, part, quiet=True)
-        where = f"{_where(muse.config.data.source)}, the model's {part} part"
-    else:
-        reference_pieces, where = load_pieces(adapter, "builtin", quiet=True), "the built-in data"
+    reference_pieces, where = _reference(muse, adapter, reference, part)
     reference_pieces = pick(reference_pieces, count, options.seed)
-    reference_samples = judge.samples("reference", reference_pieces, count)
     if muse:
-        generated = judge.generate(muse, count)
+        sets = [judge.generate(muse, count)]
+        if training:
+            train = evaluation_pieces(muse.config, adapter, None, "train", quiet=True)
+            sets.append(judge.samples("training data", pick(train, count, options.seed), count))
     else:
-        generated = judge.samples(Path(files).name or "files", pick(load_pieces(adapter, files, quiet=True),
-                                                                     count, options.seed), count)
-    report = Report(adapter.modality, where, {"reference": len(reference_samples.items), generated.name: len(generated.items)})
-    compare(judge, [generated], reference_samples, report)
+        pieces = pick(load_pieces(adapter, files, quiet=True), count, options.seed)
+        sets = [judge.samples(Path(files).name or "files", pieces, count)]
+    reference_samples = judge.samples("reference", reference_pieces, count)
+    counts = {"reference": len(reference_samples.items)} | {samples.name: len(samples.items) for samples in sets}
+    report = compare(judge, sets, reference_samples, Report(adapter.modality, where, counts))
     if muse:
         report.likelihood = likelihood(muse, reference_pieces)
         if report.likelihood is None:
             report.notes.append(f"no likelihood: a {muse.objective.family.upper()} defines none")
     return report
+
+
+def _reference(muse, adapter, reference: str | None, part: str) -> tuple[list, str]:
+    """The reference pieces and what they are, in words."""
+    if reference:
+        return load_pieces(adapter, reference, quiet=True), _where(reference)
+    if muse:
+        pieces = evaluation_pieces(muse.config, adapter, None, part, quiet=True)
+        return pieces, f"{_where(muse.config.data.source)}, the model's {part} part"
+    return load_pieces(adapter, "builtin", quiet=True), "the built-in data"
 
 
 def infer_modality(folder: str) -> str:

@@ -98,7 +98,8 @@ class MidiJudge(Judge):
 
 class FixedSizeJudge(Judge):
     """Pictures and spectrograms: class-conditional models are asked for every class in turn;
-    NDB compares the sets' vectors (``vectors``) over k-means cells of the reference's."""
+    NDB compares the sets' vectors (``vectors``) over k-means cells of the reference's, with
+    one cell per ten items (2 to 50) and the items as the independent samples."""
 
     def generate(self, muse, count):
         classes = muse.adapter.classes or (None,)
@@ -119,8 +120,8 @@ class FixedSizeJudge(Judge):
         from .set_metrics import ndb
 
         generated, real = self.vectors(samples), self.vectors(reference)
-        bins = max(2, min(50, min(len(generated), len(real)) // 10))
-        test = ndb(generated, real, bins, seed=self.options.seed)
+        bins = max(2, min(50, min(len(samples.items), len(reference.items)) // 10))
+        test = ndb(generated, real, bins, seed=self.options.seed, samples=(len(samples.items), len(reference.items)))
         _note(report, f"NDB: share of {test.bins} k-means cells of the reference's {self.cell_name} whose share of "
                       f"items differs at the 5% level (about 0.05 for two samples of one distribution)")
         return {"ndb": test.share}

@@ -37,14 +37,20 @@ class BinTest:
         return self.different / self.bins
 
 
-def ndb(generated: torch.Tensor, reference: torch.Tensor, bins: int, seed: int = 0) -> BinTest:
-    """NDB of ``generated`` against ``reference`` (both ``(n, features)``) over ``bins`` k-means cells."""
+def ndb(generated: torch.Tensor, reference: torch.Tensor, bins: int, seed: int = 0,
+        samples: tuple[int, int] | None = None) -> BinTest:
+    """NDB of ``generated`` against ``reference`` (both ``(n, features)``) over ``bins`` k-means cells.
+
+    ``samples``: how many independent samples stand behind each set's rows, when fewer than
+    the rows (a sound's mel frames belong together): the z-test's spread uses these counts,
+    so correlated rows do not pass for more evidence than there is."""
     generated, reference = generated.double().flatten(1), reference.double().flatten(1)
+    generated_count, reference_count = samples or (len(generated), len(reference))
     centres = kmeans(reference, bins, seed=seed)
     p = _cell_shares(reference, centres)
     q = _cell_shares(generated, centres)
-    pooled = (p * len(reference) + q * len(generated)) / (len(reference) + len(generated))
-    spread = (pooled * (1 - pooled) * (1 / len(reference) + 1 / len(generated))).sqrt()
+    pooled = (p * reference_count + q * generated_count) / (reference_count + generated_count)
+    spread = (pooled * (1 - pooled) * (1 / reference_count + 1 / generated_count)).sqrt()
     z = (p - q).abs() / spread.clamp(min=1e-12)
     return BinTest(int((z > Z_CRITICAL).sum()), len(centres))
 
