@@ -72,13 +72,19 @@ def test_kernel_distance_by_hand_and_near_zero_for_one_distribution():
     assert math.isnan(kernel_distance(torch.zeros(1, 3), torch.zeros(5, 3)))
 
 
-def test_inception_weights_from_a_file_give_pool_features(tmp_path):
+@pytest.fixture(scope="module")
+def inception_weights(tmp_path_factory):
+    """Inception v3 weights as a file (random ones: the real ones would be a download)."""
     from torchvision.models import inception_v3
 
     torch.manual_seed(0)
-    weights = tmp_path / "inception.pth"
+    weights = tmp_path_factory.mktemp("inception") / "inception.pth"
     torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), weights)
-    features = inception_features(inception_network(weights), torch.rand(3, 1, 16, 16))
+    return weights
+
+
+def test_inception_weights_from_a_file_give_pool_features(inception_weights):
+    features = inception_features(inception_network(inception_weights), torch.rand(3, 1, 16, 16))
     assert features.shape == (3, 2048) and torch.isfinite(features).all()
 
 
@@ -183,6 +189,15 @@ def test_pictures_get_a_classifier_score_class_shares_and_ndb(tmp_path):
     assert metrics["label_accuracy"]["made"]["value"] >= 0.9
     assert report["histograms"]["made"] == {"bar": 0.5, "disc": 0.5}
     assert 0 <= metrics["ndb"]["made"]["value"] <= 1 and metrics["ndb"]["reference"] is None
+
+
+def test_pictures_get_fid_and_kid_with_inception_weights_from_a_file(tmp_path, inception_weights):
+    real, generated = shapes(tmp_path / "real", 2, 0), shapes(tmp_path / "made", 2, 1)  # Inception is slow on a CPU
+    result = muse("eval", "--files", generated, "--reference", real, "--classifier-steps", 1,
+                  "--inception", inception_weights, "--json", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "r.json").read_text())["metrics"]
+    assert metrics["fid"]["made"]["value"] >= 0 and math.isfinite(metrics["kid"]["made"]["value"])
 
 
 def test_sounds_get_pitch_accuracy_from_their_folders(tmp_path):

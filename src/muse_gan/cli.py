@@ -4,6 +4,7 @@ music21) happen inside commands so ``muse --help`` stays instant."""
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -366,7 +367,7 @@ def evaluate(model, files, reference, part, count, bars, modality, seed, tempera
     if training and not model:
         raise MuseError("--with-training: only with --model (its training data)")
     report = run_evaluation(model, files, reference, part, modality, options, training)
-    report.command = "muse " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("muse") else ""
+    report.command = "muse " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "muse" else ""
     judged = f"{model} ({report.counts[report.sets[0]]} samples)" if model else f"{files} ({report.counts[report.sets[0]]} items)"
     click.echo(f"{judged} against {report.reference} ({report.counts['reference']} items)\n")
     click.echo(report.table(), nl=False)
