@@ -202,13 +202,13 @@ def test_pictures_get_fid_and_kid_with_inception_weights_from_a_file(tmp_path, i
 
 def test_sounds_get_pitch_accuracy_from_their_folders(tmp_path):
     def notes(folder, seed):
+        """A one-second tone in each pitch's folder (one each: pYIN takes a third of a second a note)."""
         rng = np.random.default_rng(seed)
+        seconds = np.arange(22050) / 22050
         for pitch in (57, 64, 69):
             (folder / str(pitch)).mkdir(parents=True)
-            for number in range(2):
-                seconds = np.arange(22050) / 22050
-                tone = np.sin(2 * np.pi * 440 * 2 ** ((pitch - 69) / 12) * seconds) * rng.uniform(0.2, 0.5)
-                soundfile.write(folder / str(pitch) / f"{number}.wav", tone.astype(np.float32), 22050)
+            tone = np.sin(2 * np.pi * 440 * 2 ** ((pitch - 69) / 12) * seconds) * rng.uniform(0.2, 0.5)
+            soundfile.write(folder / str(pitch) / "tone.wav", tone.astype(np.float32), 22050)
         return folder
 
     real, generated = notes(tmp_path / "real", 0), notes(tmp_path / "made", 1)
