@@ -58,10 +58,10 @@ class PianoRollAdapter:
         return dataclasses.asdict(self.settings)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "PianoRollAdapter":
+    def from_dict(cls, values: dict, where: str = "checkpoint") -> "PianoRollAdapter":
         from ..config import _build
 
-        return cls(_build(MidiConfig, values, "checkpoint", "midi."))
+        return cls(_build(MidiConfig, values, where, "midi."))
 
     # files → items
 

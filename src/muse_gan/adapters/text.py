@@ -76,12 +76,13 @@ class TextAdapter:
         return dataclasses.asdict(self.settings) | {"tokens": list(self.vocabulary[len(RESERVED):])}
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TextAdapter":
+    def from_dict(cls, values: dict, where: str = "checkpoint") -> "TextAdapter":
         from ..config import _build
+        from .base import pop_names
 
         values = dict(values)
-        tokens = tuple(values.pop("tokens", ()))
-        return cls(_build(TextConfig, values, "checkpoint", "text."), tokens)
+        tokens = pop_names(values, "tokens", where)
+        return cls(_build(TextConfig, values, where, "text."), tokens)
 
     def fitted(self, pieces) -> "TextAdapter":
         """This adapter with the vocabulary of ``pieces``' texts, at most ``text.max_vocabulary``
