@@ -84,7 +84,7 @@ def prepare(adapter, files: list[Path], quiet: bool = False) -> list[Piece]:
         except Exception as error:  # noqa: BLE001  any reader's failure on one odd file skips that file
             skipped += 1
             reason = str(error) if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
-            _say(f"skipped {reason if reason.startswith(str(path)) else f'{path}: {reason}'}")
+            say(f"skipped {reason if reason.startswith(str(path)) else f'{path}: {reason}'}")
     if skipped:
         print(f"skipped {skipped} of {len(files)} files", file=sys.stderr)
     if not pieces:
@@ -273,7 +273,7 @@ class WindowSampler(_Seeded):
         return torch.tensor(low), torch.tensor(high)
 
 
-def _say(line: str) -> None:
+def say(line: str) -> None:
     """A line on stderr that doesn't tear the progress bar apart."""
     from tqdm import tqdm
 
