@@ -85,16 +85,25 @@ def _open_tensorboard(log_dir: pathlib.Path, from_step: int | None = None):
 
 
 def _drop_rows_after(csv_path: pathlib.Path, step: int) -> None:
-    """Keep the header and the rows up to ``step``; rewritten atomically."""
+    """Keep the header and the whole rows up to ``step``; rewritten atomically."""
     if not csv_path.exists() or csv_path.stat().st_size == 0:
         return
     with open(csv_path, newline="", encoding="utf-8") as file:
         rows = list(csv.reader(file))
-    kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) <= step]
+    kept = rows[:1] + [row for row in rows[1:] if _is_whole_row(row) and int(row[0]) <= step]
     partial = csv_path.with_name(f".{csv_path.name}.{os.getpid()}.partial")
     with open(partial, "w", newline="", encoding="utf-8") as file:
         csv.writer(file).writerows(kept)
     os.replace(partial, csv_path)
+
+
+def _is_whole_row(row: list[str]) -> bool:
+    """False for the cut-off last line a killed process may leave."""
+    try:
+        _parse_row(row, "", 0)
+    except DataError:
+        return False
+    return True
 
 
 def read_scalars(csv_path) -> dict[str, list[tuple[int, float]]]:
