@@ -80,7 +80,7 @@ def prepare(adapter, files: list[Path], quiet: bool = False) -> list[Piece]:
     pieces, skipped = [], 0
     for path in _progress(files, quiet):
         try:
-            pieces += _encode_file(adapter, path)
+            pieces += encode_file(adapter, path)
         except Exception as error:  # noqa: BLE001  any reader's failure on one odd file skips that file
             skipped += 1
             reason = str(error) if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
@@ -280,7 +280,9 @@ def say(line: str) -> None:
     tqdm.write(line, file=sys.stderr)
 
 
-def _encode_file(adapter, path: Path) -> list[Piece]:
+def encode_file(adapter, path: Path) -> list[Piece]:
+    """The pieces of one source file, as preparing makes them. A file that can't be used raises
+    ``DataError`` naming it (``prepare`` reports it and goes on with the others)."""
     items = adapter.read(path)
     label = adapter.label_of(path)
     if len(items) == 1:
