@@ -84,13 +84,17 @@ def test_an_unwritable_output_is_one_clear_line(tiny_run, tmp_path):
     assert_one_clear_line(muse("compose", "--model", tiny_run, "-o", target), f"-o {target}", "cannot write")
 
 
-def _full_disk():
-    """Files may grow to 200 bytes: past that, writes fail (EFBIG) as they would on a full disk."""
-    import resource
-    import signal
+def full_disk(size: int):
+    """For a subprocess: files may grow to ``size`` bytes, past that writes fail (EFBIG) as they
+    would on a full disk."""
+    def limit():
+        import resource
+        import signal
 
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
 
 
 def test_a_full_disk_is_one_clear_line_and_the_old_file_stays_whole(tiny_run, tmp_path):
@@ -98,11 +102,23 @@ def test_a_full_disk_is_one_clear_line_and_the_old_file_stays_whole(tiny_run, tm
     target.write_bytes(b"yesterday's song")
     result = subprocess.run([sys.executable, "-m", "muse_gan", "compose", "--model", str(tiny_run), "--bars", "16",
                              "--seed", "1", "-o", str(target)], capture_output=True, text=True, timeout=120,
-                            preexec_fn=_full_disk)
+                            preexec_fn=full_disk(200))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == f"Error: -o {target}: cannot write (File too large)"
     assert target.read_bytes() == b"yesterday's song"
     assert [path.name for path in tmp_path.iterdir()] == ["song.mid"]
+
+
+def test_training_onto_a_full_disk_is_one_clear_line(tmp_path):
+    run = tmp_path / "run"
+    options = sum((["--set", item] for item in TINY), [])
+    result = subprocess.run([sys.executable, "-m", "muse_gan", "train", "--out", str(run), "--quiet", *options],
+                            capture_output=True, text=True, timeout=300, preexec_fn=full_disk(20_000))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "not cached:" in result.stderr  # the prepared data is bigger than the disk allows: the run goes on
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"Error: {run}/") and last.endswith(".safetensors: cannot write (File too large)")
+    assert not list(run.rglob("*.tmp"))
 
 
 def test_compose_refuses_to_write_midi_to_a_terminal(tiny_run):

@@ -340,7 +340,10 @@ def _save_cache(path: Path, pieces: list[Piece]) -> None:
     tensors = {f"{index}": piece.roll.contiguous() for index, piece in enumerate(pieces)}
     names = json.dumps([piece.name for piece in pieces])
     labels = json.dumps([piece.label for piece in pieces])
-    write_atomically(path, save(tensors, metadata={"names": names, "labels": labels}))
+    try:
+        write_atomically(path, save(tensors, metadata={"names": names, "labels": labels}))
+    except MuseError as error:  # a full disk or a read-only home: the run goes on, only later runs are slower
+        say(f"not cached: {error}")
 
 
 def _load_cache(path: Path) -> list[Piece]:

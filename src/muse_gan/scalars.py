@@ -9,7 +9,7 @@ import csv
 import os
 import pathlib
 
-from muse_gan.errors import DataError
+from muse_gan.errors import DataError, MuseError
 
 CSV_NAME = "scalars.csv"
 TENSORBOARD_DIR = "tensorboard"
@@ -52,17 +52,23 @@ class ScalarLog:
     def log(self, step: int, scalars: dict[str, float]) -> None:
         """Record each ``name: value`` of ``scalars`` at ``step``; the CSV rows are flushed."""
         step = int(step)
-        for name, value in scalars.items():
-            value = float(value)
-            # repr is the shortest text that reads back as the same float.
-            self._csv.writerow([step, name, repr(value)])
-            if self._tensorboard is not None:
-                self._tensorboard.add_scalar(name, value, step)
-        self._csv_file.flush()
+        try:
+            for name, value in scalars.items():
+                value = float(value)
+                # repr is the shortest text that reads back as the same float.
+                self._csv.writerow([step, name, repr(value)])
+                if self._tensorboard is not None:
+                    self._tensorboard.add_scalar(name, value, step)
+            self._csv_file.flush()
+        except OSError as error:  # a full disk
+            raise MuseError(f"{self.csv_path}: cannot write ({error.strerror or error})") from None
 
     def close(self) -> None:
         """Close the CSV and TensorBoard files; closing twice is harmless."""
-        self._csv_file.close()
+        try:
+            self._csv_file.close()
+        except OSError:
+            pass  # rows that could not be flushed were already reported by log()
         if self._tensorboard is not None:
             self._tensorboard.close()
             self._tensorboard = None
