@@ -50,3 +50,19 @@ def test_the_outer_limit_still_holds_after_an_inner_one():
             with time_limit(0.1, Inner):
                 spin(0.01)
             spin(5)
+
+
+def test_an_alarm_swallowed_in_a_gc_callback_comes_again():
+    import gc
+
+    def slow_callback(phase, info):  # the alarm lands here; Python reports and drops its exception
+        spin(0.3)
+
+    gc.callbacks.append(slow_callback)
+    try:
+        with pytest.raises(Inner):
+            with time_limit(0.1, Inner):
+                gc.collect()  # the first alarm comes during the callback
+                spin(5)
+    finally:
+        gc.callbacks.remove(slow_callback)

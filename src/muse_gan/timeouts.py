@@ -13,6 +13,8 @@ import threading
 import time
 from contextlib import contextmanager
 
+RETRY = 0.1  # seconds between alarms once a limit has passed
+
 
 @contextmanager
 def time_limit(seconds: float, error: type[BaseException]):
@@ -31,7 +33,9 @@ def time_limit(seconds: float, error: type[BaseException]):
 
     outer_handler = signal.signal(signal.SIGALRM, expire)
     started = time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # Then again every RETRY seconds: an exception raised while a gc callback or __del__ runs is
+    # swallowed by Python ("unraisable"), so one alarm alone can be lost.
+    signal.setitimer(signal.ITIMER_REAL, seconds, RETRY)
     try:
         yield
     finally:
