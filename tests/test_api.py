@@ -124,3 +124,67 @@ def test_a_vae_composes_any_number_of_bars(tiny_vae_run, bars):
     model = load(tiny_vae_run)
     roll, _ = model.compose_roll(bars=bars, seed=3)
     assert roll.shape[1] == bars * model.steps_per_bar
+
+
+# model files from elsewhere: doctored, foreign, truncated, or a pickle
+
+
+def doctored(tiny_run, tmp_path, change):
+    """The tiny run's model with ``change(info)`` applied to its header."""
+    from muse_gan import checkpoint as ckpt
+
+    tensors, info = ckpt.load_checkpoint(tiny_run / "model.safetensors")
+    change(info)
+    info.pop("format"), info.pop("version")
+    path = tmp_path / "doctored.safetensors"
+    ckpt.save_checkpoint(path, tensors, info)
+    return path
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda info: info.pop("modality"), ["has no modality"]),
+    (lambda info: info.update(modality="video"), ["unknown modality 'video'", "audio, image, midi, text"]),
+    (lambda info: info.update(adapter=[1, 2]), ["has no adapter"]),
+    (lambda info: info["adapter"].update(colour="red"), ["unknown key 'midi.colour'"]),
+    (lambda info: info["adapter"].update(steps_per_beat="four"), ["midi.steps_per_beat", "expected int"]),
+    (lambda info: info["config"]["model"].update(family="diffusion"), ["unknown model family 'diffusion'"]),
+    (lambda info: info["config"]["model"].update(hidden=10**12), []),  # built on the meta device: no memory taken
+    (lambda info: info["config"]["model"].update(hidden=8), ["weights do not fit"]),
+    (lambda info: info["config"]["train"].update(lr=[]), ["train.lr", "expected float"]),
+])
+def test_a_doctored_model_file_is_one_error_naming_it(tiny_run, tmp_path, change, words):
+    path = doctored(tiny_run, tmp_path, change)
+    with pytest.raises(MuseError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    for word in words:
+        assert word in message
+
+
+class _Payload:
+    """A pickle that, if it were ever unpickled, would create ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "model.pt"])
+def test_loading_a_pickle_runs_no_code_from_it(tmp_path, name):
+    import torch
+
+    path, marker = tmp_path / name, tmp_path / "the payload ran"
+    torch.save({"model": _Payload(marker)}, path)
+    with pytest.raises(MuseError, match=f"^{path}: not a muse_gan checkpoint"):
+        load(path)
+    assert not marker.exists()
+
+
+def test_a_truncated_model_file_is_one_error_naming_it(tiny_run, tmp_path):
+    path = tmp_path / "cut.safetensors"
+    path.write_bytes((tiny_run / "model.safetensors").read_bytes()[:5000])
+    with pytest.raises(MuseError, match=f"^{path}: not a muse_gan checkpoint"):
+        load(path)

@@ -8,8 +8,8 @@ import torch
 from safetensors.torch import save, save_file
 
 import muse_gan
-from muse_gan.checkpoint import (load_checkpoint, optimizer_tensors, prefixed, restore_optimizer, save_checkpoint,
-                                 unprefixed, write_atomically)
+from muse_gan.checkpoint import (load_checkpoint, optimizer_tensors, prefixed, remove_temporaries, restore_optimizer,
+                                 save_checkpoint, unprefixed, write_atomically)
 from muse_gan.errors import MuseError
 
 
@@ -54,10 +54,52 @@ def test_failed_rename_keeps_what_is_there_and_leaves_no_temporary(tmp_path):
     target = tmp_path / "model.safetensors"
     target.mkdir()  # renaming a file over a non-empty folder fails, even as root
     (target / "keep.txt").write_bytes(b"mine")
-    with pytest.raises(OSError):
+    with pytest.raises(MuseError, match=f"^{target}: cannot write"):
         write_atomically(target, b"new bytes")
     assert (target / "keep.txt").read_bytes() == b"mine"
     assert leftovers(tmp_path) == []
+
+
+def test_a_folder_that_cannot_be_made_is_one_error_naming_the_file(tmp_path):
+    (tmp_path / "plain file").write_bytes(b"x")
+    target = tmp_path / "plain file" / "song.mid"  # a file where a folder should be: refused even as root
+    with pytest.raises(MuseError, match=f"^{target}: cannot write \\(a file is in the way of its folder"):
+        write_atomically(target, b"MThd")
+
+
+FULL_DISK = """
+import resource, signal, sys
+from muse_gan.checkpoint import write_atomically
+from muse_gan.errors import MuseError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit, writes fail with EFBIG, as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+try:
+    write_atomically(sys.argv[1], bytes(5000))
+except MuseError as error:
+    print(error)
+"""
+
+
+def test_a_full_disk_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "model.safetensors"
+    target.write_bytes(b"the last good checkpoint")
+    result = subprocess.run([sys.executable, "-c", FULL_DISK, str(target)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.strip() == f"{target}: cannot write (File too large)", result.stderr
+    assert target.read_bytes() == b"the last good checkpoint"
+    assert leftovers(tmp_path) == []
+
+
+def test_remove_temporaries_takes_only_the_leftovers_of_killed_writes(tmp_path):
+    write_atomically(tmp_path / "latest.safetensors", b"good")
+    (tmp_path / ".latest.safetensors.k1ll3d.tmp").write_bytes(b"half a che")
+    (tmp_path / "notes.tmp").write_bytes(b"not hidden: not ours")
+    removed = remove_temporaries(tmp_path)
+    assert [path.name for path in removed] == [".latest.safetensors.k1ll3d.tmp"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["latest.safetensors", "notes.tmp"]
 
 
 # save_checkpoint / load_checkpoint

@@ -78,6 +78,49 @@ def test_an_existing_file_survives_a_failed_compose(tiny_run, tmp_path):
     assert target.read_bytes() == b"precious"
 
 
+def test_an_unwritable_output_is_one_clear_line(tiny_run, tmp_path):
+    (tmp_path / "a file").write_bytes(b"x")
+    target = tmp_path / "a file" / "song.mid"  # refused even as root, unlike a read-only folder
+    assert_one_clear_line(muse("compose", "--model", tiny_run, "-o", target), f"-o {target}", "cannot write")
+
+
+def full_disk(size: int):
+    """For a subprocess: files may grow to ``size`` bytes, past that writes fail (EFBIG) as they
+    would on a full disk."""
+    def limit():
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
+
+
+def test_a_full_disk_is_one_clear_line_and_the_old_file_stays_whole(tiny_run, tmp_path):
+    target = tmp_path / "song.mid"
+    target.write_bytes(b"yesterday's song")
+    result = subprocess.run([sys.executable, "-m", "muse_gan", "compose", "--model", str(tiny_run), "--bars", "16",
+                             "--seed", "1", "-o", str(target)], capture_output=True, text=True, timeout=120,
+                            preexec_fn=full_disk(200))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"Error: -o {target}: cannot write (File too large)"
+    assert target.read_bytes() == b"yesterday's song"
+    assert [path.name for path in tmp_path.iterdir()] == ["song.mid"]
+
+
+def test_training_onto_a_full_disk_is_one_clear_line(tmp_path):
+    run = tmp_path / "run"
+    options = sum((["--set", item] for item in TINY), [])
+    result = subprocess.run([sys.executable, "-m", "muse_gan", "train", "--out", str(run), "--quiet", *options],
+                            capture_output=True, text=True, timeout=300, preexec_fn=full_disk(20_000))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "not cached:" in result.stderr  # the prepared data is bigger than the disk allows: the run goes on
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"Error: {run}/") and last.endswith(".safetensors: cannot write (File too large)")
+    assert not list(run.rglob("*.tmp"))
+
+
 def test_compose_refuses_to_write_midi_to_a_terminal(tiny_run):
     controller, terminal = pty.openpty()
     result = subprocess.run([sys.executable, "-m", "muse_gan", "compose", "--model", str(tiny_run)],
@@ -193,6 +236,7 @@ def test_resume_refuses_changed_settings(tiny_run, tmp_path):
 
 @pytest.mark.parametrize("setting, words", [
     ("train.eval_every=0", ["train.eval_every", "at least 1"]),
+    ("train.skip_limit=0", ["train.skip_limit", "at least 1"]),
     ("train.precision=\"fp16\"", ["train.precision"]),
     ("train.device=\"cuda:7\"" if not __import__("torch").cuda.is_available() else "train.device=\"tpu\"",
      ["train.device"]),
@@ -218,6 +262,19 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     assert process.returncode == 1
     assert "--resume" in err and "Traceback" not in err
     assert (run / "checkpoints" / "latest.safetensors").exists()
+
+
+def test_ctrl_c_before_training_starts_is_one_line(tmp_path):
+    import signal
+
+    options = sum((["--set", item] for item in TINY), [])
+    process = subprocess.Popen([sys.executable, "-m", "muse_gan", "train", "--out", str(tmp_path / "run"), *options],
+                               stderr=subprocess.PIPE, text=True)  # a fresh cache: it parses chorales for a while
+    assert process.stderr.readline().startswith("run folder:")
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 130
+    assert err.strip().splitlines()[-1] == "Error: interrupted" and "Traceback" not in err
 
 
 def test_a_conditional_gan_harmonizes_the_given_melody(tmp_path):

@@ -82,6 +82,8 @@ def test_override_does_not_change_the_original():
     ("train.steps", "train.steps"),  # no "="
     ("steps=3", "steps=3"),  # no section
     ("train.=3", "train.=3"),
+    ("train.lr=nan", "train.lr"),  # TOML has nan and inf; no setting means them
+    ("train.betas=[0.5, inf]", "train.betas"),
 ])
 def test_bad_overrides_are_config_errors_naming_the_key(assignment, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
@@ -99,6 +101,7 @@ def test_config_error_is_a_muse_error():
     ("[trian]\nsteps = 1\n", "trian"),
     ("train = 5\n", "train"),  # a section must be a table
     ('[midi]\nprograms = ["organ"]\n', "midi.programs"),
+    ("[audio]\nfmax = -inf\n", "audio.fmax"),
 ])
 def test_bad_file_values_name_the_file_and_the_key(tmp_path, text, named):
     path = write(tmp_path, text)

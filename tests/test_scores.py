@@ -1,5 +1,7 @@
 """Tests for muse_gan.scores: MusicXML and ABC files read into PrettyMIDI, and the chorale list."""
 
+import time
+
 import pytest
 from music21 import chord, instrument, meter, note, stream, tempo, tie
 
@@ -177,3 +179,34 @@ def test_bach_chorales_lists_sorted_mxl_files():
     names = {path.name for path in paths}
     assert "bwv846.mxl" not in names  # a keyboard prelude, not a chorale
     assert {"bwv1.6.mxl", "bwv269.mxl"} <= names
+
+
+# files that would take music21 minutes
+
+
+def test_a_tune_of_over_a_thousand_bars_is_refused_before_parsing(tmp_path):
+    path = tmp_path / "endless.abc"
+    path.write_text("X:1\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|" * 2700 + "\n")  # music21 alone: over 10 minutes
+    started = time.monotonic()
+    with pytest.raises(DataError, match=f"^{path}: a tune of over 1000 bars"):
+        read_scores(path)
+    assert time.monotonic() - started < 1
+
+
+def test_a_long_tune_reads_quickly_without_beaming(tmp_path):
+    path = tmp_path / "long.abc"
+    path.write_text("X:1\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|" * 512 + "\n")  # with music21's beaming: 7 s
+    started = time.monotonic()
+    (piece,) = read_scores(path)
+    assert len(piece.instruments[0].notes) == 8 * 512
+    assert time.monotonic() - started < 5
+
+
+def test_a_file_music21_is_slow_on_is_skipped_after_the_time_limit(tmp_path, monkeypatch):
+    import muse_gan.scores
+
+    monkeypatch.setattr(muse_gan.scores, "SCORE_SECONDS", 0.3)
+    path = tmp_path / "slow.abc"  # a field change in every bar: music21 takes seconds
+    path.write_text("X:1\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|dedB ded4/4\nL:1/8\nK:G\n" * 450)
+    with pytest.raises(DataError, match=f"^{path}: not read within 0.3 s"):
+        read_scores(path)

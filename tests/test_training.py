@@ -1,5 +1,9 @@
 """Real (tiny) training runs on real Bach chorales, on the CPU."""
 
+import subprocess
+import sys
+import time
+
 import mido
 import pytest
 import torch
@@ -102,3 +106,88 @@ def test_a_folder_with_nothing_usable_is_one_clear_error(tmp_path):
     (data / "broken.mid").write_bytes(b"MThd garbage")
     with pytest.raises(MuseError, match="no usable pieces"):
         train(tiny(f"data.source=\"{data}\""), tmp_path / "run", quiet=True)
+
+
+# faults: kills, non-finite steps, doctored checkpoints
+
+KILLABLE = ["train.steps=30", "train.checkpoint_every=1", "train.eval_every=1000", "train.sample_every=0",
+            "train.log_every=1", "train.ema=0.9"]
+
+
+@pytest.mark.parametrize("family", [["model.family=\"rnn\""],
+                                    ["model.family=\"gan\"", "model.channels=4", "model.latent=4", "gan.critic_steps=2"]],
+                         ids=["rnn", "gan"])
+def test_a_run_killed_at_any_moment_resumes_to_the_same_weights(tmp_path, family):
+    settings = TINY + KILLABLE + family
+    whole = train(load_config(None, settings), tmp_path / "whole", quiet=True)  # also prepares the data for the next
+    run = tmp_path / "killed"
+    options = sum((["--set", item] for item in settings), [])
+    process = subprocess.Popen([sys.executable, "-m", "muse_gan", "train", "--out", str(run), "--quiet", *options],
+                               stderr=subprocess.DEVNULL)
+    latest = run / "checkpoints" / "latest.safetensors"
+    deadline = time.time() + 300
+    while not latest.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    process.kill()  # SIGKILL: no handler runs; with a checkpoint every step, often mid-write
+    process.wait()
+    _, info = ckpt.load_checkpoint(latest)  # whole, whenever the kill came
+    assert 0 < info["step"] < 30  # killed mid-run, or this test would prove nothing
+    resumed = train(ckpt.read_config(latest), run, resume=True, quiet=True)
+    assert resumed.step == 30
+    for model, twin in [(whole.objective, resumed.objective), (whole.ema, resumed.ema)]:
+        for name, value in model.state_dict().items():
+            assert torch.equal(value, twin.state_dict()[name]), name  # bit for bit
+    assert not list(run.rglob("*.tmp"))
+
+
+def test_resume_removes_what_a_kill_mid_write_left_and_reads_the_last_whole_checkpoint(tmp_path, capsys):
+    constant = ["train.lr_schedule=\"constant\"", "train.sample_every=0"]
+    train(tiny("train.steps=2", *constant), tmp_path / "run", quiet=True)
+    whole = (tmp_path / "run" / "checkpoints" / "latest.safetensors").read_bytes()
+    half = tmp_path / "run" / "checkpoints" / ".latest.safetensors.x1y2z3.tmp"
+    half.write_bytes(whole[:len(whole) // 2])  # what SIGKILL during the step-4 write leaves
+    resumed = train(tiny("train.steps=4", *constant), tmp_path / "run", resume=True)
+    assert resumed.step == 4 and not half.exists()
+    assert "removed 1 half-written files left by a killed run" in capsys.readouterr().err
+
+
+def test_a_step_with_a_non_finite_loss_is_skipped_and_counted(tmp_path):
+    trainer = train(tiny("train.steps=0"), tmp_path / "run", quiet=True)
+    batch, labels = trainer.train_windows.batch(4)
+    before = {name: value.clone() for name, value in trainer.objective.state_dict().items()}
+    spoilt = batch.clone()
+    spoilt[0, 0, 0, 0] = float("nan")
+    trainer.train_step(spoilt, labels)
+    assert (trainer.skipped, trainer.skipped_in_a_row) == (1, 1)
+    for name, value in trainer.objective.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    trainer.train_step(batch, labels)
+    assert (trainer.skipped, trainer.skipped_in_a_row) == (1, 0)
+    assert not torch.equal(trainer.objective.state_dict()["network.rnn.weight_hh_l0"], before["network.rnn.weight_hh_l0"])
+
+
+def test_training_stops_after_skip_limit_non_finite_steps_keeping_the_last_good_checkpoint(tmp_path, capsys):
+    run = tmp_path / "run"
+    config = tiny("train.lr=1e10", "train.steps=40", "train.checkpoint_every=1", "train.skip_limit=3",
+                  "train.sample_every=0")  # the first step blows the weights up; every later loss is NaN
+    with pytest.raises(MuseError, match=r"^stopped at step 4: 3 steps in a row had a non-finite loss"):
+        train(config, run, quiet=True)
+    assert capsys.readouterr().err.count("skipped: its loss or gradients are not finite") == 3
+    tensors, info = ckpt.load_checkpoint(run / "checkpoints" / "latest.safetensors")
+    assert info["step"] == 1
+    assert all(torch.isfinite(value).all() for value in tensors.values() if value.is_floating_point())
+
+
+def test_resume_from_a_model_file_in_place_of_a_checkpoint_is_one_clear_error(tiny_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    shutil.copy(run / "model.safetensors", run / "checkpoints" / "latest.safetensors")  # no optimizer state
+    with pytest.raises(MuseError, match=r"latest.safetensors: cannot resume from it \(KeyError"):
+        train(ckpt.read_config(run / "model.safetensors"), run, resume=True, quiet=True)
+
+
+def test_fine_tuning_from_a_model_of_another_modality_is_one_clear_error(tmp_path):
+    with pytest.raises(MuseError, match="^--init digits-gan: a model of image data, not midi$"):
+        train(tiny(), tmp_path / "tuned", init="digits-gan", quiet=True)

@@ -43,20 +43,31 @@ def resolve_model(model: str | Path | None) -> Path:
 def load(model: str | Path | None = None) -> "MuseModel":
     """A model ready to compose: a bundled name (default: the Bach chorale model), a run folder
     or a checkpoint file. Everything is rebuilt from the file alone; no code in it runs."""
-    from .adapters import ADAPTERS
-    from .config import Config
-    from .objectives import build_objective
-
     path = resolve_model(model)
     tensors, info = ckpt.load_checkpoint(path)
-    config = Config.from_dict(info["config"], str(path))
-    adapter = ADAPTERS.get(info["modality"]).from_dict(info["adapter"])
-    objective = build_objective(adapter.spec, config)
-    try:
-        objective.load_state_dict(ckpt.unprefixed("model.", tensors))
-    except RuntimeError:
-        raise MuseError(f"{path}: its weights do not fit the model its config describes") from None
+    config, adapter = ckpt.model_settings(path, info)
+    objective = _objective_with_weights(path, config, adapter, ckpt.unprefixed("model.", tensors))
     return MuseModel(objective.eval(), adapter, config, path)
+
+
+def _objective_with_weights(path: Path, config, adapter, weights: dict[str, torch.Tensor]):
+    """The objective ``config`` describes, holding ``weights``. It is first built on the meta
+    device (no memory) and its shapes compared with the file's, so a doctored header that
+    describes a huge or odd model fails with one line instead of allocating it."""
+    from .objectives import build_objective
+
+    try:
+        with torch.device("meta"):
+            shapes = {name: value.shape for name, value in build_objective(adapter.spec, config).state_dict().items()}
+    except MuseError as error:
+        raise MuseError(f"{path}: {error}") from None
+    except Exception as error:  # noqa: BLE001  an untrusted header's sizes can trip any layer's checks
+        raise MuseError(f"{path}: its config describes no model that can be built ({type(error).__name__})") from None
+    if shapes != {name: value.shape for name, value in weights.items()}:
+        raise MuseError(f"{path}: its weights do not fit the model its config describes")
+    objective = build_objective(adapter.spec, config)
+    objective.load_state_dict(weights)
+    return objective
 
 
 class MuseModel:

@@ -18,22 +18,57 @@ from .errors import MuseError
 
 FORMAT = 1
 METADATA_KEY = "muse_gan"
+TEMPORARY_SUFFIX = ".tmp"
 
 
 def write_atomically(path: Path, data: bytes) -> None:
+    """Writes ``data`` to a temporary name beside ``path``, then renames it into place: a killed
+    process, a full disk or a folder it may not write leaves whatever was at ``path`` untouched.
+    A failure is a ``MuseError`` naming the file and the reason."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _make_folder(path)
+    temporary = None
     try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, _new_file_mode())
         os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        _sync_folder(path.parent)
+    except OSError as error:
+        raise MuseError(f"{path}: cannot write ({error.strerror or error})") from None
+    finally:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)  # already renamed when all went well
+
+
+def _make_folder(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # mkdir's own wording ("File exists") hides which one is in the way
+        raise MuseError(f"{path}: cannot write (a file is in the way of its folder {path.parent})") from None
+    except OSError as error:
+        raise MuseError(f"{path}: cannot make its folder ({error.strerror or error})") from None
+
+
+def _sync_folder(folder: Path) -> None:
+    """Makes the rename itself durable, so a power cut can't bring back the old file's name."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def remove_temporaries(folder: Path) -> list[Path]:
+    """Deletes the temporary files that processes killed mid-write (SIGKILL, a power cut) left
+    in ``folder``; returns them. Call it only where no other process is writing."""
+    leftovers = sorted(Path(folder).glob(f".*{TEMPORARY_SUFFIX}"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
 
 
 def _new_file_mode() -> int:
@@ -56,13 +91,26 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], info: dict) ->
 
 def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Tensors and info of a checkpoint; a file that isn't one is a ``MuseError`` naming it."""
+    return _read(Path(path), with_tensors=True)
+
+
+def read_config(path: Path):
+    """The ``Config`` a checkpoint was made with, from its header alone (no tensors are read)."""
+    from .config import Config
+
+    _, header = _read(Path(path), with_tensors=False)
+    if not isinstance(header.get("config"), dict):
+        raise MuseError(f"{path}: not a muse_gan checkpoint (its header has no config)")
+    return Config.from_dict(header["config"], str(path))
+
+
+def _read(path: Path, with_tensors: bool) -> tuple[dict[str, torch.Tensor], dict]:
     from safetensors import SafetensorError, safe_open
 
-    path = Path(path)
     try:
         with safe_open(str(path), framework="pt") as file:
             header = json.loads((file.metadata() or {})[METADATA_KEY])
-            tensors = {name: file.get_tensor(name) for name in file.keys()}
+            tensors = {name: file.get_tensor(name) for name in file.keys()} if with_tensors else {}
     except FileNotFoundError:
         raise MuseError(f"{path}: no such checkpoint") from None
     except (SafetensorError, KeyError, ValueError, OSError) as error:
@@ -70,26 +118,27 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     if not isinstance(header, dict):
         raise MuseError(f"{path}: not a muse_gan checkpoint (its header is not a JSON object)")
     if header.get("format") != FORMAT:
-        raise MuseError(f"{path}: checkpoint format {header.get('format')} is not supported (this is format {FORMAT})")
+        raise MuseError(f"{path}: checkpoint format {header.get('format')!r} is not supported (this is format {FORMAT})")
     return tensors, header
 
 
-def read_config(path: Path):
-    """The ``Config`` a checkpoint was made with, from its header alone (no tensors are read)."""
-    from safetensors import SafetensorError, safe_open
-
+def model_settings(path: Path, info: dict):
+    """The ``Config`` and adapter a model checkpoint's header describes. A header that lacks
+    them, or holds wrong types or unknown names (a doctored or foreign file), is a
+    ``MuseError`` naming the file."""
+    from .adapters import ADAPTERS
     from .config import Config
+    from .errors import ConfigError
 
+    for key, kind in (("config", dict), ("modality", str), ("adapter", dict)):
+        if not isinstance(info.get(key), kind):
+            raise MuseError(f"{path}: not a muse_gan model (its header has no {key})")
     try:
-        with safe_open(str(path), framework="pt") as file:
-            header = json.loads((file.metadata() or {})[METADATA_KEY])
-    except FileNotFoundError:
-        raise MuseError(f"{path}: no such checkpoint") from None
-    except (SafetensorError, KeyError, ValueError, OSError) as error:
-        raise MuseError(f"{path}: not a muse_gan checkpoint ({type(error).__name__})") from None
-    if not isinstance(header, dict) or "config" not in header:
-        raise MuseError(f"{path}: not a muse_gan checkpoint (its header has no config)")
-    return Config.from_dict(header["config"], str(path))
+        adapter_class = ADAPTERS.get(info["modality"])
+        return Config.from_dict(info["config"], str(path)), adapter_class.from_dict(info["adapter"], str(path))
+    except ConfigError as error:
+        message = str(error)
+        raise MuseError(message if message.startswith(str(path)) else f"{path}: {message}") from None
 
 
 def prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

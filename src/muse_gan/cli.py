@@ -12,7 +12,8 @@ import click
 
 
 class MuseGroup(click.Group):
-    """Turns a ``MuseError`` into one line on stderr and exit status 1, without a traceback."""
+    """Turns a ``MuseError`` into one line on stderr and exit status 1, and Ctrl-C into one
+    line and status 130, without a traceback."""
 
     def invoke(self, ctx):
         from .errors import MuseError
@@ -21,6 +22,9 @@ class MuseGroup(click.Group):
             return super().invoke(ctx)
         except MuseError as error:
             raise click.ClickException(str(error)) from None
+        except KeyboardInterrupt:  # training saves and says how to resume; elsewhere nothing is half-written
+            click.echo("Error: interrupted", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=MuseGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,14 +91,16 @@ def _write(data: bytes, target: Path | None) -> None:
     from .checkpoint import write_atomically
     from .errors import MuseError
 
-    if target is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
     try:
-        write_atomically(target, data)
-    except OSError as error:
-        raise MuseError(f"-o {target}: cannot write ({error.strerror or error})") from None
+        if target is None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            write_atomically(target, data)  # an existing file is replaced whole or not at all
+    except OSError as error:  # stdout on a full disk
+        raise MuseError(f"-o -: cannot write to stdout ({error.strerror or error})") from None
+    except MuseError as error:
+        raise MuseError(f"-o {error}") from None
 
 
 @main.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -139,6 +140,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto": CUDA when present, else CPU
     precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; or "bf16", "fp32"
+    skip_limit: int = 10  # stop after this many steps in a row skipped for a non-finite loss or gradients
 
 
 @dataclass(frozen=True)
@@ -250,4 +252,6 @@ def _coerce(value, kind, where: str):
         return float(value)
     if type(value) is not kind:
         raise ConfigError(f"{where}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
+    if kind is float and not math.isfinite(value):  # TOML allows nan and inf; no setting means them
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
     return value

@@ -80,11 +80,11 @@ def prepare(adapter, files: list[Path], quiet: bool = False) -> list[Piece]:
     pieces, skipped = [], 0
     for path in _progress(files, quiet):
         try:
-            pieces += _encode_file(adapter, path)
+            pieces += encode_file(adapter, path)
         except Exception as error:  # noqa: BLE001  any reader's failure on one odd file skips that file
             skipped += 1
             reason = str(error) if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
-            _say(f"skipped {reason if reason.startswith(str(path)) else f'{path}: {reason}'}")
+            say(f"skipped {reason if reason.startswith(str(path)) else f'{path}: {reason}'}")
     if skipped:
         print(f"skipped {skipped} of {len(files)} files", file=sys.stderr)
     if not pieces:
@@ -273,14 +273,16 @@ class WindowSampler(_Seeded):
         return torch.tensor(low), torch.tensor(high)
 
 
-def _say(line: str) -> None:
+def say(line: str) -> None:
     """A line on stderr that doesn't tear the progress bar apart."""
     from tqdm import tqdm
 
     tqdm.write(line, file=sys.stderr)
 
 
-def _encode_file(adapter, path: Path) -> list[Piece]:
+def encode_file(adapter, path: Path) -> list[Piece]:
+    """The pieces of one source file, as preparing makes them. A file that can't be used raises
+    ``DataError`` naming it (``prepare`` reports it and goes on with the others)."""
     items = adapter.read(path)
     label = adapter.label_of(path)
     if len(items) == 1:
@@ -338,7 +340,10 @@ def _save_cache(path: Path, pieces: list[Piece]) -> None:
     tensors = {f"{index}": piece.roll.contiguous() for index, piece in enumerate(pieces)}
     names = json.dumps([piece.name for piece in pieces])
     labels = json.dumps([piece.label for piece in pieces])
-    write_atomically(path, save(tensors, metadata={"names": names, "labels": labels}))
+    try:
+        write_atomically(path, save(tensors, metadata={"names": names, "labels": labels}))
+    except MuseError as error:  # a full disk or a read-only home: the run goes on, only later runs are slower
+        say(f"not cached: {error}")
 
 
 def _load_cache(path: Path) -> list[Piece]:

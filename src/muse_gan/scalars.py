@@ -9,7 +9,7 @@ import csv
 import os
 import pathlib
 
-from muse_gan.errors import DataError
+from muse_gan.errors import DataError, MuseError
 
 CSV_NAME = "scalars.csv"
 TENSORBOARD_DIR = "tensorboard"
@@ -52,17 +52,23 @@ class ScalarLog:
     def log(self, step: int, scalars: dict[str, float]) -> None:
         """Record each ``name: value`` of ``scalars`` at ``step``; the CSV rows are flushed."""
         step = int(step)
-        for name, value in scalars.items():
-            value = float(value)
-            # repr is the shortest text that reads back as the same float.
-            self._csv.writerow([step, name, repr(value)])
-            if self._tensorboard is not None:
-                self._tensorboard.add_scalar(name, value, step)
-        self._csv_file.flush()
+        try:
+            for name, value in scalars.items():
+                value = float(value)
+                # repr is the shortest text that reads back as the same float.
+                self._csv.writerow([step, name, repr(value)])
+                if self._tensorboard is not None:
+                    self._tensorboard.add_scalar(name, value, step)
+            self._csv_file.flush()
+        except OSError as error:  # a full disk
+            raise MuseError(f"{self.csv_path}: cannot write ({error.strerror or error})") from None
 
     def close(self) -> None:
         """Close the CSV and TensorBoard files; closing twice is harmless."""
-        self._csv_file.close()
+        try:
+            self._csv_file.close()
+        except OSError:
+            pass  # rows that could not be flushed were already reported by log()
         if self._tensorboard is not None:
             self._tensorboard.close()
             self._tensorboard = None
@@ -85,16 +91,25 @@ def _open_tensorboard(log_dir: pathlib.Path, from_step: int | None = None):
 
 
 def _drop_rows_after(csv_path: pathlib.Path, step: int) -> None:
-    """Keep the header and the rows up to ``step``; rewritten atomically."""
+    """Keep the header and the whole rows up to ``step``; rewritten atomically."""
     if not csv_path.exists() or csv_path.stat().st_size == 0:
         return
     with open(csv_path, newline="", encoding="utf-8") as file:
         rows = list(csv.reader(file))
-    kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) <= step]
+    kept = rows[:1] + [row for row in rows[1:] if _is_whole_row(row) and int(row[0]) <= step]
     partial = csv_path.with_name(f".{csv_path.name}.{os.getpid()}.partial")
     with open(partial, "w", newline="", encoding="utf-8") as file:
         csv.writer(file).writerows(kept)
     os.replace(partial, csv_path)
+
+
+def _is_whole_row(row: list[str]) -> bool:
+    """False for the cut-off last line a killed process may leave."""
+    try:
+        _parse_row(row, "", 0)
+    except DataError:
+        return False
+    return True
 
 
 def read_scalars(csv_path) -> dict[str, list[tuple[int, float]]]:

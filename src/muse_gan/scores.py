@@ -21,8 +21,12 @@ import re
 import pretty_midi
 
 from muse_gan.errors import DataError
+from muse_gan.timeouts import time_limit
 
 SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".abc")
+MAX_ABC_BARS = 1000
+SCORE_SECONDS = 60  # music21 reads a chorale in 0.2 s; a few odd files would take it many minutes
+MAX_SCORE_BYTES = 50_000_000  # of notation; the largest score in music21's corpus (a Beethoven quartet) unpacks to 11 MB
 DEFAULT_VELOCITY = 80
 
 # Chorales in music21's corpus are named after their BWV number: a movement of a cantata,
@@ -52,12 +56,35 @@ def read_scores(
         tunes = read_scores("session.abc")   # one PrettyMIDI per tune
     """
     path = pathlib.Path(path)
+    with _in_time(path):
+        return _read_scores(path, default_tempo, default_program)
+
+
+class _TooSlow(BaseException):
+    """music21 took over ``SCORE_SECONDS`` on one file (a BaseException: music21's own
+    ``except Exception`` blocks must not swallow it)."""
+
+
+@contextlib.contextmanager
+def _in_time(where):
+    """music21's reading limited to ``SCORE_SECONDS``; past that, a ``DataError`` naming ``where``."""
+    try:
+        with time_limit(SCORE_SECONDS, _TooSlow):
+            yield
+    except _TooSlow:
+        raise DataError(f"{where}: not read within {SCORE_SECONDS} s (music21 slows down badly on some files)") from None
+
+
+def _read_scores(path: pathlib.Path, default_tempo: float, default_program: int) -> list[pretty_midi.PrettyMIDI]:
     pieces = _parse_pieces(path)
     midis = []
     for number, score in enumerate(pieces, start=1):
-        midi = _score_to_midi(score, default_tempo, default_program)
+        piece = f"piece {number}" if len(pieces) > 1 else "the score"
+        try:
+            midi = _score_to_midi(score, default_tempo, default_program)
+        except Exception as error:  # music21 parses odd files into streams its own methods then trip over
+            raise DataError(f"{path}: {piece} cannot be read as music ({_one_line(error)})") from None
         if not any(track.notes for track in midi.instruments):
-            piece = f"piece {number}" if len(pieces) > 1 else "the score"
             raise DataError(f"{path}: {piece} has no notes")
         midis.append(midi)
     return midis
@@ -66,20 +93,26 @@ def read_scores(
 def abc_to_midi(tune: str, default_tempo: float = 100.0, default_program: int = 0) -> pretty_midi.PrettyMIDI:
     """One ABC tune (text) as a PrettyMIDI, as ``read_scores`` reads a file's. Raises
     ``DataError`` when music21 cannot parse it or it holds no notes."""
-    from music21 import converter, stream
+    _short_enough(tune, "the tune")
+    with _in_time("the tune"):
+        midi = _parse_tune(tune, default_tempo, default_program)
+    if not any(track.notes for track in midi.instruments):
+        raise DataError("no notes")
+    return midi
+
+
+def _parse_tune(tune: str, default_tempo: float, default_program: int) -> pretty_midi.PrettyMIDI:
+    from music21 import stream
 
     try:
         # music21 prints a warning line per odd note it guesses at; a generated tune may have dozens
         with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            parsed = converter.parse(_with_unit_length(tune), format="abc", forceSource=True)
+            parsed = _parse(_with_unit_length(tune), format="abc")
         if isinstance(parsed, stream.Opus):
             parsed = parsed.scores[0]
-        midi = _score_to_midi(parsed, default_tempo, default_program)
+        return _score_to_midi(parsed, default_tempo, default_program)
     except Exception as error:  # music21's parsers fail with anything from ParseError to IndexError
         raise DataError(f"not valid ABC ({_one_line(error)})") from None
-    if not any(track.notes for track in midi.instruments):
-        raise DataError("no notes")
-    return midi
 
 
 def _with_unit_length(tune: str) -> str:
@@ -124,11 +157,10 @@ def _is_chorale_file(name: str) -> bool:
 def _parse_pieces(path: pathlib.Path) -> list:
     """The music21 Scores in the file: one, or one per tune of an ABC file."""
     _check_readable(path)
-    from music21 import converter, stream
+    from music21 import stream
 
     try:
-        # forceSource: no pickled copy is read from or written to music21's scratch folder.
-        parsed = converter.parse(path, forceSource=True)
+        parsed = _parse(path)
     except Exception as error:  # music21's parsers fail with anything from ParseError to IndexError
         raise DataError(f"{path}: not a readable score ({_one_line(error)})") from error
     if isinstance(parsed, stream.Opus):
@@ -136,13 +168,61 @@ def _parse_pieces(path: pathlib.Path) -> list:
     return [parsed]
 
 
+def _parse(source, **options):
+    """music21's parse, without beaming. music21 beams every ABC tune it reads, in time
+    quadratic in its bars (512 bars of quavers: 7.3 s, of which beaming 6.6 s); beams are
+    engraving, not music, and no option turns them off, so the method is stubbed for the parse.
+    forceSource: no pickled copy is read from or written to music21's scratch folder."""
+    from music21 import converter, stream
+
+    beam = stream.Stream.makeBeams
+    stream.Stream.makeBeams = _no_beams
+    try:
+        return converter.parse(source, forceSource=True, **options)
+    finally:
+        stream.Stream.makeBeams = beam
+
+
+def _no_beams(self, *, inPlace=False, **_):
+    return None if inPlace else self
+
+
+def _short_enough(abc: str, where) -> str:
+    """The ABC text, unless a tune in it has over ``MAX_ABC_BARS`` bar lines: music21's reading
+    still grows faster than the length (2,700 bars: minutes), and no folk tune is that long."""
+    for tune in re.split(r"^X:", abc, flags=re.MULTILINE):
+        if tune.count("|") > MAX_ABC_BARS:
+            raise DataError(f"{where}: a tune of over {MAX_ABC_BARS} bars (music21 would take minutes over it)")
+    return abc
+
+
 def _check_readable(path: pathlib.Path) -> None:
     if path.suffix.lower() not in SCORE_SUFFIXES:
         raise DataError(f"{path}: not a score file (expected {', '.join(SCORE_SUFFIXES)})")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise DataError(f"{path}: empty file")
+    if path.suffix.lower() == ".mxl":
+        size = _unpacked_size(path)
+    if size > MAX_SCORE_BYTES:
+        raise DataError(f"{path}: {size} bytes of notation is over the {MAX_SCORE_BYTES} a score may have")
+    if path.suffix.lower() == ".abc":
+        _short_enough(path.read_text(encoding="utf-8", errors="replace"), path)
+
+
+def _unpacked_size(path: pathlib.Path) -> int:
+    """What a compressed MusicXML file unpacks to, from its zip directory (nothing is unpacked):
+    a zip bomb is refused before music21 inflates it in memory. Python's zipfile never inflates
+    a member past the size the directory gives, so a directory that lies doesn't help a bomb."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable compressed MusicXML file ({_one_line(error)})") from None
 
 
 def _one_line(error: Exception) -> str:

@@ -25,6 +25,7 @@ import torch
 
 from . import checkpoint as ckpt
 from .config import Config, to_toml
+from .data import say
 from .errors import ConfigError, MuseError
 from .outputs import write_piece
 from .scalars import ScalarLog, write_loss_curve_png
@@ -50,7 +51,7 @@ def check_settings(settings) -> None:
     def fail(key, reason):
         raise ConfigError(f"train.{key}: {getattr(settings, key)!r} {reason}")
 
-    for key in ("batch_size", "log_every", "eval_every", "checkpoint_every", "sample_bars"):
+    for key in ("batch_size", "log_every", "eval_every", "checkpoint_every", "sample_bars", "skip_limit"):
         if getattr(settings, key) < 1:
             fail(key, "must be at least 1")
     if settings.steps < 0 or settings.sample_every < 0:
@@ -84,10 +85,12 @@ class Trainer:
         self.ema = copy.deepcopy(objective).requires_grad_(False) if self.settings.ema else None
         self._averaged = _averaged_tensors(self.objective, self.ema) if self.ema is not None else None
         self.step, self.best_valid, self.quiet = 0, math.inf, quiet
+        self.skipped, self.skipped_in_a_row = 0, 0  # steps skipped for a non-finite loss or gradient
 
     # the loop
 
     def fit(self) -> None:
+        self._remove_half_written_files()
         ckpt.write_atomically(self.run_dir / "config.toml", to_toml(self.config).encode())
         with ScalarLog(self.run_dir, from_step=self.step) as scalars:
             self.scalars = scalars
@@ -98,6 +101,7 @@ class Trainer:
                     self.step += 1
                     progress.update(1)
                     progress.set_postfix(loss=f"{metrics['loss']:.3f}", refresh=False)
+                    self._check_skipped()
                     self._periodic(metrics)
             except KeyboardInterrupt:
                 interrupted = True
@@ -109,23 +113,37 @@ class Trainer:
             raise MuseError(f"interrupted at step {self.step}; continue with: muse train --resume {self.run_dir}")
 
     def train_step(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+        """One step of every phase of the objective. A phase whose loss or gradients are not
+        finite is not applied, and the step's later phases are skipped with it; the step is
+        counted in ``skipped`` (and ``skipped_in_a_row``) and the weights stay as they were."""
         self.objective.train()
         batch, labels = _to(self.device, batch, labels)
-        metrics = {}
+        metrics, finite = {}, True
         for phase in self.objective.phases(batch, labels):
             optimizer = self.optimizers[phase.optimizer]
             optimizer.zero_grad(set_to_none=True)
             with self._autocast():
                 loss, scalars = phase.loss()
-            loss.backward()
-            if self.settings.grad_clip:
-                torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], self.settings.grad_clip)
-            optimizer.step()
             metrics.update(scalars)
+            finite = bool(torch.isfinite(loss)) and self._backward_finite(loss, optimizer)
+            if not finite:
+                optimizer.zero_grad(set_to_none=True)
+                break
+            optimizer.step()
+        self.skipped += not finite
+        self.skipped_in_a_row = 0 if finite else self.skipped_in_a_row + 1
         for schedule in self.schedules.values():
             schedule.step()
         self._update_ema()
         return metrics
+
+    def _backward_finite(self, loss: torch.Tensor, optimizer) -> bool:
+        """Backpropagates ``loss``, clips the gradients to ``train.grad_clip`` (when set) and
+        says whether they are all finite: the norm is computed either way."""
+        loss.backward()
+        parameters = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        norm = torch.nn.utils.clip_grad_norm_(parameters, self.settings.grad_clip or math.inf)
+        return bool(torch.isfinite(norm))
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -152,11 +170,24 @@ class Trainer:
 
     # periodic work
 
+    def _check_skipped(self) -> None:
+        """Says when a step was skipped; stops the run after ``train.skip_limit`` in a row,
+        leaving the last checkpoint written before them."""
+        if not self.skipped_in_a_row:
+            return
+        say(f"step {self.step} skipped: its loss or gradients are not finite ({self.skipped_in_a_row} in a row)")
+        if self.skipped_in_a_row >= self.settings.skip_limit:
+            latest = self.run_dir / LATEST
+            kept = f"the last good checkpoint, {latest}, is kept" if latest.exists() else "no checkpoint was written"
+            raise MuseError(f"stopped at step {self.step}: {self.skipped_in_a_row} steps in a row had a non-finite "
+                            f"loss or gradients (train.skip_limit); {kept}. Try a lower train.lr")
+
     def _periodic(self, metrics: dict[str, float]) -> None:
         settings, step = self.settings, self.step
         if step % settings.log_every == 0 or step == settings.steps:
             lr = self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"]
-            self.scalars.log(step, {f"train/{name}": value for name, value in metrics.items()} | {"train/lr": lr})
+            self.scalars.log(step, {f"train/{name}": value for name, value in metrics.items()}
+                             | {"train/lr": lr, "train/skipped_steps": self.skipped})
         if self.valid_windows is not None and (step % settings.eval_every == 0 or step == settings.steps):
             self._record_validation()
         elif self.valid_windows is None and step == settings.steps:
@@ -198,12 +229,22 @@ class Trainer:
         return {"config": self.config.to_dict(), "modality": self.adapter.modality, "adapter": self.adapter.to_dict(),
                 "family": self.objective.family, "step": self.step, "valid_loss": _finite(self.best_valid)}
 
+    @property
+    def weights_trusted(self) -> bool:
+        """False right after a skipped step: a non-finite loss can mean spoilt weights, so no
+        checkpoint or model file is written over the last good one until a step succeeds."""
+        return self.skipped_in_a_row == 0
+
     def _save_model(self) -> None:
+        if not self.weights_trusted:
+            return
         weights = ckpt.prefixed("model.", self.sampling_model().state_dict())
         ckpt.save_checkpoint(self.run_dir / MODEL, weights, self.info())
 
     def save(self) -> None:
         """Everything to resume: weights, moving average, optimizers, schedules, data order."""
+        if not self.weights_trusted:
+            return
         tensors = ckpt.prefixed("model.", self.objective.state_dict())
         if self.ema is not None:
             tensors |= ckpt.prefixed("ema.", self.sampling_model().state_dict())
@@ -215,7 +256,7 @@ class Trainer:
         tensors["rng.torch"] = torch.get_rng_state()  # dropout and noise draw from these
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        info = self.info() | {"optimizers": optimizers, "best_valid": _finite(self.best_valid)}
+        info = self.info() | {"optimizers": optimizers, "best_valid": _finite(self.best_valid), "skipped": self.skipped}
         ckpt.save_checkpoint(self.run_dir / LATEST, tensors, info)
 
     def restore(self, tensors: dict, info: dict) -> None:
@@ -228,12 +269,20 @@ class Trainer:
         for schedule in self.schedules.values():
             schedule.last_epoch = self.step  # the optimizers' restored groups already hold the current lr
         self.best_valid = info["best_valid"] if info["best_valid"] is not None else math.inf
+        self.skipped = info.get("skipped", 0)  # absent from checkpoints of earlier versions
         self.train_windows.restore(tensors["data.generator"])
         torch.set_rng_state(tensors["rng.torch"])
         if self.device.type == "cuda" and "rng.cuda" in tensors:
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
 
     # helpers
+
+    def _remove_half_written_files(self) -> None:
+        """Temporary files a killed run left mid-write (the real files were never touched)."""
+        folders = (self.run_dir, self.run_dir / LATEST.parent, self.run_dir / "samples")
+        removed = [path for folder in folders for path in ckpt.remove_temporaries(folder)]
+        if removed and not self.quiet:
+            say(f"removed {len(removed)} half-written files left by a killed run")
 
     def _lr_factor(self, step: int) -> float:
         if self.settings.lr_schedule == "constant":

@@ -24,7 +24,8 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
     run_dir = Path(run_dir)
     saved = _latest(run_dir) if resume else None
     if saved:
-        _check_resumable(Config.from_dict(saved[1]["config"], str(run_dir / LATEST)), config, run_dir)
+        previous, _ = ckpt.model_settings(run_dir / LATEST, saved[1])
+        _check_resumable(previous, config, run_dir)
     adapter = build_adapter(config)
     _check_before_reading_data(config, adapter)
     pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet)
@@ -42,7 +43,7 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
         _initialise(objective, init, adapter, config)
     trainer = Trainer(config, run_dir, adapter, objective, train_windows, valid_windows, quiet=quiet)
     if saved:
-        trainer.restore(*saved)
+        _restore(trainer, run_dir / LATEST, *saved)
     trainer.fit()
     return trainer
 
@@ -78,6 +79,15 @@ def _check_resumable(saved: Config, config: Config, run_dir: Path) -> None:
                                 f"({value!r}); only train.steps and train.device can change")
 
 
+def _restore(trainer: Trainer, path: Path, tensors: dict, info: dict) -> None:
+    """The trainer as the checkpoint left it; a file that lacks some of that state (a model
+    file copied in, a doctored header) is one line naming it."""
+    try:
+        trainer.restore(tensors, info)
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise MuseError(f"{path}: cannot resume from it ({type(error).__name__}: {str(error)[:100]})") from None
+
+
 def _latest(run_dir: Path):
     path = run_dir / LATEST
     if not path.exists():
@@ -86,14 +96,13 @@ def _latest(run_dir: Path):
 
 
 def _initialise(objective, init: str, adapter, config: Config) -> None:
-    from .api import resolve_model
+    from .api import load
 
-    path = resolve_model(init)
-    tensors, info = ckpt.load_checkpoint(path)
-    theirs = Config.from_dict(info["config"], str(path))  # keys added since then take defaults
+    theirs = load(init)  # checked like any model file: format, modality, weights that fit
     modality = adapter.modality
-    if getattr(theirs, modality) != getattr(config, modality) or theirs.model != config.model:
+    if theirs.adapter.modality != modality:
+        raise MuseError(f"--init {init}: a model of {theirs.adapter.modality} data, not {modality}")
+    if getattr(theirs.config, modality) != getattr(config, modality) or theirs.config.model != config.model:
         raise MuseError(f"--init {init}: its [{modality}] or [model] settings differ from this run's "
                         f"(leave them out, so the run takes them from the model)")
-    objective.load_state_dict(ckpt.unprefixed("model.", tensors))
-
+    objective.load_state_dict(theirs.objective.state_dict())

@@ -77,7 +77,10 @@ class AudioAdapter(LabelledAdapter):
         import soundfile
 
         try:
+            _check_size(path, soundfile.info(str(path)))
             samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        except DataError:
+            raise
         except Exception as error:  # libsndfile refuses bad bytes with several kinds of errors
             raise DataError(f"{path}: not a readable sound file ({_reason(error)})") from None
         if samples.size == 0:
@@ -188,6 +191,20 @@ class AudioAdapter(LabelledAdapter):
 
 
 SILENCE = 1e-4  # a clip whose loudest sample is below this (-80 dB) counts as silent
+MAX_SECONDS = 3600  # a longer file is refused before it is read: decoded and resampled, it could take gigabytes
+MAX_CHANNELS = 64
+SOURCE_RATES = (1000, 768_000)  # Hz; resampling from far below crashed libsoxr (1 Hz to 16 kHz: a segfault)
+
+
+def _check_size(path, info) -> None:
+    """Refuses, from its header alone, a file that would take unbounded memory to decode and resample."""
+    low, high = SOURCE_RATES
+    if not low <= info.samplerate <= high:
+        raise DataError(f"{path}: a sample rate of {info.samplerate} Hz (usable: {low} to {high})")
+    if info.channels > MAX_CHANNELS:
+        raise DataError(f"{path}: {info.channels} channels (at most {MAX_CHANNELS})")
+    if info.frames > MAX_SECONDS * info.samplerate:
+        raise DataError(f"{path}: lasts {info.frames / info.samplerate:.0f} s, over {MAX_SECONDS} s")
 
 
 def spectrogram_png(values: torch.Tensor) -> bytes:

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -39,6 +41,15 @@ def window_steps(spec: Spec, config) -> int:
     return spec.length or spec.window or config.data.window_bars * spec.steps_per_bar
 
 
+def pop_names(values: dict, key: str, where: str) -> tuple[str, ...]:
+    """``values[key]`` (taken out of ``values``) as a tuple of strings: a checkpoint's class
+    names or tokens, checked because a checkpoint is a file from elsewhere."""
+    names = values.pop(key, ())
+    if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
+        raise ConfigError(f"{where}: {key} must be a list of strings")
+    return tuple(names)
+
+
 class LabelledAdapter:
     """What adapters of fixed-size items (pictures, sound clips) share: settings from one config
     section, and class names found in the data (folder names) when ``settings.labels`` is on,
@@ -53,12 +64,12 @@ class LabelledAdapter:
         return dataclasses.asdict(self.settings) | {"classes": list(self.classes)}
 
     @classmethod
-    def from_dict(cls, values: dict):
+    def from_dict(cls, values: dict, where: str = "checkpoint"):
         from ..config import _build
 
         values = dict(values)
-        classes = tuple(values.pop("classes", ()))
-        return cls(_build(cls.settings_class, values, "checkpoint", f"{cls.modality}."), classes)
+        classes = pop_names(values, "classes", where)
+        return cls(_build(cls.settings_class, values, where, f"{cls.modality}."), classes)
 
     def fitted(self, pieces):
         """This adapter knowing the classes of ``pieces`` when labels are in use: numbers

@@ -25,6 +25,8 @@ from .base import Spec
 
 MIDI_SUFFIXES = (".mid", ".midi")
 TICKS_PER_BEAT = 480  # divisible by 2, 3, 4, 8, 12 and 16 steps per beat: note times land on exact ticks
+MAX_BEATS = 20_000  # about 3 hours at 100 per minute: a piece longer than this is a corrupt or absurd file,
+# and its roll (tracks x steps x pitches bytes) would take gigabytes
 
 
 @ADAPTERS.register("midi")
@@ -58,10 +60,10 @@ class PianoRollAdapter:
         return dataclasses.asdict(self.settings)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "PianoRollAdapter":
+    def from_dict(cls, values: dict, where: str = "checkpoint") -> "PianoRollAdapter":
         from ..config import _build
 
-        return cls(_build(MidiConfig, values, "checkpoint", "midi."))
+        return cls(_build(MidiConfig, values, where, "midi."))
 
     # files → items
 
@@ -80,7 +82,13 @@ class PianoRollAdapter:
         if path.suffix.lower() not in MIDI_SUFFIXES:
             raise DataError(f"{path}: not a MIDI or score file (expected {', '.join(self.suffixes)})")
         try:
-            return [pretty_midi.PrettyMIDI(str(path))]
+            data = path.read_bytes()
+        except OSError as error:
+            raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
+        if data[:4] == b"MThd" and data[12:14] == b"\x00\x00":
+            raise DataError(f"{path}: its header says 0 ticks per beat, so no note has a time")
+        try:
+            return [pretty_midi.PrettyMIDI(io.BytesIO(data))]
         except Exception as error:  # mido and pretty_midi raise many kinds on bad bytes
             raise DataError(f"{path}: not a readable MIDI file ({_reason(error)})") from None
 
@@ -98,6 +106,8 @@ class PianoRollAdapter:
             raise DataError("no notes")
         spans = [self._quantize(piece, note) for _, note in notes]
         bars = max(1, math.ceil(max(end for _, end in spans) / self.steps_per_bar))
+        if bars * self.settings.beats_per_bar > MAX_BEATS:
+            raise DataError(f"lasts {bars} bars, over the {MAX_BEATS} beats a piece may have (a corrupt file?)")
         roll = np.zeros((self.tracks, bars * self.steps_per_bar, self.pitches), dtype=np.uint8)
         for (track, note), (start, end) in zip(notes, spans):
             pitch = note.pitch - self.settings.pitch_low

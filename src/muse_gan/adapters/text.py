@@ -76,12 +76,15 @@ class TextAdapter:
         return dataclasses.asdict(self.settings) | {"tokens": list(self.vocabulary[len(RESERVED):]), "start": self.start}
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TextAdapter":
+    def from_dict(cls, values: dict, where: str = "checkpoint") -> "TextAdapter":
         from ..config import _build
+        from .base import pop_names
 
         values = dict(values)
-        tokens, start = tuple(values.pop("tokens", ())), values.pop("start", "")
-        return cls(_build(TextConfig, values, "checkpoint", "text."), tokens, start)
+        tokens, start = pop_names(values, "tokens", where), values.pop("start", "")
+        if not isinstance(start, str):
+            raise ConfigError(f"{where}: start must be a string")
+        return cls(_build(TextConfig, values, where, "text."), tokens, start)
 
     def fitted(self, pieces) -> "TextAdapter":
         """This adapter with the vocabulary of ``pieces``' texts, at most ``text.max_vocabulary``
