@@ -282,6 +282,8 @@ def _seed_or_random(seed: int | None) -> int:
 def train(modality, family, data, config_file, overrides, out, resume, init, steps, device, quiet):
     """Train a model; logs, checkpoints and samples go to a run folder."""
     from .config import toml_value
+    from .distributed import launched_rank, launched_world
+    from .errors import MuseError
     from .outputs import FORMATS
     from .training import train as run_training
 
@@ -295,11 +297,16 @@ def train(modality, family, data, config_file, overrides, out, resume, init, ste
     if device:
         overrides.append("train.device=" + toml_value(device))
     config = _config(config_file, overrides, init, resume)
+    main_process = launched_rank() == 0
+    if launched_world() > 1 and not (resume or out):
+        raise MuseError("--out: name the run folder when training with several processes (they must agree on it)")
     run_dir = Path(resume or out or _default_run_dir(config.data.modality))
-    click.echo(f"run folder: {run_dir}", err=True)
+    if main_process:
+        click.echo(f"run folder: {run_dir}", err=True)
     trainer = run_training(config, run_dir, resume=bool(resume), init=init, quiet=quiet)
     use = "compose" if config.data.modality == "midi" else f"sample -o samples{FORMATS[config.data.modality][0]}"
-    click.echo(f"done: {trainer.step} steps; use it with: muse {use} --model {run_dir}", err=True)
+    if main_process:
+        click.echo(f"done: {trainer.step} steps; use it with: muse {use} --model {run_dir}", err=True)
 
 
 def _config(config_file, overrides: list[str], init: str | None, resume: str | None):

@@ -141,6 +141,7 @@ class TrainConfig:
     device: str = "auto"  # "auto": CUDA when present, else CPU
     precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; or "bf16", "fp32"
     skip_limit: int = 10  # stop after this many steps in a row skipped for a non-finite loss or gradients
+    compile: bool = False  # torch.compile the model's parts (worth it on GPUs, for long runs)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from . import checkpoint as ckpt
+from . import distributed
 from .config import Config, to_toml
 from .data import say
 from .errors import ConfigError, MuseError
@@ -70,34 +71,45 @@ def check_settings(settings) -> None:
 
 class Trainer:
     def __init__(self, config: Config, run_dir: Path, adapter, objective, train_windows, valid_windows=None,
-                 quiet: bool = False):
+                 quiet: bool = False, group: distributed.Group = distributed.SINGLE):
         check_settings(config.train)
-        self.config, self.settings = config, config.train
+        distributed.check_batch(config.train.batch_size, group.world)
+        self.config, self.settings, self.group = config, config.train, group
         self.run_dir = Path(run_dir)
         self.adapter, self.train_windows, self.valid_windows = adapter, train_windows, valid_windows
-        self.device = pick_device(self.settings.device)
-        self.objective = objective.to(self.device)
+        self.device = pick_device(distributed.device_for(self.settings.device, group))
+        self.objective = _placed(objective, self.device)
+        distributed.broadcast_state(self.objective, group)
+        fused = self.device.type == "cuda"  # one kernel for the whole update instead of several per tensor
         self.optimizers = {name: torch.optim.AdamW(params, lr=self.settings.lr, betas=tuple(self.settings.betas),
-                                                   weight_decay=self.settings.weight_decay)
+                                                   weight_decay=self.settings.weight_decay, fused=fused)
                            for name, params in objective.parameter_groups().items()}
         self.schedules = {name: torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
                           for name, optimizer in self.optimizers.items()}
         self.ema = copy.deepcopy(objective).requires_grad_(False) if self.settings.ema else None
         self._averaged = _averaged_tensors(self.objective, self.ema) if self.ema is not None else None
-        self.step, self.best_valid, self.quiet = 0, math.inf, quiet
+        if self.settings.compile:
+            _compile(self.objective)  # after the copy: the moving average samples uncompiled
+        self.step, self.best_valid, self.quiet = 0, math.inf, quiet or not group.main
         self.skipped, self.skipped_in_a_row = 0, 0  # steps skipped for a non-finite loss or gradient
 
     # the loop
 
     def fit(self) -> None:
-        self._remove_half_written_files()
-        ckpt.write_atomically(self.run_dir / "config.toml", to_toml(self.config).encode())
-        with ScalarLog(self.run_dir, from_step=self.step) as scalars:
+        """Trains to ``train.steps``. In a parallel run every process steps; only the main one
+        (rank 0) writes files, validates, samples and shows progress."""
+        main = self.group.main
+        distributed.seed_process(self.settings.seed, self.step, self.group)
+        if main:
+            self._remove_half_written_files()
+            ckpt.write_atomically(self.run_dir / "config.toml", to_toml(self.config).encode())
+        with ScalarLog(self.run_dir, from_step=self.step) if main else nullcontext() as scalars:
             self.scalars = scalars
             progress, interrupted = self._progress_bar(), False
             try:
                 while self.step < self.settings.steps:
-                    metrics = self.train_step(*self.train_windows.batch(self.settings.batch_size))
+                    batch, labels = self.train_windows.batch(self.settings.batch_size)
+                    metrics = self.train_step(*distributed.shard(self.group, batch, labels))
                     self.step += 1
                     progress.update(1)
                     progress.set_postfix(loss=f"{metrics['loss']:.3f}", refresh=False)
@@ -107,8 +119,9 @@ class Trainer:
                 interrupted = True
             finally:
                 progress.close()
-                self.save()
-                self._write_loss_curve()
+                if main:
+                    self.save()
+                    self._write_loss_curve()
         if interrupted:
             raise MuseError(f"interrupted at step {self.step}; continue with: muse train --resume {self.run_dir}")
 
@@ -125,7 +138,7 @@ class Trainer:
             with self._autocast():
                 loss, scalars = phase.loss()
             metrics.update(scalars)
-            finite = bool(torch.isfinite(loss)) and self._backward_finite(loss, optimizer)
+            finite = self._backward_finite(loss, optimizer)
             if not finite:
                 optimizer.zero_grad(set_to_none=True)
                 break
@@ -138,12 +151,14 @@ class Trainer:
         return metrics
 
     def _backward_finite(self, loss: torch.Tensor, optimizer) -> bool:
-        """Backpropagates ``loss``, clips the gradients to ``train.grad_clip`` (when set) and
-        says whether they are all finite: the norm is computed either way."""
+        """Backpropagates ``loss``, averages the gradients over the processes of a parallel
+        run, clips them to ``train.grad_clip`` (when set) and says whether the loss and the
+        gradients are all finite, in every process alike (so all skip the same steps)."""
         loss.backward()
         parameters = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        loss = distributed.average_gradients(parameters, self.group, loss.detach())
         norm = torch.nn.utils.clip_grad_norm_(parameters, self.settings.grad_clip or math.inf)
-        return bool(torch.isfinite(norm))
+        return bool(torch.isfinite(norm) & torch.isfinite(loss))
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -184,7 +199,12 @@ class Trainer:
 
     def _periodic(self, metrics: dict[str, float]) -> None:
         settings, step = self.settings, self.step
-        if step % settings.log_every == 0 or step == settings.steps:
+        logging = step % settings.log_every == 0 or step == settings.steps
+        if logging:
+            metrics = distributed.average_scalars(metrics, self.group)  # the whole global batch's numbers
+        if not self.group.main:
+            return
+        if logging:
             lr = self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"]
             self.scalars.log(step, {f"train/{name}": value for name, value in metrics.items()}
                              | {"train/lr": lr, "train/skipped_steps": self.skipped})
@@ -330,8 +350,27 @@ def _averaged_tensors(objective, ema):
 
 
 def _to(device: torch.device, batch: torch.Tensor, labels: torch.Tensor | None):
+    """The batch on ``device``; to a GPU from pinned memory, so the copy runs alongside work."""
+    if device.type == "cuda":
+        batch, labels = batch.pin_memory(), None if labels is None else labels.pin_memory()
     batch = batch.to(device, non_blocking=True)
     return batch, None if labels is None else labels.to(device, non_blocking=True)
+
+
+def _placed(objective, device: torch.device):
+    """The objective on ``device``; convolutional ones on a GPU in channels-last layout, which
+    its convolution kernels run faster on (weights only: the state dict is unchanged)."""
+    objective = objective.to(device)
+    if device.type == "cuda" and any(isinstance(module, torch.nn.Conv2d) for module in objective.modules()):
+        objective = objective.to(memory_format=torch.channels_last)
+    return objective
+
+
+def _compile(objective) -> None:
+    """Each part of the objective compiled in place (``Module.compile``): its state dict keeps
+    the bare names, so checkpoints load without torch.compile."""
+    for module in objective.children():
+        module.compile()
 
 
 def _finite(value: float):

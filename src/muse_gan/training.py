@@ -8,12 +8,13 @@ from pathlib import Path
 import torch
 
 from . import checkpoint as ckpt
+from . import distributed
 from .adapters import build_adapter
 from .config import Config
 from .data import load_pieces, samplers, split
 from .errors import MuseError
 from .objectives import build_objective
-from .trainer import LATEST, Trainer
+from .trainer import LATEST, Trainer, pick_device
 
 
 def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | None = None,
@@ -28,6 +29,26 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
         _check_resumable(previous, config, run_dir)
     adapter = build_adapter(config)
     _check_before_reading_data(config, adapter)
+    group = distributed.join(pick_device(config.train.device).type)  # one process of torchrun's, or alone
+    try:
+        return _train(config, run_dir, adapter, saved, init, quiet or not group.main, group)
+    finally:
+        distributed.leave(group)
+
+
+def _train(config: Config, run_dir: Path, adapter, saved, init: str | None, quiet: bool, group) -> Trainer:
+    trainer = build_trainer(config, run_dir, adapter, quiet, group, init)
+    if saved:
+        _restore(trainer, run_dir / LATEST, *saved)
+    trainer.fit()
+    return trainer
+
+
+def build_trainer(config: Config, run_dir: Path, adapter=None, quiet: bool = True,
+                  group: distributed.Group = distributed.SINGLE, init: str | None = None) -> Trainer:
+    """A Trainer for ``config``, its data prepared and its model initialised from the seed (or
+    from the model ``init``), ready to ``fit`` (or to time ``train_step``s, as benchmarks do)."""
+    adapter = adapter or build_adapter(config)
     pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet)
     adapter = adapter.fitted(pieces)  # class names, a vocabulary: what only the data can say
     pieces = split(pieces, config.data.valid_fraction, config.data.test_fraction)
@@ -41,19 +62,16 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
     objective = build_objective(adapter.spec, config)
     if init:
         _initialise(objective, init, adapter, config)
-    trainer = Trainer(config, run_dir, adapter, objective, train_windows, valid_windows, quiet=quiet)
-    if saved:
-        _restore(trainer, run_dir / LATEST, *saved)
-    trainer.fit()
-    return trainer
+    return Trainer(config, run_dir, adapter, objective, train_windows, valid_windows, quiet=quiet, group=group)
 
 
 def _check_before_reading_data(config: Config, adapter) -> None:
     """Settings mistakes surface at once, not after minutes of preparing data: the objective
     is built once from the adapter's settings alone (its sizes don't depend on the data)."""
-    from .trainer import check_settings, pick_device
+    from .trainer import check_settings
 
     check_settings(config.train)
+    distributed.check_batch(config.train.batch_size, distributed.launched_world())
     pick_device(config.train.device)
     build_objective(adapter.spec, config)
 
