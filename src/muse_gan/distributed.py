@@ -16,6 +16,7 @@ fit. The cost is that communication does not overlap the backward pass.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -125,6 +126,19 @@ def broadcast_state(module: torch.nn.Module, group: Group) -> None:
     with torch.no_grad():
         for tensor in list(module.parameters()) + list(module.buffers()):
             dist.broadcast(tensor.data, src=0)
+
+
+@contextmanager
+def main_first(group: Group):
+    """The main process runs the body first (preparing and caching data, say), the others
+    after it, when they find its results: the work is done once and reported once."""
+    import torch.distributed as dist
+
+    if group.parallel and not group.main:
+        dist.barrier()
+    yield
+    if group.parallel and group.main:
+        dist.barrier()
 
 
 def seed_process(seed: int, step: int, group: Group) -> None:

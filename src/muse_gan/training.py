@@ -49,7 +49,8 @@ def build_trainer(config: Config, run_dir: Path, adapter=None, quiet: bool = Tru
     """A Trainer for ``config``, its data prepared and its model initialised from the seed (or
     from the model ``init``), ready to ``fit`` (or to time ``train_step``s, as benchmarks do)."""
     adapter = adapter or build_adapter(config)
-    pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet)
+    with distributed.main_first(group):  # the others then read what it cached
+        pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet)
     adapter = adapter.fitted(pieces)  # class names, a vocabulary: what only the data can say
     pieces = split(pieces, config.data.valid_fraction, config.data.test_fraction)
     train_windows, valid_windows = samplers(adapter, pieces, config)
