@@ -151,7 +151,10 @@ def seed_process(seed: int, step: int, group: Group) -> None:
 
 
 def leave(group: Group) -> None:
+    """Leaves the process group once every process is done with it (rank 0 writes its last
+    files after the others' last collective; none tears the group down under another)."""
     if group.parallel:
         import torch.distributed as dist
 
+        dist.barrier()
         dist.destroy_process_group()

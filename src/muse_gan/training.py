@@ -30,10 +30,9 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
     adapter = build_adapter(config)
     _check_before_reading_data(config, adapter)
     group = distributed.join(pick_device(config.train.device).type)  # one process of torchrun's, or alone
-    try:
-        return _train(config, run_dir, adapter, saved, init, quiet or not group.main, group)
-    finally:
-        distributed.leave(group)
+    trainer = _train(config, run_dir, adapter, saved, init, quiet or not group.main, group)
+    distributed.leave(group)  # after a failure, torchrun stops the other processes instead
+    return trainer
 
 
 def _train(config: Config, run_dir: Path, adapter, saved, init: str | None, quiet: bool, group) -> Trainer:
