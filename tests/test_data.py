@@ -182,7 +182,7 @@ def test_prepare_without_usable_pieces_is_an_error(song_folder):
     files = [song_folder / "c_truncated.mid", song_folder / "d_empty.mid"]
     with pytest.raises(MuseError, match="no usable pieces in 2 files"):
         prepare(PianoRollAdapter(SETTINGS), files, quiet=True)
-    assert not list(cache_dir().rglob("*.safetensors"))  # nothing worth caching
+    assert not list(cache_dir().rglob("*.pt"))  # nothing worth caching
 
 
 def test_prepare_serves_the_second_call_from_the_cache(song_folder, capsys, private_cache):
@@ -190,7 +190,7 @@ def test_prepare_serves_the_second_call_from_the_cache(song_folder, capsys, priv
     adapter = PianoRollAdapter(SETTINGS)
     first = prepare(adapter, files, quiet=True)
     capsys.readouterr()
-    (cached,) = (private_cache / "prepared").glob("midi-*.safetensors")
+    (cached,) = (private_cache / "prepared").glob("midi-*.pt")
     assert cached.stat().st_size > 0
     assert not [path for path in cached.parent.iterdir() if path.suffix == ".tmp"]
 
@@ -220,12 +220,34 @@ def test_other_settings_use_another_cache_file(song_folder, private_cache):
     narrow = prepare(PianoRollAdapter(SETTINGS), files, quiet=True)
     wide = prepare(PianoRollAdapter(MidiConfig(pitch_low=36, pitch_high=96)), files, quiet=True)
     assert (narrow[0].roll.shape[2], wide[0].roll.shape[2]) == (37, 61)
-    assert len(list((private_cache / "prepared").glob("midi-*.safetensors"))) == 2
+    assert len(list((private_cache / "prepared").glob("midi-*.pt"))) == 2
 
 
 def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("MUSE_GAN_CACHE", str(tmp_path / "elsewhere"))
     assert cache_dir() == tmp_path / "elsewhere"
+
+
+def test_a_damaged_cache_is_prepared_again(song_folder, capsys, private_cache):
+    files = [song_folder / "a.mid", song_folder / "b.mid"]
+    adapter = PianoRollAdapter(SETTINGS)
+    first = [piece.roll.clone() for piece in prepare(adapter, files, quiet=True)]  # not views of what is spoilt next
+    (cached,) = (private_cache / "prepared").glob("midi-*.pt")
+    cached.write_bytes(cached.read_bytes()[:100])  # cut short
+    second = prepare(adapter, files, quiet=True)
+    assert capsys.readouterr().err.splitlines() == [f"preparing again: {cached} cannot be read (RuntimeError)"]
+    assert all(torch.equal(roll, piece.roll) for roll, piece in zip(first, second))
+    assert prepare(adapter, files, quiet=True)[1].roll.shape == (4, 32, 37)  # and the cache is whole again
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's list of mapped files")
+def test_cached_pieces_are_views_into_the_mapped_cache_file(song_folder, private_cache):
+    files = [song_folder / "a.mid", song_folder / "b.mid"]
+    for pieces in prepare(PianoRollAdapter(SETTINGS), files, quiet=True), prepare(PianoRollAdapter(SETTINGS), files):
+        (cached,) = (private_cache / "prepared").glob("midi-*.pt")
+        assert str(cached) in Path("/proc/self/maps").read_text()
+        assert len({piece.roll.untyped_storage().data_ptr() for piece in pieces}) == 1  # one storage for all
 
 
 # split
