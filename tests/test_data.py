@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import pickle
 from itertools import islice
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import torch
 from muse_gan.adapters import build_adapter
 from muse_gan.adapters.pianoroll import PianoRollAdapter
 from muse_gan.config import MidiConfig, load_config
-from muse_gan.data import Piece, WindowSampler, cache_dir, load_pieces, prepare, samplers, source_files, split
+from muse_gan.data import (Piece, WindowSampler, cache_dir, load_pieces, prepare, samplers, source_files, split,
+                           workers_pay)
 from muse_gan.errors import MuseError
 
 SETTINGS = MidiConfig(pitch_low=48, pitch_high=84, tempo=120.0)  # 37 pitches, 16 steps a bar
@@ -248,6 +250,47 @@ def test_cached_pieces_are_views_into_the_mapped_cache_file(song_folder, private
         (cached,) = (private_cache / "prepared").glob("midi-*.pt")
         assert str(cached) in Path("/proc/self/maps").read_text()
         assert len({piece.roll.untyped_storage().data_ptr() for piece in pieces}) == 1  # one storage for all
+
+
+def test_workers_prepare_the_same_pieces_and_lines_as_this_process(song_folder, tmp_path, capsys, monkeypatch):
+    """Spawned workers, with the score time limit (a SIGALRM) firing in one of them."""
+    import muse_gan.scores
+
+    slow = tmp_path / "songs" / "f_slow.abc"  # a field change in every bar: music21 takes seconds
+    slow.write_text("X:1\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|dedB ded4/4\nL:1/8\nK:G\n" * 450)
+    monkeypatch.setattr(muse_gan.scores, "SCORE_SECONDS", 0.3)  # here
+    monkeypatch.setenv("MUSE_GAN_SCORE_SECONDS", "0.3")  # in the workers, which import the module afresh
+    files = source_files(str(song_folder), SUFFIXES)
+    results = {}
+    for workers in (1, 2):
+        os.environ["MUSE_GAN_CACHE"] = str(tmp_path / f"cache-{workers}")  # restored by the private_cache fixture
+        results[workers] = prepare(PianoRollAdapter(SETTINGS), files, quiet=True, workers=workers), capsys.readouterr().err
+    (here, here_lines), (there, there_lines) = results[1], results[2]
+    assert [piece.name for piece in there] == [piece.name for piece in here] == [str(song_folder / "a.mid"),
+                                                                                  str(song_folder / "b.mid")]
+    assert all(torch.equal(a.roll, b.roll) for a, b in zip(here, there))
+    assert there_lines == here_lines
+    assert f"skipped {slow}: not read within 0.3 s (music21 slows down badly on some files)" in there_lines
+    assert there_lines.splitlines()[-1] == "skipped 4 of 6 files"
+
+
+@pytest.mark.parametrize("modality", ["midi", "image", "audio", "text"])
+def test_every_adapter_can_be_sent_to_a_worker_process(modality):
+    adapter = build_adapter(load_config(None, [f'data.modality="{modality}"']))
+    copy = pickle.loads(pickle.dumps(adapter))  # what a spawned worker receives
+    assert type(copy) is type(adapter) and copy.to_dict() == adapter.to_dict()
+
+
+def test_workers_start_only_when_the_files_left_would_take_longer_here():
+    assert not workers_pay(elapsed=0.5, done=10, left=10_000, workers=8)  # too early to tell
+    assert not workers_pay(elapsed=1.0, done=1000, left=1000, workers=8)  # 1 s more here: not worth a start
+    assert workers_pay(elapsed=1.0, done=20, left=360, workers=2)  # 18 s here, 9 s in two workers + their start
+    assert not workers_pay(elapsed=1.0, done=20, left=360, workers=1)
+
+
+def test_a_negative_number_of_workers_is_refused(song_folder):
+    with pytest.raises(MuseError, match="data.workers = -1: give 0"):
+        prepare(PianoRollAdapter(SETTINGS), [song_folder / "a.mid"], workers=-1)
 
 
 # split

@@ -1,6 +1,7 @@
 """Source files → prepared tensors (cached on disk) → random training batches.
 
-Preparing parses every source file once; the result is cached under ``MUSE_GAN_CACHE`` (default ``~/.cache/muse_gan``) in
+Preparing parses every source file once, in worker processes when there are many (see
+``prepare``); the result is cached under ``MUSE_GAN_CACHE`` (default ``~/.cache/muse_gan``) in
 ``prepared/``, keyed by the adapter settings and the files' names, sizes and modification times,
 so later runs and epochs never touch a source file again. A cache file holds every piece end to
 end in one flat ``uint8`` tensor; it is memory-mapped, and each ``Piece.roll`` is a view into it,
@@ -21,6 +22,7 @@ import math
 import os
 import re
 import sys
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,8 @@ from .errors import DataError, MuseError
 
 BUILTIN = "builtin"  # data.source for the modality's first built-in corpus
 CACHE_FORMAT = 3  # bump when prepared files change: caches of older formats are then prepared again
+AUTO_WORKERS = 0  # data.workers: as many as pay off, one per CPU and at most MAX_WORKERS
+MAX_WORKERS = 8
 
 
 @dataclass
@@ -73,14 +77,21 @@ def _report_others(others: list[Path], suffixes: tuple[str, ...]) -> None:
         print(f"skipped {len(others)} {'file' if len(others) == 1 else 'files'} of other kinds", file=sys.stderr)
 
 
-def load_pieces(adapter, source: str, limit: int = 0, quiet: bool = False) -> list[Piece]:
+def load_pieces(adapter, source: str, limit: int = 0, quiet: bool = False, workers: int = AUTO_WORKERS) -> list[Piece]:
     """Every usable piece of ``source`` (a built-in corpus or a folder), prepared or cached."""
-    return prepare(adapter, source_files(source, adapter.suffixes, limit, adapter.corpora), quiet=quiet)
+    return prepare(adapter, source_files(source, adapter.suffixes, limit, adapter.corpora), quiet, workers)
 
 
-def prepare(adapter, files: list[Path], quiet: bool = False) -> list[Piece]:
+def prepare(adapter, files: list[Path], quiet: bool = False, workers: int = AUTO_WORKERS) -> list[Piece]:
     """Every usable piece in ``files``, from the cache when it has them; unusable files are
-    reported (one line each) and skipped."""
+    reported (one line each) and skipped.
+
+    ``workers``: 1 parses the files in this process, n > 1 in n processes, ``AUTO_WORKERS`` in
+    this process until the pace shows that worker processes pay for their start. The pieces are
+    the same, in file order, whatever the number.
+    """
+    if workers < 0:
+        raise MuseError(f"data.workers = {workers}: give 0 (as many as pay off), 1 (this process) or more")
     cache = _cache_path(adapter, files)
     if cache.exists():
         try:
@@ -88,7 +99,7 @@ def prepare(adapter, files: list[Path], quiet: bool = False) -> list[Piece]:
         except Exception as error:  # noqa: BLE001  a damaged cache costs a new preparation, never the run
             say(f"preparing again: {cache} cannot be read ({type(error).__name__})")
     pieces, skipped = [], 0
-    for path, (encoded, reason) in zip(files, _progress((_encode_or_reason(adapter, path) for path in files), len(files), quiet)):
+    for path, (encoded, reason) in zip(files, _progress(_encoded(adapter, files, workers), len(files), quiet)):
         pieces += encoded
         if reason:
             skipped += 1
@@ -313,6 +324,79 @@ def _encode_or_reason(adapter, path: Path) -> tuple[list[Piece], str]:
         return encode_file(adapter, path), ""
     except Exception as error:  # noqa: BLE001  any reader's failure on one odd file skips that file
         return [], str(error) if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
+
+
+WORKER_START_SECONDS = 3.0  # a spawned worker imports torch and the readers afresh: about 2 s on a busy machine
+PACE_SECONDS = 1.0  # how long files are parsed here before their pace decides whether workers pay
+
+
+def default_workers() -> int:
+    """One per CPU this process may use, at most ``MAX_WORKERS``."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cpus, MAX_WORKERS)
+
+
+def _encoded(adapter, files: list[Path], workers: int):
+    """``(pieces, reason)`` for each file, in file order, from this process or worker processes."""
+    if workers > 1 and len(files) > 1:
+        yield from _in_workers(adapter, files, workers)
+        return
+    started = time.monotonic()
+    for done, path in enumerate(files):
+        if workers == AUTO_WORKERS and workers_pay(time.monotonic() - started, done, len(files) - done,
+                                                   default_workers()):
+            yield from _in_workers(adapter, files[done:], default_workers())
+            return
+        yield _encode_or_reason(adapter, path)
+
+
+def workers_pay(elapsed: float, done: int, left: int, workers: int) -> bool:
+    """Whether ``left`` files, at the pace of the ``done`` ones so far, end sooner in ``workers``
+    new processes than here. Decided only after ``PACE_SECONDS``, so that quick sets (images,
+    text, a few chorales) never wait for processes to start."""
+    if elapsed < PACE_SECONDS or not done:
+        return False
+    here = elapsed / done * left
+    return here - here / workers > WORKER_START_SECONDS
+
+
+def _in_workers(adapter, files: list[Path], workers: int):
+    """``(pieces, reason)`` for each file, in file order, parsed in ``workers`` spawned processes
+    (spawned, not forked: a fork copies torch's thread pools and locks in whatever state they are)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(min(workers, len(files)), multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(adapter,))
+    try:
+        with pool:
+            # Files go out in chunks (about 16 per worker in all): one message per file costs more than an image takes.
+            for pieces, reason in pool.map(_encode_in_worker, files, chunksize=max(1, len(files) // (16 * workers))):
+                yield [dataclasses.replace(piece, roll=torch.from_numpy(piece.roll)) for piece in pieces], reason
+    except BrokenProcessPool:
+        raise MuseError("a process preparing the data stopped (out of memory? a script without an "
+                        "`if __name__ == \"__main__\":` guard?); data.workers = 1 prepares in this process") from None
+
+
+_worker_adapter = None  # the adapter of this worker process, set once when it starts
+
+
+def _start_worker(adapter) -> None:
+    """Runs once in each worker process as it starts."""
+    import signal
+
+    global _worker_adapter
+    _worker_adapter = adapter
+    torch.set_num_threads(1)  # the processes already share out the CPUs
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle, once
+
+
+def _encode_in_worker(path: Path) -> tuple[list[Piece], str]:
+    """``_encode_or_reason`` with rolls as numpy arrays: torch would send each tensor through
+    shared memory, one file handle per tensor, and large collections run out of handles."""
+    pieces, reason = _encode_or_reason(_worker_adapter, path)
+    return [dataclasses.replace(piece, roll=piece.roll.numpy()) for piece in pieces], reason
 
 
 def _pad_to(roll: torch.Tensor, steps: int) -> torch.Tensor:
