@@ -293,6 +293,25 @@ def test_a_negative_number_of_workers_is_refused(song_folder):
         prepare(PianoRollAdapter(SETTINGS), [song_folder / "a.mid"], workers=-1)
 
 
+def test_training_reads_only_the_prepared_cache(tmp_path):
+    """Once prepared, the files can be unreadable and garbage (same size and time): training runs."""
+    from muse_gan.training import train
+
+    from .conftest import TINY, write_quartet
+
+    folder = tmp_path / "quartets"
+    files = [write_quartet(folder / f"{number}.mid", shift=number, bars=2) for number in range(6)]
+    config = load_config(None, TINY + [f'data.source="{folder}"', "train.steps=2", "data.valid_fraction=0.0"])
+    load_pieces(build_adapter(config), str(folder), quiet=True)
+    for path in files:
+        status = path.stat()
+        path.write_bytes(b"\0" * status.st_size)
+        os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+        path.chmod(0)
+    trainer = train(config, tmp_path / "run", quiet=True)
+    assert trainer.step == 2
+
+
 # split
 
 
