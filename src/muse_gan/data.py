@@ -343,18 +343,20 @@ def _encoded(adapter, files: list[Path], workers: int):
         return
     started = time.monotonic()
     for done, path in enumerate(files):
-        if workers == AUTO_WORKERS and workers_pay(time.monotonic() - started, done, len(files) - done,
+        if workers == AUTO_WORKERS and workers_pay(time.monotonic() - started, done - 1, len(files) - done,
                                                    default_workers()):
             yield from _in_workers(adapter, files[done:], default_workers())
             return
         yield _encode_or_reason(adapter, path)
+        if done == 0:
+            started = time.monotonic()  # the pace counts from the second file on: the first pays for lazy imports
 
 
 def workers_pay(elapsed: float, done: int, left: int, workers: int) -> bool:
     """Whether ``left`` files, at the pace of the ``done`` ones so far, end sooner in ``workers``
     new processes than here. Decided only after ``PACE_SECONDS``, so that quick sets (images,
     text, a few chorales) never wait for processes to start."""
-    if elapsed < PACE_SECONDS or not done:
+    if elapsed < PACE_SECONDS or done < 1:
         return False
     here = elapsed / done * left
     return here - here / workers > WORKER_START_SECONDS
