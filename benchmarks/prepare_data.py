@@ -6,7 +6,9 @@ count, in this process, into a fresh cache folder; the time includes starting th
 The built-in images and sounds are written into that folder before any timing starts. The
 warm time is ``load_pieces`` once the cache exists: mapping the file and making the pieces.
 
-    python benchmarks/prepare_data.py [--corpora bach digits folk notes] [--workers 1 2 0]   # 0: as data.workers = 0 decides
+    python benchmarks/prepare_data.py [--corpora bach digits folk notes] [--workers 1 2 0]
+
+(``--workers 0``: as ``data.workers = 0`` decides.)
 """
 
 from __future__ import annotations

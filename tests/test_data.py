@@ -264,7 +264,8 @@ def test_workers_prepare_the_same_pieces_and_lines_as_this_process(song_folder, 
     results = {}
     for workers in (1, 2):
         os.environ["MUSE_GAN_CACHE"] = str(tmp_path / f"cache-{workers}")  # restored by the private_cache fixture
-        results[workers] = prepare(PianoRollAdapter(SETTINGS), files, quiet=True, workers=workers), capsys.readouterr().err
+        pieces = prepare(PianoRollAdapter(SETTINGS), files, quiet=True, workers=workers)
+        results[workers] = pieces, capsys.readouterr().err
     (here, here_lines), (there, there_lines) = results[1], results[2]
     assert [piece.name for piece in there] == [piece.name for piece in here] == [str(song_folder / "a.mid"),
                                                                                   str(song_folder / "b.mid")]

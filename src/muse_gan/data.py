@@ -77,8 +77,10 @@ def _report_others(others: list[Path], suffixes: tuple[str, ...]) -> None:
         print(f"skipped {len(others)} {'file' if len(others) == 1 else 'files'} of other kinds", file=sys.stderr)
 
 
-def load_pieces(adapter, source: str, limit: int = 0, quiet: bool = False, workers: int = AUTO_WORKERS) -> list[Piece]:
-    """Every usable piece of ``source`` (a built-in corpus or a folder), prepared or cached."""
+def load_pieces(adapter, source: str, limit: int = 0, quiet: bool = False,
+                workers: int = AUTO_WORKERS) -> list[Piece]:
+    """Every usable piece of ``source`` (a built-in corpus or a folder), prepared or cached
+    (``workers``: see ``prepare``)."""
     return prepare(adapter, source_files(source, adapter.suffixes, limit, adapter.corpora), quiet, workers)
 
 
@@ -200,7 +202,8 @@ class TokenSampler(_Seeded):
     padding fills a window past it.
 
     The pieces are tokenized once (the vocabulary is the fitted adapter's, not the cache's) and
-    kept end to end as ``int32`` ids: a tenth of a table of ``int64`` ids padded to the longest piece.
+    kept end to end as ``int32`` ids, not in a table of ``int64`` ids padded to the longest piece
+    (for the folk tunes, 240 MB of memory down to 35).
     """
 
     def __init__(self, pieces: list[Piece], adapter, window: int, seed: int):

@@ -89,7 +89,8 @@ def _in_time(where):
         with time_limit(SCORE_SECONDS, _TooSlow):
             yield
     except _TooSlow:
-        raise DataError(f"{where}: not read within {SCORE_SECONDS:g} s (music21 slows down badly on some files)") from None
+        raise DataError(f"{where}: not read within {SCORE_SECONDS:g} s "
+                        "(music21 slows down badly on some files)") from None
 
 
 def _read_scores(path: pathlib.Path, default_tempo: float, default_program: int) -> list[pretty_midi.PrettyMIDI]:
