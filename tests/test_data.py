@@ -1,15 +1,20 @@
 """Tests for muse_gan.data: finding source files, preparing (and caching) rolls, splits, windows."""
 
+import hashlib
 import os
+import pickle
+from itertools import islice
 from pathlib import Path
 
 import pretty_midi
 import pytest
 import torch
 
+from muse_gan.adapters import build_adapter
 from muse_gan.adapters.pianoroll import PianoRollAdapter
-from muse_gan.config import MidiConfig
-from muse_gan.data import Piece, WindowSampler, cache_dir, prepare, source_files, split
+from muse_gan.config import MidiConfig, load_config
+from muse_gan.data import (Piece, WindowSampler, cache_dir, load_pieces, prepare, samplers, source_files, split,
+                           workers_pay)
 from muse_gan.errors import MuseError
 
 SETTINGS = MidiConfig(pitch_low=48, pitch_high=84, tempo=120.0)  # 37 pitches, 16 steps a bar
@@ -179,7 +184,7 @@ def test_prepare_without_usable_pieces_is_an_error(song_folder):
     files = [song_folder / "c_truncated.mid", song_folder / "d_empty.mid"]
     with pytest.raises(MuseError, match="no usable pieces in 2 files"):
         prepare(PianoRollAdapter(SETTINGS), files, quiet=True)
-    assert not list(cache_dir().rglob("*.safetensors"))  # nothing worth caching
+    assert not list(cache_dir().rglob("*.pt"))  # nothing worth caching
 
 
 def test_prepare_serves_the_second_call_from_the_cache(song_folder, capsys, private_cache):
@@ -187,7 +192,7 @@ def test_prepare_serves_the_second_call_from_the_cache(song_folder, capsys, priv
     adapter = PianoRollAdapter(SETTINGS)
     first = prepare(adapter, files, quiet=True)
     capsys.readouterr()
-    (cached,) = (private_cache / "prepared").glob("midi-*.safetensors")
+    (cached,) = (private_cache / "prepared").glob("midi-*.pt")
     assert cached.stat().st_size > 0
     assert not [path for path in cached.parent.iterdir() if path.suffix == ".tmp"]
 
@@ -217,12 +222,95 @@ def test_other_settings_use_another_cache_file(song_folder, private_cache):
     narrow = prepare(PianoRollAdapter(SETTINGS), files, quiet=True)
     wide = prepare(PianoRollAdapter(MidiConfig(pitch_low=36, pitch_high=96)), files, quiet=True)
     assert (narrow[0].roll.shape[2], wide[0].roll.shape[2]) == (37, 61)
-    assert len(list((private_cache / "prepared").glob("midi-*.safetensors"))) == 2
+    assert len(list((private_cache / "prepared").glob("midi-*.pt"))) == 2
 
 
 def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("MUSE_GAN_CACHE", str(tmp_path / "elsewhere"))
     assert cache_dir() == tmp_path / "elsewhere"
+
+
+def test_a_damaged_cache_is_prepared_again(song_folder, capsys, private_cache):
+    files = [song_folder / "a.mid", song_folder / "b.mid"]
+    adapter = PianoRollAdapter(SETTINGS)
+    first = [piece.roll.clone() for piece in prepare(adapter, files, quiet=True)]  # not views of what is spoilt next
+    (cached,) = (private_cache / "prepared").glob("midi-*.pt")
+    cached.write_bytes(cached.read_bytes()[:100])  # cut short
+    second = prepare(adapter, files, quiet=True)
+    assert capsys.readouterr().err.splitlines() == [f"preparing again: {cached} cannot be read (RuntimeError)"]
+    assert all(torch.equal(roll, piece.roll) for roll, piece in zip(first, second))
+    assert prepare(adapter, files, quiet=True)[1].roll.shape == (4, 32, 37)  # and the cache is whole again
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's list of mapped files")
+def test_cached_pieces_are_views_into_the_mapped_cache_file(song_folder, private_cache):
+    files = [song_folder / "a.mid", song_folder / "b.mid"]
+    for pieces in prepare(PianoRollAdapter(SETTINGS), files, quiet=True), prepare(PianoRollAdapter(SETTINGS), files):
+        (cached,) = (private_cache / "prepared").glob("midi-*.pt")
+        assert str(cached) in Path("/proc/self/maps").read_text()
+        assert len({piece.roll.untyped_storage().data_ptr() for piece in pieces}) == 1  # one storage for all
+
+
+def test_workers_prepare_the_same_pieces_and_lines_as_this_process(song_folder, tmp_path, capsys, monkeypatch):
+    """Spawned workers, with the score time limit (a SIGALRM) firing in one of them."""
+    import muse_gan.scores
+
+    slow = tmp_path / "songs" / "f_slow.abc"  # a field change in every bar: music21 takes seconds
+    slow.write_text("X:1\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|dedB ded4/4\nL:1/8\nK:G\n" * 450)
+    monkeypatch.setattr(muse_gan.scores, "SCORE_SECONDS", 0.3)  # here
+    monkeypatch.setenv("MUSE_GAN_SCORE_SECONDS", "0.3")  # in the workers, which import the module afresh
+    files = source_files(str(song_folder), SUFFIXES)
+    results = {}
+    for workers in (1, 2):
+        os.environ["MUSE_GAN_CACHE"] = str(tmp_path / f"cache-{workers}")  # restored by the private_cache fixture
+        pieces = prepare(PianoRollAdapter(SETTINGS), files, quiet=True, workers=workers)
+        results[workers] = pieces, capsys.readouterr().err
+    (here, here_lines), (there, there_lines) = results[1], results[2]
+    assert [piece.name for piece in there] == [piece.name for piece in here] == [str(song_folder / "a.mid"),
+                                                                                  str(song_folder / "b.mid")]
+    assert all(torch.equal(a.roll, b.roll) for a, b in zip(here, there))
+    assert there_lines == here_lines
+    assert f"skipped {slow}: not read within 0.3 s (music21 slows down badly on some files)" in there_lines
+    assert there_lines.splitlines()[-1] == "skipped 4 of 6 files"
+
+
+@pytest.mark.parametrize("modality", ["midi", "image", "audio", "text"])
+def test_every_adapter_can_be_sent_to_a_worker_process(modality):
+    adapter = build_adapter(load_config(None, [f'data.modality="{modality}"']))
+    copy = pickle.loads(pickle.dumps(adapter))  # what a spawned worker receives
+    assert type(copy) is type(adapter) and copy.to_dict() == adapter.to_dict()
+
+
+def test_workers_start_only_when_the_files_left_would_take_longer_here():
+    assert not workers_pay(elapsed=0.5, done=10, left=10_000, workers=8)  # too early to tell
+    assert not workers_pay(elapsed=1.0, done=1000, left=1000, workers=8)  # 1 s more here: not worth a start
+    assert workers_pay(elapsed=1.0, done=20, left=360, workers=2)  # 18 s here, 9 s in two workers + their start
+    assert not workers_pay(elapsed=1.0, done=20, left=360, workers=1)
+
+
+def test_a_negative_number_of_workers_is_refused(song_folder):
+    with pytest.raises(MuseError, match="data.workers = -1: give 0"):
+        prepare(PianoRollAdapter(SETTINGS), [song_folder / "a.mid"], workers=-1)
+
+
+def test_training_reads_only_the_prepared_cache(tmp_path):
+    """Once prepared, the files can be unreadable and garbage (same size and time): training runs."""
+    from muse_gan.training import train
+
+    from .conftest import TINY, write_quartet
+
+    folder = tmp_path / "quartets"
+    files = [write_quartet(folder / f"{number}.mid", shift=number, bars=2) for number in range(6)]
+    config = load_config(None, TINY + [f'data.source="{folder}"', "train.steps=2", "data.valid_fraction=0.0"])
+    load_pieces(build_adapter(config), str(folder), quiet=True)
+    for path in files:
+        status = path.stat()
+        path.write_bytes(b"\0" * status.st_size)
+        os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+        path.chmod(0)
+    trainer = train(config, tmp_path / "run", quiet=True)
+    assert trainer.step == 2
 
 
 # split
@@ -394,3 +482,38 @@ def test_a_window_spanning_the_whole_range_is_never_transposed():
     piece.roll[0, 0, 0] = piece.roll[1, 7, 11] = 1  # lowest and highest pitch both sound
     ((original, _),) = sampler([piece]).in_order(1)
     assert all(torch.equal(window, original[0]) for window in sampler([piece], transpose=5).batch(20)[0])
+
+
+# Samplers on real data: the same batches for the same seed, whatever the storage behind them
+
+# Checksums of the first batches (and the first batches in order) of each kind of sampler,
+# recorded with the samplers as they were before pieces were read from a memory-mapped cache.
+# They pin the data order and augmentation: a change here breaks exact resumes of earlier runs.
+PINNED_BATCHES = {
+    "bach": (["data.limit=4", "data.window_bars=2"], 45, "7dbf708a93d2189d"),
+    "digits": (['data.modality="image"', "data.limit=60", "image.labels=true", "image.flip=true",
+                "image.rotate=10.0", "image.size=16"], 60, "84fed878acb618af"),
+    "folk": (['data.modality="text"', 'text.vocabulary="abc"', "text.window=64", "data.limit=2"], 2572,
+             "47c7ce0537c44b18"),
+}
+
+
+def batches_checksum(train, batches=3, size=16) -> str:
+    digest = hashlib.sha256()
+    for values, labels in [train.batch(size) for _ in range(batches)] + list(islice(train.in_order(size), 4)):
+        digest.update(values.numpy().tobytes())
+        digest.update(b"" if labels is None else labels.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("corpus", PINNED_BATCHES)
+def test_samplers_give_the_pinned_batches(corpus):
+    overrides, windows, checksum = PINNED_BATCHES[corpus]
+    config = load_config(None, overrides + ["data.valid_fraction=0.0", "train.seed=3"])
+    adapter = build_adapter(config)
+    pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet=True)
+    adapter = adapter.fitted(pieces)
+    train, valid = samplers(adapter, split(pieces, 0.0, 0.0), config)
+    assert valid is None
+    assert len(train) == windows
+    assert batches_checksum(train) == checksum

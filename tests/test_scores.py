@@ -5,8 +5,8 @@ import time
 import pytest
 from music21 import chord, instrument, meter, note, stream, tempo, tie
 
-from muse_gan.errors import DataError
-from muse_gan.scores import bach_chorales, read_scores
+from muse_gan.errors import DataError, MuseError
+from muse_gan.scores import _score_seconds, bach_chorales, read_scores
 
 TWO_TUNES_ABC = """\
 X:1
@@ -210,3 +210,12 @@ def test_a_file_music21_is_slow_on_is_skipped_after_the_time_limit(tmp_path, mon
     path.write_text("X:1\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|dedB ded4/4\nL:1/8\nK:G\n" * 450)
     with pytest.raises(DataError, match=f"^{path}: not read within 0.3 s"):
         read_scores(path)
+
+
+@pytest.mark.parametrize("text", ["soon", "0", "-1", "inf", "nan"])
+def test_a_time_limit_from_the_environment_must_be_seconds_above_zero(text, monkeypatch):
+    monkeypatch.setenv("MUSE_GAN_SCORE_SECONDS", "2.5")
+    assert _score_seconds() == 2.5
+    monkeypatch.setenv("MUSE_GAN_SCORE_SECONDS", text)
+    with pytest.raises(MuseError, match=f"^MUSE_GAN_SCORE_SECONDS={text}: expected a number of seconds above 0$"):
+        _score_seconds()

@@ -15,17 +15,34 @@ Example::
 import contextlib
 import importlib.util
 import io
+import os
 import pathlib
 import re
 
 import pretty_midi
 
-from muse_gan.errors import DataError
+from muse_gan.errors import DataError, MuseError
 from muse_gan.timeouts import time_limit
 
 SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".abc")
 MAX_ABC_BARS = 1000
-SCORE_SECONDS = 60  # music21 reads a chorale in 0.2 s; a few odd files would take it many minutes
+
+
+def _score_seconds() -> float:
+    """60 s, or ``MUSE_GAN_SCORE_SECONDS``: music21 reads a chorale in 0.2 s; a few odd files would
+    take it many minutes. An environment variable, so that the processes preparing data in
+    parallel (spawned: they import this module afresh) keep a changed limit."""
+    text = os.environ.get("MUSE_GAN_SCORE_SECONDS", "60")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise MuseError(f"MUSE_GAN_SCORE_SECONDS={text}: expected a number of seconds above 0")
+    return seconds
+
+
+SCORE_SECONDS = _score_seconds()
 MAX_SCORE_BYTES = 50_000_000  # of notation; the largest score in music21's corpus (a Beethoven quartet) unpacks to 11 MB
 DEFAULT_VELOCITY = 80
 
@@ -72,7 +89,8 @@ def _in_time(where):
         with time_limit(SCORE_SECONDS, _TooSlow):
             yield
     except _TooSlow:
-        raise DataError(f"{where}: not read within {SCORE_SECONDS} s (music21 slows down badly on some files)") from None
+        raise DataError(f"{where}: not read within {SCORE_SECONDS:g} s "
+                        "(music21 slows down badly on some files)") from None
 
 
 def _read_scores(path: pathlib.Path, default_tempo: float, default_program: int) -> list[pretty_midi.PrettyMIDI]:
