@@ -49,7 +49,7 @@ def build_trainer(config: Config, run_dir: Path, adapter=None, quiet: bool = Tru
     from the model ``init``), ready to ``fit`` (or to time ``train_step``s, as benchmarks do)."""
     adapter = adapter or build_adapter(config)
     with distributed.main_first(group):  # the others then read what it cached
-        pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet)
+        pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet, config.data.workers)
     adapter = adapter.fitted(pieces)  # class names, a vocabulary: what only the data can say
     pieces = split(pieces, config.data.valid_fraction, config.data.test_fraction)
     train_windows, valid_windows = samplers(adapter, pieces, config)
@@ -84,17 +84,18 @@ def saved_config(run_dir: Path) -> Config:
     return ckpt.read_config(path)
 
 
-RESUMABLE_CHANGES = ("steps", "device")
+# how far a run goes and where and how fast it runs; not what it computes
+RESUMABLE_CHANGES = ("train.steps", "train.device", "train.compile", "data.workers")
 
 
 def _check_resumable(saved: Config, config: Config, run_dir: Path) -> None:
-    """A resumed run is the same run: only how far it goes and where it runs may change."""
+    """A resumed run is the same run: only ``RESUMABLE_CHANGES`` may differ."""
     before, after = saved.to_dict(), config.to_dict()
     for section in before:
         for key, value in before[section].items():
-            if after[section][key] != value and not (section == "train" and key in RESUMABLE_CHANGES):
+            if after[section][key] != value and f"{section}.{key}" not in RESUMABLE_CHANGES:
                 raise MuseError(f"--resume {run_dir}: {section}.{key} differs from the saved run's "
-                                f"({value!r}); only train.steps and train.device can change")
+                                f"({value!r}); only {', '.join(RESUMABLE_CHANGES)} can change")
 
 
 def _restore(trainer: Trainer, path: Path, tensors: dict, info: dict) -> None:
