@@ -51,9 +51,22 @@ def load(model: str | Path | None = None) -> "MuseModel":
 
 
 def _objective_with_weights(path: Path, config, adapter, weights: dict[str, torch.Tensor]):
-    """The objective ``config`` describes, holding ``weights``. It is first built on the meta
-    device (no memory) and its shapes compared with the file's, so a doctored header that
-    describes a huge or odd model fails with one line instead of allocating it."""
+    """The objective ``config`` describes, holding ``weights``. A file from elsewhere is first
+    built on the meta device (no memory) and its shapes compared with the file's, so a doctored
+    header that describes a huge or odd model fails with one line instead of allocating it. The
+    package's own models skip that: they are as trusted as its code, and the meta device's first
+    use imports torch._dynamo (a second at start-up, where `muse compose` should be quick)."""
+    from .objectives import build_objective
+    from .pretrained import FOLDER
+
+    if path.parent != FOLDER:
+        _check_shapes(path, config, adapter, weights)
+    objective = build_objective(adapter.spec, config)
+    objective.load_state_dict(weights)
+    return objective
+
+
+def _check_shapes(path: Path, config, adapter, weights: dict[str, torch.Tensor]) -> None:
     from .objectives import build_objective
 
     try:
@@ -65,9 +78,6 @@ def _objective_with_weights(path: Path, config, adapter, weights: dict[str, torc
         raise MuseError(f"{path}: its config describes no model that can be built ({type(error).__name__})") from None
     if shapes != {name: value.shape for name, value in weights.items()}:
         raise MuseError(f"{path}: its weights do not fit the model its config describes")
-    objective = build_objective(adapter.spec, config)
-    objective.load_state_dict(weights)
-    return objective
 
 
 class MuseModel:
