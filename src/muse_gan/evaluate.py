@@ -77,7 +77,7 @@ class Report:
 
 
 def describe_likelihood(likelihood: dict) -> str:
-    return (f"held-out {likelihood['measure']} {likelihood['value']:.3f} {likelihood['unit']} on the reference: "
+    return (f"{likelihood['measure']} {likelihood['value']:.3f} {likelihood['unit']} on the reference: "
             f"{likelihood['pieces']} pieces, {likelihood['frames']} {likelihood['frame_name']}")
 
 
