@@ -57,14 +57,14 @@ class Report:
         """The metrics as a table: plain columns for a terminal, or Markdown."""
         header = ["metric", "reference"] + [title for name in self.sets for title in (name, "overlap", "KL")]
         rows = [[name, _cell(values["reference"])]
-                + [_cell(values.get(name_, {}).get(key)) for name_ in self.sets for key in ("value", "overlap", "kl")]
+                + [_cell(values.get(set_name, {}).get(key)) for set_name in self.sets for key in ("value", "overlap", "kl")]
                 for name, values in self.metrics.items()]
         lines = _markdown(header, rows) if markdown else _columns(header, rows)
         lines += self._histogram_lines(markdown)
         if self.likelihood:
-            lines.append("")
-            lines.append(describe_likelihood(self.likelihood))
-        lines += [""] + [f"{'- ' if markdown else ''}{note}" for note in self.notes] if self.notes else []
+            lines += ["", describe_likelihood(self.likelihood)]
+        if self.notes:
+            lines += [""] + [f"{'- ' if markdown else ''}{note}" for note in self.notes]
         return "\n".join(lines) + "\n"
 
     def _histogram_lines(self, markdown: bool) -> list[str]:
