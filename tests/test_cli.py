@@ -246,7 +246,8 @@ def test_bad_train_settings_are_one_clear_line(tmp_path, setting, words):
     assert_one_clear_line(muse("train", "--out", tmp_path / "run", *options, "--set", setting), *words)
 
 
-def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])  # Ctrl-C; a cluster's time limit or `kill`
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, stop):
     import signal
     import time
 
@@ -257,7 +258,7 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     deadline = time.time() + 300  # generous: a loaded machine is slow, and speed is not what this tests
     while not (run / "checkpoints" / "latest.safetensors").exists() and time.time() < deadline:
         time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(getattr(signal, stop))
     _, err = process.communicate(timeout=300)
     assert process.returncode == 1
     assert "--resume" in err and "Traceback" not in err

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import copy
 import math
+import signal
 import sys
-from contextlib import nullcontext
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -103,7 +105,8 @@ class Trainer:
         if main:
             self._remove_half_written_files()
             ckpt.write_atomically(self.run_dir / "config.toml", to_toml(self.config).encode())
-        with ScalarLog(self.run_dir, from_step=self.step) if main else nullcontext() as scalars:
+        with ScalarLog(self.run_dir, from_step=self.step) if main else nullcontext() as scalars, \
+                _terminate_as_interrupt():
             self.scalars = scalars
             progress, interrupted = self._progress_bar(), False
             try:
@@ -355,6 +358,24 @@ def _to(device: torch.device, batch: torch.Tensor, labels: torch.Tensor | None):
         batch, labels = batch.pin_memory(), None if labels is None else labels.pin_memory()
     batch = batch.to(device, non_blocking=True)
     return batch, None if labels is None else labels.to(device, non_blocking=True)
+
+
+@contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a cluster's time limit, `kill`, torchrun stopping the others) ends training as
+    Ctrl-C does: a checkpoint, then the command to resume. Only the main thread can set it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _placed(objective, device: torch.device):
