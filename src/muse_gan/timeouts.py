@@ -28,7 +28,9 @@ def time_limit(seconds: float, error: type[BaseException]):
         yield  # an outer limit comes due first: let it fire
         return
 
-    def expire(*_):
+    def expire(_signal, frame):
+        if _in_unraisable_hook(frame):
+            return  # raised there, it would break the hook itself; the next alarm comes RETRY later
         raise error(f"no answer after {seconds:g} s")
 
     outer_handler = signal.signal(signal.SIGALRM, expire)
@@ -43,3 +45,13 @@ def time_limit(seconds: float, error: type[BaseException]):
         signal.signal(signal.SIGALRM, outer_handler)
         if outer_left:  # the outer limit, less the time spent here
             signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - started), 1e-3))
+
+
+def _in_unraisable_hook(frame) -> bool:
+    """Whether the alarm interrupted ``sys.unraisablehook`` (reporting an exception Python could
+    not raise, such as an earlier alarm that landed in a gc callback)."""
+    while frame is not None:
+        if "unraisable" in frame.f_code.co_name or "unraisable" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
