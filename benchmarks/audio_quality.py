@@ -18,16 +18,14 @@ import numpy as np
 
 import muse_gan
 from muse_gan.audio_quality import note_pitch, pitch_accuracy, spectral_centroids
-from muse_gan.data import load_pieces, split
+from muse_gan.evaluate import evaluation_pieces
 from muse_gan.metrics import overlap_area
 
 
 def held_out(model):
     """The held-out notes' (recordings, spectrograms, pitches)."""
-    config, adapter = model.config, model.adapter
-    pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet=True)
-    parts = split(pieces, config.data.valid_fraction, config.data.test_fraction)
-    chosen = parts["valid"] + parts["test"]
+    adapter = model.adapter
+    chosen = evaluation_pieces(model.config, adapter, None, "held-out", quiet=True)
     recordings = [adapter.read(piece.name.split("#")[0])[0] for piece in chosen]
     return recordings, [adapter.values(piece.roll) for piece in chosen], [int(piece.label) for piece in chosen]
 

@@ -15,16 +15,15 @@ import argparse
 import torch
 
 import muse_gan
-from muse_gan.data import class_indices, load_pieces, split
+from muse_gan.data import class_indices
+from muse_gan.evaluate import evaluation_pieces
 from muse_gan.image_quality import class_shares, classifier_score, label_accuracy, train_classifier
 
 
 def real_images(model, part: str):
     """Images and class indices of the model's data, ``part`` "train" or "held out"."""
-    config, adapter = model.config, model.adapter
-    pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet=True)
-    parts = split(pieces, config.data.valid_fraction, config.data.test_fraction)
-    chosen = parts["train"] if part == "train" else parts["valid"] + parts["test"]
+    adapter = model.adapter
+    chosen = evaluation_pieces(model.config, adapter, None, "train" if part == "train" else "held-out", quiet=True)
     return adapter.values(torch.stack([piece.roll for piece in chosen])), class_indices(adapter, chosen)
 
 

@@ -17,7 +17,8 @@ import numpy as np
 
 import muse_gan
 from muse_gan import metrics
-from muse_gan.data import WindowSampler, load_pieces, split
+from muse_gan.data import WindowSampler
+from muse_gan.evaluate import evaluation_pieces
 from muse_gan.pretrained import DESCRIPTIONS
 
 COLUMNS = {
@@ -41,8 +42,7 @@ def statistics(rolls, adapter) -> dict[str, float]:
 
 def data_rolls(model, count: int):
     config, adapter = model.config, model.adapter
-    pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet=True)
-    train = split(pieces, config.data.valid_fraction, config.data.test_fraction)["train"]
+    train = evaluation_pieces(config, adapter, None, "train", quiet=True)
     windows = WindowSampler(train, BARS * adapter.steps_per_bar, adapter.steps_per_bar, transpose=0, seed=0)
     return list(windows.batch(count)[0])
 

@@ -16,16 +16,13 @@ import random
 
 import muse_gan
 from muse_gan.adapters.text import text_of
-from muse_gan.data import load_pieces, split
+from muse_gan.evaluate import evaluation_pieces
 from muse_gan.text_quality import abc_parse_rate, bits_per_character, ngram_js_divergence
 
 
 def tunes(model):
     """The model's training and held-out (valid + test) pieces."""
-    config, adapter = model.config, model.adapter
-    pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet=True)
-    parts = split(pieces, config.data.valid_fraction, config.data.test_fraction)
-    return parts["train"], parts["valid"] + parts["test"]
+    return tuple(evaluation_pieces(model.config, model.adapter, None, part, quiet=True) for part in ("train", "held-out"))
 
 
 def row(name: str, texts, reference, bits: str) -> str:

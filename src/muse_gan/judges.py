@@ -143,9 +143,11 @@ class ImageJudge(FixedSizeJudge):
 
     def reference_metrics(self, reference, report):
         values = {}
-        classes = sorted(set(reference.labels or ()), key=lambda name: (not name.isdigit(), name.zfill(12)))
+        from .adapters.base import class_order
+
+        classes = class_order(reference.labels or ())
         if len(classes) >= 2:
-            values |= self._fit_classifier(reference, tuple(classes), report)
+            values |= self._fit_classifier(reference, classes, report)
         else:
             _note(report, "no classifier score: the reference pictures are not in class folders (two or more)")
         if self.options.inception:

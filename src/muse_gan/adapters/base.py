@@ -50,6 +50,12 @@ def pop_names(values: dict, key: str, where: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def class_order(names) -> tuple[str, ...]:
+    """Class names in a stable order: numbers (digits, MIDI pitches) in numeric order, then
+    other names in text order."""
+    return tuple(sorted(set(names), key=lambda name: (not name.isdigit(), name.zfill(12))))
+
+
 class LabelledAdapter:
     """What adapters of fixed-size items (pictures, sound clips) share: settings from one config
     section, and class names found in the data (folder names) when ``settings.labels`` is on,
@@ -77,7 +83,7 @@ class LabelledAdapter:
         if not self.settings.labels:
             return type(self)(self.settings, ())
         labels = {piece.label for piece in pieces}
-        return type(self)(self.settings, sorted(labels, key=lambda name: (not name.isdigit(), name.zfill(12))))
+        return type(self)(self.settings, class_order(labels))
 
     def label_of(self, path) -> str:
         """The class of a file: the name of the folder it is in."""
