@@ -17,6 +17,7 @@ import torch
 
 from . import checkpoint as ckpt
 from .errors import MuseError
+from .keys import common_key_shift, shift_pitches
 from .pretrained import DEFAULT, DESCRIPTIONS, bundled_path
 
 MAX_BARS = 256
@@ -110,10 +111,20 @@ class MuseModel:
             raise MuseError(f"{self.path}: an {self.adapter.modality} model makes fixed-size items, not pieces "
                             f"(use muse sample, or .sample() in Python)")
         primer_roll, primer_tempo = self._primer(primer, bars)
+        shift = self._key_shift(primer_roll)
+        if shift:
+            primer_roll = shift_pitches(primer_roll, shift)
         generator = torch.Generator().manual_seed(seed)
         with _single_thread(), self._decoding(decode):  # one thread: float sums in one order, same bytes
             roll = self.objective.sample(1, bars * self.steps_per_bar, temperature, generator, primer_roll)[0]
-        return roll.to(torch.uint8), tempo or primer_tempo or self.adapter.settings.tempo
+        return shift_pitches(roll, -shift).to(torch.uint8), tempo or primer_tempo or self.adapter.settings.tempo
+
+    def _key_shift(self, primer_roll) -> int:
+        """For a model trained in one key (``data.common_key``), the semitones that move the
+        primer there; the piece made around it is moved back by as many. Else 0."""
+        if primer_roll is None or not self.config.data.common_key:
+            return 0
+        return common_key_shift(primer_roll, self.adapter.settings.pitch_low)
 
     def interpolate(self, start, end, steps: int = 5, seed: int = 0, temperature: float = 0.5,
                     tempo: float | None = None) -> list:

@@ -27,6 +27,7 @@ class DataConfig:
     test_fraction: float = 0.0  # held out from training and validation, for `muse eval`
     window_bars: int = 4  # MIDI training windows, in bars; windows start on bar lines
     transpose: int = 6  # MIDI augmentation: random shift of up to ± this many semitones
+    common_key: bool = False  # MIDI: move every piece to C major or A minor first (its estimated key); see keys.py
     workers: int = 0  # processes preparing the data: 1 (this one), or n; 0: as many as pay off, one per CPU, at most 8
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from .errors import DataError, MuseError
+from .keys import common_key_shift, shift_pitches
 
 BUILTIN = "builtin"  # data.source for the modality's first built-in corpus
 CACHE_FORMAT = 3  # bump when prepared files change: caches of older formats are then prepared again
@@ -142,9 +143,18 @@ def samplers(adapter, pieces: dict[str, list[Piece]], config) -> tuple:
         valid = ItemSampler(pieces["valid"], adapter, 0, augment=False) if pieces["valid"] else None
         return train, valid
     window = window_steps(spec, config)
+    if config.data.common_key:
+        pieces = {part: in_common_key(found, config.midi.pitch_low) for part, found in pieces.items()}
     train = WindowSampler(pieces["train"], window, spec.steps_per_bar, config.data.transpose, config.train.seed)
     valid = WindowSampler(pieces["valid"], window, spec.steps_per_bar, 0, 0) if pieces["valid"] else None
     return train, valid
+
+
+def in_common_key(pieces: list[Piece], pitch_low: int) -> list[Piece]:
+    """The pieces moved to C major or A minor (``data.common_key``; see ``keys``): copies, the
+    cache's rolls stay as they are."""
+    return [dataclasses.replace(piece, roll=shift_pitches(piece.roll, common_key_shift(piece.roll, pitch_low)))
+            for piece in pieces]
 
 
 def class_indices(adapter, pieces: list[Piece]) -> torch.Tensor | None:
