@@ -7,7 +7,7 @@ import torch
 from muse_gan.keys import common_key_shift, shift_pitches
 from muse_gan.metrics import scale_consistency
 
-from .conftest import TINY
+from .conftest import TINY, write_quartet
 
 LOW, PITCHES = 28, 69  # the default roll: MIDI pitches 28 to 96
 C_MAJOR = (0, 2, 4, 5, 7, 9, 11)
@@ -102,3 +102,20 @@ def test_a_common_key_model_moves_the_primer_there_and_the_piece_back(tmp_path):
     inner = slice(2, PITCHES - 2)  # a note at the very edge may drop out when moved back
     assert torch.equal(rolls["d"][1:, :, inner], shift_pitches(rolls["c"][1:], 2)[:, :, inner])
     assert rolls["c"][1:].any()
+
+
+def test_a_common_key_model_scores_a_piece_in_any_key_alike(tmp_path):
+    """Held-out likelihood is taken as the model was trained: in C major / A minor."""
+    from muse_gan.api import load
+    from muse_gan.config import load_config
+    from muse_gan.data import Piece
+    from muse_gan.evaluate import likelihood
+    from muse_gan.training import train
+
+    train(load_config(None, TINY + ["data.common_key=true", "data.transpose=0"]), tmp_path / "run", quiet=True)
+    model = load(tmp_path / "run")
+    scores = []
+    for shift in (0, 1, 2):  # G, A flat and A major: each moves up to the same notes in C major
+        piece = model.adapter.read(write_quartet(tmp_path / f"quartet{shift}.mid", shift=shift, bars=2))[0]
+        scores.append(likelihood(model, [Piece("quartet", model.adapter.encode(piece))])["value"])
+    assert scores[0] == scores[1] == scores[2]

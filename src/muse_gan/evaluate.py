@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .config import Config
-from .data import class_indices, load_pieces, split
+from .data import class_indices, in_common_key, load_pieces, split
 from .errors import MuseError
 from .judges import JUDGES, Options, Samples, pick
 
@@ -210,6 +210,8 @@ def likelihood(muse, pieces) -> dict | None:
         characters = sum(len(text_of(piece.roll)) + 1 for piece in pieces)
         return {"measure": "NLL", "unit": "bits per character", "value": bits_per_character(muse.objective, pieces, muse.adapter),
                 "pieces": len(pieces), "frames": characters, "frame_name": "characters"}
+    if muse.config.data.common_key:  # scored as the model was trained: in C major / A minor
+        pieces = in_common_key(pieces, muse.adapter.settings.pitch_low)
     nll, frames = frame_nll(muse.objective, pieces, muse.adapter)
     frame_name = {"midi": "steps", "image": "rows", "audio": "frames"}[muse.adapter.modality]
     return {"measure": "frame NLL", "unit": "nats per frame", "value": nll, "pieces": len(pieces), "frames": frames,
