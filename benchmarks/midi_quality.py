@@ -68,10 +68,11 @@ def _within(value: float, reference: float, tolerance: float = 0.10) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--models", nargs="*", default=list(DESCRIPTIONS))
+    parser.add_argument("--models", nargs="*", help="names, run folders or checkpoints (default: the bundled MIDI models)")
     parser.add_argument("--segments", type=int, default=100)
     arguments = parser.parse_args()
-    models = {name: muse_gan.load(name) for name in arguments.models}
+    loaded = {name: muse_gan.load(name) for name in arguments.models or DESCRIPTIONS}
+    models = {name: model for name, model in loaded.items() if model.adapter.modality == "midi"}
     first = next(iter(models.values()))
     reference = statistics(data_rolls(first, arguments.segments), first.adapter)
     print(f"{'source':<22} " + " ".join(f"{title:>8}" for title in COLUMNS.values()) + " within10%")

@@ -294,7 +294,7 @@ def test_a_conditional_gan_harmonizes_the_given_melody(tmp_path):
     for number, seed in enumerate((1, 2)):
         target = tmp_path / f"harmonized{number}.mid"
         assert muse("compose", "--model", run, "--bars", 2, "--seed", seed, "--primer", tmp_path / "melody.mid",
-                    "-o", target).exit_code == 0
+                    "--decode", "bernoulli", "-o", target).exit_code == 0  # a tiny model has no note above p = 0.5
         piece = pretty_midi.PrettyMIDI(str(target))
         assert [(note.pitch, round(note.start, 3)) for note in piece.instruments[0].notes] == \
                [(note.pitch, round(note.start, 3)) for note in voice.notes]  # the soprano is the melody

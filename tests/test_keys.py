@@ -96,7 +96,7 @@ def test_a_common_key_model_moves_the_primer_there_and_the_piece_back(tmp_path):
         voice.notes = [pretty_midi.Note(90, 72 + shift + step, 0.6 * index, 0.6 * (index + 1))
                        for index, step in enumerate([0, 2, 4, 5, 7, 5, 4, 2])]
         melody.instruments.append(voice)
-        rolls[name], _ = model.compose_roll(bars=2, seed=3, primer=melody)
+        rolls[name], _ = model.compose_roll(bars=2, seed=3, primer=melody, decode="bernoulli")  # notes from a tiny model
         given = model.adapter.encode(melody, strict=False)[0]
         assert torch.equal(rolls[name][0, :given.shape[0]], given)  # the melody, in its own key
     inner = slice(2, PITCHES - 2)  # a note at the very edge may drop out when moved back

@@ -27,6 +27,15 @@ def gan(*overrides):
     return build_objective(build_adapter(config).spec, config)
 
 
+def audible(model):
+    """``model`` with its generator's pitch bias at 0. Untrained, the generator starts near one
+    note per voice and step, every cell below p = 0.5, so threshold decoding gives silence and
+    seeds or melodies could not show; at 0, about half the cells sound."""
+    with torch.no_grad():
+        model.generator.pitch_bias.zero_()
+    return model
+
+
 def real_batch(size=3):
     """Sparse 0/1 rolls: one held pitch per track, different in every item."""
     batch = torch.zeros(size, TRACKS, SEGMENT, PITCHES)
@@ -90,6 +99,24 @@ def test_the_generator_makes_one_logit_map_per_track_for_any_pitch_count():
 def test_the_generator_refuses_a_window_not_divisible_by_eight():
     with pytest.raises(ConfigError, match="multiple of 8"):
         RollGenerator(tracks=1, steps=12, pitches=20, latent=4, channels=4, condition=False)
+
+
+def test_an_untrained_generator_starts_near_one_pitch_per_voice_and_step():
+    torch.manual_seed(0)
+    generator = RollGenerator(tracks=4, steps=64, pitches=69, latent=8, channels=8, condition=True)
+    probabilities = torch.sigmoid(generator(torch.randn(16, 8), torch.randn(16, 4, 8)))
+    notes_per_step = probabilities.sum(dim=-1).mean().item()
+    assert 0.3 < notes_per_step < 3  # not p = 0.5 everywhere (34 notes per step), not silence
+
+
+def test_each_pitch_of_each_track_has_its_own_bias():
+    generator = RollGenerator(tracks=2, steps=16, pitches=10, latent=4, channels=4, condition=False)
+    shared, per_track = torch.randn(1, 4), torch.randn(1, 2, 4)
+    before = generator(shared, per_track)
+    with torch.no_grad():
+        generator.pitch_bias[1, 0, 7] += 5.0
+    change = generator(shared, per_track) - before
+    assert change[0, 1, :, 7].allclose(torch.tensor(5.0)) and change.abs().sum().item() == pytest.approx(5.0 * 16)
 
 
 def test_each_track_has_its_own_noise():
@@ -205,7 +232,7 @@ def test_samples_are_exactly_as_long_as_asked_and_binary(steps):
 
 @pytest.mark.parametrize("decode", ["threshold", "bernoulli"])
 def test_the_same_seed_gives_the_same_sample_and_another_seed_another(decode):
-    model = gan(f"gan.decode=\"{decode}\"")
+    model = audible(gan(f"gan.decode=\"{decode}\""))
     assert torch.equal(sample(model, 80, seed=1), sample(model, 80, seed=1))
     assert not torch.equal(sample(model, 80, seed=1), sample(model, 80, seed=2))
 
@@ -239,7 +266,7 @@ def test_an_unconditional_piece_starts_with_its_primer():
 
 
 def test_a_conditional_model_accompanies_the_given_melody():
-    model = gan("gan.condition_track=0")
+    model = audible(gan("gan.condition_track=0"))
     first, second = sample(model, 40, primer=melody(3)), sample(model, 40, primer=melody(12))
     expected = torch.cat([melody(3)[0], torch.zeros(8, PITCHES)])  # padded with silence to 40 steps
     assert torch.equal(first[0, 0], expected)

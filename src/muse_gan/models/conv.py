@@ -6,6 +6,8 @@ second-last axis, pitch (low to high) on the last.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -53,6 +55,13 @@ class RollGenerator(nn.Module):
         groups = self.groups = tracks if per_track else 1
         if per_track:
             self.track_noise = nn.Conv1d(tracks * latent, tracks * channels, 1, groups=tracks)  # one linear map per track
+            # Each track's own bias for every pitch: convolutions slide along the pitch axis, so
+            # absolute pitch (a voice's range, the key's pitch classes) is otherwise nearly
+            # invisible to them (MuseGAN's pitch-wise layers play this part). It starts where a
+            # voice sounds one pitch per step: from p = 0.5 everywhere the first thing the
+            # generator learns is "fewer notes", and it overshot into a silence so deep (p ~ 1e-7)
+            # that the sigmoid passed almost no gradient back out of it.
+            self.pitch_bias = nn.Parameter(torch.full((tracks, 1, pitches), -math.log(pitches - 1)))
         self.track_layers = nn.Sequential(
             _conv(groups * channels, groups * channels, groups=groups),
             nn.GroupNorm(groups, groups * channels),  # one group per track: tracks normalised apart
@@ -78,7 +87,7 @@ class RollGenerator(nn.Module):
             return self.track_layers(ensemble)[..., :self.pitches]
         features = ensemble.repeat(1, self.tracks, 1, 1)  # (batch, tracks * channels, ...): one copy per track
         noise = self.track_noise(per_track.flatten(1)[:, :, None])  # (batch, tracks * channels, 1)
-        return self.track_layers(features + noise[..., None])[..., :self.pitches]
+        return self.track_layers(features + noise[..., None])[..., :self.pitches] + self.pitch_bias
 
     def _condition_features(self, condition, present) -> list[torch.Tensor | None]:
         """The condition's features, coarsest first; all None for an unconditional call."""

@@ -10,7 +10,7 @@ FOLDER = Path(__file__).parent
 DEFAULT = "bach-rnn"
 DESCRIPTIONS = {
     "bach-rnn": "four-voice Bach chorales (SATB, 4/4, 16th-note steps); LSTM with a pitchwise head",
-    "bach-gan": "the same chorales as 4-bar segments; MuseGAN-style, undertrained (6,500 CPU steps)",
+    "bach-gan": "the same chorales in C major / A minor as 4-bar segments; MuseGAN-style, harmonizes a soprano (--primer)",
     "bach-vae": "the same chorales as 2-bar segments; MusicVAE-style, for `muse interpolate`",
     "digits-gan": "scikit-learn's handwritten digits, 16 x 16; class-conditional GAN (`muse sample --label 7`)",
     "notes-gan": "one-second notes of 8 GM instruments as log-mel spectrograms; pitch-conditioned GAN (`--pitch 60`)",
