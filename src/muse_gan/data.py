@@ -143,16 +143,16 @@ def samplers(adapter, pieces: dict[str, list[Piece]], config) -> tuple:
         valid = ItemSampler(pieces["valid"], adapter, 0, augment=False) if pieces["valid"] else None
         return train, valid
     window = window_steps(spec, config)
-    if config.data.common_key:
-        pieces = {part: in_common_key(found, config.midi.pitch_low) for part, found in pieces.items()}
+    if config.data.common_key:  # the parts windows are cut from; the test part is eval's
+        pieces = {part: in_common_key(pieces[part], config.midi.pitch_low) for part in ("train", "valid")}
     train = WindowSampler(pieces["train"], window, spec.steps_per_bar, config.data.transpose, config.train.seed)
     valid = WindowSampler(pieces["valid"], window, spec.steps_per_bar, 0, 0) if pieces["valid"] else None
     return train, valid
 
 
 def in_common_key(pieces: list[Piece], pitch_low: int) -> list[Piece]:
-    """The pieces moved to C major or A minor (``data.common_key``; see ``keys``): copies, the
-    cache's rolls stay as they are."""
+    """The pieces moved to C major or A minor (``data.common_key``; see ``keys``): moved rolls
+    are copies, the cache's stay as they are."""
     return [dataclasses.replace(piece, roll=shift_pitches(piece.roll, common_key_shift(piece.roll, pitch_low)))
             for piece in pieces]
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .metrics import MAJOR_SCALE, PITCH_CLASSES
-
-SHIFTS = tuple(range(-6, 6))  # nearest first on ties: see common_key_shift
+from .metrics import PITCH_CLASSES, scale_fits
 
 
 def common_key_shift(roll: torch.Tensor, pitch_low: int) -> int:
@@ -23,25 +21,23 @@ def common_key_shift(roll: torch.Tensor, pitch_low: int) -> int:
     minor's), the smallest such shift on ties. When that would push a note out of the roll, the
     same pitch classes an octave the other way; 0 for a silent roll or one that fits neither way.
     """
-    durations = roll.float().sum(dim=tuple(range(roll.dim() - 1)))
-    if not durations.any():
+    fits = scale_fits(roll, pitch_low)  # (tonic,)
+    if not fits.any():
         return 0
-    chroma = torch.zeros(PITCH_CLASSES).index_add_(0, (pitch_low + torch.arange(len(durations))) % PITCH_CLASSES,
-                                                   durations)
-    white = torch.zeros(PITCH_CLASSES)
-    white[list(MAJOR_SCALE)] = 1
-    fits = [float(chroma.roll(shift) @ white) for shift in SHIFTS]
-    best = max(sorted(SHIFTS, key=abs), key=lambda shift: fits[SHIFTS.index(shift)])
-    low, high = _extent(durations)
+    to_c = [(6 - tonic) % PITCH_CLASSES - 6 for tonic in range(PITCH_CLASSES)]  # each tonic's shift to C, -6..5
+    best = to_c[min(range(PITCH_CLASSES), key=lambda tonic: (-fits[tonic], abs(to_c[tonic])))]
+    low, high = _extent(roll)
     for shift in (best, best - PITCH_CLASSES if best > 0 else best + PITCH_CLASSES):
-        if 0 <= low + shift and high + shift < len(durations):
+        if 0 <= low + shift and high + shift < roll.shape[-1]:
             return shift
     return 0
 
 
 def shift_pitches(roll: torch.Tensor, semitones: int) -> torch.Tensor:
     """``roll`` moved ``semitones`` up (down if negative) along its last axis; notes pushed
-    past either end are dropped, and the cells they leave are silent."""
+    past either end are dropped, and the cells they leave are silent. By 0: ``roll`` itself."""
+    if not semitones:
+        return roll
     shifted = torch.zeros_like(roll)
     if semitones >= 0:
         shifted[..., semitones:] = roll[..., :roll.shape[-1] - semitones]
@@ -50,7 +46,7 @@ def shift_pitches(roll: torch.Tensor, semitones: int) -> torch.Tensor:
     return shifted
 
 
-def _extent(durations: torch.Tensor) -> tuple[int, int]:
-    """The lowest and highest pitch index that sounds at all."""
-    used = durations.nonzero().flatten()
+def _extent(roll: torch.Tensor) -> tuple[int, int]:
+    """The lowest and highest pitch index that sounds anywhere in ``roll``."""
+    used = roll.reshape(-1, roll.shape[-1]).any(dim=0).nonzero().flatten()
     return int(used[0]), int(used[-1])

@@ -171,11 +171,16 @@ def scale_consistency(roll, pitch_low: int) -> float:
     piece wholly in C major (or any one key). Each natural minor scale has the pitch classes
     of its relative major, so the 12 major scales cover all 24. NaN when nothing sounds.
     """
-    histogram = _pitch_class_histogram(roll, pitch_low)
-    total = histogram.sum()
+    total = _tracks(roll).sum()
     if total == 0:
         return math.nan
-    return float((_scale_masks() @ histogram).max() / total)
+    return float(scale_fits(roll, pitch_low).max() / total)
+
+
+def scale_fits(roll, pitch_low: int) -> np.ndarray:
+    """``(12,)``: how many sounding cells lie in the major scale on each tonic (C first), and
+    so in its relative natural minor."""
+    return _scale_masks() @ _pitch_class_histogram(roll, pitch_low)
 
 
 # between tracks
