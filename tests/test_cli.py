@@ -238,6 +238,8 @@ def test_resume_refuses_changed_settings(tiny_run, tmp_path):
     ("train.eval_every=0", ["train.eval_every", "at least 1"]),
     ("train.skip_limit=0", ["train.skip_limit", "at least 1"]),
     ("train.precision=\"fp16\"", ["train.precision"]),
+    ("train.lr=1e38", ["train.lr", "too large"]),  # finite, but Adam's step overflows float32
+    ("train.betas=[1.0, 0.9]", ["train.betas", "below 1"]),
     ("train.device=\"cuda:7\"" if not __import__("torch").cuda.is_available() else "train.device=\"tpu\"",
      ["train.device"]),
 ])

@@ -61,14 +61,17 @@ def check_settings(settings) -> None:
         fail("steps" if settings.steps < 0 else "sample_every", "must not be negative")
     if not settings.lr > 0:
         fail("lr", "must be above 0")
+    if len(settings.betas) != 2 or not all(0 <= beta < 1 for beta in settings.betas):
+        fail("betas", "must be two numbers from 0 to below 1")
+    # Adam's first step is lr / (1 - beta1) in size; past a float32's range torch fails mid-step.
+    if settings.lr / (1 - settings.betas[0]) > torch.finfo(torch.float32).max:
+        fail("lr", "is too large: Adam's first step would overflow a float32")
     if settings.lr_schedule not in ("cosine", "constant"):
         fail("lr_schedule", "must be \"cosine\" or \"constant\"")
     if settings.precision not in ("auto", "bf16", "fp32"):
         fail("precision", "must be \"auto\", \"bf16\" or \"fp32\"")
     if not 0 <= settings.ema < 1:
         fail("ema", "must be from 0 (off) to below 1")
-    if len(settings.betas) != 2:
-        fail("betas", "must be two numbers")
 
 
 class Trainer:
