@@ -35,13 +35,13 @@ def melodies(model, count: int):
 
 def accompaniment(rolls, adapter) -> dict[str, float]:
     low = adapter.settings.pitch_low
-    lower = [roll[1:].numpy() > 0 for roll in rolls]  # (3, steps, pitches)
-    voices = [voice.any(axis=2).sum(axis=0) for voice in lower]  # lower voices sounding, per step
+    notes = [roll.numpy() > 0 for roll in rolls]  # (tracks, steps, pitches)
+    voices = [roll[1:].any(axis=2).sum(axis=0) for roll in notes]  # lower voices sounding, per step
     return {"lower voices": float(np.mean([count.mean() for count in voices])),
             "steps accompanied": float(np.mean([(count > 0).mean() for count in voices])),
-            "scale consistency": float(np.nanmean([metrics.scale_consistency(roll.numpy() > 0, low) for roll in rolls])),
-            "tonal distance": float(np.nanmean([metrics.mean_tonal_distance(roll.numpy() > 0, adapter.steps_per_bar, low)
-                                                for roll in rolls]))}
+            "scale consistency": float(np.nanmean([metrics.scale_consistency(roll, low) for roll in notes])),
+            "tonal distance": float(np.nanmean([metrics.mean_tonal_distance(roll, adapter.steps_per_bar, low)
+                                                for roll in notes]))}
 
 
 def main() -> None:

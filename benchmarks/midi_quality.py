@@ -17,6 +17,8 @@ import numpy as np
 
 import muse_gan
 from muse_gan import metrics
+from muse_gan.api import resolve_model
+from muse_gan.checkpoint import read_config
 from muse_gan.data import WindowSampler
 from muse_gan.evaluate import evaluation_pieces
 from muse_gan.pretrained import DESCRIPTIONS
@@ -66,13 +68,18 @@ def _within(value: float, reference: float, tolerance: float = 0.10) -> bool:
     return abs(value - reference) / abs(reference) <= tolerance
 
 
+def _modality(name: str) -> str:
+    """A bundled model's modality, from its checkpoint's header (no weights read)."""
+    return read_config(resolve_model(name)).data.modality
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="*", help="names, run folders or checkpoints (default: the bundled MIDI models)")
     parser.add_argument("--segments", type=int, default=100)
     arguments = parser.parse_args()
-    loaded = {name: muse_gan.load(name) for name in arguments.models or DESCRIPTIONS}
-    models = {name: model for name, model in loaded.items() if model.adapter.modality == "midi"}
+    names = arguments.models or [name for name in DESCRIPTIONS if _modality(name) == "midi"]
+    models = {name: muse_gan.load(name) for name in names}
     first = next(iter(models.values()))
     reference = statistics(data_rolls(first, arguments.segments), first.adapter)
     print(f"{'source':<22} " + " ".join(f"{title:>8}" for title in COLUMNS.values()) + " within10%")
