@@ -9,9 +9,9 @@ import muse_gan
 from muse_gan.adapters import build_adapter
 from muse_gan.config import load_config
 from muse_gan.errors import ConfigError
-from muse_gan.models.conv import RollCritic, RollGenerator
+from muse_gan.models.conv import ChromaReader, RollCritic, RollGenerator
 from muse_gan.objectives import build_objective
-from muse_gan.objectives.gan import gradient_penalty
+from muse_gan.objectives.gan import activity_mismatch, gradient_penalty
 from muse_gan.objectives.latent import slerp
 from muse_gan.training import train
 
@@ -64,11 +64,11 @@ def chorale_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("chorales")
 
 
-@pytest.mark.parametrize("loss", ["wgan-gp", "hinge"])
-def test_a_tiny_run_on_real_chorales_gives_a_model_that_composes(tmp_path, monkeypatch, chorale_cache, loss):
+@pytest.mark.parametrize("settings", [["gan.loss=\"wgan-gp\""], ["gan.loss=\"hinge\"", "gan.critic_chroma=true"]])
+def test_a_tiny_run_on_real_chorales_gives_a_model_that_composes(tmp_path, monkeypatch, chorale_cache, settings):
     monkeypatch.setenv("MUSE_GAN_CACHE", str(chorale_cache))
-    config = load_config(None, SMALL + [
-        f"gan.loss=\"{loss}\"", "data.limit=6", "train.steps=3", "train.batch_size=4", "train.eval_every=3",
+    config = load_config(None, SMALL + settings + [
+        "data.limit=6", "train.steps=3", "train.batch_size=4", "train.eval_every=3",
         "train.sample_every=3", "train.sample_bars=3", "train.device=\"cpu\"", "train.ema=0.9",
         "train.betas=[0.5, 0.9]"])
     trainer = train(config, tmp_path / "run", quiet=True)
@@ -117,6 +117,29 @@ def test_each_pitch_of_each_track_has_its_own_bias():
         generator.pitch_bias[1, 0, 7] += 5.0
     change = generator(shared, per_track) - before
     assert change[0, 1, :, 7].allclose(torch.tensor(5.0)) and change.abs().sum().item() == pytest.approx(5.0 * 16)
+
+
+def test_the_critics_chroma_stream_hears_pitch_classes_not_octaves():
+    torch.manual_seed(0)
+    reader = ChromaReader(tracks=2, steps=16, channels=4, wrap=lambda layer: layer)
+
+    def soprano_on(pitch):  # over a bass held at the lowest pitch; 30 pitches: padded to 3 octaves
+        roll = torch.zeros(1, 2, 16, 30)
+        roll[0, 0, :, pitch] = 1
+        roll[0, 1, :, 0] = 1
+        return roll
+
+    assert reader(soprano_on(3)).shape == (1, reader.size)
+    assert torch.equal(reader(soprano_on(3)), reader(soprano_on(15)))
+    assert torch.equal(reader(soprano_on(3)), reader(soprano_on(27)))
+    assert not torch.equal(reader(soprano_on(3)), reader(soprano_on(4)))
+
+
+def test_a_chroma_critic_scores_each_item_with_or_without_labels():
+    rolls, labels = torch.rand(2, 4, 32, 20), torch.tensor([0, 2])
+    for classes in (0, 3):
+        critic = RollCritic(tracks=4, steps=32, pitches=20, channels=4, spectral_norm=True, classes=classes, chroma=True)
+        assert critic(rolls, labels if classes else None).shape == (2,)
 
 
 def test_each_track_has_its_own_noise():
@@ -274,9 +297,44 @@ def test_a_conditional_model_accompanies_the_given_melody():
     assert not torch.equal(sample(model, 40)[0, 1:], first[0, 1:])  # without a melody: unconditioned
 
 
+def test_activity_mismatch_on_a_hand_computed_fixture():
+    # Real: track 0 sounds at all 4 steps of both items, track 1 at 2 of 4 → activity (1.0, 0.5).
+    real = torch.zeros(2, 2, 4, 3)
+    real[:, 0, :, 1] = 1
+    real[:, 1, :2, 2] = 1
+    # Fakes: every cell of track 0 at p = 0.5 (activity 0.5); track 1's likeliest note 0.9 at
+    # the first step of each item and 0.3 elsewhere → (0.9 + 3 × 0.3) / 4 = 0.45.
+    fake = torch.full((2, 2, 4, 3), 0.5)
+    fake[:, 1] = 0.1
+    fake[:, 1, 1:, 0] = 0.3
+    fake[:, 1, 0, 2] = 0.9
+    assert activity_mismatch(fake, real).item() == pytest.approx((1.0 - 0.5) ** 2 + (0.5 - 0.45) ** 2)
+    assert activity_mismatch(real, real).item() == 0
+
+
+def test_activity_weight_pushes_quiet_voices_to_sound():
+    """The term's gradient raises every track's pitch bias (a descent step makes all voices
+    likelier to sound) when the fakes sound less than the real batch, which sounds at every step."""
+    def bias_gradient(weight):
+        model = gan(f"gan.activity_weight={weight}")
+        torch.manual_seed(1)
+        loss, scalars = model.phases(real_batch())[-1].loss()
+        loss.backward()
+        return model.generator.pitch_bias.grad.sum(dim=(1, 2)), scalars
+
+    plain, _ = bias_gradient(0)
+    weighted, scalars = bias_gradient(1)
+    assert scalars["activity"] > 0 and "activity" not in bias_gradient(0)[1]
+    assert (weighted - plain < 0).all()
+
+
 def test_bad_gan_settings_are_config_errors_naming_the_key():
     for setting, key in [("gan.loss=\"lsgan\"", "gan.loss"), ("gan.decode=\"argmax\"", "gan.decode"),
                          ("gan.condition_track=4", "gan.condition_track"), ("gan.critic_steps=0", "gan.critic_steps"),
-                         ("gan.condition_dropout=1.5", "gan.condition_dropout")]:
+                         ("gan.condition_dropout=1.5", "gan.condition_dropout"),
+                         ("gan.activity_weight=-1", "gan.activity_weight")]:
         with pytest.raises(ConfigError, match=key):
             gan(setting)
+    for setting in ("gan.activity_weight=1", "gan.critic_chroma=true"):
+        with pytest.raises(ConfigError, match=setting.split("=")[0] + ": only for on/off data"):
+            gan("data.modality=\"image\"", setting)

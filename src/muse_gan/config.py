@@ -113,6 +113,8 @@ class GanConfig:
     decode: str = "threshold"  # "threshold" (p > 0.5) or "bernoulli" (sample each cell)
     condition_track: int = -1  # a track given to the generator (e.g. 0: accompany a melody); -1: none
     condition_dropout: float = 0.5  # share of training batches without the condition, so it stays optional
+    activity_weight: float = 0.0  # piano rolls: weight of matching each track's share of sounding steps to the data's
+    critic_chroma: bool = False  # piano rolls: the critic also reads every track's pitch classes (MuseGAN's chroma stream)
 
 
 @dataclass(frozen=True)

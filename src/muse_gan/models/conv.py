@@ -16,6 +16,7 @@ from ..errors import ConfigError
 
 LEAK = 0.2  # LeakyReLU slope: keeps gradients flowing through the critic where a ReLU would be flat
 DOWNSAMPLINGS = 3  # the generator's trunk starts at 1/8 of the roll's time and pitch
+OCTAVE = 12  # pitch classes
 LOG_VARIANCE_BOUND = 10.0  # a posterior's log-variance stays within ± this (variances e^-10 to e^10)
 
 
@@ -159,21 +160,54 @@ class RollCritic(ConvReader):
 
     ``spectral_norm`` bounds every layer's Lipschitz constant, for the hinge loss. With
     ``classes``, the score also judges the item as a member of its label's class (a projection
-    critic, Miyato & Koyama 2018: the features' dot product with the class's embedding).
+    critic, Miyato & Koyama 2018: the features' dot product with the class's embedding). With
+    ``chroma``, a second stream reads the tracks' pitch classes (see ``ChromaReader``).
     """
 
-    def __init__(self, tracks: int, steps: int, pitches: int, channels: int, spectral_norm: bool, classes: int = 0):
+    def __init__(self, tracks: int, steps: int, pitches: int, channels: int, spectral_norm: bool, classes: int = 0,
+                 chroma: bool = False):
         wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
         super().__init__(tracks, steps, pitches, channels, wrap)
-        self.score = wrap(nn.Linear(self.size, 1))
-        self.label_embedding = wrap(nn.Embedding(classes, self.size)) if classes else None
+        self.chroma = ChromaReader(tracks, steps, channels, wrap) if chroma else None
+        size = self.size + (self.chroma.size if chroma else 0)
+        self.score = wrap(nn.Linear(size, 1))
+        self.label_embedding = wrap(nn.Embedding(classes, size)) if classes else None
 
     def forward(self, rolls: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         features = super().forward(rolls)
+        if self.chroma is not None:
+            features = torch.cat([features, self.chroma(rolls)], dim=1)
         score = self.score(features).squeeze(1)
         if self.label_embedding is not None:
             score = score + (self.label_embedding(labels) * features).sum(1)
         return score.float()  # float32 even under autocast: the losses are small differences of these scores
+
+
+class ChromaReader(nn.Module):
+    """A roll ``(batch, tracks, steps, pitches)`` folded to pitch classes → flat features.
+
+    MuseGAN's discriminators (Dong et al. 2018) add such a chroma stream. Why here: 3×3
+    convolutions see a few semitones at a time, so whether a soprano two octaves above the bass
+    is in its harmony is nearly out of their sight; folded to 12 classes, every voice's chord
+    tones meet in one kernel. The classes are counted from the roll's lowest pitch, not from C:
+    a fixed rotation, the same for every item, changes nothing for a critic.
+    """
+
+    def __init__(self, tracks: int, steps: int, channels: int, wrap):
+        super().__init__()
+        across = wrap(nn.Conv2d(tracks, channels, (1, OCTAVE)))  # all voices' pitch classes at each step
+        along = [wrap(nn.Conv2d(channels, channels, (3, 1), (2, 1), (1, 0))) for _ in range(DOWNSAMPLINGS)]
+        self.convs = nn.ModuleList([across] + along)
+        for _ in range(DOWNSAMPLINGS):
+            steps = -(-steps // 2)
+        self.size = channels * steps
+
+    def forward(self, rolls: torch.Tensor) -> torch.Tensor:
+        octaves = F.pad(rolls, (0, -rolls.shape[-1] % OCTAVE)).unflatten(-1, (-1, OCTAVE))
+        features = octaves.sum(dim=-2)  # (batch, tracks, steps, 12): sounding cells per pitch class
+        for conv in self.convs:
+            features = F.leaky_relu(conv(features), LEAK)
+        return features.flatten(1)
 
 
 class GridEncoder(ConvReader):

@@ -34,7 +34,7 @@ class GANObjective(Objective):
 
     def __init__(self, spec, config):
         super().__init__()
-        self.settings = _checked(config.gan, spec.channels)
+        self.settings = _checked(config.gan, spec)
         self.spec = spec
         self.latent = config.model.latent
         self.segment_steps = window_steps(spec, config)
@@ -44,7 +44,8 @@ class GANObjective(Objective):
                                        config.model.channels, condition=self.condition_track >= 0,
                                        per_track=spec.channel_tracks, classes=spec.classes)
         self.critic = RollCritic(spec.channels, self.segment_steps, spec.width, config.model.channels,
-                                 spectral_norm=self.settings.loss == "hinge", classes=spec.classes)
+                                 spectral_norm=self.settings.loss == "hinge", classes=spec.classes,
+                                 chroma=self.settings.critic_chroma)
 
     def parameter_groups(self):
         return {"critic": list(self.critic.parameters()), "generator": list(self.generator.parameters())}
@@ -68,9 +69,15 @@ class GANObjective(Objective):
         return loss, {"critic": loss.item()} | scalars
 
     def _generator_phase(self, batch, labels):
+        fake = self.fake(batch, labels=labels)
         with _frozen(self.critic):  # the critic only passes gradients on; its own stay untouched
-            loss = -self.critic(self.fake(batch, labels=labels), labels).mean()
-        return loss, {"generator": loss.item(), "loss": loss.item()}
+            loss = -self.critic(fake, labels).mean()
+        scalars = {"generator": loss.item()}
+        if self.settings.activity_weight:
+            mismatch = activity_mismatch(fake, batch)
+            loss = loss + self.settings.activity_weight * mismatch
+            scalars["activity"] = mismatch.item()
+        return loss, scalars | {"loss": loss.item()}
 
     def _critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
         if self.settings.loss == "hinge":
@@ -208,6 +215,23 @@ class GANObjective(Objective):
         return melody.expand(count, -1, -1)
 
 
+def activity_mismatch(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Squared differences, summed over tracks, between the share of steps at which each track
+    sounds in the fakes and in the real batch; a step's chance to sound is its likeliest note's.
+
+    Why: a critic tells fakes mostly by their softness (probabilities against 0/1 notes), so a
+    voice that is unsure looks less real to it than one that is silent, and the bundled bach-gan
+    learnt to leave its unaccompanied soprano silent on half its steps while the critic scored a
+    blanked soprano nearly as real as Bach's. Real voices rarely rest; this says so directly.
+    """
+    return (_activity(fake) - _activity(real)).square().sum()
+
+
+def _activity(rolls: torch.Tensor) -> torch.Tensor:
+    """Each track's mean over items and steps of its likeliest note's probability, ``(tracks,)``."""
+    return rolls.float().amax(dim=-1).mean(dim=(0, 2))
+
+
 def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, labels=None) -> torch.Tensor:
     """WGAN-GP's penalty: mean of (‖∇ critic‖ − 1)² at random points between real and fake items.
 
@@ -233,8 +257,9 @@ def _frozen(module):
             parameter.requires_grad_(flag)
 
 
-def _checked(settings, tracks: int):
+def _checked(settings, spec):
     """The ``[gan]`` section, refused with the offending key when out of range."""
+    tracks = spec.channels
     if settings.loss not in LOSSES:
         raise ConfigError(f"gan.loss: unknown loss '{settings.loss}' (known: {', '.join(LOSSES)})")
     if settings.decode not in DECODES:
@@ -245,4 +270,9 @@ def _checked(settings, tracks: int):
         raise ConfigError(f"gan.critic_steps: {settings.critic_steps} must be at least 1")
     if not 0 <= settings.condition_dropout <= 1:
         raise ConfigError(f"gan.condition_dropout: {settings.condition_dropout} must be from 0 to 1")
+    if settings.activity_weight < 0:
+        raise ConfigError(f"gan.activity_weight: {settings.activity_weight} must be at least 0")
+    for key in ("activity_weight", "critic_chroma"):
+        if getattr(settings, key) and spec.data_kind != "binary":
+            raise ConfigError(f"gan.{key}: only for on/off data (piano rolls), not {spec.data_kind} data")
     return settings
