@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from muse_gan import checkpoint as ckpt
+from muse_gan.api import resolve_model
 from muse_gan.config import load_config
 from muse_gan.errors import MuseError
 from muse_gan.scalars import read_scalars
@@ -187,6 +188,15 @@ def test_resume_from_a_model_file_in_place_of_a_checkpoint_is_one_clear_error(ti
     shutil.copy(run / "model.safetensors", run / "checkpoints" / "latest.safetensors")  # no optimizer state
     with pytest.raises(MuseError, match=r"latest.safetensors: cannot resume from it \(KeyError"):
         train(ckpt.read_config(run / "model.safetensors"), run, resume=True, quiet=True)
+
+
+def test_fine_tuning_into_networks_of_another_shape_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSE_GAN_CACHE", str(tmp_path / "cache"))
+    config = ckpt.read_config(resolve_model("bach-gan")).override(
+        ["gan.critic_chroma=false", "data.limit=6", "train.steps=0", "train.device=\"cpu\""])
+    with pytest.raises(MuseError, match=r"^--init bach-gan: its weights do not fit this run's networks "
+                                        r"\(its critic\.chroma\.\S+ is not in this run's\)$"):
+        train(config, tmp_path / "tuned", init="bach-gan", quiet=True)
 
 
 def test_fine_tuning_from_a_model_of_another_modality_is_one_clear_error(tmp_path):
