@@ -77,8 +77,9 @@ def _check_shapes(path: Path, config, adapter, weights: dict[str, torch.Tensor])
         raise MuseError(f"{path}: {error}") from None
     except Exception as error:  # noqa: BLE001  an untrusted header's sizes can trip any layer's checks
         raise MuseError(f"{path}: its config describes no model that can be built ({type(error).__name__})") from None
-    if shapes != {name: value.shape for name, value in weights.items()}:
-        raise MuseError(f"{path}: its weights do not fit the model its config describes")
+    misfit = ckpt.misfit(shapes, weights, "the described model's")
+    if misfit:
+        raise MuseError(f"{path}: its weights do not fit the model its config describes ({misfit})")
 
 
 class MuseModel:

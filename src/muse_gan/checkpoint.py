@@ -141,6 +141,19 @@ def model_settings(path: Path, info: dict):
         raise MuseError(message if message.startswith(str(path)) else f"{path}: {message}") from None
 
 
+def misfit(expected: dict[str, torch.Size], tensors: dict[str, torch.Tensor], holder: str) -> str | None:
+    """The first weight that ``tensors`` lack, have besides the ``expected`` shapes (those of
+    ``holder``'s networks, e.g. "this run's") or have in another shape, in words; None when all fit."""
+    for name in sorted(expected.keys() | tensors.keys()):
+        if name not in tensors:
+            return f"it has no {name}"
+        if name not in expected:
+            return f"its {name} is not in {holder}"
+        if tensors[name].shape != expected[name]:
+            return f"its {name} is {tuple(tensors[name].shape)}, {holder} {tuple(expected[name])}"
+    return None
+
+
 def prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {f"{prefix}{name}": tensor for name, tensor in tensors.items()}
 

@@ -124,19 +124,9 @@ def _initialise(objective, init: str, adapter, config: Config) -> None:
     if getattr(theirs.config, modality) != getattr(config, modality) or theirs.config.model != config.model:
         raise MuseError(f"--init {init}: its [{modality}] or [model] settings differ from this run's "
                         f"(leave them out, so the run takes them from the model)")
-    misfit = _misfit(objective.state_dict(), theirs.objective.state_dict())
+    weights = theirs.objective.state_dict()
+    shapes = {name: value.shape for name, value in objective.state_dict().items()}
+    misfit = ckpt.misfit(shapes, weights, "this run's")
     if misfit:  # a setting outside [model] that shapes the networks, such as gan.critic_chroma
         raise MuseError(f"--init {init}: its weights do not fit this run's networks ({misfit})")
-    objective.load_state_dict(theirs.objective.state_dict())
-
-
-def _misfit(ours: dict, theirs: dict) -> str | None:
-    """The first weight that the model ``theirs`` lacks, has besides ours or has in another shape."""
-    for name in sorted(ours.keys() | theirs.keys()):
-        if name not in theirs:
-            return f"it has no {name}"
-        if name not in ours:
-            return f"its {name} is not in this run's"
-        if ours[name].shape != theirs[name].shape:
-            return f"its {name} is {tuple(theirs[name].shape)}, this run's {tuple(ours[name].shape)}"
-    return None
+    objective.load_state_dict(weights)

@@ -129,6 +129,13 @@ class _ConditionEncoder(nn.Module):
         return found[::-1]  # coarsest first, like the trunk
 
 
+def _downsampled(length: int) -> int:
+    """``length`` after ``DOWNSAMPLINGS`` stride-2 convolutions with padding 1 (each rounds up)."""
+    for _ in range(DOWNSAMPLINGS):
+        length = -(-length // 2)
+    return length
+
+
 def _add(features: torch.Tensor, hint: torch.Tensor | None) -> torch.Tensor:
     return features if hint is None else features + hint
 
@@ -144,9 +151,7 @@ class ConvReader(nn.Module):
         strides = (1,) + (2,) * DOWNSAMPLINGS
         self.convs = nn.ModuleList(wrap(_conv(inputs, outputs, stride))
                                    for inputs, outputs, stride in zip(widths, widths[1:], strides))
-        for _ in range(DOWNSAMPLINGS):
-            steps, pitches = -(-steps // 2), -(-pitches // 2)  # a stride-2 conv with padding 1 rounds up
-        self.size = widths[-1] * steps * pitches
+        self.size = widths[-1] * _downsampled(steps) * _downsampled(pitches)
 
     def forward(self, rolls: torch.Tensor) -> torch.Tensor:
         features = rolls
@@ -198,9 +203,7 @@ class ChromaReader(nn.Module):
         across = wrap(nn.Conv2d(tracks, channels, (1, OCTAVE)))  # all voices' pitch classes at each step
         along = [wrap(nn.Conv2d(channels, channels, (3, 1), (2, 1), (1, 0))) for _ in range(DOWNSAMPLINGS)]
         self.convs = nn.ModuleList([across] + along)
-        for _ in range(DOWNSAMPLINGS):
-            steps = -(-steps // 2)
-        self.size = channels * steps
+        self.size = channels * _downsampled(steps)
 
     def forward(self, rolls: torch.Tensor) -> torch.Tensor:
         octaves = F.pad(rolls, (0, -rolls.shape[-1] % OCTAVE)).unflatten(-1, (-1, OCTAVE))
