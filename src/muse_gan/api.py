@@ -47,7 +47,10 @@ def load(model: str | Path | None = None) -> "MuseModel":
     path = resolve_model(model)
     tensors, info = ckpt.load_checkpoint(path)
     config, adapter = ckpt.model_settings(path, info)
-    objective = _objective_with_weights(path, config, adapter, ckpt.unprefixed("model.", tensors))
+    # a training checkpoint holds the live weights and, with train.ema, their moving average: the
+    # average is what the run's model.safetensors samples with, so a checkpoint composes the same way
+    weights = ckpt.unprefixed("ema.", tensors) or ckpt.unprefixed("model.", tensors)
+    objective = _objective_with_weights(path, config, adapter, weights)
     return MuseModel(objective.eval(), adapter, config, path)
 
 
