@@ -125,7 +125,7 @@ class MuseModel:
 
     def _key_shift(self, primer_roll) -> int:
         """For a model trained in one key (``data.common_key``), the semitones that move the
-        primer there; the piece made around it is moved back by as many. Else 0."""
+        primer (or clip) there; what is made from it is moved back by as many. Else 0."""
         if primer_roll is None or not self.config.data.common_key:
             return 0
         return common_key_shift(primer_roll, self.adapter.settings.pitch_low)
@@ -149,9 +149,14 @@ class MuseModel:
                             f"(use a VAE model)")
         check_options(temperature=temperature, tempo=tempo, steps=steps)
         (first, first_tempo), (last, _) = self._clip(start, "start"), self._clip(end, "end")
+        shifts = self._key_shift(first), self._key_shift(last)
         generator = torch.Generator().manual_seed(seed)
         with _single_thread():
-            rolls = self.objective.interpolate(first.float(), last.float(), steps - 2, temperature, generator)
+            rolls = self.objective.interpolate(shift_pitches(first, shifts[0]).float(),
+                                               shift_pitches(last, shifts[1]).float(), steps - 2, temperature, generator)
+        # a common-key model's clips come back in their own keys, the ones between glide from one to the other
+        rolls = torch.stack([shift_pitches(roll, -round(shift))
+                             for roll, shift in zip(rolls, torch.linspace(*shifts, steps).tolist())])
         return rolls.to(torch.uint8), tempo or first_tempo or self.adapter.settings.tempo
 
     # pictures (and every model with items of a fixed size)
