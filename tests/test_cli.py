@@ -240,6 +240,7 @@ def test_resume_refuses_changed_settings(tiny_run, tmp_path):
     ("train.precision=\"fp16\"", ["train.precision"]),
     ("train.lr=1e38", ["train.lr", "too large"]),  # finite, but Adam's step overflows float32
     ("train.betas=[1.0, 0.9]", ["train.betas", "below 1"]),
+    ("train.select_by=\"fid\"", ["train.select_by", "overlap"]),
     ("train.device=\"cuda:7\"" if not __import__("torch").cuda.is_available() else "train.device=\"tpu\"",
      ["train.device"]),
 ])

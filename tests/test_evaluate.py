@@ -117,6 +117,25 @@ def chorale_folders(tmp_path_factory):
     return files, reference
 
 
+def test_mean_overlap_is_one_for_music_against_itself_and_lower_against_other_music(chorale_folders, tmp_path):
+    """What train.select_by = "overlap" ranks weights by: Bach against Bach, then block chords."""
+    from muse_gan.adapters.pianoroll import PianoRollAdapter
+    from muse_gan.data import load_pieces
+    from muse_gan.evaluate import mean_overlap
+    from muse_gan.judges import MidiJudge, Options
+
+    from .conftest import write_quartet
+
+    adapter = PianoRollAdapter()
+    judge = MidiJudge(adapter, Options(bars=2))
+    chorales = judge.samples("chorales", load_pieces(adapter, str(chorale_folders[1]), quiet=True), 40)
+    for shift in range(6):
+        write_quartet(tmp_path / "quartets" / f"{shift}.mid", shift=shift, bars=2)
+    quartets = judge.samples("quartets", load_pieces(adapter, str(tmp_path / "quartets"), quiet=True), 40)
+    assert mean_overlap(judge, chorales, chorales) == pytest.approx(1.0, abs=1e-3)
+    assert mean_overlap(judge, quartets, chorales) < 0.5  # measured: 0.25
+
+
 def test_another_tools_midi_evaluates_without_a_model(chorale_folders, tmp_path):
     files, reference = chorale_folders
     result = muse("eval", "--files", files, "--reference", reference, "-n", 15, "--json", tmp_path / "r.json",

@@ -103,6 +103,29 @@ def compare(judge, sets: list[Samples], reference: Samples, report: Report) -> R
     return report
 
 
+def mean_overlap(judge, samples: Samples, reference: Samples) -> float:
+    """The overlapping area of ``samples``' and ``reference``'s distributions of each per-item
+    metric, averaged over the metrics both define: 1 when every metric is distributed alike."""
+    from .metrics import overlap_area
+
+    theirs, ours = judge.per_item(reference), judge.per_item(samples)
+    areas = [overlap_area(ours[name], values) for name, values in theirs.items()
+             if np.isfinite(values).any() and np.isfinite(ours[name]).any()]
+    return float(np.mean(areas))
+
+
+def sample_overlap(objective, adapter, config: Config, pieces: list, path: Path) -> float:
+    """``mean_overlap`` of ``objective``'s samples (seeds 0, 1, ...; MIDI pieces one training
+    window long) and ``pieces`` (MIDI: windows as long, cut on bar lines), as many of each as
+    `muse eval` takes: how `train.select_by = "overlap"` ranks a run's weights."""
+    from .api import MuseModel
+
+    count = DEFAULT_COUNTS[adapter.modality]
+    judge = JUDGES.get(adapter.modality)(adapter, Options(count=count, bars=config.data.window_bars))
+    generated = judge.generate(MuseModel(objective, adapter, config, path), count)
+    return mean_overlap(judge, generated, judge.samples("reference", pick(pieces, count, 0), count))
+
+
 # what to compare
 
 def evaluate(model: str | None = None, files: str | None = None, reference: str | None = None,

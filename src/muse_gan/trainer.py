@@ -72,12 +72,18 @@ def check_settings(settings) -> None:
         fail("precision", "must be \"auto\", \"bf16\" or \"fp32\"")
     if not 0 <= settings.ema < 1:
         fail("ema", "must be from 0 (off) to below 1")
+    if settings.select_by not in ("auto", "overlap"):
+        fail("select_by", "must be \"auto\" or \"overlap\"")
 
 
 class Trainer:
     def __init__(self, config: Config, run_dir: Path, adapter, objective, train_windows, valid_windows=None,
-                 quiet: bool = False, group: distributed.Group = distributed.SINGLE):
+                 quiet: bool = False, group: distributed.Group = distributed.SINGLE, valid_pieces: list = ()):
         check_settings(config.train)
+        if config.train.select_by == "overlap" and not valid_pieces:
+            raise MuseError("train.select_by = \"overlap\" compares samples with the validation pieces, and this "
+                            "run has none (data.valid_fraction)")
+        self.valid_pieces = valid_pieces  # what train.select_by = "overlap" compares samples with
         distributed.check_batch(config.train.batch_size, group.world)
         self.config, self.settings, self.group = config, config.train, group
         self.run_dir = Path(run_dir)
@@ -225,14 +231,33 @@ class Trainer:
 
     def _record_validation(self) -> None:
         scalars = self.validate()
+        if self.settings.select_by == "overlap":
+            scalars["overlap"] = self.sample_overlap()
         self.scalars.log(self.step, {f"valid/{name}": value for name, value in scalars.items()})
-        valid = scalars["loss"]
-        if not self.objective.selects_by_validation:
-            self._save_model()
-        elif valid < self.best_valid:
-            self.best_valid = valid
+        distance = self._selection_distance(scalars)
+        if distance is None:
+            self._save_model()  # nothing to choose by: the latest weights are the model
+        elif distance < self.best_valid:
+            self.best_valid = distance
             self._save_model()
         self._write_loss_curve()
+
+    def _selection_distance(self, scalars: dict[str, float]) -> float | None:
+        """What the model file's weights are chosen by, lower being better: 1 - the samples'
+        overlap, or the validation loss; None for a GAN's loss, which ranks no generators."""
+        if self.settings.select_by == "overlap":
+            return 1 - scalars["overlap"]
+        return scalars["loss"] if self.objective.selects_by_validation else None
+
+    def sample_overlap(self) -> float:
+        """How alike the sampling model's samples and the validation pieces are (see
+        ``evaluate.sample_overlap``): the same seeds every time, so validations compare."""
+        from .evaluate import sample_overlap
+
+        model = self.sampling_model().eval().to("cpu")  # composes as muse_gan.load's models do
+        overlap = sample_overlap(model, self.adapter, self.config, self.valid_pieces, self.run_dir)
+        model.to(self.device)
+        return overlap
 
     def write_sample(self) -> None:
         """``adapter.preview_count`` samples (a piece of ``train.sample_bars`` bars, a grid of

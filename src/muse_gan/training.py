@@ -62,7 +62,8 @@ def build_trainer(config: Config, run_dir: Path, adapter=None, quiet: bool = Tru
     objective = build_objective(adapter.spec, config)
     if init:
         _initialise(objective, init, adapter, config)
-    return Trainer(config, run_dir, adapter, objective, train_windows, valid_windows, quiet=quiet, group=group)
+    return Trainer(config, run_dir, adapter, objective, train_windows, valid_windows, quiet=quiet, group=group,
+                   valid_pieces=pieces["valid"])
 
 
 def _check_before_reading_data(config: Config, adapter) -> None:
