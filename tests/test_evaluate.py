@@ -132,8 +132,21 @@ def test_mean_overlap_is_one_for_music_against_itself_and_lower_against_other_mu
     for shift in range(6):
         write_quartet(tmp_path / "quartets" / f"{shift}.mid", shift=shift, bars=2)
     quartets = judge.samples("quartets", load_pieces(adapter, str(tmp_path / "quartets"), quiet=True), 40)
-    assert mean_overlap(judge, chorales, chorales) == pytest.approx(1.0, abs=1e-3)
-    assert mean_overlap(judge, quartets, chorales) < 0.5  # measured: 0.25
+    bach, blocks = judge.per_item(chorales), judge.per_item(quartets)
+    assert mean_overlap(bach, bach) == pytest.approx(1.0, abs=1e-3)
+    assert mean_overlap(bach, blocks) < 0.5  # measured: 0.25
+
+
+def test_mean_overlap_scores_a_metric_the_samples_never_define_as_no_overlap():
+    """Every ranking averages over the reference's metrics: silence (no tonal distance) can't
+    drop a metric it fails and so rank above music that has it."""
+    from muse_gan.evaluate import mean_overlap
+
+    reference = {"polyphony": np.array([3.0, 4.0, 4.0]), "tonal_distance": np.array([0.8, 0.9, 1.0]),
+                 "drum_pattern_rate": np.array([math.nan] * 3)}  # undefined in the reference: left out
+    samples = {"polyphony": np.array([3.0, 4.0, 4.0]), "tonal_distance": np.array([math.nan] * 3),
+               "drum_pattern_rate": np.array([0.5] * 3)}
+    assert mean_overlap(reference, samples) == pytest.approx(0.5, abs=1e-3)  # (1 + 0) / 2
 
 
 def test_another_tools_midi_evaluates_without_a_model(chorale_folders, tmp_path):

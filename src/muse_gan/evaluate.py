@@ -103,27 +103,39 @@ def compare(judge, sets: list[Samples], reference: Samples, report: Report) -> R
     return report
 
 
-def mean_overlap(judge, samples: Samples, reference: Samples) -> float:
-    """The overlapping area of ``samples``' and ``reference``'s distributions of each per-item
-    metric, averaged over the metrics both define: 1 when every metric is distributed alike."""
+def mean_overlap(reference_values: dict[str, np.ndarray], sample_values: dict[str, np.ndarray]) -> float:
+    """The overlapping area of the samples' and the reference's distributions of each per-item
+    metric (a judge's ``per_item``), averaged over the metrics the reference defines: 1 when
+    every one is distributed alike. A metric the samples leave undefined throughout scores 0,
+    so every ranking averages over the same metrics."""
     from .metrics import overlap_area
 
-    theirs, ours = judge.per_item(reference), judge.per_item(samples)
-    areas = [overlap_area(ours[name], values) for name, values in theirs.items()
-             if np.isfinite(values).any() and np.isfinite(ours[name]).any()]
-    return float(np.mean(areas))
+    areas = [overlap_area(sample_values[name], values) if np.isfinite(sample_values[name]).any() else 0.0
+             for name, values in reference_values.items() if np.isfinite(values).any()]
+    return float(np.mean(areas)) if areas else 0.0
 
 
-def sample_overlap(objective, adapter, config: Config, pieces: list, path: Path) -> float:
-    """``mean_overlap`` of ``objective``'s samples (seeds 0, 1, ...; MIDI pieces one training
-    window long) and ``pieces`` (MIDI: windows as long, cut on bar lines), as many of each as
-    `muse eval` takes: how `train.select_by = "overlap"` ranks a run's weights."""
-    from .api import MuseModel
+class SampleOverlap:
+    """How `train.select_by = "overlap"` ranks a run's weights: ``mean_overlap`` of their samples
+    (seeds 0, 1, ...; MIDI pieces one training window long) and ``pieces`` (MIDI: windows as long,
+    cut on bar lines), as many of each as `muse eval` takes. The reference's metrics are measured
+    once, when the run starts, so pieces it cannot use fail then, not at the first validation."""
 
-    count = DEFAULT_COUNTS[adapter.modality]
-    judge = JUDGES.get(adapter.modality)(adapter, Options(count=count, bars=config.data.window_bars))
-    generated = judge.generate(MuseModel(objective, adapter, config, path), count)
-    return mean_overlap(judge, generated, judge.samples("reference", pick(pieces, count, 0), count))
+    def __init__(self, adapter, config: Config, pieces: list):
+        self.adapter, self.config = adapter, config
+        self.count = DEFAULT_COUNTS[adapter.modality]
+        self.judge = JUDGES.get(adapter.modality)(adapter, Options(count=self.count, bars=config.data.window_bars))
+        try:
+            reference = self.judge.samples("validation pieces", pick(pieces, self.count, 0), self.count)
+        except MuseError as error:
+            raise MuseError(f"train.select_by = \"overlap\": {error}") from None
+        self.reference_values = self.judge.per_item(reference)
+
+    def __call__(self, objective, path: Path) -> float:
+        from .api import MuseModel
+
+        generated = self.judge.generate(MuseModel(objective, self.adapter, self.config, path), self.count)
+        return mean_overlap(self.reference_values, self.judge.per_item(generated))
 
 
 # what to compare

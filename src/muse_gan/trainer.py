@@ -8,7 +8,7 @@ A run folder holds::
 
     config.toml              the resolved config (reusable with --config)
     checkpoints/latest.safetensors   everything needed to --resume
-    model.safetensors        the weights with the best validation loss, for sampling
+    model.safetensors        the weights with the best validation loss (train.select_by), for sampling
     scalars.csv, tensorboard/, loss_curve.png
     samples/step_000500.mid, .png   (images: a grid, .png; audio: .wav, .png)
 """
@@ -80,10 +80,7 @@ class Trainer:
     def __init__(self, config: Config, run_dir: Path, adapter, objective, train_windows, valid_windows=None,
                  quiet: bool = False, group: distributed.Group = distributed.SINGLE, valid_pieces: list = ()):
         check_settings(config.train)
-        if config.train.select_by == "overlap" and not valid_pieces:
-            raise MuseError("train.select_by = \"overlap\" compares samples with the validation pieces, and this "
-                            "run has none (data.valid_fraction)")
-        self.valid_pieces = valid_pieces  # what train.select_by = "overlap" compares samples with
+        self.overlap = _sample_overlap(config, adapter, valid_pieces) if group.main else None
         distributed.check_batch(config.train.batch_size, group.world)
         self.config, self.settings, self.group = config, config.train, group
         self.run_dir = Path(run_dir)
@@ -251,25 +248,25 @@ class Trainer:
 
     def sample_overlap(self) -> float:
         """How alike the sampling model's samples and the validation pieces are (see
-        ``evaluate.sample_overlap``): the same seeds every time, so validations compare."""
-        from .evaluate import sample_overlap
+        ``evaluate.SampleOverlap``): the same seeds every time, so validations compare."""
+        return self.overlap(self._sampling_model_on_cpu(), self.run_dir)
 
-        model = self.sampling_model().eval().to("cpu")  # composes as muse_gan.load's models do
-        overlap = sample_overlap(model, self.adapter, self.config, self.valid_pieces, self.run_dir)
-        model.to(self.device)
-        return overlap
+    def _sampling_model_on_cpu(self):
+        """The sampling model in eval mode on the CPU, where muse_gan.load's models compose: on
+        another device a copy, since moving the model itself there and back would replace its
+        buffers under the moving average's references to them."""
+        model = self.sampling_model().eval()
+        return model if self.device.type == "cpu" else copy.deepcopy(model).to("cpu")
 
     def write_sample(self) -> None:
         """``adapter.preview_count`` samples (a piece of ``train.sample_bars`` bars, a grid of
         pictures, sounds or texts one after another) in each of ``adapter.sample_formats``;
         for a class-conditional model, the classes in order from the first to the last."""
-        model = self.sampling_model().eval()
         generator = torch.Generator().manual_seed(self.settings.seed)
         spec, count = self.adapter.spec, self.adapter.preview_count
         labels = torch.arange(count) * spec.classes // count if spec.classes else None
         steps = spec.length or 2 * spec.window or self.settings.sample_bars * spec.steps_per_bar
-        samples = model.to("cpu").sample(count, steps, 1.0, generator, labels=labels)
-        model.to(self.device)
+        samples = self._sampling_model_on_cpu().sample(count, steps, 1.0, generator, labels=labels)
         for suffix in self.adapter.sample_formats:
             write_piece(self.adapter, samples if count > 1 else samples[0],
                         self.run_dir / "samples" / f"step_{self.step:06d}{suffix}")
@@ -369,6 +366,18 @@ class Trainer:
             write_loss_curve_png(self.run_dir / "scalars.csv", self.run_dir / "loss_curve.png")
         except ValueError:
             pass  # no loss logged yet (stopped before the first log step)
+
+
+def _sample_overlap(config: Config, adapter, valid_pieces: list):
+    """The ranking of ``train.select_by = "overlap"``, or None for the other selections."""
+    if config.train.select_by != "overlap":
+        return None
+    if not valid_pieces:
+        raise MuseError("train.select_by = \"overlap\" compares samples with the validation pieces, and this "
+                        "run has none (data.valid_fraction)")
+    from .evaluate import SampleOverlap
+
+    return SampleOverlap(adapter, config, valid_pieces)
 
 
 def _averaged_tensors(objective, ema):
