@@ -154,9 +154,9 @@ class MuseModel:
         with _single_thread():
             rolls = self.objective.interpolate(shift_pitches(first, shifts[0]).float(),
                                                shift_pitches(last, shifts[1]).float(), steps - 2, temperature, generator)
-        # a common-key model's clips come back in their own keys, the ones between glide from one to the other
-        rolls = torch.stack([shift_pitches(roll, -round(shift))
-                             for roll, shift in zip(rolls, torch.linspace(*shifts, steps).tolist())])
+        if any(shifts):  # a common-key model's clips come back in their own keys, the ones between glide
+            rolls = torch.stack([shift_pitches(roll, -round(shift))
+                                 for roll, shift in zip(rolls, torch.linspace(*shifts, steps).tolist())])
         return rolls.to(torch.uint8), tempo or first_tempo or self.adapter.settings.tempo
 
     # pictures (and every model with items of a fixed size)

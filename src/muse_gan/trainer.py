@@ -80,7 +80,7 @@ class Trainer:
     def __init__(self, config: Config, run_dir: Path, adapter, objective, train_windows, valid_windows=None,
                  quiet: bool = False, group: distributed.Group = distributed.SINGLE, valid_pieces: list = ()):
         check_settings(config.train)
-        self.overlap = _sample_overlap(config, adapter, valid_pieces) if group.main else None
+        self.overlap = _sample_overlap(config, adapter, valid_pieces) if group.main else None  # only rank 0 validates
         distributed.check_batch(config.train.batch_size, group.world)
         self.config, self.settings, self.group = config, config.train, group
         self.run_dir = Path(run_dir)
@@ -228,8 +228,8 @@ class Trainer:
 
     def _record_validation(self) -> None:
         scalars = self.validate()
-        if self.settings.select_by == "overlap":
-            scalars["overlap"] = self.sample_overlap()
+        if self.overlap is not None:  # train.select_by = "overlap": the same seeds every time, so validations compare
+            scalars["overlap"] = self.overlap(self._sampling_model_on_cpu(), self.run_dir)
         self.scalars.log(self.step, {f"valid/{name}": value for name, value in scalars.items()})
         distance = self._selection_distance(scalars)
         if distance is None:
@@ -242,14 +242,9 @@ class Trainer:
     def _selection_distance(self, scalars: dict[str, float]) -> float | None:
         """What the model file's weights are chosen by, lower being better: 1 - the samples'
         overlap, or the validation loss; None for a GAN's loss, which ranks no generators."""
-        if self.settings.select_by == "overlap":
+        if "overlap" in scalars:
             return 1 - scalars["overlap"]
         return scalars["loss"] if self.objective.selects_by_validation else None
-
-    def sample_overlap(self) -> float:
-        """How alike the sampling model's samples and the validation pieces are (see
-        ``evaluate.SampleOverlap``): the same seeds every time, so validations compare."""
-        return self.overlap(self._sampling_model_on_cpu(), self.run_dir)
 
     def _sampling_model_on_cpu(self):
         """The sampling model in eval mode on the CPU, where muse_gan.load's models compose: on
