@@ -112,8 +112,10 @@ def test_select_by_overlap_keeps_the_weights_whose_samples_overlap_most_with_the
 
 
 def test_select_by_overlap_without_validation_pieces_is_one_clear_error(tmp_path):
+    # a source that does not exist: the mistake is named before any data is read
     with pytest.raises(MuseError, match="select_by.*data.valid_fraction"):
-        train(tiny("train.select_by=\"overlap\"", "data.valid_fraction=0.0"), tmp_path / "run", quiet=True)
+        train(tiny("train.select_by=\"overlap\"", "data.valid_fraction=0.0", f"data.source=\"{tmp_path / 'none'}\""),
+              tmp_path / "run", quiet=True)
 
 
 def test_a_folder_with_bad_files_trains_on_the_rest(tmp_path, capsys):

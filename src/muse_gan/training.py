@@ -72,6 +72,9 @@ def _check_before_reading_data(config: Config, adapter) -> None:
     from .trainer import check_settings
 
     check_settings(config.train)
+    if config.train.select_by == "overlap" and config.data.valid_fraction == 0:
+        raise MuseError("train.select_by = \"overlap\" compares samples with the validation pieces, and "
+                        "data.valid_fraction = 0 leaves none")
     distributed.check_batch(config.train.batch_size, distributed.launched_world())
     pick_device(config.train.device)
     build_objective(adapter.spec, config)
