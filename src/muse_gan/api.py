@@ -111,9 +111,11 @@ class MuseModel:
                      primer=None, decode: str | None = None) -> tuple[torch.Tensor, float]:
         """The piano roll ``(tracks, steps, pitches)`` of ``compose`` and the tempo to play it at."""
         check_options(bars=bars, temperature=temperature, tempo=tempo)
-        if self.adapter.spec.length:
-            raise MuseError(f"{self.path}: an {self.adapter.modality} model makes fixed-size items, not pieces "
-                            f"(use muse sample, or .sample() in Python)")
+        modality = self.adapter.modality
+        if modality != "midi":
+            made = "fixed-size items" if self.adapter.spec.length else "text"
+            raise MuseError(f"{self.path}: a{'n' * (modality[0] in 'aeiou')} {modality} model makes {made}, not "
+                            f"pieces of music (use muse sample, or .sample() in Python)")
         primer_roll, primer_tempo = self._primer(primer, bars)
         shift = self._key_shift(primer_roll)
         if shift:
