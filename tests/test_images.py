@@ -121,6 +121,33 @@ def test_train_on_a_folder_of_pictures_without_labels(tmp_path):
     assert_one_clear_line(muse("sample", "--model", tmp_path / "run", "--label", "3"), "--label 3", "without labels")
 
 
+def _labelled_pictures(folder, classes):
+    rng = np.random.default_rng(0)
+    for label in classes:
+        (folder / label).mkdir(parents=True)
+        for index in range(4):
+            Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8), "L").save(folder / label / f"{index}.png")
+    return folder
+
+
+def test_fine_tuning_on_some_of_the_models_classes_keeps_them_all(image_run, tmp_path):
+    family, run = image_run
+    folder = _labelled_pictures(tmp_path / "pictures", ["3", "7"])
+    result = muse("train", "--init", run, "--data", folder, "--out", tmp_path / "tuned", "--steps", 2,
+                  "--set", "data.valid_fraction=0.0", "--set", "gan.critic_steps=1", "-q")
+    assert result.exit_code == 0, result.output
+    tuned = muse_gan.load(tmp_path / "tuned")
+    assert tuned.adapter.classes == muse_gan.load(run).adapter.classes  # all ten: the label embedding's rows
+    assert len(tuned.sample(2, seed=0, label="9")) == 2
+
+
+def test_fine_tuning_on_classes_the_model_does_not_know_is_one_clear_line(image_run, tmp_path):
+    folder = _labelled_pictures(tmp_path / "pictures", ["3", "cats"])
+    result = muse("train", "--init", image_run[1], "--data", folder, "--out", tmp_path / "tuned", "--steps", 2)
+    assert_one_clear_line(result, f"--init {image_run[1]}", "classes cats are not among the model's (0, 1, 2")
+    assert not (tmp_path / "tuned" / "model.safetensors").exists()
+
+
 def test_classifier_statistics_on_hand_computed_predictions():
     certain_and_even = torch.eye(4)  # each image surely one class, every class once
     assert classifier_score(certain_and_even) == pytest.approx(4.0)

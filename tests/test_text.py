@@ -130,6 +130,28 @@ def test_each_family_trains_saves_reloads_and_samples_tunes(text_run, tmp_path):
     assert muse("sample", "--model", run, "-n", 3, "--seed", 2).stdout == text  # text may go to stdout
 
 
+def test_compose_with_a_text_model_is_one_clear_line(text_run):
+    assert_one_clear_line(muse("compose", "--model", text_run[1], "-o", "x.mid"), "text model", "muse sample")
+
+
+def test_fine_tuning_on_tunes_with_tokens_the_model_never_saw_keeps_its_vocabulary(text_run, tmp_path):
+    from muse_gan.config import load_config
+    from muse_gan.training import train
+
+    family, run = text_run
+    model = muse_gan.load(run)
+    tunes = tmp_path / "tunes"
+    tunes.mkdir()
+    (tunes / "mine.abc").write_text(SESSION.replace("K: G", "K: Ebdor") * 3)
+    assert "K: Ebdor\n" not in model.adapter.vocabulary  # what the networks have no row for
+    config = load_config(None, TINY_TEXT + [f"model.family=\"{family}\"", "gan.critic_steps=1", "train.steps=2",
+                                            f"data.source=\"{tunes}\"", "data.valid_fraction=0.0"])
+    tuned = train(config, tmp_path / "tuned", init=str(run), quiet=True)
+    assert tuned.adapter.vocabulary == model.adapter.vocabulary
+    again = muse_gan.load(tmp_path / "tuned")
+    assert again.adapter.vocabulary == model.adapter.vocabulary and again.sample(seed=0)[0]
+
+
 def test_music_export_writes_the_tunes_that_parse_and_names_the_others(text_run, tmp_path):
     family, run = text_run
     result = muse("sample", "--model", run, "-n", 4, "--seed", 0, "-o", tmp_path / "tune.mid")

@@ -48,9 +48,10 @@ def build_trainer(config: Config, run_dir: Path, adapter=None, quiet: bool = Tru
     """A Trainer for ``config``, its data prepared and its model initialised from the seed (or
     from the model ``init``), ready to ``fit`` (or to time ``train_step``s, as benchmarks do)."""
     adapter = adapter or build_adapter(config)
+    theirs = _init_model(init, adapter, config) if init else None
     with distributed.main_first(group):  # the others then read what it cached
         pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet, config.data.workers)
-    adapter = adapter.fitted(pieces)  # class names, a vocabulary: what only the data can say
+    adapter = _fitted(adapter, pieces, theirs, init)
     pieces = split(pieces, config.data.valid_fraction, config.data.test_fraction)
     train_windows, valid_windows = samplers(adapter, pieces, config)
     if not quiet:
@@ -60,8 +61,8 @@ def build_trainer(config: Config, run_dir: Path, adapter=None, quiet: bool = Tru
               f"{len(pieces['valid'])} for validation, {len(pieces['test'])} held out", file=sys.stderr)
     torch.manual_seed(config.train.seed)  # the same seed initialises the same weights
     objective = build_objective(adapter.spec, config)
-    if init:
-        _initialise(objective, init, adapter, config)
+    if theirs:
+        _initialise(objective, theirs, init)
     return Trainer(config, run_dir, adapter, objective, train_windows, valid_windows, quiet=quiet, group=group,
                    valid_pieces=pieces["valid"])
 
@@ -118,7 +119,9 @@ def _latest(run_dir: Path):
     return ckpt.load_checkpoint(path)
 
 
-def _initialise(objective, init: str, adapter, config: Config) -> None:
+def _init_model(init: str, adapter, config: Config):
+    """The model ``init`` to fine-tune, checked before any data is read: the same modality and
+    [modality] and [model] settings as this run."""
     from .api import load
 
     theirs = load(init)  # checked like any model file: format, modality, weights that fit
@@ -128,6 +131,25 @@ def _initialise(objective, init: str, adapter, config: Config) -> None:
     if getattr(theirs.config, modality) != getattr(config, modality) or theirs.config.model != config.model:
         raise MuseError(f"--init {init}: its [{modality}] or [model] settings differ from this run's "
                         f"(leave them out, so the run takes them from the model)")
+    return theirs
+
+
+def _fitted(adapter, pieces, theirs, init: str | None):
+    """The adapter with what only data can say (class names, a text vocabulary): from
+    ``pieces``, or when fine-tuning the model's own, since its networks are sized by it. Text
+    outside a model's vocabulary then reads as the unknown token; classes it does not know
+    have no place in its networks."""
+    if theirs is None:
+        return adapter.fitted(pieces)
+    known = theirs.adapter.classes
+    strangers = sorted({piece.label for piece in pieces} - set(known)) if known else []
+    if strangers:
+        raise MuseError(f"--init {init}: the data's classes {', '.join(strangers[:5])} are not among the "
+                        f"model's ({', '.join(known[:12])}{', ...' if len(known) > 12 else ''})")
+    return theirs.adapter
+
+
+def _initialise(objective, theirs, init: str) -> None:
     weights = theirs.objective.state_dict()
     shapes = {name: value.shape for name, value in objective.state_dict().items()}
     misfit = ckpt.misfit(shapes, weights, "this run's")
