@@ -17,7 +17,7 @@ from muse_gan.render import find_soundfont
 
 from .conftest import write_quartet
 from .test_cli import assert_one_clear_line, muse
-from .test_images import png
+from .test_images import animated, png
 
 TINY_AUDIO = ["data.modality=\"audio\"", "data.source=\"notes\"", "data.limit=72", "data.valid_fraction=0.2",
               "audio.labels=true", "audio.frames=16", "audio.mels=32", "audio.n_fft=512", "audio.griffin_lim=4",
@@ -91,6 +91,12 @@ def test_the_pitch_asked_for_changes_the_note(audio_run):
     low, high = (model.sample_tensors(2, seed=0, label=pitch) for pitch in ("48", "72"))
     assert low.shape == (2, 1, 16, 32) and not torch.equal(low, high)
     assert_one_clear_line(muse("sample", "--model", audio_run[1], "--pitch", 30), "--label 30", "48, 49")
+
+
+def test_animate_walks_through_sounds_as_a_gif_of_spectrograms(audio_run, tmp_path):
+    family, run = audio_run
+    gif = animated(run, family, "60", tmp_path / "walk.gif", 6)
+    assert gif is None or gif.size == (2 * 16, 2 * 32)  # two pixels per cell, time across, mels up, as sample's PNGs
 
 
 @pytest.mark.parametrize("synth", ["builtin", "fluidsynth"])

@@ -259,7 +259,7 @@ def frame_nll(objective, pieces, adapter) -> tuple[float, int]:
     image's frame is a row) over every frame of every piece, each piece read whole from its
     first step; and the frame count. Labelled pieces are scored given their label."""
     if not hasattr(objective, "frame_nll"):
-        raise MuseError(f"a {objective.family} model has no likelihood to evaluate (use an RNN or VAE model)")
+        raise MuseError(f"a {objective.family.upper()} model has no likelihood to evaluate (use an RNN or VAE model)")
     total, frames = 0.0, 0
     objective.eval()
     for piece in pieces:

@@ -19,7 +19,7 @@ import torch
 from ..config import AudioConfig
 from ..errors import ConfigError, DataError
 from . import ADAPTERS
-from .base import LabelledAdapter, Spec
+from .base import LabelledAdapter, Spec, gif_bytes
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 EPSILON = 1e-10
@@ -148,6 +148,10 @@ class AudioAdapter(LabelledAdapter):
             return spectrogram_png(torch.cat(list(items[:, 0]), dim=0))
         raise DataError(f"cannot write '{suffix}' files from an audio model (known: .wav, .png)")
 
+    def animation_bytes(self, frames: torch.Tensor, seconds_per_frame: float = 0.08) -> bytes:
+        """Spectrograms ``(count, 1, frames, mels)`` as the pictures of a GIF that loops forever."""
+        return gif_bytes([spectrogram_picture(frame[0]) for frame in frames], seconds_per_frame)
+
     # the transforms
 
     def filters(self) -> torch.Tensor:
@@ -208,18 +212,22 @@ def _check_size(path, info) -> None:
 
 
 def spectrogram_png(values: torch.Tensor) -> bytes:
-    """Values ``(frames, mels)`` from 0 to 1 as a picture: time left to right, low mels at the
-    bottom, coloured by the magma scale (dark: quiet; bright: loud), two pixels per cell."""
+    """``spectrogram_picture`` as PNG bytes."""
+    out = io.BytesIO()
+    spectrogram_picture(values).save(out, format="PNG")
+    return out.getvalue()
+
+
+def spectrogram_picture(values: torch.Tensor):
+    """Values ``(frames, mels)`` from 0 to 1 as a PIL picture: time left to right, low mels at
+    the bottom, coloured by the magma scale (dark: quiet; bright: loud), two pixels per cell."""
     from matplotlib import colormaps
     from PIL import Image
 
     cells = values.detach().float().cpu().clamp(0, 1).T.flip(0).numpy()  # (mels, frames), high mels on top
     colours = (colormaps["magma"](cells)[..., :3] * 255).round().astype(np.uint8)
     picture = Image.fromarray(colours, "RGB")
-    picture = picture.resize((picture.width * 2, picture.height * 2), Image.Resampling.NEAREST)
-    out = io.BytesIO()
-    picture.save(out, format="PNG")
-    return out.getvalue()
+    return picture.resize((picture.width * 2, picture.height * 2), Image.Resampling.NEAREST)
 
 
 def _check(settings: AudioConfig) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,14 @@ def pop_names(values: dict, key: str, where: str) -> tuple[str, ...]:
     if not isinstance(names, (list, tuple)) or not all(isinstance(name, str) for name in names):
         raise ConfigError(f"{where}: {key} must be a list of strings")
     return tuple(names)
+
+
+def gif_bytes(pictures: list, seconds_per_frame: float) -> bytes:
+    """PIL pictures as the frames of a GIF that loops forever (``muse animate``)."""
+    out = io.BytesIO()
+    pictures[0].save(out, format="GIF", save_all=True, append_images=pictures[1:], loop=0,
+                     duration=round(1000 * seconds_per_frame), optimize=False)
+    return out.getvalue()
 
 
 def class_order(names) -> tuple[str, ...]:

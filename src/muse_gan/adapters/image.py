@@ -19,7 +19,7 @@ import torch
 from ..config import ImageConfig
 from ..errors import ConfigError, DataError
 from . import ADAPTERS
-from .base import LabelledAdapter, Spec
+from .base import LabelledAdapter, Spec, gif_bytes
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 COLORS = {"gray": "L", "rgb": "RGB"}
@@ -121,11 +121,7 @@ class ImageAdapter(LabelledAdapter):
 
     def animation_bytes(self, frames: torch.Tensor, seconds_per_frame: float = 0.08) -> bytes:
         """Frames ``(count, channels, size, size)`` as a GIF that loops forever."""
-        pictures = [self.decode(frame) for frame in frames]
-        out = io.BytesIO()
-        pictures[0].save(out, format="GIF", save_all=True, append_images=pictures[1:], loop=0,
-                         duration=round(1000 * seconds_per_frame), optimize=False)
-        return out.getvalue()
+        return gif_bytes([self.decode(frame) for frame in frames], seconds_per_frame)
 
     # augmentation
 
