@@ -273,6 +273,7 @@ def test_abc_tunes_get_a_parse_rate_and_ngram_divergences(tmp_path):
     (["--files", "/no/such/folder"], ["/no/such/folder"]),
     (["--model", "bach-rnn", "--modality", "image"], ["image", "midi"]),
     (["--model", "bach-rnn", "--temperature", "0"], ["--temperature"]),
+    (["--model", "folk-rnn", "--reference", "bach"], ["--reference bach:", "no such file", "built-in data here: folk"]),
 ])
 def test_bad_eval_options_are_one_clear_line(args, words):
     assert_one_clear_line(muse("eval", *args), *words)

@@ -46,10 +46,11 @@ class Piece:
     label: str = ""  # its class, for labelled data (an image's folder name)
 
 
-def source_files(source: str, suffixes: tuple[str, ...], limit: int = 0, corpora: dict | None = None) -> list[Path]:
+def source_files(source: str, suffixes: tuple[str, ...], limit: int = 0, corpora: dict | None = None,
+                 option: str = "--data") -> list[Path]:
     """The files of a built-in corpus (``corpora``: name → function listing them; "builtin" is
     the first), or every file with a known suffix under a folder; the folder's other files
-    (hidden ones aside) are reported on stderr, one line each."""
+    (hidden ones aside) are reported on stderr, one line each. Errors name ``option``."""
     corpora = corpora or {}
     if source == BUILTIN and corpora:
         source = next(iter(corpora))
@@ -59,14 +60,15 @@ def source_files(source: str, suffixes: tuple[str, ...], limit: int = 0, corpora
         raise MuseError("this modality has no built-in data: give a folder with --data")
     else:
         folder = Path(source).expanduser()
-        if not folder.exists():
-            raise MuseError(f"--data {source}: no such file or folder")
+        if not folder.exists():  # perhaps another modality's corpus: name this one's
+            built_in = f" (built-in data here: {', '.join(corpora)})" if corpora else ""
+            raise MuseError(f"{option} {source}: no such file or folder{built_in}")
         candidates = [folder] if folder.is_file() else sorted(folder.rglob("*"))
         candidates = [path for path in candidates if path.is_file() and not path.name.startswith(".")]
         files = [path for path in candidates if path.suffix.lower() in suffixes]
         _report_others([path for path in candidates if path.suffix.lower() not in suffixes], suffixes)
         if not files:
-            raise MuseError(f"--data {source}: no {'/'.join(suffixes)} files found"
+            raise MuseError(f"{option} {source}: no {'/'.join(suffixes)} files found"
                             + ("" if folder.is_file() else " (the folder holds none)"))
     return files[:limit] if limit > 0 else files
 
@@ -79,10 +81,10 @@ def _report_others(others: list[Path], suffixes: tuple[str, ...]) -> None:
 
 
 def load_pieces(adapter, source: str, limit: int = 0, quiet: bool = False,
-                workers: int = AUTO_WORKERS) -> list[Piece]:
+                workers: int = AUTO_WORKERS, option: str = "--data") -> list[Piece]:
     """Every usable piece of ``source`` (a built-in corpus or a folder), prepared or cached
-    (``workers``: see ``prepare``)."""
-    return prepare(adapter, source_files(source, adapter.suffixes, limit, adapter.corpora), quiet, workers)
+    (``workers``: see ``prepare``); errors name ``source`` as the ``option`` it came from."""
+    return prepare(adapter, source_files(source, adapter.suffixes, limit, adapter.corpora, option), quiet, workers)
 
 
 def prepare(adapter, files: list[Path], quiet: bool = False, workers: int = AUTO_WORKERS) -> list[Piece]:

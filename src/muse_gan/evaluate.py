@@ -165,7 +165,7 @@ def evaluate(model: str | None = None, files: str | None = None, reference: str 
             train = evaluation_pieces(muse.config, adapter, None, "train", quiet=True)
             sets.append(judge.samples("training data", pick(train, count, options.seed), count))
     else:
-        pieces = pick(load_pieces(adapter, files, quiet=True), count, options.seed)
+        pieces = pick(load_pieces(adapter, files, quiet=True, option="--files"), count, options.seed)
         sets = [judge.samples(Path(files).name or "files", pieces, count)]
     reference_samples = judge.samples("reference", reference_pieces, count)
     counts = {"reference": len(reference_samples.items)} | {samples.name: len(samples.items) for samples in sets}
@@ -180,7 +180,7 @@ def evaluate(model: str | None = None, files: str | None = None, reference: str 
 def _reference(muse, adapter, reference: str | None, part: str) -> tuple[list, str]:
     """The reference pieces and what they are, in words."""
     if reference:
-        return load_pieces(adapter, reference, quiet=True), _where(reference)
+        return load_pieces(adapter, reference, quiet=True, option="--reference"), _where(reference)
     if muse:
         pieces = evaluation_pieces(muse.config, adapter, None, part, quiet=True)
         return pieces, f"{_where(muse.config.data.source)}, the model's {part} part"
