@@ -55,10 +55,17 @@ def test_a_primer_longer_than_the_piece_is_refused(tiny_run, tmp_path):
         load(tiny_run).compose(bars=2, primer=primer)
 
 
-@pytest.mark.parametrize("bars", [0, 257])
-def test_bars_out_of_range_are_refused(tiny_run, bars):
-    with pytest.raises(MuseError, match="--bars"):
+@pytest.mark.parametrize("bars", [0, 257, 2.5, True])
+def test_bars_out_of_range_or_not_whole_are_refused(tiny_run, bars):
+    with pytest.raises(MuseError, match=f"^--bars {bars}: must be a whole number from 1 to 256$"):
         load(tiny_run).compose(bars=bars)
+
+
+def test_bars_may_be_any_kind_of_integer(tiny_run):
+    import numpy as np
+
+    model = load(tiny_run)
+    assert model.compose_roll(bars=np.int64(2), seed=0)[0].equal(model.compose_roll(bars=2, seed=0)[0])
 
 
 def test_unknown_model_names_the_known_ones():

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import numbers
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -308,8 +309,8 @@ def check_options(*, bars: int = 1, temperature: float = 1.0, tempo: float | Non
     """The composing options a user gives, checked before any work is done."""
     for option, value, low, high in (("bars", bars, 1, MAX_BARS), ("variations", variations, 1, 10_000),
                                      ("steps", steps, 2, 64), ("count", count, 1, 10_000), ("frames", frames, 2, 1000)):
-        if not low <= value <= high:
-            raise MuseError(f"--{option} {value}: must be from {low} to {high}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+            raise MuseError(f"--{option} {value}: must be a whole number from {low} to {high}")
     if not temperature > 0:
         raise MuseError(f"--temperature {temperature}: must be above 0")
     if tempo is not None and not 10 <= tempo <= 400:
