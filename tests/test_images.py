@@ -97,7 +97,7 @@ def test_animate_writes_a_looping_gif_or_says_why_not(image_run, tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["--label", "12"], ["--label 12", "not one of the model's classes", "0, 1, 2"]),
-    (["-n", "0"], ["--count 0", "must be from 1"]),
+    (["-n", "0"], ["--count 0", "must be a whole number from 1"]),
     (["-o", "grid.jpg"], ["-o grid.jpg", "unknown format '.jpg'", ".png"]),
     (["--modality", "midi"], ["--modality midi", "is a model of image data"]),
 ])
