@@ -115,8 +115,8 @@ class MuseModel:
         modality = self.adapter.modality
         if modality != "midi":
             made = "fixed-size items" if self.adapter.spec.length else "text"
-            raise MuseError(f"{self.path}: a{'n' * (modality[0] in 'aeiou')} {modality} model makes {made}, not "
-                            f"pieces of music (use muse sample, or .sample() in Python)")
+            raise MuseError(f"{self.path}: {modality} models make {made}, not pieces of music "
+                            f"(use muse sample, or .sample() in Python)")
         primer_roll, primer_tempo = self._primer(primer, bars)
         shift = self._key_shift(primer_roll)
         if shift:
