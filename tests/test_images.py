@@ -106,7 +106,9 @@ def test_bad_sample_options_are_one_clear_line(image_run, args, words):
 
 
 def test_models_of_the_other_kind_point_to_the_right_command(image_run, tiny_run):
-    assert_one_clear_line(muse("compose", "--model", image_run[1], "-o", "x.mid"), "fixed-size items", "muse sample")
+    refused = muse("compose", "--model", image_run[1], "-o", "x.mid")
+    assert_one_clear_line(refused, "fixed-size items", "muse sample")
+    assert "--seed" not in refused.output  # no "give --seed N to make this again" for what was not made
     assert_one_clear_line(muse("sample", "--model", tiny_run, "-o", "x.png"), "any length", "muse compose")
     assert_one_clear_line(muse("sample", "--model", tiny_run, "--label", "3", "-o", "x.png"), "muse compose")
 

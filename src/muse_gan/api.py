@@ -112,11 +112,7 @@ class MuseModel:
                      primer=None, decode: str | None = None) -> tuple[torch.Tensor, float]:
         """The piano roll ``(tracks, steps, pitches)`` of ``compose`` and the tempo to play it at."""
         check_options(bars=bars, temperature=temperature, tempo=tempo)
-        modality = self.adapter.modality
-        if modality != "midi":
-            made = "fixed-size items" if self.adapter.spec.length else "text"
-            raise MuseError(f"{self.path}: {modality} models make {made}, not pieces of music "
-                            f"(use muse sample, or .sample() in Python)")
+        self.check_composes()
         primer_roll, primer_tempo = self._primer(primer, bars)
         shift = self._key_shift(primer_roll)
         if shift:
@@ -125,6 +121,14 @@ class MuseModel:
         with _single_thread(), self._decoding(decode):  # one thread: float sums in one order, same bytes
             roll = self.objective.sample(1, bars * self.steps_per_bar, temperature, generator, primer_roll)[0]
         return shift_pitches(roll, -shift).to(torch.uint8), tempo or primer_tempo or self.adapter.settings.tempo
+
+    def check_composes(self) -> None:
+        """A ``MuseError`` unless this model makes pieces of music (MIDI models do)."""
+        modality = self.adapter.modality
+        if modality != "midi":
+            made = "fixed-size items" if self.adapter.spec.length else "text"
+            raise MuseError(f"{self.path}: {modality} models make {made}, not pieces of music "
+                            f"(use muse sample, or .sample() in Python)")
 
     def _key_shift(self, primer_roll) -> int:
         """For a model trained in one key (``data.common_key``), the semitones that move the

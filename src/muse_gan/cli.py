@@ -54,6 +54,7 @@ def compose(bars, model, seed, temperature, tempo, primer, variations, decode, o
     check_options(bars=bars, temperature=temperature, tempo=tempo, variations=variations)
     targets = _output_targets(output, variations)
     muse = load(model)
+    muse.check_composes()  # before the random seed's line: no "make this again" for what was refused
     seed = _seed_or_random(seed)
     for number, target in enumerate(targets):
         roll, piece_tempo = muse.compose_roll(bars, seed + number, temperature, tempo, primer, decode)
