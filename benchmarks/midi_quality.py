@@ -3,7 +3,9 @@
 For each model (default: every bundled MIDI model) 100 segments of 4 bars are composed with
 seeds 0..99; the reference row is 100 random 4-bar windows of the model's training chorales
 (untransposed). Each column is the mean over segments of one statistic from muse_gan.metrics;
-the last column counts statistics within 10% of the data's value.
+a count of statistics within 10% of the data's value follows them; pitch range and groove
+consistency, printed after the count and not in it, show what the seven can miss: notes
+scattered to far registers, a choppy rhythm.
 
     python benchmarks/midi_quality.py [--models bach-rnn bach-vae ...] [--segments 100]
 """
@@ -32,6 +34,10 @@ COLUMNS = {
     "scale_consistency": "scale consistency",
     "mean_tonal_distance": "tonal distance",
 }
+# Printed after the count, not in it (the issue's seven are above): a model can meet those seven by
+# scattering notes of the right pitch class in far registers, which these two show (pitch range in
+# semitones; groove consistency, 1 for the same onsets in every bar).
+WATCHED = {"pitch_range": "pitch range", "groove_consistency": "groove"}
 BARS = 4
 
 
@@ -39,7 +45,7 @@ def statistics(rolls, adapter) -> dict[str, float]:
     settings = adapter.settings
     described = [metrics.describe(roll, steps_per_beat=settings.steps_per_beat, steps_per_bar=adapter.steps_per_bar,
                                   pitch_low=settings.pitch_low) for roll in rolls]
-    return {name: float(np.nanmean([values[name] for values in described])) for name in COLUMNS}
+    return {name: float(np.nanmean([values[name] for values in described])) for name in COLUMNS | WATCHED}
 
 
 def data_rolls(model, count: int):
@@ -55,8 +61,9 @@ def generated_rolls(model, count: int):
 
 def row(name: str, values: dict[str, float], reference: dict[str, float] | None) -> str:
     cells = [f"{values[key]:>{max(len(title), 8)}.3f}" for key, title in COLUMNS.items()]
+    watched = [f"{values[key]:>{max(len(title), 8)}.3f}" for key, title in WATCHED.items()]
     close = "" if reference is None else f"{sum(_within(values[k], reference[k]) for k in COLUMNS)}/{len(COLUMNS)}"
-    return f"{name:<22} " + " ".join(cells) + f" {close:>9}"
+    return f"{name:<22} " + " ".join(cells) + f" {close:>9}   " + " ".join(watched)
 
 
 def _within(value: float, reference: float, tolerance: float = 0.10) -> bool:
@@ -82,7 +89,8 @@ def main() -> None:
     models = {name: muse_gan.load(name) for name in names}
     first = next(iter(models.values()))
     reference = statistics(data_rolls(first, arguments.segments), first.adapter)
-    print(f"{'source':<22} " + " ".join(f"{title:>8}" for title in COLUMNS.values()) + " within10%")
+    print(f"{'source':<22} " + " ".join(f"{title:>8}" for title in COLUMNS.values()) + " within10%   "
+          + " ".join(f"{title:>8}" for title in WATCHED.values()))
     print(row("training data", reference, None))
     for name, model in models.items():
         print(row(name, statistics(generated_rolls(model, arguments.segments), model.adapter), reference))
