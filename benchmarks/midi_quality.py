@@ -60,10 +60,12 @@ def generated_rolls(model, count: int):
 
 
 def row(name: str, values: dict[str, float], reference: dict[str, float] | None) -> str:
-    cells = [f"{values[key]:>{max(len(title), 8)}.3f}" for key, title in COLUMNS.items()]
-    watched = [f"{values[key]:>{max(len(title), 8)}.3f}" for key, title in WATCHED.items()]
     close = "" if reference is None else f"{sum(_within(values[k], reference[k]) for k in COLUMNS)}/{len(COLUMNS)}"
-    return f"{name:<22} " + " ".join(cells) + f" {close:>9}   " + " ".join(watched)
+    return f"{name:<22} " + _cells(values, COLUMNS) + f" {close:>9}   " + _cells(values, WATCHED)
+
+
+def _cells(values: dict[str, float], columns: dict[str, str]) -> str:
+    return " ".join(f"{values[key]:>{max(len(title), 8)}.3f}" for key, title in columns.items())
 
 
 def _within(value: float, reference: float, tolerance: float = 0.10) -> bool:

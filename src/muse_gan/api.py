@@ -152,7 +152,7 @@ class MuseModel:
             raise MuseError(f"{self.path}: interpolate morphs between MIDI clips; to walk an "
                             f"{self.adapter.modality} model's latent space, use muse animate")
         if not hasattr(self.objective, "interpolate"):
-            raise MuseError(f"{self.path}: {_a_family(self.objective.family)} model has no latent space to interpolate in "
+            raise MuseError(f"{self.path}: {self.objective.a_family} model has no latent space to interpolate in "
                             f"(use a VAE model)")
         check_options(temperature=temperature, tempo=tempo, steps=steps)
         (first, first_tempo), (last, _) = self._clip(start, "start"), self._clip(end, "end")
@@ -242,7 +242,7 @@ class MuseModel:
             raise MuseError(f"{self.path}: muse animate walks the latent space of picture and sound models, "
                             f"not {self.adapter.modality} ones")
         if not hasattr(self.objective, "animate"):
-            raise MuseError(f"{self.path}: {_a_family(self.objective.family)} model has no latent space to walk "
+            raise MuseError(f"{self.path}: {self.objective.a_family} model has no latent space to walk "
                             f"(use a GAN or VAE model)")
         check_options(frames=frames)
         generator = torch.Generator().manual_seed(seed)
@@ -341,8 +341,3 @@ class _single_thread:
 
     def __exit__(self, *exc_info):
         torch.set_num_threads(self.threads)
-
-
-def _a_family(family: str) -> str:
-    """The family as messages name it: "an RNN", "a GAN", "a VAE"."""
-    return f"{'an' if family == 'rnn' else 'a'} {family.upper()}"

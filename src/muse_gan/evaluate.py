@@ -173,7 +173,7 @@ def evaluate(model: str | None = None, files: str | None = None, reference: str 
     if muse:
         report.likelihood = likelihood(muse, reference_pieces)
         if report.likelihood is None:
-            report.notes.append(f"no likelihood: a {muse.objective.family.upper()} defines none")
+            report.notes.append(f"no likelihood: {muse.objective.a_family} defines none")
     return report
 
 
@@ -259,7 +259,7 @@ def frame_nll(objective, pieces, adapter) -> tuple[float, int]:
     image's frame is a row) over every frame of every piece, each piece read whole from its
     first step; and the frame count. Labelled pieces are scored given their label."""
     if not hasattr(objective, "frame_nll"):
-        raise MuseError(f"a {objective.family.upper()} model has no likelihood to evaluate (use an RNN or VAE model)")
+        raise MuseError(f"{objective.a_family} model has no likelihood to evaluate (use an RNN or VAE model)")
     total, frames = 0.0, 0
     objective.eval()
     for piece in pieces:

@@ -43,6 +43,11 @@ class Objective(nn.Module):
     # (None: all). A GAN samples with its generator alone.
     sampling_modules: tuple[str, ...] | None = None
 
+    @property
+    def a_family(self) -> str:
+        """The family as messages name it: "an RNN", "a GAN", "a VAE"."""
+        return f"{'an' if self.family == 'rnn' else 'a'} {self.family.upper()}"
+
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Optimizer name → the parameters it updates."""
         raise NotImplementedError
