@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import mido
+import pretty_midi
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -58,7 +59,21 @@ def test_compose_continues_a_primer(tiny_run, tmp_path):
     assert result.exit_code == 0, result.output
 
 
+def test_compose_transposes_the_piece(tmp_path):
+    def notes(*args):
+        assert muse("compose", "--model", "bach-gan", "--bars", 2, "--seed", 3, *args, "-o", tmp_path / "p.mid").exit_code == 0
+        piece = pretty_midi.PrettyMIDI(str(tmp_path / "p.mid"))
+        return [(note.start, note.pitch) for part in piece.instruments for note in part.notes]
+
+    plain = notes()
+    assert plain and notes("--transpose", -3) == [(start, pitch - 3) for start, pitch in plain]
+    assert_one_clear_line(muse("compose", "--model", "bach-gan", "--bars", 2, "--seed", 3, "--transpose", 24,
+                               "-o", tmp_path / "high.mid"), "--transpose 24", "pitch range (MIDI 28-96)")
+    assert not (tmp_path / "high.mid").exists()
+
+
 @pytest.mark.parametrize("args, words", [
+    (["--transpose", "25"], ["--transpose 25", "-24 to 24"]),
     (["--bars", "0"], ["--bars 0"]),
     (["--bars", "300"], ["--bars 300"]),
     (["--model", "nope"], ["--model nope", "bach-rnn"]),

@@ -22,6 +22,7 @@ from .keys import common_key_shift, shift_pitches
 from .pretrained import DEFAULT, DESCRIPTIONS, bundled_path
 
 MAX_BARS = 256
+MAX_TRANSPOSE = 24  # semitones: two octaves either way
 DECODINGS = ("threshold", "bernoulli")
 
 
@@ -97,21 +98,23 @@ class MuseModel:
         return self.adapter.steps_per_bar
 
     def compose(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, tempo: float | None = None,
-                primer=None, decode: str | None = None):
+                primer=None, decode: str | None = None, transpose: int = 0):
         """A new piece of exactly ``bars`` bars as a ``pretty_midi.PrettyMIDI``.
 
         ``primer`` (a path or a PrettyMIDI) is continued: the piece starts with it. ``tempo`` is
         in quarter notes per minute (default: the primer's, else the model's). The same seed
         and model always give the same piece. ``decode`` ("threshold" or "bernoulli") overrides how
-        a GAN turns note probabilities into notes.
+        a GAN turns note probabilities into notes. ``transpose`` moves the whole piece that many
+        semitones up (down if negative): a model trained in one key (bach-gan: C major or A
+        minor) composes in another.
         """
-        roll, tempo = self.compose_roll(bars, seed, temperature, tempo, primer, decode)
+        roll, tempo = self.compose_roll(bars, seed, temperature, tempo, primer, decode, transpose)
         return self.adapter.decode(roll, tempo)
 
     def compose_roll(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, tempo: float | None = None,
-                     primer=None, decode: str | None = None) -> tuple[torch.Tensor, float]:
+                     primer=None, decode: str | None = None, transpose: int = 0) -> tuple[torch.Tensor, float]:
         """The piano roll ``(tracks, steps, pitches)`` of ``compose`` and the tempo to play it at."""
-        check_options(bars=bars, temperature=temperature, tempo=tempo)
+        check_options(bars=bars, temperature=temperature, tempo=tempo, transpose=transpose)
         self.check_composes()
         primer_roll, primer_tempo = self._primer(primer, bars)
         shift = self._key_shift(primer_roll)
@@ -120,7 +123,18 @@ class MuseModel:
         generator = torch.Generator().manual_seed(seed)
         with _single_thread(), self._decoding(decode):  # one thread: float sums in one order, same bytes
             roll = self.objective.sample(1, bars * self.steps_per_bar, temperature, generator, primer_roll)[0]
-        return shift_pitches(roll, -shift).to(torch.uint8), tempo or primer_tempo or self.adapter.settings.tempo
+        roll = self._transposed(shift_pitches(roll, -shift), transpose)
+        return roll.to(torch.uint8), tempo or primer_tempo or self.adapter.settings.tempo
+
+    def _transposed(self, roll: torch.Tensor, semitones: int) -> torch.Tensor:
+        """``roll`` moved ``semitones``, refused where a note would leave the model's pitch range
+        (``shift_pitches`` would drop it)."""
+        moved = shift_pitches(roll, semitones)
+        if moved.sum() != roll.sum():
+            low, high = self.adapter.settings.pitch_low, self.adapter.settings.pitch_high
+            raise MuseError(f"--transpose {semitones}: moves notes of this piece past the model's pitch range "
+                            f"(MIDI {low}-{high}); try a smaller shift")
+        return moved
 
     def check_composes(self) -> None:
         """A ``MuseError`` unless this model makes pieces of music (MIDI models do)."""
@@ -309,10 +323,11 @@ def _trim_silence(roll: torch.Tensor) -> torch.Tensor:
 
 
 def check_options(*, bars: int = 1, temperature: float = 1.0, tempo: float | None = None, variations: int = 1,
-                  steps: int = 2, count: int = 1, frames: int = 2) -> None:
+                  steps: int = 2, count: int = 1, frames: int = 2, transpose: int = 0) -> None:
     """The composing options a user gives, checked before any work is done."""
     for option, value, low, high in (("bars", bars, 1, MAX_BARS), ("variations", variations, 1, 10_000),
-                                     ("steps", steps, 2, 64), ("count", count, 1, 10_000), ("frames", frames, 2, 1000)):
+                                     ("steps", steps, 2, 64), ("count", count, 1, 10_000), ("frames", frames, 2, 1000),
+                                     ("transpose", transpose, -MAX_TRANSPOSE, MAX_TRANSPOSE)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
             raise MuseError(f"--{option} {value}: must be a whole number from {low} to {high}")
     if not temperature > 0:

@@ -44,20 +44,22 @@ def main():
 @click.option("-n", "--variations", type=int, default=1, show_default=True, help="How many pieces (seeds seed, seed+1, ...).")
 @click.option("--decode", type=click.Choice(["threshold", "bernoulli"]), default=None,
               help="GAN models: notes where the probability is above 0.5, or drawn from it (default: the model's).")
+@click.option("--transpose", type=int, default=0, show_default=True,
+              help="Semitones to move the pieces up (down if negative), -24 to 24: another key for a one-key model.")
 @click.option("-o", "--output", default="-", show_default=True,
               help="Output .mid, .png or .wav (format from the suffix), a folder for several, or - for MIDI on stdout.")
-def compose(bars, model, seed, temperature, tempo, primer, variations, decode, output):
+def compose(bars, model, seed, temperature, tempo, primer, variations, decode, transpose, output):
     """Compose new pieces with a trained model."""
     from .api import check_options, load
     from .outputs import piece_bytes
 
-    check_options(bars=bars, temperature=temperature, tempo=tempo, variations=variations)
+    check_options(bars=bars, temperature=temperature, tempo=tempo, variations=variations, transpose=transpose)
     targets = _output_targets(output, variations)
     muse = load(model)
     muse.check_composes()  # before the random seed's line: no "make this again" for what was refused
     seed = _seed_or_random(seed)
     for number, target in enumerate(targets):
-        roll, piece_tempo = muse.compose_roll(bars, seed + number, temperature, tempo, primer, decode)
+        roll, piece_tempo = muse.compose_roll(bars, seed + number, temperature, tempo, primer, decode, transpose)
         _write(piece_bytes(muse.adapter, roll, target.suffix if target else ".mid", piece_tempo), target)
 
 
