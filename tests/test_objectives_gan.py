@@ -11,7 +11,9 @@ from muse_gan.config import load_config
 from muse_gan.errors import ConfigError
 from muse_gan.models.conv import ChromaReader, RollCritic, RollGenerator
 from muse_gan.objectives import build_objective
-from muse_gan.objectives.gan import activity_mismatch, gradient_penalty
+from muse_gan import metrics
+from muse_gan.objectives.gan import (activity_mismatch, gradient_penalty, harmony_mismatch, pair_tonal_distances,
+                                     rhythm_mismatch)
 from muse_gan.objectives.latent import slerp
 from muse_gan.training import train
 
@@ -64,7 +66,8 @@ def chorale_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("chorales")
 
 
-@pytest.mark.parametrize("settings", [["gan.loss=\"wgan-gp\""], ["gan.loss=\"hinge\"", "gan.critic_chroma=true"]])
+@pytest.mark.parametrize("settings", [["gan.loss=\"wgan-gp\""], ["gan.loss=\"hinge\"", "gan.critic_chroma=true"],
+                                      ["gan.harmony_weight=10", "gan.rhythm_weight=2", "gan.voice_ranges=true"]])
 def test_a_tiny_run_on_real_chorales_gives_a_model_that_composes(tmp_path, monkeypatch, chorale_cache, settings):
     monkeypatch.setenv("MUSE_GAN_CACHE", str(chorale_cache))
     config = load_config(None, SMALL + settings + [
@@ -77,6 +80,8 @@ def test_a_tiny_run_on_real_chorales_gives_a_model_that_composes(tmp_path, monke
     assert (run / "model.safetensors").exists()
     assert (run / "samples" / "step_000003.mid").exists() and (run / "samples" / "step_000003.png").exists()
     model = muse_gan.load(run)
+    if "gan.voice_ranges=true" in settings:  # the ranges heard in training came with the model
+        assert model.objective.generator.heard.any()
     piece = model.compose(bars=3, seed=1)
     assert isinstance(piece, pretty_midi.PrettyMIDI)
     three_bars = 3 * 4 * 60 / config.midi.tempo
@@ -328,13 +333,83 @@ def test_activity_weight_pushes_quiet_voices_to_sound():
     assert (weighted - plain < 0).all()
 
 
+def test_pair_tonal_distances_on_a_hand_computed_fixture():
+    # One bar of C against G for tracks 0 and 1; track 2 silent. C's tonal centroid is (0, 1, 0,
+    # 1, 0, 0.5); G's (class 7) sits at 7·7π/6, 7·3π/2 and 7·2π/3 on the three circles:
+    # (1/2, √3/2, 1, 0, √3/4, -1/4). Their distance: √(1/4 + (1 - √3/2)² + 1 + 1 + 3/16 + 9/16).
+    roll = torch.zeros(1, 3, 16, 20)  # pitch 0 is C (say pitch_low 60), pitch 7 is G
+    roll[0, 0, :, 0] = 1
+    roll[0, 1, :8, 7] = 1
+    expected = (1 / 4 + (1 - 3 ** 0.5 / 2) ** 2 + 2 + 3 / 16 + 9 / 16) ** 0.5
+    distances = pair_tonal_distances(roll, 16)
+    assert distances[0].item() == pytest.approx(expected, abs=1e-5)  # ≈ 1.737
+    assert distances[1:].tolist() == [0, 0]  # pairs with the silent track: no bar to compare
+    assert distances[0].item() == pytest.approx(metrics.tonal_distance(roll[0, 0], roll[0, 1], 16, 60), abs=1e-5)
+
+
+def test_pair_tonal_distances_are_the_metrics_on_random_rolls_at_any_pitch_low():
+    """The metric counts classes from C; the loss from the lowest pitch: the same distances."""
+    generator = torch.Generator().manual_seed(0)
+    for pitch_low in (28, 60, 61):
+        roll = (torch.rand(1, TRACKS, 64, PITCHES, generator=generator) < 0.1).float()
+        pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+        expected = [metrics.tonal_distance(roll[0, i], roll[0, j], 16, pitch_low) for i, j in pairs]
+        assert pair_tonal_distances(roll, 16).tolist() == pytest.approx(expected, abs=1e-5)
+
+
+def test_rhythm_mismatch_on_a_hand_computed_fixture():
+    # Bars of 2 steps. Real: a note starts at step 0 (held over step 1) and one at step 3, so
+    # per bar (1, 0) then (0, 1): on average 0.5 notes start at each step of the bar. Fakes:
+    # p = 0.5 on one pitch throughout: p = 0.5 at the first step, 0.5 · (1 − 0.5) after, so
+    # (0.5, 0.25) then (0.25, 0.25): on average (0.375, 0.25).
+    real = torch.zeros(1, 1, 4, 2)
+    real[0, 0, :2, 0] = 1
+    real[0, 0, 3, 1] = 1
+    fake = torch.zeros(1, 1, 4, 2)
+    fake[0, 0, :, 0] = 0.5
+    assert rhythm_mismatch(fake, real, 2).item() == pytest.approx((0.5 - 0.375) ** 2 + (0.5 - 0.25) ** 2)
+    assert rhythm_mismatch(real, real, 2).item() == 0
+
+
+@pytest.mark.parametrize("term, mismatch", [("harmony", harmony_mismatch), ("rhythm", rhythm_mismatch)])
+def test_each_weighted_term_adds_its_mismatch_to_the_generators_loss(term, mismatch):
+    batch = real_batch()
+    assert mismatch(batch, batch, 16).item() == 0
+    torch.manual_seed(1)
+    plain, plain_scalars = gan().phases(batch)[-1].loss()
+    torch.manual_seed(1)
+    model = gan(f"gan.{term}_weight=2")
+    weighted, scalars = model.phases(batch)[-1].loss()
+    assert term not in plain_scalars and scalars[term] > 0
+    assert weighted.item() == pytest.approx(plain.item() + 2 * scalars[term], rel=1e-5)
+    weighted.backward()  # harmony: the distance's square root is padded, no NaN where two voices agree
+    gradients = [p.grad for p in model.generator.parameters() if p.grad is not None]
+    assert gradients and all(torch.isfinite(gradient).all() for gradient in gradients)
+
+
+def test_voice_ranges_keep_each_track_to_the_pitches_it_was_heard_at():
+    model = audible(gan("gan.voice_ranges=true"))
+    assert not sample(model).any()  # nothing heard yet: every pitch is out of range
+    batch = real_batch()  # track t sounds pitches 5t, 5t + 1, 5t + 2 (one per item)
+    model.phases(batch)
+    heard = batch.amax(dim=(0, 2)).bool()
+    assert torch.equal(model.generator.heard[:, 0], heard)
+    rolls = torch.cat([sample(model, seed=seed) for seed in range(5)])
+    sounding = rolls.amax(dim=(0, 2)).bool()
+    assert sounding.any() and not (sounding & ~heard).any()
+    assert gan().generator.heard is None  # off by default: no buffer, so older checkpoints still load
+
+
 def test_bad_gan_settings_are_config_errors_naming_the_key():
     for setting, key in [("gan.loss=\"lsgan\"", "gan.loss"), ("gan.decode=\"argmax\"", "gan.decode"),
                          ("gan.condition_track=4", "gan.condition_track"), ("gan.critic_steps=0", "gan.critic_steps"),
                          ("gan.condition_dropout=1.5", "gan.condition_dropout"),
-                         ("gan.activity_weight=-1", "gan.activity_weight")]:
+                         ("gan.activity_weight=-1", "gan.activity_weight"),
+                         ("gan.harmony_weight=-1", "gan.harmony_weight"),
+                         ("gan.rhythm_weight=-1", "gan.rhythm_weight")]:
         with pytest.raises(ConfigError, match=key):
             gan(setting)
-    for setting in ("gan.activity_weight=1", "gan.critic_chroma=true"):
+    for setting in ("gan.activity_weight=1", "gan.critic_chroma=true", "gan.harmony_weight=1", "gan.rhythm_weight=1",
+                    "gan.voice_ranges=true"):
         with pytest.raises(ConfigError, match=setting.split("=")[0] + ": only for on/off data"):
             gan("data.modality=\"image\"", setting)

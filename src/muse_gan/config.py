@@ -115,6 +115,9 @@ class GanConfig:
     condition_dropout: float = 0.5  # share of training batches without the condition, so it stays optional
     activity_weight: float = 0.0  # piano rolls: weight of matching each track's share of sounding steps to the data's
     critic_chroma: bool = False  # piano rolls: the critic also reads every track's pitch classes (MuseGAN's chroma stream)
+    harmony_weight: float = 0.0  # piano rolls: weight of matching each pair of tracks' tonal distance per bar to the data's
+    rhythm_weight: float = 0.0  # piano rolls: weight of matching how often each track starts a note at each step of the bar
+    voice_ranges: bool = False  # piano rolls: each track sounds only pitches it has in the training data
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from ..errors import ConfigError
 LEAK = 0.2  # LeakyReLU slope: keeps gradients flowing through the critic where a ReLU would be flat
 DOWNSAMPLINGS = 3  # the generator's trunk starts at 1/8 of the roll's time and pitch
 OCTAVE = 12  # pitch classes
+UNHEARD = -30.0  # the logit of a pitch outside a voice's range: p ~ 1e-13, never above any threshold
 LOG_VARIANCE_BOUND = 10.0  # a posterior's log-variance stays within ± this (variances e^-10 to e^10)
 
 
@@ -41,7 +42,7 @@ class RollGenerator(nn.Module):
     """
 
     def __init__(self, tracks: int, steps: int, pitches: int, latent: int, channels: int, condition: bool,
-                 per_track: bool = True, classes: int = 0):
+                 per_track: bool = True, classes: int = 0, voice_ranges: bool = False):
         super().__init__()
         scale = 2 ** DOWNSAMPLINGS
         if steps % scale:
@@ -70,6 +71,15 @@ class RollGenerator(nn.Module):
             _conv(groups * channels, tracks, groups=groups))
         self.melody = _ConditionEncoder(widths) if condition else None
         self.label_embedding = nn.Embedding(classes, latent) if classes else None
+        # With voice_ranges: the pitches each track has sounded in the training batches heard so
+        # far (a running union, saved with the model); the others are kept silent.
+        self.register_buffer("heard", torch.zeros(tracks, 1, pitches, dtype=torch.bool) if voice_ranges else None)
+
+    @torch.no_grad()
+    def hear(self, rolls: torch.Tensor) -> None:
+        """Adds the pitches each track sounds in ``rolls`` ``(batch, tracks, steps, pitches)`` to its range."""
+        if self.heard is not None:
+            self.heard |= rolls.detach().amax(dim=(0, 2))[:, None].bool()
 
     def forward(self, shared: torch.Tensor, per_track: torch.Tensor | None, condition: torch.Tensor | None = None,
                 present: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -88,7 +98,8 @@ class RollGenerator(nn.Module):
             return self.track_layers(ensemble)[..., :self.pitches]
         features = ensemble.repeat(1, self.tracks, 1, 1)  # (batch, tracks * channels, ...): one copy per track
         noise = self.track_noise(per_track.flatten(1)[:, :, None])  # (batch, tracks * channels, 1)
-        return self.track_layers(features + noise[..., None])[..., :self.pitches] + self.pitch_bias
+        logits = self.track_layers(features + noise[..., None])[..., :self.pitches] + self.pitch_bias
+        return logits if self.heard is None else logits.masked_fill(~self.heard, UNHEARD)
 
     def _condition_features(self, condition, present) -> list[torch.Tensor | None]:
         """The condition's features, coarsest first; all None for an unconditional call."""
