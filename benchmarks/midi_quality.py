@@ -34,9 +34,7 @@ COLUMNS = {
     "scale_consistency": "scale consistency",
     "mean_tonal_distance": "tonal distance",
 }
-# Printed after the count, not in it (the seven are above): a model can meet those seven by
-# scattering notes of the right pitch class in far registers, which these two show (pitch range in
-# semitones; groove consistency, 1 for the same onsets in every bar).
+# after the count, not in it (see the docstring): pitch range in semitones; groove, 1 for the same onsets in every bar
 WATCHED = {"pitch_range": "pitch range", "groove_consistency": "groove"}
 BARS = 4
 

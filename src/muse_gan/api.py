@@ -18,7 +18,7 @@ import torch
 
 from . import checkpoint as ckpt
 from .errors import MuseError
-from .keys import common_key_shift, shift_pitches
+from .keys import common_key_shift, fits_shifted, shift_pitches
 from .pretrained import DEFAULT, DESCRIPTIONS, bundled_path
 
 MAX_BARS = 256
@@ -127,14 +127,12 @@ class MuseModel:
         return roll.to(torch.uint8), tempo or primer_tempo or self.adapter.settings.tempo
 
     def _transposed(self, roll: torch.Tensor, semitones: int) -> torch.Tensor:
-        """``roll`` moved ``semitones``, refused where a note would leave the model's pitch range
-        (``shift_pitches`` would drop it)."""
-        moved = shift_pitches(roll, semitones)
-        if moved.sum() != roll.sum():
+        """``roll`` moved ``semitones``, refused where a note would leave the model's pitch range."""
+        if not fits_shifted(roll, semitones):
             low, high = self.adapter.settings.pitch_low, self.adapter.settings.pitch_high
             raise MuseError(f"--transpose {semitones}: moves notes of this piece past the model's pitch range "
                             f"(MIDI {low}-{high}); try a smaller shift")
-        return moved
+        return shift_pitches(roll, semitones)
 
     def check_composes(self) -> None:
         """A ``MuseError`` unless this model makes pieces of music (MIDI models do)."""

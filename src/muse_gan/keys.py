@@ -26,11 +26,19 @@ def common_key_shift(roll: torch.Tensor, pitch_low: int) -> int:
         return 0
     to_c = [(6 - tonic) % PITCH_CLASSES - 6 for tonic in range(PITCH_CLASSES)]  # each tonic's shift to C, -6..5
     best = to_c[min(range(PITCH_CLASSES), key=lambda tonic: (-fits[tonic], abs(to_c[tonic])))]
-    low, high = _extent(roll)
     for shift in (best, best - PITCH_CLASSES if best > 0 else best + PITCH_CLASSES):
-        if 0 <= low + shift and high + shift < roll.shape[-1]:
+        if fits_shifted(roll, shift):
             return shift
     return 0
+
+
+def fits_shifted(roll: torch.Tensor, semitones: int) -> bool:
+    """Whether every note of ``roll`` stays inside its pitch range when moved ``semitones``
+    (``shift_pitches`` drops those that don't); a silent roll always fits."""
+    if not roll.any():
+        return True
+    low, high = _extent(roll)
+    return 0 <= low + semitones and high + semitones < roll.shape[-1]
 
 
 def shift_pitches(roll: torch.Tensor, semitones: int) -> torch.Tensor:

@@ -217,11 +217,17 @@ class ChromaReader(nn.Module):
         self.size = channels * _downsampled(steps)
 
     def forward(self, rolls: torch.Tensor) -> torch.Tensor:
-        octaves = F.pad(rolls, (0, -rolls.shape[-1] % OCTAVE)).unflatten(-1, (-1, OCTAVE))
-        features = octaves.sum(dim=-2)  # (batch, tracks, steps, 12): sounding cells per pitch class
+        features = pitch_classes(rolls)  # (batch, tracks, steps, 12)
         for conv in self.convs:
             features = F.leaky_relu(conv(features), LEAK)
         return features.flatten(1)
+
+
+def pitch_classes(rolls: torch.Tensor) -> torch.Tensor:
+    """``rolls`` with the last (pitch) axis folded onto 12 pitch classes, summing: sounding
+    cells per class. Classes are counted from the lowest pitch, not from C (the roll's pitch
+    range is padded up to whole octaves)."""
+    return F.pad(rolls, (0, -rolls.shape[-1] % OCTAVE)).unflatten(-1, (-1, OCTAVE)).sum(dim=-2)
 
 
 class GridEncoder(ConvReader):

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from ..models.conv import OCTAVE, RollCritic, RollGenerator
+from ..metrics import TONAL_TRANSFORM
+from ..models.conv import RollCritic, RollGenerator, pitch_classes
 from . import OBJECTIVES
 from ..adapters.base import window_steps
 from .base import Objective, Phase, sample_labels
@@ -75,14 +76,14 @@ class GANObjective(Objective):
         with _frozen(self.critic):  # the critic only passes gradients on; its own stay untouched
             loss = -self.critic(fake, labels).mean()
         scalars = {"generator": loss.item()}
-        if self.settings.activity_weight:
-            mismatch = activity_mismatch(fake, batch)
-            loss = loss + self.settings.activity_weight * mismatch
-            scalars["activity"] = mismatch.item()
-        for name, mismatch in (("harmony", harmony_mismatch), ("rhythm", rhythm_mismatch)):
+        bar = self.spec.steps_per_bar
+        mismatches = {"activity": lambda: activity_mismatch(fake, batch),  # each weighted by gan.<name>_weight
+                      "harmony": lambda: harmony_mismatch(fake, batch, bar),
+                      "rhythm": lambda: rhythm_mismatch(fake, batch, bar)}
+        for name, mismatch in mismatches.items():
             weight = getattr(self.settings, f"{name}_weight")
             if weight:
-                term = mismatch(fake, batch, self.spec.steps_per_bar)
+                term = mismatch()
                 loss, scalars[name] = loss + weight * term, term.item()
         return loss, scalars | {"loss": loss.item()}
 
@@ -259,9 +260,10 @@ def pair_tonal_distances(rolls: torch.Tensor, steps_per_bar: int) -> torch.Tenso
     with none). Pitch classes are counted from the lowest pitch, not from C: distances between
     tonal centroids do not change when every pitch class is shifted alike."""
     bars = rolls.float().unflatten(2, (-1, steps_per_bar)).sum(3)  # (batch, tracks, bars, pitches)
-    chroma = F.pad(bars, (0, -bars.shape[-1] % OCTAVE)).unflatten(-1, (-1, OCTAVE)).sum(-2)
+    chroma = pitch_classes(bars)
     totals = chroma.sum(-1, keepdim=True)
-    centroids = (chroma / totals.clamp_min(1e-6)) @ _tonal_transform(rolls.device).T  # (batch, tracks, bars, 6)
+    transform = torch.as_tensor(TONAL_TRANSFORM, dtype=torch.float32, device=rolls.device)
+    centroids = (chroma / totals.clamp_min(1e-6)) @ transform.T  # (batch, tracks, bars, 6)
     first, second = torch.combinations(torch.arange(rolls.shape[1], device=rolls.device)).T
     # the square root of a sum padded by 1e-12: a plain norm's gradient at distance 0 is NaN
     distances = ((centroids[:, first] - centroids[:, second]).square().sum(-1) + 1e-12).sqrt()
@@ -289,12 +291,6 @@ def _onset_profile(rolls: torch.Tensor, steps_per_bar: int) -> torch.Tensor:
     before = F.pad(rolls[:, :, :-1], (0, 0, 1, 0))
     starts = (rolls * (1 - before)).sum(-1)  # (batch, tracks, steps)
     return starts.unflatten(2, (-1, steps_per_bar)).mean(dim=(0, 2))
-
-
-def _tonal_transform(device) -> torch.Tensor:
-    from ..metrics import TONAL_TRANSFORM
-
-    return torch.as_tensor(TONAL_TRANSFORM, dtype=torch.float32, device=device)
 
 
 def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, labels=None) -> torch.Tensor:
