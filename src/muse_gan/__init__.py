@@ -1,6 +1,12 @@
-"""muse_gan: generative music and multimedia models (GAN, VAE, RNN) on one training core."""
+"""muse_gan: generative music and multimedia models (GAN, VAE, RNN) on one training core.
 
-__version__ = "0.1.0"
+    >>> import muse_gan
+    >>> muse_gan.load().compose(bars=16, seed=1).write("chorale.mid")
+
+See ``muse_gan.api`` for the library's face.
+"""
+
+from .version import __version__
 
 
 def load(model=None):

@@ -50,17 +50,18 @@ def main():
               help="Output .mid, .png or .wav (format from the suffix), a folder for several, or - for MIDI on stdout.")
 def compose(bars, model, seed, temperature, tempo, primer, variations, decode, transpose, output):
     """Compose new pieces with a trained model."""
-    from .api import check_options, load
-    from .outputs import piece_bytes
+    from .options import check_options
 
     check_options(bars=bars, temperature=temperature, tempo=tempo, variations=variations, transpose=transpose)
     targets = _output_targets(output, variations)
+    from .api import load
+
     muse = load(model)
     muse.check_composes()  # before the random seed's line: no "make this again" for what was refused
     seed = _seed_or_random(seed)
     for number, target in enumerate(targets):
-        roll, piece_tempo = muse.compose_roll(bars, seed + number, temperature, tempo, primer, decode, transpose)
-        _write(piece_bytes(muse.adapter, roll, target.suffix if target else ".mid", piece_tempo), target)
+        piece = muse.compose(bars, seed + number, temperature, tempo, primer, decode, transpose)
+        _write(_file_bytes(piece, target.suffix if target else ".mid"), target)
 
 
 def _output_targets(output: str, count: int, stem: str = "piece", formats: tuple[str, ...] = (".mid", ".midi", ".png", ".wav"),
@@ -90,9 +91,19 @@ def _is_folder(output: str) -> bool:
     return output.endswith(("/", os.sep)) or Path(output).is_dir()
 
 
+def _file_bytes(result, suffix: str) -> bytes:
+    """What the library returned (a piece, items) as a file of the format ``suffix`` names."""
+    from .errors import DataError, MuseError
+
+    try:
+        return result.file_bytes(suffix)
+    except DataError as error:
+        raise MuseError(str(error)) from None
+
+
 def _write(data: bytes, target: Path | None) -> None:
-    from .checkpoint import write_atomically
     from .errors import MuseError
+    from .files import write_atomically
 
     try:
         if target is None:
@@ -116,9 +127,9 @@ def _write(data: bytes, target: Path | None) -> None:
 @click.option("--sample-rate", type=click.IntRange(8000, 96000), default=None, help="Hz (default: 22050).")
 def render(midi_file, output, soundfont, synth, sample_rate):
     """Play a MIDI (or score) file into a WAV: same file, same WAV."""
-    from .adapters.pianoroll import PianoRollAdapter
     from .errors import DataError, MuseError
-    from .render import SAMPLE_RATE, render as render_piece, wav_bytes
+    from .modalities.midi import PianoRollAdapter
+    from .modalities.midi.render import SAMPLE_RATE, render as render_piece, wav_bytes
 
     target, = _output_targets(output, 1, stem="render", formats=(".wav",))
     try:
@@ -141,21 +152,17 @@ def render(midi_file, output, soundfont, synth, sample_rate):
               help="One .mid/.png with the clips one after another, a FOLDER/ for one file each, or - for stdout.")
 def interpolate(start, end, model, steps, seed, temperature, tempo, output):
     """Walk the latent space from clip START to clip END."""
-    import torch
-
-    from .api import load
-    from .outputs import piece_bytes
-
-    from .api import check_options
+    from .options import check_options
 
     check_options(temperature=temperature, tempo=tempo, steps=steps)
     one_each = _is_folder(output)
     targets = _output_targets(output, steps if one_each else 1, stem="step")
+    from .api import load
+
     muse = load(model)
-    rolls, tempo = muse.interpolate_rolls(start, end, steps, seed, temperature, tempo)
-    pieces = list(rolls) if one_each else [torch.cat(list(rolls), dim=1)]
-    for roll, target in zip(pieces, targets):
-        _write(piece_bytes(muse.adapter, roll, target.suffix if target else ".mid", tempo), target)
+    pieces = muse.interpolate(start, end, steps, seed, temperature, tempo)
+    for piece, target in zip(pieces if one_each else [muse.join(pieces)], targets):
+        _write(_file_bytes(piece, target.suffix if target else ".mid"), target)
 
 
 @main.command()
@@ -178,24 +185,22 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
                    "each, or - for stdout.")
 def sample(model, modality, count, label, seed, temperature, length, primer, top_k, top_p, output):
     """Draw new items (pictures, sounds, texts) from a trained model."""
-    from .api import check_options
-    from .outputs import FORMATS
+    from .options import check_options
 
+    check_options(temperature=temperature, **({} if count is None else {"count": count}))
     muse = _load_checked(model, modality)
     count = count if count is not None else muse.adapter.preview_count
-    check_options(temperature=temperature, count=count)
-    formats = FORMATS[muse.adapter.modality]
-    tunes_as_music = muse.adapter.modality == "text" and Path(output).suffix.lower() in (".mid", ".wav", ".png")
-    one_each = _is_folder(output) or tunes_as_music
+    formats = muse.adapter.formats
+    one_per_file = Path(output).suffix.lower() in muse.adapter.single_item_formats
+    one_each = _is_folder(output) or one_per_file
     targets = _output_targets(output, count if one_each else 1, stem="sample", formats=formats)
     seed = _seed_or_random(seed)
-    items = muse.sample_tensors(count, seed, label, temperature, length=length, primer=_primer_text(primer),
-                                top_k=top_k, top_p=top_p)
-    if tunes_as_music:
-        _write_tunes(muse.adapter, items, targets)
+    items = muse.sample(count, seed, label, temperature, length=length, primer=_primer_text(primer),
+                        top_k=top_k, top_p=top_p)
+    if one_each:
+        _write_each(items, targets, skip_unwritable=one_per_file)
         return
-    for item, target in zip(items if one_each else [items], targets):
-        _write(muse.adapter.file_bytes(item, target.suffix if target else formats[0]), target)
+    _write(_file_bytes(items, targets[0].suffix if targets[0] else formats[0]), targets[0])
 
 
 def _primer_text(primer: str | None) -> str | None:
@@ -210,24 +215,27 @@ def _primer_text(primer: str | None) -> str | None:
     return primer.replace("\\n", "\n")
 
 
-def _write_tunes(adapter, items, targets) -> None:
-    """Each generated ABC tune as music; tunes that don't parse are reported by number and skipped."""
-    from .adapters.text import tune_bytes
+def _write_each(items, targets, skip_unwritable: bool) -> None:
+    """Each item to its own file. With ``skip_unwritable`` (formats an item may not fit, such
+    as an ABC tune that is not valid ABC played as MIDI) such items are reported by number and
+    skipped; otherwise they are an error."""
     from .errors import DataError, MuseError
 
-    written = 0
-    for number, (item, target) in enumerate(zip(items, targets), 1):
+    name, written = items.adapter.item_name, 0
+    for number, target in enumerate(targets, 1):
         try:
-            data = tune_bytes(adapter.decode(item), target.suffix.lower())
+            data = items.file_bytes(target.suffix, number - 1)
         except DataError as error:
-            click.echo(f"skipped tune {number}: {error}", err=True)
+            if not skip_unwritable:
+                raise MuseError(str(error)) from None
+            click.echo(f"skipped {name} {number}: {error}", err=True)
             continue
         _write(data, target)
         written += 1
     if not written:
-        raise MuseError(f"none of the {len(targets)} tunes is valid ABC; nothing written")
+        raise MuseError(f"none of the {len(targets)} {name}s could be written as {targets[0].suffix}; nothing written")
     if written < len(targets):
-        click.echo(f"wrote {written} of {len(targets)} tunes", err=True)
+        click.echo(f"wrote {written} of {len(targets)} {name}s", err=True)
 
 
 @main.command()
@@ -239,16 +247,16 @@ def _write_tunes(adapter, items, targets) -> None:
 @click.option("-o", "--output", default="-", show_default=True, help="The .gif to write, or - for stdout.")
 def animate(model, frames, fps, label, seed, output):
     """A looping GIF walking through a model's latent space."""
-    from .api import check_options, load
     from .errors import MuseError
+    from .options import check_options
 
     check_options(frames=frames)
     if not 0.5 <= fps <= 100:
         raise MuseError(f"--fps {fps}: must be from 0.5 to 100")
     target, = _output_targets(output, 1, stem="walk", formats=(".gif",))
-    muse = load(model)
-    frames = muse.animation_tensors(frames, seed, label)
-    _write(muse.adapter.animation_bytes(frames, 1 / fps), target)
+    from .api import load
+
+    _write(load(model).animate(frames, seed, label).file_bytes(fps), target)
 
 
 def _load_checked(model: str, modality: str | None):
@@ -284,10 +292,11 @@ def _seed_or_random(seed: int | None) -> int:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(modality, family, data, config_file, overrides, out, resume, init, steps, device, quiet):
     """Train a model; logs, checkpoints and samples go to a run folder."""
-    from .config import toml_value
-    from .distributed import launched_rank, launched_world
+    from .core.adapter import Composes
+    from .core.config import toml_value
+    from .core.distributed import launched_rank, launched_world
     from .errors import MuseError
-    from .outputs import FORMATS
+    from .modalities import ADAPTERS
     from .training import train as run_training
 
     overrides = ["data.modality=" + toml_value(modality)] + list(overrides) if modality else list(overrides)
@@ -307,23 +316,20 @@ def train(modality, family, data, config_file, overrides, out, resume, init, ste
     if main_process:
         click.echo(f"run folder: {run_dir}", err=True)
     trainer = run_training(config, run_dir, resume=bool(resume), init=init, quiet=quiet)
-    use = "compose" if config.data.modality == "midi" else f"sample -o samples{FORMATS[config.data.modality][0]}"
+    adapter_class = ADAPTERS.get(config.data.modality)
+    use = "compose" if issubclass(adapter_class, Composes) else f"sample -o samples{adapter_class.formats[0]}"
     if main_process:
         click.echo(f"done: {trainer.step} steps; use it with: muse {use} --model {run_dir}", err=True)
 
 
 def _config(config_file, overrides: list[str], init: str | None, resume: str | None):
-    from .config import load_config
+    from .assembly import load_config, read_config, resolve_model
+    from .training import saved_config
 
     if resume:
-        from .training import saved_config
-
         return saved_config(Path(resume)).override(overrides)
     if not init:
         return load_config(config_file, overrides)
-    from .api import resolve_model
-    from .checkpoint import read_config
-
     base = load_config(config_file) if config_file else read_config(resolve_model(init))
     return base.override(overrides)
 
@@ -372,16 +378,16 @@ def evaluate(model, files, reference, part, count, bars, modality, seed, tempera
     Per-item metrics are compared as distributions (means, overlapping area, KL(reference ||
     generated)); per-set metrics give one number per set. Likelihood models also report
     held-out negative log-likelihood on the reference."""
-    from .api import check_options
     from .errors import MuseError
-    from .evaluate import Options
-    from .evaluate import evaluate as run_evaluation
+    from .options import check_options
 
     check_options(temperature=temperature)
-    options = Options(count=count, bars=bars, seed=seed, temperature=temperature, inception=inception,
-                      classifier_steps=classifier_steps)
     if training and not model:
         raise MuseError("--with-training: only with --model (its training data)")
+    from .api import Options, evaluate as run_evaluation
+
+    options = Options(count=count, bars=bars, seed=seed, temperature=temperature, inception=inception,
+                      classifier_steps=classifier_steps)
     report = run_evaluation(model, files, reference, part, modality, options, training)
     report.command = "muse " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "muse" else ""
     judged = f"{model} ({report.counts[report.sets[0]]} samples)" if model else f"{files} ({report.counts[report.sets[0]]} items)"

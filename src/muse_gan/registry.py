@@ -1,4 +1,4 @@
-"""Name → class registries for adapters, heads and objectives."""
+"""Name → thing registries: modalities, model families, heads, config sections, judges."""
 
 from __future__ import annotations
 
@@ -33,3 +33,10 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+    def items(self) -> list[tuple[str, T]]:
+        """(name, thing) in the order they were registered."""
+        return list(self._entries.items())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries

@@ -1,4 +1,8 @@
-"""Setting up a training run: data, adapter, objective and Trainer, fresh or resumed."""
+"""Setting up a training run: data, adapter, objective and Trainer, fresh, resumed or fine-tuned.
+
+Part of the composition root (with ``assembly``): the Trainer gets its batches from the
+adapter's samplers and, for ``train.select_by = "overlap"``, the evaluation's ``SampleOverlap``.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,13 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint as ckpt
-from . import distributed
-from .adapters import build_adapter
-from .config import Config
-from .data import load_pieces, samplers, split
+from .assembly import build_adapter, build_objective, load, model_settings, read_config, upgrade
+from .core import checkpoint as ckpt
+from .core import distributed
+from .core.config import Config
+from .core.store import load_pieces, split
+from .core.trainer import LATEST, Trainer, check_settings, pick_device
 from .errors import MuseError
-from .objectives import build_objective
-from .trainer import LATEST, Trainer, pick_device
 
 
 def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | None = None,
@@ -25,7 +28,7 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
     run_dir = Path(run_dir)
     saved = _latest(run_dir) if resume else None
     if saved:
-        previous, _ = ckpt.model_settings(run_dir / LATEST, saved[1])
+        previous, _ = model_settings(run_dir / LATEST, saved[1])
         _check_resumable(previous, config, run_dir)
     adapter = build_adapter(config)
     _check_before_reading_data(config, adapter)
@@ -53,32 +56,51 @@ def build_trainer(config: Config, run_dir: Path, adapter=None, quiet: bool = Tru
         pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet, config.data.workers)
     adapter = _fitted(adapter, pieces, theirs, init)
     pieces = split(pieces, config.data.valid_fraction, config.data.test_fraction)
-    train_windows, valid_windows = samplers(adapter, pieces, config)
+    train_windows, valid_windows = samplers(adapter, pieces, config.train.seed)
     if not quiet:
         windows = "" if adapter.spec.length else f" ({len(train_windows)} windows)"
         classes = f" in {len(adapter.classes)} classes" if adapter.classes else ""
         print(f"{len(pieces['train'])} {adapter.item_name}s{windows}{classes} for training, "
               f"{len(pieces['valid'])} for validation, {len(pieces['test'])} held out", file=sys.stderr)
     torch.manual_seed(config.train.seed)  # the same seed initialises the same weights
-    objective = build_objective(adapter.spec, config)
+    objective = build_objective(adapter, config)
     if theirs:
         _initialise(objective, theirs, init)
+    selection = _selection(config, adapter, pieces["valid"], run_dir) if group.main else None  # only rank 0 validates
     return Trainer(config, run_dir, adapter, objective, train_windows, valid_windows, quiet=quiet, group=group,
-                   valid_pieces=pieces["valid"])
+                   selection=selection)
+
+
+def samplers(adapter, pieces: dict[str, list], seed: int) -> tuple:
+    """The training batches (random, varied) and validation batches (in order; None without
+    validation pieces), of the pieces as the model sees them (``adapter.model_view``)."""
+    train = adapter.sampler(adapter.model_view(pieces["train"]), seed, training=True)
+    valid = adapter.sampler(adapter.model_view(pieces["valid"]), 0, training=False) if pieces["valid"] else None
+    return train, valid
+
+
+def _selection(config: Config, adapter, valid_pieces: list, run_dir: Path):
+    """What ranks the run's weights for ``train.select_by = "overlap"``; None for the others."""
+    if config.train.select_by != "overlap":
+        return None
+    if not valid_pieces:
+        raise MuseError("train.select_by = \"overlap\" compares samples with the validation pieces, and this "
+                        "run has none (data.valid_fraction)")
+    from .evaluation.overlap import SampleOverlap
+
+    return SampleOverlap(adapter, config, valid_pieces, run_dir)
 
 
 def _check_before_reading_data(config: Config, adapter) -> None:
     """Settings mistakes surface at once, not after minutes of preparing data: the objective
     is built once from the adapter's settings alone (its sizes don't depend on the data)."""
-    from .trainer import check_settings
-
     check_settings(config.train)
     if config.train.select_by == "overlap" and config.data.valid_fraction == 0:
         raise MuseError("train.select_by = \"overlap\" compares samples with the validation pieces, and "
                         "data.valid_fraction = 0 leaves none")
     distributed.check_batch(config.train.batch_size, distributed.launched_world())
     pick_device(config.train.device)
-    build_objective(adapter.spec, config)
+    build_objective(adapter, config)
 
 
 def saved_config(run_dir: Path) -> Config:
@@ -86,7 +108,7 @@ def saved_config(run_dir: Path) -> Config:
     path = Path(run_dir) / LATEST
     if not path.exists():
         raise MuseError(f"--resume {run_dir}: no checkpoint at {path}")
-    return ckpt.read_config(path)
+    return read_config(path)
 
 
 # how far a run goes and where and how fast it runs; not what it computes
@@ -116,19 +138,17 @@ def _latest(run_dir: Path):
     path = run_dir / LATEST
     if not path.exists():
         raise MuseError(f"--resume {run_dir}: no checkpoint at {path}")
-    return ckpt.load_checkpoint(path)
+    return upgrade(path, *ckpt.load_checkpoint(path))
 
 
 def _init_model(init: str, adapter, config: Config):
     """The model ``init`` to fine-tune, checked before any data is read: the same modality and
     [modality] and [model] settings as this run."""
-    from .api import load
-
     theirs = load(init)  # checked like any model file: format, modality, weights that fit
     modality = adapter.modality
     if theirs.adapter.modality != modality:
         raise MuseError(f"--init {init}: a model of {theirs.adapter.modality} data, not {modality}")
-    if getattr(theirs.config, modality) != getattr(config, modality) or theirs.config.model != config.model:
+    if theirs.config.section(modality) != config.section(modality) or theirs.config.model != config.model:
         raise MuseError(f"--init {init}: its [{modality}] or [model] settings differ from this run's "
                         f"(leave them out, so the run takes them from the model)")
     return theirs

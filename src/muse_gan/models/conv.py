@@ -1,7 +1,8 @@
-"""Convolutional generator and critic over multi-track piano rolls, for the GAN family.
+"""Convolutional networks over grid views, for the GAN family and the convolutional VAE.
 
-Every roll here is in the grid view ``(batch, tracks, steps, pitches)``: time on the
-second-last axis, pitch (low to high) on the last.
+Every tensor here is in the grid view ``(batch, channels, steps, width)``: time on the
+second-last axis. The channels are the tracks of a piano roll (its width the pitches, low to
+high), an image's colours (its width the columns) or a spectrogram's one channel (mel bands).
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from ..errors import ConfigError
 
 LEAK = 0.2  # LeakyReLU slope: keeps gradients flowing through the critic where a ReLU would be flat
 DOWNSAMPLINGS = 3  # the generator's trunk starts at 1/8 of the roll's time and pitch
-OCTAVE = 12  # pitch classes
-UNHEARD = -30.0  # the logit of a pitch outside a voice's range: p ~ 1e-13, never above any threshold
 LOG_VARIANCE_BOUND = 10.0  # a posterior's log-variance stays within ± this (variances e^-10 to e^10)
 
 
@@ -25,24 +24,25 @@ def _conv(inputs: int, outputs: int, stride: int = 1, groups: int = 1) -> nn.Con
     return nn.Conv2d(inputs, outputs, 3, stride, 1, groups=groups)
 
 
-class RollGenerator(nn.Module):
-    """Noise → logits of every cell of a roll segment, ``(batch, tracks, steps, pitches)``.
+class GridGenerator(nn.Module):
+    """Noise → logits of every cell of a segment, ``(batch, tracks, steps, width)``.
 
     As in MuseGAN's hybrid model, one noise vector is shared by the whole ensemble and each
-    track has its own: a shared trunk turns the shared noise into ensemble features over
-    (time, pitch) by repeated upsampling, then per-track layers (grouped convolutions, one
+    track (channel) has its own: a shared trunk turns the shared noise into ensemble features
+    over (time, width) by repeated upsampling, then per-track layers (grouped convolutions, one
     group per track) turn those features plus the track's own noise into that track's logits.
 
-    With ``condition``, the generator can also be given one track's notes (e.g. a melody to
+    With ``condition``, the generator can also be given one track's cells (e.g. a melody to
     accompany): its features are added into the trunk at every resolution. With ``classes``,
-    it is given a class label, whose embedding joins the shared noise.
+    it is given a class label, whose embedding joins the shared noise. ``output_filter`` (a
+    module a modality plugs in, see ``core.objective.DomainTerms``) rewrites the logits last.
 
     Without ``per_track`` (an image's colour channels are not separate parts), the last layers
     make all channels together from the shared features alone; ``per_track`` noise is ignored.
     """
 
     def __init__(self, tracks: int, steps: int, pitches: int, latent: int, channels: int, condition: bool,
-                 per_track: bool = True, classes: int = 0, voice_ranges: bool = False):
+                 per_track: bool = True, classes: int = 0, output_filter: nn.Module | None = None):
         super().__init__()
         scale = 2 ** DOWNSAMPLINGS
         if steps % scale:
@@ -57,13 +57,13 @@ class RollGenerator(nn.Module):
         groups = self.groups = tracks if per_track else 1
         if per_track:
             self.track_noise = nn.Conv1d(tracks * latent, tracks * channels, 1, groups=tracks)  # one linear map per track
-            # Each track's own bias for every pitch: convolutions slide along the pitch axis, so
-            # absolute pitch (a voice's range, the key's pitch classes) is otherwise nearly
-            # invisible to them (MuseGAN's pitch-wise layers play this part). It starts where a
-            # voice sounds one pitch per step: from p = 0.5 everywhere the first thing the
-            # generator learns is "fewer notes", and it overshot into a silence so deep (p ~ 1e-7)
-            # that the sigmoid passed almost no gradient back out of it.
-            self.pitch_bias = nn.Parameter(torch.full((tracks, 1, pitches), -math.log(pitches - 1)))
+            # Each track's own bias for every place along the width: convolutions slide along it,
+            # so absolute position (a piano roll's pitch: a voice's range, the key's pitch
+            # classes) is otherwise nearly invisible to them (MuseGAN's pitch-wise layers play
+            # this part). It starts where a track sounds one cell per step: from p = 0.5
+            # everywhere the first thing the generator learns is "fewer notes", and it overshot
+            # into a silence so deep (p ~ 1e-7) that the sigmoid passed almost no gradient back.
+            self.width_bias = nn.Parameter(torch.full((tracks, 1, pitches), -math.log(pitches - 1)))
         self.track_layers = nn.Sequential(
             _conv(groups * channels, groups * channels, groups=groups),
             nn.GroupNorm(groups, groups * channels),  # one group per track: tracks normalised apart
@@ -71,15 +71,7 @@ class RollGenerator(nn.Module):
             _conv(groups * channels, tracks, groups=groups))
         self.melody = _ConditionEncoder(widths) if condition else None
         self.label_embedding = nn.Embedding(classes, latent) if classes else None
-        # With voice_ranges: the pitches each track has sounded in the training batches heard so
-        # far (a running union, saved with the model); the others are kept silent.
-        self.register_buffer("heard", torch.zeros(tracks, 1, pitches, dtype=torch.bool) if voice_ranges else None)
-
-    @torch.no_grad()
-    def hear(self, rolls: torch.Tensor) -> None:
-        """Adds the pitches each track sounds in ``rolls`` ``(batch, tracks, steps, pitches)`` to its range."""
-        if self.heard is not None:
-            self.heard |= rolls.detach().amax(dim=(0, 2))[:, None].bool()
+        self.output_filter = output_filter
 
     def forward(self, shared: torch.Tensor, per_track: torch.Tensor | None, condition: torch.Tensor | None = None,
                 present: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -98,8 +90,8 @@ class RollGenerator(nn.Module):
             return self.track_layers(ensemble)[..., :self.pitches]
         features = ensemble.repeat(1, self.tracks, 1, 1)  # (batch, tracks * channels, ...): one copy per track
         noise = self.track_noise(per_track.flatten(1)[:, :, None])  # (batch, tracks * channels, 1)
-        logits = self.track_layers(features + noise[..., None])[..., :self.pitches] + self.pitch_bias
-        return logits if self.heard is None else logits.masked_fill(~self.heard, UNHEARD)
+        logits = self.track_layers(features + noise[..., None])[..., :self.pitches] + self.width_bias
+        return logits if self.output_filter is None else self.output_filter(logits)
 
     def _condition_features(self, condition, present) -> list[torch.Tensor | None]:
         """The condition's features, coarsest first; all None for an unconditional call."""
@@ -140,7 +132,7 @@ class _ConditionEncoder(nn.Module):
         return found[::-1]  # coarsest first, like the trunk
 
 
-def _downsampled(length: int) -> int:
+def downsampled(length: int) -> int:
     """``length`` after ``DOWNSAMPLINGS`` stride-2 convolutions with padding 1 (each rounds up)."""
     for _ in range(DOWNSAMPLINGS):
         length = -(-length // 2)
@@ -162,7 +154,7 @@ class ConvReader(nn.Module):
         strides = (1,) + (2,) * DOWNSAMPLINGS
         self.convs = nn.ModuleList(wrap(_conv(inputs, outputs, stride))
                                    for inputs, outputs, stride in zip(widths, widths[1:], strides))
-        self.size = widths[-1] * _downsampled(steps) * _downsampled(pitches)
+        self.size = widths[-1] * downsampled(steps) * downsampled(pitches)
 
     def forward(self, rolls: torch.Tensor) -> torch.Tensor:
         features = rolls
@@ -171,63 +163,36 @@ class ConvReader(nn.Module):
         return features.flatten(1)
 
 
-class RollCritic(ConvReader):
-    """A roll segment ``(batch, tracks, steps, pitches)`` → one score per item ``(batch,)``.
+class GridCritic(ConvReader):
+    """A segment ``(batch, tracks, steps, width)`` → one score per item ``(batch,)``.
 
     ``spectral_norm`` bounds every layer's Lipschitz constant, for the hinge loss. With
     ``classes``, the score also judges the item as a member of its label's class (a projection
-    critic, Miyato & Koyama 2018: the features' dot product with the class's embedding). With
-    ``chroma``, a second stream reads the tracks' pitch classes (see ``ChromaReader``).
+    critic, Miyato & Koyama 2018: the features' dot product with the class's embedding).
+    ``streams`` (name → module factory, plugged in by a modality; see
+    ``core.objective.DomainTerms``) read the segment their own way; their features join the
+    critic's own before scoring.
     """
 
     def __init__(self, tracks: int, steps: int, pitches: int, channels: int, spectral_norm: bool, classes: int = 0,
-                 chroma: bool = False):
+                 streams: dict | None = None):
         wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
         super().__init__(tracks, steps, pitches, channels, wrap)
-        self.chroma = ChromaReader(tracks, steps, channels, wrap) if chroma else None
-        size = self.size + (self.chroma.size if chroma else 0)
+        self.streams = list((streams or {}).keys())
+        for name, make in (streams or {}).items():
+            self.add_module(name, make(tracks, steps, pitches, channels, wrap))
+        size = self.size + sum(getattr(self, name).size for name in self.streams)
         self.score = wrap(nn.Linear(size, 1))
         self.label_embedding = wrap(nn.Embedding(classes, size)) if classes else None
 
     def forward(self, rolls: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         features = super().forward(rolls)
-        if self.chroma is not None:
-            features = torch.cat([features, self.chroma(rolls)], dim=1)
+        if self.streams:
+            features = torch.cat([features] + [getattr(self, name)(rolls) for name in self.streams], dim=1)
         score = self.score(features).squeeze(1)
         if self.label_embedding is not None:
             score = score + (self.label_embedding(labels) * features).sum(1)
         return score.float()  # float32 even under autocast: the losses are small differences of these scores
-
-
-class ChromaReader(nn.Module):
-    """A roll ``(batch, tracks, steps, pitches)`` folded to pitch classes → flat features.
-
-    MuseGAN's discriminators (Dong et al. 2018) add such a chroma stream. Why here: 3×3
-    convolutions see a few semitones at a time, so whether a soprano two octaves above the bass
-    is in its harmony is nearly out of their sight; folded to 12 classes, every voice's chord
-    tones meet in one kernel. The classes are counted from the roll's lowest pitch, not from C:
-    a fixed rotation, the same for every item, changes nothing for a critic.
-    """
-
-    def __init__(self, tracks: int, steps: int, channels: int, wrap):
-        super().__init__()
-        across = wrap(nn.Conv2d(tracks, channels, (1, OCTAVE)))  # all voices' pitch classes at each step
-        along = [wrap(nn.Conv2d(channels, channels, (3, 1), (2, 1), (1, 0))) for _ in range(DOWNSAMPLINGS)]
-        self.convs = nn.ModuleList([across] + along)
-        self.size = channels * _downsampled(steps)
-
-    def forward(self, rolls: torch.Tensor) -> torch.Tensor:
-        features = pitch_classes(rolls)  # (batch, tracks, steps, 12)
-        for conv in self.convs:
-            features = F.leaky_relu(conv(features), LEAK)
-        return features.flatten(1)
-
-
-def pitch_classes(rolls: torch.Tensor) -> torch.Tensor:
-    """``rolls`` with the last (pitch) axis folded onto 12 pitch classes, summing: sounding
-    cells per class. Classes are counted from the lowest pitch, not from C (the roll's pitch
-    range is padded up to whole octaves)."""
-    return F.pad(rolls, (0, -rolls.shape[-1] % OCTAVE)).unflatten(-1, (-1, OCTAVE)).sum(dim=-2)
 
 
 class GridEncoder(ConvReader):

@@ -16,29 +16,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..adapters.base import window_steps
+from ..core.objective import GREEDY, Likelihood, Objective, Phase, WalksLatent, sample_labels
 from ..errors import ConfigError
-from ..models.conv import GridEncoder, RollGenerator
-from .base import GREEDY, Objective, Phase, sample_labels
+from ..models.conv import GridEncoder, GridGenerator
 from .elbo import annealed_beta, free_bits_kl, gaussian_kl
 from .latent import closed_walk, open_walk
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-class ConvVAEObjective(Objective):
+class ConvVAEObjective(Objective, Likelihood, WalksLatent):
     family = "vae"
 
-    def __init__(self, spec, config):
+    def __init__(self, spec, config, terms=None):
         super().__init__()
         model, self.settings = config.model, config.vae
         if self.settings.likelihood not in LIKELIHOODS:
             raise ConfigError(f"vae.likelihood: unknown '{self.settings.likelihood}' (known: {', '.join(LIKELIHOODS)})")
         self.spec, self.latent = spec, model.latent
-        self.segment_steps = window_steps(spec, config)
+        self.segment_steps = spec.segment
         self.encoder = GridEncoder(spec.channels, self.segment_steps, spec.width, model.channels, model.latent,
                                    spec.classes)
-        self.decoder = RollGenerator(spec.channels, self.segment_steps, spec.width, model.latent, model.channels,
+        self.decoder = GridGenerator(spec.channels, self.segment_steps, spec.width, model.latent, model.channels,
                                      condition=bool(spec.classes), per_track=False, classes=spec.classes)
         # A learned picture per class, read by the decoder's condition encoder into features at
         # every resolution: the label then steers every layer, where through the code alone a

@@ -1,53 +1,67 @@
-"""A convolutional GAN over whole roll segments: a critic learns to tell real windows from
+"""A convolutional GAN over whole segments: a critic learns to tell real segments from
 generated ones, and the generator learns to fool it (WGAN-GP or hinge loss).
 
-Rolls are in the grid view ``(batch, tracks, steps, pitches)``. The generator makes one
-window (``data.window_bars``) at a time; longer pieces are windows side by side, their noise
-a smooth walk so that neighbouring windows are related.
+Items are in the grid view ``(batch, tracks, steps, width)``. The generator makes one segment
+(an item, or a training window) at a time; longer pieces are segments side by side, their
+noise a smooth walk so that neighbouring segments are related. A modality may plug in terms of
+its own (``DomainTerms``: generator loss terms, critic streams, an output filter).
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from ..core.config import register_section
+from ..core.objective import NO_TERMS, DecodesProbabilities, DomainTerms, Objective, Phase, WalksLatent, sample_labels
 from ..errors import ConfigError
-from ..metrics import TONAL_TRANSFORM
-from ..models.conv import RollCritic, RollGenerator, pitch_classes
-from . import OBJECTIVES
-from ..adapters.base import window_steps
-from .base import Objective, Phase, sample_labels
+from ..models.conv import GridCritic, GridGenerator
+from .registry import OBJECTIVES
 from .latent import closed_walk, open_walk
 
 LOSSES = ("hinge", "wgan-gp")
-DECODES = ("bernoulli", "threshold")
+
+
+@register_section("gan")
+@dataclass(frozen=True)
+class GanConfig:
+    loss: str = "wgan-gp"  # "wgan-gp" (gradient penalty) or "hinge" (with spectral norm in the critic)
+    critic_steps: int = 5  # critic updates per generator update
+    gradient_penalty: float = 10.0
+    decode: str = "threshold"  # "threshold" (p > 0.5) or "bernoulli" (sample each cell)
+    condition_track: int = -1  # a track given to the generator (e.g. 0: accompany a melody); -1: none
+    condition_dropout: float = 0.5  # share of training batches without the condition, so it stays optional
 
 
 @OBJECTIVES.register("gan")
-class GANObjective(Objective):
+class GANObjective(Objective, DecodesProbabilities, WalksLatent):
     """Generator and critic of the ``[gan]`` config; see the module docstring for the shapes."""
 
     family = "gan"
     selects_by_validation = False  # critic scores don't rank generators: the latest weights are the model
     sampling_modules = ("generator",)
+    # Weights named otherwise in checkpoints of format 1 (before modalities plugged in their terms).
+    renamed_weights = {"generator.pitch_bias": "generator.width_bias", "generator.heard": "generator.output_filter.heard"}
 
-    def __init__(self, spec, config):
+    def __init__(self, spec, config, terms: DomainTerms = NO_TERMS):
         super().__init__()
         self.settings = _checked(config.gan, spec)
-        self.spec = spec
+        self.spec, self.terms = spec, terms.generator_terms
         self.latent = config.model.latent
-        self.segment_steps = window_steps(spec, config)
+        self.segment_steps = spec.segment
         self.condition_track = self.settings.condition_track
         self.decode = self.settings.decode  # "threshold" or "bernoulli"; callers may switch it per sample
-        self.generator = RollGenerator(spec.channels, self.segment_steps, spec.width, self.latent,
+        output_filter = terms.output_filter(spec.channels, spec.width) if terms.output_filter else None
+        self.generator = GridGenerator(spec.channels, self.segment_steps, spec.width, self.latent,
                                        config.model.channels, condition=self.condition_track >= 0,
                                        per_track=spec.channel_tracks, classes=spec.classes,
-                                       voice_ranges=self.settings.voice_ranges)
-        self.critic = RollCritic(spec.channels, self.segment_steps, spec.width, config.model.channels,
+                                       output_filter=output_filter)
+        self.critic = GridCritic(spec.channels, self.segment_steps, spec.width, config.model.channels,
                                  spectral_norm=self.settings.loss == "hinge", classes=spec.classes,
-                                 chroma=self.settings.critic_chroma)
+                                 streams=terms.critic_streams)
 
     def parameter_groups(self):
         return {"critic": list(self.critic.parameters()), "generator": list(self.generator.parameters())}
@@ -55,7 +69,8 @@ class GANObjective(Objective):
     def phases(self, batch, labels=None):
         """``gan.critic_steps`` critic updates, each on fresh noise, then one generator update.
         With labels, the fakes are made for the same classes as the real batch's."""
-        self.generator.hear(batch)
+        if self.generator.output_filter is not None:
+            self.generator.output_filter.observe(batch)
         critic = [Phase("critic", lambda: self._critic_phase(batch, labels)) for _ in range(self.settings.critic_steps)]
         return critic + [Phase("generator", lambda: self._generator_phase(batch, labels))]
 
@@ -76,15 +91,9 @@ class GANObjective(Objective):
         with _frozen(self.critic):  # the critic only passes gradients on; its own stay untouched
             loss = -self.critic(fake, labels).mean()
         scalars = {"generator": loss.item()}
-        bar = self.spec.steps_per_bar
-        mismatches = {"activity": lambda: activity_mismatch(fake, batch),  # each weighted by gan.<name>_weight
-                      "harmony": lambda: harmony_mismatch(fake, batch, bar),
-                      "rhythm": lambda: rhythm_mismatch(fake, batch, bar)}
-        for name, mismatch in mismatches.items():
-            weight = getattr(self.settings, f"{name}_weight")
-            if weight:
-                term = mismatch()
-                loss, scalars[name] = loss + weight * term, term.item()
+        for term in self.terms:  # a modality's own terms, e.g. a piano roll's harmony
+            mismatch = term.mismatch(fake, batch)
+            loss, scalars[term.name] = loss + term.weight * mismatch, mismatch.item()
         return loss, scalars | {"loss": loss.item()}
 
     def _critic_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
@@ -223,76 +232,6 @@ class GANObjective(Objective):
         return melody.expand(count, -1, -1)
 
 
-def activity_mismatch(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """Squared differences, summed over tracks, between the share of steps at which each track
-    sounds in the fakes and in the real batch; a step's chance to sound is its likeliest note's.
-
-    Why: a critic tells fakes mostly by their softness (probabilities against 0/1 notes), so a
-    voice that is unsure looks less real to it than one that is silent, and the bundled bach-gan
-    learnt to leave its unaccompanied soprano silent on half its steps while the critic scored a
-    blanked soprano nearly as real as Bach's. Real voices rarely rest; this says so directly.
-    """
-    return (_activity(fake) - _activity(real)).square().sum()
-
-
-def _activity(rolls: torch.Tensor) -> torch.Tensor:
-    """Each track's mean over items and steps of its likeliest note's probability, ``(tracks,)``."""
-    return rolls.float().amax(dim=-1).mean(dim=(0, 2))
-
-
-def harmony_mismatch(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int) -> torch.Tensor:
-    """Squared differences, summed over pairs of tracks, between each pair's mean tonal distance
-    per bar in the fakes (on note probabilities) and in the real batch.
-
-    Why: the critic's chroma stream brought bach-gan's voices only part of the way into one
-    harmony (tonal distance 0.997 against Bach's 0.904); this holds the statistic itself to the
-    data's. Alone it is gamed (stray notes of a chord's pitch class in far registers lower a
-    bar's distance, and the meter dissolves), so it comes with ``voice_ranges`` and
-    ``rhythm_mismatch``.
-    """
-    return (pair_tonal_distances(fake, steps_per_bar) - pair_tonal_distances(real, steps_per_bar)).square().sum()
-
-
-def pair_tonal_distances(rolls: torch.Tensor, steps_per_bar: int) -> torch.Tensor:
-    """``metrics.tonal_distance`` of every pair of tracks, ``(pairs,)``, over all items of
-    ``rolls`` ``(batch, tracks, steps, pitches)`` (0/1 notes or probabilities) and their bars;
-    bars where either track holds less than half a sounding cell are left out (0 for a pair
-    with none). Pitch classes are counted from the lowest pitch, not from C: distances between
-    tonal centroids do not change when every pitch class is shifted alike."""
-    bars = rolls.float().unflatten(2, (-1, steps_per_bar)).sum(3)  # (batch, tracks, bars, pitches)
-    chroma = pitch_classes(bars)
-    totals = chroma.sum(-1, keepdim=True)
-    transform = torch.as_tensor(TONAL_TRANSFORM, dtype=torch.float32, device=rolls.device)
-    centroids = (chroma / totals.clamp_min(1e-6)) @ transform.T  # (batch, tracks, bars, 6)
-    first, second = torch.combinations(torch.arange(rolls.shape[1], device=rolls.device)).T
-    # the square root of a sum padded by 1e-12: a plain norm's gradient at distance 0 is NaN
-    distances = ((centroids[:, first] - centroids[:, second]).square().sum(-1) + 1e-12).sqrt()
-    sounding = totals[..., 0] >= 0.5
-    both = (sounding[:, first] & sounding[:, second]).float()  # (batch, pairs, bars)
-    return (distances * both).sum((0, 2)) / both.sum((0, 2)).clamp_min(1)
-
-
-def rhythm_mismatch(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int) -> torch.Tensor:
-    """Squared differences, summed over tracks and the steps of a bar, between how many notes
-    each track starts at that step of the bar in the fakes (expected, from note probabilities)
-    and in the real batch.
-
-    Why: Bach's voices move in quarters and eighths: at each odd 16th of the bar some voice
-    starts a note in 0-6% of bars (bach-gan before this term: 24-38%), and the harmony term
-    alone flattened the meter completely (notes started as often off the beat as on it).
-    """
-    return (_onset_profile(fake, steps_per_bar) - _onset_profile(real, steps_per_bar)).square().sum()
-
-
-def _onset_profile(rolls: torch.Tensor, steps_per_bar: int) -> torch.Tensor:
-    """``(tracks, steps_per_bar)``: notes started per item and bar at each step of the bar; a
-    cell starts a note with chance p(now) · (1 − p(step before)), a window's first step with p."""
-    rolls = rolls.float()
-    before = F.pad(rolls[:, :, :-1], (0, 0, 1, 0))
-    starts = (rolls * (1 - before)).sum(-1)  # (batch, tracks, steps)
-    return starts.unflatten(2, (-1, steps_per_bar)).mean(dim=(0, 2))
-
-
 def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, labels=None) -> torch.Tensor:
     """WGAN-GP's penalty: mean of (‖∇ critic‖ − 1)² at random points between real and fake items.
 
@@ -323,18 +262,13 @@ def _checked(settings, spec):
     tracks = spec.channels
     if settings.loss not in LOSSES:
         raise ConfigError(f"gan.loss: unknown loss '{settings.loss}' (known: {', '.join(LOSSES)})")
-    if settings.decode not in DECODES:
-        raise ConfigError(f"gan.decode: unknown decoding '{settings.decode}' (known: {', '.join(DECODES)})")
+    if settings.decode not in DecodesProbabilities.DECODINGS:
+        raise ConfigError(f"gan.decode: unknown decoding '{settings.decode}' "
+                          f"(known: {', '.join(DecodesProbabilities.DECODINGS)})")
     if not -1 <= settings.condition_track < tracks:
         raise ConfigError(f"gan.condition_track: {settings.condition_track} is not a track (-1 to {tracks - 1})")
     if settings.critic_steps < 1:
         raise ConfigError(f"gan.critic_steps: {settings.critic_steps} must be at least 1")
     if not 0 <= settings.condition_dropout <= 1:
         raise ConfigError(f"gan.condition_dropout: {settings.condition_dropout} must be from 0 to 1")
-    for key in ("activity_weight", "harmony_weight", "rhythm_weight"):
-        if getattr(settings, key) < 0:
-            raise ConfigError(f"gan.{key}: {getattr(settings, key)} must be at least 0")
-    for key in ("activity_weight", "critic_chroma", "harmony_weight", "rhythm_weight", "voice_ranges"):
-        if getattr(settings, key) and spec.data_kind != "binary":
-            raise ConfigError(f"gan.{key}: only for on/off data (piano rolls), not {spec.data_kind} data")
     return settings

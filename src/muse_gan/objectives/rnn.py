@@ -12,15 +12,16 @@ from torch import nn
 
 from ..models.heads import build_head
 from ..models.rnn import FrameRNN
-from . import OBJECTIVES
-from .base import Objective, Phase, sample_labels
+from ..core.objective import NO_TERMS, Likelihood, Objective, Phase, sample_labels
+from ..models.heads import SoftmaxHead
+from .registry import OBJECTIVES
 
 
 @OBJECTIVES.register("rnn")
-class RNNObjective(Objective):
+class RNNObjective(Objective, Likelihood):
     family = "rnn"
 
-    def __init__(self, spec, full_config):
+    def __init__(self, spec, full_config, terms=NO_TERMS):
         super().__init__()
         config = full_config.model
         self.spec = spec
@@ -31,6 +32,9 @@ class RNNObjective(Objective):
 
     def parameter_groups(self):
         return {"model": list(self.parameters())}
+
+    def token_head(self):
+        return self.head if isinstance(self.head, SoftmaxHead) else None
 
     def phases(self, batch, labels=None):
         return [Phase("model", lambda: self._loss(batch, labels))]

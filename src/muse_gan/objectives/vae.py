@@ -18,13 +18,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..adapters.base import window_steps
+from ..core.config import register_section
+from ..core.objective import GREEDY, NO_TERMS, Interpolates, Likelihood, Objective, Phase
 from ..errors import ConfigError
-from ..models.heads import build_head
+from ..models.heads import SoftmaxHead, build_head
 from ..models.rnn import FrameRNN
 from ..models.vae import SegmentEncoder
-from . import OBJECTIVES
-from .base import GREEDY, Objective, Phase
+from .registry import OBJECTIVES
 from .elbo import annealed_beta, free_bits_kl, gaussian_kl
 from .latent import WALK_SEGMENTS, slerp
 from .rnn import sequence_view
@@ -44,8 +44,18 @@ class DecoderState:
 ARCHITECTURES = ("auto", "recurrent", "conv")
 
 
+@register_section("vae")
+@dataclass(frozen=True)
+class VaeConfig:
+    beta: float = 1.0  # weight of the KL term once annealed
+    beta_anneal_steps: int = 1000  # beta rises linearly from 0 over these steps
+    free_bits: float = 0.0  # nats per latent dimension the KL term does not charge for
+    architecture: str = "auto"  # "recurrent" (MusicVAE-style, any length), "conv" (fixed size); auto: conv for images
+    likelihood: str = "bernoulli"  # conv VAE: "bernoulli" (cross-entropy) or "gaussian" (learned variance)
+
+
 @OBJECTIVES.register("vae")
-def build_vae(spec, config) -> Objective:
+def build_vae(spec, config, terms=NO_TERMS) -> Objective:
     """The VAE ``vae.architecture`` names; "auto" is convolutional for fixed-size items (images)
     and recurrent for music, which has any length."""
     from .conv_vae import ConvVAEObjective
@@ -58,14 +68,14 @@ def build_vae(spec, config) -> Objective:
     return VAEObjective(spec, config)
 
 
-class VAEObjective(Objective):
+class VAEObjective(Objective, Likelihood, Interpolates):
     family = "vae"
 
     def __init__(self, spec, config):
         super().__init__()
         model, self.settings = config.model, config.vae
         self.spec, self.latent = spec, model.latent
-        self.segment_steps = window_steps(spec, config)
+        self.segment_steps = spec.segment
         self.decoder = FrameRNN(spec.frame_size, spec.steps_per_bar, model.cell, model.hidden, model.layers,
                                 model.dropout, condition_size=model.latent)
         self.head = build_head(model.head, spec.data_kind, model.hidden, spec.frame_size, model.head_hidden)
@@ -78,6 +88,9 @@ class VAEObjective(Objective):
 
     def parameter_groups(self):
         return {"model": list(self.parameters())}
+
+    def token_head(self):
+        return self.head if isinstance(self.head, SoftmaxHead) else None
 
     def phases(self, batch, labels=None):
         return [Phase("model", lambda: self._loss(batch))]

@@ -1,0 +1,168 @@
+"""The composition root: where a modality, a model family and the training core meet.
+
+Everything that turns a config (or a checkpoint's header) into working objects is here: the
+config with every modality's and family's section registered (``load_config``), the adapter
+(``build_adapter``), the objective with the terms its modality plugs in (``build_objective``),
+and a loaded model (``load``), checkpoints of older formats included (``upgrade``). The layers
+below never import this; ``training``, ``api`` and ``cli`` build on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from . import modalities, objectives  # noqa: F401  (registers every modality, family and config section)
+from .core import checkpoint as ckpt
+from .core.adapter import PlugsTerms
+from .core.config import Config
+from .core.config import load_config as _load_config
+from .core.objective import NO_TERMS
+from .errors import ConfigError, MuseError
+from .model import MuseModel
+from .modalities import ADAPTERS, build_adapter
+from .objectives import OBJECTIVES
+from .objectives import build_objective as _build_objective
+from .pretrained import DEFAULT, DESCRIPTIONS, FOLDER, bundled_path
+
+__all__ = ["Config", "build_adapter", "build_objective", "load", "load_config", "read_config", "resolve_model"]
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
+    """The defaults, updated by the TOML file at ``path`` and then by ``overrides`` (every
+    modality's and family's section known)."""
+    return _load_config(path, overrides)
+
+
+def build_objective(adapter, config: Config):
+    """The objective of ``config.model.family`` for ``adapter``'s data, with the terms the
+    modality plugs into that family (see ``core.objective.DomainTerms``)."""
+    terms = adapter.family_terms(config.model.family) if isinstance(adapter, PlugsTerms) else NO_TERMS
+    return _build_objective(adapter.spec, config, terms)
+
+
+# models from files
+
+def resolve_model(model: str | Path | None) -> Path:
+    """A bundled model's name, a run folder or a checkpoint file → the checkpoint's path."""
+    model = DEFAULT if model is None else model
+    bundled = bundled_path(str(model))
+    if bundled is not None:
+        return bundled
+    path = Path(model).expanduser()
+    if path.is_dir():
+        for candidate in (path / "model.safetensors", path / "checkpoints" / "latest.safetensors"):
+            if candidate.exists():
+                return candidate
+        raise MuseError(f"--model {model}: the folder has no model.safetensors (not a run folder?)")
+    if path.is_file():
+        return path
+    raise MuseError(f"--model {model}: not a bundled model (known: {', '.join(DESCRIPTIONS)}), run folder or checkpoint")
+
+
+def load(model: str | Path | None = None) -> MuseModel:
+    """A model ready to compose: a bundled name (default: the Bach chorale model), a run folder
+    or a checkpoint file. Everything is rebuilt from the file alone; no code in it runs."""
+    path = resolve_model(model)
+    tensors, header = ckpt.load_checkpoint(path)
+    tensors, header = upgrade(path, tensors, header)
+    config, adapter = model_settings(path, header)
+    # a training checkpoint holds the live weights and, with train.ema, their moving average: the
+    # average is what the run's model.safetensors samples with, so a checkpoint composes the same way
+    weights = ckpt.unprefixed("ema.", tensors) or ckpt.unprefixed("model.", tensors)
+    objective = _objective_with_weights(path, config, adapter, weights)
+    return MuseModel(objective.eval(), adapter, config, path)
+
+
+def read_config(path: Path) -> Config:
+    """The ``Config`` a checkpoint was made with, from its header alone (no tensors are read)."""
+    header = ckpt.read_header(path)
+    if not isinstance(header.get("config"), dict):
+        raise MuseError(f"{path}: not a muse_gan checkpoint (its header has no config)")
+    return _config_of(path, header)
+
+
+def model_settings(path: Path, header: dict):
+    """The ``Config`` and adapter a model checkpoint's header describes. A header that lacks
+    them, or holds wrong types or unknown names (a doctored or foreign file), is a
+    ``MuseError`` naming the file."""
+    for key, kind in (("config", dict), ("modality", str), ("adapter", dict)):
+        if not isinstance(header.get(key), kind):
+            raise MuseError(f"{path}: not a muse_gan model (its header has no {key})")
+    config = _config_of(path, header)
+    try:
+        adapter_class = ADAPTERS.get(header["modality"])
+        return config, adapter_class.from_dict(header["adapter"], str(path))
+    except ConfigError as error:
+        raise MuseError(_naming(path, error)) from None
+
+
+def _config_of(path: Path, header: dict) -> Config:
+    try:
+        return Config.from_dict(header["config"], str(path))
+    except ConfigError as error:
+        raise MuseError(_naming(path, error)) from None
+
+
+def _naming(path: Path, error: Exception) -> str:
+    message = str(error)
+    return message if message.startswith(str(path)) else f"{path}: {message}"
+
+
+def upgrade(path: Path, tensors: dict[str, torch.Tensor], header: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """A checkpoint of an older format as the current format would hold it.
+
+    Format 1 (before modalities owned their settings): the modality's settings in the header's
+    adapter lacked the keys that then lived in other sections (``data.window_bars``,
+    ``gan.harmony_weight``, ...; the config reads them under their old names) and some weights
+    had other names (``renamed_weights`` of the family).
+    """
+    if header.get("format") != 1 or not isinstance(header.get("config"), dict):
+        return tensors, header
+    header = dict(header)
+    config = _config_of(path, header)
+    modality = header.get("modality")
+    if isinstance(header.get("adapter"), dict) and modality in ADAPTERS:
+        section = config.section(ADAPTERS.get(modality).modality)
+        header["adapter"] = {**dataclasses.asdict(section), **header["adapter"]}
+    header["config"], header["format"] = config.to_dict(), ckpt.FORMAT
+    family = header.get("family")
+    renamed = getattr(OBJECTIVES.get(family), "renamed_weights", {}) if family in OBJECTIVES else {}
+    return {_renamed(name, renamed): tensor for name, tensor in tensors.items()}, header
+
+
+def _renamed(name: str, renamed: dict[str, str]) -> str:
+    """``name`` (perhaps behind a ``model.``/``ema.``/``optimizer``-style prefix) under its new name."""
+    for old, new in renamed.items():
+        prefix, found, rest = name.partition(old)
+        if found and (not rest or rest.startswith(".")) and (not prefix or prefix.endswith(".")):
+            return prefix + new + rest
+    return name
+
+
+def _objective_with_weights(path: Path, config: Config, adapter, weights: dict[str, torch.Tensor]):
+    """The objective ``config`` describes, holding ``weights``. A file from elsewhere is first
+    built on the meta device (no memory) and its shapes compared with the file's, so a doctored
+    header that describes a huge or odd model fails with one line instead of allocating it. The
+    package's own models skip that: they are as trusted as its code, and the meta device's first
+    use imports torch._dynamo (a second at start-up, where `muse compose` should be quick)."""
+    if path.parent != FOLDER:
+        _check_shapes(path, config, adapter, weights)
+    objective = build_objective(adapter, config)
+    objective.load_state_dict(weights)
+    return objective
+
+
+def _check_shapes(path: Path, config: Config, adapter, weights: dict[str, torch.Tensor]) -> None:
+    try:
+        with torch.device("meta"):
+            shapes = {name: value.shape for name, value in build_objective(adapter, config).state_dict().items()}
+    except MuseError as error:
+        raise MuseError(f"{path}: {error}") from None
+    except Exception as error:  # noqa: BLE001  an untrusted header's sizes can trip any layer's checks
+        raise MuseError(f"{path}: its config describes no model that can be built ({type(error).__name__})") from None
+    misfit = ckpt.misfit(shapes, weights, "the described model's")
+    if misfit:
+        raise MuseError(f"{path}: its weights do not fit the model its config describes ({misfit})")

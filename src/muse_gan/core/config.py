@@ -1,0 +1,285 @@
+"""Run configuration: frozen dataclasses, one per section, loaded from TOML plus ``section.key=value`` overrides.
+
+The core owns three sections, ``[data]``, ``[model]`` and ``[train]``. Every other section
+belongs to a modality (``[midi]``, ``[image]``, ...) or a model family (``[gan]``, ``[vae]``),
+which registers its dataclass in ``SECTIONS`` when its package is imported, so the core never
+names them. A section may hold a nested dataclass, written as a sub-table (``[midi.gan]``).
+
+Every section has defaults, so an empty file is a valid config. Unknown sections or keys and
+values of the wrong type are ``ConfigError``s naming the key. A key that moved to another
+section (``MOVED``, declared by the section it moved to) is still read under its old name, so
+config files and checkpoints written before the move keep working. The resolved config is
+written into every run folder (``config.toml``) and every checkpoint (as JSON).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tomllib
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..registry import Registry
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    modality: str = "midi"  # a registered modality: "midi", "image", "audio", "text"
+    source: str = "builtin"  # the modality's built-in data (see `muse train --help`), or a folder of the user's files
+    limit: int = 0  # use at most this many source files (0: all); for quick trials
+    valid_fraction: float = 0.1
+    test_fraction: float = 0.0  # held out from training and validation, for `muse eval`
+    workers: int = 0  # processes preparing the data: 1 (this one), or n; 0: as many as pay off, one per CPU, at most 8
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    family: str = "rnn"
+    cell: str = "lstm"  # "lstm" or "gru"
+    hidden: int = 256
+    layers: int = 2
+    dropout: float = 0.2
+    head: str = "auto"  # binary frames: "pitchwise" (a frame's cells one by one, low to high) or "bernoulli"
+    # (independent); continuous frames (image rows, mel frames): "gaussian"; tokens: "softmax"; "auto": by the data
+    head_hidden: int = 256
+    latent: int = 64  # GAN noise / VAE code size
+    channels: int = 64  # width of the convolutional GAN layers
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 2e-3
+    betas: tuple[float, ...] = (0.9, 0.999)  # Adam's; GANs usually train with (0.5, 0.9)
+    lr_schedule: str = "cosine"  # "cosine" (to 10% of lr) or "constant"
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema: float = 0.0  # decay of the weights' moving average used for sampling; 0 turns it off
+    select_by: str = "auto"  # which validated weights become the model: "auto" (the lowest validation loss;
+    # a GAN's last) or "overlap" (the samples most like the validation data's)
+    log_every: int = 10
+    eval_every: int = 250
+    checkpoint_every: int = 250
+    sample_every: int = 500
+    sample_bars: int = 8  # length of the samples written during training, for modalities measured in bars
+    seed: int = 0
+    device: str = "auto"  # "auto": CUDA when present, else CPU
+    precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; or "bf16", "fp32"
+    skip_limit: int = 10  # stop after this many steps in a row skipped for a non-finite loss or gradients
+    compile: bool = False  # torch.compile the model's parts (worth it on GPUs, for long runs)
+
+
+CORE_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+SECTIONS: Registry[type] = Registry("config section")  # the sections of modalities and families
+
+
+def register_section(name: str):
+    """Class decorator: ``name`` becomes a config section holding that dataclass."""
+    return SECTIONS.register(name)
+
+
+def section_classes() -> dict[str, type]:
+    """Every known section, the core's first, then the others in the order they registered."""
+    return CORE_SECTIONS | dict(SECTIONS.items())
+
+
+class Config:
+    """One frozen dataclass per section, read as attributes: ``config.train.steps``, ``config.midi``."""
+
+    __slots__ = ("_sections",)
+
+    def __init__(self, **sections):
+        classes = section_classes()
+        unknown = sorted(set(sections) - set(classes))
+        if unknown:
+            raise ConfigError(f"unknown section '{unknown[0]}' (known: {', '.join(classes)})")
+        object.__setattr__(self, "_sections", {name: sections.get(name) or kind() for name, kind in classes.items()})
+
+    def __getattr__(self, name: str):
+        sections = object.__getattribute__(self, "_sections")
+        if name in sections:
+            return sections[name]
+        raise AttributeError(f"the config has no section '{name}'")
+
+    def __setattr__(self, name, value):
+        raise dataclasses.FrozenInstanceError(f"cannot assign to config section '{name}'")
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Config) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"Config({self.to_dict()!r})"
+
+    def __getstate__(self):
+        return self.to_dict()
+
+    def __setstate__(self, state):
+        object.__setattr__(self, "_sections", Config.from_dict(state)._sections)
+
+    def section(self, name: str):
+        """The section ``name``; an unknown one is a ``ConfigError`` listing the known ones."""
+        if name not in self._sections:
+            raise ConfigError(f"unknown section '{name}' (known: {', '.join(self._sections)})")
+        return self._sections[name]
+
+    def replace(self, section: str, **changes) -> "Config":
+        """A copy with ``changes`` made to one section."""
+        return Config(**self._sections | {section: dataclasses.replace(self.section(section), **changes)})
+
+    def to_dict(self) -> dict:
+        return {name: dataclasses.asdict(values) for name, values in self._sections.items()}
+
+    @classmethod
+    def from_dict(cls, sections: dict, where: str = "config") -> "Config":
+        if not isinstance(sections, dict):
+            raise ConfigError(f"{where}: the config must be a table, got {sections!r}")
+        sections = _under_new_names(sections)
+        classes = section_classes()
+        unknown = sorted(set(sections) - set(classes))
+        if unknown:
+            raise ConfigError(f"{where}: unknown section '{unknown[0]}' (known: {', '.join(classes)})")
+        return cls(**{name: build(classes[name], values, where, f"{name}.") for name, values in sections.items()})
+
+    def override(self, assignments: list[str]) -> "Config":
+        """Apply ``section.key=value`` strings (``section.table.key=value`` for a sub-table);
+        values use TOML syntax, bare words are strings."""
+        sections = self.to_dict()
+        for assignment in assignments:
+            path, value = _parse_assignment(assignment)
+            path = moved_keys().get(".".join(path), ".".join(path)).split(".")
+            if path[0] not in sections:
+                raise ConfigError(f"--set {assignment}: unknown section '{path[0]}' (known: {', '.join(sections)})")
+            table = sections[path[0]]
+            for key in path[1:-1]:
+                if not isinstance(table.get(key), dict):
+                    raise ConfigError(f"--set {assignment}: '{key}' is not a table in [{path[0]}]")
+                table = table[key]
+            table[path[-1]] = value
+        return Config.from_dict(sections, "--set")
+
+
+def moved_keys() -> dict[str, str]:
+    """Old dotted name → new dotted name of every key that moved to a registered section (built
+    when asked: sections register as their packages are imported). A section declares the keys
+    it took over as ``MOVED = {"data.window_bars": "window_bars"}``."""
+    return {old: f"{name}.{new}" for name, kind in SECTIONS.items() for old, new in getattr(kind, "MOVED", {}).items()}
+
+
+def _under_new_names(sections: dict) -> dict:
+    """``sections`` with keys given under their old names put where they live now. Where both
+    are given, the new name wins."""
+    sections = {name: dict(values) if isinstance(values, dict) else values for name, values in sections.items()}
+    for old, new in moved_keys().items():
+        old_section, old_key = old.split(".", 1)
+        if not isinstance(sections.get(old_section), dict) or old_key not in sections[old_section]:
+            continue
+        value = sections[old_section].pop(old_key)
+        *tables, key = new.split(".")
+        target = sections
+        for table in tables:
+            target = target.setdefault(table, {})
+            if not isinstance(target, dict):
+                break
+        else:
+            target.setdefault(key, value)
+    return sections
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
+    """The defaults, updated by the TOML file at ``path`` and then by ``overrides``."""
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        try:
+            sections = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except OSError as error:  # a folder, no permission, ...
+            raise ConfigError(f"{path}: cannot read the config file ({error.strerror or error})") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: not valid TOML ({error})") from None
+        config = Config.from_dict(sections, str(path))
+    return config.override(list(overrides))
+
+
+def to_toml(config: Config) -> str:
+    """The config as a TOML file that ``load_config`` reads back to an equal config."""
+    lines = []
+    for section, values in config.to_dict().items():
+        lines += _toml_table(section, values)
+    return "\n".join(lines)
+
+
+def _toml_table(name: str, values: dict) -> list[str]:
+    """``[name]`` with its keys, then its sub-tables as ``[name.key]``."""
+    lines = [f"[{name}]"] + [f"{key} = {toml_value(value)}" for key, value in values.items()
+                             if not isinstance(value, dict)]
+    lines.append("")
+    for key, value in values.items():
+        if isinstance(value, dict):
+            lines += _toml_table(f"{name}.{key}", value)
+    return lines
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, str):
+        # TOML basic strings take JSON's escapes; DEL is the one control character JSON leaves raw.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    return repr(value)
+
+
+def _parse_assignment(assignment: str) -> tuple[list[str], object]:
+    name, sep, text = assignment.partition("=")
+    path = [part.strip() for part in name.split(".")]
+    if not sep or len(path) < 2 or not all(path):
+        raise ConfigError(f"--set {assignment}: expected section.key=value, e.g. train.steps=500")
+    try:
+        value = tomllib.loads(f"value = {text.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()  # a bare word such as gru or a folder path
+    return path, value
+
+
+def build(cls, values: dict, where: str, prefix: str = ""):
+    """The dataclass ``cls`` from a dict of its fields (nested dataclasses from nested dicts),
+    each value checked against the field's type; errors name ``where`` and the dotted key."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: {prefix.rstrip('.') or 'config'} must be a table, got {values!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{prefix}{unknown[0]}' (known: {', '.join(fields)})")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, value in values.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            kwargs[name] = build(kind, value, where, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, kind, f"{where}: {prefix}{name}")
+    return cls(**kwargs)
+
+
+def _coerce(value, kind, where: str):
+    """Checks ``value`` against the field's type; ints are accepted where floats are expected."""
+    if typing.get_origin(kind) is tuple:
+        item_kind = typing.get_args(kind)[0]
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return tuple(_coerce(item, item_kind, where) for item in value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(value) is not kind:
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
+    if kind is float and not math.isfinite(value):  # TOML allows nan and inf; no setting means them
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    return value

@@ -1,0 +1,128 @@
+"""Batches for training and validation, cut from prepared pieces.
+
+Items of a fixed size (pictures, sound clips) are drawn whole (``ItemSampler``); items of any
+length are cut into windows that start on the adapter's period, e.g. bar lines
+(``WindowSampler``). Every sampler gives ``(batch, labels)`` pairs in the grid view, labels being
+None for unlabelled data; random batches come from the sampler's own seeded generator, so a
+resumed run restores the exact data order. An adapter may bring its own sampler (text: windows
+of tokens) and its own variation of windows (``WindowVariation``: a piece of music transposed).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from .store import Piece
+
+
+def class_indices(adapter, pieces: list[Piece]) -> torch.Tensor | None:
+    """Each piece's class as its index in ``adapter.classes`` ``(pieces,)``; None without classes."""
+    if not adapter.classes:
+        return None
+    index = {name: number for number, name in enumerate(adapter.classes)}
+    return torch.tensor([index[piece.label] for piece in pieces])
+
+
+class Sampler:
+    """What the Trainer asks of a sampler; it owns its random generator."""
+
+    generator: torch.Generator
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``size`` random items (varied, for training) and their class indices."""
+        raise NotImplementedError
+
+    def in_order(self, size: int):
+        """Every item once, unvaried, in batches of at most ``size``: for validation."""
+        raise NotImplementedError
+
+    def state(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def restore(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state)
+
+
+class ItemSampler(Sampler):
+    """Random whole items of a fixed size, varied by ``augment`` ``(batch, generator) → batch``
+    when given, with their class indices (in ``adapter.classes``) when the data is labelled."""
+
+    def __init__(self, pieces: list[Piece], adapter, seed: int, augment=None):
+        self.adapter, self.augment = adapter, augment
+        self.items = [piece.tensor for piece in pieces]  # views into the cache, stacked a batch at a time
+        self.labels = class_indices(adapter, pieces)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        picks = torch.randint(len(self.items), (size,), generator=self.generator)
+        values = self.adapter.values(torch.stack([self.items[pick] for pick in picks.tolist()]))
+        if self.augment is not None:
+            values = self.augment(values, self.generator)
+        return values, None if self.labels is None else self.labels[picks]
+
+    def in_order(self, size: int):
+        for first in range(0, len(self.items), size):
+            labels = None if self.labels is None else self.labels[first:first + size]
+            yield self.adapter.values(torch.stack(self.items[first:first + size])), labels
+
+
+class WindowVariation(Protocol):
+    """A random change to training windows that depends on what each window holds (a piece of
+    music transposed only as far as its notes stay in range)."""
+
+    def fit(self, tensors: list[torch.Tensor], window: int, stride: int) -> None:
+        """Learn what it needs of every window of ``tensors`` (in the sampler's window order)."""
+
+    def __call__(self, windows: torch.Tensor, picks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``windows`` ``(batch, channels, window, width)``, the windows numbered ``picks``, varied."""
+
+
+class WindowSampler(Sampler):
+    """Random windows of ``window`` steps of pieces of any length, starting every ``stride``
+    steps (a bar), optionally varied; ``(batch, channels, window, width)`` floats, no labels.
+
+    Windows are cut from the pieces' tensors where they are (views into the cache) a batch at a
+    time; only pieces shorter than a window are copied, padded with silence at their end.
+    """
+
+    def __init__(self, pieces: list[Piece], window: int, stride: int, seed: int,
+                 variation: WindowVariation | None = None):
+        self.tensors = [_pad_to(piece.tensor, window) for piece in pieces]
+        self.window, self.variation = window, variation
+        self.starts = torch.tensor([(number, start) for number, tensor in enumerate(self.tensors)
+                                    for start in range(0, tensor.shape[1] - window + 1, stride)])
+        if variation is not None:
+            variation.fit(self.tensors, window, stride)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def batch(self, size: int) -> tuple[torch.Tensor, None]:
+        picks = torch.randint(len(self.starts), (size,), generator=self.generator)
+        windows = self._windows(self.starts[picks])
+        if self.variation is not None:
+            windows = self.variation(windows, picks, self.generator)
+        return windows.float(), None
+
+    def in_order(self, size: int):
+        for first in range(0, len(self.starts), size):
+            yield self._windows(self.starts[first:first + size]).float(), None
+
+    def _windows(self, starts: torch.Tensor) -> torch.Tensor:
+        """The windows at ``starts`` (rows of piece number and first step), ``(batch, channels, steps, width)``."""
+        return torch.stack([self.tensors[piece][:, step:step + self.window] for piece, step in starts.tolist()])
+
+
+def _pad_to(tensor: torch.Tensor, steps: int) -> torch.Tensor:
+    if tensor.shape[1] >= steps:
+        return tensor
+    return torch.nn.functional.pad(tensor, (0, 0, 0, steps - tensor.shape[1]))

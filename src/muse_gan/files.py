@@ -1,0 +1,89 @@
+"""Writing files so that nothing already there is lost or left half-written.
+
+Outputs, checkpoints and caches are written to a temporary name in the same folder and then
+renamed into place: a killed process, a full disk or a folder it may not write leaves whatever
+was at the path untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import MuseError
+
+TEMPORARY_SUFFIX = ".tmp"
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Writes ``data`` to a temporary name beside ``path``, then renames it into place: a killed
+    process, a full disk or a folder it may not write leaves whatever was at ``path`` untouched.
+    A failure is a ``MuseError`` naming the file and the reason."""
+    path = Path(path)
+    _make_folder(path)
+    temporary = None
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, _new_file_mode())
+        os.replace(temporary, path)
+        _sync_folder(path.parent)
+    except OSError as error:
+        raise MuseError(f"{path}: cannot write ({error.strerror or error})") from None
+    finally:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)  # already renamed when all went well
+
+
+def _make_folder(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # mkdir's own wording ("File exists") hides which one is in the way
+        raise MuseError(f"{path}: cannot write (a file is in the way of its folder {path.parent})") from None
+    except OSError as error:
+        raise MuseError(f"{path}: cannot make its folder ({error.strerror or error})") from None
+
+
+def _sync_folder(folder: Path) -> None:
+    """Makes the rename itself durable, so a power cut can't bring back the old file's name."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def remove_temporaries(folder: Path) -> list[Path]:
+    """Deletes the temporary files that processes killed mid-write (SIGKILL, a power cut) left
+    in ``folder``; returns them. Call it only where no other process is writing."""
+    leftovers = sorted(Path(folder).glob(f".*{TEMPORARY_SUFFIX}"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
+def _new_file_mode() -> int:
+    """The mode ``open`` gives a new file; mkstemp's own (0600) would hide outputs from other users."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def materialize(folder: Path, write) -> None:
+    """``write(temporary_folder)``, then the folder renamed to ``folder``: a killed process leaves
+    no half set behind, and two processes doing it at once both end well."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
+    try:
+        write(temporary)
+        os.replace(temporary, folder)
+    except OSError:
+        if not folder.exists():
+            raise
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)

@@ -1,0 +1,153 @@
+"""What piano rolls add to a GAN's training (``[midi.gan]``): loss terms that hold the generator to
+statistics of the music, a critic stream that reads harmony, and voices kept to their ranges.
+
+All work on rolls in the grid view ``(batch, tracks, steps, pitches)`` of 0/1 notes or note
+probabilities; the GAN family plugs them in through ``DomainTerms`` and knows nothing of music.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...core.objective import DomainTerms, GeneratorTerm
+from ...models.conv import LEAK, downsampled
+from .metrics import PITCH_CLASSES, TONAL_TRANSFORM
+
+UNHEARD = -30.0  # the logit of a pitch outside a voice's range: p ~ 1e-13, never above any threshold
+STRIDED_LAYERS = 3  # the chroma stream halves time as often as the critic's own layers do
+
+
+def domain_terms(settings, steps_per_bar: int) -> DomainTerms:
+    """The terms ``settings`` (a ``RollGanTerms``) turn on, in the order their losses add up."""
+    mismatches = {"activity": activity_mismatch,
+                  "harmony": lambda fake, real: harmony_mismatch(fake, real, steps_per_bar),
+                  "rhythm": lambda fake, real: rhythm_mismatch(fake, real, steps_per_bar)}
+    terms = tuple(GeneratorTerm(name, getattr(settings, f"{name}_weight"), mismatch)
+                  for name, mismatch in mismatches.items() if getattr(settings, f"{name}_weight"))
+    streams = {"chroma": ChromaReader} if settings.critic_chroma else {}
+    return DomainTerms(terms, streams, VoiceRanges if settings.voice_ranges else None)
+
+
+def activity_mismatch(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Squared differences, summed over tracks, between the share of steps at which each track
+    sounds in the fakes and in the real batch; a step's chance to sound is its likeliest note's.
+
+    Why: a critic tells fakes mostly by their softness (probabilities against 0/1 notes), so a
+    voice that is unsure looks less real to it than one that is silent, and the bundled bach-gan
+    learnt to leave its unaccompanied soprano silent on half its steps while the critic scored a
+    blanked soprano nearly as real as Bach's. Real voices rarely rest; this says so directly.
+    """
+    return (_activity(fake) - _activity(real)).square().sum()
+
+
+def _activity(rolls: torch.Tensor) -> torch.Tensor:
+    """Each track's mean over items and steps of its likeliest note's probability, ``(tracks,)``."""
+    return rolls.float().amax(dim=-1).mean(dim=(0, 2))
+
+
+def harmony_mismatch(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int) -> torch.Tensor:
+    """Squared differences, summed over pairs of tracks, between each pair's mean tonal distance
+    per bar in the fakes (on note probabilities) and in the real batch.
+
+    Why: the critic's chroma stream brought bach-gan's voices only part of the way into one
+    harmony (tonal distance 0.997 against Bach's 0.904); this holds the statistic itself to the
+    data's. Alone it is gamed (stray notes of a chord's pitch class in far registers lower a
+    bar's distance, and the meter dissolves), so it comes with ``VoiceRanges`` and
+    ``rhythm_mismatch``.
+    """
+    return (pair_tonal_distances(fake, steps_per_bar) - pair_tonal_distances(real, steps_per_bar)).square().sum()
+
+
+def pair_tonal_distances(rolls: torch.Tensor, steps_per_bar: int) -> torch.Tensor:
+    """``metrics.tonal_distance`` of every pair of tracks, ``(pairs,)``, over all items of
+    ``rolls`` ``(batch, tracks, steps, pitches)`` (0/1 notes or probabilities) and their bars;
+    bars where either track holds less than half a sounding cell are left out (0 for a pair
+    with none). Pitch classes are counted from the lowest pitch, not from C: distances between
+    tonal centroids do not change when every pitch class is shifted alike."""
+    bars = rolls.float().unflatten(2, (-1, steps_per_bar)).sum(3)  # (batch, tracks, bars, pitches)
+    chroma = pitch_classes(bars)
+    totals = chroma.sum(-1, keepdim=True)
+    transform = torch.as_tensor(TONAL_TRANSFORM, dtype=torch.float32, device=rolls.device)
+    centroids = (chroma / totals.clamp_min(1e-6)) @ transform.T  # (batch, tracks, bars, 6)
+    first, second = torch.combinations(torch.arange(rolls.shape[1], device=rolls.device)).T
+    # the square root of a sum padded by 1e-12: a plain norm's gradient at distance 0 is NaN
+    distances = ((centroids[:, first] - centroids[:, second]).square().sum(-1) + 1e-12).sqrt()
+    sounding = totals[..., 0] >= 0.5
+    both = (sounding[:, first] & sounding[:, second]).float()  # (batch, pairs, bars)
+    return (distances * both).sum((0, 2)) / both.sum((0, 2)).clamp_min(1)
+
+
+def rhythm_mismatch(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int) -> torch.Tensor:
+    """Squared differences, summed over tracks and the steps of a bar, between how many notes
+    each track starts at that step of the bar in the fakes (expected, from note probabilities)
+    and in the real batch.
+
+    Why: Bach's voices move in quarters and eighths: at each odd 16th of the bar some voice
+    starts a note in 0-6% of bars (bach-gan before this term: 24-38%), and the harmony term
+    alone flattened the meter completely (notes started as often off the beat as on it).
+    """
+    return (_onset_profile(fake, steps_per_bar) - _onset_profile(real, steps_per_bar)).square().sum()
+
+
+def _onset_profile(rolls: torch.Tensor, steps_per_bar: int) -> torch.Tensor:
+    """``(tracks, steps_per_bar)``: notes started per item and bar at each step of the bar; a
+    cell starts a note with chance p(now) · (1 − p(step before)), a window's first step with p."""
+    rolls = rolls.float()
+    before = F.pad(rolls[:, :, :-1], (0, 0, 1, 0))
+    starts = (rolls * (1 - before)).sum(-1)  # (batch, tracks, steps)
+    return starts.unflatten(2, (-1, steps_per_bar)).mean(dim=(0, 2))
+
+
+def pitch_classes(rolls: torch.Tensor) -> torch.Tensor:
+    """``rolls`` with the last (pitch) axis folded onto 12 pitch classes, summing: sounding
+    cells per class. Classes are counted from the lowest pitch, not from C (the roll's pitch
+    range is padded up to whole octaves)."""
+    return F.pad(rolls, (0, -rolls.shape[-1] % PITCH_CLASSES)).unflatten(-1, (-1, PITCH_CLASSES)).sum(dim=-2)
+
+
+class ChromaReader(nn.Module):
+    """A critic stream: a roll ``(batch, tracks, steps, pitches)`` folded to pitch classes → flat features.
+
+    MuseGAN's discriminators (Dong et al. 2018) add such a chroma stream. Why here: 3×3
+    convolutions see a few semitones at a time, so whether a soprano two octaves above the bass
+    is in its harmony is nearly out of their sight; folded to 12 classes, every voice's chord
+    tones meet in one kernel. The classes are counted from the roll's lowest pitch, not from C:
+    a fixed rotation, the same for every item, changes nothing for a critic.
+    """
+
+    def __init__(self, tracks: int, steps: int, pitches: int, channels: int, wrap):
+        super().__init__()
+        across = wrap(nn.Conv2d(tracks, channels, (1, PITCH_CLASSES)))  # all voices' pitch classes at each step
+        along = [wrap(nn.Conv2d(channels, channels, (3, 1), (2, 1), (1, 0))) for _ in range(STRIDED_LAYERS)]
+        self.convs = nn.ModuleList([across] + along)
+        self.size = channels * downsampled(steps)
+
+    def forward(self, rolls: torch.Tensor) -> torch.Tensor:
+        features = pitch_classes(rolls)  # (batch, tracks, steps, 12)
+        for conv in self.convs:
+            features = F.leaky_relu(conv(features), LEAK)
+        return features.flatten(1)
+
+
+class VoiceRanges(nn.Module):
+    """The generator's output filter: each track sounds only the pitches it has sounded in the
+    training batches seen so far (a running union, ``heard``, saved with the model); the
+    logits of the others are set to ``UNHEARD``.
+
+    Why: with the harmony term, bach-gan's voices reached for chord tones in far registers
+    (pitch range 49-60 semitones against Bach's 31); a voice's range is a fact of the data.
+    """
+
+    def __init__(self, tracks: int, pitches: int):
+        super().__init__()
+        self.register_buffer("heard", torch.zeros(tracks, 1, pitches, dtype=torch.bool))
+
+    @torch.no_grad()
+    def observe(self, rolls: torch.Tensor) -> None:
+        """Adds the pitches each track sounds in ``rolls`` ``(batch, tracks, steps, pitches)`` to its range."""
+        self.heard |= rolls.detach().amax(dim=(0, 2))[:, None].bool()
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.masked_fill(~self.heard, UNHEARD)

@@ -1,0 +1,98 @@
+"""Keys of piano rolls: move a piece to a common key, and transpose training windows.
+
+A model trained on pieces all moved to C major or A minor (``data.common_key``) learns one
+set of pitch classes instead of twelve; that matters most for convolutional GANs, whose
+layers slide along the pitch axis and know nothing of absolute pitch on their own. Such a
+model composes in C major or A minor, and a primer in another key is moved there and back.
+
+Rolls here are ``(tracks, steps, pitches)``, pitch index 0 being MIDI pitch ``pitch_low``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from .metrics import PITCH_CLASSES, scale_fits
+
+
+def common_key_shift(roll: torch.Tensor, pitch_low: int) -> int:
+    """Semitones (-6 to +5) that move ``roll`` to C major or A minor: the shift that puts the
+    largest share of its sounding time on the white keys (C major's pitch classes, and A natural
+    minor's), the smallest such shift on ties. When that would push a note out of the roll, the
+    same pitch classes an octave the other way; 0 for a silent roll or one that fits neither way.
+    """
+    fits = scale_fits(roll, pitch_low)  # (tonic,)
+    if not fits.any():
+        return 0
+    to_c = [(6 - tonic) % PITCH_CLASSES - 6 for tonic in range(PITCH_CLASSES)]  # each tonic's shift to C, -6..5
+    best = to_c[min(range(PITCH_CLASSES), key=lambda tonic: (-fits[tonic], abs(to_c[tonic])))]
+    for shift in (best, best - PITCH_CLASSES if best > 0 else best + PITCH_CLASSES):
+        if fits_shifted(roll, shift):
+            return shift
+    return 0
+
+
+def fits_shifted(roll: torch.Tensor, semitones: int) -> bool:
+    """Whether every note of ``roll`` stays inside its pitch range when moved ``semitones``
+    (``shift_pitches`` drops those that don't); a silent roll always fits."""
+    if not roll.any():
+        return True
+    low, high = _extent(roll)
+    return 0 <= low + semitones and high + semitones < roll.shape[-1]
+
+
+def shift_pitches(roll: torch.Tensor, semitones: int) -> torch.Tensor:
+    """``roll`` moved ``semitones`` up (down if negative) along its last axis; notes pushed
+    past either end are dropped, and the cells they leave are silent. By 0: ``roll`` itself."""
+    if not semitones:
+        return roll
+    shifted = torch.zeros_like(roll)
+    if semitones >= 0:
+        shifted[..., semitones:] = roll[..., :roll.shape[-1] - semitones]
+    else:
+        shifted[..., :semitones] = roll[..., -semitones:]
+    return shifted
+
+
+def _extent(roll: torch.Tensor) -> tuple[int, int]:
+    """The lowest and highest pitch index that sounds anywhere in ``roll``."""
+    used = roll.reshape(-1, roll.shape[-1]).any(dim=0).nonzero().flatten()
+    return int(used[0]), int(used[-1])
+
+
+def in_common_key(pieces: list, pitch_low: int) -> list:
+    """The prepared pieces moved to C major or A minor (``midi.common_key``): moved rolls are
+    copies, the cache's stay as they are."""
+    return [dataclasses.replace(piece, tensor=shift_pitches(piece.tensor, common_key_shift(piece.tensor, pitch_low)))
+            for piece in pieces]
+
+
+class Transposition:
+    """Training windows moved by a random interval of up to ± ``semitones``, as far as each
+    window's notes stay inside the roll (a ``core.samplers.WindowVariation``)."""
+
+    def __init__(self, semitones: int):
+        self.semitones = semitones
+
+    def fit(self, rolls: list[torch.Tensor], window: int, stride: int) -> None:
+        """The lowest and highest sounding pitch index of every window (silent windows: the full range)."""
+        used = torch.cat([roll.amax(dim=0).bool().unfold(0, window, stride).any(dim=-1)
+                          for roll in rolls])  # (windows, pitches), in the sampler's window order
+        pitches = used.shape[1]
+        number = torch.arange(pitches)
+        silent = ~used.any(dim=1)
+        self.low = torch.where(used, number, pitches).amin(dim=1).masked_fill(silent, 0)
+        self.high = torch.where(used, number, -1).amax(dim=1).masked_fill(silent, pitches - 1)
+
+    def __call__(self, windows: torch.Tensor, picks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        pitches = windows.shape[-1]
+        lowest = torch.clamp(-self.low[picks], min=-self.semitones)
+        highest = torch.clamp(pitches - 1 - self.high[picks], max=self.semitones)
+        span = (highest - lowest + 1).clamp(min=1)
+        shift = lowest + (torch.rand(len(picks), generator=generator) * span).long()
+        source = torch.arange(pitches) - shift[:, None]  # (batch, pitches): where each pitch comes from
+        inside = (source >= 0) & (source < pitches)
+        gathered = windows.gather(-1, source.clamp(0, pitches - 1)[:, None, None, :].expand_as(windows))
+        return gathered * inside[:, None, None, :]

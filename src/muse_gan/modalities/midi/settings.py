@@ -1,0 +1,49 @@
+"""The ``[midi]`` config section: how pieces become piano rolls, and how rolls are trained on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ...core.config import register_section
+
+
+@dataclass(frozen=True)
+class RollGanTerms:
+    """``[midi.gan]``: what piano rolls add to a GAN's training (see ``gan_terms``)."""
+
+    critic_chroma: bool = False  # the critic also reads every track's pitch classes (MuseGAN's chroma stream)
+    activity_weight: float = 0.0  # weight of matching each track's share of sounding steps to the data's
+    harmony_weight: float = 0.0  # weight of matching each pair of tracks' tonal distance per bar to the data's
+    rhythm_weight: float = 0.0  # weight of matching how often each track starts a note at each step of the bar
+    voice_ranges: bool = False  # each track sounds only pitches it has in the training data
+
+
+@register_section("midi")
+@dataclass(frozen=True)
+class MidiConfig:
+    """Piano-roll settings. A beat is a quarter note; time is counted in steps of 1/steps_per_beat."""
+
+    steps_per_beat: int = 4
+    beats_per_bar: int = 4  # the model's time signature is beats_per_bar/4
+    pitch_low: int = 28  # lowest MIDI pitch in the roll (inclusive)
+    pitch_high: int = 96  # highest MIDI pitch in the roll (inclusive)
+    track_mapping: str = "keep"  # "keep": one track per part/instrument; "merge": all into one
+    track_names: tuple[str, ...] = ("Soprano", "Alto", "Tenor", "Bass")
+    programs: tuple[int, ...] = (19, 19, 19, 19)  # General MIDI, 0-based (19: church organ)
+    drum_tracks: tuple[int, ...] = ()  # indices of tracks written as drums (MIDI channel 10)
+    require_parts: int = 0  # use only pieces with exactly this many parts (0: any)
+    quantize: str = "round"  # "round": onsets/offsets to the nearest step; "sample": notes sounding at each step's start
+    velocity: int = 80
+    tempo: float = 100.0  # quarter notes per minute, when the caller gives none
+    window_bars: int = 4  # training windows, in bars; windows start on bar lines
+    transpose: int = 6  # augmentation: each training window shifted by a random interval of up to ± this many semitones
+    common_key: bool = False  # move every piece to C major or A minor first (its estimated key); see keys.py
+    gan: RollGanTerms = field(default_factory=RollGanTerms)
+
+    # Keys that lived in other sections before (config files and checkpoints of format 1 use them).
+    MOVED = {"data.window_bars": "window_bars", "data.transpose": "transpose", "data.common_key": "common_key"} | {
+        f"gan.{key}": f"gan.{key}" for key in ("critic_chroma", "activity_weight", "harmony_weight", "rhythm_weight",
+                                               "voice_ranges")}
+
+    # What only training reads: the prepared cache does not depend on these.
+    TRAINING_ONLY = ("window_bars", "transpose", "common_key", "gan")

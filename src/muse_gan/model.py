@@ -1,0 +1,279 @@
+"""The sampler facade: a trained model and its adapter, composing, sampling, morphing and animating.
+
+What it returns writes itself: a MIDI model's ``compose`` gives a ``Piece`` (a
+``pretty_midi.PrettyMIDI`` that knows its length and tempo), ``sample`` gives ``Items`` (a list of
+pictures, sounds or texts) and ``animate`` an ``Animation``; each one's ``write(path)`` makes the
+same bytes as the command line does for the same seed. What is true of one modality (a tempo, a
+key, a vocabulary) is asked of the adapter through its declared capabilities.
+
+    >>> import muse_gan
+    >>> model = muse_gan.load()                      # the bundled Bach chorale model
+    >>> song = model.compose(bars=16, seed=1, tempo=96)
+    >>> song.write("chorale.mid")                    # = muse compose --bars 16 --seed 1 --tempo 96 -o chorale.mid
+    >>> digits = muse_gan.load("digits-gan")
+    >>> digits.sample(8, seed=0, label="7").write("sevens.png")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from .core.adapter import Animates, Composes, Tokens
+from .core.objective import DecodesProbabilities, Interpolates, WalksLatent
+from .errors import DataError, MuseError
+from .files import write_atomically
+from .options import check_options
+
+
+class MuseModel:
+    """A trained model (its objective, in eval mode) plus the adapter that turns its tensors
+    into pieces, and the config it was trained with; ``path`` is the file it came from."""
+
+    def __init__(self, objective, adapter, config, path: Path):
+        self.objective, self.adapter, self.config, self.path = objective, adapter, config, Path(path)
+
+    # pieces of music (adapters that compose)
+
+    def compose(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, tempo: float | None = None,
+                primer=None, decode: str | None = None, transpose: int = 0):
+        """A new piece of exactly ``bars`` bars (for MIDI a ``Piece``, a ``pretty_midi.PrettyMIDI``).
+
+        ``primer`` (a path or a PrettyMIDI) is continued: the piece starts with it. ``tempo`` is
+        in quarter notes per minute (default: the primer's, else the model's). The same seed
+        and model always give the same piece. ``decode`` ("threshold" or "bernoulli") overrides
+        how a GAN turns note probabilities into notes. ``transpose`` moves the whole piece that
+        many semitones up (down if negative): a model trained in one key (bach-gan: C major or A
+        minor) composes in another.
+        """
+        check_options(bars=bars, temperature=temperature, tempo=tempo, transpose=transpose)
+        self.check_composes()
+        given, given_tempo = self._primer(primer, bars)
+        shift = self.adapter.into_model_key([given])[0] if given is not None else 0
+        if shift:
+            given = self.adapter.shifted(given, shift)
+        generator = torch.Generator().manual_seed(seed)
+        with _single_thread(), self._decoding(decode):  # one thread: float sums in one order, same bytes
+            roll = self.objective.sample(1, bars * self.adapter.steps_per_bar, temperature, generator, given)[0]
+        roll = self.adapter.shifted(self.adapter.shifted(roll, -shift), transpose, "--transpose")
+        return self.adapter.piece(roll.to(torch.uint8), tempo or given_tempo)
+
+    def check_composes(self) -> None:
+        """A ``MuseError`` unless this model makes pieces of music of any length (MIDI models do)."""
+        if not isinstance(self.adapter, Composes):
+            made = "fixed-size items" if self.adapter.spec.length else "text"
+            raise MuseError(f"{self.path}: {self.adapter.modality} models make {made}, not pieces of music "
+                            f"(use muse sample, or .sample() in Python)")
+
+    def interpolate(self, start, end, steps: int = 5, seed: int = 0, temperature: float = 0.5,
+                    tempo: float | None = None) -> list:
+        """``steps`` clips (both ends included) on a path through the latent space from clip
+        ``start`` to clip ``end`` (paths or PrettyMIDIs), each one segment long, as pieces. The
+        first and last reconstruct the two clips; ``join`` puts them in one piece."""
+        if not isinstance(self.adapter, Composes):
+            raise MuseError(f"{self.path}: interpolate morphs between MIDI clips; to walk an "
+                            f"{self.adapter.modality} model's latent space, use muse animate")
+        if not isinstance(self.objective, Interpolates):
+            raise MuseError(f"{self.path}: {self.objective.a_family} model has no latent space to interpolate in "
+                            f"(use a VAE model)")
+        check_options(temperature=temperature, tempo=tempo, steps=steps)
+        (first, first_tempo), (last, _) = self.adapter.read_clip(start, "start"), self.adapter.read_clip(end, "end")
+        shifts = self.adapter.into_model_key([first, last])
+        generator = torch.Generator().manual_seed(seed)
+        with _single_thread():
+            rolls = self.objective.interpolate(self.adapter.shifted(first, shifts[0]).float(),
+                                               self.adapter.shifted(last, shifts[1]).float(), steps - 2, temperature,
+                                               generator)
+        # a common-key model's clips come back in their own keys, the ones between glide
+        back = torch.linspace(*shifts, steps).tolist()
+        return [self.adapter.piece(self.adapter.shifted(roll, -round(shift)).to(torch.uint8), tempo or first_tempo)
+                for roll, shift in zip(rolls, back)]
+
+    def join(self, pieces: list):
+        """Pieces of this model one after another, as one piece (at the first one's tempo)."""
+        return self.adapter.piece(torch.cat([piece.roll for piece in pieces], dim=1), pieces[0].tempo)
+
+    def _primer(self, primer, bars: int):
+        """The primer's roll up to its last sounding step (so the continuation follows on
+        directly) and its tempo; Nones without a primer."""
+        if primer is None:
+            return None, None
+        roll, tempo = self.adapter.read_clip(primer, "--primer")
+        primer_bars = roll.shape[1] // self.adapter.steps_per_bar
+        if primer_bars > bars:
+            raise MuseError(f"--primer {primer}: it is {primer_bars} bars long; --bars must be at least that")
+        sounding = roll.any(dim=2).any(dim=0).nonzero()
+        return roll[:, : int(sounding.max()) + 1].float(), tempo
+
+    # items of a fixed size, and text
+
+    def sample(self, count: int = 1, seed: int = 0, label: str | None = None, temperature: float = 1.0,
+               length: int | None = None, primer: str | None = None, top_k: int = 0, top_p: float = 1.0) -> "Items":
+        """``count`` new items as ``Items``: a sequence of the modality's objects (PIL images,
+        waveforms as float32 arrays at ``adapter.settings.sample_rate``, or strings) that also
+        holds their tensors ``(count, channels, steps, width)`` and writes itself.
+
+        ``label`` asks a class-conditional model for that class (e.g. "7", or a MIDI pitch); the
+        same seed and model always give the same items. Text models: at most ``length`` tokens
+        (default: four training windows), starting with ``primer`` (RNN text models by default
+        start with the first line all their training pieces share, such as ABC's "X:1"); only
+        the ``top_k`` likeliest tokens (0: all) and the likeliest holding ``top_p`` of the
+        probability are drawn from.
+        """
+        steps = self._sample_steps(length)
+        check_options(temperature=temperature, count=count)
+        labels = self._labels(label, count)
+        primer_frames = self._text_primer(primer, steps)
+        generator = torch.Generator().manual_seed(seed)
+        with _single_thread(), self._token_filters(top_k, top_p):
+            tensors = self.objective.sample(count, steps, temperature, generator, primer=primer_frames, labels=labels)
+        return Items(self.adapter, tensors)
+
+    def _sample_steps(self, length: int | None) -> int:
+        spec = self.adapter.spec
+        if spec.length:
+            return spec.length
+        if isinstance(self.adapter, Tokens):
+            if length is not None and not 1 <= length <= 100_000:
+                raise MuseError(f"--length {length}: must be from 1 to 100000 tokens")
+            return length or 4 * spec.window
+        raise MuseError(f"{self.path}: a {self.adapter.modality} model composes pieces of any length "
+                        f"(use muse compose, or .compose() in Python)")
+
+    def _text_primer(self, primer: str | None, steps: int):
+        """A text model's primer as one-hot frames ``(1, tokens, vocabulary)``."""
+        tokens = isinstance(self.adapter, Tokens)
+        if primer is None and tokens and self.objective.family == "rnn":
+            primer = self.adapter.start or None  # a sample starts as every training piece did
+        if primer is None:
+            return None
+        if not tokens:
+            raise MuseError("--primer: only text models take a text primer here (MIDI models: muse compose --primer)")
+        return self.adapter.primer_frames(primer, steps)
+
+    def animate(self, frames: int = 48, seed: int = 0, label: str | None = None) -> "Animation":
+        """``frames`` items along a closed loop through the latent space, as an ``Animation`` (a
+        sequence of the modality's objects): played in order and repeated, it has no jump."""
+        if not isinstance(self.adapter, Animates):
+            raise MuseError(f"{self.path}: muse animate walks the latent space of picture and sound models, "
+                            f"not {self.adapter.modality} ones")
+        if not isinstance(self.objective, WalksLatent):
+            raise MuseError(f"{self.path}: {self.objective.a_family} model has no latent space to walk "
+                            f"(use a GAN or VAE model)")
+        check_options(frames=frames)
+        generator = torch.Generator().manual_seed(seed)
+        with _single_thread():
+            return Animation(self.adapter, self.objective.animate(frames, generator, self._labels(label, 1)))
+
+    # options
+
+    def _labels(self, label: str | None, count: int) -> torch.Tensor | None:
+        """The class index of ``label`` for ``count`` items; None (random classes) without one."""
+        classes = self.adapter.classes
+        if label is None:
+            return None
+        if not classes:
+            raise MuseError(f"--label {label}: {self.path} was trained without labels")
+        if str(label) not in classes:
+            raise MuseError(f"--label {label}: not one of the model's classes ({', '.join(classes)})")
+        return torch.full((count,), classes.index(str(label)))
+
+    @contextmanager
+    def _decoding(self, decode: str | None):
+        """The model decoding probabilities ``decode``'s way for the duration."""
+        if decode is None:
+            yield
+            return
+        if not isinstance(self.objective, DecodesProbabilities):
+            raise MuseError(f"--decode {decode}: only GAN models decode note probabilities "
+                            f"(this is {self.objective.a_family} model)")
+        if decode not in DecodesProbabilities.DECODINGS:
+            raise MuseError(f"--decode {decode}: unknown (known: {', '.join(DecodesProbabilities.DECODINGS)})")
+        with self.objective.decoding(decode):
+            yield
+
+    @contextmanager
+    def _token_filters(self, top_k: int, top_p: float):
+        """The model's token head drawing only from the top-k / top-p tokens for the duration."""
+        if top_k < 0 or not 0 < top_p <= 1:
+            raise MuseError(f"--top-k {top_k} / --top-p {top_p}: need top-k >= 0 and 0 < top-p <= 1")
+        head = self.objective.token_head()
+        if head is None:
+            if top_k or top_p < 1:
+                raise MuseError("--top-k/--top-p: only text RNN and VAE models draw tokens one by one")
+            yield
+            return
+        saved = head.top_k, head.top_p
+        head.top_k, head.top_p = top_k, top_p
+        try:
+            yield
+        finally:
+            head.top_k, head.top_p = saved
+
+
+class _Decoded(Sequence):
+    """A batch of tensors ``(count, channels, steps, width)`` read as the modality's objects,
+    each decoded when first asked for (a sound's Griffin-Lim is not free)."""
+
+    def __init__(self, adapter, tensors: torch.Tensor):
+        self.adapter, self.tensors = adapter, tensors
+        self._decoded: dict[int, object] = {}
+
+    def __len__(self) -> int:
+        return len(self.tensors)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[number] for number in range(len(self))[index]]
+        number = range(len(self))[index]  # negative indices, and IndexError past the end
+        if number not in self._decoded:
+            self._decoded[number] = self.adapter.decode(self.tensors[number])
+        return self._decoded[number]
+
+
+class Items(_Decoded):
+    """Items a model made: a sequence of the modality's objects (PIL images, waveforms,
+    strings) that also holds their tensors and writes itself: ``items.write("grid.png")`` gives
+    the same bytes as ``muse sample -o grid.png``."""
+
+    def file_bytes(self, suffix: str, index: int | None = None) -> bytes:
+        """All the items as one file of the format ``suffix`` names (pictures: a grid; sounds
+        and texts: one after another), or the item ``index`` alone; ``DataError`` for a format
+        the modality cannot write (an invalid ABC tune as MIDI)."""
+        if index is not None:
+            return self.adapter.file_bytes(self.tensors[index], suffix)
+        return self.adapter.file_bytes(self.tensors if len(self) > 1 else self.tensors[0], suffix)
+
+    def write(self, path) -> None:
+        write_atomically(Path(path), _in_words(lambda: self.file_bytes(Path(path).suffix)))
+
+
+class Animation(_Decoded):
+    """The frames of a loop through a latent space, as the modality's objects; writes itself
+    as a GIF (``animation.write("walk.gif", fps=12)`` = ``muse animate -o walk.gif --fps 12``)."""
+
+    def file_bytes(self, fps: float = 12.0) -> bytes:
+        return self.adapter.animation_bytes(self.tensors, 1 / fps)
+
+    def write(self, path, fps: float = 12.0) -> None:
+        write_atomically(Path(path), self.file_bytes(fps))
+
+
+def _in_words(make_bytes) -> bytes:
+    """``make_bytes()``, a ``DataError`` (a format the modality cannot write) as a ``MuseError``."""
+    try:
+        return make_bytes()
+    except DataError as error:
+        raise MuseError(str(error)) from None
+
+
+class _single_thread:
+    def __enter__(self):
+        self.threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc_info):
+        torch.set_num_threads(self.threads)
