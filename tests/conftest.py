@@ -1,18 +1,46 @@
-"""Shared test setup: every test gets its own prepared-data cache, never the user's."""
+"""Shared test setup.
+
+- One prepared-data cache for the whole run (``MUSE_GAN_CACHE`` points at it, never at the
+  user's ``~/.cache``): a corpus such as the first chorales is parsed once, not once per test.
+  Tests of the cache itself ask for ``private_cache``, a fresh folder of their own.
+- Tests under ``tests/e2e`` train models and are marked ``slow``: ``pytest -m "not slow"`` runs
+  the unit tier alone.
+- Tiny models trained once per run on real chorales (``tiny_run``, ``tiny_vae_run``) for the
+  tests that need a trained model, and ``write_quartet`` for small four-part MIDI files.
+"""
+
+from pathlib import Path
 
 import pytest
 
+E2E = Path(__file__).parent / "e2e"
 
-@pytest.fixture(autouse=True)
-def private_cache(monkeypatch, tmp_path_factory):
-    """Points ``MUSE_GAN_CACHE`` at a fresh folder, so tests neither read nor fill ``~/.cache``."""
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if E2E in Path(item.path).parents:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_cache(tmp_path_factory):
+    """The run's one prepared-data cache."""
     folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MUSE_GAN_CACHE", str(folder))
+        yield folder
+
+
+@pytest.fixture
+def private_cache(monkeypatch, tmp_path_factory):
+    """A fresh, empty cache for this test alone (for tests that read, damage or count cache files)."""
+    folder = tmp_path_factory.mktemp("private-cache")
     monkeypatch.setenv("MUSE_GAN_CACHE", str(folder))
     return folder
 
 
 # A tiny model trained once per test session on real chorales, for the tests that need one.
-TINY = ["data.limit=8", "data.window_bars=2", "data.transpose=2", "data.valid_fraction=0.3",
+TINY = ["data.limit=8", "midi.window_bars=2", "midi.transpose=2", "data.valid_fraction=0.3",
         "model.hidden=32", "model.head_hidden=32", "model.layers=1",
         "train.steps=4", "train.batch_size=4", "train.eval_every=2", "train.checkpoint_every=2",
         "train.sample_every=2", "train.sample_bars=2", "train.log_every=2", "train.device=\"cpu\""]
@@ -20,14 +48,50 @@ TINY = ["data.limit=8", "data.window_bars=2", "data.transpose=2", "data.valid_fr
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    from muse_gan.config import load_config
+    from muse_gan.assembly import load_config
     from muse_gan.training import train
 
     run = tmp_path_factory.mktemp("tiny") / "run"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MUSE_GAN_CACHE", str(tmp_path_factory.mktemp("tiny-cache")))
-        train(load_config(None, TINY), run, quiet=True)
+    train(load_config(None, TINY), run, quiet=True)
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_vae_run(tmp_path_factory):
+    from muse_gan.assembly import load_config
+    from muse_gan.training import train
+
+    run = tmp_path_factory.mktemp("tiny-vae") / "run"
+    vae = ["model.family=\"vae\"", "model.latent=8", "midi.window_bars=1", "train.eval_every=4"]  # a VAE validates slowly
+    train(load_config(None, TINY + vae), run, quiet=True)
+    return run
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """The module's tests on one CPU thread (ask with ``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def hamming(a, b) -> int:
+    """Cells in which two rolls differ."""
+    return (a != b).sum().item()
+
+
+def train_family_runs(tmp_path_factory, stem: str, settings: list[str], family: str, family_settings: list[str]):
+    """A tiny run of ``family`` on ``settings`` in a fresh folder ``stem-family``; every family
+    of one modality shares the session's prepared data."""
+    from muse_gan.assembly import load_config
+    from muse_gan.training import train
+
+    run = tmp_path_factory.mktemp(f"{stem}-{family}") / "run"
+    train(load_config(None, settings + [f"model.family=\"{family}\""] + family_settings), run, quiet=True)
+    return family, run
 
 
 def write_quartet(path, shift: int = 0, bars: int = 1, tempo: float = 100.0):
@@ -45,16 +109,3 @@ def write_quartet(path, shift: int = 0, bars: int = 1, tempo: float = 100.0):
         piece.instruments.append(voice)
     piece.write(str(path))
     return path
-
-
-@pytest.fixture(scope="session")
-def tiny_vae_run(tmp_path_factory):
-    from muse_gan.config import load_config
-    from muse_gan.training import train
-
-    run = tmp_path_factory.mktemp("tiny-vae") / "run"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MUSE_GAN_CACHE", str(tmp_path_factory.mktemp("tiny-vae-cache")))
-        train(load_config(None, TINY + ["model.family=\"vae\"", "model.latent=8", "data.window_bars=1"]),
-              run, quiet=True)
-    return run

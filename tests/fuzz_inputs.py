@@ -1,4 +1,4 @@
-"""Inputs for fuzzing every reader, shared by tests/test_fuzz.py (hypothesis) and
+"""Inputs for fuzzing every reader, shared by tests/e2e/test_fuzz.py (hypothesis) and
 benchmarks/fuzz_readers.py (a table of outcomes).
 
 Each reader has small valid seed files, to be mutated (``mutate``: truncations, insertions,
@@ -133,7 +133,7 @@ def _file_reader(adapter_factory):
     adapters = {}
 
     def read(path: Path):
-        from muse_gan.data import encode_file
+        from muse_gan.core.store import encode_file
 
         if "adapter" not in adapters:  # built once: the audio one makes its filterbank on first use
             adapters["adapter"] = adapter_factory()
@@ -143,17 +143,15 @@ def _file_reader(adapter_factory):
 
 
 def _merged_rolls():
-    from muse_gan.adapters.pianoroll import PianoRollAdapter
-    from muse_gan.config import MidiConfig
+    from muse_gan.modalities.midi import MidiConfig, PianoRollAdapter
 
     return PianoRollAdapter(MidiConfig(track_mapping="merge"))  # any number of parts is usable
 
 
 def _read_config(path: Path):
     """What ``muse train --config`` checks before it reads any data."""
-    from muse_gan.adapters import build_adapter
-    from muse_gan.config import load_config
-    from muse_gan.trainer import check_settings
+    from muse_gan.assembly import build_adapter, load_config
+    from muse_gan.core.trainer import check_settings
 
     config = load_config(path)
     build_adapter(config)
@@ -359,7 +357,8 @@ def text_edge_cases() -> dict[str, bytes]:
 
 
 def config_seeds() -> dict[str, bytes]:
-    from muse_gan.config import Config, to_toml
+    from muse_gan.assembly import Config  # every modality's and family's section registered
+    from muse_gan.core.config import to_toml
 
     return {"defaults": to_toml(Config()).encode(), "a few keys": b"[train]\nsteps = 5\nlr = 0.01\n[model]\nfamily = \"gan\"\n"}
 
@@ -389,15 +388,13 @@ def tiny_checkpoint(modality: str = "midi") -> bytes:
     """A small model file as training writes one (untrained weights)."""
     import tempfile
 
-    from muse_gan import checkpoint as ckpt
-    from muse_gan.adapters import build_adapter
-    from muse_gan.config import load_config
-    from muse_gan.objectives import build_objective
+    from muse_gan.assembly import build_adapter, build_objective, load_config
+    from muse_gan.core import checkpoint as ckpt
 
     config = load_config(None, [f"data.modality=\"{modality}\"", "model.hidden=8", "model.head_hidden=8",
                                 "model.layers=1", "model.latent=4", "model.channels=4"])
     adapter = build_adapter(config)
-    objective = build_objective(adapter.spec, config)
+    objective = build_objective(adapter, config)
     info = {"config": config.to_dict(), "modality": modality, "adapter": adapter.to_dict(),
             "family": objective.family, "step": 0, "valid_loss": None}
     with tempfile.TemporaryDirectory() as folder:
@@ -428,7 +425,7 @@ def checkpoint_edge_cases() -> dict[str, bytes]:
 
 def _adapter(modality: str):
     def make():
-        from muse_gan.adapters import ADAPTERS
+        from muse_gan.modalities import ADAPTERS
 
         return ADAPTERS.get(modality)()
 

@@ -57,11 +57,12 @@ def compose(bars, model, seed, temperature, tempo, primer, variations, decode, t
     from .api import load
 
     muse = load(model)
-    muse.check_composes()  # before the random seed's line: no "make this again" for what was refused
-    seed = _seed_or_random(seed)
+    muse.check_composes()
+    chosen = _random_seed() if seed is None else seed
     for number, target in enumerate(targets):
-        piece = muse.compose(bars, seed + number, temperature, tempo, primer, decode, transpose)
+        piece = muse.compose(bars, chosen + number, temperature, tempo, primer, decode, transpose)
         _write(_file_bytes(piece, target.suffix if target else ".mid"), target)
+    _say_seed(seed, chosen)
 
 
 def _output_targets(output: str, count: int, stem: str = "piece", formats: tuple[str, ...] = (".mid", ".midi", ".png", ".wav"),
@@ -168,7 +169,7 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
 @main.command()
 @click.option("--model", "-m", required=True, help="An image, audio or text model: bundled name, run folder or checkpoint.")
 @click.option("--modality", default=None, help="Check that the model is of this modality (image, audio, text).")
-@click.option("-n", "--count", type=int, default=None, help="How many items (default: 64 pictures, 8 sounds).")
+@click.option("-n", "--count", type=int, default=None, help="How many items (default: 64 pictures, 8 sounds, 4 texts).")
 @click.option("--label", "--pitch", "label", default=None,
               help="Class-conditional models: the class to draw (a digit; for notes, the MIDI pitch).")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
@@ -194,13 +195,14 @@ def sample(model, modality, count, label, seed, temperature, length, primer, top
     one_per_file = Path(output).suffix.lower() in muse.adapter.single_item_formats
     one_each = _is_folder(output) or one_per_file
     targets = _output_targets(output, count if one_each else 1, stem="sample", formats=formats)
-    seed = _seed_or_random(seed)
-    items = muse.sample(count, seed, label, temperature, length=length, primer=_primer_text(primer),
+    chosen = _random_seed() if seed is None else seed
+    items = muse.sample(count, chosen, label, temperature, length=length, primer=_primer_text(primer),
                         top_k=top_k, top_p=top_p)
     if one_each:
         _write_each(items, targets, skip_unwritable=one_per_file)
-        return
-    _write(_file_bytes(items, targets[0].suffix if targets[0] else formats[0]), targets[0])
+    else:
+        _write(_file_bytes(items, targets[0].suffix if targets[0] else formats[0]), targets[0])
+    _say_seed(seed, chosen)
 
 
 def _primer_text(primer: str | None) -> str | None:
@@ -269,12 +271,15 @@ def _load_checked(model: str, modality: str | None):
     return muse
 
 
-def _seed_or_random(seed: int | None) -> int:
-    """The given seed, or a random one, printed so the output can be made again."""
-    if seed is None:
-        seed = int.from_bytes(os.urandom(4), "little") >> 1
-        click.echo(f"seed {seed} (give --seed {seed} to make this again)", err=True)
-    return seed
+def _random_seed() -> int:
+    return int.from_bytes(os.urandom(4), "little") >> 1
+
+
+def _say_seed(given: int | None, chosen: int) -> None:
+    """A seed chosen at random is printed once the files are written, so they can be made
+    again; nothing is said for a seed the user gave, or for work that was refused."""
+    if given is None:
+        click.echo(f"seed {chosen} (give --seed {chosen} to make this again)", err=True)
 
 
 @main.command()
@@ -296,7 +301,6 @@ def train(modality, family, data, config_file, overrides, out, resume, init, ste
     from .core.config import toml_value
     from .core.distributed import launched_rank, launched_world
     from .errors import MuseError
-    from .modalities import ADAPTERS
     from .training import train as run_training
 
     overrides = ["data.modality=" + toml_value(modality)] + list(overrides) if modality else list(overrides)
@@ -316,8 +320,8 @@ def train(modality, family, data, config_file, overrides, out, resume, init, ste
     if main_process:
         click.echo(f"run folder: {run_dir}", err=True)
     trainer = run_training(config, run_dir, resume=bool(resume), init=init, quiet=quiet)
-    adapter_class = ADAPTERS.get(config.data.modality)
-    use = "compose" if issubclass(adapter_class, Composes) else f"sample -o samples{adapter_class.formats[0]}"
+    adapter = trainer.adapter
+    use = "compose" if isinstance(adapter, Composes) else f"sample -o samples{adapter.sample_formats[0]}"
     if main_process:
         click.echo(f"done: {trainer.step} steps; use it with: muse {use} --model {run_dir}", err=True)
 

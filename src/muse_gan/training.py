@@ -173,6 +173,6 @@ def _initialise(objective, theirs, init: str) -> None:
     weights = theirs.objective.state_dict()
     shapes = {name: value.shape for name, value in objective.state_dict().items()}
     misfit = ckpt.misfit(shapes, weights, "this run's")
-    if misfit:  # a setting outside [model] that shapes the networks, such as gan.critic_chroma
+    if misfit:  # a setting outside [model] that shapes the networks, such as gan.condition_track
         raise MuseError(f"--init {init}: its weights do not fit this run's networks ({misfit})")
     objective.load_state_dict(weights)

@@ -208,15 +208,15 @@ class Composes(ABC):
         """Time steps in one bar."""
 
     @abstractmethod
-    def read_clip(self, clip, option: str):
-        """A user's clip (a path or an item) as ``(tensor, item)``: its tensor ``(channels,
-        steps, width)`` in this adapter's settings and the item itself (which keeps the clip's
-        own settings, such as its tempo); a ``MuseError`` naming ``option`` when unusable."""
+    def read_clip(self, clip, option: str) -> tuple[torch.Tensor, float | None]:
+        """A user's clip (a path or an item) as ``(tensor, tempo)``: its tensor ``(channels,
+        steps, width)`` in this adapter's settings and its own tempo (None when it gives
+        none); a ``MuseError`` naming ``option`` when unusable."""
 
     @abstractmethod
-    def piece(self, tensor: torch.Tensor, like=None):
-        """A finished piece: the item for ``tensor``, in the clip ``like``'s settings (its
-        tempo) when one was given, that writes itself to any of ``formats``."""
+    def piece(self, tensor: torch.Tensor, tempo: float | None = None):
+        """A finished piece: the item for ``tensor`` at ``tempo`` (default: the settings'), that
+        writes itself to any of ``formats``."""
 
     @abstractmethod
     def into_model_key(self, tensors: list[torch.Tensor]) -> list[int]:

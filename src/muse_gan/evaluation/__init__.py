@@ -83,7 +83,9 @@ def infer_modality(folder: str) -> str:
     path = Path(folder).expanduser()
     if not path.exists():
         raise MuseError(f"--files {folder}: no such file or folder")
-    readers = {suffix: name for name, adapter in reversed(ADAPTERS.items()) for suffix in adapter.suffixes}
+    # a suffix two modalities read goes to the one registered last: .abc files are scores to MIDI
+    # and tunes to text, and generated ones are a text model's
+    readers = {suffix: name for name, adapter in ADAPTERS.items() for suffix in adapter.suffixes}
     found = [readers.get(file.suffix.lower()) for file in ([path] if path.is_file() else path.rglob("*"))]
     counts = {modality: found.count(modality) for modality in set(found) - {None}}
     if not counts:

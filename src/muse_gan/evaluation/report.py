@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..measures.distributions import kl_divergence, overlap_area
+from ..measures.judge import Samples
 
 
 @dataclass

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...core.objective import DomainTerms, GeneratorTerm
+from ...errors import ConfigError
 from ...models.conv import LEAK, downsampled
 from .metrics import PITCH_CLASSES, TONAL_TRANSFORM
 
@@ -21,6 +22,9 @@ STRIDED_LAYERS = 3  # the chroma stream halves time as often as the critic's own
 
 def domain_terms(settings, steps_per_bar: int) -> DomainTerms:
     """The terms ``settings`` (a ``RollGanTerms``) turn on, in the order their losses add up."""
+    for name in ("activity", "harmony", "rhythm"):
+        if getattr(settings, f"{name}_weight") < 0:  # a negative weight would reward the mismatch
+            raise ConfigError(f"midi.gan.{name}_weight: {getattr(settings, f'{name}_weight')} must be at least 0")
     mismatches = {"activity": activity_mismatch,
                   "harmony": lambda fake, real: harmony_mismatch(fake, real, steps_per_bar),
                   "rhythm": lambda fake, real: rhythm_mismatch(fake, real, steps_per_bar)}

@@ -1,6 +1,6 @@
 """Keys of piano rolls: move a piece to a common key, and transpose training windows.
 
-A model trained on pieces all moved to C major or A minor (``data.common_key``) learns one
+A model trained on pieces all moved to C major or A minor (``midi.common_key``) learns one
 set of pitch classes instead of twelve; that matters most for convolutional GANs, whose
 layers slide along the pitch axis and know nothing of absolute pitch on their own. Such a
 model composes in C major or A minor, and a primer in another key is moved there and back.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...measures.judge import CHUNK, GENERATED, Judge, Samples
-from .adapter import text_of
+from .pieces import text_of
 from .quality import abc_parse_rate, ngram_js_divergence
 
 

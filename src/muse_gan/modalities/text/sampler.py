@@ -6,7 +6,7 @@ import torch
 
 from ...core.samplers import Sampler
 from ...core.store import Piece
-from .adapter import text_of
+from .pieces import text_of
 
 
 class TokenSampler(Sampler):
