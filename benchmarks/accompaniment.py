@@ -15,17 +15,17 @@ import argparse
 import numpy as np
 
 import muse_gan
-from muse_gan import metrics
-from muse_gan.evaluate import evaluation_pieces
+from muse_gan.evaluation import evaluation_pieces
+from muse_gan.modalities.midi import metrics
 
 BARS = 4
 
 
 def melodies(model, count: int):
     """The held-out chorales' first ``BARS`` bars, whole, and with only the soprano."""
-    steps = BARS * model.steps_per_bar
-    pieces = [piece.roll[:, :steps] for piece in evaluation_pieces(model.config, model.adapter, None, "held-out",
-                                                                    quiet=True) if piece.roll.shape[1] >= steps]
+    steps = BARS * model.adapter.steps_per_bar
+    pieces = [piece.tensor[:, :steps] for piece in evaluation_pieces(model.config, model.adapter, None, "held-out",
+                                                                      quiet=True) if piece.tensor.shape[1] >= steps]
     originals = pieces[:count]
     given = [original.clone() for original in originals]
     for roll in given:
@@ -54,7 +54,7 @@ def main() -> None:
     originals, given = melodies(first, arguments.pieces)
     rows = {"Bach": accompaniment(originals, first.adapter)}
     for name, model in models.items():
-        made = [model.compose_roll(bars=BARS, seed=number, primer=model.adapter.decode(melody, 100.0))[0]
+        made = [model.compose(bars=BARS, seed=number, primer=model.adapter.piece(melody, 100.0)).roll
                 for number, melody in enumerate(given)]
         rows[name] = accompaniment(made, model.adapter)
     columns = list(rows["Bach"])

@@ -17,9 +17,9 @@ import argparse
 import numpy as np
 
 import muse_gan
-from muse_gan.audio_quality import note_pitch, pitch_accuracy, spectral_centroids
-from muse_gan.evaluate import evaluation_pieces
-from muse_gan.metrics import overlap_area
+from muse_gan.evaluation import evaluation_pieces
+from muse_gan.measures.distributions import overlap_area
+from muse_gan.modalities.audio.pitch import note_pitch, pitch_accuracy, spectral_centroids
 
 
 def held_out(model):
@@ -27,15 +27,14 @@ def held_out(model):
     adapter = model.adapter
     chosen = evaluation_pieces(model.config, adapter, None, "held-out", quiet=True)
     recordings = [adapter.read(piece.name.split("#")[0])[0] for piece in chosen]
-    return recordings, [adapter.values(piece.roll) for piece in chosen], [int(piece.label) for piece in chosen]
+    return recordings, [adapter.values(piece.tensor) for piece in chosen], [int(piece.label) for piece in chosen]
 
 
 def generated(model, count: int, temperature: float):
     """``count`` generated notes as sound, and the pitches asked for."""
     classes = model.adapter.classes
     asked = [classes[index % len(classes)] for index in range(count)]
-    sounds = [model.adapter.decode(model.sample_tensors(1, seed=seed, label=pitch, temperature=temperature)[0])
-              for seed, pitch in enumerate(asked)]
+    sounds = [model.sample(1, seed=seed, label=pitch, temperature=temperature)[0] for seed, pitch in enumerate(asked)]
     return sounds, [int(pitch) for pitch in asked]
 
 

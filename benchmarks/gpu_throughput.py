@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from muse_gan.config import load_config
+from muse_gan.assembly import load_config
 from muse_gan.training import build_trainer
 
 

@@ -1,7 +1,7 @@
 """Do generated digits look like digits? A classifier trained on real digits judges them.
 
-A small CNN (muse_gan.image_quality) is trained on the real training-split images of the first
-model's data; then, side by side: held-out real images (valid + test split: the reference row)
+A small CNN (muse_gan.modalities.image.classifier) is trained on the real training-split images
+of the first model's data; then, side by side: held-out real images (valid + test split: the reference row)
 and ``--count`` images from each model (class-conditional models: an equal number asked for
 each class, so "label accuracy" is the share classified as the asked class).
 
@@ -15,25 +15,25 @@ import argparse
 import torch
 
 import muse_gan
-from muse_gan.data import class_indices
-from muse_gan.evaluate import evaluation_pieces
-from muse_gan.image_quality import class_shares, classifier_score, label_accuracy, train_classifier
+from muse_gan.core.samplers import class_indices
+from muse_gan.evaluation import evaluation_pieces
+from muse_gan.modalities.image.classifier import class_shares, classifier_score, label_accuracy, train_classifier
 
 
 def real_images(model, part: str):
     """Images and class indices of the model's data, ``part`` "train" or "held out"."""
     adapter = model.adapter
     chosen = evaluation_pieces(model.config, adapter, None, "train" if part == "train" else "held-out", quiet=True)
-    return adapter.values(torch.stack([piece.roll for piece in chosen])), class_indices(adapter, chosen)
+    return adapter.values(torch.stack([piece.tensor for piece in chosen])), class_indices(adapter, chosen)
 
 
 def generated(model, count: int, temperature: float):
     """``count`` images and the classes they were asked for (None for unconditional models)."""
     classes = model.adapter.classes
     if not classes:
-        return model.sample_tensors(count, seed=0, temperature=temperature), None
+        return model.sample(count, seed=0, temperature=temperature).tensors, None
     per_class = count // len(classes)
-    images = [model.sample_tensors(per_class, seed=index, label=name, temperature=temperature)
+    images = [model.sample(per_class, seed=index, label=name, temperature=temperature).tensors
               for index, name in enumerate(classes)]
     return torch.cat(images), torch.arange(len(classes)).repeat_interleave(per_class)
 

@@ -2,7 +2,7 @@
 
 For each model (default: every bundled MIDI model) 100 segments of 4 bars are composed with
 seeds 0..99; the reference row is 100 random 4-bar windows of the model's training chorales
-(untransposed). Each column is the mean over segments of one statistic from muse_gan.metrics;
+(untransposed). Each column is the mean over segments of one statistic from muse_gan.modalities.midi.metrics;
 a count of statistics within 10% of the data's value follows them; pitch range and groove
 consistency, printed after the count and not in it, show what the seven can miss: notes
 scattered to far registers, a choppy rhythm.
@@ -18,11 +18,10 @@ import math
 import numpy as np
 
 import muse_gan
-from muse_gan import metrics
-from muse_gan.api import resolve_model
-from muse_gan.checkpoint import read_config
-from muse_gan.data import WindowSampler
-from muse_gan.evaluate import evaluation_pieces
+from muse_gan.assembly import read_config, resolve_model
+from muse_gan.core.samplers import WindowSampler
+from muse_gan.evaluation import evaluation_pieces
+from muse_gan.modalities.midi import metrics
 from muse_gan.pretrained import DESCRIPTIONS
 
 COLUMNS = {
@@ -49,12 +48,12 @@ def statistics(rolls, adapter) -> dict[str, float]:
 def data_rolls(model, count: int):
     config, adapter = model.config, model.adapter
     train = evaluation_pieces(config, adapter, None, "train", quiet=True)
-    windows = WindowSampler(train, BARS * adapter.steps_per_bar, adapter.steps_per_bar, transpose=0, seed=0)
+    windows = WindowSampler(train, BARS * adapter.steps_per_bar, adapter.steps_per_bar, seed=0)  # untransposed
     return list(windows.batch(count)[0])
 
 
 def generated_rolls(model, count: int):
-    return [model.compose_roll(bars=BARS, seed=seed)[0] for seed in range(count)]
+    return [model.compose(bars=BARS, seed=seed).roll for seed in range(count)]
 
 
 def row(name: str, values: dict[str, float], reference: dict[str, float] | None) -> str:

@@ -24,9 +24,8 @@ CORPORA = {"bach": "midi", "digits": "image", "folk": "text", "notes": "audio"}
 
 def measure(corpus: str, workers: list[int]) -> list[str]:
     """The corpus's row: files, pieces, files/s per worker count, warm load in ms."""
-    from muse_gan.adapters import build_adapter
-    from muse_gan.config import load_config
-    from muse_gan.data import cache_dir, load_pieces, prepare, source_files
+    from muse_gan.assembly import build_adapter, load_config
+    from muse_gan.core.store import cache_dir, load_pieces, prepare, source_files
 
     adapter = build_adapter(load_config(None, [f'data.modality="{CORPORA[corpus]}"']))
     files = source_files(corpus, adapter.suffixes, corpora=adapter.corpora)  # writes the built-in files once
@@ -43,7 +42,7 @@ def measure(corpus: str, workers: list[int]) -> list[str]:
 
 
 def worker_label(count: int) -> str:
-    from muse_gan.data import AUTO_WORKERS
+    from muse_gan.core.store import AUTO_WORKERS
 
     return "workers as they pay" if count == AUTO_WORKERS else f"{count} worker{'s' * (count > 1)}"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from muse_gan.evaluate import Options, evaluate
+from muse_gan.api import Options, evaluate
 from muse_gan.pretrained import DESCRIPTIONS
 
 

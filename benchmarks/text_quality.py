@@ -15,9 +15,9 @@ import argparse
 import random
 
 import muse_gan
-from muse_gan.adapters.text import text_of
-from muse_gan.evaluate import evaluation_pieces
-from muse_gan.text_quality import abc_parse_rate, bits_per_character, ngram_js_divergence
+from muse_gan.evaluation import evaluation_pieces, likelihood
+from muse_gan.modalities.text.adapter import text_of
+from muse_gan.modalities.text.quality import abc_parse_rate, ngram_js_divergence
 
 
 def tunes(model):
@@ -38,15 +38,15 @@ def main() -> None:
     arguments = parser.parse_args()
     models = {name: muse_gan.load(name) for name in arguments.models}
     train, held_out = tunes(next(iter(models.values())))
-    reference = [text_of(piece.roll) for piece in held_out]
+    reference = [text_of(piece.tensor) for piece in held_out]
     print("| tunes | count | parse as ABC | JS 1-gram | JS 2-gram | JS 3-gram | JS 4-gram | held-out bits/char |")
     print("|---|---|---|---|---|---|---|---|")
     sampled = random.Random(0).sample(train, min(len(train), arguments.count))
-    print(row("real, training (vs held-out)", [text_of(piece.roll) for piece in sampled], reference, ""))
+    print(row("real, training (vs held-out)", [text_of(piece.tensor) for piece in sampled], reference, ""))
     for name, model in models.items():
         texts = [model.sample(1, seed=seed)[0] for seed in range(arguments.count)]
-        bits = f"{bits_per_character(model.objective, held_out, model.adapter):.3f}" \
-            if hasattr(model.objective, "frame_nll") else ""
+        report = likelihood(model, held_out)  # bits per character; None for a model without a likelihood
+        bits = f"{report['value']:.3f}" if report else ""
         print(row(f"{name} ({model.objective.family})", texts, reference, bits))
 
 

@@ -15,8 +15,7 @@ import time
 
 import torch
 
-from muse_gan.config import load_config
-from muse_gan.objectives import build_objective
+from muse_gan.assembly import build_objective, load_config
 from muse_gan.training import build_trainer
 
 
@@ -32,7 +31,7 @@ def timed(step, data: list[tuple], warmup: int = 3) -> float:
 def plain_loop(config, adapter):
     """The baseline: the loop one would write by hand around the same model and losses."""
     torch.manual_seed(0)
-    objective = build_objective(adapter.spec, config)
+    objective = build_objective(adapter, config)
     optimizers = {name: torch.optim.AdamW(params, lr=config.train.lr, betas=tuple(config.train.betas))
                   for name, params in objective.parameter_groups().items()}
 

@@ -26,7 +26,7 @@ def write_clip(project: Path, bars: int = 8, seed: int | None = None, tempo: flo
     folder = Path(project) / "muse_clips"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"clip_{seed}.mid"
-    clip.write(str(path))
+    clip.write(path)  # .mid: the same bytes as `muse compose -o clip.mid`
     return path
 
 
