@@ -24,8 +24,11 @@ BARS = 4
 def melodies(model, count: int):
     """The held-out chorales' first ``BARS`` bars, whole, and with only the soprano."""
     steps = BARS * model.adapter.steps_per_bar
-    pieces = [piece.tensor[:, :steps] for piece in evaluation_pieces(model.config, model.adapter, None, "held-out",
-                                                                      quiet=True) if piece.tensor.shape[1] >= steps]
+    pieces = [
+        piece.tensor[:, :steps]
+        for piece in evaluation_pieces(model.config, model.adapter, None, "held-out", quiet=True)
+        if piece.tensor.shape[1] >= steps
+    ]
     originals = pieces[:count]
     given = [original.clone() for original in originals]
     for roll in given:
@@ -37,11 +40,18 @@ def accompaniment(rolls, adapter) -> dict[str, float]:
     low = adapter.settings.pitch_low
     notes = [roll.numpy() > 0 for roll in rolls]  # (tracks, steps, pitches)
     voices = [roll[1:].any(axis=2).sum(axis=0) for roll in notes]  # lower voices sounding, per step
-    return {"lower voices": float(np.mean([count.mean() for count in voices])),
-            "steps accompanied": float(np.mean([(count > 0).mean() for count in voices])),
-            "scale consistency": float(np.nanmean([metrics.scale_consistency(roll, low) for roll in notes])),
-            "tonal distance": float(np.nanmean([metrics.mean_tonal_distance(roll, adapter.steps_per_bar, low)
-                                                for roll in notes]))}
+    return {
+        "lower voices": float(np.mean([count.mean() for count in voices])),
+        "steps accompanied": float(np.mean([(count > 0).mean() for count in voices])),
+        "scale consistency": float(
+            np.nanmean([metrics.scale_consistency(roll, low) for roll in notes])
+        ),
+        "tonal distance": float(
+            np.nanmean(
+                [metrics.mean_tonal_distance(roll, adapter.steps_per_bar, low) for roll in notes]
+            )
+        ),
+    }
 
 
 def main() -> None:
@@ -54,8 +64,10 @@ def main() -> None:
     originals, given = melodies(first, arguments.pieces)
     rows = {"Bach": accompaniment(originals, first.adapter)}
     for name, model in models.items():
-        made = [model.compose(bars=BARS, seed=number, primer=model.adapter.piece(melody, 100.0)).roll
-                for number, melody in enumerate(given)]
+        made = [
+            model.compose(bars=BARS, seed=number, primer=model.adapter.piece(melody, 100.0)).roll
+            for number, melody in enumerate(given)
+        ]
         rows[name] = accompaniment(made, model.adapter)
     columns = list(rows["Bach"])
     print(f"{len(given)} held-out sopranos, {BARS} bars each")

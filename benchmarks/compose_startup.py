@@ -25,11 +25,17 @@ def wall_time(command: list[str]) -> float:
 
 
 def heavy_imports(model: str | None) -> list[str]:
-    arguments = ["compose", "--bars", "16", "--seed", "1", "-o", "probe.mid"] + (["--model", model] if model else [])
-    probe = ("import sys, tempfile, os\nfrom muse_gan.cli import main\nos.chdir(tempfile.mkdtemp())\n"
-             f"try: main({arguments!r})\nexcept SystemExit: pass\n"
-             f"print(','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    arguments = ["compose", "--bars", "16", "--seed", "1", "-o", "probe.mid"] + (
+        ["--model", model] if model else []
+    )
+    probe = (
+        "import sys, tempfile, os\nfrom muse_gan.cli import main\nos.chdir(tempfile.mkdtemp())\n"
+        f"try: main({arguments!r})\nexcept SystemExit: pass\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
     last_line = (result.stderr.splitlines() or [""])[-1]
     return [name for name in last_line.split(",") if name]
 
@@ -48,12 +54,17 @@ def main() -> None:
     torch_times = [wall_time(torch_import) for _ in range(arguments.runs)]
     compose_times = [wall_time(compose) for _ in range(arguments.runs)]
     baseline, ours = statistics.median(torch_times), statistics.median(compose_times)
-    rows = {'python -c "import torch"': torch_times, "muse compose --bars 16 > /dev/null": compose_times}
+    rows = {
+        'python -c "import torch"': torch_times,
+        "muse compose --bars 16 > /dev/null": compose_times,
+    }
     print(f"{'command':<42} {'median s':>9}  runs")
     for name, times in rows.items():
         print(f"{name:<42} {statistics.median(times):9.3f}  {' '.join(f'{t:.2f}' for t in times)}")
     print(f"ratio {ours / baseline:.2f}x (target <= 1.5x)")
-    print(f"heavy libraries imported by compose: {', '.join(heavy_imports(arguments.model)) or 'none'}")
+    print(
+        f"heavy libraries imported by compose: {', '.join(heavy_imports(arguments.model)) or 'none'}"
+    )
 
 
 if __name__ == "__main__":

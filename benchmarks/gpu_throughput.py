@@ -22,12 +22,22 @@ from muse_gan.assembly import load_config
 from muse_gan.training import build_trainer
 
 
-def measure(path: str, device: str, precision: str, compile_: bool, steps: int, warmup: int) -> dict:
-    config = load_config(path, [f'train.device="{device}"', f'train.precision="{precision}"',
-                                f"train.compile={'true' if compile_ else 'false'}"])
+def measure(
+    path: str, device: str, precision: str, compile_: bool, steps: int, warmup: int
+) -> dict:
+    config = load_config(
+        path,
+        [
+            f'train.device="{device}"',
+            f'train.precision="{precision}"',
+            f"train.compile={'true' if compile_ else 'false'}",
+        ],
+    )
     with tempfile.TemporaryDirectory() as run:
         trainer = build_trainer(config, run)
-        batches = [trainer.train_windows.batch(config.train.batch_size) for _ in range(warmup + steps)]
+        batches = [
+            trainer.train_windows.batch(config.train.batch_size) for _ in range(warmup + steps)
+        ]
         for batch in batches[:warmup]:
             trainer.train_step(*batch)
         synchronize(trainer.device)
@@ -38,9 +48,18 @@ def measure(path: str, device: str, precision: str, compile_: bool, steps: int, 
             trainer.train_step(*batch)
         synchronize(trainer.device)
         seconds = time.perf_counter() - started
-        peak = torch.cuda.max_memory_allocated(trainer.device) / 2**20 if trainer.device.type == "cuda" else float("nan")
-    return {"family": config.model.family, "modality": config.data.modality, "steps/s": steps / seconds,
-            "samples/s": steps * config.train.batch_size / seconds, "peak MB": peak}
+        peak = (
+            torch.cuda.max_memory_allocated(trainer.device) / 2**20
+            if trainer.device.type == "cuda"
+            else float("nan")
+        )
+    return {
+        "family": config.model.family,
+        "modality": config.data.modality,
+        "steps/s": steps / seconds,
+        "samples/s": steps * config.train.batch_size / seconds,
+        "peak MB": peak,
+    }
 
 
 def synchronize(device: torch.device) -> None:
@@ -59,14 +78,21 @@ def main() -> None:
     variants = [(precision, False) for precision in ("fp32", "bf16")]
     variants += [("bf16", True)] if arguments.compile else []
     name = torch.cuda.get_device_name() if arguments.device.startswith("cuda") else arguments.device
-    print(f"{name}, torch {torch.__version__}, {arguments.steps} timed steps after {arguments.warmup}\n")
+    print(
+        f"{name}, torch {torch.__version__}, {arguments.steps} timed steps after {arguments.warmup}\n"
+    )
     print("| config | family | modality | precision | compiled | steps/s | samples/s | peak MB |")
     print("|---|---|---|---|---|---|---|---|")
     for path in arguments.configs:
         for precision, compile_ in variants:
-            row = measure(path, arguments.device, precision, compile_, arguments.steps, arguments.warmup)
-            print(f"| {path} | {row['family']} | {row['modality']} | {precision} | {'yes' if compile_ else 'no'} | "
-                  f"{row['steps/s']:.2f} | {row['samples/s']:.0f} | {row['peak MB']:.0f} |", flush=True)
+            row = measure(
+                path, arguments.device, precision, compile_, arguments.steps, arguments.warmup
+            )
+            print(
+                f"| {path} | {row['family']} | {row['modality']} | {precision} | {'yes' if compile_ else 'no'} | "
+                f"{row['steps/s']:.2f} | {row['samples/s']:.0f} | {row['peak MB']:.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -17,14 +17,23 @@ import torch
 import muse_gan
 from muse_gan.core.samplers import class_indices
 from muse_gan.evaluation import evaluation_pieces
-from muse_gan.modalities.image.classifier import class_shares, classifier_score, label_accuracy, train_classifier
+from muse_gan.modalities.image.classifier import (
+    class_shares,
+    classifier_score,
+    label_accuracy,
+    train_classifier,
+)
 
 
 def real_images(model, part: str):
     """Images and class indices of the model's data, ``part`` "train" or "held out"."""
     adapter = model.adapter
-    chosen = evaluation_pieces(model.config, adapter, None, "train" if part == "train" else "held-out", quiet=True)
-    return adapter.values(torch.stack([piece.tensor for piece in chosen])), class_indices(adapter, chosen)
+    chosen = evaluation_pieces(
+        model.config, adapter, None, "train" if part == "train" else "held-out", quiet=True
+    )
+    return adapter.values(torch.stack([piece.tensor for piece in chosen])), class_indices(
+        adapter, chosen
+    )
 
 
 def generated(model, count: int, temperature: float):
@@ -33,8 +42,10 @@ def generated(model, count: int, temperature: float):
     if not classes:
         return model.sample(count, seed=0, temperature=temperature).tensors, None
     per_class = count // len(classes)
-    images = [model.sample(per_class, seed=index, label=name, temperature=temperature).tensors
-              for index, name in enumerate(classes)]
+    images = [
+        model.sample(per_class, seed=index, label=name, temperature=temperature).tensors
+        for index, name in enumerate(classes)
+    ]
     return torch.cat(images), torch.arange(len(classes)).repeat_interleave(per_class)
 
 
@@ -43,15 +54,19 @@ def row(name: str, probabilities, labels, reference_score: float | None) -> str:
     ratio = "" if reference_score is None else f"{score / reference_score:.3f}"
     accuracy = "" if labels is None else f"{label_accuracy(probabilities, labels):.3f}"
     shares = class_shares(probabilities)
-    return (f"| {name} | {len(probabilities)} | {score:.3f} | {ratio} | {accuracy} | "
-            f"{shares.min():.3f}-{shares.max():.3f} |")
+    return (
+        f"| {name} | {len(probabilities)} | {score:.3f} | {ratio} | {accuracy} | "
+        f"{shares.min():.3f}-{shares.max():.3f} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("models", nargs="+", help="image model run folders or checkpoints")
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (RNN and binary data)")
+    parser.add_argument(
+        "--temperature", type=float, default=1.0, help="sampling temperature (RNN and binary data)"
+    )
     arguments = parser.parse_args()
     models = {name: muse_gan.load(name) for name in arguments.models}
     first = next(iter(models.values()))
@@ -60,7 +75,9 @@ def main() -> None:
     held_out, held_out_labels = real_images(first, "held out")
     real = classifier.probabilities(held_out)
     reference = classifier_score(real)
-    print("| images | count | classifier score | of real | label accuracy | class shares (min-max) |")
+    print(
+        "| images | count | classifier score | of real | label accuracy | class shares (min-max) |"
+    )
     print("|---|---|---|---|---|---|")
     print(row("real, held out", real, held_out_labels, None))
     shares = {"real, held out": class_shares(real)}
@@ -68,7 +85,9 @@ def main() -> None:
         samples, asked = generated(model, arguments.count, arguments.temperature)
         temperature = f", T={arguments.temperature:g}" if arguments.temperature != 1 else ""
         probabilities = classifier.probabilities(samples)
-        print(row(f"{name} ({model.objective.family}{temperature})", probabilities, asked, reference))
+        print(
+            row(f"{name} ({model.objective.family}{temperature})", probabilities, asked, reference)
+        )
         shares[name] = class_shares(probabilities)
     classes = first.adapter.classes
     print(f"\n| share classified as | {' | '.join(classes)} |\n|---|{'---|' * len(classes)}")

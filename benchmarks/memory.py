@@ -29,20 +29,48 @@ finally:
 
 def peak_rss_mb(config: str, steps: int) -> float:
     with tempfile.TemporaryDirectory() as run:
-        command = [sys.executable, "-c", MEASURE, "train", "--config", config, "--steps", str(steps),
-                   "--out", f"{run}/run", "--device", "cpu", "--quiet"]
+        command = [
+            sys.executable,
+            "-c",
+            MEASURE,
+            "train",
+            "--config",
+            config,
+            "--steps",
+            str(steps),
+            "--out",
+            f"{run}/run",
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
         finished = subprocess.run(command, capture_output=True, text=True, check=True)
     return int(finished.stderr.strip().splitlines()[-1]) / 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--configs", nargs="*", default=[f"configs/{name}.toml" for name in DESCRIPTIONS])
+    parser.add_argument(
+        "--configs", nargs="*", default=[f"configs/{name}.toml" for name in DESCRIPTIONS]
+    )
     parser.add_argument("--steps", type=int, default=20)
     arguments = parser.parse_args()
-    baseline = float(subprocess.run([sys.executable, "-c", "import resource, torch, muse_gan.cli; "
-                                     "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
-                                    capture_output=True, text=True, check=True).stdout) / 1024
+    baseline = (
+        float(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import resource, torch, muse_gan.cli; "
+                    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        / 1024
+    )
     print(f"| config | peak RSS, {arguments.steps} training steps (MB) |\n|---|---|")
     print(f"| (python + import torch, muse_gan) | {baseline:.0f} |")
     for config in arguments.configs:

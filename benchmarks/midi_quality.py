@@ -40,15 +40,27 @@ BARS = 4
 
 def statistics(rolls, adapter) -> dict[str, float]:
     settings = adapter.settings
-    described = [metrics.describe(roll, steps_per_beat=settings.steps_per_beat, steps_per_bar=adapter.steps_per_bar,
-                                  pitch_low=settings.pitch_low) for roll in rolls]
-    return {name: float(np.nanmean([values[name] for values in described])) for name in COLUMNS | WATCHED}
+    described = [
+        metrics.describe(
+            roll,
+            steps_per_beat=settings.steps_per_beat,
+            steps_per_bar=adapter.steps_per_bar,
+            pitch_low=settings.pitch_low,
+        )
+        for roll in rolls
+    ]
+    return {
+        name: float(np.nanmean([values[name] for values in described]))
+        for name in COLUMNS | WATCHED
+    }
 
 
 def data_rolls(model, count: int):
     config, adapter = model.config, model.adapter
     train = evaluation_pieces(config, adapter, None, "train", quiet=True)
-    windows = WindowSampler(train, BARS * adapter.steps_per_bar, adapter.steps_per_bar, seed=0)  # untransposed
+    windows = WindowSampler(
+        train, BARS * adapter.steps_per_bar, adapter.steps_per_bar, seed=0
+    )  # untransposed
     return list(windows.batch(count)[0])
 
 
@@ -57,7 +69,11 @@ def generated_rolls(model, count: int):
 
 
 def row(name: str, values: dict[str, float], reference: dict[str, float] | None) -> str:
-    close = "" if reference is None else f"{sum(_within(values[k], reference[k]) for k in COLUMNS)}/{len(COLUMNS)}"
+    close = (
+        ""
+        if reference is None
+        else f"{sum(_within(values[k], reference[k]) for k in COLUMNS)}/{len(COLUMNS)}"
+    )
     return f"{name:<22} " + _cells(values, COLUMNS) + f" {close:>9}   " + _cells(values, WATCHED)
 
 
@@ -81,18 +97,32 @@ def _modality(name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--models", nargs="*", help="names, run folders or checkpoints (default: the bundled MIDI models)")
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        help="names, run folders or checkpoints (default: the bundled MIDI models)",
+    )
     parser.add_argument("--segments", type=int, default=100)
     arguments = parser.parse_args()
     names = arguments.models or [name for name in DESCRIPTIONS if _modality(name) == "midi"]
     models = {name: muse_gan.load(name) for name in names}
     first = next(iter(models.values()))
     reference = statistics(data_rolls(first, arguments.segments), first.adapter)
-    print(f"{'source':<22} " + " ".join(f"{title:>8}" for title in COLUMNS.values()) + " within10%   "
-          + " ".join(f"{title:>8}" for title in WATCHED.values()))
+    print(
+        f"{'source':<22} "
+        + " ".join(f"{title:>8}" for title in COLUMNS.values())
+        + " within10%   "
+        + " ".join(f"{title:>8}" for title in WATCHED.values())
+    )
     print(row("training data", reference, None))
     for name, model in models.items():
-        print(row(name, statistics(generated_rolls(model, arguments.segments), model.adapter), reference))
+        print(
+            row(
+                name,
+                statistics(generated_rolls(model, arguments.segments), model.adapter),
+                reference,
+            )
+        )
 
 
 if __name__ == "__main__":

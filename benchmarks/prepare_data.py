@@ -28,7 +28,9 @@ def measure(corpus: str, workers: list[int]) -> list[str]:
     from muse_gan.core.store import cache_dir, load_pieces, prepare, source_files
 
     adapter = build_adapter(load_config(None, [f'data.modality="{CORPORA[corpus]}"']))
-    files = source_files(corpus, adapter.suffixes, corpora=adapter.corpora)  # writes the built-in files once
+    files = source_files(
+        corpus, adapter.suffixes, corpora=adapter.corpora
+    )  # writes the built-in files once
     rates = []
     for count in workers:
         shutil.rmtree(cache_dir() / "prepared", ignore_errors=True)
@@ -52,7 +54,9 @@ def main() -> None:
     parser.add_argument("--corpora", nargs="*", default=list(CORPORA), choices=list(CORPORA))
     parser.add_argument("--workers", nargs="*", type=int, default=[1, 2])
     arguments = parser.parse_args()
-    header = ["corpus", "files", "pieces"] + [f"files/s, {worker_label(count)}" for count in arguments.workers]
+    header = ["corpus", "files", "pieces"] + [
+        f"files/s, {worker_label(count)}" for count in arguments.workers
+    ]
     header.append("warm load (ms)")
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header), flush=True)
     with tempfile.TemporaryDirectory() as folder:

@@ -29,8 +29,10 @@ def section(name: str) -> str:
     report = evaluate(name, options=Options(), training=True)
     seconds = time.perf_counter() - started
     counts = ", ".join(f"{set_name} {count}" for set_name, count in report.counts.items())
-    return (f"## {name}\n\n{DESCRIPTIONS[name]}.\n\n`muse eval --model {name} --with-training` "
-            f"({counts} items; reference: {report.reference}; {seconds:.0f} s)\n\n{report.table(markdown=True)}")
+    return (
+        f"## {name}\n\n{DESCRIPTIONS[name]}.\n\n`muse eval --model {name} --with-training` "
+        f"({counts} items; reference: {report.reference}; {seconds:.0f} s)\n\n{report.table(markdown=True)}"
+    )
 
 
 def main() -> None:
@@ -38,11 +40,13 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=list(DESCRIPTIONS))
     parser.add_argument("--output", default=str(Path(__file__).with_name("quality.md")))
     arguments = parser.parse_args()
-    header = (f"# Quality of the bundled models\n\nWritten by `python benchmarks/quality.py` on "
-              f"{time.strftime('%Y-%m-%d')} ({platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-              f"Python {platform.python_version()}). Each table: per-item metrics as means, with the overlapping "
-              f"area and KL(reference ‖ set) of their distributions (Yang & Lerch 2018), then per-set metrics. "
-              f"Reference: the model's held-out data. See `muse eval --help` and the README's Evaluation section.\n")
+    header = (
+        f"# Quality of the bundled models\n\nWritten by `python benchmarks/quality.py` on "
+        f"{time.strftime('%Y-%m-%d')} ({platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"Python {platform.python_version()}). Each table: per-item metrics as means, with the overlapping "
+        f"area and KL(reference ‖ set) of their distributions (Yang & Lerch 2018), then per-set metrics. "
+        f"Reference: the model's held-out data. See `muse eval --help` and the README's Evaluation section.\n"
+    )
     sections = []
     for name in arguments.models:
         sections.append(section(name))

@@ -22,7 +22,10 @@ from muse_gan.modalities.text.quality import abc_parse_rate, ngram_js_divergence
 
 def tunes(model):
     """The model's training and held-out (valid + test) pieces."""
-    return tuple(evaluation_pieces(model.config, model.adapter, None, part, quiet=True) for part in ("train", "held-out"))
+    return tuple(
+        evaluation_pieces(model.config, model.adapter, None, part, quiet=True)
+        for part in ("train", "held-out")
+    )
 
 
 def row(name: str, texts, reference, bits: str) -> str:
@@ -39,13 +42,24 @@ def main() -> None:
     models = {name: muse_gan.load(name) for name in arguments.models}
     train, held_out = tunes(next(iter(models.values())))
     reference = [text_of(piece.tensor) for piece in held_out]
-    print("| tunes | count | parse as ABC | JS 1-gram | JS 2-gram | JS 3-gram | JS 4-gram | held-out bits/char |")
+    print(
+        "| tunes | count | parse as ABC | JS 1-gram | JS 2-gram | JS 3-gram | JS 4-gram | held-out bits/char |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     sampled = random.Random(0).sample(train, min(len(train), arguments.count))
-    print(row("real, training (vs held-out)", [text_of(piece.tensor) for piece in sampled], reference, ""))
+    print(
+        row(
+            "real, training (vs held-out)",
+            [text_of(piece.tensor) for piece in sampled],
+            reference,
+            "",
+        )
+    )
     for name, model in models.items():
         texts = [model.sample(1, seed=seed)[0] for seed in range(arguments.count)]
-        report = likelihood(model, held_out)  # bits per character; None for a model without a likelihood
+        report = likelihood(
+            model, held_out
+        )  # bits per character; None for a model without a likelihood
         bits = f"{report['value']:.3f}" if report else ""
         print(row(f"{name} ({model.objective.family})", texts, reference, bits))
 

@@ -32,8 +32,10 @@ def plain_loop(config, adapter):
     """The baseline: the loop one would write by hand around the same model and losses."""
     torch.manual_seed(0)
     objective = build_objective(adapter, config)
-    optimizers = {name: torch.optim.AdamW(params, lr=config.train.lr, betas=tuple(config.train.betas))
-                  for name, params in objective.parameter_groups().items()}
+    optimizers = {
+        name: torch.optim.AdamW(params, lr=config.train.lr, betas=tuple(config.train.betas))
+        for name, params in objective.parameter_groups().items()
+    }
 
     def step(batch, labels=None):
         objective.train()
@@ -43,7 +45,9 @@ def plain_loop(config, adapter):
             loss, _ = phase.loss()
             loss.backward()
             if config.train.grad_clip:
-                torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], config.train.grad_clip)
+                torch.nn.utils.clip_grad_norm_(
+                    optimizer.param_groups[0]["params"], config.train.grad_clip
+                )
             optimizer.step()
 
     return step
@@ -53,23 +57,32 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", default="configs/bach-rnn.toml")
     parser.add_argument("--steps", type=int, default=60)  # fewer: ratios swing by 10% run to run
-    parser.add_argument("--compile", action="store_true", help="also time the Trainer with train.compile on")
+    parser.add_argument(
+        "--compile", action="store_true", help="also time the Trainer with train.compile on"
+    )
     arguments = parser.parse_args()
-    config = load_config(arguments.config, ["train.device=\"cpu\""])
+    config = load_config(arguments.config, ['train.device="cpu"'])
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = build_trainer(config, run_dir)
-        data = [trainer.train_windows.batch(config.train.batch_size) for _ in range(arguments.steps + 3)]
-        results = {"plain PyTorch loop": timed(plain_loop(config, trainer.adapter), data),
-                   "muse_gan Trainer": timed(trainer.train_step, data)}
+        data = [
+            trainer.train_windows.batch(config.train.batch_size) for _ in range(arguments.steps + 3)
+        ]
+        results = {
+            "plain PyTorch loop": timed(plain_loop(config, trainer.adapter), data),
+            "muse_gan Trainer": timed(trainer.train_step, data),
+        }
         if arguments.compile:
-            compiled = build_trainer(load_config(arguments.config, ["train.device=\"cpu\"", "train.compile=true"]),
-                                     run_dir)
+            compiled = build_trainer(
+                load_config(arguments.config, ['train.device="cpu"', "train.compile=true"]), run_dir
+            )
             results["Trainer, train.compile"] = timed(compiled.train_step, data, warmup=5)
     print(f"{arguments.config}: batch {config.train.batch_size}, {torch.get_num_threads()} threads")
     baseline = results["plain PyTorch loop"]
     for name, rate in results.items():
-        print(f"{name:<24} {rate:7.2f} steps/s {rate * config.train.batch_size:9.0f} samples/s "
-              f"ratio {rate / baseline:.3f}")
+        print(
+            f"{name:<24} {rate:7.2f} steps/s {rate * config.train.batch_size:9.0f} samples/s "
+            f"ratio {rate / baseline:.3f}"
+        )
     print("target: the Trainer's ratio >= 0.95")
 
 

@@ -20,8 +20,16 @@ from muse_gan.modalities.midi import MidiConfig, PianoRollAdapter
 from muse_gan.modalities.midi.scores import bach_chorales, read_scores
 
 HERE = Path(__file__).parent
-EXCERPTS = ("bwv101.7.mxl", "bwv102.7.mxl", "bwv103.6.mxl", "bwv104.6.mxl", "bwv108.6.mxl", "bwv11.6.mxl",
-            "bwv110.7.mxl", "bwv111.6.mxl")
+EXCERPTS = (
+    "bwv101.7.mxl",
+    "bwv102.7.mxl",
+    "bwv103.6.mxl",
+    "bwv104.6.mxl",
+    "bwv108.6.mxl",
+    "bwv11.6.mxl",
+    "bwv110.7.mxl",
+    "bwv111.6.mxl",
+)
 
 
 def chorale_roll(name: str, rolls: PianoRollAdapter):
@@ -44,7 +52,10 @@ def main() -> None:
     melody[1:] = 0  # only the soprano sounds
     write(rolls.piece(melody), HERE / "melody.mid")
     for name in EXCERPTS:
-        write(rolls.piece(chorale_roll(name, rolls)[:, : 4 * bar]), HERE / "my_midi" / name.replace(".mxl", ".mid"))
+        write(
+            rolls.piece(chorale_roll(name, rolls)[:, : 4 * bar]),
+            HERE / "my_midi" / name.replace(".mxl", ".mid"),
+        )
 
 
 if __name__ == "__main__":

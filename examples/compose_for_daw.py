@@ -18,8 +18,14 @@ from pathlib import Path
 import muse_gan
 
 
-def write_clip(project: Path, bars: int = 8, seed: int | None = None, tempo: float | None = None,
-               primer: Path | None = None, model: str | None = None) -> Path:
+def write_clip(
+    project: Path,
+    bars: int = 8,
+    seed: int | None = None,
+    tempo: float | None = None,
+    primer: Path | None = None,
+    model: str | None = None,
+) -> Path:
     """Compose ``bars`` bars (continuing ``primer`` if given) into PROJECT/muse_clips/."""
     seed = random.randrange(2**31) if seed is None else seed
     clip = muse_gan.load(model).compose(bars=bars, seed=seed, tempo=tempo, primer=primer)
@@ -39,8 +45,14 @@ def main() -> None:
     parser.add_argument("--primer", type=Path, help="a MIDI clip to continue")
     parser.add_argument("--model", help="bundled model name, run folder or checkpoint")
     arguments = parser.parse_args()
-    path = write_clip(arguments.project, arguments.bars, arguments.seed, arguments.tempo, arguments.primer,
-                      arguments.model)
+    path = write_clip(
+        arguments.project,
+        arguments.bars,
+        arguments.seed,
+        arguments.tempo,
+        arguments.primer,
+        arguments.model,
+    )
     print(f"wrote {path}")
 
 

@@ -40,10 +40,23 @@ def private_cache(monkeypatch, tmp_path_factory):
 
 
 # A tiny model trained once per test session on real chorales, for the tests that need one.
-TINY = ["data.limit=8", "midi.window_bars=2", "midi.transpose=2", "data.valid_fraction=0.3",
-        "model.hidden=32", "model.head_hidden=32", "model.layers=1",
-        "train.steps=4", "train.batch_size=4", "train.eval_every=2", "train.checkpoint_every=2",
-        "train.sample_every=2", "train.sample_bars=2", "train.log_every=2", "train.device=\"cpu\""]
+TINY = [
+    "data.limit=8",
+    "midi.window_bars=2",
+    "midi.transpose=2",
+    "data.valid_fraction=0.3",
+    "model.hidden=32",
+    "model.head_hidden=32",
+    "model.layers=1",
+    "train.steps=4",
+    "train.batch_size=4",
+    "train.eval_every=2",
+    "train.checkpoint_every=2",
+    "train.sample_every=2",
+    "train.sample_bars=2",
+    "train.log_every=2",
+    'train.device="cpu"',
+]
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +75,12 @@ def tiny_vae_run(tmp_path_factory):
     from muse_gan.training import train
 
     run = tmp_path_factory.mktemp("tiny-vae") / "run"
-    vae = ["model.family=\"vae\"", "model.latent=8", "midi.window_bars=1", "train.eval_every=4"]  # a VAE validates slowly
+    vae = [
+        'model.family="vae"',
+        "model.latent=8",
+        "midi.window_bars=1",
+        "train.eval_every=4",
+    ]  # a VAE validates slowly
     train(load_config(None, TINY + vae), run, quiet=True)
     return run
 
@@ -78,19 +96,30 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+def set_options(settings: list[str]) -> list[str]:
+    """``--set`` options for the command line, one per ``section.key=value``."""
+    return [part for item in settings for part in ("--set", item)]
+
+
 def hamming(a, b) -> int:
     """Cells in which two rolls differ."""
     return (a != b).sum().item()
 
 
-def train_family_runs(tmp_path_factory, stem: str, settings: list[str], family: str, family_settings: list[str]):
+def train_family_runs(
+    tmp_path_factory, stem: str, settings: list[str], family: str, family_settings: list[str]
+):
     """A tiny run of ``family`` on ``settings`` in a fresh folder ``stem-family``; every family
     of one modality shares the session's prepared data."""
     from muse_gan.assembly import load_config
     from muse_gan.training import train
 
     run = tmp_path_factory.mktemp(f"{stem}-{family}") / "run"
-    train(load_config(None, settings + [f"model.family=\"{family}\""] + family_settings), run, quiet=True)
+    train(
+        load_config(None, settings + [f'model.family="{family}"'] + family_settings),
+        run,
+        quiet=True,
+    )
     return family, run
 
 

@@ -16,9 +16,9 @@ import json
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -26,11 +26,23 @@ from muse_gan.timeouts import time_limit
 
 OPS = ("truncate", "insert", "overwrite", "delete", "repeat")
 # Integers that break parsers: zero, sign bits, maxima of 1, 2 and 4 bytes, MIDI's longest delta time.
-AWKWARD = (b"\x00", b"\xff", b"\x7f", b"\x80", b"\x00\x00", b"\xff\xff", b"\x7f\xff\xff\xff", b"\xff\xff\xff\xff",
-           b"\x8f\xff\xff\x7f", b"\x00\x00\x00\x00")
+AWKWARD = (
+    b"\x00",
+    b"\xff",
+    b"\x7f",
+    b"\x80",
+    b"\x00\x00",
+    b"\xff\xff",
+    b"\x7f\xff\xff\xff",
+    b"\xff\xff\xff\xff",
+    b"\x8f\xff\xff\x7f",
+    b"\x00\x00\x00\x00",
+)
 # What a doctored checkpoint header may hold in place of any value.
 HEADER_VALUES = (None, -1, 0, 10**12, 1.5, "x", True, [], {}, [1, "a"], {"a": 1})
-SECONDS_PER_INPUT = 90  # a reader slower than this on one small input counts as hung (scores may take 60)
+SECONDS_PER_INPUT = (
+    90  # a reader slower than this on one small input counts as hung (scores may take 60)
+)
 
 
 class Hang(BaseException):
@@ -47,17 +59,18 @@ def mutate(data: bytes, edits) -> bytes:
         elif op == "insert":
             data = data[:at] + payload + data[at:]
         elif op == "overwrite":
-            data = data[:at] + payload + data[at + len(payload):]
+            data = data[:at] + payload + data[at + len(payload) :]
         elif op == "delete":
-            data = data[:at] + data[at + 1 + len(payload):]
+            data = data[:at] + data[at + 1 + len(payload) :]
         elif op == "repeat":  # many copies of a chunk: thousands of tracks, notes or chunks
-            data = data[:at] + data[at:at + 32] * (1 + 64 * len(payload)) + data[at:]
+            data = data[:at] + data[at : at + 32] * (1 + 64 * len(payload)) + data[at:]
     return data
 
 
 def mutate_header(data: bytes, path_choice: int, value_choice: int) -> bytes:
     """A checkpoint whose header has one value (chosen among all of its nested values) replaced
     by one of ``HEADER_VALUES``."""
+
     def change(info: dict) -> None:
         places = list(_places(info))
         container, key = places[path_choice % len(places)]
@@ -69,18 +82,24 @@ def mutate_header(data: bytes, path_choice: int, value_choice: int) -> bytes:
 def rewrite_info(data: bytes, change: Callable[[dict], None]) -> bytes:
     """A safetensors checkpoint with ``change`` applied to its muse_gan header; the tensors stay."""
     length = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8:8 + length])
+    header = json.loads(data[8 : 8 + length])
     info = json.loads(header["__metadata__"]["muse_gan"])
     change(info)
     header["__metadata__"]["muse_gan"] = json.dumps(info)
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)  # safetensors keeps tensor data 8-byte aligned
-    return len(text).to_bytes(8, "little") + text + data[8 + length:]
+    return len(text).to_bytes(8, "little") + text + data[8 + length :]
 
 
 def _places(value):
     """(container, key) of every value nested in a JSON object, the containers themselves too."""
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
     for key, inner in items:
         yield value, key
         yield from _places(inner)
@@ -96,12 +115,21 @@ class Reader:
     read: Callable[[Path], object]  # raises DataError or MuseError on a bad input
     seeds: Callable[[], dict[str, bytes]]  # small valid files to mutate
     edge_cases: Callable[[], dict[str, bytes]]
-    refusal: str = "skipped"  # how a bad input ends: data files are skipped, configs and models refused
+    refusal: str = (
+        "skipped"  # how a bad input ends: data files are skipped, configs and models refused
+    )
 
 
 # Edge cases a reader rightly takes; every other one must end in the reader's refusal.
-USABLE_EDGE_CASES = {"3000 tracks", "20000 notes", "one sample", "data size 4 GB in the header", "1x1",
-                     "16-bit grey", "one line of a million characters"}
+USABLE_EDGE_CASES = {
+    "3000 tracks",
+    "20000 notes",
+    "one sample",
+    "data size 4 GB in the header",
+    "1x1",
+    "16-bit grey",
+    "one line of a million characters",
+}
 
 
 def attempt(reader: Reader, data: bytes, folder: Path, suffix: str | None = None) -> str:
@@ -217,14 +245,21 @@ def musicxml(steps: str = "CDEF") -> bytes:
 def mxl(score: bytes, declared_name: str = "score.xml") -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("META-INF/container.xml", '<?xml version="1.0"?><container><rootfiles>'
-                         f'<rootfile full-path="{declared_name}"/></rootfiles></container>')
+        archive.writestr(
+            "META-INF/container.xml",
+            '<?xml version="1.0"?><container><rootfiles>'
+            f'<rootfile full-path="{declared_name}"/></rootfiles></container>',
+        )
         archive.writestr(declared_name, score)
     return out.getvalue()
 
 
 def score_seeds() -> dict[str, bytes]:
-    return {"musicxml": musicxml(), "abc": ABC.encode(), "two abc tunes": (ABC + "\n" + ABC.replace("X:1", "X:2")).encode()}
+    return {
+        "musicxml": musicxml(),
+        "abc": ABC.encode(),
+        "two abc tunes": (ABC + "\n" + ABC.replace("X:1", "X:2")).encode(),
+    }
 
 
 SCORE_SUFFIX = {"musicxml": ".musicxml", "abc": ".abc", "two abc tunes": ".abc"}
@@ -234,7 +269,7 @@ def score_edge_cases() -> dict[str, bytes]:
     laughs = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10))
     return {
         "billion laughs (musicxml)": f'<?xml version="1.0"?><!DOCTYPE s [<!ENTITY l0 "ha">{laughs}]>'
-                                     f"<score-partwise><work><work-title>&l9;</work-title></work></score-partwise>".encode(),
+        f"<score-partwise><work><work-title>&l9;</work-title></work></score-partwise>".encode(),
         "zip bomb (mxl, 100 MB of zeros)": mxl(bytes(100_000_000)),
         "not a zip (mxl)": b"PK\x03\x04 broken",
         "unknown pitch step (musicxml)": musicxml("Q"),
@@ -245,9 +280,13 @@ def score_edge_cases() -> dict[str, bytes]:
     }
 
 
-EDGE_SUFFIX = {"billion laughs (musicxml)": ".musicxml", "zip bomb (mxl, 100 MB of zeros)": ".mxl",
-               "not a zip (mxl)": ".mxl", "unknown pitch step (musicxml)": ".musicxml",
-               "no notes (musicxml)": ".musicxml"}
+EDGE_SUFFIX = {
+    "billion laughs (musicxml)": ".musicxml",
+    "zip bomb (mxl, 100 MB of zeros)": ".mxl",
+    "not a zip (mxl)": ".mxl",
+    "unknown pitch step (musicxml)": ".musicxml",
+    "no notes (musicxml)": ".musicxml",
+}
 
 
 def wav(samples: np.ndarray, rate: int = 16000, subtype: str = "PCM_16") -> bytes:
@@ -264,7 +303,10 @@ def tone(seconds: float = 0.3, rate: int = 16000) -> np.ndarray:
 
 
 def audio_seeds() -> dict[str, bytes]:
-    return {"16-bit wav": wav(tone()), "float wav at 22050 Hz": wav(tone(rate=22050), 22050, "FLOAT")}
+    return {
+        "16-bit wav": wav(tone()),
+        "float wav at 22050 Hz": wav(tone(rate=22050), 22050, "FLOAT"),
+    }
 
 
 def audio_edge_cases() -> dict[str, bytes]:
@@ -290,14 +332,18 @@ def audio_edge_cases() -> dict[str, bytes]:
 def _lying_wav() -> bytes:
     data = wav(tone())
     at = data.index(b"data") + 4
-    return data[:at] + b"\xff\xff\xff\xff" + data[at + 4:]
+    return data[:at] + b"\xff\xff\xff\xff" + data[at + 4 :]
 
 
 def png(width: int, height: int, mode: str = "L") -> bytes:
     from PIL import Image
 
     out = io.BytesIO()
-    pixels = (np.arange(width * height * len(mode)) % 251).astype(np.uint8).reshape(height, width, len(mode))
+    pixels = (
+        (np.arange(width * height * len(mode)) % 251)
+        .astype(np.uint8)
+        .reshape(height, width, len(mode))
+    )
     Image.fromarray(pixels[..., 0] if mode == "L" else pixels, mode).save(out, format="PNG")
     return out.getvalue()
 
@@ -308,7 +354,12 @@ def image_seeds() -> dict[str, bytes]:
     jpeg, bmp = io.BytesIO(), io.BytesIO()
     Image.open(io.BytesIO(png(12, 9, "RGB"))).save(jpeg, format="JPEG")
     Image.open(io.BytesIO(png(12, 9))).save(bmp, format="BMP")
-    return {"png": png(12, 9), "rgb png": png(10, 10, "RGB"), "jpeg": jpeg.getvalue(), "bmp": bmp.getvalue()}
+    return {
+        "png": png(12, 9),
+        "rgb png": png(10, 10, "RGB"),
+        "jpeg": jpeg.getvalue(),
+        "bmp": bmp.getvalue(),
+    }
 
 
 def image_edge_cases() -> dict[str, bytes]:
@@ -326,10 +377,17 @@ def image_edge_cases() -> dict[str, bytes]:
 
 def _png_header(width: int, height: int) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(100))) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(100)))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _png16() -> bytes:
@@ -341,7 +399,10 @@ def _png16() -> bytes:
 
 
 def text_seeds() -> dict[str, bytes]:
-    return {"abc tunes": (ABC + "\n" + ABC).encode(), "lyrics": "Row, row, row your boat\n\ngently down the stream\n".encode()}
+    return {
+        "abc tunes": (ABC + "\n" + ABC).encode(),
+        "lyrics": b"Row, row, row your boat\n\ngently down the stream\n",
+    }
 
 
 def text_edge_cases() -> dict[str, bytes]:
@@ -360,21 +421,24 @@ def config_seeds() -> dict[str, bytes]:
     from muse_gan.assembly import Config  # every modality's and family's section registered
     from muse_gan.core.config import to_toml
 
-    return {"defaults": to_toml(Config()).encode(), "a few keys": b"[train]\nsteps = 5\nlr = 0.01\n[model]\nfamily = \"gan\"\n"}
+    return {
+        "defaults": to_toml(Config()).encode(),
+        "a few keys": b'[train]\nsteps = 5\nlr = 0.01\n[model]\nfamily = "gan"\n',
+    }
 
 
 def config_edge_cases() -> dict[str, bytes]:
     return {
         "unknown key": b"[train]\nstepz = 5\n",
         "unknown section": b"[trian]\nsteps = 5\n",
-        "wrong type": b"[train]\nsteps = \"many\"\n",
+        "wrong type": b'[train]\nsteps = "many"\n',
         "bool for an int": b"[train]\nsteps = true\n",
         "nan": b"[train]\nlr = nan\n",
         "inf": b"[audio]\nfmax = inf\n",
         "array of tables": b"[[train]]\nsteps = 5\n",
         "a section that is a number": b"train = 5\n",
         "date for a string": b"[data]\nsource = 1979-05-27\n",
-        "out of range": b"[data]\nmodality = \"image\"\n[image]\nsize = 100000000\n",
+        "out of range": b'[data]\nmodality = "image"\n[image]\nsize = 100000000\n',
         "invalid UTF-8": b"[train]\n# \xff\xfe\nsteps = 5\n",
         "not TOML": b"{this is: json}",
     }
@@ -391,12 +455,27 @@ def tiny_checkpoint(modality: str = "midi") -> bytes:
     from muse_gan.assembly import build_adapter, build_objective, load_config
     from muse_gan.core import checkpoint as ckpt
 
-    config = load_config(None, [f"data.modality=\"{modality}\"", "model.hidden=8", "model.head_hidden=8",
-                                "model.layers=1", "model.latent=4", "model.channels=4"])
+    config = load_config(
+        None,
+        [
+            f'data.modality="{modality}"',
+            "model.hidden=8",
+            "model.head_hidden=8",
+            "model.layers=1",
+            "model.latent=4",
+            "model.channels=4",
+        ],
+    )
     adapter = build_adapter(config)
     objective = build_objective(adapter, config)
-    info = {"config": config.to_dict(), "modality": modality, "adapter": adapter.to_dict(),
-            "family": objective.family, "step": 0, "valid_loss": None}
+    info = {
+        "config": config.to_dict(),
+        "modality": modality,
+        "adapter": adapter.to_dict(),
+        "family": objective.family,
+        "step": 0,
+        "valid_loss": None,
+    }
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.safetensors"
         ckpt.save_checkpoint(path, ckpt.prefixed("model.", objective.state_dict()), info)
@@ -410,13 +489,19 @@ def checkpoint_edge_cases() -> dict[str, bytes]:
     pickle = io.BytesIO()
     torch.save({"weights": torch.zeros(2)}, pickle)
     return {
-        "truncated": model[:len(model) // 2],
+        "truncated": model[: len(model) // 2],
         "header cut off": model[:40],
         "format version 99": rewrite_info(model, lambda info: info.update(format=99)),
         "unknown modality": rewrite_info(model, lambda info: info.update(modality="video")),
-        "an image model's settings": rewrite_info(model, lambda info: info.update(modality="image")),
-        "weights of another size": rewrite_info(model, lambda info: info["config"]["model"].update(hidden=16)),
-        "absurd model size in the header": rewrite_info(model, lambda info: info["config"]["model"].update(hidden=10**12)),
+        "an image model's settings": rewrite_info(
+            model, lambda info: info.update(modality="image")
+        ),
+        "weights of another size": rewrite_info(
+            model, lambda info: info["config"]["model"].update(hidden=16)
+        ),
+        "absurd model size in the header": rewrite_info(
+            model, lambda info: info["config"]["model"].update(hidden=10**12)
+        ),
         "a torch pickle": pickle.getvalue(),
         "random bytes": bytes(np.random.default_rng(3).integers(0, 256, 4096, dtype=np.uint8)),
         "empty": b"",
@@ -435,11 +520,17 @@ def _adapter(modality: str):
 READERS = {
     "midi": Reader("midi", ".mid", _file_reader(_merged_rolls), midi_seeds, midi_edge_cases),
     "score": Reader("score", ".abc", _file_reader(_merged_rolls), score_seeds, score_edge_cases),
-    "audio": Reader("audio", ".wav", _file_reader(_adapter("audio")), audio_seeds, audio_edge_cases),
-    "image": Reader("image", ".png", _file_reader(_adapter("image")), image_seeds, image_edge_cases),
+    "audio": Reader(
+        "audio", ".wav", _file_reader(_adapter("audio")), audio_seeds, audio_edge_cases
+    ),
+    "image": Reader(
+        "image", ".png", _file_reader(_adapter("image")), image_seeds, image_edge_cases
+    ),
     "text": Reader("text", ".txt", _file_reader(_adapter("text")), text_seeds, text_edge_cases),
     "config": Reader("config", ".toml", _read_config, config_seeds, config_edge_cases, "error"),
-    "checkpoint": Reader("checkpoint", ".safetensors", _read_model, checkpoint_seeds, checkpoint_edge_cases, "error"),
+    "checkpoint": Reader(
+        "checkpoint", ".safetensors", _read_model, checkpoint_seeds, checkpoint_edge_cases, "error"
+    ),
 }
 
 
@@ -458,6 +549,12 @@ def random_input(reader: Reader, seeds: dict[str, bytes], rng) -> tuple[str, byt
         return name, rng.randbytes(rng.randrange(2048))
     if reader.name == "checkpoint" and roll < 0.6:
         return name, mutate_header(seeds[name], rng.randrange(500), rng.randrange(100))
-    edits = [(rng.choice(OPS), rng.randrange(1 << 16), rng.choice([rng.randbytes(rng.randrange(9)), rng.choice(AWKWARD)]))
-             for _ in range(rng.randint(1, 4))]
+    edits = [
+        (
+            rng.choice(OPS),
+            rng.randrange(1 << 16),
+            rng.choice([rng.randbytes(rng.randrange(9)), rng.choice(AWKWARD)]),
+        )
+        for _ in range(rng.randint(1, 4))
+    ]
     return name, mutate(seeds[name], edits)

@@ -16,4 +16,4 @@ def load(model=None):
     return load_model(model)
 
 
-__all__ = ["load", "__version__"]
+__all__ = ["__version__", "load"]

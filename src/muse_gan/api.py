@@ -19,12 +19,30 @@ from .model import Animation, Items, MuseModel
 from .options import check_options
 from .training import train
 
-__all__ = ["Animation", "Items", "MuseModel", "Options", "Report", "check_options", "evaluate", "load", "load_config",
-           "resolve_model", "train"]
+__all__ = [
+    "Animation",
+    "Items",
+    "MuseModel",
+    "Options",
+    "Report",
+    "check_options",
+    "evaluate",
+    "load",
+    "load_config",
+    "resolve_model",
+    "train",
+]
 
 
-def evaluate(model=None, files: str | None = None, reference: str | None = None, part: str = "held-out",
-             modality: str | None = None, options: Options = Options(), training: bool = False) -> Report:
+def evaluate(
+    model=None,
+    files: str | None = None,
+    reference: str | None = None,
+    part: str = "held-out",
+    modality: str | None = None,
+    options: Options = Options(),
+    training: bool = False,
+) -> Report:
     """How close the samples of ``model`` (a name, run folder, checkpoint or loaded model), or
     the files in the folder ``files``, come to ``reference`` (see ``muse_gan.evaluation``)."""
     from .evaluation import evaluate as judge

@@ -21,13 +21,21 @@ from .core.config import Config
 from .core.config import load_config as _load_config
 from .core.objective import NO_TERMS
 from .errors import ConfigError, MuseError
-from .model import MuseModel
 from .modalities import ADAPTERS, build_adapter
+from .model import MuseModel
 from .objectives import OBJECTIVES
 from .objectives import build_objective as _build_objective
 from .pretrained import DEFAULT, DESCRIPTIONS, FOLDER, bundled_path
 
-__all__ = ["Config", "build_adapter", "build_objective", "load", "load_config", "read_config", "resolve_model"]
+__all__ = [
+    "Config",
+    "build_adapter",
+    "build_objective",
+    "load",
+    "load_config",
+    "read_config",
+    "resolve_model",
+]
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
@@ -39,11 +47,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
 def build_objective(adapter, config: Config):
     """The objective of ``config.model.family`` for ``adapter``'s data, with the terms the
     modality plugs into that family (see ``core.objective.DomainTerms``)."""
-    terms = adapter.family_terms(config.model.family) if isinstance(adapter, PlugsTerms) else NO_TERMS
+    terms = (
+        adapter.family_terms(config.model.family) if isinstance(adapter, PlugsTerms) else NO_TERMS
+    )
     return _build_objective(adapter.spec, config, terms)
 
 
 # models from files
+
 
 def resolve_model(model: str | Path | None) -> Path:
     """A bundled model's name, a run folder or a checkpoint file → the checkpoint's path."""
@@ -59,7 +70,9 @@ def resolve_model(model: str | Path | None) -> Path:
         raise MuseError(f"--model {model}: the folder has no model.safetensors (not a run folder?)")
     if path.is_file():
         return path
-    raise MuseError(f"--model {model}: not a bundled model (known: {', '.join(DESCRIPTIONS)}), run folder or checkpoint")
+    raise MuseError(
+        f"--model {model}: not a bundled model (known: {', '.join(DESCRIPTIONS)}), run folder or checkpoint"
+    )
 
 
 def load(model: str | Path | None = None) -> MuseModel:
@@ -111,7 +124,9 @@ def _naming(path: Path, error: Exception) -> str:
     return message if message.startswith(str(path)) else f"{path}: {message}"
 
 
-def upgrade(path: Path, tensors: dict[str, torch.Tensor], header: dict) -> tuple[dict[str, torch.Tensor], dict]:
+def upgrade(
+    path: Path, tensors: dict[str, torch.Tensor], header: dict
+) -> tuple[dict[str, torch.Tensor], dict]:
     """A checkpoint of an older format as the current format would hold it.
 
     Format 1 (before modalities owned their settings): the modality's settings in the header's
@@ -158,11 +173,16 @@ def _objective_with_weights(path: Path, config: Config, adapter, weights: dict[s
 def _check_shapes(path: Path, config: Config, adapter, weights: dict[str, torch.Tensor]) -> None:
     try:
         with torch.device("meta"):
-            shapes = {name: value.shape for name, value in build_objective(adapter, config).state_dict().items()}
+            shapes = {
+                name: value.shape
+                for name, value in build_objective(adapter, config).state_dict().items()
+            }
     except MuseError as error:
         raise MuseError(f"{path}: {error}") from None
-    except Exception as error:  # noqa: BLE001  an untrusted header's sizes can trip any layer's checks
-        raise MuseError(f"{path}: its config describes no model that can be built ({type(error).__name__})") from None
+    except Exception as error:
+        raise MuseError(
+            f"{path}: its config describes no model that can be built ({type(error).__name__})"
+        ) from None
     misfit = ckpt.misfit(shapes, weights, "the described model's")
     if misfit:
         raise MuseError(f"{path}: its weights do not fit the model its config describes ({misfit})")

@@ -22,7 +22,9 @@ class MuseGroup(click.Group):
             return super().invoke(ctx)
         except MuseError as error:
             raise click.ClickException(str(error)) from None
-        except KeyboardInterrupt:  # training saves and says how to resume; elsewhere nothing is half-written
+        except (
+            KeyboardInterrupt
+        ):  # training saves and says how to resume; elsewhere nothing is half-written
             click.echo("Error: interrupted", err=True)
             ctx.exit(130)
 
@@ -34,25 +36,72 @@ def main():
 
 
 @main.command()
-@click.option("--bars", type=int, default=16, show_default=True, help="Length of each piece, 1-256 bars.")
-@click.option("--model", "-m", default=None, help="Bundled model name, run folder or checkpoint (default: bach-rnn).")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
-              help="Same seed and model give the same file (default: random, printed).")
-@click.option("--temperature", type=float, default=1.0, show_default=True, help="Below 1: safer; above 1: wilder.")
-@click.option("--tempo", type=float, default=None, help="Quarter notes per minute (default: the primer's or the model's).")
-@click.option("--primer", default=None, help="A MIDI or score file to continue: the piece starts with it.")
-@click.option("-n", "--variations", type=int, default=1, show_default=True, help="How many pieces (seeds seed, seed+1, ...).")
-@click.option("--decode", type=click.Choice(["threshold", "bernoulli"]), default=None,
-              help="GAN models: notes where the probability is above 0.5, or drawn from it (default: the model's).")
-@click.option("--transpose", type=int, default=0, show_default=True,
-              help="Semitones to move the pieces up (down if negative), -24 to 24: another key for a one-key model.")
-@click.option("-o", "--output", default="-", show_default=True,
-              help="Output .mid, .png or .wav (format from the suffix), a folder for several, or - for MIDI on stdout.")
+@click.option(
+    "--bars", type=int, default=16, show_default=True, help="Length of each piece, 1-256 bars."
+)
+@click.option(
+    "--model",
+    "-m",
+    default=None,
+    help="Bundled model name, run folder or checkpoint (default: bach-rnn).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=None,
+    help="Same seed and model give the same file (default: random, printed).",
+)
+@click.option(
+    "--temperature",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Below 1: safer; above 1: wilder.",
+)
+@click.option(
+    "--tempo",
+    type=float,
+    default=None,
+    help="Quarter notes per minute (default: the primer's or the model's).",
+)
+@click.option(
+    "--primer", default=None, help="A MIDI or score file to continue: the piece starts with it."
+)
+@click.option(
+    "-n",
+    "--variations",
+    type=int,
+    default=1,
+    show_default=True,
+    help="How many pieces (seeds seed, seed+1, ...).",
+)
+@click.option(
+    "--decode",
+    type=click.Choice(["threshold", "bernoulli"]),
+    default=None,
+    help="GAN models: notes where the probability is above 0.5, or drawn from it (default: the model's).",
+)
+@click.option(
+    "--transpose",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Semitones to move the pieces up (down if negative), -24 to 24: another key for a one-key model.",
+)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    help="Output .mid, .png or .wav (format from the suffix), a folder for several, or - for MIDI on stdout.",
+)
 def compose(bars, model, seed, temperature, tempo, primer, variations, decode, transpose, output):
     """Compose new pieces with a trained model."""
     from .options import check_options
 
-    check_options(bars=bars, temperature=temperature, tempo=tempo, variations=variations, transpose=transpose)
+    check_options(
+        bars=bars, temperature=temperature, tempo=tempo, variations=variations, transpose=transpose
+    )
     targets = _output_targets(output, variations)
     from .api import load
 
@@ -65,8 +114,12 @@ def compose(bars, model, seed, temperature, tempo, primer, variations, decode, t
     _say_seed(seed, chosen)
 
 
-def _output_targets(output: str, count: int, stem: str = "piece", formats: tuple[str, ...] = (".mid", ".midi", ".png", ".wav"),
-                    ) -> list[Path | None]:
+def _output_targets(
+    output: str,
+    count: int,
+    stem: str = "piece",
+    formats: tuple[str, ...] = (".mid", ".midi", ".png", ".wav"),
+) -> list[Path | None]:
     """Where each piece goes: None is stdout. A folder gets one file each, in the first format."""
     from .errors import MuseError
 
@@ -75,17 +128,23 @@ def _output_targets(output: str, count: int, stem: str = "piece", formats: tuple
         if count > 1:
             raise MuseError(f"-o -: several variations need -o FOLDER/ or -o NAME{formats[0]}")
         if sys.stdout.isatty() and formats[0] not in (".abc", ".txt"):  # text is for reading
-            raise MuseError(f"refusing to write {kind} to a terminal: redirect it (> out{formats[0]}) "
-                            f"or give -o out{formats[0]}")
+            raise MuseError(
+                f"refusing to write {kind} to a terminal: redirect it (> out{formats[0]}) "
+                f"or give -o out{formats[0]}"
+            )
         return [None]
     path = Path(output)
     if _is_folder(output) or (count > 1 and not path.suffix):
         return [path / f"{stem}_{number:03d}{formats[0]}" for number in range(1, count + 1)]
     if path.suffix.lower() not in formats:
-        raise MuseError(f"-o {output}: unknown format '{path.suffix}' (known: {', '.join(formats)})")
+        raise MuseError(
+            f"-o {output}: unknown format '{path.suffix}' (known: {', '.join(formats)})"
+        )
     if count == 1:
         return [path]
-    return [path.with_name(f"{path.stem}_{number:03d}{path.suffix}") for number in range(1, count + 1)]
+    return [
+        path.with_name(f"{path.stem}_{number:03d}{path.suffix}") for number in range(1, count + 1)
+    ]
 
 
 def _is_folder(output: str) -> bool:
@@ -120,19 +179,33 @@ def _write(data: bytes, target: Path | None) -> None:
 
 @main.command()
 @click.argument("midi_file")
-@click.option("-o", "--output", default="-", show_default=True, help="The .wav to write, or - for stdout.")
-@click.option("--soundfont", default=None, help="A General MIDI SoundFont (.sf2/.sf3) for FluidSynth "
-              "(default: one found in the usual places, e.g. /usr/share/sounds/sf2).")
-@click.option("--synth", type=click.Choice(["auto", "fluidsynth", "builtin"]), default="auto", show_default=True,
-              help="auto: FluidSynth when it and a SoundFont are installed, else the built-in synthesizer.")
-@click.option("--sample-rate", type=click.IntRange(8000, 96000), default=None, help="Hz (default: 22050).")
+@click.option(
+    "-o", "--output", default="-", show_default=True, help="The .wav to write, or - for stdout."
+)
+@click.option(
+    "--soundfont",
+    default=None,
+    help="A General MIDI SoundFont (.sf2/.sf3) for FluidSynth "
+    "(default: one found in the usual places, e.g. /usr/share/sounds/sf2).",
+)
+@click.option(
+    "--synth",
+    type=click.Choice(["auto", "fluidsynth", "builtin"]),
+    default="auto",
+    show_default=True,
+    help="auto: FluidSynth when it and a SoundFont are installed, else the built-in synthesizer.",
+)
+@click.option(
+    "--sample-rate", type=click.IntRange(8000, 96000), default=None, help="Hz (default: 22050)."
+)
 def render(midi_file, output, soundfont, synth, sample_rate):
     """Play a MIDI (or score) file into a WAV: same file, same WAV."""
     from .errors import DataError, MuseError
     from .modalities.midi import PianoRollAdapter
-    from .modalities.midi.render import SAMPLE_RATE, render as render_piece, wav_bytes
+    from .modalities.midi.render import SAMPLE_RATE, wav_bytes
+    from .modalities.midi.render import render as render_piece
 
-    target, = _output_targets(output, 1, stem="render", formats=(".wav",))
+    (target,) = _output_targets(output, 1, stem="render", formats=(".wav",))
     try:
         piece = PianoRollAdapter().read(midi_file)[0]  # a score file's first piece works too
     except DataError as error:
@@ -144,13 +217,28 @@ def render(midi_file, output, soundfont, synth, sample_rate):
 @main.command()
 @click.argument("start")
 @click.argument("end")
-@click.option("--model", "-m", default="bach-vae", show_default=True, help="A VAE: bundled name, run folder or checkpoint.")
-@click.option("--steps", type=int, default=5, show_default=True, help="Clips on the path, both ends included.")
+@click.option(
+    "--model",
+    "-m",
+    default="bach-vae",
+    show_default=True,
+    help="A VAE: bundled name, run folder or checkpoint.",
+)
+@click.option(
+    "--steps", type=int, default=5, show_default=True, help="Clips on the path, both ends included."
+)
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option("--temperature", type=float, default=0.5, show_default=True)
-@click.option("--tempo", type=float, default=None, help="Quarter notes per minute (default: START's).")
-@click.option("-o", "--output", default="-", show_default=True,
-              help="One .mid/.png with the clips one after another, a FOLDER/ for one file each, or - for stdout.")
+@click.option(
+    "--tempo", type=float, default=None, help="Quarter notes per minute (default: START's)."
+)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    help="One .mid/.png with the clips one after another, a FOLDER/ for one file each, or - for stdout.",
+)
 def interpolate(start, end, model, steps, seed, temperature, tempo, output):
     """Walk the latent space from clip START to clip END."""
     from .options import check_options
@@ -167,23 +255,78 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
 
 
 @main.command()
-@click.option("--model", "-m", required=True, help="An image, audio or text model: bundled name, run folder or checkpoint.")
-@click.option("--modality", default=None, help="Check that the model is of this modality (image, audio, text).")
-@click.option("-n", "--count", type=int, default=None, help="How many items (default: 64 pictures, 8 sounds, 4 texts).")
-@click.option("--label", "--pitch", "label", default=None,
-              help="Class-conditional models: the class to draw (a digit; for notes, the MIDI pitch).")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
-              help="Same seed and model give the same files (default: random, printed).")
-@click.option("--temperature", type=float, default=1.0, show_default=True, help="Below 1: safer; above 1: wilder.")
-@click.option("--length", type=int, default=None, help="Text models: at most this many tokens (default: 4 windows).")
-@click.option("--primer", default=None, help="Text models: the text to start with (\\n: a line break), or a file holding it.")
-@click.option("--top-k", type=int, default=0, show_default=True, help="Text models: draw from the k likeliest tokens only (0: all).")
-@click.option("--top-p", type=float, default=1.0, show_default=True,
-              help="Text models: draw from the likeliest tokens holding this much probability.")
-@click.option("-o", "--output", default="-", show_default=True,
-              help="A .png (pictures: one or a grid; sounds: spectrograms), .wav (sounds one after another), "
-                   ".abc/.txt (texts), .mid/.wav/.png from ABC (one file per tune), a FOLDER/ for one file "
-                   "each, or - for stdout.")
+@click.option(
+    "--model",
+    "-m",
+    required=True,
+    help="An image, audio or text model: bundled name, run folder or checkpoint.",
+)
+@click.option(
+    "--modality",
+    default=None,
+    help="Check that the model is of this modality (image, audio, text).",
+)
+@click.option(
+    "-n",
+    "--count",
+    type=int,
+    default=None,
+    help="How many items (default: 64 pictures, 8 sounds, 4 texts).",
+)
+@click.option(
+    "--label",
+    "--pitch",
+    "label",
+    default=None,
+    help="Class-conditional models: the class to draw (a digit; for notes, the MIDI pitch).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=None,
+    help="Same seed and model give the same files (default: random, printed).",
+)
+@click.option(
+    "--temperature",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Below 1: safer; above 1: wilder.",
+)
+@click.option(
+    "--length",
+    type=int,
+    default=None,
+    help="Text models: at most this many tokens (default: 4 windows).",
+)
+@click.option(
+    "--primer",
+    default=None,
+    help="Text models: the text to start with (\\n: a line break), or a file holding it.",
+)
+@click.option(
+    "--top-k",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Text models: draw from the k likeliest tokens only (0: all).",
+)
+@click.option(
+    "--top-p",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Text models: draw from the likeliest tokens holding this much probability.",
+)
+@click.option(
+    "-o",
+    "--output",
+    default="-",
+    show_default=True,
+    help="A .png (pictures: one or a grid; sounds: spectrograms), .wav (sounds one after another), "
+    ".abc/.txt (texts), .mid/.wav/.png from ABC (one file per tune), a FOLDER/ for one file "
+    "each, or - for stdout.",
+)
 def sample(model, modality, count, label, seed, temperature, length, primer, top_k, top_p, output):
     """Draw new items (pictures, sounds, texts) from a trained model."""
     from .options import check_options
@@ -196,8 +339,16 @@ def sample(model, modality, count, label, seed, temperature, length, primer, top
     one_each = _is_folder(output) or one_per_file
     targets = _output_targets(output, count if one_each else 1, stem="sample", formats=formats)
     chosen = _random_seed() if seed is None else seed
-    items = muse.sample(count, chosen, label, temperature, length=length, primer=_primer_text(primer),
-                        top_k=top_k, top_p=top_p)
+    items = muse.sample(
+        count,
+        chosen,
+        label,
+        temperature,
+        length=length,
+        primer=_primer_text(primer),
+        top_k=top_k,
+        top_p=top_p,
+    )
     if one_each:
         _write_each(items, targets, skip_unwritable=one_per_file)
     else:
@@ -235,18 +386,27 @@ def _write_each(items, targets, skip_unwritable: bool) -> None:
         _write(data, target)
         written += 1
     if not written:
-        raise MuseError(f"none of the {len(targets)} {name}s could be written as {targets[0].suffix}; nothing written")
+        raise MuseError(
+            f"none of the {len(targets)} {name}s could be written as {targets[0].suffix}; nothing written"
+        )
     if written < len(targets):
         click.echo(f"wrote {written} of {len(targets)} {name}s", err=True)
 
 
 @main.command()
-@click.option("--model", "-m", required=True, help="A GAN or VAE picture or sound model: bundled name, run folder or checkpoint.")
+@click.option(
+    "--model",
+    "-m",
+    required=True,
+    help="A GAN or VAE picture or sound model: bundled name, run folder or checkpoint.",
+)
 @click.option("--frames", type=int, default=48, show_default=True, help="Frames in one loop.")
 @click.option("--fps", type=float, default=12.0, show_default=True, help="Frames per second.")
 @click.option("--label", default=None, help="Class-conditional models: the class to walk through.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
-@click.option("-o", "--output", default="-", show_default=True, help="The .gif to write, or - for stdout.")
+@click.option(
+    "-o", "--output", default="-", show_default=True, help="The .gif to write, or - for stdout."
+)
 def animate(model, frames, fps, label, seed, output):
     """A looping GIF walking through a model's latent space."""
     from .errors import MuseError
@@ -255,7 +415,7 @@ def animate(model, frames, fps, label, seed, output):
     check_options(frames=frames)
     if not 0.5 <= fps <= 100:
         raise MuseError(f"--fps {fps}: must be from 0.5 to 100")
-    target, = _output_targets(output, 1, stem="walk", formats=(".gif",))
+    (target,) = _output_targets(output, 1, stem="walk", formats=(".gif",))
     from .api import load
 
     _write(load(model).animate(frames, seed, label).file_bytes(fps), target)
@@ -267,7 +427,9 @@ def _load_checked(model: str, modality: str | None):
 
     muse = load(model)
     if modality is not None and muse.adapter.modality != modality:
-        raise MuseError(f"--modality {modality}: {model} is a model of {muse.adapter.modality} data")
+        raise MuseError(
+            f"--modality {modality}: {model} is a model of {muse.adapter.modality} data"
+        )
     return muse
 
 
@@ -283,15 +445,37 @@ def _say_seed(given: int | None, chosen: int) -> None:
 
 
 @main.command()
-@click.option("--modality", default=None,
-              help="What to train on: midi, image, audio or text (default: the config's, else midi).")
-@click.option("--model", "family", default=None, help="Model family: rnn, gan or vae (default: the config's, else rnn).")
-@click.option("--data", default=None, help="Folder of your own files (searched recursively); default: built-in data.")
+@click.option(
+    "--modality",
+    default=None,
+    help="What to train on: midi, image, audio or text (default: the config's, else midi).",
+)
+@click.option(
+    "--model",
+    "family",
+    default=None,
+    help="Model family: rnn, gan or vae (default: the config's, else rnn).",
+)
+@click.option(
+    "--data",
+    default=None,
+    help="Folder of your own files (searched recursively); default: built-in data.",
+)
 @click.option("--config", "config_file", default=None, help="A TOML config (see configs/).")
-@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override one config value.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override one config value.",
+)
 @click.option("--out", default=None, help="Run folder (default: runs/MODALITY-DATE-TIME).")
 @click.option("--resume", default=None, help="Continue the run saved in this folder.")
-@click.option("--init", default=None, help="Start from this model's weights (bundled name, run or checkpoint) to fine-tune.")
+@click.option(
+    "--init",
+    default=None,
+    help="Start from this model's weights (bundled name, run or checkpoint) to fine-tune.",
+)
 @click.option("--steps", type=int, default=None, help="Shortcut for --set train.steps=N.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, ... (default: CUDA when present).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -303,7 +487,9 @@ def train(modality, family, data, config_file, overrides, out, resume, init, ste
     from .errors import MuseError
     from .training import train as run_training
 
-    overrides = ["data.modality=" + toml_value(modality)] + list(overrides) if modality else list(overrides)
+    overrides = (
+        ["data.modality=" + toml_value(modality)] + list(overrides) if modality else list(overrides)
+    )
     if family:
         overrides.append("model.family=" + toml_value(family))
     if data:
@@ -315,15 +501,23 @@ def train(modality, family, data, config_file, overrides, out, resume, init, ste
     config = _config(config_file, overrides, init, resume)
     main_process = launched_rank() == 0
     if launched_world() > 1 and not (resume or out):
-        raise MuseError("--out: name the run folder when training with several processes (they must agree on it)")
+        raise MuseError(
+            "--out: name the run folder when training with several processes (they must agree on it)"
+        )
     run_dir = Path(resume or out or _default_run_dir(config.data.modality))
     if main_process:
         click.echo(f"run folder: {run_dir}", err=True)
     trainer = run_training(config, run_dir, resume=bool(resume), init=init, quiet=quiet)
     adapter = trainer.adapter
-    use = "compose" if isinstance(adapter, Composes) else f"sample -o samples{adapter.sample_formats[0]}"
+    use = (
+        "compose"
+        if isinstance(adapter, Composes)
+        else f"sample -o samples{adapter.sample_formats[0]}"
+    )
     if main_process:
-        click.echo(f"done: {trainer.step} steps; use it with: muse {use} --model {run_dir}", err=True)
+        click.echo(
+            f"done: {trainer.step} steps; use it with: muse {use} --model {run_dir}", err=True
+        )
 
 
 def _config(config_file, overrides: list[str], init: str | None, resume: str | None):
@@ -354,29 +548,95 @@ def models():
 
 
 @main.command(name="eval")
-@click.option("--model", "-m", default=None, help="A model to sample and judge: bundled name, run folder or checkpoint.")
-@click.option("--files", default=None, help="Judge the generated files in this folder instead (any tool's output).")
-@click.option("--reference", "--data", "reference", default=None,
-              help="Real data to compare with: a folder or a built-in corpus (default: the model's held-out "
-                   "data, or the built-in data).")
-@click.option("--split", "part", type=click.Choice(["held-out", "test", "valid", "train", "all"]), default="held-out",
-              show_default=True, help="Which part of the model's own data is the reference (without --reference).")
-@click.option("-n", "--count", type=click.IntRange(1, 100_000), default=None,
-              help="Items on each side (default: MIDI 100 windows, images 500, audio 100, text 100).")
-@click.option("--bars", type=click.IntRange(1, 256), default=4, show_default=True,
-              help="MIDI: length of the generated pieces and of the windows cut from files.")
-@click.option("--modality", default=None, help="The kind of --files (default: guessed from their suffixes).")
+@click.option(
+    "--model",
+    "-m",
+    default=None,
+    help="A model to sample and judge: bundled name, run folder or checkpoint.",
+)
+@click.option(
+    "--files",
+    default=None,
+    help="Judge the generated files in this folder instead (any tool's output).",
+)
+@click.option(
+    "--reference",
+    "--data",
+    "reference",
+    default=None,
+    help="Real data to compare with: a folder or a built-in corpus (default: the model's held-out "
+    "data, or the built-in data).",
+)
+@click.option(
+    "--split",
+    "part",
+    type=click.Choice(["held-out", "test", "valid", "train", "all"]),
+    default="held-out",
+    show_default=True,
+    help="Which part of the model's own data is the reference (without --reference).",
+)
+@click.option(
+    "-n",
+    "--count",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Items on each side (default: MIDI 100 windows, images 500, audio 100, text 100).",
+)
+@click.option(
+    "--bars",
+    type=click.IntRange(1, 256),
+    default=4,
+    show_default=True,
+    help="MIDI: length of the generated pieces and of the windows cut from files.",
+)
+@click.option(
+    "--modality", default=None, help="The kind of --files (default: guessed from their suffixes)."
+)
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option("--temperature", type=float, default=1.0, show_default=True)
-@click.option("--inception", default=None, help="Images: torchvision Inception v3 weights (.pth/.safetensors) for FID and KID.")
-@click.option("--classifier-steps", type=click.IntRange(1, 1_000_000), default=1500, show_default=True,
-              help="Images: training steps of the classifier behind the classifier score.")
-@click.option("--with-training", "training", is_flag=True,
-              help="Also judge the model's training data against the reference: how close real data comes.")
-@click.option("--json", "json_path", default=None, help="Also write the report as JSON to this file.")
-@click.option("--markdown", "markdown_path", default=None, help="Also write the report as a Markdown table to this file.")
-def evaluate(model, files, reference, part, count, bars, modality, seed, temperature, inception, classifier_steps,
-             training, json_path, markdown_path):
+@click.option(
+    "--inception",
+    default=None,
+    help="Images: torchvision Inception v3 weights (.pth/.safetensors) for FID and KID.",
+)
+@click.option(
+    "--classifier-steps",
+    type=click.IntRange(1, 1_000_000),
+    default=1500,
+    show_default=True,
+    help="Images: training steps of the classifier behind the classifier score.",
+)
+@click.option(
+    "--with-training",
+    "training",
+    is_flag=True,
+    help="Also judge the model's training data against the reference: how close real data comes.",
+)
+@click.option(
+    "--json", "json_path", default=None, help="Also write the report as JSON to this file."
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    default=None,
+    help="Also write the report as a Markdown table to this file.",
+)
+def evaluate(
+    model,
+    files,
+    reference,
+    part,
+    count,
+    bars,
+    modality,
+    seed,
+    temperature,
+    inception,
+    classifier_steps,
+    training,
+    json_path,
+    markdown_path,
+):
     """How close a model's samples (or a folder of generated files) are to real data.
 
     Per-item metrics are compared as distributions (means, overlapping area, KL(reference ||
@@ -388,15 +648,29 @@ def evaluate(model, files, reference, part, count, bars, modality, seed, tempera
     check_options(temperature=temperature)
     if training and not model:
         raise MuseError("--with-training: only with --model (its training data)")
-    from .api import Options, evaluate as run_evaluation
+    from .api import Options
+    from .api import evaluate as run_evaluation
 
-    options = Options(count=count, bars=bars, seed=seed, temperature=temperature, inception=inception,
-                      classifier_steps=classifier_steps)
+    options = Options(
+        count=count,
+        bars=bars,
+        seed=seed,
+        temperature=temperature,
+        inception=inception,
+        classifier_steps=classifier_steps,
+    )
     report = run_evaluation(model, files, reference, part, modality, options, training)
     report.command = "muse " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "muse" else ""
-    judged = f"{model} ({report.counts[report.sets[0]]} samples)" if model else f"{files} ({report.counts[report.sets[0]]} items)"
+    judged = (
+        f"{model} ({report.counts[report.sets[0]]} samples)"
+        if model
+        else f"{files} ({report.counts[report.sets[0]]} items)"
+    )
     click.echo(f"{judged} against {report.reference} ({report.counts['reference']} items)\n")
     click.echo(report.table(), nl=False)
-    for path, text in ((json_path, report.to_json), (markdown_path, lambda: report.table(markdown=True))):
+    for path, text in (
+        (json_path, report.to_json),
+        (markdown_path, lambda: report.table(markdown=True)),
+    ):
         if path:
             _write(text().encode(), Path(path))

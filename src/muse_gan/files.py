@@ -25,7 +25,9 @@ def write_atomically(path: Path, data: bytes) -> None:
     _make_folder(path)
     temporary = None
     try:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX
+        )
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
@@ -44,7 +46,9 @@ def _make_folder(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # mkdir's own wording ("File exists") hides which one is in the way
-        raise MuseError(f"{path}: cannot write (a file is in the way of its folder {path.parent})") from None
+        raise MuseError(
+            f"{path}: cannot write (a file is in the way of its folder {path.parent})"
+        ) from None
     except OSError as error:
         raise MuseError(f"{path}: cannot make its folder ({error.strerror or error})") from None
 

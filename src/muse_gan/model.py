@@ -34,12 +34,25 @@ class MuseModel:
     into pieces, and the config it was trained with; ``path`` is the file it came from."""
 
     def __init__(self, objective, adapter, config, path: Path):
-        self.objective, self.adapter, self.config, self.path = objective, adapter, config, Path(path)
+        self.objective, self.adapter, self.config, self.path = (
+            objective,
+            adapter,
+            config,
+            Path(path),
+        )
 
     # pieces of music (adapters that compose)
 
-    def compose(self, bars: int = 16, seed: int = 0, temperature: float = 1.0, tempo: float | None = None,
-                primer=None, decode: str | None = None, transpose: int = 0):
+    def compose(
+        self,
+        bars: int = 16,
+        seed: int = 0,
+        temperature: float = 1.0,
+        tempo: float | None = None,
+        primer=None,
+        decode: str | None = None,
+        transpose: int = 0,
+    ):
         """A new piece of exactly ``bars`` bars (for MIDI a ``Piece``, a ``pretty_midi.PrettyMIDI``).
 
         ``primer`` (a path or a PrettyMIDI) is continued: the piece starts with it. ``tempo`` is
@@ -56,8 +69,13 @@ class MuseModel:
         if shift:
             given = self.adapter.shifted(given, shift)
         generator = torch.Generator().manual_seed(seed)
-        with _single_thread(), self._decoding(decode):  # one thread: float sums in one order, same bytes
-            roll = self.objective.sample(1, bars * self.adapter.steps_per_bar, temperature, generator, given)[0]
+        with (
+            _single_thread(),
+            self._decoding(decode),
+        ):  # one thread: float sums in one order, same bytes
+            roll = self.objective.sample(
+                1, bars * self.adapter.steps_per_bar, temperature, generator, given
+            )[0]
         roll = self.adapter.shifted(self.adapter.shifted(roll, -shift), transpose, "--transpose")
         return self.adapter.piece(roll.to(torch.uint8), tempo or given_tempo)
 
@@ -65,36 +83,62 @@ class MuseModel:
         """A ``MuseError`` unless this model makes pieces of music of any length (MIDI models do)."""
         if not isinstance(self.adapter, Composes):
             made = "fixed-size items" if self.adapter.spec.length else "text"
-            raise MuseError(f"{self.path}: {self.adapter.modality} models make {made}, not pieces of music "
-                            f"(use muse sample, or .sample() in Python)")
+            raise MuseError(
+                f"{self.path}: {self.adapter.modality} models make {made}, not pieces of music "
+                f"(use muse sample, or .sample() in Python)"
+            )
 
-    def interpolate(self, start, end, steps: int = 5, seed: int = 0, temperature: float = 0.5,
-                    tempo: float | None = None) -> list:
+    def interpolate(
+        self,
+        start,
+        end,
+        steps: int = 5,
+        seed: int = 0,
+        temperature: float = 0.5,
+        tempo: float | None = None,
+    ) -> list:
         """``steps`` clips (both ends included) on a path through the latent space from clip
         ``start`` to clip ``end`` (paths or PrettyMIDIs), each one segment long, as pieces. The
         first and last reconstruct the two clips; ``join`` puts them in one piece."""
         if not isinstance(self.adapter, Composes):
-            raise MuseError(f"{self.path}: interpolate morphs between MIDI clips; to walk an "
-                            f"{self.adapter.modality} model's latent space, use muse animate")
+            raise MuseError(
+                f"{self.path}: interpolate morphs between MIDI clips; to walk an "
+                f"{self.adapter.modality} model's latent space, use muse animate"
+            )
         if not isinstance(self.objective, Interpolates):
-            raise MuseError(f"{self.path}: {self.objective.a_family} model has no latent space to interpolate in "
-                            f"(use a VAE model)")
+            raise MuseError(
+                f"{self.path}: {self.objective.a_family} model has no latent space to interpolate in "
+                f"(use a VAE model)"
+            )
         check_options(temperature=temperature, tempo=tempo, steps=steps)
-        (first, first_tempo), (last, _) = self.adapter.read_clip(start, "start"), self.adapter.read_clip(end, "end")
+        (first, first_tempo), (last, _) = (
+            self.adapter.read_clip(start, "start"),
+            self.adapter.read_clip(end, "end"),
+        )
         shifts = self.adapter.into_model_key([first, last])
         generator = torch.Generator().manual_seed(seed)
         with _single_thread():
-            rolls = self.objective.interpolate(self.adapter.shifted(first, shifts[0]).float(),
-                                               self.adapter.shifted(last, shifts[1]).float(), steps - 2, temperature,
-                                               generator)
+            rolls = self.objective.interpolate(
+                self.adapter.shifted(first, shifts[0]).float(),
+                self.adapter.shifted(last, shifts[1]).float(),
+                steps - 2,
+                temperature,
+                generator,
+            )
         # a common-key model's clips come back in their own keys, the ones between glide
         back = torch.linspace(*shifts, steps).tolist()
-        return [self.adapter.piece(self.adapter.shifted(roll, -round(shift)).to(torch.uint8), tempo or first_tempo)
-                for roll, shift in zip(rolls, back)]
+        return [
+            self.adapter.piece(
+                self.adapter.shifted(roll, -round(shift)).to(torch.uint8), tempo or first_tempo
+            )
+            for roll, shift in zip(rolls, back)
+        ]
 
     def join(self, pieces: list):
         """Pieces of this model one after another, as one piece (at the first one's tempo)."""
-        return self.adapter.piece(torch.cat([piece.roll for piece in pieces], dim=1), pieces[0].tempo)
+        return self.adapter.piece(
+            torch.cat([piece.roll for piece in pieces], dim=1), pieces[0].tempo
+        )
 
     def _primer(self, primer, bars: int):
         """The primer's roll up to its last sounding step (so the continuation follows on
@@ -104,14 +148,25 @@ class MuseModel:
         roll, tempo = self.adapter.read_clip(primer, "--primer")
         primer_bars = roll.shape[1] // self.adapter.steps_per_bar
         if primer_bars > bars:
-            raise MuseError(f"--primer {primer}: it is {primer_bars} bars long; --bars must be at least that")
+            raise MuseError(
+                f"--primer {primer}: it is {primer_bars} bars long; --bars must be at least that"
+            )
         sounding = roll.any(dim=2).any(dim=0).nonzero()
         return roll[:, : int(sounding.max()) + 1].float(), tempo
 
     # items of a fixed size, and text
 
-    def sample(self, count: int = 1, seed: int = 0, label: str | None = None, temperature: float = 1.0,
-               length: int | None = None, primer: str | None = None, top_k: int = 0, top_p: float = 1.0) -> "Items":
+    def sample(
+        self,
+        count: int = 1,
+        seed: int = 0,
+        label: str | None = None,
+        temperature: float = 1.0,
+        length: int | None = None,
+        primer: str | None = None,
+        top_k: int = 0,
+        top_p: float = 1.0,
+    ) -> Items:
         """``count`` new items as ``Items``: a sequence of the modality's objects (PIL images,
         waveforms as float32 arrays at ``adapter.settings.sample_rate``, or strings) that also
         holds their tensors ``(count, channels, steps, width)`` and writes itself.
@@ -129,7 +184,9 @@ class MuseModel:
         primer_frames = self._text_primer(primer, steps)
         generator = torch.Generator().manual_seed(seed)
         with _single_thread(), self._token_filters(top_k, top_p):
-            tensors = self.objective.sample(count, steps, temperature, generator, primer=primer_frames, labels=labels)
+            tensors = self.objective.sample(
+                count, steps, temperature, generator, primer=primer_frames, labels=labels
+            )
         return Items(self.adapter, tensors)
 
     def _sample_steps(self, length: int | None) -> int:
@@ -140,8 +197,10 @@ class MuseModel:
             if length is not None and not 1 <= length <= 100_000:
                 raise MuseError(f"--length {length}: must be from 1 to 100000 tokens")
             return length or 4 * spec.window
-        raise MuseError(f"{self.path}: a {self.adapter.modality} model composes pieces of any length "
-                        f"(use muse compose, or .compose() in Python)")
+        raise MuseError(
+            f"{self.path}: a {self.adapter.modality} model composes pieces of any length "
+            f"(use muse compose, or .compose() in Python)"
+        )
 
     def _text_primer(self, primer: str | None, steps: int):
         """A text model's primer as one-hot frames ``(1, tokens, vocabulary)``."""
@@ -151,22 +210,30 @@ class MuseModel:
         if primer is None:
             return None
         if not tokens:
-            raise MuseError("--primer: only text models take a text primer here (MIDI models: muse compose --primer)")
+            raise MuseError(
+                "--primer: only text models take a text primer here (MIDI models: muse compose --primer)"
+            )
         return self.adapter.primer_frames(primer, steps)
 
-    def animate(self, frames: int = 48, seed: int = 0, label: str | None = None) -> "Animation":
+    def animate(self, frames: int = 48, seed: int = 0, label: str | None = None) -> Animation:
         """``frames`` items along a closed loop through the latent space, as an ``Animation`` (a
         sequence of the modality's objects): played in order and repeated, it has no jump."""
         if not isinstance(self.adapter, Animates):
-            raise MuseError(f"{self.path}: muse animate walks the latent space of picture and sound models, "
-                            f"not {self.adapter.modality} ones")
+            raise MuseError(
+                f"{self.path}: muse animate walks the latent space of picture and sound models, "
+                f"not {self.adapter.modality} ones"
+            )
         if not isinstance(self.objective, WalksLatent):
-            raise MuseError(f"{self.path}: {self.objective.a_family} model has no latent space to walk "
-                            f"(use a GAN or VAE model)")
+            raise MuseError(
+                f"{self.path}: {self.objective.a_family} model has no latent space to walk "
+                f"(use a GAN or VAE model)"
+            )
         check_options(frames=frames)
         generator = torch.Generator().manual_seed(seed)
         with _single_thread():
-            return Animation(self.adapter, self.objective.animate(frames, generator, self._labels(label, 1)))
+            return Animation(
+                self.adapter, self.objective.animate(frames, generator, self._labels(label, 1))
+            )
 
     # options
 
@@ -178,7 +245,9 @@ class MuseModel:
         if not classes:
             raise MuseError(f"--label {label}: {self.path} was trained without labels")
         if str(label) not in classes:
-            raise MuseError(f"--label {label}: not one of the model's classes ({', '.join(classes)})")
+            raise MuseError(
+                f"--label {label}: not one of the model's classes ({', '.join(classes)})"
+            )
         return torch.full((count,), classes.index(str(label)))
 
     @contextmanager
@@ -188,10 +257,14 @@ class MuseModel:
             yield
             return
         if not isinstance(self.objective, DecodesProbabilities):
-            raise MuseError(f"--decode {decode}: only GAN models decode note probabilities "
-                            f"(this is {self.objective.a_family} model)")
+            raise MuseError(
+                f"--decode {decode}: only GAN models decode note probabilities "
+                f"(this is {self.objective.a_family} model)"
+            )
         if decode not in DecodesProbabilities.DECODINGS:
-            raise MuseError(f"--decode {decode}: unknown (known: {', '.join(DecodesProbabilities.DECODINGS)})")
+            raise MuseError(
+                f"--decode {decode}: unknown (known: {', '.join(DecodesProbabilities.DECODINGS)})"
+            )
         with self.objective.decoding(decode):
             yield
 
@@ -199,11 +272,15 @@ class MuseModel:
     def _token_filters(self, top_k: int, top_p: float):
         """The model's token head drawing only from the top-k / top-p tokens for the duration."""
         if top_k < 0 or not 0 < top_p <= 1:
-            raise MuseError(f"--top-k {top_k} / --top-p {top_p}: need top-k >= 0 and 0 < top-p <= 1")
+            raise MuseError(
+                f"--top-k {top_k} / --top-p {top_p}: need top-k >= 0 and 0 < top-p <= 1"
+            )
         head = self.objective.token_head()
         if head is None:
             if top_k or top_p < 1:
-                raise MuseError("--top-k/--top-p: only text RNN and VAE models draw tokens one by one")
+                raise MuseError(
+                    "--top-k/--top-p: only text RNN and VAE models draw tokens one by one"
+                )
             yield
             return
         saved = head.top_k, head.top_p

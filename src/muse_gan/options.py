@@ -9,8 +9,14 @@ from .errors import MuseError
 
 MAX_BARS = 256
 MAX_TRANSPOSE = 24  # semitones: two octaves either way
-LIMITS = {"bars": (1, MAX_BARS), "variations": (1, 10_000), "steps": (2, 64), "count": (1, 10_000),
-          "frames": (2, 1000), "transpose": (-MAX_TRANSPOSE, MAX_TRANSPOSE)}
+LIMITS = {
+    "bars": (1, MAX_BARS),
+    "variations": (1, 10_000),
+    "steps": (2, 64),
+    "count": (1, 10_000),
+    "frames": (2, 1000),
+    "transpose": (-MAX_TRANSPOSE, MAX_TRANSPOSE),
+}
 
 
 def check_options(*, temperature: float = 1.0, tempo: float | None = None, **whole_numbers) -> None:
@@ -19,7 +25,11 @@ def check_options(*, temperature: float = 1.0, tempo: float | None = None, **who
     of range is a ``MuseError`` naming it as its command-line option."""
     for option, value in whole_numbers.items():
         low, high = LIMITS[option]
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Integral)
+            or not low <= value <= high
+        ):
             raise MuseError(f"--{option} {value}: must be a whole number from {low} to {high}")
     if not temperature > 0:
         raise MuseError(f"--temperature {temperature}: must be above 0")

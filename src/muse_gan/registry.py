@@ -29,7 +29,9 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
-            raise ConfigError(f"unknown {self.kind} '{name}' (known: {', '.join(self.names())})") from None
+            raise ConfigError(
+                f"unknown {self.kind} '{name}' (known: {', '.join(self.names())})"
+            ) from None
 
     def names(self) -> list[str]:
         return sorted(self._entries)

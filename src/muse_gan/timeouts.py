@@ -20,7 +20,10 @@ RETRY = 0.1  # seconds between alarms once a limit has passed
 def time_limit(seconds: float, error: type[BaseException]):
     """Raises ``error`` in the block once ``seconds`` have passed. Make ``error`` a
     ``BaseException``, so the ``except Exception`` of the code being limited lets it through."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+    if (
+        not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
         yield
         return
     outer_left, _ = signal.getitimer(signal.ITIMER_REAL)
@@ -44,7 +47,9 @@ def time_limit(seconds: float, error: type[BaseException]):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, outer_handler)
         if outer_left:  # the outer limit, less the time spent here
-            signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - started), 1e-3))
+            signal.setitimer(
+                signal.ITIMER_REAL, max(outer_left - (time.monotonic() - started), 1e-3)
+            )
 
 
 def _in_unraisable_hook(frame) -> bool:

@@ -20,8 +20,14 @@ from .core.trainer import LATEST, Trainer, check_settings, pick_device
 from .errors import MuseError
 
 
-def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | None = None,
-          quiet: bool = False) -> Trainer:
+def train(
+    config: Config,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    init: str | None = None,
+    quiet: bool = False,
+) -> Trainer:
     """Trains ``config`` into ``run_dir``; with ``resume`` continues the run saved there (pass
     its ``saved_config``, changed at most in train.steps); with ``init`` (a bundled name, run
     folder or checkpoint) starts from that model's weights."""
@@ -32,13 +38,17 @@ def train(config: Config, run_dir: Path, *, resume: bool = False, init: str | No
         _check_resumable(previous, config, run_dir)
     adapter = build_adapter(config)
     _check_before_reading_data(config, adapter)
-    group = distributed.join(pick_device(config.train.device).type)  # one process of torchrun's, or alone
+    group = distributed.join(
+        pick_device(config.train.device).type
+    )  # one process of torchrun's, or alone
     trainer = _train(config, run_dir, adapter, saved, init, quiet or not group.main, group)
     distributed.leave(group)  # after a failure, torchrun stops the other processes instead
     return trainer
 
 
-def _train(config: Config, run_dir: Path, adapter, saved, init: str | None, quiet: bool, group) -> Trainer:
+def _train(
+    config: Config, run_dir: Path, adapter, saved, init: str | None, quiet: bool, group
+) -> Trainer:
     trainer = build_trainer(config, run_dir, adapter, quiet, group, init)
     if saved:
         _restore(trainer, run_dir / LATEST, *saved)
@@ -46,36 +56,62 @@ def _train(config: Config, run_dir: Path, adapter, saved, init: str | None, quie
     return trainer
 
 
-def build_trainer(config: Config, run_dir: Path, adapter=None, quiet: bool = True,
-                  group: distributed.Group = distributed.SINGLE, init: str | None = None) -> Trainer:
+def build_trainer(
+    config: Config,
+    run_dir: Path,
+    adapter=None,
+    quiet: bool = True,
+    group: distributed.Group = distributed.SINGLE,
+    init: str | None = None,
+) -> Trainer:
     """A Trainer for ``config``, its data prepared and its model initialised from the seed (or
     from the model ``init``), ready to ``fit`` (or to time ``train_step``s, as benchmarks do)."""
     adapter = adapter or build_adapter(config)
     theirs = _init_model(init, adapter, config) if init else None
     with distributed.main_first(group):  # the others then read what it cached
-        pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet, config.data.workers)
+        pieces = load_pieces(
+            adapter, config.data.source, config.data.limit, quiet, config.data.workers
+        )
     adapter = _fitted(adapter, pieces, theirs, init)
     pieces = split(pieces, config.data.valid_fraction, config.data.test_fraction)
     train_windows, valid_windows = samplers(adapter, pieces, config.train.seed)
     if not quiet:
         windows = "" if adapter.spec.length else f" ({len(train_windows)} windows)"
         classes = f" in {len(adapter.classes)} classes" if adapter.classes else ""
-        print(f"{len(pieces['train'])} {adapter.item_name}s{windows}{classes} for training, "
-              f"{len(pieces['valid'])} for validation, {len(pieces['test'])} held out", file=sys.stderr)
+        print(
+            f"{len(pieces['train'])} {adapter.item_name}s{windows}{classes} for training, "
+            f"{len(pieces['valid'])} for validation, {len(pieces['test'])} held out",
+            file=sys.stderr,
+        )
     torch.manual_seed(config.train.seed)  # the same seed initialises the same weights
     objective = build_objective(adapter, config)
     if theirs:
         _initialise(objective, theirs, init)
-    selection = _selection(config, adapter, pieces["valid"], run_dir) if group.main else None  # only rank 0 validates
-    return Trainer(config, run_dir, adapter, objective, train_windows, valid_windows, quiet=quiet, group=group,
-                   selection=selection)
+    selection = (
+        _selection(config, adapter, pieces["valid"], run_dir) if group.main else None
+    )  # only rank 0 validates
+    return Trainer(
+        config,
+        run_dir,
+        adapter,
+        objective,
+        train_windows,
+        valid_windows,
+        quiet=quiet,
+        group=group,
+        selection=selection,
+    )
 
 
 def samplers(adapter, pieces: dict[str, list], seed: int) -> tuple:
     """The training batches (random, varied) and validation batches (in order; None without
     validation pieces), of the pieces as the model sees them (``adapter.model_view``)."""
     train = adapter.sampler(adapter.model_view(pieces["train"]), seed, training=True)
-    valid = adapter.sampler(adapter.model_view(pieces["valid"]), 0, training=False) if pieces["valid"] else None
+    valid = (
+        adapter.sampler(adapter.model_view(pieces["valid"]), 0, training=False)
+        if pieces["valid"]
+        else None
+    )
     return train, valid
 
 
@@ -84,8 +120,10 @@ def _selection(config: Config, adapter, valid_pieces: list, run_dir: Path):
     if config.train.select_by != "overlap":
         return None
     if not valid_pieces:
-        raise MuseError("train.select_by = \"overlap\" compares samples with the validation pieces, and this "
-                        "run has none (data.valid_fraction)")
+        raise MuseError(
+            'train.select_by = "overlap" compares samples with the validation pieces, and this '
+            "run has none (data.valid_fraction)"
+        )
     from .evaluation.overlap import SampleOverlap
 
     return SampleOverlap(adapter, config, valid_pieces, run_dir)
@@ -96,8 +134,10 @@ def _check_before_reading_data(config: Config, adapter) -> None:
     is built once from the adapter's settings alone (its sizes don't depend on the data)."""
     check_settings(config.train)
     if config.train.select_by == "overlap" and config.data.valid_fraction == 0:
-        raise MuseError("train.select_by = \"overlap\" compares samples with the validation pieces, and "
-                        "data.valid_fraction = 0 leaves none")
+        raise MuseError(
+            'train.select_by = "overlap" compares samples with the validation pieces, and '
+            "data.valid_fraction = 0 leaves none"
+        )
     distributed.check_batch(config.train.batch_size, distributed.launched_world())
     pick_device(config.train.device)
     build_objective(adapter, config)
@@ -121,8 +161,10 @@ def _check_resumable(saved: Config, config: Config, run_dir: Path) -> None:
     for section in before:
         for key, value in before[section].items():
             if after[section][key] != value and f"{section}.{key}" not in RESUMABLE_CHANGES:
-                raise MuseError(f"--resume {run_dir}: {section}.{key} differs from the saved run's "
-                                f"({value!r}); only {', '.join(RESUMABLE_CHANGES)} can change")
+                raise MuseError(
+                    f"--resume {run_dir}: {section}.{key} differs from the saved run's "
+                    f"({value!r}); only {', '.join(RESUMABLE_CHANGES)} can change"
+                )
 
 
 def _restore(trainer: Trainer, path: Path, tensors: dict, info: dict) -> None:
@@ -131,7 +173,9 @@ def _restore(trainer: Trainer, path: Path, tensors: dict, info: dict) -> None:
     try:
         trainer.restore(tensors, info)
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise MuseError(f"{path}: cannot resume from it ({type(error).__name__}: {str(error)[:100]})") from None
+        raise MuseError(
+            f"{path}: cannot resume from it ({type(error).__name__}: {str(error)[:100]})"
+        ) from None
 
 
 def _latest(run_dir: Path):
@@ -148,9 +192,14 @@ def _init_model(init: str, adapter, config: Config):
     modality = adapter.modality
     if theirs.adapter.modality != modality:
         raise MuseError(f"--init {init}: a model of {theirs.adapter.modality} data, not {modality}")
-    if theirs.config.section(modality) != config.section(modality) or theirs.config.model != config.model:
-        raise MuseError(f"--init {init}: its [{modality}] or [model] settings differ from this run's "
-                        f"(leave them out, so the run takes them from the model)")
+    if (
+        theirs.config.section(modality) != config.section(modality)
+        or theirs.config.model != config.model
+    ):
+        raise MuseError(
+            f"--init {init}: its [{modality}] or [model] settings differ from this run's "
+            f"(leave them out, so the run takes them from the model)"
+        )
     return theirs
 
 
@@ -164,8 +213,10 @@ def _fitted(adapter, pieces, theirs, init: str | None):
     known = theirs.adapter.classes
     strangers = sorted({piece.label for piece in pieces} - set(known)) if known else []
     if strangers:
-        raise MuseError(f"--init {init}: the data's classes {', '.join(strangers[:5])} are not among the "
-                        f"model's ({', '.join(known[:12])}{', ...' if len(known) > 12 else ''})")
+        raise MuseError(
+            f"--init {init}: the data's classes {', '.join(strangers[:5])} are not among the "
+            f"model's ({', '.join(known[:12])}{', ...' if len(known) > 12 else ''})"
+        )
     return theirs.adapter
 
 

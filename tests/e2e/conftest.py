@@ -2,9 +2,13 @@
 
 import pytest
 
-from ..conftest import TINY
+from ..conftest import TINY, set_options
 
-GAN = ["model.channels=4", "model.latent=4", "gan.critic_steps=1"]  # TINY's GAN: small layers, one critic step
+GAN = [
+    "model.channels=4",
+    "model.latent=4",
+    "gan.critic_steps=1",
+]  # TINY's GAN: small layers, one critic step
 
 
 @pytest.fixture(scope="session")
@@ -15,8 +19,11 @@ def tiny_gan_run(tmp_path_factory):
     from muse_gan.cli import main
 
     run = tmp_path_factory.mktemp("tiny-gan") / "run"
-    options = sum((["--set", item] for item in TINY + GAN), [])
-    result = CliRunner().invoke(main, ["train", "--model", "gan", "--out", str(run), "--quiet", *options],
-                                catch_exceptions=False)
+    options = set_options(TINY + GAN)
+    result = CliRunner().invoke(
+        main,
+        ["train", "--model", "gan", "--out", str(run), "--quiet", *options],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     return run

@@ -21,7 +21,11 @@ def resaved(path: Path, folder: Path) -> Path:
     """``path`` written again as the current format holds it: upgraded header and weights."""
     tensors, header = upgrade(path, *load_checkpoint(path))
     copy = folder / f"{path.stem}-format2.safetensors"
-    save_checkpoint(copy, tensors, {key: value for key, value in header.items() if key not in ("format", "version")})
+    save_checkpoint(
+        copy,
+        tensors,
+        {key: value for key, value in header.items() if key not in ("format", "version")},
+    )
     return copy
 
 
@@ -39,7 +43,10 @@ def test_a_format_1_model_composes_as_its_format_2_copy(name, tmp_path):
     assert torch.equal(pieces[0].roll, pieces[1].roll) and pieces[0].roll.any()
     assert pieces[0].file_bytes(".mid") == pieces[1].file_bytes(".mid")
     # and from a primer, moved to the model's key and back
-    primed = [model.compose(bars=2, seed=2, primer=pieces[0], decode=decode).roll for model in (first, second)]
+    primed = [
+        model.compose(bars=2, seed=2, primer=pieces[0], decode=decode).roll
+        for model in (first, second)
+    ]
     assert torch.equal(*primed)
 
 
@@ -50,7 +57,9 @@ def test_a_format_1_gan_keeps_its_piano_roll_terms():
     tensors, _ = load_checkpoint(FORMAT1 / "gan-terms.safetensors")
     assert torch.equal(state["generator.output_filter.heard"], tensors["model.generator.heard"])
     assert torch.equal(state["generator.width_bias"], tensors["model.generator.pitch_bias"])
-    assert any(name.startswith("critic.chroma.") for name in state)  # the chroma critic stream is built
+    assert any(
+        name.startswith("critic.chroma.") for name in state
+    )  # the chroma critic stream is built
 
 
 def run_folder(checkpoint: Path, run: Path) -> Path:
@@ -67,8 +76,9 @@ def test_a_format_1_training_run_resumes_as_its_format_2_copy(tmp_path):
     for run in runs:
         result = muse("train", "--resume", run, "--steps", 4, "--quiet")
         assert result.exit_code == 0, result.output
-    (first, first_header), (second, second_header) = (load_checkpoint(run / "checkpoints" / "latest.safetensors")
-                                                      for run in runs)
+    (first, first_header), (second, second_header) = (
+        load_checkpoint(run / "checkpoints" / "latest.safetensors") for run in runs
+    )
     assert first_header["step"] == second_header["step"] == 4
     assert first_header["format"] == 2 and first_header["adapter"]["gan"]["harmony_weight"] == 10.0
     assert first.keys() == second.keys() and "model.generator.width_bias" in first

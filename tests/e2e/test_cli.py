@@ -7,13 +7,14 @@ import sys
 import mido
 import pytest
 
-from ..conftest import TINY, write_quartet
+from ..conftest import TINY, set_options, write_quartet
 from ..unit.test_cli import assert_one_clear_line, muse
 
 
 def full_disk(size: int):
     """For a subprocess: files may grow to ``size`` bytes, past that writes fail (EFBIG) as they
     would on a full disk."""
+
     def limit():
         import resource
         import signal
@@ -27,24 +28,53 @@ def full_disk(size: int):
 def test_a_full_disk_is_one_clear_line_and_the_old_file_stays_whole(tmp_path):
     target = tmp_path / "song.mid"
     target.write_bytes(b"yesterday's song")
-    result = subprocess.run([sys.executable, "-m", "muse_gan", "compose", "--model", "bach-gan", "--bars", "16",
-                             "--seed", "1", "-o", str(target)], capture_output=True, text=True, timeout=120,
-                            preexec_fn=full_disk(200))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "muse_gan",
+            "compose",
+            "--model",
+            "bach-gan",
+            "--bars",
+            "16",
+            "--seed",
+            "1",
+            "-o",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=full_disk(200),
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == f"Error: -o {target}: cannot write (File too large)"
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"Error: -o {target}: cannot write (File too large)"
+    )
     assert target.read_bytes() == b"yesterday's song"
     assert [path.name for path in tmp_path.iterdir()] == ["song.mid"]
 
 
 def test_training_onto_a_full_disk_is_one_clear_line(tmp_path, private_cache):
     run = tmp_path / "run"
-    options = sum((["--set", item] for item in TINY), [])
-    result = subprocess.run([sys.executable, "-m", "muse_gan", "train", "--out", str(run), "--quiet", *options],
-                            capture_output=True, text=True, timeout=300, preexec_fn=full_disk(20_000))
+    options = set_options(TINY)
+    result = subprocess.run(
+        [sys.executable, "-m", "muse_gan", "train", "--out", str(run), "--quiet", *options],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=full_disk(20_000),
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "not cached:" in result.stderr  # the prepared data is bigger than the disk allows: the run goes on
+    assert (
+        "not cached:" in result.stderr
+    )  # the prepared data is bigger than the disk allows: the run goes on
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"Error: {run}/") and last.endswith(".safetensors: cannot write (File too large)")
+    assert last.startswith(f"Error: {run}/") and last.endswith(
+        ".safetensors: cannot write (File too large)"
+    )
     assert not list(run.rglob("*.tmp"))
 
 
@@ -54,7 +84,15 @@ def test_train_on_a_folder_then_compose_and_eval(tmp_path):
         write_quartet(data / f"clip{number}.mid", shift=number)
     (data / "broken.mid").write_bytes(b"not midi")
     run = tmp_path / "run"
-    result = muse("train", "--data", data, "--out", run, "--quiet", *sum((["--set", item] for item in TINY), []))
+    result = muse(
+        "train",
+        "--data",
+        data,
+        "--out",
+        run,
+        "--quiet",
+        *set_options(TINY),
+    )
     assert result.exit_code == 0, result.output
     assert "skipped" in result.output and "broken.mid" in result.output
     assert muse("compose", "--model", run, "--bars", 2, "-o", tmp_path / "x.mid").exit_code == 0
@@ -67,7 +105,9 @@ def test_eval_on_the_models_own_validation_split(tiny_run):
     result = muse("eval", "--model", tiny_run, "--split", "valid", "-n", 4, "--bars", 2)
     assert result.exit_code == 0, result.output
     line = next(line for line in result.output.splitlines() if line.startswith("frame NLL"))
-    assert 0 < float(line.split()[2]) < 1000  # "frame NLL 12.345 nats per frame on the reference ..."
+    assert (
+        0 < float(line.split()[2]) < 1000
+    )  # "frame NLL 12.345 nats per frame on the reference ..."
 
 
 def test_fine_tune_then_resume_from_the_command_line(tiny_run, tmp_path):
@@ -75,7 +115,9 @@ def test_fine_tune_then_resume_from_the_command_line(tiny_run, tmp_path):
     for number in range(3):
         write_quartet(clips / f"take{number}.mid", shift=number, bars=2)
     run = tmp_path / "tuned"
-    result = muse("train", "--init", tiny_run, "--data", clips, "--steps", 2, "--out", run, "--quiet")
+    result = muse(
+        "train", "--init", tiny_run, "--data", clips, "--steps", 2, "--out", run, "--quiet"
+    )
     assert result.exit_code == 0, result.output
     assert "done: 2 steps" in result.output
     result = muse("train", "--resume", run, "--steps", 4, "--quiet")
@@ -88,7 +130,12 @@ def test_each_family_composes_any_length(request, tmp_path, run):
     """A GAN (made by `muse train --model gan`) and a VAE, one segment long in training, compose
     three bars: the GAN segment by segment, the VAE bar by bar."""
     run = request.getfixturevalue(run)
-    assert muse("compose", "--model", run, "--bars", 3, "--seed", 1, "-o", tmp_path / "x.mid").exit_code == 0
+    assert (
+        muse(
+            "compose", "--model", run, "--bars", 3, "--seed", 1, "-o", tmp_path / "x.mid"
+        ).exit_code
+        == 0
+    )
     assert mido.MidiFile(tmp_path / "x.mid").length == pytest.approx(3 * 4 * 60 / 100)
 
 
@@ -97,7 +144,9 @@ def test_resume_refuses_changed_settings(tiny_run, tmp_path):
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
-    assert_one_clear_line(muse("train", "--resume", run, "--set", "model.hidden=8"), "model.hidden", "train.steps")
+    assert_one_clear_line(
+        muse("train", "--resume", run, "--set", "model.hidden=8"), "model.hidden", "train.steps"
+    )
 
 
 @pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])  # Ctrl-C; a cluster's time limit or `kill`
@@ -106,10 +155,15 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, stop):
     import time
 
     run = tmp_path / "run"
-    options = sum((["--set", item] for item in TINY + ["train.steps=100000"]), [])
-    process = subprocess.Popen([sys.executable, "-m", "muse_gan", "train", "--out", str(run), *options],
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300  # generous: a loaded machine is slow, and speed is not what this tests
+    options = set_options(TINY + ["train.steps=100000"])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "muse_gan", "train", "--out", str(run), *options],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = (
+        time.time() + 300
+    )  # generous: a loaded machine is slow, and speed is not what this tests
     while not (run / "checkpoints" / "latest.safetensors").exists() and time.time() < deadline:
         time.sleep(0.2)
     process.send_signal(getattr(signal, stop))
@@ -122,9 +176,12 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, stop):
 def test_ctrl_c_before_training_starts_is_one_line(tmp_path, private_cache):
     import signal
 
-    options = sum((["--set", item] for item in TINY), [])
-    process = subprocess.Popen([sys.executable, "-m", "muse_gan", "train", "--out", str(tmp_path / "run"), *options],
-                               stderr=subprocess.PIPE, text=True)  # a fresh cache: it parses chorales for a while
+    options = set_options(TINY)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "muse_gan", "train", "--out", str(tmp_path / "run"), *options],
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # a fresh cache: it parses chorales for a while
     assert process.stderr.readline().startswith("run folder:")
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=300)

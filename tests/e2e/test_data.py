@@ -27,19 +27,29 @@ def test_workers_prepare_the_same_pieces_and_lines_as_this_process(tmp_path, cap
     slow = tmp_path / "songs" / "f_slow.abc"  # a field change in every bar: music21 takes seconds
     slow.write_text("X:1\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|dedB ded4/4\nL:1/8\nK:G\n" * 450)
     monkeypatch.setattr(scores, "SCORE_SECONDS", 0.3)  # here
-    monkeypatch.setenv("MUSE_GAN_SCORE_SECONDS", "0.3")  # in the workers, which import the module afresh
+    monkeypatch.setenv(
+        "MUSE_GAN_SCORE_SECONDS", "0.3"
+    )  # in the workers, which import the module afresh
     files = source_files(str(song_folder), SUFFIXES)
     results = {}
     for workers in (1, 2):
-        monkeypatch.setenv("MUSE_GAN_CACHE", str(tmp_path / f"cache-{workers}"))  # each prepares afresh
+        monkeypatch.setenv(
+            "MUSE_GAN_CACHE", str(tmp_path / f"cache-{workers}")
+        )  # each prepares afresh
         pieces = prepare(PianoRollAdapter(SETTINGS), files, quiet=True, workers=workers)
         results[workers] = pieces, capsys.readouterr().err
     (here, here_lines), (there, there_lines) = results[1], results[2]
-    assert [piece.name for piece in there] == [piece.name for piece in here] == [str(song_folder / "a.mid"),
-                                                                                  str(song_folder / "b.mid")]
+    assert (
+        [piece.name for piece in there]
+        == [piece.name for piece in here]
+        == [str(song_folder / "a.mid"), str(song_folder / "b.mid")]
+    )
     assert all(torch.equal(a.tensor, b.tensor) for a, b in zip(here, there))
     assert there_lines == here_lines
-    assert f"skipped {slow}: not read within 0.3 s (music21 slows down badly on some files)" in there_lines
+    assert (
+        f"skipped {slow}: not read within 0.3 s (music21 slows down badly on some files)"
+        in there_lines
+    )
     assert there_lines.splitlines()[-1] == "skipped 4 of 6 files"
 
 
@@ -47,7 +57,9 @@ def test_training_reads_only_the_prepared_cache(tmp_path):
     """Once prepared, the files can be unreadable and garbage (same size and time): training runs."""
     folder = tmp_path / "quartets"
     files = [write_quartet(folder / f"{number}.mid", shift=number, bars=2) for number in range(6)]
-    config = load_config(None, TINY + [f'data.source="{folder}"', "train.steps=2", "data.valid_fraction=0.0"])
+    config = load_config(
+        None, TINY + [f'data.source="{folder}"', "train.steps=2", "data.valid_fraction=0.0"]
+    )
     load_pieces(build_adapter(config), str(folder), quiet=True)
     for path in files:
         status = path.stat()
@@ -62,10 +74,22 @@ def test_training_reads_only_the_prepared_cache(tmp_path):
 # corpora and settings as the tiny runs of the other e2e tests, so their prepared data is shared.
 CORPORA = {
     "bach": ["data.limit=8", "midi.window_bars=2", "midi.transpose=2"],
-    "digits": ['data.modality="image"', 'data.source="digits"', "data.limit=120", "image.size=16",
-               "image.labels=true", "image.flip=true", "image.rotate=10.0"],
-    "folk": ['data.modality="text"', 'data.source="folk"', 'text.vocabulary="abc"', "text.window=64",
-             "data.limit=2"],
+    "digits": [
+        'data.modality="image"',
+        'data.source="digits"',
+        "data.limit=120",
+        "image.size=16",
+        "image.labels=true",
+        "image.flip=true",
+        "image.rotate=10.0",
+    ],
+    "folk": [
+        'data.modality="text"',
+        'data.source="folk"',
+        'text.vocabulary="abc"',
+        "text.window=64",
+        "data.limit=2",
+    ],
 }
 
 
@@ -101,7 +125,11 @@ def test_a_corpus_gives_batches_of_the_models_shape_and_values(corpus):
         assert set(batch.unique().tolist()) == {0.0, 1.0}
     if name == "digits":
         assert len(train_windows) == 120 and 0 <= batch.min() and batch.max() <= 1
-        assert labels.shape == (32,) and set(labels.tolist()) <= set(range(10)) and adapter.classes[0] == "0"
+        assert (
+            labels.shape == (32,)
+            and set(labels.tolist()) <= set(range(10))
+            and adapter.classes[0] == "0"
+        )
     else:
         assert labels is None
     if name == "folk":

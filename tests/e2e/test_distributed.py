@@ -14,16 +14,24 @@ import torch
 from muse_gan.core import checkpoint as ckpt
 from muse_gan.core.scalars import read_scalars
 
-from ..conftest import TINY
+from ..conftest import TINY, set_options
 
 # dropout draws differ between one process and two (each draws for its own half of the batch)
-SETTINGS = TINY + ["model.dropout=0", "train.steps=6", "train.batch_size=8", "train.log_every=1",
-                   "train.eval_every=3", "train.checkpoint_every=3", "train.sample_every=0", "train.ema=0.9"]
+SETTINGS = TINY + [
+    "model.dropout=0",
+    "train.steps=6",
+    "train.batch_size=8",
+    "train.log_every=1",
+    "train.eval_every=3",
+    "train.checkpoint_every=3",
+    "train.sample_every=0",
+    "train.ema=0.9",
+]
 TOLERANCE = 1e-5  # float sums in another order (halves averaged, not one mean), over six Adam steps
 
 
 def train_command(run, *extra):
-    options = sum((["--set", item] for item in SETTINGS), [])
+    options = set_options(SETTINGS)
     return ["-m", "muse_gan", "train", "--out", str(run), "--quiet", *options, *extra]
 
 
@@ -32,13 +40,21 @@ def run_with(prefix: list[str], run, tries: int = 1) -> subprocess.CompletedProc
     environment = os.environ | {"OMP_NUM_THREADS": "1"}
     for _ in range(tries):
         shutil.rmtree(run, ignore_errors=True)
-        finished = subprocess.run([sys.executable, *prefix, *train_command(run)], capture_output=True, text=True,
-                                  env=environment, timeout=300)
+        finished = subprocess.run(
+            [sys.executable, *prefix, *train_command(run)],
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=300,
+        )
         if finished.returncode == 0:
             return finished
         # A worker has died of SIGABRT now and then (about one run in ten, cause not yet caught);
         # its output goes to the warnings summary so the next sighting says why.
-        warnings.warn(f"torchrun run failed (rc {finished.returncode}): {finished.stderr[-3000:]}")
+        warnings.warn(
+            f"torchrun run failed (rc {finished.returncode}): {finished.stderr[-3000:]}",
+            stacklevel=2,
+        )
     raise AssertionError(finished.stderr)
 
 
@@ -66,9 +82,12 @@ def test_two_processes_log_the_losses_of_one(single_and_parallel):
     one, two, _ = single_and_parallel
     first, second = read_scalars(one / "scalars.csv"), read_scalars(two / "scalars.csv")
     for name in ("train/loss", "valid/loss"):
-        assert [step for step, _ in first[name]] == [step for step, _ in second[name]]  # written once, by rank 0
-        assert [value for _, value in first[name]] == pytest.approx([value for _, value in second[name]],
-                                                                    abs=TOLERANCE)
+        assert [step for step, _ in first[name]] == [
+            step for step, _ in second[name]
+        ]  # written once, by rank 0
+        assert [value for _, value in first[name]] == pytest.approx(
+            [value for _, value in second[name]], abs=TOLERANCE
+        )
     assert first["train/loss"][0][1] != first["train/loss"][-1][1]  # it trained
 
 
@@ -77,15 +96,19 @@ def test_only_the_main_process_writes(single_and_parallel):
     assert finished.stderr.count("run folder:") == 1 and finished.stderr.count("done: 6 steps") == 1
     assert sorted(path.name for path in two.iterdir()) == sorted(
         ["checkpoints", "config.toml", "loss_curve.png", "model.safetensors", "scalars.csv"]
-        + (["tensorboard"] if (two / "tensorboard").exists() else []))
+        + (["tensorboard"] if (two / "tensorboard").exists() else [])
+    )
 
 
 def test_compiled_training_saves_the_bare_module(tmp_path):
     from muse_gan.assembly import load_config
     from muse_gan.training import train
 
-    trainer = train(load_config(None, TINY + ["train.steps=2", "train.compile=true", "train.eval_every=2"]),
-                    tmp_path / "run", quiet=True)
+    trainer = train(
+        load_config(None, TINY + ["train.steps=2", "train.compile=true", "train.eval_every=2"]),
+        tmp_path / "run",
+        quiet=True,
+    )
     tensors, _ = ckpt.load_checkpoint(tmp_path / "run" / "model.safetensors")
     assert not any("_orig_mod" in key for key in tensors)
     assert trainer.step == 2 and torch.isfinite(next(iter(tensors.values()))).all()

@@ -24,7 +24,9 @@ def inception_weights(tmp_path_factory):
 
     torch.manual_seed(0)
     weights = tmp_path_factory.mktemp("inception") / "inception.pth"
-    torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), weights)
+    torch.save(
+        inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), weights
+    )
     return weights
 
 
@@ -52,7 +54,9 @@ def chorale_folders(tmp_path_factory):
     return files, reference
 
 
-def test_mean_overlap_is_one_for_music_against_itself_and_lower_against_other_music(chorale_folders, tmp_path):
+def test_mean_overlap_is_one_for_music_against_itself_and_lower_against_other_music(
+    chorale_folders, tmp_path
+):
     """What train.select_by = "overlap" ranks weights by: Bach against Bach, then block chords."""
     from muse_gan.core.store import load_pieces
     from muse_gan.evaluation.overlap import mean_overlap
@@ -64,10 +68,14 @@ def test_mean_overlap_is_one_for_music_against_itself_and_lower_against_other_mu
 
     adapter = PianoRollAdapter()
     judge = MidiJudge(adapter, Options(bars=2))
-    chorales = judge.samples("chorales", load_pieces(adapter, str(chorale_folders[1]), quiet=True), 40)
+    chorales = judge.samples(
+        "chorales", load_pieces(adapter, str(chorale_folders[1]), quiet=True), 40
+    )
     for shift in range(6):
         write_quartet(tmp_path / "quartets" / f"{shift}.mid", shift=shift, bars=2)
-    quartets = judge.samples("quartets", load_pieces(adapter, str(tmp_path / "quartets"), quiet=True), 40)
+    quartets = judge.samples(
+        "quartets", load_pieces(adapter, str(tmp_path / "quartets"), quiet=True), 40
+    )
     bach, blocks = judge.per_item(chorales), judge.per_item(quartets)
     assert mean_overlap(bach, bach) == pytest.approx(1.0, abs=1e-3)
     assert mean_overlap(bach, blocks) < 0.5  # measured: 0.25
@@ -75,14 +83,33 @@ def test_mean_overlap_is_one_for_music_against_itself_and_lower_against_other_mu
 
 def test_another_tools_midi_evaluates_without_a_model(chorale_folders, tmp_path):
     files, reference = chorale_folders
-    result = muse("eval", "--files", files, "--reference", reference, "-n", 15, "--json", tmp_path / "r.json",
-                  "--markdown", tmp_path / "r.md")
+    result = muse(
+        "eval",
+        "--files",
+        files,
+        "--reference",
+        reference,
+        "-n",
+        15,
+        "--json",
+        tmp_path / "r.json",
+        "--markdown",
+        tmp_path / "r.md",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["modality"] == "midi" and report["counts"]["reference"] == 15
     metrics = report["metrics"]
-    assert {"empty_bar_rate", "polyphony", "pitch_class_entropy", "scale_consistency", "groove_consistency",
-            "mean_tonal_distance", "pitch_range", "polyphony_rate"} <= set(metrics)
+    assert {
+        "empty_bar_rate",
+        "polyphony",
+        "pitch_class_entropy",
+        "scale_consistency",
+        "groove_consistency",
+        "mean_tonal_distance",
+        "pitch_range",
+        "polyphony_rate",
+    } <= set(metrics)
     assert 3 < metrics["polyphony"][files.name]["value"] < 4.5  # four voices, a rest here and there
     assert 0.3 < metrics["scale_consistency"][files.name]["overlap"] <= 1  # Bach against Bach
     assert "drum_pattern_rate" not in metrics  # no drums: the row is left out, not filled with NaN
@@ -91,11 +118,18 @@ def test_another_tools_midi_evaluates_without_a_model(chorale_folders, tmp_path)
 
 def test_a_folder_against_itself_overlaps_fully(chorale_folders, tmp_path):
     files, _ = chorale_folders
-    assert muse("eval", "--files", files, "--reference", files, "-n", 20, "--json", tmp_path / "r.json").exit_code == 0
+    assert (
+        muse(
+            "eval", "--files", files, "--reference", files, "-n", 20, "--json", tmp_path / "r.json"
+        ).exit_code
+        == 0
+    )
     for name, row in json.loads((tmp_path / "r.json").read_text())["metrics"].items():
         if row["reference"] is not None:
             assert row[files.name]["value"] == pytest.approx(row["reference"]), name
-            assert row[files.name]["overlap"] == pytest.approx(1.0) and row[files.name]["kl"] == pytest.approx(0, abs=1e-9)
+            assert row[files.name]["overlap"] == pytest.approx(1.0) and row[files.name][
+                "kl"
+            ] == pytest.approx(0, abs=1e-9)
 
 
 def test_a_model_is_judged_against_its_held_out_data_with_its_likelihood(tiny_run, tmp_path):
@@ -103,7 +137,10 @@ def test_a_model_is_judged_against_its_held_out_data_with_its_likelihood(tiny_ru
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["counts"]["generated"] == 6 and "held-out part" in report["reference"]
-    assert report["likelihood"]["unit"] == "nats per frame" and 0 < report["likelihood"]["value"] < 1000
+    assert (
+        report["likelihood"]["unit"] == "nats per frame"
+        and 0 < report["likelihood"]["value"] < 1000
+    )
     assert "frame NLL" in result.output and "on the reference" in result.output
 
 
@@ -132,22 +169,47 @@ def shapes(folder, count: int, seed: int):
 
 def test_pictures_get_a_classifier_score_class_shares_and_ndb(tmp_path):
     real, generated = shapes(tmp_path / "real", 30, 0), shapes(tmp_path / "made", 20, 1)
-    result = muse("eval", "--files", generated, "--reference", real, "--classifier-steps", 60,
-                  "--json", tmp_path / "r.json")
+    result = muse(
+        "eval",
+        "--files",
+        generated,
+        "--reference",
+        real,
+        "--classifier-steps",
+        60,
+        "--json",
+        tmp_path / "r.json",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["modality"] == "image"
     metrics = report["metrics"]
-    assert metrics["classifier_score"]["made"]["value"] > 1.5  # each picture clearly one of two classes
+    assert (
+        metrics["classifier_score"]["made"]["value"] > 1.5
+    )  # each picture clearly one of two classes
     assert metrics["label_accuracy"]["made"]["value"] >= 0.9
     assert report["histograms"]["made"] == {"bar": 0.5, "disc": 0.5}
     assert 0 <= metrics["ndb"]["made"]["value"] <= 1 and metrics["ndb"]["reference"] is None
 
 
 def test_pictures_get_fid_and_kid_with_inception_weights_from_a_file(tmp_path, inception_weights):
-    real, generated = shapes(tmp_path / "real", 2, 0), shapes(tmp_path / "made", 2, 1)  # Inception is slow on a CPU
-    result = muse("eval", "--files", generated, "--reference", real, "--classifier-steps", 1,
-                  "--inception", inception_weights, "--json", tmp_path / "r.json")
+    real, generated = (
+        shapes(tmp_path / "real", 2, 0),
+        shapes(tmp_path / "made", 2, 1),
+    )  # Inception is slow on a CPU
+    result = muse(
+        "eval",
+        "--files",
+        generated,
+        "--reference",
+        real,
+        "--classifier-steps",
+        1,
+        "--inception",
+        inception_weights,
+        "--json",
+        tmp_path / "r.json",
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "r.json").read_text())["metrics"]
     assert metrics["fid"]["made"]["value"] >= 0 and math.isfinite(metrics["kid"]["made"]["value"])
@@ -160,7 +222,9 @@ def test_sounds_get_pitch_accuracy_from_their_folders(tmp_path):
         seconds = np.arange(22050) / 22050
         for pitch in (57, 64, 69):
             (folder / str(pitch)).mkdir(parents=True)
-            tone = np.sin(2 * np.pi * 440 * 2 ** ((pitch - 69) / 12) * seconds) * rng.uniform(0.2, 0.5)
+            tone = np.sin(2 * np.pi * 440 * 2 ** ((pitch - 69) / 12) * seconds) * rng.uniform(
+                0.2, 0.5
+            )
             soundfile.write(folder / str(pitch) / "tone.wav", tone.astype(np.float32), 22050)
         return folder
 
@@ -168,9 +232,14 @@ def test_sounds_get_pitch_accuracy_from_their_folders(tmp_path):
     result = muse("eval", "--files", generated, "--reference", real, "--json", tmp_path / "r.json")
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "r.json").read_text())["metrics"]
-    assert metrics["pitch_accuracy"]["made"]["value"] == 1.0 and metrics["pitch_accuracy"]["reference"] == 1.0
+    assert (
+        metrics["pitch_accuracy"]["made"]["value"] == 1.0
+        and metrics["pitch_accuracy"]["reference"] == 1.0
+    )
     assert metrics["spectral_centroid_hz"]["reference"] > 0 and "ndb" in metrics
 
 
 def test_a_split_the_model_does_not_hold_out_says_what_to_do(tiny_run):
-    assert_one_clear_line(muse("eval", "--model", tiny_run, "--split", "test"), "test", "--reference")
+    assert_one_clear_line(
+        muse("eval", "--model", tiny_run, "--split", "test"), "test", "--reference"
+    )

@@ -20,10 +20,25 @@ from ..fuzz_inputs import (
     suffix_of,
 )
 
-EXAMPLES = {"midi": 60, "score": 25, "audio": 40, "image": 60, "text": 60, "config": 60, "checkpoint": 40}
+EXAMPLES = {
+    "midi": 60,
+    "score": 25,
+    "audio": 40,
+    "image": 60,
+    "text": 60,
+    "config": 60,
+    "checkpoint": 40,
+}
 
-EDITS = st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 1 << 16), st.binary(max_size=8) | st.sampled_from(AWKWARD)),
-                 min_size=1, max_size=4)
+EDITS = st.lists(
+    st.tuples(
+        st.sampled_from(OPS),
+        st.integers(0, 1 << 16),
+        st.binary(max_size=8) | st.sampled_from(AWKWARD),
+    ),
+    min_size=1,
+    max_size=4,
+)
 
 
 def inputs(reader, seeds: dict[str, bytes]):
@@ -34,8 +49,12 @@ def inputs(reader, seeds: dict[str, bytes]):
     mutated = st.builds(lambda name, edits: (name, mutate(seeds[name], edits)), names, EDITS)
     if reader.name != "checkpoint":
         return random | mutated
-    header = st.builds(lambda name, place, value: (name, mutate_header(seeds[name], place, value)),
-                       names, st.integers(0, 500), st.integers(0, 100))
+    header = st.builds(
+        lambda name, place, value: (name, mutate_header(seeds[name], place, value)),
+        names,
+        st.integers(0, 500),
+        st.integers(0, 100),
+    )
     return random | mutated | header
 
 
@@ -44,8 +63,13 @@ def test_random_and_mutated_inputs_end_cleanly(name, tmp_path):
     reader = READERS[name]
     seeds = reader.seeds()
 
-    @settings(max_examples=EXAMPLES[name], deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES[name],
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(inputs(reader, seeds))
     def check(example):
         seed, data = example
@@ -56,10 +80,14 @@ def test_random_and_mutated_inputs_end_cleanly(name, tmp_path):
 
 @functools.cache
 def edge_cases(name: str) -> dict[str, bytes]:
-    return READERS[name].edge_cases()  # made once: some take a while (a 100 MB zip bomb, model files)
+    return READERS[
+        name
+    ].edge_cases()  # made once: some take a while (a 100 MB zip bomb, model files)
 
 
-@pytest.mark.parametrize("name, case", [(name, case) for name in READERS for case in edge_cases(name)])
+@pytest.mark.parametrize(
+    "name, case", [(name, case) for name in READERS for case in edge_cases(name)]
+)
 def test_edge_cases_end_as_expected(name, case, tmp_path):
     reader = READERS[name]
     expected = "ok" if case in USABLE_EDGE_CASES else reader.refusal

@@ -16,18 +16,39 @@ from muse_gan.modalities.image.classifier import classifier_score, label_accurac
 from ..conftest import train_family_runs
 from ..unit.test_cli import assert_one_clear_line, muse
 
-TINY_IMAGES = ["data.modality=\"image\"", "data.source=\"digits\"", "data.limit=120", "data.valid_fraction=0.2",
-               "image.size=16", "image.labels=true", "model.channels=4", "model.latent=8", "model.hidden=16",
-               "model.layers=1", "model.head_hidden=16", "train.steps=4", "train.batch_size=8",
-               "train.eval_every=2", "train.checkpoint_every=2", "train.sample_every=4", "train.log_every=2",
-               "train.device=\"cpu\""]
-FAMILY_SETTINGS = {"gan": ["gan.loss=\"hinge\"", "gan.critic_steps=1"], "vae": [], "rnn": ["model.head=\"gaussian\""]}
+TINY_IMAGES = [
+    'data.modality="image"',
+    'data.source="digits"',
+    "data.limit=120",
+    "data.valid_fraction=0.2",
+    "image.size=16",
+    "image.labels=true",
+    "model.channels=4",
+    "model.latent=8",
+    "model.hidden=16",
+    "model.layers=1",
+    "model.head_hidden=16",
+    "train.steps=4",
+    "train.batch_size=8",
+    "train.eval_every=2",
+    "train.checkpoint_every=2",
+    "train.sample_every=4",
+    "train.log_every=2",
+    'train.device="cpu"',
+]
+FAMILY_SETTINGS = {
+    "gan": ['gan.loss="hinge"', "gan.critic_steps=1"],
+    "vae": [],
+    "rnn": ['model.head="gaussian"'],
+}
 
 
 @pytest.fixture(scope="module", params=list(FAMILY_SETTINGS))
 def image_run(request, tmp_path_factory):
     # the data are written and prepared once, in the session's cache, for every family
-    return train_family_runs(tmp_path_factory, "digits", TINY_IMAGES, request.param, FAMILY_SETTINGS[request.param])
+    return train_family_runs(
+        tmp_path_factory, "digits", TINY_IMAGES, request.param, FAMILY_SETTINGS[request.param]
+    )
 
 
 def png(path_or_bytes) -> Image.Image:
@@ -36,20 +57,42 @@ def png(path_or_bytes) -> Image.Image:
 
 
 def test_training_writes_a_model_and_a_sample_grid(image_run):
-    family, run = image_run
-    assert (run / "model.safetensors").exists() and (run / "checkpoints" / "latest.safetensors").exists()
+    _family, run = image_run
+    assert (run / "model.safetensors").exists() and (
+        run / "checkpoints" / "latest.safetensors"
+    ).exists()
     grid = png(run / "samples" / "step_000004.png")
-    assert grid.size == (8 * 18 + 2, 8 * 18 + 2) and grid.mode == "L"  # 64 digits, 16 px plus borders
+    assert (
+        grid.size == (8 * 18 + 2, 8 * 18 + 2) and grid.mode == "L"
+    )  # 64 digits, 16 px plus borders
 
 
 def test_sample_a_grid_one_file_each_and_the_same_bytes_for_the_same_seed(image_run, tmp_path):
-    family, run = image_run
-    result = muse("sample", "--model", run, "--modality", "image", "-n", 9, "--seed", 3, "-o", tmp_path / "grid.png")
+    _family, run = image_run
+    result = muse(
+        "sample",
+        "--model",
+        run,
+        "--modality",
+        "image",
+        "-n",
+        9,
+        "--seed",
+        3,
+        "-o",
+        tmp_path / "grid.png",
+    )
     assert result.exit_code == 0, result.output
     assert png(tmp_path / "grid.png").size == (3 * 18 + 2, 3 * 18 + 2)
-    assert muse("sample", "--model", run, "-n", 9, "--seed", 3, "-o", tmp_path / "again.png").exit_code == 0
+    assert (
+        muse("sample", "--model", run, "-n", 9, "--seed", 3, "-o", tmp_path / "again.png").exit_code
+        == 0
+    )
     assert (tmp_path / "again.png").read_bytes() == (tmp_path / "grid.png").read_bytes()
-    assert muse("sample", "--model", run, "-n", 3, "--seed", 3, "-o", f"{tmp_path}/each/").exit_code == 0
+    assert (
+        muse("sample", "--model", run, "-n", 3, "--seed", 3, "-o", f"{tmp_path}/each/").exit_code
+        == 0
+    )
     files = sorted((tmp_path / "each").iterdir())
     assert [path.name for path in files] == ["sample_001.png", "sample_002.png", "sample_003.png"]
     assert all(png(path).size == (16, 16) for path in files)
@@ -58,7 +101,7 @@ def test_sample_a_grid_one_file_each_and_the_same_bytes_for_the_same_seed(image_
 
 
 def test_the_label_asked_for_changes_the_pictures(image_run):
-    family, run = image_run
+    _family, run = image_run
     model = muse_gan.load(run)
     assert model.adapter.classes == tuple(str(digit) for digit in range(10))
     sevens, ones = (model.sample(4, seed=0, label=label).tensors for label in ("7", "1"))
@@ -85,18 +128,25 @@ def test_animate_writes_a_looping_gif_or_says_why_not(image_run, tmp_path):
     if not animated(run, family, "3", tmp_path / "walk.gif", 12):
         return
     animation = muse_gan.load(run).animate(12, seed=0, label="3")
-    assert animation.file_bytes(12) == (tmp_path / "walk.gif").read_bytes()  # the library writes what the CLI does
+    assert (
+        animation.file_bytes(12) == (tmp_path / "walk.gif").read_bytes()
+    )  # the library writes what the CLI does
     frames = animation.tensors
-    steps = (frames - frames.roll(1, dims=0)).abs().flatten(1).mean(1)  # frame to frame, the last to the first
+    steps = (
+        (frames - frames.roll(1, dims=0)).abs().flatten(1).mean(1)
+    )  # frame to frame, the last to the first
     assert steps[0] <= 2 * steps[1:].max()  # the loop closes like any other step: no jump back
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--label", "12"], ["--label 12", "not one of the model's classes", "0, 1, 2"]),
-    (["-n", "0"], ["--count 0", "must be a whole number from 1"]),
-    (["-o", "grid.jpg"], ["-o grid.jpg", "unknown format '.jpg'", ".png"]),
-    (["--modality", "midi"], ["--modality midi", "is a model of image data"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--label", "12"], ["--label 12", "not one of the model's classes", "0, 1, 2"]),
+        (["-n", "0"], ["--count 0", "must be a whole number from 1"]),
+        (["-o", "grid.jpg"], ["-o grid.jpg", "unknown format '.jpg'", ".png"]),
+        (["--modality", "midi"], ["--modality midi", "is a model of image data"]),
+    ],
+)
 def test_bad_sample_options_are_one_clear_line(image_run, args, words):
     assert_one_clear_line(muse("sample", "--model", image_run[1], *args), *words)
 
@@ -104,9 +154,15 @@ def test_bad_sample_options_are_one_clear_line(image_run, args, words):
 def test_models_of_the_other_kind_point_to_the_right_command(image_run, tiny_run):
     refused = muse("compose", "--model", image_run[1], "-o", "x.mid")
     assert_one_clear_line(refused, "fixed-size items", "muse sample")
-    assert "--seed" not in refused.output  # no "give --seed N to make this again" for what was not made
-    assert_one_clear_line(muse("sample", "--model", tiny_run, "-o", "x.png"), "any length", "muse compose")
-    assert_one_clear_line(muse("sample", "--model", tiny_run, "--label", "3", "-o", "x.png"), "muse compose")
+    assert (
+        "--seed" not in refused.output
+    )  # no "give --seed N to make this again" for what was not made
+    assert_one_clear_line(
+        muse("sample", "--model", tiny_run, "-o", "x.png"), "any length", "muse compose"
+    )
+    assert_one_clear_line(
+        muse("sample", "--model", tiny_run, "--label", "3", "-o", "x.png"), "muse compose"
+    )
 
 
 def test_train_on_a_folder_of_pictures_without_labels(tmp_path):
@@ -116,14 +172,34 @@ def test_train_on_a_folder_of_pictures_without_labels(tmp_path):
     for index in range(12):  # colour photos of assorted sizes, some PNG, some JPEG
         picture = Image.fromarray(rng.integers(0, 256, (20 + index, 30, 3), dtype=np.uint8), "RGB")
         picture.save(folder / f"{index}.{'jpg' if index % 2 else 'png'}")
-    settings = [setting for setting in TINY_IMAGES if not setting.startswith(("data.source", "data.limit", "image.labels"))]
-    arguments = [item for setting in settings + ["image.color=\"rgb\""] for item in ("--set", setting)]
-    result = muse("train", "--model", "gan", "--data", tmp_path / "pictures", "--out", tmp_path / "run", *arguments)
+    settings = [
+        setting
+        for setting in TINY_IMAGES
+        if not setting.startswith(("data.source", "data.limit", "image.labels"))
+    ]
+    arguments = [
+        item for setting in settings + ['image.color="rgb"'] for item in ("--set", setting)
+    ]
+    result = muse(
+        "train",
+        "--model",
+        "gan",
+        "--data",
+        tmp_path / "pictures",
+        "--out",
+        tmp_path / "run",
+        *arguments,
+    )
     assert result.exit_code == 0, result.output
     assert "use it with: muse sample" in result.output
-    assert muse("sample", "--model", tmp_path / "run", "-n", 4, "-o", tmp_path / "grid.png").exit_code == 0
+    assert (
+        muse("sample", "--model", tmp_path / "run", "-n", 4, "-o", tmp_path / "grid.png").exit_code
+        == 0
+    )
     assert png(tmp_path / "grid.png").mode == "RGB"
-    assert_one_clear_line(muse("sample", "--model", tmp_path / "run", "--label", "3"), "--label 3", "without labels")
+    assert_one_clear_line(
+        muse("sample", "--model", tmp_path / "run", "--label", "3"), "--label 3", "without labels"
+    )
 
 
 def _labelled_pictures(folder, classes):
@@ -131,25 +207,47 @@ def _labelled_pictures(folder, classes):
     for label in classes:
         (folder / label).mkdir(parents=True)
         for index in range(4):
-            Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8), "L").save(folder / label / f"{index}.png")
+            Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8), "L").save(
+                folder / label / f"{index}.png"
+            )
     return folder
 
 
 def test_fine_tuning_on_some_of_the_models_classes_keeps_them_all(image_run, tmp_path):
-    family, run = image_run
+    _family, run = image_run
     folder = _labelled_pictures(tmp_path / "pictures", ["3", "7"])
-    result = muse("train", "--init", run, "--data", folder, "--out", tmp_path / "tuned", "--steps", 2,
-                  "--set", "data.valid_fraction=0.0", "--set", "gan.critic_steps=1", "-q")
+    result = muse(
+        "train",
+        "--init",
+        run,
+        "--data",
+        folder,
+        "--out",
+        tmp_path / "tuned",
+        "--steps",
+        2,
+        "--set",
+        "data.valid_fraction=0.0",
+        "--set",
+        "gan.critic_steps=1",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     tuned = muse_gan.load(tmp_path / "tuned")
-    assert tuned.adapter.classes == muse_gan.load(run).adapter.classes  # all ten: the label embedding's rows
+    assert (
+        tuned.adapter.classes == muse_gan.load(run).adapter.classes
+    )  # all ten: the label embedding's rows
     assert len(tuned.sample(2, seed=0, label="9")) == 2
 
 
 def test_fine_tuning_on_classes_the_model_does_not_know_is_one_clear_line(image_run, tmp_path):
     folder = _labelled_pictures(tmp_path / "pictures", ["3", "cats"])
-    result = muse("train", "--init", image_run[1], "--data", folder, "--out", tmp_path / "tuned", "--steps", 2)
-    assert_one_clear_line(result, f"--init {image_run[1]}", "classes cats are not among the model's (0, 1, 2")
+    result = muse(
+        "train", "--init", image_run[1], "--data", folder, "--out", tmp_path / "tuned", "--steps", 2
+    )
+    assert_one_clear_line(
+        result, f"--init {image_run[1]}", "classes cats are not among the model's (0, 1, 2"
+    )
     assert not (tmp_path / "tuned" / "model.safetensors").exists()
 
 
@@ -165,10 +263,14 @@ def digit_classifier(tmp_path_factory):
     parts = split(pieces, 0.2, 0.0)
 
     def tensors(chosen):
-        return (adapter.values(torch.stack([piece.tensor for piece in chosen])),
-                torch.tensor([adapter.classes.index(piece.label) for piece in chosen]))
+        return (
+            adapter.values(torch.stack([piece.tensor for piece in chosen])),
+            torch.tensor([adapter.classes.index(piece.label) for piece in chosen]),
+        )
 
-    return train_classifier(*tensors(parts["train"]), classes=10, steps=300), tensors(parts["valid"])
+    return train_classifier(*tensors(parts["train"]), classes=10, steps=300), tensors(
+        parts["valid"]
+    )
 
 
 def test_the_classifier_learns_real_digits(digit_classifier):
@@ -182,7 +284,9 @@ def test_the_classifier_learns_real_digits(digit_classifier):
 def test_the_bundled_digit_gan_draws_the_digits_asked_for(digit_classifier):
     classifier, _ = digit_classifier
     model = muse_gan.load("digits-gan")
-    images = torch.cat([model.sample(20, seed=digit, label=str(digit)).tensors for digit in range(10)])
+    images = torch.cat(
+        [model.sample(20, seed=digit, label=str(digit)).tensors for digit in range(10)]
+    )
     probabilities = classifier.probabilities(images)
     # Measured with this classifier: label accuracy 1.0, score 9.75 (real held-out digits: 9.02).
     assert label_accuracy(probabilities, torch.arange(10).repeat_interleave(20)) > 0.9
@@ -190,13 +294,25 @@ def test_the_bundled_digit_gan_draws_the_digits_asked_for(digit_classifier):
 
 
 def test_interpolate_on_an_image_model_points_to_animate(image_run, tmp_path):
-    result = muse("interpolate", "a.png", "b.png", "--model", image_run[1], "-o", tmp_path / "x.png")
+    result = muse(
+        "interpolate", "a.png", "b.png", "--model", image_run[1], "-o", tmp_path / "x.png"
+    )
     assert_one_clear_line(result, "morphs between MIDI clips", "muse animate")
 
 
 def test_eval_judges_samples_against_the_held_out_digits(image_run, tmp_path):
     family, run = image_run
-    result = muse("eval", "--model", run, "-n", 20, "--classifier-steps", 20, "--json", tmp_path / "report.json")
+    result = muse(
+        "eval",
+        "--model",
+        run,
+        "-n",
+        20,
+        "--classifier-steps",
+        20,
+        "--json",
+        tmp_path / "report.json",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "report.json").read_text())
     assert {"mean_intensity", "classifier_score", "label_accuracy", "ndb"} <= set(report["metrics"])
@@ -212,11 +328,16 @@ def test_select_by_overlap_ranks_a_picture_gan_by_its_samples(tmp_path):
     from muse_gan.core.scalars import read_scalars
     from muse_gan.training import train
 
-    settings = TINY_IMAGES + FAMILY_SETTINGS["gan"] + ["model.family=\"gan\"", "train.select_by=\"overlap\"",
-                                                        "train.eval_every=1", "train.lr=0.01"]
+    settings = (
+        TINY_IMAGES
+        + FAMILY_SETTINGS["gan"]
+        + ['model.family="gan"', 'train.select_by="overlap"', "train.eval_every=1", "train.lr=0.01"]
+    )
     train(load_config(None, settings), tmp_path / "run", quiet=True)
     overlaps = read_scalars(tmp_path / "run" / "scalars.csv")["valid/overlap"]
     assert len(overlaps) == 4 and all(0 <= value <= 1 for _, value in overlaps)
-    assert len({value for _, value in overlaps}) == 4  # measured: 3e-11 rising to 0.012 as the digits take shape
+    assert (
+        len({value for _, value in overlaps}) == 4
+    )  # measured: 3e-11 rising to 0.012 as the digits take shape
     _, info = ckpt.load_checkpoint(tmp_path / "run" / "model.safetensors")
     assert info["step"] == max(overlaps, key=lambda pair: pair[1])[0]

@@ -22,8 +22,15 @@ from muse_gan.objectives.vae import agreement
 
 from ..conftest import hamming
 
-TINY_VAE = ["model.family=\"vae\"", "model.hidden=32", "model.head_hidden=32", "model.latent=8",
-            "model.layers=1", "midi.window_bars=1", "vae.beta_anneal_steps=10"]
+TINY_VAE = [
+    'model.family="vae"',
+    "model.hidden=32",
+    "model.head_hidden=32",
+    "model.latent=8",
+    "model.layers=1",
+    "midi.window_bars=1",
+    "vae.beta_anneal_steps=10",
+]
 SEGMENT = 16  # one bar of sixteenth notes
 TRACKS, PITCHES = 4, 69
 
@@ -32,7 +39,9 @@ def tiny(*overrides):
     return load_config(None, TINY_VAE + list(overrides))
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # float sums in one order: reconstructions compare exactly
+pytestmark = pytest.mark.usefixtures(
+    "one_thread"
+)  # float sums in one order: reconstructions compare exactly
 
 
 def test_a_vae_trains_and_composes_through_the_real_pipeline(tiny_vae_run):
@@ -41,8 +50,9 @@ def test_a_vae_trains_and_composes_through_the_real_pipeline(tiny_vae_run):
     model = muse_gan.load(tiny_vae_run)
     settings = model.config.train
     curves = read_scalars(tiny_vae_run / "scalars.csv")
-    assert [step for step, _ in curves["valid/loss"]] == list(range(settings.eval_every, settings.steps + 1,
-                                                                    settings.eval_every))
+    assert [step for step, _ in curves["valid/loss"]] == list(
+        range(settings.eval_every, settings.steps + 1, settings.eval_every)
+    )
     assert all(math.isfinite(value) and value > 0 for _, value in curves["valid/loss"])
     assert (tiny_vae_run / "samples" / f"step_{settings.steps:06d}.mid").exists()
     song = model.compose(bars=3, seed=1)
@@ -56,15 +66,27 @@ def test_a_vae_trains_and_composes_through_the_real_pipeline(tiny_vae_run):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny VAE fitted to nine one-bar windows (the first three bars of three chorales)."""
-    config = tiny("vae.beta=0.01", "train.lr=0.01", "train.lr_schedule=\"constant\"", "model.dropout=0.0",
-                  "midi.transpose=0", "train.device=\"cpu\"")
+    config = tiny(
+        "vae.beta=0.01",
+        "train.lr=0.01",
+        'train.lr_schedule="constant"',
+        "model.dropout=0.0",
+        "midi.transpose=0",
+        'train.device="cpu"',
+    )
     adapter = build_adapter(config)
     pieces = load_pieces(adapter, "bach", limit=4, quiet=True)
-    pieces = [Piece(piece.name, piece.tensor[:, :3 * SEGMENT]) for piece in pieces]
+    pieces = [Piece(piece.name, piece.tensor[:, : 3 * SEGMENT]) for piece in pieces]
     windows = WindowSampler(pieces, SEGMENT, SEGMENT, 0)
     torch.manual_seed(0)
-    trainer = Trainer(config, tmp_path_factory.mktemp("vae-run"), adapter, build_objective(adapter, config), windows,
-                      quiet=True)
+    trainer = Trainer(
+        config,
+        tmp_path_factory.mktemp("vae-run"),
+        adapter,
+        build_objective(adapter, config),
+        windows,
+        quiet=True,
+    )
     for _ in range(250):
         trainer.train_step(*windows.batch(8))
     return trainer.objective.eval(), next(windows.in_order(len(windows)))[0]

@@ -16,7 +16,7 @@ from muse_gan.core.scalars import read_scalars
 from muse_gan.errors import MuseError
 from muse_gan.training import train
 
-from ..conftest import TINY, write_quartet
+from ..conftest import TINY, set_options, write_quartet
 
 
 def tiny(*overrides):
@@ -38,20 +38,28 @@ def test_a_run_folder_holds_config_checkpoints_curves_and_samples(tiny_run):
 
 
 def test_loss_goes_down_on_real_chorales(tmp_path):
-    trainer = train(tiny("train.steps=30", "train.eval_every=30", "train.lr=0.01", "data.limit=4"),
-                    tmp_path / "run", quiet=True)
+    trainer = train(
+        tiny("train.steps=30", "train.eval_every=30", "train.lr=0.01", "data.limit=4"),
+        tmp_path / "run",
+        quiet=True,
+    )
     losses = [value for _, value in read_scalars(tmp_path / "run" / "scalars.csv")["train/loss"]]
     assert trainer.step == 30
     assert losses[-1] < 0.7 * losses[0]
 
 
 def test_resume_continues_to_the_same_weights_as_one_run(tmp_path):
-    constant = ["train.lr_schedule=\"constant\"", "train.checkpoint_every=3"]
+    constant = ['train.lr_schedule="constant"', "train.checkpoint_every=3"]
     whole = train(tiny("train.steps=6", *constant), tmp_path / "whole", quiet=True)
     interrupted = train(tiny("train.steps=3", *constant), tmp_path / "part", quiet=True)
     assert interrupted.step == 3
     # how fast it runs may change on resume (workers preparing data), not what it computes
-    resumed = train(tiny("train.steps=6", "data.workers=1", *constant), tmp_path / "part", resume=True, quiet=True)
+    resumed = train(
+        tiny("train.steps=6", "data.workers=1", *constant),
+        tmp_path / "part",
+        resume=True,
+        quiet=True,
+    )
     assert resumed.step == 6
     logged = [step for step, _ in read_scalars(tmp_path / "part" / "scalars.csv")["train/loss"]]
     assert logged == [2, 3, 4, 6]  # one curve, no step twice (3: where the first process ended)
@@ -63,14 +71,14 @@ def test_fine_tuning_starts_from_the_given_model(tiny_run, tmp_path):
     clips = tmp_path / "my clips"
     for number in range(3):
         write_quartet(clips / f"clip{number}.mid", shift=number)
-    config = load_config(tiny_run / "config.toml", ["train.steps=0", f"data.source=\"{clips}\""])
+    config = load_config(tiny_run / "config.toml", ["train.steps=0", f'data.source="{clips}"'])
     trainer = train(config, tmp_path / "tuned", init=str(tiny_run), quiet=True)
     tensors, _ = ckpt.load_checkpoint(tiny_run / "model.safetensors")
     for name, value in ckpt.unprefixed("model.", tensors).items():
         assert torch.equal(trainer.objective.state_dict()[name], value), name
 
 
-@pytest.mark.parametrize("setting", ["model.head=\"bernoulli\"", "model.cell=\"gru\""])
+@pytest.mark.parametrize("setting", ['model.head="bernoulli"', 'model.cell="gru"'])
 def test_other_heads_and_cells_train(tmp_path, setting):
     trainer = train(tiny(setting), tmp_path / "run", quiet=True)
     assert trainer.step == 4
@@ -81,19 +89,39 @@ def test_with_a_moving_average_a_checkpoint_composes_with_the_averaged_weights(t
     from muse_gan.api import load
 
     trainer = train(tiny("train.ema=0.9"), tmp_path / "run", quiet=True)
-    checkpoint = load(tmp_path / "run" / "checkpoints" / "latest.safetensors").objective.state_dict()
-    average, live = trainer.ema.state_dict(), trainer.objective.state_dict()  # both at the last step, as the checkpoint
+    checkpoint = load(
+        tmp_path / "run" / "checkpoints" / "latest.safetensors"
+    ).objective.state_dict()
+    average, live = (
+        trainer.ema.state_dict(),
+        trainer.objective.state_dict(),
+    )  # both at the last step, as the checkpoint
     assert all(torch.equal(value, checkpoint[name]) for name, value in average.items())
-    assert not all(torch.equal(value, live[name]) for name, value in average.items())  # averaged, not live
+    assert not all(
+        torch.equal(value, live[name]) for name, value in average.items()
+    )  # averaged, not live
 
 
-def test_select_by_overlap_keeps_the_weights_whose_samples_overlap_most_with_the_validation_pieces(tmp_path):
-    trainer = train(tiny("train.select_by=\"overlap\"", "midi.window_bars=1", "train.steps=4", "train.eval_every=1",
-                         "train.lr=0.05"), tmp_path / "run", quiet=True)
+def test_select_by_overlap_keeps_the_weights_whose_samples_overlap_most_with_the_validation_pieces(
+    tmp_path,
+):
+    trainer = train(
+        tiny(
+            'train.select_by="overlap"',
+            "midi.window_bars=1",
+            "train.steps=4",
+            "train.eval_every=1",
+            "train.lr=0.05",
+        ),
+        tmp_path / "run",
+        quiet=True,
+    )
     scalars = read_scalars(tmp_path / "run" / "scalars.csv")
     overlaps = scalars["valid/overlap"]
     assert len(overlaps) == 4 and all(0 <= value <= 1 for _, value in overlaps)
-    best_step, best = max(overlaps, key=lambda pair: pair[1])  # the first of equals, as the run keeps it
+    best_step, best = max(
+        overlaps, key=lambda pair: pair[1]
+    )  # the first of equals, as the run keeps it
     _, info = ckpt.load_checkpoint(tmp_path / "run" / "model.safetensors")
     assert info["step"] == best_step
     assert trainer.best_valid == pytest.approx(1 - best)
@@ -108,7 +136,7 @@ def test_a_folder_with_bad_files_trains_on_the_rest(tmp_path, capsys):
     (data / "truncated.mid").write_bytes((data / "good.mid").read_bytes()[:30])
     (data / "empty.mid").write_bytes(b"")
     (data / "notes.txt").write_text("not music")
-    trainer = train(tiny(f"data.source=\"{data}\"", "data.valid_fraction=0.0"), tmp_path / "run")
+    trainer = train(tiny(f'data.source="{data}"', "data.valid_fraction=0.0"), tmp_path / "run")
     assert trainer.step == 4
     err = capsys.readouterr().err
     assert "skipped" in err and "truncated.mid" in err and "empty.mid" in err
@@ -121,25 +149,40 @@ def test_a_folder_with_nothing_usable_is_one_clear_error(tmp_path):
     data.mkdir()
     (data / "broken.mid").write_bytes(b"MThd garbage")
     with pytest.raises(MuseError, match="no usable pieces"):
-        train(tiny(f"data.source=\"{data}\""), tmp_path / "run", quiet=True)
+        train(tiny(f'data.source="{data}"'), tmp_path / "run", quiet=True)
 
 
 # faults: kills, non-finite steps, doctored checkpoints
 
-KILLABLE = ["train.steps=30", "train.checkpoint_every=1", "train.eval_every=1000", "train.sample_every=0",
-            "train.log_every=1", "train.ema=0.9"]
+KILLABLE = [
+    "train.steps=30",
+    "train.checkpoint_every=1",
+    "train.eval_every=1000",
+    "train.sample_every=0",
+    "train.log_every=1",
+    "train.ema=0.9",
+]
 
 
-@pytest.mark.parametrize("family", [["model.family=\"rnn\""],
-                                    ["model.family=\"gan\"", "model.channels=4", "model.latent=4", "gan.critic_steps=2"]],
-                         ids=["rnn", "gan"])
+@pytest.mark.parametrize(
+    "family",
+    [
+        ['model.family="rnn"'],
+        ['model.family="gan"', "model.channels=4", "model.latent=4", "gan.critic_steps=2"],
+    ],
+    ids=["rnn", "gan"],
+)
 def test_a_run_killed_at_any_moment_resumes_to_the_same_weights(tmp_path, family):
     settings = TINY + KILLABLE + family
-    whole = train(load_config(None, settings), tmp_path / "whole", quiet=True)  # also prepares the data for the next
+    whole = train(
+        load_config(None, settings), tmp_path / "whole", quiet=True
+    )  # also prepares the data for the next
     run = tmp_path / "killed"
-    options = sum((["--set", item] for item in settings), [])
-    process = subprocess.Popen([sys.executable, "-m", "muse_gan", "train", "--out", str(run), "--quiet", *options],
-                               stderr=subprocess.DEVNULL)
+    options = set_options(settings)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "muse_gan", "train", "--out", str(run), "--quiet", *options],
+        stderr=subprocess.DEVNULL,
+    )
     latest = run / "checkpoints" / "latest.safetensors"
     deadline = time.time() + 300
     while not latest.exists() and process.poll() is None and time.time() < deadline:
@@ -156,12 +199,14 @@ def test_a_run_killed_at_any_moment_resumes_to_the_same_weights(tmp_path, family
     assert not list(run.rglob("*.tmp"))
 
 
-def test_resume_removes_what_a_kill_mid_write_left_and_reads_the_last_whole_checkpoint(tmp_path, capsys):
-    constant = ["train.lr_schedule=\"constant\"", "train.sample_every=0"]
+def test_resume_removes_what_a_kill_mid_write_left_and_reads_the_last_whole_checkpoint(
+    tmp_path, capsys
+):
+    constant = ['train.lr_schedule="constant"', "train.sample_every=0"]
     train(tiny("train.steps=2", *constant), tmp_path / "run", quiet=True)
     whole = (tmp_path / "run" / "checkpoints" / "latest.safetensors").read_bytes()
     half = tmp_path / "run" / "checkpoints" / ".latest.safetensors.x1y2z3.tmp"
-    half.write_bytes(whole[:len(whole) // 2])  # what SIGKILL during the step-4 write leaves
+    half.write_bytes(whole[: len(whole) // 2])  # what SIGKILL during the step-4 write leaves
     resumed = train(tiny("train.steps=4", *constant), tmp_path / "run", resume=True)
     assert resumed.step == 4 and not half.exists()
     assert "removed 1 half-written files left by a killed run" in capsys.readouterr().err
@@ -179,19 +224,33 @@ def test_a_step_with_a_non_finite_loss_is_skipped_and_counted(tmp_path):
         assert torch.equal(value, before[name]), name
     trainer.train_step(batch, labels)
     assert (trainer.skipped, trainer.skipped_in_a_row) == (1, 0)
-    assert not torch.equal(trainer.objective.state_dict()["network.rnn.weight_hh_l0"], before["network.rnn.weight_hh_l0"])
+    assert not torch.equal(
+        trainer.objective.state_dict()["network.rnn.weight_hh_l0"],
+        before["network.rnn.weight_hh_l0"],
+    )
 
 
-def test_training_stops_after_skip_limit_non_finite_steps_keeping_the_last_good_checkpoint(tmp_path, capsys):
+def test_training_stops_after_skip_limit_non_finite_steps_keeping_the_last_good_checkpoint(
+    tmp_path, capsys
+):
     run = tmp_path / "run"
-    config = tiny("train.lr=1e10", "train.steps=40", "train.checkpoint_every=1", "train.skip_limit=3",
-                  "train.sample_every=0")  # the first step blows the weights up; every later loss is NaN
-    with pytest.raises(MuseError, match=r"^stopped at step 4: 3 steps in a row had a non-finite loss"):
+    config = tiny(
+        "train.lr=1e10",
+        "train.steps=40",
+        "train.checkpoint_every=1",
+        "train.skip_limit=3",
+        "train.sample_every=0",
+    )  # the first step blows the weights up; every later loss is NaN
+    with pytest.raises(
+        MuseError, match=r"^stopped at step 4: 3 steps in a row had a non-finite loss"
+    ):
         train(config, run, quiet=True)
     assert capsys.readouterr().err.count("skipped: its loss or gradients are not finite") == 3
     tensors, info = ckpt.load_checkpoint(run / "checkpoints" / "latest.safetensors")
     assert info["step"] == 1
-    assert all(torch.isfinite(value).all() for value in tensors.values() if value.is_floating_point())
+    assert all(
+        torch.isfinite(value).all() for value in tensors.values() if value.is_floating_point()
+    )
 
 
 def test_resume_from_a_model_file_in_place_of_a_checkpoint_is_one_clear_error(tiny_run, tmp_path):
@@ -199,7 +258,9 @@ def test_resume_from_a_model_file_in_place_of_a_checkpoint_is_one_clear_error(ti
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
-    shutil.copy(run / "model.safetensors", run / "checkpoints" / "latest.safetensors")  # no optimizer state
+    shutil.copy(
+        run / "model.safetensors", run / "checkpoints" / "latest.safetensors"
+    )  # no optimizer state
     with pytest.raises(MuseError, match=r"latest.safetensors: cannot resume from it \(KeyError"):
         train(read_config(run / "model.safetensors"), run, resume=True, quiet=True)
 
@@ -208,7 +269,11 @@ def test_fine_tuning_into_networks_of_another_shape_is_one_clear_error(tmp_path)
     """A setting outside [midi] and [model] that shapes the networks: bach-gan is given a soprano
     (gan.condition_track = 0), so its generator has layers for it that this run's lacks."""
     config = read_config(resolve_model("bach-gan")).override(
-        ["gan.condition_track=-1", "data.limit=6", "train.steps=0", "train.device=\"cpu\""])
-    with pytest.raises(MuseError, match=r"^--init bach-gan: its weights do not fit this run's networks "
-                                        r"\(its generator\.melody\.\S+ is not in this run's\)$"):
+        ["gan.condition_track=-1", "data.limit=6", "train.steps=0", 'train.device="cpu"']
+    )
+    with pytest.raises(
+        MuseError,
+        match=r"^--init bach-gan: its weights do not fit this run's networks "
+        r"\(its generator\.melody\.\S+ is not in this run's\)$",
+    ):
         train(config, tmp_path / "tuned", init="bach-gan", quiet=True)

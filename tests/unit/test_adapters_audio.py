@@ -21,7 +21,9 @@ def adapter(**settings) -> AudioAdapter:
     return AudioAdapter(AudioConfig(**settings))
 
 
-def tone(frequency: float, seconds: float = 1.0, rate: int = RATE, level: float = 0.5) -> np.ndarray:
+def tone(
+    frequency: float, seconds: float = 1.0, rate: int = RATE, level: float = 0.5
+) -> np.ndarray:
     """A note with three harmonics and a gentle fade in and out."""
     time = np.arange(round(seconds * rate)) / rate
     sound = sum(level / k * np.sin(2 * np.pi * k * frequency * time) for k in (1, 2, 3))
@@ -60,7 +62,9 @@ def test_griffin_lim_round_trip_keeps_the_spectrogram_close(tmp_path):
 
 
 def test_decoding_is_deterministic():
-    sounds = adapter(griffin_lim=4)  # the phase starts from a seeded random draw, whatever the iterations
+    sounds = adapter(
+        griffin_lim=4
+    )  # the phase starts from a seeded random draw, whatever the iterations
     values = sounds.values(sounds.encode(tone(440.0)))
     assert np.array_equal(sounds.decode(values), sounds.decode(values.clone()))
 
@@ -72,7 +76,11 @@ def test_reads_stereo_other_rates_and_formats_as_mono_clips(tmp_path):
     sounds = adapter()
     for name in ("stereo.flac", "mono.ogg"):
         clips = sounds.read(tmp_path / name)
-        assert len(clips) == 1 and clips[0].shape == (sounds.clip_samples,) and clips[0].dtype == np.float32
+        assert (
+            len(clips) == 1
+            and clips[0].shape == (sounds.clip_samples,)
+            and clips[0].dtype == np.float32
+        )
     a, b = (sounds.encode(sounds.read(tmp_path / name)[0]) for name in ("stereo.flac", "mono.ogg"))
     assert peak_mel(sounds.values(a)[0]) == peak_mel(sounds.values(b)[0])
 
@@ -80,7 +88,9 @@ def test_reads_stereo_other_rates_and_formats_as_mono_clips(tmp_path):
 def test_long_files_are_cut_into_clips_and_short_ones_padded_or_skipped(tmp_path):
     sounds = adapter()
     write(tmp_path / "long.wav", tone(440.0, seconds=3.5))
-    assert len(sounds.read(tmp_path / "long.wav")) == 4  # three clips of 1.02 s and the last 0.43 s padded
+    assert (
+        len(sounds.read(tmp_path / "long.wav")) == 4
+    )  # three clips of 1.02 s and the last 0.43 s padded
     write(tmp_path / "longer.wav", tone(440.0, seconds=3.1))
     assert len(sounds.read(tmp_path / "longer.wav")) == 3  # a 0.03 s scrap is not a clip
     write(tmp_path / "short.wav", tone(440.0, seconds=0.5))
@@ -89,11 +99,14 @@ def test_long_files_are_cut_into_clips_and_short_ones_padded_or_skipped(tmp_path
         adapter(short="skip").read(tmp_path / "short.wav")
 
 
-@pytest.mark.parametrize("name, samples, words", [
-    ("empty.wav", np.zeros(0, dtype=np.float32), "holds no samples"),
-    ("silent.wav", np.zeros(RATE, dtype=np.float32), "silent"),
-    ("nan.wav", np.full(RATE, np.nan, dtype=np.float32), "not finite"),
-])
+@pytest.mark.parametrize(
+    "name, samples, words",
+    [
+        ("empty.wav", np.zeros(0, dtype=np.float32), "holds no samples"),
+        ("silent.wav", np.zeros(RATE, dtype=np.float32), "silent"),
+        ("nan.wav", np.full(RATE, np.nan, dtype=np.float32), "not finite"),
+    ],
+)
 def test_empty_silent_and_non_finite_files_are_refused(tmp_path, name, samples, words):
     path = write(tmp_path / name, samples, subtype="FLOAT")
     with pytest.raises(DataError, match=words):
@@ -113,24 +126,37 @@ def test_bad_files_are_skipped_one_line_each_with_a_count(tmp_path, capsys):
 
 
 def test_wav_and_png_outputs(tmp_path):
-    sounds = adapter(frames=16, mels=32, n_fft=512, griffin_lim=4)  # small clips: the layout is what counts here
-    values = torch.stack([sounds.values(sounds.encode(tone(frequency))) for frequency in (300.0, 600.0)])
+    sounds = adapter(
+        frames=16, mels=32, n_fft=512, griffin_lim=4
+    )  # small clips: the layout is what counts here
+    values = torch.stack(
+        [sounds.values(sounds.encode(tone(frequency))) for frequency in (300.0, 600.0)]
+    )
     wav = sounds.file_bytes(values, ".wav")
     samples, rate = soundfile.read(io.BytesIO(wav))
     assert rate == RATE and len(samples) == 2 * 16 * 256 + RATE // 4  # two clips, a gap between
     assert wav == sounds.file_bytes(values.clone(), ".wav")
     assert sounds.file_bytes(values[0], ".wav") != wav  # one clip alone
     picture = Image.open(io.BytesIO(sounds.file_bytes(values, ".png")))
-    assert picture.mode == "RGB" and picture.size == (2 * 2 * 16, 2 * 32)  # time across, mels up, 2 px a cell
+    assert picture.mode == "RGB" and picture.size == (
+        2 * 2 * 16,
+        2 * 32,
+    )  # time across, mels up, 2 px a cell
     with pytest.raises(DataError, match="cannot write '.mp3'"):
         sounds.file_bytes(values, ".mp3")
 
 
 def test_settings_and_classes_survive_the_checkpoint_round_trip():
-    sounds = adapter(labels=True, mels=48).fitted([Piece(f"{pitch}.wav", torch.zeros(1), pitch) for pitch in ("60", "48", "72")])
+    sounds = adapter(labels=True, mels=48).fitted(
+        [Piece(f"{pitch}.wav", torch.zeros(1), pitch) for pitch in ("60", "48", "72")]
+    )
     assert sounds.classes == ("48", "60", "72")  # pitch order, not text order
     again = AudioAdapter.from_dict(sounds.to_dict())
-    assert again.settings == sounds.settings and again.classes == sounds.classes and again.spec.classes == 3
+    assert (
+        again.settings == sounds.settings
+        and again.classes == sounds.classes
+        and again.spec.classes == 3
+    )
 
 
 def test_clips_are_drawn_whole_and_never_varied():
@@ -142,7 +168,11 @@ def test_clips_are_drawn_whole_and_never_varied():
     sampler = sounds.sampler([Piece("60/a.wav", clip, "60")], seed=0, training=True)
     assert isinstance(sampler, ItemSampler) and sampler.augment is None
     batch, labels = sampler.batch(3)
-    assert torch.equal(batch, sounds.values(clip).expand(3, -1, -1, -1)) and labels.tolist() == [0, 0, 0]
+    assert torch.equal(batch, sounds.values(clip).expand(3, -1, -1, -1)) and labels.tolist() == [
+        0,
+        0,
+        0,
+    ]
 
 
 def test_an_animation_is_a_looping_gif_of_spectrograms():

@@ -23,7 +23,9 @@ def adapter(**settings) -> ImageAdapter:
 
 
 def noise_image(path, size=(16, 16), mode="L", seed=0):
-    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3 if mode == "RGB" else 1), dtype=np.uint8)
+    pixels = np.random.default_rng(seed).integers(
+        0, 256, (size[1], size[0], 3 if mode == "RGB" else 1), dtype=np.uint8
+    )
     image = Image.fromarray(pixels[..., 0] if mode == "L" else pixels, mode)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
@@ -52,7 +54,9 @@ def test_rgb_images_keep_their_three_channels(tmp_path):
 def test_fits_crop_pad_and_stretch_a_wide_image():
     wide = Image.new("L", (64, 32), 0)
     wide.paste(255, (0, 0, 16, 32))  # a white quarter on the left
-    crop, pad, stretch = (adapter(fit=fit).encode(wide)[0].float() / 255 for fit in ("crop", "pad", "stretch"))
+    crop, pad, stretch = (
+        adapter(fit=fit).encode(wide)[0].float() / 255 for fit in ("crop", "pad", "stretch")
+    )
     assert crop[:, :2].mean() < 0.1  # the centre cut leaves the white quarter mostly out
     assert pad[:4].mean() == 0 and pad[-4:].mean() == 0  # black bands above and below
     assert pad[6:10, :3].mean() > 0.9 and stretch[:, :3].mean() > 0.9  # the white quarter is kept
@@ -95,7 +99,9 @@ def test_the_built_in_digits_are_scikit_learns(private_cache):
     first = np.asarray(Image.open(files[0]))
     assert files[0].parent.name == str(int(table[0, 64]))
     assert np.array_equal(first, np.round(table[0, :64].reshape(8, 8) * 255 / 16))
-    assert {path.parent.name for path in files[:30]} == {str(digit) for digit in range(10)}  # mixed, as listed
+    assert {path.parent.name for path in files[:30]} == {
+        str(digit) for digit in range(10)
+    }  # mixed, as listed
 
 
 def test_unreadable_images_are_skipped_one_line_each_with_a_count(tmp_path, capsys):
@@ -114,17 +120,28 @@ def test_unreadable_images_are_skipped_one_line_each_with_a_count(tmp_path, caps
 
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG that claims ``width`` × ``height`` pixels and holds no pixel data."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + chunk(b"IEND", b"")
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path):
     (tmp_path / "bomb.png").write_bytes(png_header_only(8_000, 8_000))  # 64 megapixels in 45 bytes
-    with pytest.raises(DataError, match=r"bomb.png: 8000x8000 pixels is over image.max_pixels \(40000000\)"):
+    with pytest.raises(
+        DataError, match=r"bomb.png: 8000x8000 pixels is over image.max_pixels \(40000000\)"
+    ):
         adapter().read(tmp_path / "bomb.png")
-    (tmp_path / "huge.png").write_bytes(png_header_only(100_000, 100_000))  # PIL's own limit refuses it first
+    (tmp_path / "huge.png").write_bytes(
+        png_header_only(100_000, 100_000)
+    )  # PIL's own limit refuses it first
     with pytest.raises(DataError, match=r"huge.png: refused as a decompression bomb"):
         adapter(max_pixels=10**12).read(tmp_path / "huge.png")
     noise_image(tmp_path / "big.png", size=(40, 40))
@@ -134,7 +151,9 @@ def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path):
 
 def test_a_folder_without_images_is_one_clear_error(tmp_path):
     (tmp_path / "notes.txt").write_text("no pictures here")
-    with pytest.raises(MuseError, match=f"--data {tmp_path}: no .png/.jpg/.jpeg/.webp/.bmp files found"):
+    with pytest.raises(
+        MuseError, match=f"--data {tmp_path}: no .png/.jpg/.jpeg/.webp/.bmp files found"
+    ):
         source_files(str(tmp_path), adapter().suffixes)
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(MuseError, match="no usable pieces in 1 files"):
@@ -149,7 +168,9 @@ def test_augmentation_moves_images_reproducibly_and_plain_settings_leave_them_al
     mirrored = adapter(flip=True).augment(stripes, torch.Generator().manual_seed(0))
     lefts, rights = mirrored[:, 0, :, :4].mean((1, 2)), mirrored[:, 0, :, -4:].mean((1, 2))
     assert set(torch.round(lefts).tolist()) | set(torch.round(rights).tolist()) == {0.0, 1.0}
-    assert torch.all((lefts > 0.99) ^ (rights > 0.99))  # each image: the band stays left or moves right
+    assert torch.all(
+        (lefts > 0.99) ^ (rights > 0.99)
+    )  # each image: the band stays left or moves right
     assert 0 < int((rights > 0.99).sum()) < 8  # and some were mirrored, some not
     moving = adapter(rotate=15, translate=0.1, scale=0.1)
     first = moving.augment(stripes, torch.Generator().manual_seed(1))
@@ -171,7 +192,9 @@ def test_item_sampler_draws_whole_labelled_images_and_restores_its_order(tmp_pat
     assert batch.shape == (10, 1, 16, 16) and labels.shape == (10,)
     by_name = {piece.name: piece for piece in pieces}
     for image, label in zip(batch, labels):
-        match = [piece for piece in by_name.values() if torch.equal(images.values(piece.tensor), image)]
+        match = [
+            piece for piece in by_name.values() if torch.equal(images.values(piece.tensor), image)
+        ]
         assert len(match) == 1 and match[0].label == images.classes[label]
     state = sampler.state()
     expected = sampler.batch(4)
@@ -222,4 +245,9 @@ def test_labelled_reads_classes_from_folders_whatever_the_settings(tmp_path):
 def test_an_animation_is_a_looping_gif_of_every_frame():
     frames = torch.rand(5, 1, 16, 16)
     gif = Image.open(io.BytesIO(adapter().animation_bytes(frames, 0.1)))
-    assert gif.format == "GIF" and gif.n_frames == 5 and gif.info["loop"] == 0 and gif.info["duration"] == 100
+    assert (
+        gif.format == "GIF"
+        and gif.n_frames == 5
+        and gif.info["loop"] == 0
+        and gif.info["duration"] == 100
+    )

@@ -72,8 +72,13 @@ def test_encode_puts_each_note_in_its_cells():
     roll = PianoRollAdapter(SETTINGS).encode(chorale_like())
     assert roll.dtype == torch.uint8
     assert roll.shape == (4, 32, 37)  # 18 steps, rounded up to 2 bars
-    expected = (span(0, 0, 3, 72) | span(1, 4, 7, 67) | span(1, 8, 9, 64)
-                | span(2, 14, 17, 60) | span(3, 0, 15, 48))
+    expected = (
+        span(0, 0, 3, 72)
+        | span(1, 4, 7, 67)
+        | span(1, 8, 9, 64)
+        | span(2, 14, 17, 60)
+        | span(3, 0, 15, 48)
+    )
     assert cells(roll) == expected
 
 
@@ -102,16 +107,23 @@ def test_encode_follows_ticks_not_seconds_at_another_tempo():
 
 LOPSIDED = [
     (60, 0.06, 0.20),  # steps 0.48-1.6: round → 0-1; sample → step 1 (sounding at 1.0)
-    (62, 0.14, 0.20),  # steps 1.12-1.6: round → at least one step, 1; sample → none (no step start inside)
+    (
+        62,
+        0.14,
+        0.20,
+    ),  # steps 1.12-1.6: round → at least one step, 1; sample → none (no step start inside)
     (64, 0.25, 0.50),  # steps 2-4 exactly: both → 2, 3
     (65, 0.56, 0.58),  # steps 4.48-4.64: round → at least one step, 4; sample → none
 ]
 
 
-@pytest.mark.parametrize("quantize, expected", [
-    ("round", {(0, 12), (1, 12), (1, 14), (2, 16), (3, 16), (4, 17)}),
-    ("sample", {(1, 12), (2, 16), (3, 16)}),
-])
+@pytest.mark.parametrize(
+    "quantize, expected",
+    [
+        ("round", {(0, 12), (1, 12), (1, 14), (2, 16), (3, 16), (4, 17)}),
+        ("sample", {(1, 12), (2, 16), (3, 16)}),
+    ],
+)
 def test_quantize_round_versus_sample(quantize, expected):
     adapter = PianoRollAdapter(dataclasses.replace(SETTINGS, quantize=quantize))
     roll = adapter.encode(piece_of(LOPSIDED, [(72, 0, 0.5)], [(72, 0, 0.5)], [(72, 0, 0.5)]))
@@ -120,8 +132,12 @@ def test_quantize_round_versus_sample(quantize, expected):
 
 def test_notes_outside_the_pitch_range_are_left_out():
     adapter = PianoRollAdapter(SETTINGS)
-    roll = adapter.encode(piece_of(*[[(LOW - 1, 0, 1), (LOW, 0, 1), (HIGH, 1, 2), (HIGH + 1, 1, 2)]] * 4))
-    assert cells(roll) == {cell for track in range(4) for cell in span(track, 0, 7, LOW) | span(track, 8, 15, HIGH)}
+    roll = adapter.encode(
+        piece_of(*[[(LOW - 1, 0, 1), (LOW, 0, 1), (HIGH, 1, 2), (HIGH + 1, 1, 2)]] * 4)
+    )
+    assert cells(roll) == {
+        cell for track in range(4) for cell in span(track, 0, 7, LOW) | span(track, 8, 15, HIGH)
+    }
 
 
 def test_a_piece_with_only_out_of_range_notes_is_refused():
@@ -159,23 +175,39 @@ def test_too_many_parts_are_refused_even_in_a_clip():
 def test_instruments_without_notes_do_not_count_as_parts():
     piece = chorale_like()
     piece.instruments.insert(0, pretty_midi.Instrument(0, name="conductor"))
-    assert cells(PianoRollAdapter(SETTINGS).encode(piece)) == cells(PianoRollAdapter(SETTINGS).encode(chorale_like()))
+    assert cells(PianoRollAdapter(SETTINGS).encode(piece)) == cells(
+        PianoRollAdapter(SETTINGS).encode(chorale_like())
+    )
 
 
 def test_merge_puts_every_non_drum_part_in_one_track():
-    settings = dataclasses.replace(SETTINGS, track_mapping="merge", track_names=("All",), programs=(0,))
+    settings = dataclasses.replace(
+        SETTINGS, track_mapping="merge", track_names=("All",), programs=(0,)
+    )
     adapter = PianoRollAdapter(settings)
     assert adapter.tracks == 1
-    piece = piece_of([(60, 0, 0.5)], [(64, 0.5, 1.0)], [(67, 0, 0.25)], [(70, 0, 1.0)], [(50, 0, 1.0)],
-                     drums=(4,))  # five parts, one of them drums: no part-count check when merging
+    piece = piece_of(
+        [(60, 0, 0.5)],
+        [(64, 0.5, 1.0)],
+        [(67, 0, 0.25)],
+        [(70, 0, 1.0)],
+        [(50, 0, 1.0)],
+        drums=(4,),
+    )  # five parts, one of them drums: no part-count check when merging
     roll = adapter.encode(piece)
     assert roll.shape == (1, 16, 37)
-    assert cells(roll) == span(0, 0, 3, 60) | span(0, 4, 7, 64) | span(0, 0, 1, 67) | span(0, 0, 7, 70)
+    assert cells(roll) == span(0, 0, 3, 60) | span(0, 4, 7, 64) | span(0, 0, 1, 67) | span(
+        0, 0, 7, 70
+    )
 
 
 def test_spec_publishes_the_roll_sizes():
-    assert PianoRollAdapter(SETTINGS).spec == Spec("binary", channels=4, width=37, steps_per_bar=16, window=4 * 16)
-    merged = PianoRollAdapter(dataclasses.replace(SETTINGS, track_mapping="merge", steps_per_beat=1, window_bars=2))
+    assert PianoRollAdapter(SETTINGS).spec == Spec(
+        "binary", channels=4, width=37, steps_per_bar=16, window=4 * 16
+    )
+    merged = PianoRollAdapter(
+        dataclasses.replace(SETTINGS, track_mapping="merge", steps_per_beat=1, window_bars=2)
+    )
     assert merged.spec == Spec("binary", channels=1, width=37, steps_per_bar=4, window=2 * 4)
     assert merged.spec.frame_size == 37 and merged.spec.segment == 8
     assert merged.steps_per_bar == 4
@@ -184,8 +216,12 @@ def test_spec_publishes_the_roll_sizes():
 # decode
 
 
-DRUM_SETTINGS = dataclasses.replace(SETTINGS, track_names=("Lead", "Bass line", "Pad", "Kit"),
-                                    programs=(0, 33, 89, 0), drum_tracks=(3,))
+DRUM_SETTINGS = dataclasses.replace(
+    SETTINGS,
+    track_names=("Lead", "Bass line", "Pad", "Kit"),
+    programs=(0, 33, 89, 0),
+    drum_tracks=(3,),
+)
 
 
 def test_decode_gives_one_instrument_per_track_from_the_settings():
@@ -193,11 +229,16 @@ def test_decode_gives_one_instrument_per_track_from_the_settings():
     adapter = PianoRollAdapter(DRUM_SETTINGS)
     piece = adapter.decode(roll)
     assert [(part.name, part.program, part.is_drum) for part in piece.instruments] == [
-        ("Lead", 0, False), ("Bass line", 33, False), ("Pad", 89, False), ("Kit", 0, True)]
+        ("Lead", 0, False),
+        ("Bass line", 33, False),
+        ("Pad", 89, False),
+        ("Kit", 0, True),
+    ]
     assert piece.resolution == 480
     # each instrument is the one the adapter names for its track
     assert [(part.name, part.program, part.is_drum) for part in piece.instruments] == [
-        (part.name, part.program, part.is_drum) for part in map(adapter.instrument, range(4))]
+        (part.name, part.program, part.is_drum) for part in map(adapter.instrument, range(4))
+    ]
 
 
 def test_decode_gives_a_piece_that_knows_its_roll_tempo_and_bars():
@@ -215,9 +256,13 @@ def test_decode_joins_consecutive_steps_into_one_note():
     roll[0, 8, 12] = 1  # a second note after a gap
     roll[2, 0:16, 0] = 1
     piece = PianoRollAdapter(SETTINGS).piece(roll, tempo=120.0)
-    notes = sorted((note.start, note.end, note.pitch, note.velocity) for note in piece.instruments[0].notes)
+    notes = sorted(
+        (note.start, note.end, note.pitch, note.velocity) for note in piece.instruments[0].notes
+    )
     assert notes == [(2 * STEP, 6 * STEP, 60, 80), (8 * STEP, 9 * STEP, 60, 80)]
-    assert [(note.start, note.end, note.pitch) for note in piece.instruments[2].notes] == [(0.0, 2.0, 48)]
+    assert [(note.start, note.end, note.pitch) for note in piece.instruments[2].notes] == [
+        (0.0, 2.0, 48)
+    ]
     assert piece.instruments[1].notes == [] and piece.instruments[3].notes == []
 
 
@@ -226,7 +271,9 @@ def test_decode_accepts_float_probabilities_and_thresholds_at_half():
     roll[1, 0, 5] = 0.51
     roll[1, 1, 5] = 0.49
     piece = PianoRollAdapter(SETTINGS).piece(roll, tempo=120.0)
-    assert [(note.start, note.end, note.pitch) for note in piece.instruments[1].notes] == [(0.0, STEP, LOW + 5)]
+    assert [(note.start, note.end, note.pitch) for note in piece.instruments[1].notes] == [
+        (0.0, STEP, LOW + 5)
+    ]
     assert piece.roll.dtype == torch.uint8 and int(piece.roll.sum()) == 1
 
 
@@ -252,8 +299,11 @@ def test_midi_files_put_the_drum_track_on_channel_ten_with_tempo_and_meter():
     meta = [message for track in midi.tracks for message in track if message.is_meta]
     tempos = [mido.tempo2bpm(message.tempo) for message in meta if message.type == "set_tempo"]
     assert tempos == [pytest.approx(90.0, abs=1e-3)]  # stored in whole microseconds per beat
-    assert [(message.numerator, message.denominator) for message in meta
-            if message.type == "time_signature"] == [(3, 4)]
+    assert [
+        (message.numerator, message.denominator)
+        for message in meta
+        if message.type == "time_signature"
+    ] == [(3, 4)]
 
 
 @pytest.mark.parametrize("quantize", ["round", "sample"])
@@ -270,13 +320,17 @@ def test_round_trip_through_a_midi_file(tmp_path, suffix):
     roll = random_roll(3)
     path = tmp_path / f"out{suffix}"
     adapter.decode(roll).write(path)
-    assert path.read_bytes() == adapter.file_bytes(roll, ".mid")  # the adapter and the piece write alike
+    assert path.read_bytes() == adapter.file_bytes(
+        roll, ".mid"
+    )  # the adapter and the piece write alike
     (piece,) = adapter.read(path)
     assert torch.equal(adapter.encode(piece), roll)
 
 
 def test_merge_round_trip():
-    settings = dataclasses.replace(SETTINGS, track_mapping="merge", track_names=("All",), programs=(19,))
+    settings = dataclasses.replace(
+        SETTINGS, track_mapping="merge", track_names=("All",), programs=(19,)
+    )
     adapter = PianoRollAdapter(settings)
     roll = random_roll(4, tracks=1)
     piece = adapter.decode(roll)
@@ -297,12 +351,16 @@ def test_midi_file_ends_every_track_on_the_last_bar_line():
     roll[:, 0:3, 10] = 1  # everything ends early: the rest of the two bars is silence
     midi = mido.MidiFile(file=io.BytesIO(adapter.piece(roll, tempo=120.0).file_bytes(".mid")))
     assert all(track[-1].type == "end_of_track" for track in midi.tracks)
-    assert end_of_track_ticks(midi) == [32 * 120] * 5  # a conductor track and four parts; 120 ticks a step
+    assert (
+        end_of_track_ticks(midi) == [32 * 120] * 5
+    )  # a conductor track and four parts; 120 ticks a step
     assert midi.length == pytest.approx(32 * STEP)
     # pretty_midi's own writer ends at the last note (and a tick late): the piece's differs from it
     plain = io.BytesIO()
     pretty_midi.PrettyMIDI.write(adapter.piece(roll, tempo=120.0), plain)
-    assert mido.MidiFile(file=io.BytesIO(plain.getvalue())).length == pytest.approx(3 * STEP, abs=1.5 / 960)
+    assert mido.MidiFile(file=io.BytesIO(plain.getvalue())).length == pytest.approx(
+        3 * STEP, abs=1.5 / 960
+    )
 
 
 def test_midi_file_length_follows_the_tempo():
@@ -317,7 +375,9 @@ def test_a_piece_writes_the_format_its_suffix_names(tmp_path):
     piece.write(tmp_path / "song.png")
     assert (tmp_path / "song.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "song.png").read_bytes() == piece.file_bytes(".PNG")
-    with open(tmp_path / "to-a-file-object", "wb") as file:  # pretty_midi's contract: a file object gets MIDI
+    with open(
+        tmp_path / "to-a-file-object", "wb"
+    ) as file:  # pretty_midi's contract: a file object gets MIDI
         piece.write(file)
     assert (tmp_path / "to-a-file-object").read_bytes() == piece.file_bytes(".mid")
     with pytest.raises(DataError, match="cannot write '.gif'.*\\.mid, \\.midi, \\.png, \\.wav"):
@@ -334,11 +394,15 @@ def test_midi_file_opens_in_pretty_midi_mido_and_music21(tmp_path):
     path.write_bytes(adapter.file_bytes(roll, ".mid"))
     decoded = adapter.decode(roll)
     piece = pretty_midi.PrettyMIDI(str(path))
-    assert [len(part.notes) for part in piece.instruments] == [len(part.notes) for part in decoded.instruments]
+    assert [len(part.notes) for part in piece.instruments] == [
+        len(part.notes) for part in decoded.instruments
+    ]
     assert len(mido.MidiFile(path).tracks) == 5
     score = music21.converter.parse(path)
     assert [part.partName for part in score.parts] == ["Lead", "Bass line", "Pad", "Kit"]
-    assert score.highestTime == pytest.approx(16 * 0.25)  # in quarter notes: the whole bar, trailing rest too
+    assert score.highestTime == pytest.approx(
+        16 * 0.25
+    )  # in quarter notes: the whole bar, trailing rest too
 
 
 # read
@@ -349,7 +413,9 @@ def test_read_a_midi_file(tmp_path):
     chorale_like().write(str(path))
     (piece,) = PianoRollAdapter(SETTINGS).read(path)
     assert isinstance(piece, pretty_midi.PrettyMIDI)
-    assert cells(PianoRollAdapter(SETTINGS).encode(piece)) == cells(PianoRollAdapter(SETTINGS).encode(chorale_like()))
+    assert cells(PianoRollAdapter(SETTINGS).encode(piece)) == cells(
+        PianoRollAdapter(SETTINGS).encode(chorale_like())
+    )
 
 
 def test_read_a_bach_chorale():
@@ -388,7 +454,9 @@ def test_read_missing_midi_file_names_it(tmp_path):
 
 def test_to_dict_from_dict_round_trip_through_json():
     adapter = PianoRollAdapter(DRUM_SETTINGS)
-    values = json.loads(json.dumps(adapter.to_dict()))  # as a checkpoint stores them: tuples become lists
+    values = json.loads(
+        json.dumps(adapter.to_dict())
+    )  # as a checkpoint stores them: tuples become lists
     rebuilt = PianoRollAdapter.from_dict(values)
     assert rebuilt.settings == DRUM_SETTINGS
     assert rebuilt.spec == adapter.spec
@@ -409,11 +477,19 @@ def test_build_adapter_uses_the_midi_section():
 def test_the_cache_is_keyed_by_what_changes_the_rolls_only():
     # window, transposition, key and GAN terms are applied after the cache: changing them keeps it
     adapter = PianoRollAdapter(SETTINGS)
-    training = dataclasses.replace(SETTINGS, window_bars=2, transpose=0, common_key=True,
-                                   gan=dataclasses.replace(SETTINGS.gan, harmony_weight=10.0))
+    training = dataclasses.replace(
+        SETTINGS,
+        window_bars=2,
+        transpose=0,
+        common_key=True,
+        gan=dataclasses.replace(SETTINGS.gan, harmony_weight=10.0),
+    )
     assert PianoRollAdapter(training).cache_settings() == adapter.cache_settings()
     assert not set(MidiConfig.TRAINING_ONLY) & set(adapter.cache_settings())
-    assert PianoRollAdapter(dataclasses.replace(SETTINGS, pitch_low=50)).cache_settings() != adapter.cache_settings()
+    assert (
+        PianoRollAdapter(dataclasses.replace(SETTINGS, pitch_low=50)).cache_settings()
+        != adapter.cache_settings()
+    )
     # a checkpoint keeps them all
     assert PianoRollAdapter.from_dict(PianoRollAdapter(training).to_dict()).settings == training
 
@@ -430,13 +506,18 @@ def test_declares_the_capabilities_of_pieces_of_music():
 def test_training_windows_are_transposed_and_validation_windows_are_not():
     pieces = [Prepared("a.mid", random_roll(0, bars=4))]
     adapter = PianoRollAdapter(dataclasses.replace(SETTINGS, window_bars=2, transpose=3))
-    training, validation = adapter.sampler(pieces, 0, training=True), adapter.sampler(pieces, 0, training=False)
+    training, validation = (
+        adapter.sampler(pieces, 0, training=True),
+        adapter.sampler(pieces, 0, training=False),
+    )
     assert isinstance(training, WindowSampler) and isinstance(training.variation, Transposition)
     assert training.variation.semitones == 3
     assert validation.variation is None
     assert training.window == 32  # windows of two bars, starting on bar lines
     assert training.starts[:, 1].tolist() == [0, 16, 32]
-    still = PianoRollAdapter(dataclasses.replace(SETTINGS, transpose=0)).sampler(pieces, 0, training=True)
+    still = PianoRollAdapter(dataclasses.replace(SETTINGS, transpose=0)).sampler(
+        pieces, 0, training=True
+    )
     assert still.variation is None
 
 
@@ -452,8 +533,11 @@ def test_model_view_moves_pieces_to_the_common_key_only_when_asked():
 
 
 def test_gan_terms_are_plugged_into_gans_only():
-    adapter = PianoRollAdapter(dataclasses.replace(SETTINGS, gan=dataclasses.replace(
-        SETTINGS.gan, critic_chroma=True, harmony_weight=1.0)))
+    adapter = PianoRollAdapter(
+        dataclasses.replace(
+            SETTINGS, gan=dataclasses.replace(SETTINGS.gan, critic_chroma=True, harmony_weight=1.0)
+        )
+    )
     assert adapter.family_terms("rnn") is NO_TERMS and adapter.family_terms("vae") is NO_TERMS
     assert adapter.family_terms("gan") is not NO_TERMS
 
@@ -463,7 +547,9 @@ def test_read_clip_gives_the_roll_and_tempo_and_names_the_option_when_unusable(t
     path = tmp_path / "clip.mid"
     piece_of([(60, 0, 1)], tempo=90.0).write(str(path))  # one part of four: a clip may have fewer
     roll, tempo = adapter.read_clip(path, "--primer")
-    assert roll.shape == (4, 16, 37) and tempo == pytest.approx(90.0, abs=1e-3)  # whole microseconds per beat
+    assert roll.shape == (4, 16, 37) and tempo == pytest.approx(
+        90.0, abs=1e-3
+    )  # whole microseconds per beat
     # a PrettyMIDI is a clip too, the same as its file
     in_memory, in_memory_tempo = adapter.read_clip(piece_of([(60, 0, 1)], tempo=90.0), "--primer")
     assert torch.equal(in_memory, roll) and in_memory_tempo == pytest.approx(90.0)
@@ -479,8 +565,11 @@ def test_shifted_refuses_to_push_notes_out_only_when_an_option_asks():
     roll = torch.zeros(4, 16, 37, dtype=torch.uint8)
     roll[0, 0, 35] = 1
     assert torch.equal(adapter.shifted(roll, 1, "--transpose"), torch.roll(roll, 1, dims=2))
-    with pytest.raises(MuseError, match="--transpose 2: moves notes of this piece past the model's pitch range "
-                                        "\\(MIDI 48-84\\)"):
+    with pytest.raises(
+        MuseError,
+        match="--transpose 2: moves notes of this piece past the model's pitch range "
+        "\\(MIDI 48-84\\)",
+    ):
         adapter.shifted(roll, 2, "--transpose")
     assert not adapter.shifted(roll, 2).any()  # inside the model, a note pushed out is dropped
 
@@ -489,30 +578,36 @@ def test_into_model_key_is_no_shift_without_a_common_key():
     roll = torch.zeros(4, 16, 37, dtype=torch.uint8)
     roll[0, :, [2, 4, 6]] = 1  # D, E, F#: not C major's
     assert PianoRollAdapter(SETTINGS).into_model_key([roll]) == [0]
-    assert PianoRollAdapter(dataclasses.replace(SETTINGS, common_key=True)).into_model_key([roll]) != [0]
+    assert PianoRollAdapter(dataclasses.replace(SETTINGS, common_key=True)).into_model_key(
+        [roll]
+    ) != [0]
 
 
-@pytest.mark.parametrize("changes, key", [
-    ({"pitch_low": 90, "pitch_high": 80}, "midi.pitch_low"),
-    ({"pitch_high": 128}, "midi.pitch_low"),
-    ({"track_mapping": "x"}, "midi.track_mapping"),
-    ({"programs": (0, 0, 0)}, "midi.programs"),
-    ({"programs": (0, 0, 0, 128)}, "midi.programs"),
-    ({"track_names": (), "programs": ()}, "midi.programs"),
-    ({"quantize": "nearest"}, "midi.quantize"),
-    ({"steps_per_beat": 7}, "midi.steps_per_beat"),
-    ({"steps_per_beat": 0}, "midi.steps_per_beat"),
-    ({"beats_per_bar": 0}, "midi.beats_per_bar"),
-    ({"velocity": 0}, "midi.velocity"),
-    ({"drum_tracks": (4,)}, "midi.drum_tracks"),
-    ({"tempo": 0.0}, "midi.tempo"),
-])
+@pytest.mark.parametrize(
+    "changes, key",
+    [
+        ({"pitch_low": 90, "pitch_high": 80}, "midi.pitch_low"),
+        ({"pitch_high": 128}, "midi.pitch_low"),
+        ({"track_mapping": "x"}, "midi.track_mapping"),
+        ({"programs": (0, 0, 0)}, "midi.programs"),
+        ({"programs": (0, 0, 0, 128)}, "midi.programs"),
+        ({"track_names": (), "programs": ()}, "midi.programs"),
+        ({"quantize": "nearest"}, "midi.quantize"),
+        ({"steps_per_beat": 7}, "midi.steps_per_beat"),
+        ({"steps_per_beat": 0}, "midi.steps_per_beat"),
+        ({"beats_per_bar": 0}, "midi.beats_per_bar"),
+        ({"velocity": 0}, "midi.velocity"),
+        ({"drum_tracks": (4,)}, "midi.drum_tracks"),
+        ({"tempo": 0.0}, "midi.tempo"),
+    ],
+)
 def test_invalid_settings_are_config_errors(changes, key):
     with pytest.raises(ConfigError, match=key):
         PianoRollAdapter(dataclasses.replace(SETTINGS, **changes))
 
 
 def test_roll_axes_are_tracks_steps_pitches():
-    roll = PianoRollAdapter(SETTINGS).encode(piece_of([(LOW + 2, 0, STEP)], [(LOW, 0, 1)], [(LOW, 0, 1)],
-                                                      [(LOW, 0, 1)]))
+    roll = PianoRollAdapter(SETTINGS).encode(
+        piece_of([(LOW + 2, 0, STEP)], [(LOW, 0, 1)], [(LOW, 0, 1)], [(LOW, 0, 1)])
+    )
     assert np.argwhere(roll[0].numpy()).tolist() == [[0, 2]]  # step 0, pitch index 2

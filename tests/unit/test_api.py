@@ -22,6 +22,7 @@ def bar_seconds(model, tempo):
 
 # compose
 
+
 def test_compose_returns_exactly_the_asked_bars():
     model = load()  # the default model
     piece = model.compose(bars=3, seed=1, tempo=120)
@@ -30,7 +31,12 @@ def test_compose_returns_exactly_the_asked_bars():
     assert piece.get_end_time() <= 3 * bar_seconds(model, 120) + 1e-9
     assert [(ts.numerator, ts.denominator) for ts in piece.time_signature_changes] == [(4, 4)]
     assert piece.get_tempo_changes()[1][0] == pytest.approx(120)
-    assert [instrument.name for instrument in piece.instruments] == ["Soprano", "Alto", "Tenor", "Bass"]
+    assert [instrument.name for instrument in piece.instruments] == [
+        "Soprano",
+        "Alto",
+        "Tenor",
+        "Bass",
+    ]
     low, high = model.adapter.settings.pitch_low, model.adapter.settings.pitch_high
     notes = [note for instrument in piece.instruments for note in instrument.notes]
     assert notes and all(low <= note.pitch <= high and note.velocity > 0 for note in notes)
@@ -38,7 +44,9 @@ def test_compose_returns_exactly_the_asked_bars():
 
 def test_same_seed_same_piece_other_seed_other_piece():
     model = load("bach-rnn")
-    first, again, other = (model.compose(bars=2, seed=seed).file_bytes(".mid") for seed in (5, 5, 6))
+    first, again, other = (
+        model.compose(bars=2, seed=seed).file_bytes(".mid") for seed in (5, 5, 6)
+    )
     assert first == again
     assert first != other
 
@@ -49,10 +57,15 @@ def test_a_primer_is_continued(tmp_path):
     original = pretty_midi.PrettyMIDI(str(primer))
     for voice, part in zip(piece.instruments, original.instruments):
         for mine, theirs in zip(voice.notes, part.notes[:-1]):  # the last may be held on
-            assert (mine.pitch, round(mine.start, 6), round(mine.end, 6)) == \
-                   (theirs.pitch, round(theirs.start, 6), round(theirs.end, 6))
-        assert (voice.notes[len(part.notes) - 1].pitch, round(voice.notes[len(part.notes) - 1].start, 6)) == \
-               (part.notes[-1].pitch, round(part.notes[-1].start, 6))
+            assert (mine.pitch, round(mine.start, 6), round(mine.end, 6)) == (
+                theirs.pitch,
+                round(theirs.start, 6),
+                round(theirs.end, 6),
+            )
+        assert (
+            voice.notes[len(part.notes) - 1].pitch,
+            round(voice.notes[len(part.notes) - 1].start, 6),
+        ) == (part.notes[-1].pitch, round(part.notes[-1].start, 6))
     assert piece.get_end_time() > original.get_end_time()  # and it goes on after the primer
     assert piece.tempo == pytest.approx(100)  # at the primer's tempo
 
@@ -96,10 +109,13 @@ def test_every_bundled_music_model_is_small_and_composes_sixteen_bars(name):
 
 # the other modalities
 
+
 def test_the_bundled_picture_model_is_small_and_samples_digits():
     assert bundled_path("digits-gan").stat().st_size <= 10 * 2**20
     images = muse_gan.load("digits-gan").sample(4, seed=1, label="5")
-    assert images.tensors.shape == (4, 1, 16, 16) and images.tensors.mean() > 0.05  # strokes, not a black square
+    assert (
+        images.tensors.shape == (4, 1, 16, 16) and images.tensors.mean() > 0.05
+    )  # strokes, not a black square
     assert len(images) == 4 and images[0].size == (16, 16)  # and the items are pictures
 
 
@@ -114,6 +130,7 @@ def test_the_bundled_tune_model_is_small_and_writes_abc_that_becomes_midi():
 
 # interpolate
 
+
 def test_interpolate_gives_the_asked_number_of_one_segment_clips(tmp_path):
     model = load("bach-vae")
     start, end = write_quartet(tmp_path / "a.mid"), write_quartet(tmp_path / "b.mid", shift=5)
@@ -122,7 +139,9 @@ def test_interpolate_gives_the_asked_number_of_one_segment_clips(tmp_path):
     assert len(clips) == 4 and all(clip.bars == segment for clip in clips)
     assert all(clip.get_end_time() <= segment * bar_seconds(model, 100) + 1e-9 for clip in clips)
     again = model.interpolate(start, end, steps=4, seed=1)
-    assert [clip.file_bytes(".mid") for clip in clips] == [clip.file_bytes(".mid") for clip in again]
+    assert [clip.file_bytes(".mid") for clip in clips] == [
+        clip.file_bytes(".mid") for clip in again
+    ]
     assert model.join(clips).roll.equal(torch.cat([clip.roll for clip in clips], dim=1))
 
 
@@ -140,11 +159,22 @@ def test_a_vae_composes_any_number_of_bars(bars):
 
 # one way to a file: the library's write() and the command line make the same bytes
 
-@pytest.mark.parametrize("name, suffix", [("bach-rnn", ".mid"), ("bach-rnn", ".png"), ("bach-gan", ".mid"),
-                                          ("bach-gan", ".png"), ("bach-gan", ".wav")])
+
+@pytest.mark.parametrize(
+    "name, suffix",
+    [
+        ("bach-rnn", ".mid"),
+        ("bach-rnn", ".png"),
+        ("bach-gan", ".mid"),
+        ("bach-gan", ".png"),
+        ("bach-gan", ".wav"),
+    ],
+)
 def test_a_composed_piece_writes_what_muse_compose_writes(tmp_path, name, suffix):
     muse_gan.load(name).compose(bars=2, seed=3).write(tmp_path / f"library{suffix}")
-    result = muse("compose", "--model", name, "--bars", 2, "--seed", 3, "-o", tmp_path / f"cli{suffix}")
+    result = muse(
+        "compose", "--model", name, "--bars", 2, "--seed", 3, "-o", tmp_path / f"cli{suffix}"
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / f"library{suffix}").read_bytes() == (tmp_path / f"cli{suffix}").read_bytes()
 
@@ -155,23 +185,44 @@ def test_a_written_piece_ends_on_its_last_bar_line(tmp_path):
 
     piece = load("bach-gan").compose(bars=2, seed=3)
     piece.write(tmp_path / "song.mid")
-    assert mido.MidiFile(tmp_path / "song.mid").length == pytest.approx(2 * bar_seconds(piece, piece.tempo))
+    assert mido.MidiFile(tmp_path / "song.mid").length == pytest.approx(
+        2 * bar_seconds(piece, piece.tempo)
+    )
 
 
-@pytest.mark.parametrize("name, suffix, options", [("digits-gan", ".png", {"label": "7"}),
-                                                   ("folk-rnn", ".abc", {"length": 60})])
+@pytest.mark.parametrize(
+    "name, suffix, options",
+    [("digits-gan", ".png", {"label": "7"}), ("folk-rnn", ".abc", {"length": 60})],
+)
 def test_sampled_items_write_what_muse_sample_writes(tmp_path, name, suffix, options):
     muse_gan.load(name).sample(3, seed=2, **options).write(tmp_path / f"library{suffix}")
-    flags = sum(([f"--{key}", value] for key, value in options.items()), [])
-    result = muse("sample", "--model", name, "-n", 3, "--seed", 2, *flags, "-o", tmp_path / f"cli{suffix}")
+    flags = [part for key, value in options.items() for part in (f"--{key}", value)]
+    result = muse(
+        "sample", "--model", name, "-n", 3, "--seed", 2, *flags, "-o", tmp_path / f"cli{suffix}"
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / f"library{suffix}").read_bytes() == (tmp_path / f"cli{suffix}").read_bytes()
 
 
 def test_an_animation_writes_what_muse_animate_writes(tmp_path):
-    muse_gan.load("digits-gan").animate(frames=6, seed=1, label="3").write(tmp_path / "library.gif", fps=8)
-    result = muse("animate", "--model", "digits-gan", "--frames", 6, "--seed", 1, "--label", 3, "--fps", 8,
-                  "-o", tmp_path / "cli.gif")
+    muse_gan.load("digits-gan").animate(frames=6, seed=1, label="3").write(
+        tmp_path / "library.gif", fps=8
+    )
+    result = muse(
+        "animate",
+        "--model",
+        "digits-gan",
+        "--frames",
+        6,
+        "--seed",
+        1,
+        "--label",
+        3,
+        "--fps",
+        8,
+        "-o",
+        tmp_path / "cli.gif",
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "library.gif").read_bytes() == (tmp_path / "cli.gif").read_bytes()
 
@@ -180,7 +231,19 @@ def test_joined_interpolations_write_what_muse_interpolate_writes(tmp_path):
     start, end = write_quartet(tmp_path / "a.mid"), write_quartet(tmp_path / "b.mid", shift=4)
     model = muse_gan.load("bach-vae")
     model.join(model.interpolate(start, end, steps=3, seed=1)).write(tmp_path / "library.mid")
-    result = muse("interpolate", start, end, "--model", "bach-vae", "--steps", 3, "--seed", 1, "-o", tmp_path / "cli.mid")
+    result = muse(
+        "interpolate",
+        start,
+        end,
+        "--model",
+        "bach-vae",
+        "--steps",
+        3,
+        "--seed",
+        1,
+        "-o",
+        tmp_path / "cli.mid",
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "library.mid").read_bytes() == (tmp_path / "cli.mid").read_bytes()
 
@@ -202,20 +265,37 @@ def doctored(tmp_path, change):
 def test_an_undoctored_copy_of_a_model_file_loads_and_composes_alike(tmp_path):
     """So what the doctored ones below fail on is their change."""
     path = doctored(tmp_path, lambda info: None)
-    assert load(path).compose(bars=1, seed=0).roll.equal(load("bach-rnn").compose(bars=1, seed=0).roll)
+    assert (
+        load(path).compose(bars=1, seed=0).roll.equal(load("bach-rnn").compose(bars=1, seed=0).roll)
+    )
 
 
-@pytest.mark.parametrize("change, words", [
-    (lambda info: info.pop("modality"), ["has no modality"]),
-    (lambda info: info.update(modality="video"), ["unknown modality 'video'", "audio, image, midi, text"]),
-    (lambda info: info.update(adapter=[1, 2]), ["has no adapter"]),
-    (lambda info: info["adapter"].update(colour="red"), ["unknown key 'midi.colour'"]),
-    (lambda info: info["adapter"].update(steps_per_beat="four"), ["midi.steps_per_beat", "expected int"]),
-    (lambda info: info["config"]["model"].update(family="diffusion"), ["unknown model family 'diffusion'"]),
-    (lambda info: info["config"]["model"].update(hidden=10**12), []),  # built on the meta device: no memory taken
-    (lambda info: info["config"]["model"].update(hidden=8), ["weights do not fit"]),
-    (lambda info: info["config"]["train"].update(lr=[]), ["train.lr", "expected float"]),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda info: info.pop("modality"), ["has no modality"]),
+        (
+            lambda info: info.update(modality="video"),
+            ["unknown modality 'video'", "audio, image, midi, text"],
+        ),
+        (lambda info: info.update(adapter=[1, 2]), ["has no adapter"]),
+        (lambda info: info["adapter"].update(colour="red"), ["unknown key 'midi.colour'"]),
+        (
+            lambda info: info["adapter"].update(steps_per_beat="four"),
+            ["midi.steps_per_beat", "expected int"],
+        ),
+        (
+            lambda info: info["config"]["model"].update(family="diffusion"),
+            ["unknown model family 'diffusion'"],
+        ),
+        (
+            lambda info: info["config"]["model"].update(hidden=10**12),
+            [],
+        ),  # built on the meta device: no memory taken
+        (lambda info: info["config"]["model"].update(hidden=8), ["weights do not fit"]),
+        (lambda info: info["config"]["train"].update(lr=[]), ["train.lr", "expected float"]),
+    ],
+)
 def test_a_doctored_model_file_is_one_error_naming_it(tmp_path, change, words):
     path = doctored(tmp_path, change)
     with pytest.raises(MuseError) as caught:

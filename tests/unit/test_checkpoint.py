@@ -63,7 +63,9 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     path = tmp_path / "latest.safetensors"
     path.write_bytes(b"old checkpoint")
     with pytest.raises(TypeError):
-        write_atomically(path, "text, not bytes")  # the write itself raises, after the temporary exists
+        write_atomically(
+            path, "text, not bytes"
+        )  # the write itself raises, after the temporary exists
     assert path.read_bytes() == b"old checkpoint"
     assert leftovers(tmp_path) == []
 
@@ -80,8 +82,12 @@ def test_failed_rename_keeps_what_is_there_and_leaves_no_temporary(tmp_path):
 
 def test_a_folder_that_cannot_be_made_is_one_error_naming_the_file(tmp_path):
     (tmp_path / "plain file").write_bytes(b"x")
-    target = tmp_path / "plain file" / "song.mid"  # a file where a folder should be: refused even as root
-    with pytest.raises(MuseError, match=f"^{target}: cannot write \\(a file is in the way of its folder"):
+    target = (
+        tmp_path / "plain file" / "song.mid"
+    )  # a file where a folder should be: refused even as root
+    with pytest.raises(
+        MuseError, match=f"^{target}: cannot write \\(a file is in the way of its folder"
+    ):
         write_atomically(target, b"MThd")
 
 
@@ -104,8 +110,9 @@ def test_a_full_disk_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
     target = tmp_path / "model.safetensors"
     target.write_bytes(b"the last good checkpoint")
-    result = subprocess.run([sys.executable, "-c", FULL_DISK, str(target)], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(target)], capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == f"{target}: cannot write (File too large)", result.stderr
     assert target.read_bytes() == b"the last good checkpoint"
     assert leftovers(tmp_path) == []
@@ -132,7 +139,11 @@ def test_save_load_round_trip(tmp_path):
         "roll": torch.tensor([[0, 1], [1, 0]], dtype=torch.uint8),
         "half": torch.tensor([0.5, -2.0], dtype=torch.bfloat16),
     }
-    info = {"step": 17, "config": {"train": {"lr": 0.002, "device": "auto"}}, "names": ["Soprano", "Bass"]}
+    info = {
+        "step": 17,
+        "config": {"train": {"lr": 0.002, "device": "auto"}},
+        "names": ["Soprano", "Bass"],
+    }
     path = tmp_path / "runs" / "step17.safetensors"
     save_checkpoint(path, tensors, info)
     loaded, header = load_checkpoint(path)
@@ -149,7 +160,7 @@ def test_checkpoint_holds_only_tensors_and_json(tmp_path):
     path = tmp_path / "c.safetensors"
     save_checkpoint(path, {"w": torch.ones(2)}, {"step": 1})
     header_length = int.from_bytes(path.read_bytes()[:8], "little")
-    header = json.loads(path.read_bytes()[8:8 + header_length])
+    header = json.loads(path.read_bytes()[8 : 8 + header_length])
     assert json.loads(header["__metadata__"]["muse_gan"])["step"] == 1
 
 
@@ -160,12 +171,15 @@ def good_checkpoint(tmp_path):
     return path.read_bytes()
 
 
-@pytest.mark.parametrize("spoil", [
-    lambda good: good[:len(good) // 2],  # cut off mid-tensor
-    lambda good: good[:20],  # cut off mid-header
-    lambda good: b"",
-    lambda good: bytes(range(256)) * 4,  # random bytes
-])
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda good: good[: len(good) // 2],  # cut off mid-tensor
+        lambda good: good[:20],  # cut off mid-header
+        lambda good: b"",
+        lambda good: bytes(range(256)) * 4,  # random bytes
+    ],
+)
 def test_broken_file_names_the_file(tmp_path, good_checkpoint, spoil):
     path = tmp_path / "broken.safetensors"
     path.write_bytes(spoil(good_checkpoint))
@@ -184,8 +198,10 @@ def test_a_folder_is_not_a_checkpoint(tmp_path):
         load_checkpoint(tmp_path)
 
 
-@pytest.mark.parametrize("metadata", [None, {"other": "x"}, {"muse_gan": "{not json"}, {"muse_gan": "5"},
-                                      {"muse_gan": "[1, 2]"}])
+@pytest.mark.parametrize(
+    "metadata",
+    [None, {"other": "x"}, {"muse_gan": "{not json"}, {"muse_gan": "5"}, {"muse_gan": "[1, 2]"}],
+)
 def test_safetensors_without_our_header_is_refused(tmp_path, metadata):
     path = tmp_path / "foreign.safetensors"
     save_file({"w": torch.zeros(2)}, str(path), metadata=metadata)
@@ -196,9 +212,14 @@ def test_safetensors_without_our_header_is_refused(tmp_path, metadata):
 @pytest.mark.parametrize("format_", [FORMAT + 1, 0, None, "2"])
 def test_another_format_is_refused(tmp_path, format_):
     path = tmp_path / "future.safetensors"
-    path.write_bytes(save({"w": torch.zeros(2)}, metadata={"muse_gan": json.dumps({"format": format_})}))
-    with pytest.raises(MuseError, match=f"^{path}: checkpoint format {format_!r} is not supported "
-                                        f"\\(this version reads formats 1, 2\\)"):
+    path.write_bytes(
+        save({"w": torch.zeros(2)}, metadata={"muse_gan": json.dumps({"format": format_})})
+    )
+    with pytest.raises(
+        MuseError,
+        match=f"^{path}: checkpoint format {format_!r} is not supported "
+        f"\\(this version reads formats 1, 2\\)",
+    ):
         load_checkpoint(path)
     with pytest.raises(MuseError, match="is not supported"):
         read_header(path)
@@ -208,10 +229,16 @@ def test_misfit_names_the_first_weight_that_does_not_fit():
     shapes = {"a": torch.Size([2]), "b": torch.Size([3, 4])}
     assert misfit(shapes, {"a": torch.zeros(2), "b": torch.zeros(3, 4)}, "this run's") is None
     assert misfit(shapes, {"a": torch.zeros(2)}, "this run's") == "it has no b"
-    assert misfit(shapes, {"a": torch.zeros(2), "b": torch.zeros(3, 4), "c": torch.zeros(1)},
-                  "this run's") == "its c is not in this run's"
-    assert misfit(shapes, {"a": torch.zeros(2), "b": torch.zeros(4, 3)}, "this run's") == \
-        "its b is (4, 3), this run's (3, 4)"
+    assert (
+        misfit(
+            shapes, {"a": torch.zeros(2), "b": torch.zeros(3, 4), "c": torch.zeros(1)}, "this run's"
+        )
+        == "its c is not in this run's"
+    )
+    assert (
+        misfit(shapes, {"a": torch.zeros(2), "b": torch.zeros(4, 3)}, "this run's")
+        == "its b is (4, 3), this run's (3, 4)"
+    )
 
 
 def test_prefixed_and_unprefixed():
@@ -228,7 +255,10 @@ def test_prefixed_and_unprefixed():
 def train_steps(model, optimizer, steps, seed):
     generator = torch.Generator().manual_seed(seed)
     for _ in range(steps):
-        inputs, targets = torch.randn(8, 3, generator=generator), torch.randn(8, 2, generator=generator)
+        inputs, targets = (
+            torch.randn(8, 3, generator=generator),
+            torch.randn(8, 2, generator=generator),
+        )
         optimizer.zero_grad()
         torch.nn.functional.mse_loss(model(inputs), targets).backward()
         optimizer.step()
@@ -248,21 +278,32 @@ def test_optimizer_state_round_trip_gives_the_same_next_step(tmp_path):
     train_steps(model, optimizer, 2, seed=1)
     tensors, info = optimizer_tensors(optimizer)
     path = tmp_path / "resume.safetensors"
-    save_checkpoint(path, prefixed("model.", model.state_dict()) | prefixed("optimizer.", tensors),
-                    {"optimizer": info})
+    save_checkpoint(
+        path,
+        prefixed("model.", model.state_dict()) | prefixed("optimizer.", tensors),
+        {"optimizer": info},
+    )
 
     loaded, header = load_checkpoint(path)
     resumed = fresh_model(unprefixed("model.", loaded))
     resumed_optimizer = torch.optim.AdamW(resumed.parameters(), lr=1.0)  # groups come from the file
     restore_optimizer(resumed_optimizer, unprefixed("optimizer.", loaded), header["optimizer"])
     unrestored = fresh_model(unprefixed("model.", loaded))
-    unrestored_optimizer = torch.optim.AdamW(unrestored.parameters(), lr=0.05, weight_decay=0.1, betas=(0.8, 0.95))
+    unrestored_optimizer = torch.optim.AdamW(
+        unrestored.parameters(), lr=0.05, weight_decay=0.1, betas=(0.8, 0.95)
+    )
 
-    for each, each_optimizer in [(model, optimizer), (resumed, resumed_optimizer), (unrestored, unrestored_optimizer)]:
+    for each, each_optimizer in [
+        (model, optimizer),
+        (resumed, resumed_optimizer),
+        (unrestored, unrestored_optimizer),
+    ]:
         train_steps(each, each_optimizer, 1, seed=2)
     for name, value in model.state_dict().items():
         assert torch.equal(resumed.state_dict()[name], value)
-    assert not torch.equal(unrestored.weight, model.weight)  # the moments matter: the check can fail
+    assert not torch.equal(
+        unrestored.weight, model.weight
+    )  # the moments matter: the check can fail
     assert resumed_optimizer.param_groups[0]["lr"] == 0.05
     assert resumed_optimizer.state_dict()["state"][0]["step"].item() == 3
 
@@ -272,7 +313,14 @@ def test_optimizer_tensors_split_tensors_from_json():
     optimizer = torch.optim.AdamW(model.parameters())
     train_steps(model, optimizer, 1, seed=0)
     tensors, info = optimizer_tensors(optimizer)
-    assert sorted(tensors) == ["0.exp_avg", "0.exp_avg_sq", "0.step", "1.exp_avg", "1.exp_avg_sq", "1.step"]
+    assert sorted(tensors) == [
+        "0.exp_avg",
+        "0.exp_avg_sq",
+        "0.step",
+        "1.exp_avg",
+        "1.exp_avg_sq",
+        "1.step",
+    ]
     assert tensors["0.exp_avg"].shape == (2, 3)
     assert json.loads(json.dumps(info))["param_groups"][0]["params"] == [0, 1]
 
@@ -285,8 +333,10 @@ def test_sgd_momentum_round_trip():
     info = json.loads(json.dumps(info))
     restored = torch.optim.SGD(model.parameters(), lr=0.5)
     restore_optimizer(restored, tensors, info)
-    assert torch.equal(restored.state_dict()["state"][0]["momentum_buffer"],
-                       optimizer.state_dict()["state"][0]["momentum_buffer"])
+    assert torch.equal(
+        restored.state_dict()["state"][0]["momentum_buffer"],
+        optimizer.state_dict()["state"][0]["momentum_buffer"],
+    )
     assert restored.param_groups[0]["lr"] == 0.1
 
 
@@ -310,31 +360,54 @@ def test_upgrade_completes_the_adapter_moves_the_keys_and_renames_the_weights():
     # the adapter's settings gain the keys that lived in [data] and [gan]
     assert header["adapter"]["tempo"] == 96.0 and header["adapter"]["window_bars"] == 1
     assert header["adapter"]["common_key"] is True and header["adapter"]["transpose"] == 0
-    assert header["adapter"]["gan"] == {"critic_chroma": True, "activity_weight": 2.0, "harmony_weight": 10.0,
-                                        "rhythm_weight": 2.0, "voice_ranges": True}
-    assert "window_bars" not in header["config"]["data"] and "harmony_weight" not in header["config"]["gan"]
+    assert header["adapter"]["gan"] == {
+        "critic_chroma": True,
+        "activity_weight": 2.0,
+        "harmony_weight": 10.0,
+        "rhythm_weight": 2.0,
+        "voice_ranges": True,
+    }
+    assert (
+        "window_bars" not in header["config"]["data"]
+        and "harmony_weight" not in header["config"]["gan"]
+    )
     assert header["config"]["midi"]["gan"]["harmony_weight"] == 10.0
     assert header["step"] == old_header["step"] and header["optimizers"] == old_header["optimizers"]
     # two GAN weights were renamed, behind any prefix; every other weight keeps its name and value
     for prefix in ("model.", "ema."):
-        assert torch.equal(tensors[f"{prefix}generator.width_bias"], old_tensors[f"{prefix}generator.pitch_bias"])
+        assert torch.equal(
+            tensors[f"{prefix}generator.width_bias"], old_tensors[f"{prefix}generator.pitch_bias"]
+        )
         assert f"{prefix}generator.pitch_bias" not in tensors
-    assert torch.equal(tensors["model.generator.output_filter.heard"], old_tensors["model.generator.heard"])
+    assert torch.equal(
+        tensors["model.generator.output_filter.heard"], old_tensors["model.generator.heard"]
+    )
     assert len(tensors) == len(old_tensors)
-    assert all(torch.equal(tensors[name], value) for name, value in old_tensors.items() if name in tensors)
+    assert all(
+        torch.equal(tensors[name], value) for name, value in old_tensors.items() if name in tensors
+    )
     assert old_header["format"] == 1  # the header read is left as it was
 
 
 def test_upgrade_leaves_the_current_format_alone(tmp_path):
     path = tmp_path / "current.safetensors"
-    save_checkpoint(path, {"model.generator.pitch_bias": torch.zeros(2)}, {"family": "gan", "config": {}})
+    save_checkpoint(
+        path, {"model.generator.pitch_bias": torch.zeros(2)}, {"family": "gan", "config": {}}
+    )
     tensors, header = load_checkpoint(path)
-    assert upgrade(path, tensors, header) == (tensors, header)  # a current weight of that name is not renamed
+    assert upgrade(path, tensors, header) == (
+        tensors,
+        header,
+    )  # a current weight of that name is not renamed
 
 
 def test_read_config_of_a_format_1_checkpoint_uses_the_new_sections():
     config = read_config(FORMAT1 / "rnn-common-key.safetensors")
     assert (config.midi.common_key, config.midi.transpose, config.midi.window_bars) == (True, 0, 1)
     gan = read_config(FORMAT1 / "gan-terms.safetensors")
-    assert gan.midi.gan.critic_chroma and gan.midi.gan.voice_ranges and gan.midi.gan.rhythm_weight == 2.0
+    assert (
+        gan.midi.gan.critic_chroma
+        and gan.midi.gan.voice_ranges
+        and gan.midi.gan.rhythm_weight == 2.0
+    )
     assert gan.gan.loss == "hinge" and gan.model.family == "gan"

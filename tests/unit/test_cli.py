@@ -14,7 +14,7 @@ from PIL import Image
 
 from muse_gan.cli import main
 
-from ..conftest import TINY, write_quartet
+from ..conftest import TINY, set_options, write_quartet
 
 
 def muse(*args):
@@ -37,6 +37,7 @@ def bars_seconds(bars, tempo=96):
 
 # compose
 
+
 def test_compose_writes_midi_to_stdout():
     result = muse("compose", "--model", "bach-gan", "--bars", 2, "--seed", 1)
     assert result.exit_code == 0, result.output
@@ -45,68 +46,153 @@ def test_compose_writes_midi_to_stdout():
 
 def test_compose_to_a_file_is_the_same_as_stdout_for_the_same_seed(tmp_path):
     stdout = muse("compose", "--model", "bach-gan", "--bars", 2, "--seed", 4).stdout_bytes
-    assert muse("compose", "--model", "bach-gan", "--bars", 2, "--seed", 4, "-o", tmp_path / "a.mid").exit_code == 0
+    assert (
+        muse(
+            "compose", "--model", "bach-gan", "--bars", 2, "--seed", 4, "-o", tmp_path / "a.mid"
+        ).exit_code
+        == 0
+    )
     assert (tmp_path / "a.mid").read_bytes() == stdout
-    assert mido.MidiFile(tmp_path / "a.mid").length == pytest.approx(bars_seconds(2))  # to the last bar line
+    assert mido.MidiFile(tmp_path / "a.mid").length == pytest.approx(
+        bars_seconds(2)
+    )  # to the last bar line
 
 
 def test_compose_png_and_variations(tmp_path):
-    assert muse("compose", "--model", "bach-gan", "--bars", 2, "-o", tmp_path / "roll.png").exit_code == 0
+    assert (
+        muse("compose", "--model", "bach-gan", "--bars", 2, "-o", tmp_path / "roll.png").exit_code
+        == 0
+    )
     assert Image.open(tmp_path / "roll.png").width >= 2 * 16
-    assert muse("compose", "--model", "bach-gan", "--bars", 1, "-n", 3, "-o", f"{tmp_path}/many/").exit_code == 0
-    assert sorted(path.name for path in (tmp_path / "many").iterdir()) == \
-        ["piece_001.mid", "piece_002.mid", "piece_003.mid"]
-    assert muse("compose", "--model", "bach-gan", "--bars", 1, "-n", 2, "--seed", 0, "-o", tmp_path / "v.mid").exit_code == 0
+    assert (
+        muse(
+            "compose", "--model", "bach-gan", "--bars", 1, "-n", 3, "-o", f"{tmp_path}/many/"
+        ).exit_code
+        == 0
+    )
+    assert sorted(path.name for path in (tmp_path / "many").iterdir()) == [
+        "piece_001.mid",
+        "piece_002.mid",
+        "piece_003.mid",
+    ]
+    assert (
+        muse(
+            "compose",
+            "--model",
+            "bach-gan",
+            "--bars",
+            1,
+            "-n",
+            2,
+            "--seed",
+            0,
+            "-o",
+            tmp_path / "v.mid",
+        ).exit_code
+        == 0
+    )
     assert (tmp_path / "v_001.mid").read_bytes() != (tmp_path / "v_002.mid").read_bytes()
 
 
 def test_compose_continues_a_primer(tmp_path):
     primer = write_quartet(tmp_path / "primer.mid")
-    result = muse("compose", "--model", "bach-rnn", "--bars", 3, "--primer", primer, "-o", tmp_path / "out.mid")
+    result = muse(
+        "compose",
+        "--model",
+        "bach-rnn",
+        "--bars",
+        3,
+        "--primer",
+        primer,
+        "-o",
+        tmp_path / "out.mid",
+    )
     assert result.exit_code == 0, result.output
-    assert mido.MidiFile(tmp_path / "out.mid").length == pytest.approx(bars_seconds(3, tempo=100))  # the primer's tempo
+    assert mido.MidiFile(tmp_path / "out.mid").length == pytest.approx(
+        bars_seconds(3, tempo=100)
+    )  # the primer's tempo
 
 
 def test_compose_transposes_the_piece(tmp_path):
     def notes(*args):
-        assert muse("compose", "--model", "bach-gan", "--bars", 2, "--seed", 3, *args, "-o", tmp_path / "p.mid").exit_code == 0
+        assert (
+            muse(
+                "compose",
+                "--model",
+                "bach-gan",
+                "--bars",
+                2,
+                "--seed",
+                3,
+                *args,
+                "-o",
+                tmp_path / "p.mid",
+            ).exit_code
+            == 0
+        )
         piece = pretty_midi.PrettyMIDI(str(tmp_path / "p.mid"))
         return [(note.start, note.pitch) for part in piece.instruments for note in part.notes]
 
     plain = notes()
     assert plain and notes("--transpose", -3) == [(start, pitch - 3) for start, pitch in plain]
-    assert_one_clear_line(muse("compose", "--model", "bach-gan", "--bars", 2, "--seed", 3, "--transpose", 24,
-                               "-o", tmp_path / "high.mid"), "--transpose 24", "pitch range (MIDI 28-96)")
+    assert_one_clear_line(
+        muse(
+            "compose",
+            "--model",
+            "bach-gan",
+            "--bars",
+            2,
+            "--seed",
+            3,
+            "--transpose",
+            24,
+            "-o",
+            tmp_path / "high.mid",
+        ),
+        "--transpose 24",
+        "pitch range (MIDI 28-96)",
+    )
     assert not (tmp_path / "high.mid").exists()
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--transpose", "25"], ["--transpose 25", "-24 to 24"]),
-    (["--bars", "0"], ["--bars 0"]),
-    (["--bars", "300"], ["--bars 300"]),
-    (["--model", "nope"], ["--model nope", "bach-rnn"]),
-    (["--temperature", "0"], ["--temperature"]),
-    (["-o", "song.mp3"], ["song.mp3", ".mid", ".wav"]),
-    (["--primer", "missing.mid"], ["missing.mid"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--transpose", "25"], ["--transpose 25", "-24 to 24"]),
+        (["--bars", "0"], ["--bars 0"]),
+        (["--bars", "300"], ["--bars 300"]),
+        (["--model", "nope"], ["--model nope", "bach-rnn"]),
+        (["--temperature", "0"], ["--temperature"]),
+        (["-o", "song.mp3"], ["song.mp3", ".mid", ".wav"]),
+        (["--primer", "missing.mid"], ["missing.mid"]),
+    ],
+)
 def test_bad_compose_options_are_one_clear_line(args, words):
     model = [] if "--model" in args else ["--model", "bach-gan"]
     assert_one_clear_line(muse("compose", *model, *args), *words)
 
 
-@pytest.mark.parametrize("args, option", [
-    (["compose", "--bars", "0", "-o", "x.mid"], "--bars 0"),
-    (["compose", "--temperature", "0", "-o", "x.mid"], "--temperature 0"),
-    (["compose", "-n", "0", "-o", "x.mid"], "--variations 0"),
-    (["compose", "-n", "2", "-o", "-"], "-o -"),
-    (["compose", "-o", "x.mp3"], "-o x.mp3"),
-    (["sample", "--model", "digits-gan", "-n", "0", "-o", "x.png"], "--count 0"),
-    (["animate", "--model", "digits-gan", "--frames", "1", "-o", "x.gif"], "--frames 1"),
-])
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["compose", "--bars", "0", "-o", "x.mid"], "--bars 0"),
+        (["compose", "--temperature", "0", "-o", "x.mid"], "--temperature 0"),
+        (["compose", "-n", "0", "-o", "x.mid"], "--variations 0"),
+        (["compose", "-n", "2", "-o", "-"], "-o -"),
+        (["compose", "-o", "x.mp3"], "-o x.mp3"),
+        (["sample", "--model", "digits-gan", "-n", "0", "-o", "x.png"], "--count 0"),
+        (["animate", "--model", "digits-gan", "--frames", "1", "-o", "x.gif"], "--frames 1"),
+    ],
+)
 def test_options_that_need_no_model_are_refused_before_torch_is_imported(tmp_path, args, option):
     """A mistyped option costs no model load: the refusal comes before torch's import."""
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "muse_gan", *args], capture_output=True,
-                            text=True, timeout=60, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "muse_gan", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     imports = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
     said = [line for line in result.stderr.splitlines() if not line.startswith("import time:")]
     assert result.returncode != 0 and imports  # -X importtime listed what was imported
@@ -126,13 +212,19 @@ def test_an_existing_file_survives_a_failed_compose(tmp_path):
 def test_an_unwritable_output_is_one_clear_line(tmp_path):
     (tmp_path / "a file").write_bytes(b"x")
     target = tmp_path / "a file" / "song.mid"  # refused even as root, unlike a read-only folder
-    assert_one_clear_line(muse("compose", "--model", "bach-gan", "-o", target), f"-o {target}", "cannot write")
+    assert_one_clear_line(
+        muse("compose", "--model", "bach-gan", "-o", target), f"-o {target}", "cannot write"
+    )
 
 
 def test_compose_refuses_to_write_midi_to_a_terminal():
     controller, terminal = pty.openpty()
-    result = subprocess.run([sys.executable, "-m", "muse_gan", "compose", "--model", "bach-gan"],
-                            stdout=terminal, stderr=subprocess.PIPE, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "muse_gan", "compose", "--model", "bach-gan"],
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+        timeout=120,
+    )
     os.close(terminal)
     os.close(controller)
     assert result.returncode != 0
@@ -143,17 +235,35 @@ def test_a_conditional_gan_harmonizes_the_given_melody(tmp_path):
     """bach-gan is given the soprano (gan.condition_track = 0) and makes the other three voices."""
     melody = pretty_midi.PrettyMIDI(initial_tempo=100)
     voice = pretty_midi.Instrument(0, name="melody")
-    voice.notes = [pretty_midi.Note(90, pitch, 0.6 * index, 0.6 * (index + 1)) for index, pitch in enumerate([72, 74, 76, 77])]
+    voice.notes = [
+        pretty_midi.Note(90, pitch, 0.6 * index, 0.6 * (index + 1))
+        for index, pitch in enumerate([72, 74, 76, 77])
+    ]
     melody.instruments.append(voice)
     melody.write(str(tmp_path / "melody.mid"))
     outputs = []
     for number, seed in enumerate((1, 2)):
         target = tmp_path / f"harmonized{number}.mid"
-        assert muse("compose", "--model", "bach-gan", "--bars", 2, "--seed", seed, "--primer", tmp_path / "melody.mid",
-                    "-o", target).exit_code == 0
+        assert (
+            muse(
+                "compose",
+                "--model",
+                "bach-gan",
+                "--bars",
+                2,
+                "--seed",
+                seed,
+                "--primer",
+                tmp_path / "melody.mid",
+                "-o",
+                target,
+            ).exit_code
+            == 0
+        )
         piece = pretty_midi.PrettyMIDI(str(target))
-        assert [(note.pitch, round(note.start, 3)) for note in piece.instruments[0].notes] == \
-               [(note.pitch, round(note.start, 3)) for note in voice.notes]  # the soprano is the melody
+        assert [(note.pitch, round(note.start, 3)) for note in piece.instruments[0].notes] == [
+            (note.pitch, round(note.start, 3)) for note in voice.notes
+        ]  # the soprano is the melody
         assert all(part.notes for part in piece.instruments[1:])
         outputs.append(target.read_bytes())
     assert outputs[0] != outputs[1]  # and the other voices are generated
@@ -163,42 +273,74 @@ def test_decode_choice_for_gans_and_a_clear_line_for_other_models(tmp_path):
     files = {}
     for decode in ("threshold", "bernoulli"):
         files[decode] = tmp_path / f"{decode}.mid"
-        result = muse("compose", "--model", "bach-gan", "--bars", 2, "--seed", 3, "--decode", decode, "-o", files[decode])
+        result = muse(
+            "compose",
+            "--model",
+            "bach-gan",
+            "--bars",
+            2,
+            "--seed",
+            3,
+            "--decode",
+            decode,
+            "-o",
+            files[decode],
+        )
         assert result.exit_code == 0, result.output
     # drawing notes from the probabilities differs from cutting them at 0.5
     assert files["threshold"].read_bytes() != files["bernoulli"].read_bytes()
-    assert_one_clear_line(muse("compose", "--model", "bach-rnn", "--decode", "bernoulli", "-o", tmp_path / "x.mid"),
-                          "--decode", "RNN")
+    assert_one_clear_line(
+        muse("compose", "--model", "bach-rnn", "--decode", "bernoulli", "-o", tmp_path / "x.mid"),
+        "--decode",
+        "RNN",
+    )
 
 
 # interpolate
 
+
 def test_interpolate_to_one_file_or_a_folder(tmp_path):
     start, end = write_quartet(tmp_path / "a.mid"), write_quartet(tmp_path / "b.mid", shift=4)
-    result = muse("interpolate", start, end, "--model", "bach-vae", "--steps", 3, "-o", tmp_path / "walk.mid")
+    result = muse(
+        "interpolate", start, end, "--model", "bach-vae", "--steps", 3, "-o", tmp_path / "walk.mid"
+    )
     assert result.exit_code == 0, result.output
     # three clips of one segment (bach-vae's: two bars), at the start clip's tempo
-    assert mido.MidiFile(tmp_path / "walk.mid").length == pytest.approx(bars_seconds(3 * 2, tempo=100))
-    result = muse("interpolate", start, end, "--model", "bach-vae", "--steps", 3, "-o", f"{tmp_path}/walk/")
+    assert mido.MidiFile(tmp_path / "walk.mid").length == pytest.approx(
+        bars_seconds(3 * 2, tempo=100)
+    )
+    result = muse(
+        "interpolate", start, end, "--model", "bach-vae", "--steps", 3, "-o", f"{tmp_path}/walk/"
+    )
     assert result.exit_code == 0, result.output
-    assert sorted(path.name for path in (tmp_path / "walk").iterdir()) == ["step_001.mid", "step_002.mid", "step_003.mid"]
+    assert sorted(path.name for path in (tmp_path / "walk").iterdir()) == [
+        "step_001.mid",
+        "step_002.mid",
+        "step_003.mid",
+    ]
 
 
 def test_interpolate_with_a_model_without_latent_space_is_one_clear_line(tmp_path):
     start = write_quartet(tmp_path / "a.mid")
-    assert_one_clear_line(muse("interpolate", start, start, "--model", "bach-rnn", "-o", tmp_path / "x.mid"), "VAE")
+    assert_one_clear_line(
+        muse("interpolate", start, start, "--model", "bach-rnn", "-o", tmp_path / "x.mid"), "VAE"
+    )
 
 
 # train: what is refused before any data is read or any step is taken
 
-@pytest.mark.parametrize("args, words", [
-    (["--data", "/no/such/folder"], ["/no/such/folder"]),
-    (["--set", "train.stepz=3"], ["train.stepz"]),
-    (["--set", "train.steps=many"], ["train.steps", "int"]),
-    (["--config", "/no/such.toml"], ["/no/such.toml"]),
-    (["--modality", "smell"], ["smell", "midi"]),
-    (["--resume", "/no/such/run"], ["/no/such/run"]),
-])
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--data", "/no/such/folder"], ["/no/such/folder"]),
+        (["--set", "train.stepz=3"], ["train.stepz"]),
+        (["--set", "train.steps=many"], ["train.steps", "int"]),
+        (["--config", "/no/such.toml"], ["/no/such.toml"]),
+        (["--modality", "smell"], ["smell", "midi"]),
+        (["--resume", "/no/such/run"], ["/no/such/run"]),
+    ],
+)
 def test_bad_train_options_are_one_clear_line(tmp_path, args, words):
     assert_one_clear_line(muse("train", "--out", tmp_path / "run", *args), *words)
 
@@ -209,26 +351,40 @@ def test_an_empty_data_folder_is_one_clear_line(tmp_path):
 
 
 def test_train_with_an_unknown_family_lists_the_known_ones(tmp_path):
-    assert_one_clear_line(muse("train", "--model", "diffusion", "--out", tmp_path / "run"), "diffusion", "gan, rnn, vae")
+    assert_one_clear_line(
+        muse("train", "--model", "diffusion", "--out", tmp_path / "run"),
+        "diffusion",
+        "gan, rnn, vae",
+    )
 
 
-@pytest.mark.parametrize("setting, words", [
-    ("train.eval_every=0", ["train.eval_every", "at least 1"]),
-    ("train.skip_limit=0", ["train.skip_limit", "at least 1"]),
-    ("train.precision=\"fp16\"", ["train.precision"]),
-    ("train.lr=1e38", ["train.lr", "too large"]),  # finite, but Adam's step overflows float32
-    ("train.betas=[1.0, 0.9]", ["train.betas", "below 1"]),
-    ("train.select_by=\"fid\"", ["train.select_by", "overlap"]),
-    ("train.device=\"cuda:7\"" if not __import__("torch").cuda.is_available() else "train.device=\"tpu\"",
-     ["train.device"]),
-])
+@pytest.mark.parametrize(
+    "setting, words",
+    [
+        ("train.eval_every=0", ["train.eval_every", "at least 1"]),
+        ("train.skip_limit=0", ["train.skip_limit", "at least 1"]),
+        ('train.precision="fp16"', ["train.precision"]),
+        ("train.lr=1e38", ["train.lr", "too large"]),  # finite, but Adam's step overflows float32
+        ("train.betas=[1.0, 0.9]", ["train.betas", "below 1"]),
+        ('train.select_by="fid"', ["train.select_by", "overlap"]),
+        (
+            'train.device="cuda:7"'
+            if not __import__("torch").cuda.is_available()
+            else 'train.device="tpu"',
+            ["train.device"],
+        ),
+    ],
+)
 def test_bad_train_settings_are_one_clear_line(tmp_path, setting, words):
-    options = sum((["--set", item] for item in TINY), [])
-    assert_one_clear_line(muse("train", "--out", tmp_path / "run", *options, "--set", setting), *words)
+    options = set_options(TINY)
+    assert_one_clear_line(
+        muse("train", "--out", tmp_path / "run", *options, "--set", setting), *words
+    )
     assert not (tmp_path / "run").exists()
 
 
 # the rest of the command
+
 
 def test_models_lists_the_bundled_models():
     result = muse("models")

@@ -36,7 +36,7 @@ def test_empty_file_is_the_defaults(tmp_path):
 
 
 def test_file_values_replace_defaults_and_leave_the_rest(tmp_path):
-    path = write(tmp_path, '[train]\nsteps = 30\nlr = 0.01\n[midi]\nprograms = [0, 1, 2, 3]\n')
+    path = write(tmp_path, "[train]\nsteps = 30\nlr = 0.01\n[midi]\nprograms = [0, 1, 2, 3]\n")
     config = load_config(path)
     assert config.train.steps == 30
     assert config.train.lr == 0.01
@@ -51,15 +51,18 @@ def test_overrides_apply_after_the_file(tmp_path):
     assert (config.train.steps, config.model.hidden) == (7, 16)
 
 
-@pytest.mark.parametrize("assignment, section, key, expected", [
-    ("model.cell=gru", "model", "cell", "gru"),  # a bare word is a string
-    ('model.cell="gru"', "model", "cell", "gru"),
-    ("data.source=/tmp/my songs", "data", "source", "/tmp/my songs"),
-    ("train.steps = 500", "train", "steps", 500),
-    ("train.lr=1e-3", "train", "lr", 0.001),
-    ("midi.programs=[1, 2, 3, 4]", "midi", "programs", (1, 2, 3, 4)),
-    ("midi.drum_tracks=[3]", "midi", "drum_tracks", (3,)),
-])
+@pytest.mark.parametrize(
+    "assignment, section, key, expected",
+    [
+        ("model.cell=gru", "model", "cell", "gru"),  # a bare word is a string
+        ('model.cell="gru"', "model", "cell", "gru"),
+        ("data.source=/tmp/my songs", "data", "source", "/tmp/my songs"),
+        ("train.steps = 500", "train", "steps", 500),
+        ("train.lr=1e-3", "train", "lr", 0.001),
+        ("midi.programs=[1, 2, 3, 4]", "midi", "programs", (1, 2, 3, 4)),
+        ("midi.drum_tracks=[3]", "midi", "drum_tracks", (3,)),
+    ],
+)
 def test_set_values_use_toml_syntax(assignment, section, key, expected):
     config = Config().override([assignment])
     assert getattr(getattr(config, section), key) == expected
@@ -77,20 +80,23 @@ def test_override_does_not_change_the_original():
     assert original.train.steps == 2000
 
 
-@pytest.mark.parametrize("assignment, named", [
-    ("train.steps=1.5", "train.steps"),
-    ('train.steps="x"', "train.steps"),
-    ("train.steps=true", "train.steps"),  # a bool is not an int
-    ("train.lr=fast", "train.lr"),
-    ("midi.track_names=[1, 2]", "midi.track_names"),
-    ("train.stepz=3", "train.stepz"),
-    ("trian.steps=3", "trian"),
-    ("train.steps", "train.steps"),  # no "="
-    ("steps=3", "steps=3"),  # no section
-    ("train.=3", "train.=3"),
-    ("train.lr=nan", "train.lr"),  # TOML has nan and inf; no setting means them
-    ("train.betas=[0.5, inf]", "train.betas"),
-])
+@pytest.mark.parametrize(
+    "assignment, named",
+    [
+        ("train.steps=1.5", "train.steps"),
+        ('train.steps="x"', "train.steps"),
+        ("train.steps=true", "train.steps"),  # a bool is not an int
+        ("train.lr=fast", "train.lr"),
+        ("midi.track_names=[1, 2]", "midi.track_names"),
+        ("train.stepz=3", "train.stepz"),
+        ("trian.steps=3", "trian"),
+        ("train.steps", "train.steps"),  # no "="
+        ("steps=3", "steps=3"),  # no section
+        ("train.=3", "train.=3"),
+        ("train.lr=nan", "train.lr"),  # TOML has nan and inf; no setting means them
+        ("train.betas=[0.5, inf]", "train.betas"),
+    ],
+)
 def test_bad_overrides_are_config_errors_naming_the_key(assignment, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         Config().override([assignment])
@@ -101,14 +107,17 @@ def test_config_error_is_a_muse_error():
         Config().override(["train.steps=1.5"])
 
 
-@pytest.mark.parametrize("text, named", [
-    ("[train]\nsteps = 1.5\n", "train.steps"),
-    ("[train]\nstepz = 1\n", "train.stepz"),
-    ("[trian]\nsteps = 1\n", "trian"),
-    ("train = 5\n", "train"),  # a section must be a table
-    ('[midi]\nprograms = ["organ"]\n', "midi.programs"),
-    ("[audio]\nfmax = -inf\n", "audio.fmax"),
-])
+@pytest.mark.parametrize(
+    "text, named",
+    [
+        ("[train]\nsteps = 1.5\n", "train.steps"),
+        ("[train]\nstepz = 1\n", "train.stepz"),
+        ("[trian]\nsteps = 1\n", "trian"),
+        ("train = 5\n", "train"),  # a section must be a table
+        ('[midi]\nprograms = ["organ"]\n', "midi.programs"),
+        ("[audio]\nfmax = -inf\n", "audio.fmax"),
+    ],
+)
 def test_bad_file_values_name_the_file_and_the_key(tmp_path, text, named):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
@@ -148,8 +157,12 @@ def test_to_toml_round_trip_of_the_defaults():
 
 def test_to_toml_round_trip_of_awkward_values(tmp_path):
     config = Config(
-        data=DataConfig(source='C:\\music\\"best" songs\n\ttabbed\x01\x7f ünïcödé 🎵', valid_fraction=0.25),
-        midi=MidiConfig(track_names=("Lead", 'Say "hi"'), programs=(0, 127), drum_tracks=(1,), tempo=1e-05),
+        data=DataConfig(
+            source='C:\\music\\"best" songs\n\ttabbed\x01\x7f ünïcödé 🎵', valid_fraction=0.25
+        ),
+        midi=MidiConfig(
+            track_names=("Lead", 'Say "hi"'), programs=(0, 127), drum_tracks=(1,), tempo=1e-05
+        ),
     ).override(["train.lr=3e-4", "train.ema=0.999"])
     text = to_toml(config)
     assert Config.from_dict(tomllib.loads(text)) == config
@@ -159,8 +172,18 @@ def test_to_toml_round_trip_of_awkward_values(tmp_path):
 
 def test_to_toml_has_one_table_per_section():
     tables = tomllib.loads(to_toml(Config()))
-    # the core's sections first, then the modalities' and families' as they registered
-    assert list(tables) == ["data", "model", "train", "midi", "image", "audio", "text", "gan", "vae"]
+    # the core's sections first, then the modalities' and families' by name, however imported
+    assert list(tables) == [
+        "data",
+        "model",
+        "train",
+        "audio",
+        "gan",
+        "image",
+        "midi",
+        "text",
+        "vae",
+    ]
     assert tables["midi"]["drum_tracks"] == []
     assert tables["midi"]["gan"]["harmony_weight"] == 0.0  # the [midi.gan] sub-table
     assert "[midi.gan]" in to_toml(Config())
@@ -187,6 +210,7 @@ def test_every_bundled_config_loads(path):
 
 
 # sections as attributes
+
 
 def test_sections_are_read_by_name_and_unknown_ones_are_config_errors():
     config = Config()
@@ -217,7 +241,9 @@ def test_a_config_survives_pickling():
 
 
 def test_nested_sub_table_from_a_file_and_from_set(tmp_path):
-    path = write(tmp_path, "[midi]\nwindow_bars = 2\n[midi.gan]\nharmony_weight = 10\ncritic_chroma = true\n")
+    path = write(
+        tmp_path, "[midi]\nwindow_bars = 2\n[midi.gan]\nharmony_weight = 10\ncritic_chroma = true\n"
+    )
     config = load_config(path, ["midi.gan.rhythm_weight=2"])
     assert config.midi.window_bars == 2
     assert config.midi.gan.harmony_weight == 10.0 and config.midi.gan.critic_chroma
@@ -225,11 +251,14 @@ def test_nested_sub_table_from_a_file_and_from_set(tmp_path):
     assert config.midi.gan.activity_weight == 0.0  # untouched keys keep their defaults
 
 
-@pytest.mark.parametrize("assignment, named", [
-    ("midi.gan.harmony_weight=loud", "midi.gan.harmony_weight"),
-    ("midi.gan.tempo=3", "midi.gan.tempo"),
-    ("midi.tempo.x=3", "tempo"),  # not a table
-])
+@pytest.mark.parametrize(
+    "assignment, named",
+    [
+        ("midi.gan.harmony_weight=loud", "midi.gan.harmony_weight"),
+        ("midi.gan.tempo=3", "midi.gan.tempo"),
+        ("midi.tempo.x=3", "tempo"),  # not a table
+    ],
+)
 def test_bad_sub_table_overrides_name_the_dotted_key(assignment, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         Config().override([assignment])
@@ -258,22 +287,32 @@ def test_a_file_with_the_old_names_reads_as_the_new_ones(tmp_path):
     config = load_config(write(tmp_path, OLD_NAMES))
     assert (config.midi.window_bars, config.midi.transpose, config.midi.common_key) == (2, 0, True)
     assert config.midi.gan == dataclasses.replace(
-        MidiConfig().gan, critic_chroma=True, activity_weight=2.0, harmony_weight=10.0, rhythm_weight=2.0,
-        voice_ranges=True)
-    assert config.gan.loss == "hinge" and config.data.source == "bach"  # the keys that stayed are kept
+        MidiConfig().gan,
+        critic_chroma=True,
+        activity_weight=2.0,
+        harmony_weight=10.0,
+        rhythm_weight=2.0,
+        voice_ranges=True,
+    )
+    assert (
+        config.gan.loss == "hinge" and config.data.source == "bach"
+    )  # the keys that stayed are kept
     # and it is written back under the new names only
     written = tomllib.loads(to_toml(config))
     assert "window_bars" not in written["data"] and "harmony_weight" not in written["gan"]
     assert load_config(write(tmp_path, to_toml(config), "new.toml")) == config
 
 
-@pytest.mark.parametrize("old, new, value", [
-    ("data.window_bars=2", "midi.window_bars=2", 2),
-    ("data.transpose=0", "midi.transpose=0", 0),
-    ("data.common_key=true", "midi.common_key=true", True),
-    ("gan.harmony_weight=10", "midi.gan.harmony_weight=10", 10.0),
-    ("gan.voice_ranges=true", "midi.gan.voice_ranges=true", True),
-])
+@pytest.mark.parametrize(
+    "old, new, value",
+    [
+        ("data.window_bars=2", "midi.window_bars=2", 2),
+        ("data.transpose=0", "midi.transpose=0", 0),
+        ("data.common_key=true", "midi.common_key=true", True),
+        ("gan.harmony_weight=10", "midi.gan.harmony_weight=10", 10.0),
+        ("gan.voice_ranges=true", "midi.gan.voice_ranges=true", True),
+    ],
+)
 def test_set_with_an_old_name_sets_the_new_key(old, new, value):
     assert Config().override([old]) == Config().override([new])
     assert Config().override([old]) != Config()

@@ -50,19 +50,37 @@ def touch(path: Path, content: bytes = b"") -> Path:
 
 
 def test_source_files_walks_subfolders_and_sorts(tmp_path):
-    for name in ["b.mid", "a.MID", "notes.txt", "sub/c.midi", "sub/deeper/d.mid", "sub/readme.md",
-                 "z.abc", "sub/deeper/score.MXL", "sub/deeper/e.mid.bak"]:
+    for name in [
+        "b.mid",
+        "a.MID",
+        "notes.txt",
+        "sub/c.midi",
+        "sub/deeper/d.mid",
+        "sub/readme.md",
+        "z.abc",
+        "sub/deeper/score.MXL",
+        "sub/deeper/e.mid.bak",
+    ]:
         touch(tmp_path / name)
     (tmp_path / "folder.mid").mkdir()  # a folder is not a file, whatever its name
     found = source_files(str(tmp_path), SUFFIXES)
     assert [path.relative_to(tmp_path).as_posix() for path in found] == [
-        "a.MID", "b.mid", "sub/c.midi", "sub/deeper/d.mid", "sub/deeper/score.MXL", "z.abc"]
+        "a.MID",
+        "b.mid",
+        "sub/c.midi",
+        "sub/deeper/d.mid",
+        "sub/deeper/score.MXL",
+        "z.abc",
+    ]
 
 
 def test_source_files_limit_keeps_the_first(tmp_path):
     for name in ["c.mid", "a.mid", "b.mid"]:
         touch(tmp_path / name)
-    assert [path.name for path in source_files(str(tmp_path), SUFFIXES, limit=2)] == ["a.mid", "b.mid"]
+    assert [path.name for path in source_files(str(tmp_path), SUFFIXES, limit=2)] == [
+        "a.mid",
+        "b.mid",
+    ]
     assert len(source_files(str(tmp_path), SUFFIXES, limit=0)) == 3
 
 
@@ -81,13 +99,16 @@ def test_source_files_missing_folder(tmp_path):
     with pytest.raises(MuseError, match="--data .*nowhere: no such file or folder$"):
         source_files(str(tmp_path / "nowhere"), SUFFIXES)
     # perhaps another modality's corpus: the error names this one's
-    with pytest.raises(MuseError, match="--data digits: no such file or folder \\(built-in data here: bach\\)"):
+    with pytest.raises(
+        MuseError, match="--data digits: no such file or folder \\(built-in data here: bach\\)"
+    ):
         source_files("digits", SUFFIXES, corpora=PianoRollAdapter().corpora)
 
 
 def test_source_files_builtin_is_the_first_corpus_and_needs_one():
-    assert source_files("builtin", SUFFIXES, limit=2, corpora=PianoRollAdapter().corpora) == \
-        source_files("bach", SUFFIXES, limit=2, corpora=PianoRollAdapter().corpora)
+    assert source_files(
+        "builtin", SUFFIXES, limit=2, corpora=PianoRollAdapter().corpora
+    ) == source_files("bach", SUFFIXES, limit=2, corpora=PianoRollAdapter().corpora)
     with pytest.raises(MuseError, match="no built-in data"):
         source_files("builtin", SUFFIXES)
 
@@ -127,7 +148,10 @@ def expected_roll(pitches, steps_sounding, bars) -> torch.Tensor:
 def test_prepare_skips_bad_files_with_one_line_each(song_folder, capsys):
     files = source_files(str(song_folder), SUFFIXES)
     pieces = prepare(PianoRollAdapter(SETTINGS), files, quiet=True)
-    assert [piece.name for piece in pieces] == [str(song_folder / "a.mid"), str(song_folder / "b.mid")]
+    assert [piece.name for piece in pieces] == [
+        str(song_folder / "a.mid"),
+        str(song_folder / "b.mid"),
+    ]
     assert torch.equal(pieces[0].tensor, expected_roll((72, 67, 60, 48), 16, bars=1))
     assert torch.equal(pieces[1].tensor, expected_roll((74, 69, 62, 50), 24, bars=2))
     lines = capsys.readouterr().err.splitlines()
@@ -175,36 +199,51 @@ cdef gabc'|
 def test_prepare_keeps_the_usable_tunes_of_a_collection(tmp_path, capsys):
     path = tmp_path / "tunes.abc"
     path.write_text(ABC_TUNES)
-    adapter = PianoRollAdapter(MidiConfig(pitch_low=60, pitch_high=84, track_names=("Tune",), programs=(0,)))
+    adapter = PianoRollAdapter(
+        MidiConfig(pitch_low=60, pitch_high=84, track_names=("Tune",), programs=(0,))
+    )
     pieces = prepare(adapter, [path], quiet=True)
-    assert [piece.name for piece in pieces] == [f"{path}#1", f"{path}#3"]  # tune 2 lies above the range
+    assert [piece.name for piece in pieces] == [
+        f"{path}#1",
+        f"{path}#3",
+    ]  # tune 2 lies above the range
     low = torch.zeros(1, 32, 25, dtype=torch.uint8)
     for first, last, pitch in [(0, 3, 60), (4, 7, 62), (8, 11, 64), (12, 15, 65), (16, 31, 67)]:
-        low[0, first:last + 1, pitch - 60] = 1  # quarter notes of 4 steps, then a whole note
+        low[0, first : last + 1, pitch - 60] = 1  # quarter notes of 4 steps, then a whole note
     assert torch.equal(pieces[0].tensor, low)
     eighths = torch.zeros(1, 16, 25, dtype=torch.uint8)
     for number, pitch in enumerate([72, 74, 76, 77, 79, 81, 83, 84]):
-        eighths[0, 2 * number:2 * number + 2, pitch - 60] = 1
+        eighths[0, 2 * number : 2 * number + 2, pitch - 60] = 1
     assert torch.equal(pieces[1].tensor, eighths)
     assert capsys.readouterr().err == ""
 
 
 def test_prepare_skips_a_collection_without_usable_tunes(tmp_path, capsys):
     high, good = tmp_path / "high.abc", tmp_path / "good.abc"
-    high.write_text(ABC_TUNES.split("X:3")[0].replace("C D E F|G4|", "c'' d''|"))  # two tunes, both too high
+    high.write_text(
+        ABC_TUNES.split("X:3")[0].replace("C D E F|G4|", "c'' d''|")
+    )  # two tunes, both too high
     good.write_text("X:3" + ABC_TUNES.split("X:3")[1])
-    adapter = PianoRollAdapter(MidiConfig(pitch_low=60, pitch_high=84, track_names=("Tune",), programs=(0,)))
+    adapter = PianoRollAdapter(
+        MidiConfig(pitch_low=60, pitch_high=84, track_names=("Tune",), programs=(0,))
+    )
     pieces = prepare(adapter, [good, high], quiet=True)
-    assert [piece.name for piece in pieces] == [str(good)]  # a file holding one piece keeps its plain name
+    assert [piece.name for piece in pieces] == [
+        str(good)
+    ]  # a file holding one piece keeps its plain name
     assert capsys.readouterr().err.splitlines() == [
-        f"skipped {high}: none of its 2 pieces is usable", "skipped 1 of 2 files"]
+        f"skipped {high}: none of its 2 pieces is usable",
+        "skipped 1 of 2 files",
+    ]
 
 
 def test_prepare_without_usable_pieces_is_an_error(song_folder, private_cache):
     files = [song_folder / "c_truncated.mid", song_folder / "d_empty.mid"]
     with pytest.raises(MuseError, match="no usable pieces in 2 files"):
         prepare(PianoRollAdapter(SETTINGS), files, quiet=True)
-    assert cache_dir() == private_cache and not list(private_cache.rglob("*.pt"))  # nothing worth caching
+    assert cache_dir() == private_cache and not list(
+        private_cache.rglob("*.pt")
+    )  # nothing worth caching
 
 
 def test_prepare_serves_the_second_call_from_the_cache(song_folder, capsys, private_cache):
@@ -232,7 +271,9 @@ def test_a_changed_file_is_prepared_again(song_folder, capsys):
     adapter = PianoRollAdapter(SETTINGS)
     assert len(prepare(adapter, files, quiet=True)) == 2
     write_midi(song_folder / "a.mid", pitches=(84, 79, 72, 60), seconds=1.0)
-    os.utime(song_folder / "a.mid", ns=(0, 10**18))  # a new time stamp, whatever the clock's resolution
+    os.utime(
+        song_folder / "a.mid", ns=(0, 10**18)
+    )  # a new time stamp, whatever the clock's resolution
     pieces = prepare(adapter, files, quiet=True)
     assert torch.equal(pieces[0].tensor, expected_roll((84, 79, 72, 60), 8, bars=1))
 
@@ -249,8 +290,13 @@ def test_training_only_settings_share_one_cache_file(song_folder, private_cache)
     """Windows, transposition, key and GAN terms change what training does with the rolls, not
     the rolls: runs that differ only in them read one prepared file."""
     files = [song_folder / "a.mid"]
-    trained_otherwise = dataclasses.replace(SETTINGS, window_bars=2, transpose=0, common_key=True,
-                                            gan=dataclasses.replace(SETTINGS.gan, rhythm_weight=2.0))
+    trained_otherwise = dataclasses.replace(
+        SETTINGS,
+        window_bars=2,
+        transpose=0,
+        common_key=True,
+        gan=dataclasses.replace(SETTINGS.gan, rhythm_weight=2.0),
+    )
     first = prepare(PianoRollAdapter(SETTINGS), files, quiet=True)
     second = prepare(PianoRollAdapter(trained_otherwise), files, quiet=True)
     assert len(list((private_cache / "prepared").glob("midi-*.pt"))) == 1
@@ -265,23 +311,38 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
 def test_a_damaged_cache_is_prepared_again(song_folder, capsys, private_cache):
     files = [song_folder / "a.mid", song_folder / "b.mid"]
     adapter = PianoRollAdapter(SETTINGS)
-    first = [piece.tensor.clone() for piece in prepare(adapter, files, quiet=True)]  # not views of what is spoilt next
+    first = [
+        piece.tensor.clone() for piece in prepare(adapter, files, quiet=True)
+    ]  # not views of what is spoilt next
     (cached,) = (private_cache / "prepared").glob("midi-*.pt")
     cached.write_bytes(cached.read_bytes()[:100])  # cut short
     second = prepare(adapter, files, quiet=True)
-    assert capsys.readouterr().err.splitlines() == [f"preparing again: {cached} cannot be read (RuntimeError)"]
+    assert capsys.readouterr().err.splitlines() == [
+        f"preparing again: {cached} cannot be read (RuntimeError)"
+    ]
     assert all(torch.equal(roll, piece.tensor) for roll, piece in zip(first, second))
-    assert prepare(adapter, files, quiet=True)[1].tensor.shape == (4, 32, 37)  # and the cache is whole again
+    assert prepare(adapter, files, quiet=True)[1].tensor.shape == (
+        4,
+        32,
+        37,
+    )  # and the cache is whole again
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's list of mapped files")
+@pytest.mark.skipif(
+    not Path("/proc/self/maps").exists(), reason="reads Linux's list of mapped files"
+)
 def test_cached_pieces_are_views_into_the_mapped_cache_file(song_folder, private_cache):
     files = [song_folder / "a.mid", song_folder / "b.mid"]
-    for pieces in prepare(PianoRollAdapter(SETTINGS), files, quiet=True), prepare(PianoRollAdapter(SETTINGS), files):
+    for pieces in (
+        prepare(PianoRollAdapter(SETTINGS), files, quiet=True),
+        prepare(PianoRollAdapter(SETTINGS), files),
+    ):
         (cached,) = (private_cache / "prepared").glob("midi-*.pt")
         assert str(cached) in Path("/proc/self/maps").read_text()
-        assert len({piece.tensor.untyped_storage().data_ptr() for piece in pieces}) == 1  # one storage for all
+        assert (
+            len({piece.tensor.untyped_storage().data_ptr() for piece in pieces}) == 1
+        )  # one storage for all
 
 
 @pytest.mark.parametrize("modality", ["midi", "image", "audio", "text"])
@@ -293,8 +354,12 @@ def test_every_adapter_can_be_sent_to_a_worker_process(modality):
 
 def test_workers_start_only_when_the_files_left_would_take_longer_here():
     assert not workers_pay(elapsed=0.5, done=10, left=10_000, workers=8)  # too early to tell
-    assert not workers_pay(elapsed=1.0, done=1000, left=1000, workers=8)  # 1 s more here: not worth a start
-    assert workers_pay(elapsed=1.0, done=20, left=360, workers=2)  # 18 s here, 9 s in two workers + their start
+    assert not workers_pay(
+        elapsed=1.0, done=1000, left=1000, workers=8
+    )  # 1 s more here: not worth a start
+    assert workers_pay(
+        elapsed=1.0, done=20, left=360, workers=2
+    )  # 18 s here, 9 s in two workers + their start
     assert not workers_pay(elapsed=1.0, done=20, left=360, workers=1)
 
 
@@ -311,7 +376,9 @@ def pieces_named(*names) -> list[Piece]:
 
 
 def part_of(parts: dict, name: str) -> str:
-    (part,) = [part for part, pieces in parts.items() if any(piece.name == name for piece in pieces)]
+    (part,) = [
+        part for part, pieces in parts.items() if any(piece.name == name for piece in pieces)
+    ]
     return part
 
 
@@ -337,7 +404,9 @@ def test_split_is_not_fooled_by_a_sharp_in_the_folder_name():
     plain = split(pieces_named(*[f"/music/plain/{name}" for name in names]), 0.2, 0.1)
     sharp = split(pieces_named(*[f"/music/F# minor/{name}" for name in names]), 0.2, 0.1)
     for part in ("train", "valid", "test"):
-        assert [Path(piece.name).name for piece in sharp[part]] == [Path(piece.name).name for piece in plain[part]]
+        assert [Path(piece.name).name for piece in sharp[part]] == [
+            Path(piece.name).name for piece in plain[part]
+        ]
     assert all(sharp[part] for part in ("train", "valid", "test"))
 
 
@@ -370,7 +439,9 @@ STEPS_PER_BAR, WINDOW = 4, 8
 def random_piece(name, bars, seed, tracks=2, pitches=12, low=0, high=12) -> Piece:
     generator = torch.Generator().manual_seed(seed)
     roll = torch.zeros(tracks, bars * STEPS_PER_BAR, pitches, dtype=torch.uint8)
-    roll[..., low:high] = (torch.rand(tracks, bars * STEPS_PER_BAR, high - low, generator=generator) < 0.3)
+    roll[..., low:high] = (
+        torch.rand(tracks, bars * STEPS_PER_BAR, high - low, generator=generator) < 0.3
+    )
     return Piece(name, roll)
 
 
@@ -379,8 +450,10 @@ def two_pieces():
     """Three bars (windows at steps 0 and 4) and one bar (padded with a silent bar: one window).
 
     Notes only on pitch indices 3-8, so every window can move 3 semitones either way."""
-    return [random_piece("long.mid", bars=3, seed=1, low=3, high=9),
-            random_piece("short.mid", bars=1, seed=2, low=3, high=9)]
+    return [
+        random_piece("long.mid", bars=3, seed=1, low=3, high=9),
+        random_piece("short.mid", bars=1, seed=2, low=3, high=9),
+    ]
 
 
 def expected_windows(pieces) -> list[torch.Tensor]:
@@ -391,11 +464,15 @@ def expected_windows(pieces) -> list[torch.Tensor]:
 
 def sampler(pieces, transpose=0, seed=0) -> WindowSampler:
     """Windows moved by up to ``transpose`` semitones, as a MIDI training sampler moves them."""
-    return WindowSampler(pieces, WINDOW, STEPS_PER_BAR, seed, Transposition(transpose) if transpose else None)
+    return WindowSampler(
+        pieces, WINDOW, STEPS_PER_BAR, seed, Transposition(transpose) if transpose else None
+    )
 
 
 def index_of(window, windows) -> int:
-    (index,) = [number for number, candidate in enumerate(windows) if torch.equal(window, candidate)]
+    (index,) = [
+        number for number, candidate in enumerate(windows) if torch.equal(window, candidate)
+    ]
     return index
 
 
@@ -414,13 +491,19 @@ def test_untransposed_windows_are_slices_starting_on_bar_lines(two_pieces):
 
 
 def test_in_order_yields_every_window_once(two_pieces):
-    batches = [batch for batch, labels in sampler(two_pieces, transpose=6).in_order(2)]  # in order: never transposed
+    batches = [
+        batch for batch, labels in sampler(two_pieces, transpose=6).in_order(2)
+    ]  # in order: never transposed
     assert [len(batch) for batch in batches] == [2, 1]
     assert all(torch.equal(a, b) for a, b in zip(torch.cat(batches), expected_windows(two_pieces)))
 
 
 def test_same_seed_same_batches(two_pieces):
-    first, second, other = sampler(two_pieces, 3, seed=7), sampler(two_pieces, 3, seed=7), sampler(two_pieces, 3, 8)
+    first, second, other = (
+        sampler(two_pieces, 3, seed=7),
+        sampler(two_pieces, 3, seed=7),
+        sampler(two_pieces, 3, 8),
+    )
     for _ in range(3):
         batch = first.batch(16)[0]
         assert torch.equal(batch, second.batch(16)[0])
@@ -445,15 +528,23 @@ def shift_of(window: torch.Tensor, original: torch.Tensor, limit: int) -> int:
     pitches = window.shape[-1]
     for shift in range(-limit, limit + 1):
         moved = torch.zeros_like(original)
-        moved[..., max(shift, 0):pitches + min(shift, 0)] = original[..., max(-shift, 0):pitches - max(shift, 0)]
+        moved[..., max(shift, 0) : pitches + min(shift, 0)] = original[
+            ..., max(-shift, 0) : pitches - max(shift, 0)
+        ]
         if torch.equal(moved, window) and moved.sum() == original.sum():
             return shift
     raise AssertionError("the window is not a transposition of its source")
 
 
 def test_transposition_shifts_whole_windows_and_keeps_every_note(two_pieces):
-    plain, shifted = sampler(two_pieces, transpose=0, seed=3), sampler(two_pieces, transpose=3, seed=3)
-    originals, moved = plain.batch(64)[0], shifted.batch(64)[0]  # the same windows: picks are drawn first
+    plain, shifted = (
+        sampler(two_pieces, transpose=0, seed=3),
+        sampler(two_pieces, transpose=3, seed=3),
+    )
+    originals, moved = (
+        plain.batch(64)[0],
+        shifted.batch(64)[0],
+    )  # the same windows: picks are drawn first
     shifts = [shift_of(window, original, 3) for window, original in zip(moved, originals)]
     for window, original in zip(moved, originals):
         assert window.sum() == original.sum()  # per window, counting cells
@@ -465,14 +556,23 @@ def test_transposition_stays_inside_the_roll():
     piece = random_piece("high.mid", bars=2, seed=4, low=8, high=10)
     originals = sampler([piece]).batch(200)[0]
     moved = sampler([piece], transpose=3, seed=0).batch(200)[0]
-    assert {shift_of(window, original, 3) for window, original in zip(moved, originals)} == {-3, -2, -1, 0, 1, 2}
+    assert {shift_of(window, original, 3) for window, original in zip(moved, originals)} == {
+        -3,
+        -2,
+        -1,
+        0,
+        1,
+        2,
+    }
 
 
 def test_a_window_spanning_the_whole_range_is_never_transposed():
     piece = random_piece("wide.mid", bars=2, seed=5)
     piece.tensor[0, 0, 0] = piece.tensor[1, 7, 11] = 1  # lowest and highest pitch both sound
     ((original, _),) = sampler([piece]).in_order(1)
-    assert all(torch.equal(window, original[0]) for window in sampler([piece], transpose=5).batch(20)[0])
+    assert all(
+        torch.equal(window, original[0]) for window in sampler([piece], transpose=5).batch(20)[0]
+    )
 
 
 # The data order: what an exact resume depends on. Each sampler owns its generator, so the same
@@ -486,8 +586,10 @@ def draws(train, batches=3, size=16) -> list:
 
 
 def same_draws(first, second) -> bool:
-    return all(torch.equal(a, b) and (la is lb is None or torch.equal(la, lb))
-               for (a, la), (b, lb) in zip(first, second, strict=True))
+    return all(
+        torch.equal(a, b) and (la is lb is None or torch.equal(la, lb))
+        for (a, la), (b, lb) in zip(first, second, strict=True)
+    )
 
 
 def pictures(folder: Path, classes=("cats", "dogs"), each=3) -> Path:
@@ -497,7 +599,9 @@ def pictures(folder: Path, classes=("cats", "dogs"), each=3) -> Path:
     for label in classes:
         (folder / label).mkdir(parents=True)
         for number in range(each):
-            Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8), "L").save(folder / label / f"{number}.png")
+            Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8), "L").save(
+                folder / label / f"{number}.png"
+            )
     return folder
 
 
@@ -509,18 +613,32 @@ def quartets(folder: Path, count=4) -> Path:
 
 def tunes(folder: Path) -> Path:
     folder.mkdir(parents=True)
-    (folder / "tunes.abc").write_text("".join(f"X:{number}\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|" * (number + 4) + "\n\n"
-                                              for number in range(1, 7)))
+    (folder / "tunes.abc").write_text(
+        "".join(
+            f"X:{number}\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|" * (number + 4) + "\n\n"
+            for number in range(1, 7)
+        )
+    )
     return folder
 
 
 # each modality's training sampler: MIDI windows transposed, pictures flipped and turned with labels
 VARIED = {
     "midi": (quartets, ["midi.window_bars=1", "midi.transpose=3"]),
-    "image": (pictures, ['data.modality="image"', "image.size=16", "image.labels=true", "image.flip=true",
-                         "image.rotate=10.0"]),
+    "image": (
+        pictures,
+        [
+            'data.modality="image"',
+            "image.size=16",
+            "image.labels=true",
+            "image.flip=true",
+            "image.rotate=10.0",
+        ],
+    ),
 }
-SAMPLED = VARIED | {"text": (tunes, ['data.modality="text"', 'text.vocabulary="abc"', "text.window=16"])}
+SAMPLED = VARIED | {
+    "text": (tunes, ['data.modality="text"', 'text.vocabulary="abc"', "text.window=16"])
+}
 
 
 @pytest.fixture(params=list(SAMPLED))
@@ -546,7 +664,9 @@ def test_a_restored_sampler_gives_the_batches_it_would_have_given(prepared):
     train.batch(16)
     state = train.state()
     expected = draws(train)
-    resumed = samplers(adapter, parts, seed=99)[0]  # a resumed run's sampler: its own seed no longer matters
+    resumed = samplers(adapter, parts, seed=99)[
+        0
+    ]  # a resumed run's sampler: its own seed no longer matters
     resumed.restore(state)
     assert same_draws(draws(resumed), expected)
 
@@ -575,9 +695,14 @@ def test_without_validation_pieces_there_is_no_validation_sampler(prepared):
 
 
 def test_item_sampler_gives_labels_by_class_index(tmp_path):
-    images = build_adapter(load_config(None, ['data.modality="image"', "image.size=16", "image.labels=true"]))
-    pieces = prepare(images, source_files(str(pictures(tmp_path / "data", ("b", "a"), each=2)), images.suffixes),
-                     quiet=True)
+    images = build_adapter(
+        load_config(None, ['data.modality="image"', "image.size=16", "image.labels=true"])
+    )
+    pieces = prepare(
+        images,
+        source_files(str(pictures(tmp_path / "data", ("b", "a"), each=2)), images.suffixes),
+        quiet=True,
+    )
     images = images.fitted(pieces)
     sampler = ItemSampler(pieces, images, seed=0)
     values, labels = next(sampler.in_order(8))

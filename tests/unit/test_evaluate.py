@@ -37,17 +37,25 @@ def test_ndb_counts_the_cells_whose_shares_differ():
     generator = torch.Generator().manual_seed(1)
     reference = two_clusters(400, generator)
     same = ndb(two_clusters(400, generator), reference, bins=2)
-    lopsided = ndb(two_clusters(400, generator, share_near=0.9), reference, bins=2)  # 90% where the data has 50%
+    lopsided = ndb(
+        two_clusters(400, generator, share_near=0.9), reference, bins=2
+    )  # 90% where the data has 50%
     assert (same.different, same.bins) == (0, 2)
     assert (lopsided.different, lopsided.share) == (2, 1.0)
 
 
 def test_ndb_counts_correlated_rows_as_the_samples_behind_them():
     generator = torch.Generator().manual_seed(2)
-    reference = two_clusters(40, generator).repeat_interleave(25, dim=0)  # 40 sounds of 25 alike frames
+    reference = two_clusters(40, generator).repeat_interleave(
+        25, dim=0
+    )  # 40 sounds of 25 alike frames
     generated = two_clusters(40, generator, share_near=0.65).repeat_interleave(25, dim=0)
-    assert ndb(generated, reference, bins=2).different == 2  # 1,000 rows each: 65% against 50% looks certain
-    assert ndb(generated, reference, bins=2, samples=(40, 40)).different == 0  # 40 sounds each: it is not
+    assert (
+        ndb(generated, reference, bins=2).different == 2
+    )  # 1,000 rows each: 65% against 50% looks certain
+    assert (
+        ndb(generated, reference, bins=2, samples=(40, 40)).different == 0
+    )  # 40 sounds each: it is not
 
 
 def test_frechet_distance_by_hand():
@@ -55,17 +63,25 @@ def test_frechet_distance_by_hand():
     first = torch.tensor([[-1.0], [1.0], [-1.0], [1.0], [0.0], [0.0]]) * math.sqrt(2 * 5 / 4)
     second = 3 + 2 * first
     assert frechet_distance(first, first) == pytest.approx(0, abs=1e-9)
-    assert frechet_distance(first, second) == pytest.approx(3 ** 2 + (math.sqrt(2) - math.sqrt(8)) ** 2)
+    assert frechet_distance(first, second) == pytest.approx(
+        3**2 + (math.sqrt(2) - math.sqrt(8)) ** 2
+    )
     shifted = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))
-    assert frechet_distance(shifted, shifted + torch.tensor([1.0, 2.0, 0.0, 0.0])) == pytest.approx(5.0)
+    assert frechet_distance(shifted, shifted + torch.tensor([1.0, 2.0, 0.0, 0.0])) == pytest.approx(
+        5.0
+    )
 
 
 def test_kernel_distance_by_hand_and_near_zero_for_one_distribution():
     # k(x, y) = (xy + 1)³ with one feature: within X 1, within Y 8, across 1 → 1 + 8 − 2
     assert kernel_distance(torch.zeros(2, 1), torch.ones(2, 1)) == pytest.approx(7.0)
     generator = torch.Generator().manual_seed(0)
-    same = kernel_distance(torch.randn(300, 8, generator=generator), torch.randn(300, 8, generator=generator))
-    apart = kernel_distance(torch.randn(300, 8, generator=generator), 1 + torch.randn(300, 8, generator=generator))
+    same = kernel_distance(
+        torch.randn(300, 8, generator=generator), torch.randn(300, 8, generator=generator)
+    )
+    apart = kernel_distance(
+        torch.randn(300, 8, generator=generator), 1 + torch.randn(300, 8, generator=generator)
+    )
     assert abs(same) < 0.05 < apart
     assert math.isnan(kernel_distance(torch.zeros(1, 3), torch.zeros(5, 3)))
 
@@ -76,7 +92,15 @@ def test_a_file_that_is_not_inception_weights_is_one_clear_line(tmp_path):
         Image.new("L", (8, 8), 255).save(tmp_path / "digits" / name)
     weights = tmp_path / "resnet.pth"
     torch.save({"conv.weight": torch.zeros(1)}, weights)
-    result = muse("eval", "--files", tmp_path / "digits", "--reference", tmp_path / "digits", "--inception", weights)
+    result = muse(
+        "eval",
+        "--files",
+        tmp_path / "digits",
+        "--reference",
+        tmp_path / "digits",
+        "--inception",
+        weights,
+    )
     assert_one_clear_line(result, str(weights), "Inception")
 
 
@@ -85,19 +109,28 @@ def test_mean_overlap_scores_a_metric_the_samples_never_define_as_no_overlap():
     drop a metric it fails and so rank above music that has it."""
     from muse_gan.evaluation.overlap import mean_overlap
 
-    reference = {"polyphony": np.array([3.0, 4.0, 4.0]), "tonal_distance": np.array([0.8, 0.9, 1.0]),
-                 "drum_pattern_rate": np.array([math.nan] * 3)}  # undefined in the reference: left out
-    samples = {"polyphony": np.array([3.0, 4.0, 4.0]), "tonal_distance": np.array([math.nan] * 3),
-               "drum_pattern_rate": np.array([0.5] * 3)}
+    reference = {
+        "polyphony": np.array([3.0, 4.0, 4.0]),
+        "tonal_distance": np.array([0.8, 0.9, 1.0]),
+        "drum_pattern_rate": np.array([math.nan] * 3),
+    }  # undefined in the reference: left out
+    samples = {
+        "polyphony": np.array([3.0, 4.0, 4.0]),
+        "tonal_distance": np.array([math.nan] * 3),
+        "drum_pattern_rate": np.array([0.5] * 3),
+    }
     assert mean_overlap(reference, samples) == pytest.approx(0.5, abs=1e-3)  # (1 + 0) / 2
 
 
-@pytest.mark.parametrize("names, modality", [
-    (["a.mid", "b.midi", "c.mxl", "notes.txt"], "midi"),  # most files decide
-    (["tunes.abc"], "text"),  # a score to MIDI, but generated .abc files are a text model's
-    (["0.png", "1.jpg", "tune.abc"], "image"),
-    (["note.wav"], "audio"),
-])
+@pytest.mark.parametrize(
+    "names, modality",
+    [
+        (["a.mid", "b.midi", "c.mxl", "notes.txt"], "midi"),  # most files decide
+        (["tunes.abc"], "text"),  # a score to MIDI, but generated .abc files are a text model's
+        (["0.png", "1.jpg", "tune.abc"], "image"),
+        (["note.wav"], "audio"),
+    ],
+)
 def test_the_kind_of_generated_files_is_told_by_their_suffixes(tmp_path, names, modality):
     from muse_gan.evaluation import infer_modality
 
@@ -106,8 +139,10 @@ def test_the_kind_of_generated_files_is_told_by_their_suffixes(tmp_path, names, 
     assert infer_modality(str(tmp_path)) == modality
 
 
-TUNES = ["X:1\nT:Up\nM:4/4\nL:1/8\nK:G\nGABc dedB|dedB dedB|c2ec B2dB|c2A2 A2BA|\n",
-         "X:2\nT:Down\nM:3/4\nL:1/8\nK:D\nf2ed cB|A2F2 D2|E2FG AB|d6|\n"]
+TUNES = [
+    "X:1\nT:Up\nM:4/4\nL:1/8\nK:G\nGABc dedB|dedB dedB|c2ec B2dB|c2A2 A2BA|\n",
+    "X:2\nT:Down\nM:3/4\nL:1/8\nK:D\nf2ed cB|A2F2 D2|E2FG AB|d6|\n",
+]
 
 
 def test_abc_tunes_get_a_parse_rate_and_ngram_divergences(tmp_path):
@@ -115,21 +150,38 @@ def test_abc_tunes_get_a_parse_rate_and_ngram_divergences(tmp_path):
     (tmp_path / "made").mkdir()
     (tmp_path / "real" / "tunes.abc").write_text("\n".join(TUNES))
     (tmp_path / "made" / "tunes.abc").write_text(TUNES[0] + "\nX:3\nM:4/4\nK:C\n|: :| z z |\n")
-    result = muse("eval", "--files", tmp_path / "made", "--reference", tmp_path / "real", "--json", tmp_path / "r.json")
+    result = muse(
+        "eval",
+        "--files",
+        tmp_path / "made",
+        "--reference",
+        tmp_path / "real",
+        "--json",
+        tmp_path / "r.json",
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "r.json").read_text())["metrics"]
-    assert metrics["abc_parse_rate"]["reference"] == 1.0 and metrics["abc_parse_rate"]["made"]["value"] == 0.5
+    assert (
+        metrics["abc_parse_rate"]["reference"] == 1.0
+        and metrics["abc_parse_rate"]["made"]["value"] == 0.5
+    )
     assert 0 < metrics["js_1gram"]["made"]["value"] < metrics["js_4gram"]["made"]["value"] <= 1
 
 
-@pytest.mark.parametrize("args, words", [
-    ([], ["--model", "--files"]),
-    (["--model", "bach-rnn", "--files", "."], ["--model", "--files"]),
-    (["--files", "/no/such/folder"], ["/no/such/folder"]),
-    (["--model", "bach-rnn", "--modality", "image"], ["image", "midi"]),
-    (["--model", "bach-rnn", "--temperature", "0"], ["--temperature"]),
-    (["--model", "folk-rnn", "--reference", "bach"], ["--reference bach:", "no such file", "built-in data here: folk"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        ([], ["--model", "--files"]),
+        (["--model", "bach-rnn", "--files", "."], ["--model", "--files"]),
+        (["--files", "/no/such/folder"], ["/no/such/folder"]),
+        (["--model", "bach-rnn", "--modality", "image"], ["image", "midi"]),
+        (["--model", "bach-rnn", "--temperature", "0"], ["--temperature"]),
+        (
+            ["--model", "folk-rnn", "--reference", "bach"],
+            ["--reference bach:", "no such file", "built-in data here: folk"],
+        ),
+    ],
+)
 def test_bad_eval_options_are_one_clear_line(args, words):
     assert_one_clear_line(muse("eval", *args), *words)
 

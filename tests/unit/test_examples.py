@@ -33,8 +33,11 @@ def test_compose_for_daw_writes_a_new_clip_next_to_the_project(tmp_path):
 
 def test_compose_for_daw_from_the_command_line(tmp_path, monkeypatch, capsys):
     example = load_example("compose_for_daw")
-    monkeypatch.setattr(sys, "argv", ["compose_for_daw.py", str(tmp_path), "--bars", "1", "--seed", "3",
-                                      "--model", "bach-gan"])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["compose_for_daw.py", str(tmp_path), "--bars", "1", "--seed", "3", "--model", "bach-gan"],
+    )
     example.main()
     assert "clip_3.mid" in capsys.readouterr().out
     assert (tmp_path / "muse_clips" / "clip_3.mid").exists()

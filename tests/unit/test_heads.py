@@ -75,7 +75,10 @@ def test_nll_keeps_leading_shape(kind):
 def test_pitchwise_nll_has_gradients_for_every_part():
     model = head(PitchwiseHead).train()
     model.nll(contexts(8), ALL_FRAMES[[0, 5, 13, 31, 16, 2, 7, 9]]).sum().backward()
-    assert all(parameter.grad is not None and parameter.grad.abs().sum() > 0 for parameter in model.parameters())
+    assert all(
+        parameter.grad is not None and parameter.grad.abs().sum() > 0
+        for parameter in model.parameters()
+    )
 
 
 @pytest.mark.parametrize("kind", [PitchwiseHead, BernoulliHead])

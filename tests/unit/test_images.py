@@ -22,6 +22,19 @@ def test_classifier_statistics_on_hand_computed_predictions():
 
 
 def test_a_head_for_the_wrong_kind_of_data_is_refused_before_any_data_is_read(tmp_path):
-    result = muse("train", "--modality", "image", "--model", "rnn", "--set", "model.head=pitchwise",
-                  "--data", tmp_path / "nowhere", "--out", tmp_path / "run")
-    assert_one_clear_line(result, "model.head: 'pitchwise' models binary data", "continuous", "gaussian")
+    result = muse(
+        "train",
+        "--modality",
+        "image",
+        "--model",
+        "rnn",
+        "--set",
+        "model.head=pitchwise",
+        "--data",
+        tmp_path / "nowhere",
+        "--out",
+        tmp_path / "run",
+    )
+    assert_one_clear_line(
+        result, "model.head: 'pitchwise' models binary data", "continuous", "gaussian"
+    )

@@ -22,7 +22,9 @@ def scale_roll(tonic: int, degrees=C_MAJOR, octave: int = 60, steps_each: int = 
     """One track playing the scale on ``tonic`` (a MIDI pitch class) upwards from ``octave``."""
     roll = torch.zeros(1, steps_each * len(degrees), PITCHES, dtype=torch.uint8)
     for number, degree in enumerate(degrees):
-        roll[0, number * steps_each:(number + 1) * steps_each, octave + (tonic + degree) % 12 - LOW] = 1
+        roll[
+            0, number * steps_each : (number + 1) * steps_each, octave + (tonic + degree) % 12 - LOW
+        ] = 1
     return roll
 
 
@@ -54,15 +56,21 @@ def test_silence_is_not_moved():
 
 
 def test_shifting_there_and_back_keeps_every_note_away_from_the_edges():
-    roll = (torch.rand(4, 32, PITCHES, generator=torch.Generator().manual_seed(0)) > 0.9).to(torch.uint8)
+    roll = (torch.rand(4, 32, PITCHES, generator=torch.Generator().manual_seed(0)) > 0.9).to(
+        torch.uint8
+    )
     roll[..., :6] = roll[..., -6:] = 0
     for semitones in range(-6, 7):
         assert torch.equal(shift_pitches(shift_pitches(roll, semitones), -semitones), roll)
-    assert shift_pitches(roll, 3)[..., :3].sum() == 0 and shift_pitches(roll, -3)[..., -3:].sum() == 0
+    assert (
+        shift_pitches(roll, 3)[..., :3].sum() == 0 and shift_pitches(roll, -3)[..., -3:].sum() == 0
+    )
 
 
 def test_fits_shifted_says_whether_every_note_stays_in_the_roll():
-    roll = scale_roll(7, octave=84)  # G major from D 86: pitch indices 84 - 28 = 56 to 95 - 28 = 67, of 0-68
+    roll = scale_roll(
+        7, octave=84
+    )  # G major from D 86: pitch indices 84 - 28 = 56 to 95 - 28 = 67, of 0-68
     assert fits_shifted(roll, 1) and not fits_shifted(roll, 2)
     assert fits_shifted(roll, -56) and not fits_shifted(roll, -57)
     assert fits_shifted(torch.zeros(1, 4, PITCHES), 100)  # a silent roll always fits
@@ -72,6 +80,8 @@ def test_in_common_key_moves_copies_and_leaves_the_prepared_pieces_alone():
     d_major, c_major = scale_roll(2), scale_roll(0)
     pieces = [Piece("d.mid", d_major.clone()), Piece("c.mid", c_major.clone())]
     moved = in_common_key(pieces, LOW)
-    assert torch.equal(moved[0].tensor, shift_pitches(d_major, -2)) and torch.equal(moved[1].tensor, c_major)
+    assert torch.equal(moved[0].tensor, shift_pitches(d_major, -2)) and torch.equal(
+        moved[1].tensor, c_major
+    )
     assert [piece.name for piece in moved] == ["d.mid", "c.mid"]
     assert torch.equal(pieces[0].tensor, d_major)  # the cache's own view is not written to

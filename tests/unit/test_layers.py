@@ -20,8 +20,18 @@ PACKAGE = Path(muse_gan.__file__).parent
 
 # (layer name, module prefixes), lowest first
 LAYERS = [
-    ("base", ["muse_gan.errors", "muse_gan.registry", "muse_gan.files", "muse_gan.version", "muse_gan.timeouts",
-              "muse_gan.options", "muse_gan.pretrained"]),
+    (
+        "base",
+        [
+            "muse_gan.errors",
+            "muse_gan.registry",
+            "muse_gan.files",
+            "muse_gan.version",
+            "muse_gan.timeouts",
+            "muse_gan.options",
+            "muse_gan.pretrained",
+        ],
+    ),
     ("core", ["muse_gan.core"]),
     ("measures", ["muse_gan.measures"]),
     ("networks", ["muse_gan.models"]),
@@ -56,7 +66,10 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
-            found |= {f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names}
+            found |= {
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
+                for alias in node.names
+            }
     return {target for target in found if target in known and target != name}
 
 
@@ -67,8 +80,12 @@ def graph() -> dict[str, set[str]]:
 
 
 def layer_of(module: str) -> int:
-    matches = [(len(prefix), number) for number, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes
-               if module == prefix or module.startswith(prefix + ".")]
+    matches = [
+        (len(prefix), number)
+        for number, (_, prefixes) in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    ]
     assert matches, f"{module} is in no layer: add it to LAYERS"
     return max(matches)[1]
 
@@ -79,18 +96,35 @@ def test_every_module_is_in_a_layer(graph):
 
 
 def test_imports_point_down(graph):
-    upward = [f"{source} ({LAYERS[layer_of(source)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
-              for source, targets in graph.items() for target in targets
-              if layer_of(target) > layer_of(source)
-              or (LAYERS[layer_of(source)][0], LAYERS[layer_of(target)][0]) in SIBLINGS]
+    upward = [
+        f"{source} ({LAYERS[layer_of(source)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+        for source, targets in graph.items()
+        for target in targets
+        if layer_of(target) > layer_of(source)
+        or (LAYERS[layer_of(source)][0], LAYERS[layer_of(target)][0]) in SIBLINGS
+    ]
     assert not upward, "\n".join(sorted(upward))
 
 
 def test_the_core_knows_no_modality_evaluation_library_face_or_command_line(graph):
-    forbidden = ("muse_gan.modalities", "muse_gan.evaluation", "muse_gan.measures", "muse_gan.model",
-                 "muse_gan.api", "muse_gan.cli", "muse_gan.assembly", "muse_gan.training", "muse_gan.objectives")
-    arrows = [f"{source} imports {target}" for source, targets in graph.items() if source.startswith("muse_gan.core")
-              for target in targets if target.startswith(forbidden)]
+    forbidden = (
+        "muse_gan.modalities",
+        "muse_gan.evaluation",
+        "muse_gan.measures",
+        "muse_gan.model",
+        "muse_gan.api",
+        "muse_gan.cli",
+        "muse_gan.assembly",
+        "muse_gan.training",
+        "muse_gan.objectives",
+    )
+    arrows = [
+        f"{source} imports {target}"
+        for source, targets in graph.items()
+        if source.startswith("muse_gan.core")
+        for target in targets
+        if target.startswith(forbidden)
+    ]
     assert not arrows, "\n".join(arrows)
 
 
@@ -112,7 +146,9 @@ def test_modalities_do_not_import_each_other_in_a_circle(graph):
 
 def modality_of(module: str) -> str | None:
     parts = module.split(".")
-    return parts[2] if len(parts) > 2 and parts[1] == "modalities" and parts[2] != "registry" else None
+    return (
+        parts[2] if len(parts) > 2 and parts[1] == "modalities" and parts[2] != "registry" else None
+    )
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -124,7 +160,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for target in sorted(graph.get(node, ())):
             if state.get(target) == "open":
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if target not in state:
                 found = visit(target)
                 if found:
@@ -149,7 +185,9 @@ def test_the_checker_sees_a_function_level_import_and_a_circle(tmp_path):
     global PACKAGE
     saved, PACKAGE = PACKAGE, tmp_path / "muse_gan"
     try:
-        found = imports_of("muse_gan.core.thing", source, {"muse_gan.modalities.midi", "muse_gan.core.thing"})
+        found = imports_of(
+            "muse_gan.core.thing", source, {"muse_gan.modalities.midi", "muse_gan.core.thing"}
+        )
     finally:
         PACKAGE = saved
     assert found == {"muse_gan.modalities.midi"}

@@ -32,6 +32,7 @@ def chord(track, pitches, start, end):
 
 # empty bars
 
+
 def test_empty_bar_rate_counts_the_empty_share():
     # Two tracks, four bars of 4 steps. Track 0 sounds in bars 0, 1, 2; track 1 in bars 0, 2.
     # Empty (track, bar) pairs: (0, 3), (1, 1), (1, 3) → 3 of 8 = 0.375 (not 5/8).
@@ -49,22 +50,30 @@ def test_empty_bar_rate_three_of_four_bars_empty():
 
 # used pitch classes
 
+
 def test_used_pitch_classes_leaves_silent_bars_out():
     # pitch_low = C4; three bars of 4 steps.
     # track 0: bar 0 C E G (3 classes), bar 1 C4 + C5 (1 class: an octave), bar 2 silent
     # track 1: bar 0 D (1), bar 1 C# D D# E F (5), bar 2 silent
     # over the 4 sounding pairs: (3 + 1 + 1 + 5) / 4 = 2.5; per track (3+1)/2 = 2, (1+5)/2 = 3
-    notes = (chord(0, [0, 4, 7], 0, 4) + chord(0, [0, 12], 4, 6)
-             + [(1, 2, 1, 3)] + chord(1, [1, 2, 3, 4, 5], 4, 5))
+    notes = (
+        chord(0, [0, 4, 7], 0, 4)
+        + chord(0, [0, 12], 4, 6)
+        + [(1, 2, 1, 3)]
+        + chord(1, [1, 2, 3, 4, 5], 4, 5)
+    )
     roll = roll_of(notes, tracks=2, steps=12)
     assert metrics.used_pitch_classes(roll, steps_per_bar=4, pitch_low=C4) == 2.5
-    np.testing.assert_array_equal(metrics.used_pitch_classes(roll, 4, C4, per_track=True), [2.0, 3.0])
+    np.testing.assert_array_equal(
+        metrics.used_pitch_classes(roll, 4, C4, per_track=True), [2.0, 3.0]
+    )
     # MuseGAN's average over all 6 bars, 10 / 6, follows from the documented identity
     all_bars = metrics.used_pitch_classes(roll, 4, C4) * (1 - metrics.empty_bar_rate(roll, 4))
     assert all_bars == pytest.approx(10 / 6)
 
 
 # qualified notes
+
 
 def test_qualified_note_rate_at_eight_steps_per_beat():
     # steps_per_beat = 8, so a 16th note is 2 steps. Notes: track 0 pitch 0 lengths 1 and 2
@@ -80,6 +89,7 @@ def test_qualified_note_rate_at_eight_steps_per_beat():
 
 
 # polyphony
+
 
 def test_polyphony_over_sounding_steps_and_rate_over_all_steps():
     # 8 steps, two tracks. step 0: C in both tracks (a unison, 1 pitch); step 1: C E G (3);
@@ -101,6 +111,7 @@ def test_pitch_range_in_semitones_across_tracks():
 
 # pitch classes
 
+
 def test_pitch_class_entropy_is_duration_weighted_bits():
     # C held 3 steps, G 1 step: p = (3/4, 1/4), H = -(3/4 log2 3/4 + 1/4 log2 1/4) ≈ 0.8113 bits
     # (counting onsets instead would give 1 bit)
@@ -113,17 +124,22 @@ def test_pitch_class_entropy_is_duration_weighted_bits():
 
 def test_scale_consistency():
     # a chromatic cluster, one cell per class: the best scale holds 7 of 12
-    assert metrics.scale_consistency(roll_of(chord(0, range(12), 0, 1)), C4) == pytest.approx(7 / 12)
+    assert metrics.scale_consistency(roll_of(chord(0, range(12), 0, 1)), C4) == pytest.approx(
+        7 / 12
+    )
     # C major scale, each note 2 steps (14 cells), plus one step of F#: C major holds 14 of 15
     # (G major, with F# but not F, holds 13 of 15)
     c_major = [0, 2, 4, 5, 7, 9, 11]
     notes = [(0, pitch, 2 * i, 2 * i + 2) for i, pitch in enumerate(c_major)] + [(0, 6, 14, 15)]
     assert metrics.scale_consistency(roll_of(notes), C4) == pytest.approx(14 / 15)
-    a_natural_minor = roll_of([(0, pitch, i, i + 1) for i, pitch in enumerate([9, 11, 12, 14, 16, 17, 19])])
+    a_natural_minor = roll_of(
+        [(0, pitch, i, i + 1) for i, pitch in enumerate([9, 11, 12, 14, 16, 17, 19])]
+    )
     assert metrics.scale_consistency(a_natural_minor, C4) == 1.0
 
 
 # groove
+
 
 def test_groove_consistency_of_consecutive_bars():
     # Bars of 4 steps. bar 0 onsets 1010; bar 1 onsets 1010 (a note at step 6 is held to step 9,
@@ -149,7 +165,9 @@ def test_groove_consistency_of_consecutive_bars():
 # difference·3 = (-1/2, √3/2, 2, 0, √3/4, -3/4); squared norm 1/4 + 3/4 + 4 + 3/16 + 9/16 = 5.75
 # distance = √5.75 / 3 ≈ 0.799305
 C_MAJOR_TO_A_MINOR = math.sqrt(5.75) / 3
-C_MAJOR_CENTROID = np.array([0.5 + math.sqrt(3) / 2, 0.5 + math.sqrt(3) / 2, 1, 2, math.sqrt(3) / 2, 0]) / 3
+C_MAJOR_CENTROID = (
+    np.array([0.5 + math.sqrt(3) / 2, 0.5 + math.sqrt(3) / 2, 1, 2, math.sqrt(3) / 2, 0]) / 3
+)
 
 
 def test_tonal_centroid_of_a_c_major_triad():
@@ -180,6 +198,7 @@ def test_tonal_distance_skips_bars_where_a_track_is_silent():
 
 # drums
 
+
 def test_drum_pattern_rate_on_an_eighth_note_grid():
     # steps_per_beat = 4: an eighth note is 2 steps. Onsets at steps 0, 2, 5 (pitch 0), 3 (pitch 1),
     # 4 (pitch 2) and 7 (pitch 3, held to step 9: step 8 is no onset).
@@ -193,6 +212,7 @@ def test_drum_pattern_rate_on_an_eighth_note_grid():
 
 
 # the empty-input convention
+
 
 def test_a_silent_roll_follows_the_documented_convention():
     silent = np.zeros((2, 32, 24), dtype=np.uint8)
@@ -221,16 +241,22 @@ def test_bad_shapes_and_settings_are_refused():
     with pytest.raises(ValueError, match="differ in shape"):
         metrics.tonal_distance(np.zeros((16, 24)), np.zeros((8, 24)), 4, C4)
     with pytest.raises(ValueError, match="drum_tracks"):
-        metrics.describe(np.zeros((2, 16, 24)), steps_per_beat=4, steps_per_bar=16, pitch_low=C4, drum_tracks=[2])
+        metrics.describe(
+            np.zeros((2, 16, 24)), steps_per_beat=4, steps_per_bar=16, pitch_low=C4, drum_tracks=[2]
+        )
 
 
 # inputs and summaries
 
+
 def test_torch_and_numpy_rolls_give_the_same_numbers():
     roll = np.random.default_rng(0).random((3, 64, 24)) < 0.1
-    settings = dict(steps_per_beat=4, steps_per_bar=16, pitch_low=C4)
+    settings = {"steps_per_beat": 4, "steps_per_bar": 16, "pitch_low": C4}
     expected = metrics.describe(roll.astype(np.uint8), **settings)
-    for tensor in (torch.from_numpy(roll.astype(np.uint8)), torch.from_numpy(roll).float().requires_grad_()):
+    for tensor in (
+        torch.from_numpy(roll.astype(np.uint8)),
+        torch.from_numpy(roll).float().requires_grad_(),
+    ):
         assert metrics.describe(tensor, **settings) == pytest.approx(expected, nan_ok=True)
     assert all(isinstance(value, float) for value in expected.values())
 
@@ -240,13 +266,19 @@ def test_describe_keeps_drum_tracks_out_of_the_pitch_metrics():
     notes = chord(0, [0, 4, 7], 0, 32) + [(1, 0, step, step + 1) for step in range(0, 32, 2)]
     notes += [(1, 1, step, step + 1) for step in range(1, 32, 2)]
     roll = roll_of(notes, tracks=2, steps=32)
-    values = metrics.describe(roll, steps_per_beat=4, steps_per_bar=16, pitch_low=C4, drum_tracks=[1])
+    values = metrics.describe(
+        roll, steps_per_beat=4, steps_per_bar=16, pitch_low=C4, drum_tracks=[1]
+    )
     assert values["scale_consistency"] == 1.0
     assert values["polyphony"] == 3.0
     assert values["drum_pattern_rate"] == 0.5  # the odd steps are 16ths off the eighth grid
     assert values["groove_consistency"] == 1.0
     assert math.isnan(values["mean_tonal_distance"])  # one pitched track: no pair
-    assert math.isnan(metrics.describe(roll, steps_per_beat=4, steps_per_bar=16, pitch_low=C4)["drum_pattern_rate"])
+    assert math.isnan(
+        metrics.describe(roll, steps_per_beat=4, steps_per_bar=16, pitch_low=C4)[
+            "drum_pattern_rate"
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -262,9 +294,12 @@ def chorale():
 
 def test_a_bach_chorale_gets_sensible_values(chorale):
     roll, settings = chorale
-    values = metrics.describe(roll, steps_per_beat=settings.steps_per_beat,
-                              steps_per_bar=settings.steps_per_beat * settings.beats_per_bar,
-                              pitch_low=settings.pitch_low)
+    values = metrics.describe(
+        roll,
+        steps_per_beat=settings.steps_per_beat,
+        steps_per_bar=settings.steps_per_beat * settings.beats_per_bar,
+        pitch_low=settings.pitch_low,
+    )
     assert values["empty_bar_rate"] < 0.1
     assert 1.5 < values["used_pitch_classes"] < 6
     assert values["qualified_note_rate"] == 1.0  # 16th-note steps: every note qualifies
@@ -279,6 +314,7 @@ def test_a_bach_chorale_gets_sensible_values(chorale):
 
 
 # distributions
+
 
 def test_overlap_area_and_kl_divergence_of_samples():
     rng = np.random.default_rng(1)

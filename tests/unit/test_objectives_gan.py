@@ -20,8 +20,15 @@ from muse_gan.objectives.gan import gradient_penalty
 from muse_gan.objectives.latent import slerp
 
 # 4 tracks × 32 steps (two bars of 16) × 20 pitches (MIDI 60..79); tiny layers.
-SMALL = ["model.family=\"gan\"", "model.latent=8", "model.channels=8", "midi.window_bars=2",
-         "midi.pitch_low=60", "midi.pitch_high=79", "gan.critic_steps=2"]
+SMALL = [
+    'model.family="gan"',
+    "model.latent=8",
+    "model.channels=8",
+    "midi.window_bars=2",
+    "midi.pitch_low=60",
+    "midi.pitch_high=79",
+    "gan.critic_steps=2",
+]
 TRACKS, SEGMENT, PITCHES = 4, 32, 20
 
 
@@ -51,16 +58,19 @@ def real_batch(size=3):
 
 def melody(pitch):
     roll = torch.zeros(TRACKS, SEGMENT, PITCHES)
-    roll[0, :SEGMENT // 2, pitch] = 1
-    roll[0, SEGMENT // 2:, pitch + 2] = 1
+    roll[0, : SEGMENT // 2, pitch] = 1
+    roll[0, SEGMENT // 2 :, pitch + 2] = 1
     return roll
 
 
 def sample(model, steps=SEGMENT, seed=0, **options):
-    return model.sample(1, steps, options.pop("temperature", 1.0), torch.Generator().manual_seed(seed), **options)
+    return model.sample(
+        1, steps, options.pop("temperature", 1.0), torch.Generator().manual_seed(seed), **options
+    )
 
 
 # networks
+
 
 def test_the_generator_makes_one_logit_map_per_track_for_any_pitch_count():
     generator = GridGenerator(tracks=3, steps=24, pitches=69, latent=5, channels=4, condition=True)
@@ -90,7 +100,9 @@ def test_each_pitch_of_each_track_has_its_own_bias():
     with torch.no_grad():
         generator.width_bias[1, 0, 7] += 5.0
     change = generator(shared, per_track) - before
-    assert change[0, 1, :, 7].allclose(torch.tensor(5.0)) and change.abs().sum().item() == pytest.approx(5.0 * 16)
+    assert change[0, 1, :, 7].allclose(
+        torch.tensor(5.0)
+    ) and change.abs().sum().item() == pytest.approx(5.0 * 16)
 
 
 def test_the_critics_chroma_stream_hears_pitch_classes_not_octaves():
@@ -112,8 +124,15 @@ def test_the_critics_chroma_stream_hears_pitch_classes_not_octaves():
 def test_a_chroma_critic_scores_each_item_with_or_without_labels():
     rolls, labels = torch.rand(2, 4, 32, 20), torch.tensor([0, 2])
     for classes in (0, 3):
-        critic = GridCritic(tracks=4, steps=32, pitches=20, channels=4, spectral_norm=True, classes=classes,
-                            streams={"chroma": ChromaReader})
+        critic = GridCritic(
+            tracks=4,
+            steps=32,
+            pitches=20,
+            channels=4,
+            spectral_norm=True,
+            classes=classes,
+            streams={"chroma": ChromaReader},
+        )
         assert critic(rolls, labels if classes else None).shape == (2,)
 
 
@@ -135,9 +154,10 @@ def test_the_critic_gives_one_score_per_item(spectral_norm):
 
 # training phases
 
+
 @pytest.mark.parametrize("loss", ["wgan-gp", "hinge"])
 def test_critic_phases_come_first_and_each_phase_trains_only_its_network(loss):
-    model = gan(f"gan.loss=\"{loss}\"")
+    model = gan(f'gan.loss="{loss}"')
     phases = model.phases(real_batch())
     assert [phase.optimizer for phase in phases] == ["critic", "critic", "generator"]
     groups = model.parameter_groups()
@@ -155,7 +175,7 @@ def test_critic_phases_come_first_and_each_phase_trains_only_its_network(loss):
 
 def test_hinge_uses_a_spectrally_normalised_critic():
     assert not nn.utils.parametrize.is_parametrized(gan().critic.convs[0])
-    assert nn.utils.parametrize.is_parametrized(gan("gan.loss=\"hinge\"").critic.convs[0])
+    assert nn.utils.parametrize.is_parametrized(gan('gan.loss="hinge"').critic.convs[0])
 
 
 def test_critic_phases_draw_fresh_noise_from_the_global_seed():
@@ -181,7 +201,9 @@ class LinearCritic(nn.Module):
 def test_the_gradient_penalty_charges_the_squared_excess_of_the_critics_slope():
     real, fake = real_batch(), torch.rand(3, TRACKS, SEGMENT, PITCHES)
     size = TRACKS * SEGMENT * PITCHES
-    assert gradient_penalty(LinearCritic(size, 1.0), real, fake).item() == pytest.approx(0, abs=1e-8)
+    assert gradient_penalty(LinearCritic(size, 1.0), real, fake).item() == pytest.approx(
+        0, abs=1e-8
+    )
     steep = LinearCritic(size, 3.0)
     penalty = gradient_penalty(steep, real, fake)
     assert penalty.item() == pytest.approx(4.0, rel=1e-4)
@@ -190,7 +212,9 @@ def test_the_gradient_penalty_charges_the_squared_excess_of_the_critics_slope():
 
 
 def test_the_gradient_penalty_is_float32_under_autocast():
-    critic = GridCritic(tracks=TRACKS, steps=SEGMENT, pitches=PITCHES, channels=4, spectral_norm=False)
+    critic = GridCritic(
+        tracks=TRACKS, steps=SEGMENT, pitches=PITCHES, channels=4, spectral_norm=False
+    )
     with torch.autocast("cpu", dtype=torch.bfloat16):
         penalty = gradient_penalty(critic, real_batch(), torch.rand(3, TRACKS, SEGMENT, PITCHES))
     assert penalty.dtype == torch.float32 and penalty.item() >= 0
@@ -198,7 +222,7 @@ def test_the_gradient_penalty_is_float32_under_autocast():
 
 @pytest.mark.parametrize("loss", ["wgan-gp", "hinge"])
 def test_evaluate_reports_the_critics_number_without_gradients(loss):
-    model = gan(f"gan.loss=\"{loss}\"").eval()  # as the trainer validates: spectral norm stands still
+    model = gan(f'gan.loss="{loss}"').eval()  # as the trainer validates: spectral norm stands still
     scores = model.evaluate(real_batch())
     assert set(scores) >= {"loss", "wasserstein"}
     assert scores == model.evaluate(real_batch())  # fixed noise: evaluations compare
@@ -221,6 +245,7 @@ def test_a_conditional_generator_is_given_the_real_track_and_keeps_it():
 
 # sampling
 
+
 @pytest.mark.parametrize("steps", [1, SEGMENT, SEGMENT * 5 // 2])
 def test_samples_are_exactly_as_long_as_asked_and_binary(steps):
     roll = sample(gan(), steps)
@@ -230,7 +255,7 @@ def test_samples_are_exactly_as_long_as_asked_and_binary(steps):
 
 @pytest.mark.parametrize("decode", ["threshold", "bernoulli"])
 def test_the_same_seed_gives_the_same_sample_and_another_seed_another(decode):
-    model = audible(gan(f"gan.decode=\"{decode}\""))
+    model = audible(gan(f'gan.decode="{decode}"'))
     assert torch.equal(sample(model, 80, seed=1), sample(model, 80, seed=1))
     assert not torch.equal(sample(model, 80, seed=1), sample(model, 80, seed=2))
 
@@ -238,7 +263,7 @@ def test_the_same_seed_gives_the_same_sample_and_another_seed_another(decode):
 def test_a_longer_piece_starts_like_a_shorter_one():
     model = gan()
     short, long = sample(model, 2 * SEGMENT), sample(model, 6 * SEGMENT)
-    assert torch.equal(long[:, :, :2 * SEGMENT], short)
+    assert torch.equal(long[:, :, : 2 * SEGMENT], short)
 
 
 def test_slerp_runs_from_start_to_end_along_the_sphere():
@@ -252,7 +277,7 @@ def test_slerp_runs_from_start_to_end_along_the_sphere():
 
 def test_bernoulli_decoding_at_a_very_low_temperature_is_the_threshold():
     threshold = sample(gan(), 80)
-    bernoulli = sample(gan("gan.decode=\"bernoulli\""), 80, temperature=1e-9)
+    bernoulli = sample(gan('gan.decode="bernoulli"'), 80, temperature=1e-9)
     assert torch.equal(threshold, bernoulli)
 
 
@@ -268,8 +293,12 @@ def test_a_conditional_model_accompanies_the_given_melody():
     first, second = sample(model, 40, primer=melody(3)), sample(model, 40, primer=melody(12))
     expected = torch.cat([melody(3)[0], torch.zeros(8, PITCHES)])  # padded with silence to 40 steps
     assert torch.equal(first[0, 0], expected)
-    assert not torch.equal(first[0, 1:], second[0, 1:])  # same seed, another melody: another accompaniment
-    assert not torch.equal(sample(model, 40)[0, 1:], first[0, 1:])  # without a melody: unconditioned
+    assert not torch.equal(
+        first[0, 1:], second[0, 1:]
+    )  # same seed, another melody: another accompaniment
+    assert not torch.equal(
+        sample(model, 40)[0, 1:], first[0, 1:]
+    )  # without a melody: unconditioned
 
 
 def test_activity_mismatch_on_a_hand_computed_fixture():
@@ -283,13 +312,16 @@ def test_activity_mismatch_on_a_hand_computed_fixture():
     fake[:, 1] = 0.1
     fake[:, 1, 1:, 0] = 0.3
     fake[:, 1, 0, 2] = 0.9
-    assert activity_mismatch(fake, real).item() == pytest.approx((1.0 - 0.5) ** 2 + (0.5 - 0.45) ** 2)
+    assert activity_mismatch(fake, real).item() == pytest.approx(
+        (1.0 - 0.5) ** 2 + (0.5 - 0.45) ** 2
+    )
     assert activity_mismatch(real, real).item() == 0
 
 
 def test_activity_weight_pushes_quiet_voices_to_sound():
     """The term's gradient raises every track's pitch bias (a descent step makes all voices
     likelier to sound) when the fakes sound less than the real batch, which sounds at every step."""
+
     def bias_gradient(weight):
         model = gan(f"midi.gan.activity_weight={weight}")
         torch.manual_seed(1)
@@ -310,11 +342,13 @@ def test_pair_tonal_distances_on_a_hand_computed_fixture():
     roll = torch.zeros(1, 3, 16, 20)  # pitch 0 is C (say pitch_low 60), pitch 7 is G
     roll[0, 0, :, 0] = 1
     roll[0, 1, :8, 7] = 1
-    expected = (1 / 4 + (1 - 3 ** 0.5 / 2) ** 2 + 2 + 3 / 16 + 9 / 16) ** 0.5
+    expected = (1 / 4 + (1 - 3**0.5 / 2) ** 2 + 2 + 3 / 16 + 9 / 16) ** 0.5
     distances = pair_tonal_distances(roll, 16)
     assert distances[0].item() == pytest.approx(expected, abs=1e-5)  # ≈ 1.737
     assert distances[1:].tolist() == [0, 0]  # pairs with the silent track: no bar to compare
-    assert distances[0].item() == pytest.approx(metrics.tonal_distance(roll[0, 0], roll[0, 1], 16, 60), abs=1e-5)
+    assert distances[0].item() == pytest.approx(
+        metrics.tonal_distance(roll[0, 0], roll[0, 1], 16, 60), abs=1e-5
+    )
 
 
 def test_pair_tonal_distances_are_the_metrics_on_random_rolls_at_any_pitch_low():
@@ -337,11 +371,15 @@ def test_rhythm_mismatch_on_a_hand_computed_fixture():
     real[0, 0, 3, 1] = 1
     fake = torch.zeros(1, 1, 4, 2)
     fake[0, 0, :, 0] = 0.5
-    assert rhythm_mismatch(fake, real, 2).item() == pytest.approx((0.5 - 0.375) ** 2 + (0.5 - 0.25) ** 2)
+    assert rhythm_mismatch(fake, real, 2).item() == pytest.approx(
+        (0.5 - 0.375) ** 2 + (0.5 - 0.25) ** 2
+    )
     assert rhythm_mismatch(real, real, 2).item() == 0
 
 
-@pytest.mark.parametrize("term, mismatch", [("harmony", harmony_mismatch), ("rhythm", rhythm_mismatch)])
+@pytest.mark.parametrize(
+    "term, mismatch", [("harmony", harmony_mismatch), ("rhythm", rhythm_mismatch)]
+)
 def test_each_weighted_term_adds_its_mismatch_to_the_generators_loss(term, mismatch):
     batch = real_batch()
     assert mismatch(batch, batch, 16).item() == 0
@@ -367,16 +405,22 @@ def test_voice_ranges_keep_each_track_to_the_pitches_it_was_heard_at():
     rolls = torch.cat([sample(model, seed=seed) for seed in range(5)])
     sounding = rolls.amax(dim=(0, 2)).bool()
     assert sounding.any() and not (sounding & ~heard).any()
-    assert gan().generator.output_filter is None  # off by default: no buffer, so older checkpoints still load
+    assert (
+        gan().generator.output_filter is None
+    )  # off by default: no buffer, so older checkpoints still load
 
 
 def test_bad_gan_settings_are_config_errors_naming_the_key():
-    for setting, key in [("gan.loss=\"lsgan\"", "gan.loss"), ("gan.decode=\"argmax\"", "gan.decode"),
-                         ("gan.condition_track=4", "gan.condition_track"), ("gan.critic_steps=0", "gan.critic_steps"),
-                         ("gan.condition_dropout=1.5", "gan.condition_dropout"),
-                         ("midi.gan.activity_weight=-1", "midi.gan.activity_weight"),
-                         ("midi.gan.harmony_weight=-1", "midi.gan.harmony_weight"),
-                         ("midi.gan.rhythm_weight=-1", "midi.gan.rhythm_weight")]:
+    for setting, key in [
+        ('gan.loss="lsgan"', "gan.loss"),
+        ('gan.decode="argmax"', "gan.decode"),
+        ("gan.condition_track=4", "gan.condition_track"),
+        ("gan.critic_steps=0", "gan.critic_steps"),
+        ("gan.condition_dropout=1.5", "gan.condition_dropout"),
+        ("midi.gan.activity_weight=-1", "midi.gan.activity_weight"),
+        ("midi.gan.harmony_weight=-1", "midi.gan.harmony_weight"),
+        ("midi.gan.rhythm_weight=-1", "midi.gan.rhythm_weight"),
+    ]:
         with pytest.raises(ConfigError, match=key):
             gan(setting)
 
@@ -384,7 +428,9 @@ def test_bad_gan_settings_are_config_errors_naming_the_key():
 def test_the_piano_roll_terms_are_read_under_their_old_names_too():
     """Config files and --set lines written before the terms moved to [midi.gan] still work."""
     old = gan("gan.harmony_weight=2", "gan.critic_chroma=true", "gan.voice_ranges=true")
-    new = gan("midi.gan.harmony_weight=2", "midi.gan.critic_chroma=true", "midi.gan.voice_ranges=true")
+    new = gan(
+        "midi.gan.harmony_weight=2", "midi.gan.critic_chroma=true", "midi.gan.voice_ranges=true"
+    )
     for model in (old, new):
         assert [term.name for term in model.terms] == ["harmony"]
         assert model.critic.streams == ["chroma"] and model.generator.output_filter is not None
@@ -393,6 +439,12 @@ def test_the_piano_roll_terms_are_read_under_their_old_names_too():
 def test_other_modalities_get_none_of_the_piano_roll_terms():
     """The terms are the MIDI modality's: an image GAN reads no [midi] section (the old [gan]
     section refused them for such data; they now live where only piano rolls look)."""
-    model = gan("data.modality=\"image\"", "midi.gan.harmony_weight=2", "midi.gan.critic_chroma=true",
-                "midi.gan.voice_ranges=true")
-    assert model.terms == () and model.critic.streams == [] and model.generator.output_filter is None
+    model = gan(
+        'data.modality="image"',
+        "midi.gan.harmony_weight=2",
+        "midi.gan.critic_chroma=true",
+        "midi.gan.voice_ranges=true",
+    )
+    assert (
+        model.terms == () and model.critic.streams == [] and model.generator.output_filter is None
+    )

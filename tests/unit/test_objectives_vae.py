@@ -6,6 +6,7 @@ Everything runs on one CPU thread: tiny models run far faster so than on threads
 with each other (and with whatever else the machine runs), and float sums keep one order.
 """
 
+import itertools
 import math
 
 import pytest
@@ -15,8 +16,15 @@ from muse_gan.assembly import build_adapter, build_objective, load_config
 from muse_gan.objectives.latent import slerp
 from muse_gan.objectives.vae import agreement, free_bits_kl, gaussian_kl
 
-TINY_VAE = ["model.family=\"vae\"", "model.hidden=32", "model.head_hidden=32", "model.latent=8",
-            "model.layers=1", "midi.window_bars=1", "vae.beta_anneal_steps=10"]
+TINY_VAE = [
+    'model.family="vae"',
+    "model.hidden=32",
+    "model.head_hidden=32",
+    "model.latent=8",
+    "model.layers=1",
+    "midi.window_bars=1",
+    "vae.beta_anneal_steps=10",
+]
 SEGMENT = 16  # one bar of sixteenth notes
 TRACKS, PITCHES = 4, 69
 
@@ -34,10 +42,14 @@ def vae(*overrides, seed=0):
 def windows_of(seed=0, count=2):
     """Sparse random 0/1 rolls, about four notes a frame: (count, tracks, SEGMENT, pitches)."""
     generator = torch.Generator().manual_seed(seed)
-    return (torch.rand(count, TRACKS, SEGMENT, PITCHES, generator=generator) < 4 / (TRACKS * PITCHES)).float()
+    return (
+        torch.rand(count, TRACKS, SEGMENT, PITCHES, generator=generator) < 4 / (TRACKS * PITCHES)
+    ).float()
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # float sums in one order: reconstructions compare exactly
+pytestmark = pytest.mark.usefixtures(
+    "one_thread"
+)  # float sums in one order: reconstructions compare exactly
 
 
 # the loss terms
@@ -82,8 +94,10 @@ def test_beta_rises_linearly_and_its_step_count_is_saved():
 
 def test_the_loss_is_reconstruction_plus_beta_times_kl_per_frame():
     objective = vae("vae.beta=0.5")
-    loss, scalars = objective.phases(windows_of())[0].loss()
-    assert scalars["loss"] == pytest.approx(scalars["reconstruction"] + scalars["beta"] * scalars["kl"], rel=1e-5)
+    _loss, scalars = objective.phases(windows_of())[0].loss()
+    assert scalars["loss"] == pytest.approx(
+        scalars["reconstruction"] + scalars["beta"] * scalars["kl"], rel=1e-5
+    )
 
 
 def test_agreement_counts_all_cells_and_sounding_cells_apart():
@@ -97,12 +111,16 @@ def test_slerp_runs_along_the_arc_from_a_to_b():
     a, b = torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 2.0]])
     assert torch.equal(slerp(a, b, 0.0), a) and torch.equal(slerp(a, b, 1.0), b)
     middle = slerp(a, b, 0.5)
-    assert middle[0].tolist() == pytest.approx([math.sqrt(2), math.sqrt(2)])  # on the circle, not inside it
-    assert slerp(a, a, 0.3)[0].tolist() == pytest.approx([2.0, 0.0])  # parallel: no division by zero
+    assert middle[0].tolist() == pytest.approx(
+        [math.sqrt(2), math.sqrt(2)]
+    )  # on the circle, not inside it
+    assert slerp(a, a, 0.3)[0].tolist() == pytest.approx(
+        [2.0, 0.0]
+    )  # parallel: no division by zero
 
 
 def test_the_unconditioned_rnn_keeps_its_weight_names():
-    rnn = build_objective(build_adapter(tiny()), tiny("model.family=\"rnn\""))
+    rnn = build_objective(build_adapter(tiny()), tiny('model.family="rnn"'))
     assert not any("condition" in name for name in rnn.state_dict())
 
 
@@ -118,14 +136,18 @@ def test_sample_has_exactly_the_steps_asked_for(steps):
 
 def test_the_same_seed_samples_the_same_and_another_seed_not():
     objective = vae().eval()
-    first, again, other = (objective.sample(1, 40, 1.0, torch.Generator().manual_seed(seed)) for seed in (3, 3, 4))
+    first, again, other = (
+        objective.sample(1, 40, 1.0, torch.Generator().manual_seed(seed)) for seed in (3, 3, 4)
+    )
     assert torch.equal(first, again)
     assert not torch.equal(first, other)
 
 
 @pytest.mark.parametrize("primer_steps", [5, 20, 60])
 def test_a_sample_starts_with_its_primer(primer_steps):
-    primer = windows_of(seed=2, count=4).transpose(0, 1).flatten(1, 2)[:, :primer_steps]  # (tracks, steps, pitches)
+    primer = (
+        windows_of(seed=2, count=4).transpose(0, 1).flatten(1, 2)[:, :primer_steps]
+    )  # (tracks, steps, pitches)
     roll = vae().eval().sample(2, 40, 1.0, torch.Generator().manual_seed(0), primer)
     assert roll.shape == (2, TRACKS, 40, PITCHES)
     kept = min(primer_steps, 40)
@@ -148,7 +170,7 @@ def test_the_latent_walk_starts_at_its_start_and_moves_smoothly():
     start = torch.randn(1, 8)
     codes = objective.latent_walk(1, 9, torch.Generator().manual_seed(0), start)
     assert len(codes) == 9 and torch.equal(codes[0], start)
-    steps = [(after - before).norm().item() for before, after in zip(codes, codes[1:])]
+    steps = [(after - before).norm().item() for before, after in itertools.pairwise(codes)]
     assert max(steps) < 0.75 * max((code - start).norm().item() for code in codes)
 
 
@@ -159,7 +181,9 @@ def test_encode_fits_any_length_to_one_segment():
     longer = torch.cat([roll, windows_of(seed=1, count=1)], dim=2)
     assert torch.equal(objective.encode(longer), objective.encode(roll))  # cut to its first segment
     shorter, silence = roll[:, :, :9], torch.zeros(1, TRACKS, SEGMENT - 9, PITCHES)
-    assert torch.equal(objective.encode(shorter), objective.encode(torch.cat([shorter, silence], dim=2)))
+    assert torch.equal(
+        objective.encode(shorter), objective.encode(torch.cat([shorter, silence], dim=2))
+    )
 
 
 def test_frame_nll_covers_pieces_of_any_length():
@@ -176,7 +200,9 @@ def test_the_conv_encoders_log_variance_stays_bounded_whatever_its_weights():
 
     encoder = GridEncoder(1, 32, 16, channels=4, latent=3)
     with torch.no_grad():
-        encoder.posterior.weight.fill_(5.0)  # what a few large optimizer steps on thousands of inputs do
+        encoder.posterior.weight.fill_(
+            5.0
+        )  # what a few large optimizer steps on thousands of inputs do
     mean, log_variance = encoder(torch.rand(2, 1, 32, 16))
     assert torch.isfinite(gaussian_kl(mean, log_variance)).all()
     assert log_variance.abs().max() <= LOG_VARIANCE_BOUND

@@ -87,8 +87,13 @@ def test_same_roll_gives_same_bytes(tmp_path):
     roll = np.random.default_rng(0).random((4, 64, 49)) > 0.9
     paths = [tmp_path / "a.png", tmp_path / "b.png"]
     for path in paths:
-        write_pianoroll_png(roll, path, pitch_low=PITCH_LOW, steps_per_bar=STEPS_PER_BAR,
-                            track_names=["soprano", "alto", "tenor", "bass"])
+        write_pianoroll_png(
+            roll,
+            path,
+            pitch_low=PITCH_LOW,
+            steps_per_bar=STEPS_PER_BAR,
+            track_names=["soprano", "alto", "tenor", "bass"],
+        )
     assert paths[0].read_bytes() == paths[1].read_bytes()
 
 

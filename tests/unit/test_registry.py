@@ -73,11 +73,17 @@ def test_the_package_registries_hold_their_built_ins():
     from muse_gan.objectives import OBJECTIVES
 
     assert ADAPTERS.get("midi") is PianoRollAdapter
-    assert (ADAPTERS.get("image"), ADAPTERS.get("audio"), ADAPTERS.get("text")) == (ImageAdapter, AudioAdapter, TextAdapter)
+    assert (ADAPTERS.get("image"), ADAPTERS.get("audio"), ADAPTERS.get("text")) == (
+        ImageAdapter,
+        AudioAdapter,
+        TextAdapter,
+    )
     assert OBJECTIVES.names() == ["gan", "rnn", "vae"]
     # each modality and family registers its own config section when its package is imported
     assert set(SECTIONS.names()) == {"midi", "image", "audio", "text", "gan", "vae"}
     assert {"bernoulli", "pitchwise"} <= set(HEADS.names())
     assert (HEADS.get("bernoulli"), HEADS.get("pitchwise")) == (BernoulliHead, PitchwiseHead)
-    with pytest.raises(ConfigError, match="unknown head 'sparsemax' \\(known: .*bernoulli, .*pitchwise"):
+    with pytest.raises(
+        ConfigError, match="unknown head 'sparsemax' \\(known: .*bernoulli, .*pitchwise"
+    ):
         HEADS.get("sparsemax")

@@ -27,8 +27,10 @@ PIANO, ORGAN, STRINGS, TRUMPET, FLUTE = 0, 19, 48, 56, 73
 KICK, SNARE, CLOSED_HAT = 36, 38, 42
 HAVE_FLUIDSYNTH = shutil.which("fluidsynth") is not None
 HAVE_SOUNDFONT = find_soundfont() is not None
-needs_fluidsynth = pytest.mark.skipif(not (HAVE_FLUIDSYNTH and HAVE_SOUNDFONT),
-                                      reason="needs the fluidsynth program and a General MIDI SoundFont")
+needs_fluidsynth = pytest.mark.skipif(
+    not (HAVE_FLUIDSYNTH and HAVE_SOUNDFONT),
+    reason="needs the fluidsynth program and a General MIDI SoundFont",
+)
 
 
 def held_note(pitch=69, program=PIANO, seconds=1.5, velocity=100, is_drum=False, start=0.0):
@@ -46,8 +48,10 @@ def piece_in_beats(notes, tempos, program=ORGAN):
     ``notes`` are (pitch, start beat, end beat); ``tempos`` are (beat, beats per minute) changes.
     """
     ticks = 480
-    events = [(round(beat * ticks), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
-              for beat, bpm in tempos]
+    events = [
+        (round(beat * ticks), 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
+        for beat, bpm in tempos
+    ]
     events.append((0, 0, mido.Message("program_change", program=program)))
     for pitch, start, end in notes:
         events.append((round(start * ticks), 2, mido.Message("note_on", note=pitch, velocity=90)))
@@ -63,7 +67,7 @@ def piece_in_beats(notes, tempos, program=ORGAN):
 
 
 def between(waveform, start_s, end_s):
-    return waveform[round(start_s * SAMPLE_RATE):round(end_s * SAMPLE_RATE)]
+    return waveform[round(start_s * SAMPLE_RATE) : round(end_s * SAMPLE_RATE)]
 
 
 def fundamental_hz(waveform):
@@ -73,10 +77,10 @@ def fundamental_hz(waveform):
     (as in many sampled pianos), which the highest FFT peak would not.
     """
     steady = between(waveform, 0.2, 1.0).astype(np.float64)
-    correlation = np.fft.irfft(np.abs(np.fft.rfft(steady, 2 * steady.size)) ** 2)[:steady.size]
+    correlation = np.fft.irfft(np.abs(np.fft.rfft(steady, 2 * steady.size)) ** 2)[: steady.size]
     shortest, longest = SAMPLE_RATE // 2000, SAMPLE_RATE // 100  # lags of 2000 Hz and 100 Hz
     lag = shortest + int(np.argmax(correlation[shortest:longest]))
-    before, at, after = correlation[lag - 1:lag + 2]
+    before, at, after = correlation[lag - 1 : lag + 2]
     return SAMPLE_RATE / (lag + 0.5 * (before - after) / (before - 2 * at + after))
 
 
@@ -110,6 +114,7 @@ def sounding_span_s(waveform, threshold=0.05):
 
 # --- pitch ---
 
+
 def test_a_held_a4_sounds_at_440_hz_and_an_octave_up_at_880():
     a4 = fundamental_hz(synthesize(held_note(69)))
     a5 = fundamental_hz(synthesize(held_note(81)))
@@ -119,7 +124,7 @@ def test_a_held_a4_sounds_at_440_hz_and_an_octave_up_at_880():
 
 def test_harmonics_above_nyquist_are_dropped_not_aliased():
     sample_rate = 8000  # a 2637 Hz note: only its fundamental fits under 4000 Hz
-    waveform = synthesize(held_note(100, TRUMPET), sample_rate)[sample_rate // 5:sample_rate]
+    waveform = synthesize(held_note(100, TRUMPET), sample_rate)[sample_rate // 5 : sample_rate]
     power = np.abs(np.fft.rfft(waveform * np.hanning(waveform.size))) ** 2
     frequencies = np.fft.rfftfreq(waveform.size, 1 / sample_rate)
     near_fundamental = np.abs(frequencies - 2637) < 30
@@ -127,6 +132,7 @@ def test_harmonics_above_nyquist_are_dropped_not_aliased():
 
 
 # --- timbre ---
+
 
 @pytest.mark.parametrize("bright", [TRUMPET, STRINGS])
 def test_a_flute_is_much_darker_than_brass_or_strings(bright):
@@ -146,10 +152,13 @@ def test_an_organ_holds_its_level_while_a_piano_decays():
 
 def test_brass_gets_brighter_as_it_speaks():
     waveform = synthesize(held_note(57, TRUMPET))
-    assert spectral_centroid(between(waveform, 0.0, 0.03)) < 0.7 * spectral_centroid(between(waveform, 0.3, 0.6))
+    assert spectral_centroid(between(waveform, 0.0, 0.03)) < 0.7 * spectral_centroid(
+        between(waveform, 0.3, 0.6)
+    )
 
 
 # --- drums ---
+
 
 @pytest.mark.parametrize("key", [SNARE, CLOSED_HAT])
 def test_a_snare_or_hat_is_noise_not_a_tone(key):
@@ -159,16 +168,22 @@ def test_a_snare_or_hat_is_noise_not_a_tone(key):
 
 
 def test_a_kick_sits_below_200_hz():
-    frequencies, power = spectrum(between(synthesize(held_note(KICK, seconds=0.1, is_drum=True)), 0.0, 0.4))
+    frequencies, power = spectrum(
+        between(synthesize(held_note(KICK, seconds=0.1, is_drum=True)), 0.0, 0.4)
+    )
     assert power[frequencies < 200].sum() > 0.9 * power.sum()
 
 
 # --- timing ---
 
-@pytest.mark.parametrize("tempos, beat, seconds", [
-    ([(0, 120)], 4, 2.0),
-    ([(0, 120), (4, 60)], 6, 4.0),  # four beats at 120, then two at 60
-])
+
+@pytest.mark.parametrize(
+    "tempos, beat, seconds",
+    [
+        ([(0, 120)], 4, 2.0),
+        ([(0, 120), (4, 60)], 6, 4.0),  # four beats at 120, then two at 60
+    ],
+)
 def test_a_note_starts_when_the_tempo_map_says(tempos, beat, seconds):
     waveform = synthesize(piece_in_beats([(69, beat, beat + 1)], tempos, program=PIANO))
     onset = np.flatnonzero(np.abs(waveform) > 0.1 * np.abs(waveform).max())[0] / SAMPLE_RATE
@@ -185,16 +200,23 @@ def test_half_the_tempo_lasts_twice_as_long():
 
 # --- determinism and levels ---
 
+
 def band():
     """A few bars for everyone: piano chords, strings, flute, drums (noise included)."""
-    piece = piece_in_beats([(60 + 4 * (step % 3), step, step + 1) for step in range(8)], [(0, 100)], PIANO)
+    piece = piece_in_beats(
+        [(60 + 4 * (step % 3), step, step + 1) for step in range(8)], [(0, 100)], PIANO
+    )
     for program, pitch in ((STRINGS, 48), (FLUTE, 79), (TRUMPET, 67)):
         voice = pretty_midi.Instrument(program)
-        voice.notes += [pretty_midi.Note(110, pitch + step, step * 0.6, step * 0.6 + 0.6) for step in range(8)]
+        voice.notes += [
+            pretty_midi.Note(110, pitch + step, step * 0.6, step * 0.6 + 0.6) for step in range(8)
+        ]
         piece.instruments.append(voice)
     drums = pretty_midi.Instrument(0, is_drum=True)
-    drums.notes += [pretty_midi.Note(120, key, step * 0.3, step * 0.3 + 0.1)
-                    for step, key in enumerate([KICK, CLOSED_HAT, SNARE, 46, 49, 45, 51, 39] * 2)]
+    drums.notes += [
+        pretty_midi.Note(120, key, step * 0.3, step * 0.3 + 0.1)
+        for step, key in enumerate([KICK, CLOSED_HAT, SNARE, 46, 49, 45, 51, 39] * 2)
+    ]
     piece.instruments.append(drums)
     return piece
 
@@ -215,7 +237,9 @@ def test_a_loud_piece_is_limited_to_the_peak_and_a_quiet_one_is_not_boosted():
     loud = synthesize(loud)
     assert np.isfinite(loud).all() and loud.dtype == np.float32
     assert np.abs(loud).max() == pytest.approx(PEAK, rel=1e-6)
-    quiet, louder = (np.abs(synthesize(held_note(69, velocity=velocity))).max() for velocity in (40, 80))
+    quiet, louder = (
+        np.abs(synthesize(held_note(69, velocity=velocity))).max() for velocity in (40, 80)
+    )
     assert 0 < quiet < louder < PEAK
 
 
@@ -234,6 +258,7 @@ def test_wav_bytes_holds_16_bit_mono_samples():
 
 
 # --- choosing a synthesizer and a SoundFont ---
+
 
 def test_auto_falls_back_to_the_builtin_synthesizer_without_fluidsynth(monkeypatch):
     monkeypatch.setenv("PATH", "")
@@ -282,7 +307,9 @@ def test_fluidsynth_plays_a4_at_440_hz_and_an_octave_up_at_880():
 @needs_fluidsynth
 def test_fluidsynth_gives_the_same_wav_bytes_every_time_within_the_peak():
     first = render(band(), synth="fluidsynth")
-    assert wav_bytes(first, SAMPLE_RATE) == wav_bytes(render(band(), synth="fluidsynth"), SAMPLE_RATE)
+    assert wav_bytes(first, SAMPLE_RATE) == wav_bytes(
+        render(band(), synth="fluidsynth"), SAMPLE_RATE
+    )
     assert first.dtype == np.float32 and 0.1 < np.abs(first).max() <= PEAK
 
 
@@ -294,4 +321,6 @@ def test_a_piece_a_model_made_writes_the_wav_that_render_makes(tmp_path):
     piece = PianoRollAdapter(MidiConfig()).decode(torch.from_numpy(roll))
     piece.write(tmp_path / "piece.wav")
     assert (tmp_path / "piece.wav").read_bytes() == wav_bytes(render(piece), SAMPLE_RATE)
-    assert 2.4 <= len(render(piece)) / SAMPLE_RATE <= 4.0  # one 4/4 bar at 100 qpm, plus the release
+    assert (
+        2.4 <= len(render(piece)) / SAMPLE_RATE <= 4.0
+    )  # one 4/4 bar at 100 qpm, plus the release

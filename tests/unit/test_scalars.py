@@ -59,8 +59,13 @@ def test_malformed_row_names_file_and_line(tmp_path):
 
 
 def test_loss_curve_png_is_written(tmp_path):
-    log_steps(tmp_path, [(step, {"train/loss": 3 / step, "valid/loss": 3.5 / step, "lr": 1e-3})
-                         for step in range(1, 50)])
+    log_steps(
+        tmp_path,
+        [
+            (step, {"train/loss": 3 / step, "valid/loss": 3.5 / step, "lr": 1e-3})
+            for step in range(1, 50)
+        ],
+    )
     png_path = tmp_path / "loss.png"
     write_loss_curve_png(tmp_path / "scalars.csv", png_path)
     with Image.open(png_path) as image:
@@ -89,7 +94,9 @@ def test_a_resumed_log_drops_the_row_a_killed_process_cut_off(tmp_path):
     with ScalarLog(tmp_path) as log:
         log.log(2, {"train/loss": 0.5})
     with open(tmp_path / "scalars.csv", "a", encoding="utf-8") as file:
-        file.write("2,train/l")  # SIGKILL in the middle of the step's next row: no value, no line end
+        file.write(
+            "2,train/l"
+        )  # SIGKILL in the middle of the step's next row: no value, no line end
     with ScalarLog(tmp_path, from_step=2) as log:  # resumed from the checkpoint of that step
         log.log(3, {"train/loss": 0.25})
     assert read_scalars(tmp_path / "scalars.csv") == {"train/loss": [(2, 0.5), (3, 0.25)]}

@@ -186,7 +186,9 @@ def test_bach_chorales_lists_sorted_mxl_files():
 
 def test_a_tune_of_over_a_thousand_bars_is_refused_before_parsing(tmp_path):
     path = tmp_path / "endless.abc"
-    path.write_text("X:1\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|" * 2700 + "\n")  # music21 alone: over 10 minutes
+    path.write_text(
+        "X:1\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|" * 2700 + "\n"
+    )  # music21 alone: over 10 minutes
     started = time.monotonic()
     with pytest.raises(DataError, match=f"^{path}: a tune of over 1000 bars"):
         read_scores(path)
@@ -208,5 +210,7 @@ def test_a_time_limit_from_the_environment_must_be_seconds_above_zero(text, monk
     monkeypatch.setenv("MUSE_GAN_SCORE_SECONDS", "2.5")
     assert _score_seconds() == 2.5
     monkeypatch.setenv("MUSE_GAN_SCORE_SECONDS", text)
-    with pytest.raises(MuseError, match=f"^MUSE_GAN_SCORE_SECONDS={text}: expected a number of seconds above 0$"):
+    with pytest.raises(
+        MuseError, match=f"^MUSE_GAN_SCORE_SECONDS={text}: expected a number of seconds above 0$"
+    ):
         _score_seconds()

@@ -29,6 +29,8 @@ L: 1/8
 K: G
 |:D|GAB ^c2d|e2f g3:|
 """
+
+
 def adapter(**settings) -> TextAdapter:
     return TextAdapter(TextConfig(**settings))
 
@@ -43,13 +45,31 @@ def test_abc_files_split_into_tunes_with_only_the_music_headers(tmp_path):
 
 def test_plain_text_splits_at_blank_lines(tmp_path):
     (tmp_path / "poem.txt").write_text("Roses are red,\nviolets blue.\n\n\nSugar is sweet\n")
-    assert adapter().read(tmp_path / "poem.txt") == ["Roses are red,\nviolets blue.\n", "Sugar is sweet\n"]
+    assert adapter().read(tmp_path / "poem.txt") == [
+        "Roses are red,\nviolets blue.\n",
+        "Sugar is sweet\n",
+    ]
 
 
 def test_abc_tokens_are_notes_durations_bar_lines_and_headers():
     abc = adapter(vocabulary="abc")
     assert abc.tokens("K: G\n|:^c'2 =B,/2 z3/2:|[1 d|]") == [
-        "K: G\n", "|:", "^c'", "2", " ", "=B,", "/2", " ", "z", "3/2", ":|", "[1", " ", "d", "|]"]
+        "K: G\n",
+        "|:",
+        "^c'",
+        "2",
+        " ",
+        "=B,",
+        "/2",
+        " ",
+        "z",
+        "3/2",
+        ":|",
+        "[1",
+        " ",
+        "d",
+        "|]",
+    ]
 
 
 @pytest.mark.parametrize("vocabulary", ["char", "abc"])
@@ -63,7 +83,9 @@ def test_the_vocabulary_round_trips_and_unknown_tokens_are_marked(vocabulary):
         frames = fitted.one_hot(fitted.token_ids(tune))
         assert frames.shape == (1, len(fitted.token_ids(tune)), len(fitted.vocabulary))
         assert fitted.decode(frames) == tune  # the end token stops decoding
-    assert fitted.decode(fitted.one_hot(fitted.token_ids("G~A"))) == "G?A"  # "~" is not in these tunes
+    assert (
+        fitted.decode(fitted.one_hot(fitted.token_ids("G~A"))) == "G?A"
+    )  # "~" is not in these tunes
 
 
 def test_binary_invalid_and_empty_files_are_skipped_one_line_each_with_a_count(tmp_path, capsys):
@@ -74,7 +96,11 @@ def test_binary_invalid_and_empty_files_are_skipped_one_line_each_with_a_count(t
     pieces = load_pieces(adapter(), str(tmp_path), quiet=True)
     err = capsys.readouterr().err
     assert len(pieces) == 2
-    for name, words in (("binary.txt", "binary"), ("latin1.txt", "not UTF-8"), ("empty.abc", "empty")):
+    for name, words in (
+        ("binary.txt", "binary"),
+        ("latin1.txt", "not UTF-8"),
+        ("empty.abc", "empty"),
+    ):
         assert sum(name in line and words in line for line in err.splitlines()) == 1
     assert "skipped 3 of 4 files" in err
 
@@ -115,5 +141,3 @@ def test_a_tune_without_a_unit_length_takes_the_abc_standards_default():
     assert first.end - first.start == pytest.approx(0.25)  # an eighth at 120 quarter notes a minute
     note = sixteenths.instruments[0].notes[0]
     assert note.end - note.start == pytest.approx(0.125)
-
-

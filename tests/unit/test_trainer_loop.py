@@ -33,7 +33,9 @@ class MeanPicture(Objective):
     def __init__(self, broken_steps=()):
         super().__init__()
         self.mean = nn.Parameter(torch.zeros(1, SIZE, SIZE))
-        self.offset = nn.Parameter(torch.zeros(()))  # stepped by its own optimizer, in a second phase
+        self.offset = nn.Parameter(
+            torch.zeros(())
+        )  # stepped by its own optimizer, in a second phase
         self.broken_steps, self.calls = set(broken_steps), 0
 
     def parameter_groups(self):
@@ -41,7 +43,10 @@ class MeanPicture(Objective):
 
     def phases(self, batch, labels=None):
         self.calls += 1
-        return [Phase("picture", lambda: self._loss(batch)), Phase("offset", lambda: self._offset_loss(batch))]
+        return [
+            Phase("picture", lambda: self._loss(batch)),
+            Phase("offset", lambda: self._offset_loss(batch)),
+        ]
 
     def _loss(self, batch):
         loss = (batch - self.mean).square().mean()
@@ -68,19 +73,40 @@ def pictures():
     from muse_gan.modalities.image.digits import digits_files
 
     adapter = ImageAdapter(ImageConfig(size=SIZE))
-    return adapter, [Piece(str(path), adapter.encode(adapter.read(path)[0])) for path in digits_files()[:96]]
+    return adapter, [
+        Piece(str(path), adapter.encode(adapter.read(path)[0])) for path in digits_files()[:96]
+    ]
 
 
 def trainer_for(tmp_path, pictures, objective=None, selection=None, **train):
     adapter, pieces = pictures
-    settings = {"steps": 12, "batch_size": 8, "lr": 0.05, "eval_every": 4, "checkpoint_every": 4,
-                "sample_every": 6, "log_every": 2, "lr_schedule": "constant", "device": "cpu"} | train
-    config = load_config(None, ["data.modality=\"image\""] + [f"train.{key}={value!r}".replace("'", '"')
-                                                             for key, value in settings.items()])
+    settings = {
+        "steps": 12,
+        "batch_size": 8,
+        "lr": 0.05,
+        "eval_every": 4,
+        "checkpoint_every": 4,
+        "sample_every": 6,
+        "log_every": 2,
+        "lr_schedule": "constant",
+        "device": "cpu",
+    } | train
+    config = load_config(
+        None,
+        ['data.modality="image"']
+        + [f"train.{key}={value!r}".replace("'", '"') for key, value in settings.items()],
+    )
     torch.manual_seed(0)
-    return Trainer(config, tmp_path / "run", adapter, objective or MeanPicture(),
-                   ItemSampler(pieces[:64], adapter, seed=0), ItemSampler(pieces[64:], adapter, seed=0),
-                   quiet=True, selection=selection)
+    return Trainer(
+        config,
+        tmp_path / "run",
+        adapter,
+        objective or MeanPicture(),
+        ItemSampler(pieces[:64], adapter, seed=0),
+        ItemSampler(pieces[64:], adapter, seed=0),
+        quiet=True,
+        selection=selection,
+    )
 
 
 def test_training_lowers_the_loss_and_writes_the_run_folder(tmp_path, pictures):
@@ -91,7 +117,10 @@ def test_training_lowers_the_loss_and_writes_the_run_folder(tmp_path, pictures):
     assert trainer.step == 12
     assert trainer.validate()["loss"] < before / 2
     assert (run / MODEL).exists() and (run / LATEST).exists() and (run / "config.toml").exists()
-    assert sorted(path.name for path in (run / "samples").iterdir()) == ["step_000006.png", "step_000012.png"]
+    assert sorted(path.name for path in (run / "samples").iterdir()) == [
+        "step_000006.png",
+        "step_000012.png",
+    ]
     curves = read_scalars(run / "scalars.csv")
     assert [step for step, _ in curves["train/loss"]] == [2, 4, 6, 8, 10, 12]
     assert [step for step, _ in curves["valid/loss"]] == [4, 8, 12]
@@ -104,8 +133,12 @@ def test_each_phase_steps_only_its_own_optimizer(tmp_path, pictures):
     objective = trainer.objective
     assert objective.offset.item() > 0  # the second phase moved it towards 0.5
     assert set(trainer.optimizers) == {"picture", "offset"}
-    stepped = {name: [id(p) for group in optimizer.param_groups for p in group["params"] if optimizer.state[p]]
-               for name, optimizer in trainer.optimizers.items()}
+    stepped = {
+        name: [
+            id(p) for group in optimizer.param_groups for p in group["params"] if optimizer.state[p]
+        ]
+        for name, optimizer in trainer.optimizers.items()
+    }
     assert stepped == {"picture": [id(objective.mean)], "offset": [id(objective.offset)]}
 
 
@@ -121,8 +154,12 @@ def test_a_non_finite_step_is_skipped_and_the_weights_stay(tmp_path, pictures):
     assert trainer.skipped_in_a_row == 0 and not torch.equal(trainer.objective.mean, weights)
 
 
-def test_too_many_non_finite_steps_in_a_row_stop_the_run_keeping_the_last_checkpoint(tmp_path, pictures):
-    trainer = trainer_for(tmp_path, pictures, objective=MeanPicture(broken_steps=range(6, 20)), skip_limit=3)
+def test_too_many_non_finite_steps_in_a_row_stop_the_run_keeping_the_last_checkpoint(
+    tmp_path, pictures
+):
+    trainer = trainer_for(
+        tmp_path, pictures, objective=MeanPicture(broken_steps=range(6, 20)), skip_limit=3
+    )
     with pytest.raises(MuseError, match="3 steps in a row"):
         trainer.fit()
     _, info = ckpt.load_checkpoint(tmp_path / "run" / LATEST)
@@ -134,7 +171,9 @@ def test_the_moving_average_lags_behind_the_weights(tmp_path, pictures):
     trainer.fit()
     live, average = trainer.objective.mean, trainer.sampling_model().mean
     assert not torch.equal(live, average)
-    assert average.abs().mean() < live.abs().mean()  # started at zero, moving a tenth of the way per step
+    assert (
+        average.abs().mean() < live.abs().mean()
+    )  # started at zero, moving a tenth of the way per step
 
 
 class Scores:
@@ -155,8 +194,12 @@ def test_a_selection_hook_chooses_which_weights_become_the_model(tmp_path, pictu
     trainer = trainer_for(tmp_path, pictures, selection=selection)
     trainer.fit()
     model, _ = ckpt.load_checkpoint(tmp_path / "run" / MODEL)
-    assert torch.equal(model["model.mean"], selection.weights[1])  # the best-scored: the second validation's
-    assert [value for _, value in read_scalars(tmp_path / "run" / "scalars.csv")["valid/overlap"]] == [0.2, 0.9, 0.5]
+    assert torch.equal(
+        model["model.mean"], selection.weights[1]
+    )  # the best-scored: the second validation's
+    assert [
+        value for _, value in read_scalars(tmp_path / "run" / "scalars.csv")["valid/overlap"]
+    ] == [0.2, 0.9, 0.5]
 
 
 def test_without_a_hook_the_lowest_validation_loss_chooses(tmp_path, pictures):

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import torch
 
@@ -37,7 +38,9 @@ class Adapter(ABC):
     item_name: ClassVar[str]  # what one item is called in messages: "piece", "image", "clip"
     suffixes: ClassVar[tuple[str, ...]]  # the files it reads
     formats: ClassVar[tuple[str, ...]]  # the files it writes; the first for stdout and folders
-    single_item_formats: ClassVar[tuple[str, ...]] = ()  # of those, the ones that hold one item per file
+    single_item_formats: ClassVar[
+        tuple[str, ...]
+    ] = ()  # of those, the ones that hold one item per file
     sample_formats: ClassVar[tuple[str, ...]]  # a training run's sample files
     preview_count: ClassVar[int]  # items in a training run's samples, and `muse sample`'s default
     evaluation_count: ClassVar[int]  # items on each side in `muse eval`
@@ -79,7 +82,7 @@ class Adapter(ABC):
         """The class of a file; "" for unlabelled data."""
         return ""
 
-    def fitted(self, pieces) -> "Adapter":
+    def fitted(self, pieces) -> Adapter:
         """This adapter with what only the data can say (class names, a vocabulary)."""
         return self
 
@@ -105,7 +108,7 @@ class Adapter(ABC):
         return dataclasses.asdict(self.settings)
 
     @classmethod
-    def from_dict(cls, values: dict, where: str = "checkpoint") -> "Adapter":
+    def from_dict(cls, values: dict, where: str = "checkpoint") -> Adapter:
         """The adapter a checkpoint's ``to_dict`` describes; ``ConfigError`` naming ``where``."""
         return cls(settings_from(cls, values, where))
 
@@ -131,8 +134,14 @@ class Adapter(ABC):
 
     def likelihood(self, nats_per_frame: float, frames: int, pieces: list) -> dict:
         """A held-out negative log-likelihood as `muse eval` reports it."""
-        return {"measure": "frame NLL", "unit": "nats per frame", "value": nats_per_frame, "pieces": len(pieces),
-                "frames": frames, "frame_name": self.frame_name}
+        return {
+            "measure": "frame NLL",
+            "unit": "nats per frame",
+            "value": nats_per_frame,
+            "pieces": len(pieces),
+            "frames": frames,
+            "frame_name": self.frame_name,
+        }
 
     # evaluation
 
@@ -153,12 +162,12 @@ class LabelledAdapter(Adapter):
         return super().to_dict() | {"classes": list(self.classes)}
 
     @classmethod
-    def from_dict(cls, values: dict, where: str = "checkpoint") -> "LabelledAdapter":
+    def from_dict(cls, values: dict, where: str = "checkpoint") -> LabelledAdapter:
         values = dict(values)
         classes = pop_names(values, "classes", where)
         return cls(settings_from(cls, values, where), classes)
 
-    def fitted(self, pieces) -> "LabelledAdapter":
+    def fitted(self, pieces) -> LabelledAdapter:
         """This adapter knowing the classes of ``pieces`` when labels are in use."""
         if not self.settings.labels:
             return type(self)(self.settings, ())
@@ -168,11 +177,14 @@ class LabelledAdapter(Adapter):
         """The class of a file: the name of the folder it is in."""
         return Path(path).parent.name if self.settings.labels else ""
 
-    def labelled(self) -> "LabelledAdapter":
+    def labelled(self) -> LabelledAdapter:
         """This adapter reading class labels from folder names, whatever its settings say
         (`muse eval` classifies pictures and checks pitches by them)."""
-        return self if self.settings.labels else type(self)(dataclasses.replace(self.settings, labels=True),
-                                                             self.classes)
+        return (
+            self
+            if self.settings.labels
+            else type(self)(dataclasses.replace(self.settings, labels=True), self.classes)
+        )
 
 
 # optional capabilities

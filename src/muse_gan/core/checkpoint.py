@@ -58,12 +58,16 @@ def _read(path: Path, with_tensors: bool) -> tuple[dict[str, torch.Tensor], dict
     if not isinstance(header, dict):
         raise MuseError(f"{path}: not a muse_gan checkpoint (its header is not a JSON object)")
     if header.get("format") not in READABLE_FORMATS:
-        raise MuseError(f"{path}: checkpoint format {header.get('format')!r} is not supported (this version reads "
-                        f"formats {', '.join(map(str, READABLE_FORMATS))})")
+        raise MuseError(
+            f"{path}: checkpoint format {header.get('format')!r} is not supported (this version reads "
+            f"formats {', '.join(map(str, READABLE_FORMATS))})"
+        )
     return tensors, header
 
 
-def misfit(expected: dict[str, torch.Size], tensors: dict[str, torch.Tensor], holder: str) -> str | None:
+def misfit(
+    expected: dict[str, torch.Size], tensors: dict[str, torch.Tensor], holder: str
+) -> str | None:
     """The first weight that ``tensors`` lack, have besides the ``expected`` shapes (those of
     ``holder``'s networks, e.g. "this run's") or have in another shape, in words; None when all fit."""
     for name in sorted(expected.keys() | tensors.keys()):
@@ -81,7 +85,9 @@ def prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.T
 
 
 def unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {name[len(prefix):]: tensor for name, tensor in tensors.items() if name.startswith(prefix)}
+    return {
+        name[len(prefix) :]: tensor for name, tensor in tensors.items() if name.startswith(prefix)
+    }
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -97,7 +103,9 @@ def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
-def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], info: dict) -> None:
+def restore_optimizer(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], info: dict
+) -> None:
     state: dict[int, dict] = {}
     for key, value in list(tensors.items()) + list(info["scalars"].items()):
         index, name = key.split(".", 1)

@@ -60,17 +60,23 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     ema: float = 0.0  # decay of the weights' moving average used for sampling; 0 turns it off
-    select_by: str = "auto"  # which validated weights become the model: "auto" (the lowest validation loss;
+    select_by: str = (
+        "auto"  # which validated weights become the model: "auto" (the lowest validation loss;
+    )
     # a GAN's last) or "overlap" (the samples most like the validation data's)
     log_every: int = 10
     eval_every: int = 250
     checkpoint_every: int = 250
     sample_every: int = 500
-    sample_bars: int = 8  # length of the samples written during training, for modalities measured in bars
+    sample_bars: int = (
+        8  # length of the samples written during training, for modalities measured in bars
+    )
     seed: int = 0
     device: str = "auto"  # "auto": CUDA when present, else CPU
     precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; or "bf16", "fp32"
-    skip_limit: int = 10  # stop after this many steps in a row skipped for a non-finite loss or gradients
+    skip_limit: int = (
+        10  # stop after this many steps in a row skipped for a non-finite loss or gradients
+    )
     compile: bool = False  # torch.compile the model's parts (worth it on GPUs, for long runs)
 
 
@@ -84,8 +90,9 @@ def register_section(name: str):
 
 
 def section_classes() -> dict[str, type]:
-    """Every known section, the core's first, then the others in the order they registered."""
-    return CORE_SECTIONS | dict(SECTIONS.items())
+    """Every known section: the core's first, then the others by name (whatever order their
+    packages were imported in)."""
+    return CORE_SECTIONS | dict(sorted(SECTIONS.items()))
 
 
 class Config:
@@ -98,7 +105,11 @@ class Config:
         unknown = sorted(set(sections) - set(classes))
         if unknown:
             raise ConfigError(f"unknown section '{unknown[0]}' (known: {', '.join(classes)})")
-        object.__setattr__(self, "_sections", {name: sections.get(name) or kind() for name, kind in classes.items()})
+        object.__setattr__(
+            self,
+            "_sections",
+            {name: sections.get(name) or kind() for name, kind in classes.items()},
+        )
 
     def __getattr__(self, name: str):
         sections = object.__getattribute__(self, "_sections")
@@ -127,25 +138,34 @@ class Config:
             raise ConfigError(f"unknown section '{name}' (known: {', '.join(self._sections)})")
         return self._sections[name]
 
-    def replace(self, section: str, **changes) -> "Config":
+    def replace(self, section: str, **changes) -> Config:
         """A copy with ``changes`` made to one section."""
-        return Config(**self._sections | {section: dataclasses.replace(self.section(section), **changes)})
+        return Config(
+            **self._sections | {section: dataclasses.replace(self.section(section), **changes)}
+        )
 
     def to_dict(self) -> dict:
         return {name: dataclasses.asdict(values) for name, values in self._sections.items()}
 
     @classmethod
-    def from_dict(cls, sections: dict, where: str = "config") -> "Config":
+    def from_dict(cls, sections: dict, where: str = "config") -> Config:
         if not isinstance(sections, dict):
             raise ConfigError(f"{where}: the config must be a table, got {sections!r}")
         sections = _under_new_names(sections)
         classes = section_classes()
         unknown = sorted(set(sections) - set(classes))
         if unknown:
-            raise ConfigError(f"{where}: unknown section '{unknown[0]}' (known: {', '.join(classes)})")
-        return cls(**{name: build(classes[name], values, where, f"{name}.") for name, values in sections.items()})
+            raise ConfigError(
+                f"{where}: unknown section '{unknown[0]}' (known: {', '.join(classes)})"
+            )
+        return cls(
+            **{
+                name: build(classes[name], values, where, f"{name}.")
+                for name, values in sections.items()
+            }
+        )
 
-    def override(self, assignments: list[str]) -> "Config":
+    def override(self, assignments: list[str]) -> Config:
         """Apply ``section.key=value`` strings (``section.table.key=value`` for a sub-table);
         values use TOML syntax, bare words are strings."""
         sections = self.to_dict()
@@ -153,7 +173,9 @@ class Config:
             path, value = _parse_assignment(assignment)
             path = moved_keys().get(".".join(path), ".".join(path)).split(".")
             if path[0] not in sections:
-                raise ConfigError(f"--set {assignment}: unknown section '{path[0]}' (known: {', '.join(sections)})")
+                raise ConfigError(
+                    f"--set {assignment}: unknown section '{path[0]}' (known: {', '.join(sections)})"
+                )
             table = sections[path[0]]
             for key in path[1:-1]:
                 if not isinstance(table.get(key), dict):
@@ -167,13 +189,20 @@ def moved_keys() -> dict[str, str]:
     """Old dotted name → new dotted name of every key that moved to a registered section (built
     when asked: sections register as their packages are imported). A section declares the keys
     it took over as ``MOVED = {"data.window_bars": "window_bars"}``."""
-    return {old: f"{name}.{new}" for name, kind in SECTIONS.items() for old, new in getattr(kind, "MOVED", {}).items()}
+    return {
+        old: f"{name}.{new}"
+        for name, kind in SECTIONS.items()
+        for old, new in getattr(kind, "MOVED", {}).items()
+    }
 
 
 def _under_new_names(sections: dict) -> dict:
     """``sections`` with keys given under their old names put where they live now. Where both
     are given, the new name wins."""
-    sections = {name: dict(values) if isinstance(values, dict) else values for name, values in sections.items()}
+    sections = {
+        name: dict(values) if isinstance(values, dict) else values
+        for name, values in sections.items()
+    }
     for old, new in moved_keys().items():
         old_section, old_key = old.split(".", 1)
         if not isinstance(sections.get(old_section), dict) or old_key not in sections[old_section]:
@@ -200,7 +229,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such config file") from None
         except OSError as error:  # a folder, no permission, ...
-            raise ConfigError(f"{path}: cannot read the config file ({error.strerror or error})") from None
+            raise ConfigError(
+                f"{path}: cannot read the config file ({error.strerror or error})"
+            ) from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: not valid TOML ({error})") from None
         config = Config.from_dict(sections, str(path))
@@ -217,8 +248,11 @@ def to_toml(config: Config) -> str:
 
 def _toml_table(name: str, values: dict) -> list[str]:
     """``[name]`` with its keys, then its sub-tables as ``[name.key]``."""
-    lines = [f"[{name}]"] + [f"{key} = {toml_value(value)}" for key, value in values.items()
-                             if not isinstance(value, dict)]
+    lines = [f"[{name}]"] + [
+        f"{key} = {toml_value(value)}"
+        for key, value in values.items()
+        if not isinstance(value, dict)
+    ]
     lines.append("")
     for key, value in values.items():
         if isinstance(value, dict):
@@ -253,11 +287,15 @@ def build(cls, values: dict, where: str, prefix: str = ""):
     """The dataclass ``cls`` from a dict of its fields (nested dataclasses from nested dicts),
     each value checked against the field's type; errors name ``where`` and the dotted key."""
     if not isinstance(values, dict):
-        raise ConfigError(f"{where}: {prefix.rstrip('.') or 'config'} must be a table, got {values!r}")
+        raise ConfigError(
+            f"{where}: {prefix.rstrip('.') or 'config'} must be a table, got {values!r}"
+        )
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ConfigError(f"{where}: unknown key '{prefix}{unknown[0]}' (known: {', '.join(fields)})")
+        raise ConfigError(
+            f"{where}: unknown key '{prefix}{unknown[0]}' (known: {', '.join(fields)})"
+        )
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, value in values.items():
@@ -279,7 +317,9 @@ def _coerce(value, kind, where: str):
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if type(value) is not kind:
-        raise ConfigError(f"{where}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        raise ConfigError(
+            f"{where}: expected {kind.__name__}, got {type(value).__name__} {value!r}"
+        )
     if kind is float and not math.isfinite(value):  # TOML allows nan and inf; no setting means them
         raise ConfigError(f"{where}: expected a finite number, got {value!r}")
     return value

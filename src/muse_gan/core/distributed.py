@@ -77,8 +77,10 @@ def device_for(name: str, group: Group) -> str:
 
 def check_batch(batch_size: int, processes: int) -> None:
     if batch_size % processes:
-        raise ConfigError(f"train.batch_size: {batch_size} does not split evenly over {processes} processes "
-                          f"(it is the global batch; each process takes batch_size / processes)")
+        raise ConfigError(
+            f"train.batch_size: {batch_size} does not split evenly over {processes} processes "
+            f"(it is the global batch; each process takes batch_size / processes)"
+        )
 
 
 def shard(group: Group, batch: torch.Tensor, labels: torch.Tensor | None):
@@ -98,10 +100,14 @@ def average_gradients(parameters, group: Group, loss: torch.Tensor) -> torch.Ten
     import torch.distributed as dist
 
     gradients = [parameter.grad for parameter in parameters]
-    flat = torch.cat([gradient.reshape(-1) for gradient in gradients] + [loss.reshape(1).to(torch.float32)])
+    flat = torch.cat(
+        [gradient.reshape(-1) for gradient in gradients] + [loss.reshape(1).to(torch.float32)]
+    )
     dist.all_reduce(flat)
     flat /= group.world
-    for gradient, averaged in zip(gradients, flat[:-1].split([gradient.numel() for gradient in gradients])):
+    for gradient, averaged in zip(
+        gradients, flat[:-1].split([gradient.numel() for gradient in gradients])
+    ):
         gradient.copy_(averaged.view_as(gradient))
     return flat[-1]
 

@@ -14,13 +14,12 @@ knows only their shapes, never their domain.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
-
 
 # Greedy decoding is a head's own sampling at this temperature: every choice becomes its most
 # likely option (pitchwise: the argmax at each choice; bernoulli: p > 0.5), up to exact ties.
@@ -100,8 +99,15 @@ class Objective(nn.Module):
         """Validation scalars for one batch; must include "loss"."""
         raise NotImplementedError
 
-    def sample(self, count: int, steps: int, temperature: float, generator: torch.Generator,
-               primer: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        count: int,
+        steps: int,
+        temperature: float,
+        generator: torch.Generator,
+        primer: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``count`` grid-view samples ``(count, channels, steps, width)``, starting with ``primer``;
         a class-conditional model makes the classes ``labels`` (default: random ones)."""
         raise NotImplementedError
@@ -123,8 +129,14 @@ class Interpolates(ABC):
     """Pieces can be encoded and morphed into one another through a latent space."""
 
     @abstractmethod
-    def interpolate(self, start: torch.Tensor, end: torch.Tensor, steps_between: int, temperature: float,
-                    generator: torch.Generator) -> torch.Tensor:
+    def interpolate(
+        self,
+        start: torch.Tensor,
+        end: torch.Tensor,
+        steps_between: int,
+        temperature: float,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
         """Segments ``(steps_between + 2, channels, segment, width)`` from ``start`` to ``end``."""
 
 

@@ -54,7 +54,9 @@ class ItemSampler(Sampler):
 
     def __init__(self, pieces: list[Piece], adapter, seed: int, augment=None):
         self.adapter, self.augment = adapter, augment
-        self.items = [piece.tensor for piece in pieces]  # views into the cache, stacked a batch at a time
+        self.items = [
+            piece.tensor for piece in pieces
+        ]  # views into the cache, stacked a batch at a time
         self.labels = class_indices(adapter, pieces)
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -70,8 +72,8 @@ class ItemSampler(Sampler):
 
     def in_order(self, size: int):
         for first in range(0, len(self.items), size):
-            labels = None if self.labels is None else self.labels[first:first + size]
-            yield self.adapter.values(torch.stack(self.items[first:first + size])), labels
+            labels = None if self.labels is None else self.labels[first : first + size]
+            yield self.adapter.values(torch.stack(self.items[first : first + size])), labels
 
 
 class WindowVariation(Protocol):
@@ -81,7 +83,9 @@ class WindowVariation(Protocol):
     def fit(self, tensors: list[torch.Tensor], window: int, stride: int) -> None:
         """Learn what it needs of every window of ``tensors`` (in the sampler's window order)."""
 
-    def __call__(self, windows: torch.Tensor, picks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def __call__(
+        self, windows: torch.Tensor, picks: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
         """``windows`` ``(batch, channels, window, width)``, the windows numbered ``picks``, varied."""
 
 
@@ -93,12 +97,23 @@ class WindowSampler(Sampler):
     time; only pieces shorter than a window are copied, padded with silence at their end.
     """
 
-    def __init__(self, pieces: list[Piece], window: int, stride: int, seed: int,
-                 variation: WindowVariation | None = None):
+    def __init__(
+        self,
+        pieces: list[Piece],
+        window: int,
+        stride: int,
+        seed: int,
+        variation: WindowVariation | None = None,
+    ):
         self.tensors = [_pad_to(piece.tensor, window) for piece in pieces]
         self.window, self.variation = window, variation
-        self.starts = torch.tensor([(number, start) for number, tensor in enumerate(self.tensors)
-                                    for start in range(0, tensor.shape[1] - window + 1, stride)])
+        self.starts = torch.tensor(
+            [
+                (number, start)
+                for number, tensor in enumerate(self.tensors)
+                for start in range(0, tensor.shape[1] - window + 1, stride)
+            ]
+        )
         if variation is not None:
             variation.fit(self.tensors, window, stride)
         self.generator = torch.Generator().manual_seed(seed)
@@ -115,11 +130,13 @@ class WindowSampler(Sampler):
 
     def in_order(self, size: int):
         for first in range(0, len(self.starts), size):
-            yield self._windows(self.starts[first:first + size]).float(), None
+            yield self._windows(self.starts[first : first + size]).float(), None
 
     def _windows(self, starts: torch.Tensor) -> torch.Tensor:
         """The windows at ``starts`` (rows of piece number and first step), ``(batch, channels, steps, width)``."""
-        return torch.stack([self.tensors[piece][:, step:step + self.window] for piece, step in starts.tolist()])
+        return torch.stack(
+            [self.tensors[piece][:, step : step + self.window] for piece, step in starts.tolist()]
+        )
 
 
 def _pad_to(tensor: torch.Tensor, steps: int) -> torch.Tensor:

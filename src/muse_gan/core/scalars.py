@@ -146,8 +146,9 @@ def write_loss_curve_png(csv_path, png_path) -> None:
     half-written picture. Raises ``DataError`` (a ``ValueError``) when the CSV has no loss
     scalars, since an empty plot would more likely hide a wrong path than help.
     """
-    curves = {name: points for name, points in read_scalars(csv_path).items()
-              if name.endswith("loss")}
+    curves = {
+        name: points for name, points in read_scalars(csv_path).items() if name.endswith("loss")
+    }
     if not curves:
         raise DataError(f"{csv_path}: no scalar whose name ends with 'loss' to plot")
     figure = _loss_figure(curves)

@@ -43,8 +43,13 @@ class Piece:
     label: str = ""  # its class, for labelled data (an image's folder name)
 
 
-def source_files(source: str, suffixes: tuple[str, ...], limit: int = 0, corpora: dict | None = None,
-                 option: str = "--data") -> list[Path]:
+def source_files(
+    source: str,
+    suffixes: tuple[str, ...],
+    limit: int = 0,
+    corpora: dict | None = None,
+    option: str = "--data",
+) -> list[Path]:
     """The files of a built-in corpus (``corpora``: name → function listing them; "builtin" is
     the first), or every file with a known suffix under a folder; the folder's other files
     (hidden ones aside) are reported on stderr, one line each. Errors name ``option``."""
@@ -61,12 +66,18 @@ def source_files(source: str, suffixes: tuple[str, ...], limit: int = 0, corpora
             built_in = f" (built-in data here: {', '.join(corpora)})" if corpora else ""
             raise MuseError(f"{option} {source}: no such file or folder{built_in}")
         candidates = [folder] if folder.is_file() else sorted(folder.rglob("*"))
-        candidates = [path for path in candidates if path.is_file() and not path.name.startswith(".")]
+        candidates = [
+            path for path in candidates if path.is_file() and not path.name.startswith(".")
+        ]
         files = [path for path in candidates if path.suffix.lower() in suffixes]
-        _report_others([path for path in candidates if path.suffix.lower() not in suffixes], suffixes)
+        _report_others(
+            [path for path in candidates if path.suffix.lower() not in suffixes], suffixes
+        )
         if not files:
-            raise MuseError(f"{option} {source}: no {'/'.join(suffixes)} files found"
-                            + ("" if folder.is_file() else " (the folder holds none)"))
+            raise MuseError(
+                f"{option} {source}: no {'/'.join(suffixes)} files found"
+                + ("" if folder.is_file() else " (the folder holds none)")
+            )
     return files[:limit] if limit > 0 else files
 
 
@@ -74,17 +85,33 @@ def _report_others(others: list[Path], suffixes: tuple[str, ...]) -> None:
     for path in others:
         print(f"skipped {path}: not a {'/'.join(suffixes)} file", file=sys.stderr)
     if others:
-        print(f"skipped {len(others)} {'file' if len(others) == 1 else 'files'} of other kinds", file=sys.stderr)
+        print(
+            f"skipped {len(others)} {'file' if len(others) == 1 else 'files'} of other kinds",
+            file=sys.stderr,
+        )
 
 
-def load_pieces(adapter, source: str, limit: int = 0, quiet: bool = False,
-                workers: int = AUTO_WORKERS, option: str = "--data") -> list[Piece]:
+def load_pieces(
+    adapter,
+    source: str,
+    limit: int = 0,
+    quiet: bool = False,
+    workers: int = AUTO_WORKERS,
+    option: str = "--data",
+) -> list[Piece]:
     """Every usable piece of ``source`` (a built-in corpus or a folder), prepared or cached
     (``workers``: see ``prepare``); errors name ``source`` as the ``option`` it came from."""
-    return prepare(adapter, source_files(source, adapter.suffixes, limit, adapter.corpora, option), quiet, workers)
+    return prepare(
+        adapter,
+        source_files(source, adapter.suffixes, limit, adapter.corpora, option),
+        quiet,
+        workers,
+    )
 
 
-def prepare(adapter, files: list[Path], quiet: bool = False, workers: int = AUTO_WORKERS) -> list[Piece]:
+def prepare(
+    adapter, files: list[Path], quiet: bool = False, workers: int = AUTO_WORKERS
+) -> list[Piece]:
     """Every usable piece in ``files``, from the cache when it has them; unusable files are
     reported (one line each) and skipped.
 
@@ -93,15 +120,19 @@ def prepare(adapter, files: list[Path], quiet: bool = False, workers: int = AUTO
     the same, in file order, whatever the number.
     """
     if workers < 0:
-        raise MuseError(f"data.workers = {workers}: give 0 (as many as pay off), 1 (this process) or more")
+        raise MuseError(
+            f"data.workers = {workers}: give 0 (as many as pay off), 1 (this process) or more"
+        )
     cache = _cache_path(adapter, files)
     if cache.exists():
         try:
             return _load_cache(cache)
-        except Exception as error:  # noqa: BLE001  a damaged cache costs a new preparation, never the run
+        except Exception as error:
             say(f"preparing again: {cache} cannot be read ({type(error).__name__})")
     pieces, skipped = [], 0
-    for path, (encoded, reason) in zip(files, _progress(_encoded(adapter, files, workers), len(files), quiet)):
+    for path, (encoded, reason) in zip(
+        files, _progress(_encoded(adapter, files, workers), len(files), quiet)
+    ):
         pieces += encoded
         if reason:
             skipped += 1
@@ -113,16 +144,26 @@ def prepare(adapter, files: list[Path], quiet: bool = False, workers: int = AUTO
     return _save_cache(cache, pieces)
 
 
-def split(pieces: list[Piece], valid_fraction: float, test_fraction: float) -> dict[str, list[Piece]]:
+def split(
+    pieces: list[Piece], valid_fraction: float, test_fraction: float
+) -> dict[str, list[Piece]]:
     """Train/valid/test by a hash of each piece's file name: stable when files come and go."""
     parts = {"train": [], "valid": [], "test": []}
     for piece in pieces:
         file_name = re.sub(r"#\d+$", "", Path(piece.name).name)  # the file, not its n-th piece
         position = zlib.crc32(file_name.encode()) % 10_000 / 10_000
-        part = "test" if position < test_fraction else "valid" if position < test_fraction + valid_fraction else "train"
+        part = (
+            "test"
+            if position < test_fraction
+            else "valid"
+            if position < test_fraction + valid_fraction
+            else "train"
+        )
         parts[part].append(piece)
     if not parts["train"]:
-        parts["train"] = parts["valid"] or parts["test"]  # a handful of files: train on what there is
+        parts["train"] = (
+            parts["valid"] or parts["test"]
+        )  # a handful of files: train on what there is
     return parts
 
 
@@ -155,11 +196,15 @@ def _encode_or_reason(adapter, path: Path) -> tuple[list[Piece], str]:
     """The pieces of one file and "", or no pieces and why the file is skipped."""
     try:
         return encode_file(adapter, path), ""
-    except Exception as error:  # noqa: BLE001  any reader's failure on one odd file skips that file
-        return [], str(error) if isinstance(error, DataError) else f"{type(error).__name__}: {error}"
+    except Exception as error:
+        return [], str(error) if isinstance(
+            error, DataError
+        ) else f"{type(error).__name__}: {error}"
 
 
-WORKER_START_SECONDS = 3.0  # a spawned worker imports torch and the readers afresh: about 2 s on a busy machine
+WORKER_START_SECONDS = (
+    3.0  # a spawned worker imports torch and the readers afresh: about 2 s on a busy machine
+)
 PACE_SECONDS = 1.0  # how long files are parsed here before their pace decides whether workers pay
 
 
@@ -176,13 +221,16 @@ def _encoded(adapter, files: list[Path], workers: int):
         return
     started = time.monotonic()
     for done, path in enumerate(files):
-        if workers == AUTO_WORKERS and workers_pay(time.monotonic() - started, done - 1, len(files) - done,
-                                                   default_workers()):
+        if workers == AUTO_WORKERS and workers_pay(
+            time.monotonic() - started, done - 1, len(files) - done, default_workers()
+        ):
             yield from _in_workers(adapter, files[done:], default_workers())
             return
         yield _encode_or_reason(adapter, path)
         if done == 0:
-            started = time.monotonic()  # the pace counts from the second file on: the first pays for lazy imports
+            started = (
+                time.monotonic()
+            )  # the pace counts from the second file on: the first pays for lazy imports
 
 
 def workers_pay(elapsed: float, done: int, left: int, workers: int) -> bool:
@@ -202,16 +250,30 @@ def _in_workers(adapter, files: list[Path], workers: int):
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(min(workers, len(files)), multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(adapter,))
+    pool = ProcessPoolExecutor(
+        min(workers, len(files)),
+        multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(adapter,),
+    )
     try:
         with pool:
             # Files go out in chunks (about 16 per worker in all): one message per file costs more than an image takes.
-            for pieces, reason in pool.map(_encode_in_worker, files, chunksize=max(1, len(files) // (16 * workers))):
-                yield [dataclasses.replace(piece, tensor=torch.from_numpy(piece.tensor)) for piece in pieces], reason
+            for pieces, reason in pool.map(
+                _encode_in_worker, files, chunksize=max(1, len(files) // (16 * workers))
+            ):
+                yield (
+                    [
+                        dataclasses.replace(piece, tensor=torch.from_numpy(piece.tensor))
+                        for piece in pieces
+                    ],
+                    reason,
+                )
     except BrokenProcessPool:
-        raise MuseError("a process preparing the data stopped (out of memory? a script without an "
-                        "`if __name__ == \"__main__\":` guard?); data.workers = 1 prepares in this process") from None
+        raise MuseError(
+            "a process preparing the data stopped (out of memory? a script without an "
+            '`if __name__ == "__main__":` guard?); data.workers = 1 prepares in this process'
+        ) from None
 
 
 _worker_adapter = None  # the adapter of this worker process, set once when it starts
@@ -247,8 +309,12 @@ def cache_dir() -> Path:
 
 
 def _cache_path(adapter, files: list[Path]) -> Path:
-    key = {"adapter": adapter.modality, "settings": adapter.cache_settings(), "format": CACHE_FORMAT,
-           "files": [_fingerprint(path) for path in files]}
+    key = {
+        "adapter": adapter.modality,
+        "settings": adapter.cache_settings(),
+        "format": CACHE_FORMAT,
+        "files": [_fingerprint(path) for path in files],
+    }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     return cache_dir() / "prepared" / f"{adapter.modality}-{digest}.pt"
 
@@ -266,14 +332,19 @@ def _save_cache(path: Path, pieces: list[Piece]) -> list[Piece]:
     """Writes the pieces as one file: every tensor flattened and end to end in one ``uint8``
     tensor, with each one's shape, name and label. Returns them read back from that file
     (memory-mapped), or as they are when it cannot be written."""
-    prepared = {"rolls": torch.cat([piece.tensor.flatten() for piece in pieces]),
-                "shapes": [list(piece.tensor.shape) for piece in pieces],
-                "names": [piece.name for piece in pieces], "labels": [piece.label for piece in pieces]}
+    prepared = {
+        "rolls": torch.cat([piece.tensor.flatten() for piece in pieces]),
+        "shapes": [list(piece.tensor.shape) for piece in pieces],
+        "names": [piece.name for piece in pieces],
+        "labels": [piece.label for piece in pieces],
+    }
     buffer = io.BytesIO()
     torch.save(prepared, buffer)
     try:
         write_atomically(path, buffer.getvalue())
-    except MuseError as error:  # a full disk or a read-only home: the run goes on, only later runs are slower
+    except (
+        MuseError
+    ) as error:  # a full disk or a read-only home: the run goes on, only later runs are slower
         say(f"not cached: {error}")
         return pieces
     return _load_cache(path)
@@ -286,6 +357,6 @@ def _load_cache(path: Path) -> list[Piece]:
     flat, pieces, start = prepared["rolls"], [], 0  # "rolls": the key's name since the first format
     for name, shape, label in zip(prepared["names"], prepared["shapes"], prepared["labels"]):
         size = math.prod(shape)
-        pieces.append(Piece(name, flat[start:start + size].view(shape), label))
+        pieces.append(Piece(name, flat[start : start + size].view(shape), label))
         start += size
     return pieces

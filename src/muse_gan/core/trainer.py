@@ -43,7 +43,9 @@ def pick_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ConfigError(f"train.device: '{name}' is not a device (cpu, cuda, cuda:1, mps, ...)") from None
+        raise ConfigError(
+            f"train.device: '{name}' is not a device (cpu, cuda, cuda:1, mps, ...)"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"train.device: '{name}' asked for, but this machine has no CUDA device")
     return device
@@ -51,10 +53,18 @@ def pick_device(name: str) -> torch.device:
 
 def check_settings(settings) -> None:
     """Train settings that the dataclass types alone don't rule out."""
+
     def fail(key, reason):
         raise ConfigError(f"train.{key}: {getattr(settings, key)!r} {reason}")
 
-    for key in ("batch_size", "log_every", "eval_every", "checkpoint_every", "sample_bars", "skip_limit"):
+    for key in (
+        "batch_size",
+        "log_every",
+        "eval_every",
+        "checkpoint_every",
+        "sample_bars",
+        "skip_limit",
+    ):
         if getattr(settings, key) < 1:
             fail(key, "must be at least 1")
     if settings.steps < 0 or settings.sample_every < 0:
@@ -67,13 +77,13 @@ def check_settings(settings) -> None:
     if settings.lr / (1 - settings.betas[0]) > torch.finfo(torch.float32).max:
         fail("lr", "is too large: Adam's first step would overflow a float32")
     if settings.lr_schedule not in ("cosine", "constant"):
-        fail("lr_schedule", "must be \"cosine\" or \"constant\"")
+        fail("lr_schedule", 'must be "cosine" or "constant"')
     if settings.precision not in ("auto", "bf16", "fp32"):
-        fail("precision", "must be \"auto\", \"bf16\" or \"fp32\"")
+        fail("precision", 'must be "auto", "bf16" or "fp32"')
     if not 0 <= settings.ema < 1:
         fail("ema", "must be from 0 (off) to below 1")
     if settings.select_by not in ("auto", "overlap"):
-        fail("select_by", "must be \"auto\" or \"overlap\"")
+        fail("select_by", 'must be "auto" or "overlap"')
 
 
 class Trainer:
@@ -85,8 +95,18 @@ class Trainer:
     ``train.select_by = "overlap"``. Only the main process (rank 0) calls it.
     """
 
-    def __init__(self, config: Config, run_dir: Path, adapter, objective, train_windows, valid_windows=None,
-                 quiet: bool = False, group: distributed.Group = distributed.SINGLE, selection=None):
+    def __init__(
+        self,
+        config: Config,
+        run_dir: Path,
+        adapter,
+        objective,
+        train_windows,
+        valid_windows=None,
+        quiet: bool = False,
+        group: distributed.Group = distributed.SINGLE,
+        selection=None,
+    ):
         check_settings(config.train)
         self.selection = selection if group.main else None
         distributed.check_batch(config.train.batch_size, group.world)
@@ -96,18 +116,34 @@ class Trainer:
         self.device = pick_device(distributed.device_for(self.settings.device, group))
         self.objective = _placed(objective, self.device)
         distributed.broadcast_state(self.objective, group)
-        fused = self.device.type == "cuda"  # one kernel for the whole update instead of several per tensor
-        self.optimizers = {name: torch.optim.AdamW(params, lr=self.settings.lr, betas=tuple(self.settings.betas),
-                                                   weight_decay=self.settings.weight_decay, fused=fused)
-                           for name, params in objective.parameter_groups().items()}
-        self.schedules = {name: torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
-                          for name, optimizer in self.optimizers.items()}
+        fused = (
+            self.device.type == "cuda"
+        )  # one kernel for the whole update instead of several per tensor
+        self.optimizers = {
+            name: torch.optim.AdamW(
+                params,
+                lr=self.settings.lr,
+                betas=tuple(self.settings.betas),
+                weight_decay=self.settings.weight_decay,
+                fused=fused,
+            )
+            for name, params in objective.parameter_groups().items()
+        }
+        self.schedules = {
+            name: torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
+            for name, optimizer in self.optimizers.items()
+        }
         self.ema = copy.deepcopy(objective).requires_grad_(False) if self.settings.ema else None
-        self._averaged = _averaged_tensors(self.objective, self.ema) if self.ema is not None else None
+        self._averaged = (
+            _averaged_tensors(self.objective, self.ema) if self.ema is not None else None
+        )
         if self.settings.compile:
             _compile(self.objective)  # after the copy: the moving average samples uncompiled
         self.step, self.best_valid, self.quiet = 0, math.inf, quiet or not group.main
-        self.skipped, self.skipped_in_a_row = 0, 0  # steps skipped for a non-finite loss or gradient
+        self.skipped, self.skipped_in_a_row = (
+            0,
+            0,
+        )  # steps skipped for a non-finite loss or gradient
 
     # the loop
 
@@ -119,8 +155,10 @@ class Trainer:
         if main:
             self._remove_half_written_files()
             write_atomically(self.run_dir / "config.toml", to_toml(self.config).encode())
-        with ScalarLog(self.run_dir, from_step=self.step) if main else nullcontext() as scalars, \
-                _terminate_as_interrupt():
+        with (
+            ScalarLog(self.run_dir, from_step=self.step) if main else nullcontext() as scalars,
+            _terminate_as_interrupt(),
+        ):
             self.scalars = scalars
             progress, interrupted = self._progress_bar(), False
             try:
@@ -140,9 +178,13 @@ class Trainer:
                     self.save()
                     self._write_loss_curve()
         if interrupted:
-            raise MuseError(f"interrupted at step {self.step}; continue with: muse train --resume {self.run_dir}")
+            raise MuseError(
+                f"interrupted at step {self.step}; continue with: muse train --resume {self.run_dir}"
+            )
 
-    def train_step(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+    def train_step(
+        self, batch: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> dict[str, float]:
         """One step of every phase of the objective. A phase whose loss or gradients are not
         finite is not applied, and the step's later phases are skipped with it; the step is
         counted in ``skipped`` (and ``skipped_in_a_row``) and the weights stay as they were."""
@@ -172,7 +214,9 @@ class Trainer:
         run, clips them to ``train.grad_clip`` (when set) and says whether the loss and the
         gradients are all finite, in every process alike (so all skip the same steps)."""
         loss.backward()
-        parameters = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        parameters = [
+            p for group in optimizer.param_groups for p in group["params"] if p.grad is not None
+        ]
         loss = distributed.average_gradients(parameters, self.group, loss.detach())
         norm = torch.nn.utils.clip_grad_norm_(parameters, self.settings.grad_clip or math.inf)
         return bool(torch.isfinite(norm) & torch.isfinite(loss))
@@ -207,25 +251,40 @@ class Trainer:
         leaving the last checkpoint written before them."""
         if not self.skipped_in_a_row:
             return
-        say(f"step {self.step} skipped: its loss or gradients are not finite ({self.skipped_in_a_row} in a row)")
+        say(
+            f"step {self.step} skipped: its loss or gradients are not finite ({self.skipped_in_a_row} in a row)"
+        )
         if self.skipped_in_a_row >= self.settings.skip_limit:
             latest = self.run_dir / LATEST
-            kept = f"the last good checkpoint, {latest}, is kept" if latest.exists() else "no checkpoint was written"
-            raise MuseError(f"stopped at step {self.step}: {self.skipped_in_a_row} steps in a row had a non-finite "
-                            f"loss or gradients (train.skip_limit); {kept}. Try a lower train.lr")
+            kept = (
+                f"the last good checkpoint, {latest}, is kept"
+                if latest.exists()
+                else "no checkpoint was written"
+            )
+            raise MuseError(
+                f"stopped at step {self.step}: {self.skipped_in_a_row} steps in a row had a non-finite "
+                f"loss or gradients (train.skip_limit); {kept}. Try a lower train.lr"
+            )
 
     def _periodic(self, metrics: dict[str, float]) -> None:
         settings, step = self.settings, self.step
         logging = step % settings.log_every == 0 or step == settings.steps
         if logging:
-            metrics = distributed.average_scalars(metrics, self.group)  # the whole global batch's numbers
+            metrics = distributed.average_scalars(
+                metrics, self.group
+            )  # the whole global batch's numbers
         if not self.group.main:
             return
         if logging:
             lr = self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"]
-            self.scalars.log(step, {f"train/{name}": value for name, value in metrics.items()}
-                             | {"train/lr": lr, "train/skipped_steps": self.skipped})
-        if self.valid_windows is not None and (step % settings.eval_every == 0 or step == settings.steps):
+            self.scalars.log(
+                step,
+                {f"train/{name}": value for name, value in metrics.items()}
+                | {"train/lr": lr, "train/skipped_steps": self.skipped},
+            )
+        if self.valid_windows is not None and (
+            step % settings.eval_every == 0 or step == settings.steps
+        ):
             self._record_validation()
         elif self.valid_windows is None and step == settings.steps:
             self._save_model()  # nothing to choose by: the final weights are the model
@@ -273,15 +332,23 @@ class Trainer:
         for suffix in self.adapter.sample_formats:
             path = self.run_dir / "samples" / f"step_{self.step:06d}{suffix}"
             try:
-                write_atomically(path, self.adapter.file_bytes(samples if count > 1 else samples[0], suffix))
+                write_atomically(
+                    path, self.adapter.file_bytes(samples if count > 1 else samples[0], suffix)
+                )
             except DataError as error:
                 raise MuseError(str(error)) from None
 
     # checkpoints
 
     def info(self) -> dict:
-        return {"config": self.config.to_dict(), "modality": self.adapter.modality, "adapter": self.adapter.to_dict(),
-                "family": self.objective.family, "step": self.step, "valid_loss": _finite(self.best_valid)}
+        return {
+            "config": self.config.to_dict(),
+            "modality": self.adapter.modality,
+            "adapter": self.adapter.to_dict(),
+            "family": self.objective.family,
+            "step": self.step,
+            "valid_loss": _finite(self.best_valid),
+        }
 
     @property
     def weights_trusted(self) -> bool:
@@ -310,7 +377,11 @@ class Trainer:
         tensors["rng.torch"] = torch.get_rng_state()  # dropout and noise draw from these
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        info = self.info() | {"optimizers": optimizers, "best_valid": _finite(self.best_valid), "skipped": self.skipped}
+        info = self.info() | {
+            "optimizers": optimizers,
+            "best_valid": _finite(self.best_valid),
+            "skipped": self.skipped,
+        }
         ckpt.save_checkpoint(self.run_dir / LATEST, tensors, info)
 
     def restore(self, tensors: dict, info: dict) -> None:
@@ -318,10 +389,14 @@ class Trainer:
         if self.ema is not None:
             self.ema.load_state_dict(ckpt.unprefixed("ema.", tensors))
         for name, optimizer in self.optimizers.items():
-            ckpt.restore_optimizer(optimizer, ckpt.unprefixed(f"optimizer.{name}.", tensors), info["optimizers"][name])
+            ckpt.restore_optimizer(
+                optimizer, ckpt.unprefixed(f"optimizer.{name}.", tensors), info["optimizers"][name]
+            )
         self.step = info["step"]
         for schedule in self.schedules.values():
-            schedule.last_epoch = self.step  # the optimizers' restored groups already hold the current lr
+            schedule.last_epoch = (
+                self.step
+            )  # the optimizers' restored groups already hold the current lr
         self.best_valid = info["best_valid"] if info["best_valid"] is not None else math.inf
         self.skipped = info.get("skipped", 0)  # absent from checkpoints of earlier versions
         self.train_windows.restore(tensors["data.generator"])
@@ -364,8 +439,15 @@ class Trainer:
     def _progress_bar(self):
         from tqdm import tqdm
 
-        return tqdm(total=self.settings.steps, initial=self.step, desc="training", unit="step",
-                    file=sys.stderr, disable=self.quiet, dynamic_ncols=True)
+        return tqdm(
+            total=self.settings.steps,
+            initial=self.step,
+            desc="training",
+            unit="step",
+            file=sys.stderr,
+            disable=self.quiet,
+            dynamic_ncols=True,
+        )
 
     def _write_loss_curve(self) -> None:
         try:
@@ -377,9 +459,17 @@ class Trainer:
 def _averaged_tensors(objective, ema):
     """(averaged, live) parameters and buffers of the modules the objective samples with."""
     names = objective.sampling_modules
-    pick = (lambda model: [model]) if names is None else (lambda model: [getattr(model, name) for name in names])
-    parameters = [[p for module in pick(model) for p in module.parameters()] for model in (ema, objective)]
-    buffers = [[b for module in pick(model) for b in module.buffers()] for model in (ema, objective)]
+    pick = (
+        (lambda model: [model])
+        if names is None
+        else (lambda model: [getattr(model, name) for name in names])
+    )
+    parameters = [
+        [p for module in pick(model) for p in module.parameters()] for model in (ema, objective)
+    ]
+    buffers = [
+        [b for module in pick(model) for b in module.buffers()] for model in (ema, objective)
+    ]
     return parameters, buffers
 
 
@@ -413,7 +503,9 @@ def _placed(objective, device: torch.device):
     """The objective on ``device``; convolutional ones on a GPU in channels-last layout, which
     its convolution kernels run faster on (weights only: the state dict is unchanged)."""
     objective = objective.to(device)
-    if device.type == "cuda" and any(isinstance(module, torch.nn.Conv2d) for module in objective.modules()):
+    if device.type == "cuda" and any(
+        isinstance(module, torch.nn.Conv2d) for module in objective.modules()
+    ):
         objective = objective.to(memory_format=torch.channels_last)
     return objective
 

@@ -30,18 +30,34 @@ from .report import Report, compare
 
 HELD_OUT = "held-out"  # the valid and test parts together
 
-__all__ = ["HELD_OUT", "Options", "Report", "evaluate", "evaluation_pieces", "frame_nll", "likelihood"]
+__all__ = [
+    "HELD_OUT",
+    "Options",
+    "Report",
+    "evaluate",
+    "evaluation_pieces",
+    "frame_nll",
+    "likelihood",
+]
 
 
-def evaluate(muse=None, files: str | None = None, reference: str | None = None,
-             part: str = HELD_OUT, modality: str | None = None, options: Options = Options(),
-             training: bool = False) -> Report:
+def evaluate(
+    muse=None,
+    files: str | None = None,
+    reference: str | None = None,
+    part: str = HELD_OUT,
+    modality: str | None = None,
+    options: Options = Options(),
+    training: bool = False,
+) -> Report:
     """Samples of the loaded model ``muse`` (a ``MuseModel``; or the items in the folder
     ``files``) judged against ``reference`` (a folder or a built-in corpus; default: the
     model's ``part`` split of its own data, or the modality's built-in data). ``training`` adds
     the model's training data as a set: how close real data from the same source comes."""
     if (muse is None) == (files is None):
-        raise MuseError("give a model to sample (--model) or a folder of generated files (--files), one of them")
+        raise MuseError(
+            "give a model to sample (--model) or a folder of generated files (--files), one of them"
+        )
     adapter = labelled(muse.adapter if muse else default_adapter(modality or infer_modality(files)))
     if muse and modality and modality != adapter.modality:
         raise MuseError(f"--modality {modality}: {muse.path} is a {adapter.modality} model")
@@ -55,10 +71,14 @@ def evaluate(muse=None, files: str | None = None, reference: str | None = None,
             train = evaluation_pieces(muse.config, adapter, None, "train", quiet=True)
             sets.append(judge.samples("training data", pick(train, count, options.seed), count))
     else:
-        pieces = pick(load_pieces(adapter, files, quiet=True, option="--files"), count, options.seed)
+        pieces = pick(
+            load_pieces(adapter, files, quiet=True, option="--files"), count, options.seed
+        )
         sets = [judge.samples(Path(files).name or "files", pieces, count)]
     reference_samples = judge.samples("reference", reference_pieces, count)
-    counts = {"reference": len(reference_samples.items)} | {samples.name: len(samples.items) for samples in sets}
+    counts = {"reference": len(reference_samples.items)} | {
+        samples.name: len(samples.items) for samples in sets
+    }
     report = compare(judge, sets, reference_samples, Report(adapter.modality, where, counts))
     if muse:
         report.likelihood = likelihood(muse, reference_pieces)
@@ -86,7 +106,9 @@ def infer_modality(folder: str) -> str:
     # a suffix two modalities read goes to the one registered last: .abc files are scores to MIDI
     # and tunes to text, and generated ones are a text model's
     readers = {suffix: name for name, adapter in ADAPTERS.items() for suffix in adapter.suffixes}
-    found = [readers.get(file.suffix.lower()) for file in ([path] if path.is_file() else path.rglob("*"))]
+    found = [
+        readers.get(file.suffix.lower()) for file in ([path] if path.is_file() else path.rglob("*"))
+    ]
     counts = {modality: found.count(modality) for modality in set(found) - {None}}
     if not counts:
         raise MuseError(f"--files {folder}: no MIDI, score, audio, text or image files found")
@@ -108,15 +130,19 @@ def evaluation_pieces(config: Config, adapter, data: str | None, part: str, quie
     """The pieces to evaluate on: every file in ``data`` when given, else the model's own
     data source cut into the same train/valid/test split as its training run (``part``:
     "train", "valid", "test", "held-out" for valid and test, or "all")."""
-    pieces = load_pieces(adapter, data or config.data.source, 0 if data else config.data.limit, quiet)
+    pieces = load_pieces(
+        adapter, data or config.data.source, 0 if data else config.data.limit, quiet
+    )
     if data or part == "all":
         return pieces
     parts = split(pieces, config.data.valid_fraction, config.data.test_fraction)
     chosen = parts["valid"] + parts["test"] if part == HELD_OUT else parts[part]
     if not chosen:
         data = config.data
-        raise MuseError(f"--split {part}: no piece of the model's data falls in its {part} part (data.valid_fraction "
-                        f"{data.valid_fraction}, data.test_fraction {data.test_fraction}); give a folder with --reference")
+        raise MuseError(
+            f"--split {part}: no piece of the model's data falls in its {part} part (data.valid_fraction "
+            f"{data.valid_fraction}, data.test_fraction {data.test_fraction}); give a folder with --reference"
+        )
     return chosen
 
 
@@ -136,11 +162,15 @@ def frame_nll(objective, pieces, adapter) -> tuple[float, int]:
     image's frame is a row) over every frame of every piece, each piece read whole from its
     first step; and the frame count. Labelled pieces are scored given their label."""
     if not isinstance(objective, Likelihood):
-        raise MuseError(f"{objective.a_family} model has no likelihood to evaluate (use an RNN or VAE model)")
+        raise MuseError(
+            f"{objective.a_family} model has no likelihood to evaluate (use an RNN or VAE model)"
+        )
     total, frames = 0.0, 0
     objective.eval()
     for piece in pieces:
-        nll = objective.frame_nll(adapter.values(piece.tensor[None]), class_indices(adapter, [piece]))
+        nll = objective.frame_nll(
+            adapter.values(piece.tensor[None]), class_indices(adapter, [piece])
+        )
         total += nll.sum().item()
         frames += nll.numel()
     return total / frames, frames

@@ -11,13 +11,18 @@ from ..measures.judge import Options, pick
 from ..model import MuseModel
 
 
-def mean_overlap(reference_values: dict[str, np.ndarray], sample_values: dict[str, np.ndarray]) -> float:
+def mean_overlap(
+    reference_values: dict[str, np.ndarray], sample_values: dict[str, np.ndarray]
+) -> float:
     """The overlapping area of the samples' and the reference's distributions of each per-item
     metric (a judge's ``per_item``), averaged over the metrics the reference defines: 1 when
     every one is distributed alike. A metric the samples leave undefined throughout scores 0,
     so every ranking averages over the same metrics."""
-    areas = [overlap_area(sample_values[name], values) if np.isfinite(sample_values[name]).any() else 0.0
-             for name, values in reference_values.items() if np.isfinite(values).any()]
+    areas = [
+        overlap_area(sample_values[name], values) if np.isfinite(sample_values[name]).any() else 0.0
+        for name, values in reference_values.items()
+        if np.isfinite(values).any()
+    ]
     return float(np.mean(areas)) if areas else 0.0
 
 
@@ -32,14 +37,20 @@ class SampleOverlap:
     def __init__(self, adapter, config, pieces: list, path):
         self.adapter, self.config, self.path = adapter, config, path
         self.count = adapter.evaluation_count
-        window_bars = adapter.spec.window // adapter.spec.steps_per_bar if adapter.spec.window else 1
+        window_bars = (
+            adapter.spec.window // adapter.spec.steps_per_bar if adapter.spec.window else 1
+        )
         self.judge = adapter.judge(Options(count=self.count, bars=window_bars))
         try:
-            reference = self.judge.samples("validation pieces", pick(pieces, self.count, 0), self.count)
+            reference = self.judge.samples(
+                "validation pieces", pick(pieces, self.count, 0), self.count
+            )
         except MuseError as error:
-            raise MuseError(f"train.select_by = \"overlap\": {error}") from None
+            raise MuseError(f'train.select_by = "overlap": {error}') from None
         self.reference_values = self.judge.per_item(reference)
 
     def __call__(self, objective) -> float:
-        generated = self.judge.generate(MuseModel(objective, self.adapter, self.config, self.path), self.count)
+        generated = self.judge.generate(
+            MuseModel(objective, self.adapter, self.config, self.path), self.count
+        )
         return mean_overlap(self.reference_values, self.judge.per_item(generated))

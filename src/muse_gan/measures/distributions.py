@@ -72,7 +72,7 @@ def _integral(values: np.ndarray, grid: np.ndarray) -> float:
 
 
 def _scott_bandwidth(sample: np.ndarray) -> float:
-    return float(sample.std(ddof=1)) * sample.size ** -0.2 if sample.size > 1 else 0.0
+    return float(sample.std(ddof=1)) * sample.size**-0.2 if sample.size > 1 else 0.0
 
 
 def _gaussian_kde(sample: np.ndarray, width: float, grid: np.ndarray) -> np.ndarray:

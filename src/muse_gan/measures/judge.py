@@ -52,8 +52,11 @@ class Judge:
 
     def samples(self, name: str, pieces: list, count: int) -> Samples:
         labels = [piece.label for piece in pieces]
-        return Samples(name, [self.adapter.values(piece.tensor) for piece in pieces],
-                       labels if any(labels) else None)
+        return Samples(
+            name,
+            [self.adapter.values(piece.tensor) for piece in pieces],
+            labels if any(labels) else None,
+        )
 
     def per_item(self, samples: Samples) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -76,8 +79,12 @@ class FixedSizeJudge(Judge):
         for number, label in enumerate(classes):
             wanted = count // len(classes) + (number < count % len(classes))
             for start in range(0, wanted, CHUNK):  # in chunks: bounded memory
-                items += muse.sample(min(CHUNK, wanted - start), seed=self.options.seed + calls,
-                                     label=label, temperature=self.options.temperature).tensors
+                items += muse.sample(
+                    min(CHUNK, wanted - start),
+                    seed=self.options.seed + calls,
+                    label=label,
+                    temperature=self.options.temperature,
+                ).tensors
                 calls += 1
             labels += [label] * wanted
         return Samples(GENERATED, items, labels if muse.adapter.classes else None)
@@ -90,9 +97,18 @@ class FixedSizeJudge(Judge):
 
         generated, real = self.vectors(samples), self.vectors(reference)
         bins = max(2, min(50, min(len(samples.items), len(reference.items)) // 10))
-        test = ndb(generated, real, bins, seed=self.options.seed, samples=(len(samples.items), len(reference.items)))
-        note(report, f"NDB: share of {test.bins} k-means cells of the reference's {self.cell_name} whose share of "
-                      f"items differs at the 5% level (about 0.05 for two samples of one distribution)")
+        test = ndb(
+            generated,
+            real,
+            bins,
+            seed=self.options.seed,
+            samples=(len(samples.items), len(reference.items)),
+        )
+        note(
+            report,
+            f"NDB: share of {test.bins} k-means cells of the reference's {self.cell_name} whose share of "
+            f"items differs at the 5% level (about 0.05 for two samples of one distribution)",
+        )
         return {"ndb": test.share}
 
 
@@ -100,4 +116,3 @@ def note(report, line: str) -> None:
     """Adds ``line`` to the report's notes, once."""
     if line not in report.notes:
         report.notes.append(line)
-

@@ -37,8 +37,13 @@ class BinTest:
         return self.different / self.bins
 
 
-def ndb(generated: torch.Tensor, reference: torch.Tensor, bins: int, seed: int = 0,
-        samples: tuple[int, int] | None = None) -> BinTest:
+def ndb(
+    generated: torch.Tensor,
+    reference: torch.Tensor,
+    bins: int,
+    seed: int = 0,
+    samples: tuple[int, int] | None = None,
+) -> BinTest:
     """NDB of ``generated`` against ``reference`` (both ``(n, features)``) over ``bins`` k-means cells.
 
     ``samples``: how many independent samples stand behind each set's rows, when fewer than
@@ -67,8 +72,12 @@ def kmeans(points: torch.Tensor, k: int, iterations: int = 30, seed: int = 0) ->
         centres = torch.cat([centres, points[torch.multinomial(nearest, 1, generator=generator)]])
     for _ in range(iterations):
         cells = torch.cdist(points, centres).argmin(1)
-        moved = torch.stack([points[cells == cell].mean(0) if (cells == cell).any() else centres[cell]
-                             for cell in range(k)])
+        moved = torch.stack(
+            [
+                points[cells == cell].mean(0) if (cells == cell).any() else centres[cell]
+                for cell in range(k)
+            ]
+        )
         if torch.equal(moved, centres):
             break
         centres = moved
@@ -141,25 +150,35 @@ def inception_network(weights: str | Path) -> torch.nn.Module:
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        network = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=True)
-        network.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+        network = inception_v3(
+            weights=None, aux_logits=True, init_weights=False, transform_input=True
+        )
+        network.load_state_dict(
+            state.get("state_dict", state) if isinstance(state, dict) else state
+        )
     except Exception as error:  # pickle, safetensors and shape errors all mean "not these weights"
-        raise MuseError(f"--inception {weights}: not torchvision Inception v3 weights "
-                        f"({type(error).__name__}: {str(error).splitlines()[0][:120]})") from None
+        raise MuseError(
+            f"--inception {weights}: not torchvision Inception v3 weights "
+            f"({type(error).__name__}: {str(error).splitlines()[0][:120]})"
+        ) from None
     network.fc = torch.nn.Identity()
     return network.eval()
 
 
 @torch.no_grad()
-def inception_features(network: torch.nn.Module, images: torch.Tensor, batch: int = 50) -> torch.Tensor:
+def inception_features(
+    network: torch.nn.Module, images: torch.Tensor, batch: int = 50
+) -> torch.Tensor:
     """Pool features ``(n, 2048)`` of images ``(n, channels, height, width)`` with values 0-1:
     resized to 299 × 299, grey repeated into RGB, normalised as ImageNet's training images."""
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     features = []
     for start in range(0, len(images), batch):
-        chunk = images[start:start + batch].float()
+        chunk = images[start : start + batch].float()
         chunk = chunk.expand(-1, 3, -1, -1) if chunk.shape[1] == 1 else chunk[:, :3]
-        chunk = torch.nn.functional.interpolate(chunk, size=(299, 299), mode="bilinear", align_corners=False)
+        chunk = torch.nn.functional.interpolate(
+            chunk, size=(299, 299), mode="bilinear", align_corners=False
+        )
         features.append(network((chunk - mean) / std))
     return torch.cat(features)

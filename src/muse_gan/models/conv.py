@@ -7,6 +7,7 @@ high), an image's colours (its width the columns) or a spectrogram's one channel
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -17,7 +18,9 @@ from ..errors import ConfigError
 
 LEAK = 0.2  # LeakyReLU slope: keeps gradients flowing through the critic where a ReLU would be flat
 DOWNSAMPLINGS = 3  # the generator's trunk starts at 1/8 of the roll's time and pitch
-LOG_VARIANCE_BOUND = 10.0  # a posterior's log-variance stays within ± this (variances e^-10 to e^10)
+LOG_VARIANCE_BOUND = (
+    10.0  # a posterior's log-variance stays within ± this (variances e^-10 to e^10)
+)
 
 
 def _conv(inputs: int, outputs: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
@@ -41,22 +44,46 @@ class GridGenerator(nn.Module):
     make all channels together from the shared features alone; ``per_track`` noise is ignored.
     """
 
-    def __init__(self, tracks: int, steps: int, pitches: int, latent: int, channels: int, condition: bool,
-                 per_track: bool = True, classes: int = 0, output_filter: nn.Module | None = None):
+    def __init__(
+        self,
+        tracks: int,
+        steps: int,
+        pitches: int,
+        latent: int,
+        channels: int,
+        condition: bool,
+        per_track: bool = True,
+        classes: int = 0,
+        output_filter: nn.Module | None = None,
+    ):
         super().__init__()
-        scale = 2 ** DOWNSAMPLINGS
+        scale = 2**DOWNSAMPLINGS
         if steps % scale:
-            raise ConfigError(f"the GAN's window is {steps} steps; it must be a multiple of {scale} "
-                              f"(change data.window_bars or the steps per bar)")
+            raise ConfigError(
+                f"the GAN's window is {steps} steps; it must be a multiple of {scale} "
+                f"(change data.window_bars or the steps per bar)"
+            )
         self.tracks, self.pitches = tracks, pitches
-        self.grid = (steps // scale, -(-pitches // scale))  # pitch padded up to a multiple of 8, cropped at the end
-        widths = (4 * channels, 2 * channels, channels, channels)  # at 1/8, 1/4, 1/2 and full resolution
+        self.grid = (
+            steps // scale,
+            -(-pitches // scale),
+        )  # pitch padded up to a multiple of 8, cropped at the end
+        widths = (
+            4 * channels,
+            2 * channels,
+            channels,
+            channels,
+        )  # at 1/8, 1/4, 1/2 and full resolution
         self.start = nn.Linear(latent, widths[0] * self.grid[0] * self.grid[1])
         self.start_norm = nn.GroupNorm(1, widths[0])
-        self.ups = nn.ModuleList(_UpBlock(inputs, outputs) for inputs, outputs in zip(widths, widths[1:]))
+        self.ups = nn.ModuleList(
+            _UpBlock(inputs, outputs) for inputs, outputs in itertools.pairwise(widths)
+        )
         groups = self.groups = tracks if per_track else 1
         if per_track:
-            self.track_noise = nn.Conv1d(tracks * latent, tracks * channels, 1, groups=tracks)  # one linear map per track
+            self.track_noise = nn.Conv1d(
+                tracks * latent, tracks * channels, 1, groups=tracks
+            )  # one linear map per track
             # Each track's own bias for every place along the width: convolutions slide along it,
             # so absolute position (a piano roll's pitch: a voice's range, the key's pitch
             # classes) is otherwise nearly invisible to them (MuseGAN's pitch-wise layers play
@@ -68,13 +95,20 @@ class GridGenerator(nn.Module):
             _conv(groups * channels, groups * channels, groups=groups),
             nn.GroupNorm(groups, groups * channels),  # one group per track: tracks normalised apart
             nn.LeakyReLU(LEAK),
-            _conv(groups * channels, tracks, groups=groups))
+            _conv(groups * channels, tracks, groups=groups),
+        )
         self.melody = _ConditionEncoder(widths) if condition else None
         self.label_embedding = nn.Embedding(classes, latent) if classes else None
         self.output_filter = output_filter
 
-    def forward(self, shared: torch.Tensor, per_track: torch.Tensor | None, condition: torch.Tensor | None = None,
-                present: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        shared: torch.Tensor,
+        per_track: torch.Tensor | None,
+        condition: torch.Tensor | None = None,
+        present: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Logits ``(batch, tracks, steps, pitches)`` from the ensemble's noise ``(batch, latent)``
         and each track's ``(batch, tracks, latent)``; ``condition`` ``(batch, steps, pitches)`` is
         the given track's roll and ``present`` ``(batch,)`` is 1 where it is given, else 0;
@@ -87,17 +121,21 @@ class GridGenerator(nn.Module):
         for block, hint in zip(self.ups, hints[1:]):
             ensemble = block(ensemble, hint)
         if self.groups == 1:
-            return self.track_layers(ensemble)[..., :self.pitches]
-        features = ensemble.repeat(1, self.tracks, 1, 1)  # (batch, tracks * channels, ...): one copy per track
+            return self.track_layers(ensemble)[..., : self.pitches]
+        features = ensemble.repeat(
+            1, self.tracks, 1, 1
+        )  # (batch, tracks * channels, ...): one copy per track
         noise = self.track_noise(per_track.flatten(1)[:, :, None])  # (batch, tracks * channels, 1)
-        logits = self.track_layers(features + noise[..., None])[..., :self.pitches] + self.width_bias
+        logits = (
+            self.track_layers(features + noise[..., None])[..., : self.pitches] + self.width_bias
+        )
         return logits if self.output_filter is None else self.output_filter(logits)
 
     def _condition_features(self, condition, present) -> list[torch.Tensor | None]:
         """The condition's features, coarsest first; all None for an unconditional call."""
         if self.melody is None or condition is None:
             return [None] * (DOWNSAMPLINGS + 1)
-        padded = F.pad(condition, (0, self.grid[1] * 2 ** DOWNSAMPLINGS - self.pitches))
+        padded = F.pad(condition, (0, self.grid[1] * 2**DOWNSAMPLINGS - self.pitches))
         # Zeroed where absent, so "no condition" is exactly the unconditional generator.
         return [features * present[:, None, None, None] for features in self.melody(padded)]
 
@@ -121,8 +159,13 @@ class _ConditionEncoder(nn.Module):
     def __init__(self, widths: tuple[int, ...]):
         super().__init__()
         fine_first = widths[::-1]
-        self.layers = nn.ModuleList([_conv(1, fine_first[0])] + [
-            _conv(inputs, outputs, stride=2) for inputs, outputs in zip(fine_first, fine_first[1:])])
+        self.layers = nn.ModuleList(
+            [_conv(1, fine_first[0])]
+            + [
+                _conv(inputs, outputs, stride=2)
+                for inputs, outputs in itertools.pairwise(fine_first)
+            ]
+        )
 
     def forward(self, roll: torch.Tensor) -> list[torch.Tensor]:
         features, found = roll[:, None], []
@@ -148,12 +191,16 @@ class ConvReader(nn.Module):
     strided 3×3 convolutions with LeakyReLU and no batch norm (a GAN's gradient penalty is
     taken per item, which batch statistics would mix). ``wrap`` wraps every layer (spectral norm)."""
 
-    def __init__(self, tracks: int, steps: int, pitches: int, channels: int, wrap=lambda layer: layer):
+    def __init__(
+        self, tracks: int, steps: int, pitches: int, channels: int, wrap=lambda layer: layer
+    ):
         super().__init__()
         widths = (tracks, channels, 2 * channels, 4 * channels, 4 * channels)
         strides = (1,) + (2,) * DOWNSAMPLINGS
-        self.convs = nn.ModuleList(wrap(_conv(inputs, outputs, stride))
-                                   for inputs, outputs, stride in zip(widths, widths[1:], strides))
+        self.convs = nn.ModuleList(
+            wrap(_conv(inputs, outputs, stride))
+            for inputs, outputs, stride in zip(widths, widths[1:], strides)
+        )
         self.size = widths[-1] * downsampled(steps) * downsampled(pitches)
 
     def forward(self, rolls: torch.Tensor) -> torch.Tensor:
@@ -174,8 +221,16 @@ class GridCritic(ConvReader):
     critic's own before scoring.
     """
 
-    def __init__(self, tracks: int, steps: int, pitches: int, channels: int, spectral_norm: bool, classes: int = 0,
-                 streams: dict | None = None):
+    def __init__(
+        self,
+        tracks: int,
+        steps: int,
+        pitches: int,
+        channels: int,
+        spectral_norm: bool,
+        classes: int = 0,
+        streams: dict | None = None,
+    ):
         wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
         super().__init__(tracks, steps, pitches, channels, wrap)
         self.streams = list((streams or {}).keys())
@@ -188,23 +243,31 @@ class GridCritic(ConvReader):
     def forward(self, rolls: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         features = super().forward(rolls)
         if self.streams:
-            features = torch.cat([features] + [getattr(self, name)(rolls) for name in self.streams], dim=1)
+            features = torch.cat(
+                [features] + [getattr(self, name)(rolls) for name in self.streams], dim=1
+            )
         score = self.score(features).squeeze(1)
         if self.label_embedding is not None:
             score = score + (self.label_embedding(labels) * features).sum(1)
-        return score.float()  # float32 even under autocast: the losses are small differences of these scores
+        return (
+            score.float()
+        )  # float32 even under autocast: the losses are small differences of these scores
 
 
 class GridEncoder(ConvReader):
     """A convolutional VAE's encoder: an item ``(batch, channels, steps, width)`` → the mean
     and log-variance of q(z | item), each ``(batch, latent)``; with ``classes``, q(z | item, label)."""
 
-    def __init__(self, tracks: int, steps: int, pitches: int, channels: int, latent: int, classes: int = 0):
+    def __init__(
+        self, tracks: int, steps: int, pitches: int, channels: int, latent: int, classes: int = 0
+    ):
         super().__init__(tracks, steps, pitches, channels)
         self.posterior = nn.Linear(self.size, 2 * latent)
         self.label_embedding = nn.Embedding(classes, self.size) if classes else None
 
-    def forward(self, items: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, items: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         features = super().forward(items)
         if self.label_embedding is not None:
             features = features + self.label_embedding(labels)

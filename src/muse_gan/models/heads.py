@@ -14,11 +14,18 @@ from ..errors import ConfigError
 from ..registry import Registry
 
 HEADS = Registry("head")
-DATA_KINDS = {"bernoulli": "binary", "pitchwise": "binary", "gaussian": "continuous", "softmax": "categorical"}
+DATA_KINDS = {
+    "bernoulli": "binary",
+    "pitchwise": "binary",
+    "gaussian": "continuous",
+    "softmax": "categorical",
+}
 AUTO = {"binary": "pitchwise", "continuous": "gaussian", "categorical": "softmax"}
 
 
-def build_head(name: str, data_kind: str, context_size: int, frame_size: int, hidden: int) -> nn.Module:
+def build_head(
+    name: str, data_kind: str, context_size: int, frame_size: int, hidden: int
+) -> nn.Module:
     """The head ``model.head`` names ("auto": ``AUTO`` by the kind of data), checked against
     the kind of data it has to model."""
     if name == "auto":
@@ -26,8 +33,10 @@ def build_head(name: str, data_kind: str, context_size: int, frame_size: int, hi
     head = HEADS.get(name)
     if DATA_KINDS[name] != data_kind:
         fitting = ", ".join(other for other, kind in DATA_KINDS.items() if kind == data_kind)
-        raise ConfigError(f"model.head: '{name}' models {DATA_KINDS[name]} data; this data is {data_kind} "
-                          f"(use {fitting})")
+        raise ConfigError(
+            f"model.head: '{name}' models {DATA_KINDS[name]} data; this data is {data_kind} "
+            f"(use {fitting})"
+        )
     return head(context_size, frame_size, hidden)
 
 
@@ -44,7 +53,9 @@ class BernoulliHead(nn.Module):
         return F.binary_cross_entropy_with_logits(logits, frames, reduction="none").sum(-1)
 
     @torch.no_grad()
-    def sample(self, contexts: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+    def sample(
+        self, contexts: torch.Tensor, temperature: float, generator: torch.Generator
+    ) -> torch.Tensor:
         probabilities = torch.sigmoid(self.out(contexts).float() / temperature)
         return torch.bernoulli(probabilities, generator=generator)
 
@@ -66,22 +77,35 @@ class PitchwiseHead(nn.Module):
         self.from_context = nn.Linear(context_size, hidden)
         self.chosen = nn.Embedding(frame_size + 1, hidden)  # sum over the cells chosen so far
         self.last = nn.Embedding(frame_size + 2, hidden)  # the latest one; frame_size + 1: none yet
-        self.out = nn.Sequential(nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, frame_size + 1))
+        self.out = nn.Sequential(
+            nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, frame_size + 1)
+        )
 
     def nll(self, contexts: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         shape = frames.shape[:-1]
-        contexts, frames = contexts.reshape(-1, contexts.shape[-1]), frames.reshape(-1, frames.shape[-1])
-        targets = self._cell_sequences(frames)  # (frames, choices): cells, then stop, then stop padding
-        previous = torch.cat([torch.full_like(targets[:, :1], self.frame_size + 1), targets[:, :-1]], dim=1)
+        contexts, frames = (
+            contexts.reshape(-1, contexts.shape[-1]),
+            frames.reshape(-1, frames.shape[-1]),
+        )
+        targets = self._cell_sequences(
+            frames
+        )  # (frames, choices): cells, then stop, then stop padding
+        previous = torch.cat(
+            [torch.full_like(targets[:, :1], self.frame_size + 1), targets[:, :-1]], dim=1
+        )
         chosen = torch.cumsum(self.chosen(targets), dim=1) - self.chosen(targets)
         logits = self._logits(self.from_context(contexts)[:, None], chosen, previous)
         log_probabilities = logits.float().log_softmax(-1).gather(-1, targets[..., None])[..., 0]
         count = frames.sum(-1, keepdim=True).long()
-        real = torch.arange(targets.shape[1], device=frames.device) <= count  # the cells and one stop
+        real = (
+            torch.arange(targets.shape[1], device=frames.device) <= count
+        )  # the cells and one stop
         return -(log_probabilities * real).sum(-1).reshape(shape)
 
     @torch.no_grad()
-    def sample(self, contexts: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+    def sample(
+        self, contexts: torch.Tensor, temperature: float, generator: torch.Generator
+    ) -> torch.Tensor:
         batch = len(contexts)
         frames = torch.zeros(batch, self.frame_size, device=contexts.device)
         previous = torch.full((batch,), self.frame_size + 1, device=contexts.device)
@@ -89,7 +113,9 @@ class PitchwiseHead(nn.Module):
         done = torch.zeros(batch, dtype=torch.bool, device=contexts.device)
         projected = self.from_context(contexts)  # once per frame, not once per note
         while not done.all():
-            choice = self._choose(self._logits(projected, chosen, previous).float(), temperature, generator)
+            choice = self._choose(
+                self._logits(projected, chosen, previous).float(), temperature, generator
+            )
             done |= choice == self.stop
             live = (~done).nonzero().flatten()
             frames[live, choice[live]] = 1
@@ -97,7 +123,9 @@ class PitchwiseHead(nn.Module):
             previous = torch.where(done, previous, choice)
         return frames
 
-    def _choose(self, logits: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+    def _choose(
+        self, logits: torch.Tensor, temperature: float, generator: torch.Generator
+    ) -> torch.Tensor:
         """One choice per row: first "another note or stop?", then which note.
 
         At temperature 1 this draws exactly from the softmax over notes and stop. Tempering the
@@ -108,9 +136,13 @@ class PitchwiseHead(nn.Module):
         log_probabilities = logits.log_softmax(-1)
         stop = log_probabilities[:, self.stop]
         go = torch.log1p(-stop.exp().clamp(max=1 - 1e-7))
-        going = torch.rand(len(logits), generator=generator, device=logits.device) < torch.sigmoid((go - stop) / temperature)
-        going &= torch.isfinite(log_probabilities[:, :self.stop]).any(-1)  # no note left above the last one
-        notes = (log_probabilities[:, :self.stop] / temperature).softmax(-1)
+        going = torch.rand(len(logits), generator=generator, device=logits.device) < torch.sigmoid(
+            (go - stop) / temperature
+        )
+        going &= torch.isfinite(log_probabilities[:, : self.stop]).any(
+            -1
+        )  # no note left above the last one
+        notes = (log_probabilities[:, : self.stop] / temperature).softmax(-1)
         note = torch.multinomial(notes.nan_to_num(0.0) + 1e-30, 1, generator=generator)[:, 0]
         return torch.where(going, note, self.stop)
 
@@ -152,7 +184,9 @@ class GaussianHead(nn.Module):
         return (0.5 * z.square() + log_scale + 0.5 * math.log(2 * math.pi)).sum(-1)
 
     @torch.no_grad()
-    def sample(self, contexts: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+    def sample(
+        self, contexts: torch.Tensor, temperature: float, generator: torch.Generator
+    ) -> torch.Tensor:
         mean, log_scale = self._mean_and_log_scale(contexts)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device)
         return (mean + temperature * log_scale.exp() * noise).clamp(0, 1)
@@ -171,18 +205,26 @@ class SoftmaxHead(nn.Module):
 
     def nll(self, contexts: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         logits = self.out(contexts).float()
-        return F.cross_entropy(logits.flatten(0, -2), frames.argmax(-1).flatten(), reduction="none").view(frames.shape[:-1])
+        return F.cross_entropy(
+            logits.flatten(0, -2), frames.argmax(-1).flatten(), reduction="none"
+        ).view(frames.shape[:-1])
 
     @torch.no_grad()
-    def sample(self, contexts: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
+    def sample(
+        self, contexts: torch.Tensor, temperature: float, generator: torch.Generator
+    ) -> torch.Tensor:
         logits = self.out(contexts).float() / temperature
         if self.top_k:
             kth = logits.topk(min(self.top_k, logits.shape[-1]), dim=-1).values[..., -1:]
             logits = logits.masked_fill(logits < kth, float("-inf"))
         if self.top_p < 1:
             ordered, order = logits.sort(dim=-1, descending=True)
-            before = ordered.softmax(-1).cumsum(-1) - ordered.softmax(-1)  # probability of the likelier tokens
-            drop = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, order, before >= self.top_p)
+            before = ordered.softmax(-1).cumsum(-1) - ordered.softmax(
+                -1
+            )  # probability of the likelier tokens
+            drop = torch.zeros_like(logits, dtype=torch.bool).scatter(
+                -1, order, before >= self.top_p
+            )
             logits = logits.masked_fill(drop, float("-inf"))
         choice = torch.multinomial(logits.softmax(-1), 1, generator=generator)[..., 0]
         return F.one_hot(choice, logits.shape[-1]).float()

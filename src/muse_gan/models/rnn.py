@@ -17,8 +17,16 @@ class FrameRNN(nn.Module):
     one vector per sequence (a VAE's code) added, projected, to every step's input.
     """
 
-    def __init__(self, frame_size: int, steps_per_bar: int, cell: str, hidden: int, layers: int, dropout: float,
-                 condition_size: int = 0):
+    def __init__(
+        self,
+        frame_size: int,
+        steps_per_bar: int,
+        cell: str,
+        hidden: int,
+        layers: int,
+        dropout: float,
+        condition_size: int = 0,
+    ):
         super().__init__()
         if cell not in ("lstm", "gru"):
             raise ConfigError(f"model.cell: unknown cell '{cell}' (known: gru, lstm)")
@@ -27,11 +35,20 @@ class FrameRNN(nn.Module):
         self.position = nn.Embedding(steps_per_bar, hidden)
         self.start = nn.Parameter(torch.zeros(hidden))
         recurrent = nn.LSTM if cell == "lstm" else nn.GRU
-        self.rnn = recurrent(hidden, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.rnn = recurrent(
+            hidden, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
+        )
         self.dropout = nn.Dropout(dropout)
         self.condition_in = nn.Linear(condition_size, hidden) if condition_size else None
 
-    def forward(self, frames: torch.Tensor, first_step: int = 0, state=None, starting: bool = True, condition=None):
+    def forward(
+        self,
+        frames: torch.Tensor,
+        first_step: int = 0,
+        state=None,
+        starting: bool = True,
+        condition=None,
+    ):
         """Contexts for predicting ``frames`` (teacher forcing) and the state after the last one.
 
         With ``starting``, ``frames[:, 0]`` is predicted from the start vector; otherwise the
@@ -48,7 +65,9 @@ class FrameRNN(nn.Module):
 
     def begin(self, batch: int, first_step: int = 0, condition=None):
         """Context for step ``first_step`` of a piece with nothing before it, and the state."""
-        inputs = self.start.expand(batch, 1, -1) + self.position.weight[first_step % self.steps_per_bar]
+        inputs = (
+            self.start.expand(batch, 1, -1) + self.position.weight[first_step % self.steps_per_bar]
+        )
         return self._one_step(self._conditioned(inputs, condition), None)
 
     def advance(self, frame: torch.Tensor, step: int, state, condition=None):
@@ -72,9 +91,14 @@ class FrameRNN(nn.Module):
             state = (zeros, zeros) if lstm else zeros
         context, hidden, cells = inputs[:, 0], [], []
         for layer in range(rnn.num_layers):
-            weights = [getattr(rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            weights = [
+                getattr(rnn, f"{name}_l{layer}")
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            ]
             if lstm:
-                context, cell = torch.lstm_cell(context, (state[0][layer], state[1][layer]), *weights)
+                context, cell = torch.lstm_cell(
+                    context, (state[0][layer], state[1][layer]), *weights
+                )
                 cells.append(cell)
             else:
                 context = torch.gru_cell(context, state[layer], *weights)

@@ -3,9 +3,11 @@
 They know the grid and sequence views of ``core.spec`` and nothing of any modality.
 """
 
+from . import (
+    gan,  # noqa: F401  (registers "gan")
+    rnn,  # noqa: F401  (registers "rnn")
+    vae,  # noqa: F401  (registers "vae")
+)
 from .registry import OBJECTIVES, build_objective
-from . import rnn  # noqa: E402,F401  (registers "rnn")
-from . import gan  # noqa: E402,F401  (registers "gan")
-from . import vae  # noqa: E402,F401  (registers "vae")
 
 __all__ = ["OBJECTIVES", "build_objective"]

@@ -32,19 +32,39 @@ class ConvVAEObjective(Objective, Likelihood, WalksLatent):
         super().__init__()
         model, self.settings = config.model, config.vae
         if self.settings.likelihood not in LIKELIHOODS:
-            raise ConfigError(f"vae.likelihood: unknown '{self.settings.likelihood}' (known: {', '.join(LIKELIHOODS)})")
+            raise ConfigError(
+                f"vae.likelihood: unknown '{self.settings.likelihood}' (known: {', '.join(LIKELIHOODS)})"
+            )
         self.spec, self.latent = spec, model.latent
         self.segment_steps = spec.segment
-        self.encoder = GridEncoder(spec.channels, self.segment_steps, spec.width, model.channels, model.latent,
-                                   spec.classes)
-        self.decoder = GridGenerator(spec.channels, self.segment_steps, spec.width, model.latent, model.channels,
-                                     condition=bool(spec.classes), per_track=False, classes=spec.classes)
+        self.encoder = GridEncoder(
+            spec.channels,
+            self.segment_steps,
+            spec.width,
+            model.channels,
+            model.latent,
+            spec.classes,
+        )
+        self.decoder = GridGenerator(
+            spec.channels,
+            self.segment_steps,
+            spec.width,
+            model.latent,
+            model.channels,
+            condition=bool(spec.classes),
+            per_track=False,
+            classes=spec.classes,
+        )
         # A learned picture per class, read by the decoder's condition encoder into features at
         # every resolution: the label then steers every layer, where through the code alone a
         # decoder learns to take the class (a note's pitch) from z and ignores the label.
-        self.label_picture = nn.Embedding(spec.classes, self.segment_steps * spec.width) if spec.classes else None
+        self.label_picture = (
+            nn.Embedding(spec.classes, self.segment_steps * spec.width) if spec.classes else None
+        )
         if self.settings.likelihood == "gaussian":
-            self.log_scale = nn.Parameter(torch.full((spec.channels,), -2.0))  # per channel, learned
+            self.log_scale = nn.Parameter(
+                torch.full((spec.channels,), -2.0)
+            )  # per channel, learned
         self.register_buffer("trained_steps", torch.zeros((), dtype=torch.long))
 
     def parameter_groups(self):
@@ -63,8 +83,12 @@ class ConvVAEObjective(Objective, Likelihood, WalksLatent):
         rows, beta = batch.shape[2], self.beta()
         reconstruction = nll.mean() / rows
         loss = reconstruction + beta * free_bits_kl(kl, self.settings.free_bits) / rows
-        return loss, {"loss": loss.item(), "reconstruction": reconstruction.item(),
-                      "kl": kl.sum(-1).mean().item() / rows, "beta": beta}
+        return loss, {
+            "loss": loss.item(),
+            "reconstruction": reconstruction.item(),
+            "kl": kl.sum(-1).mean().item() / rows,
+            "beta": beta,
+        }
 
     def _terms(self, batch, labels, generator=None):
         """The reconstruction NLL of every item ``(batch,)``, every latent dimension's KL
@@ -93,8 +117,12 @@ class ConvVAEObjective(Objective, Likelihood, WalksLatent):
         rows = batch.shape[2]
         reconstruction, kl = nll.mean().item() / rows, kl.sum(-1).mean().item() / rows
         rebuilt = self._decode(mean, labels, GREEDY, generator)
-        return {"loss": reconstruction + kl, "reconstruction": reconstruction, "kl": kl,
-                "error": (rebuilt.to(batch.device) - batch).abs().mean().item()}
+        return {
+            "loss": reconstruction + kl,
+            "reconstruction": reconstruction,
+            "kl": kl,
+            "error": (rebuilt.to(batch.device) - batch).abs().mean().item(),
+        }
 
     @torch.no_grad()
     def frame_nll(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -111,7 +139,7 @@ class ConvVAEObjective(Objective, Likelihood, WalksLatent):
         decoder's means; binary data a draw at ``temperature``."""
         labels = sample_labels(self.spec, count, labels, generator)
         windows = -(-steps // self.segment_steps)
-        codes, = open_walk(lambda: (self._prior(count, generator),), windows)
+        (codes,) = open_walk(lambda: (self._prior(count, generator),), windows)
         items = [self._decode(code, labels, temperature, generator) for code in codes]
         return torch.cat(items, dim=2)[:, :, :steps]
 
@@ -119,14 +147,18 @@ class ConvVAEObjective(Objective, Likelihood, WalksLatent):
     def animate(self, frames: int, generator: torch.Generator, labels=None) -> torch.Tensor:
         """``frames`` items on a closed loop through the prior, ``(frames, channels, steps, width)``."""
         labels = sample_labels(self.spec, 1, labels, generator)
-        codes, = closed_walk(lambda: (self._prior(1, generator),), frames)
-        return self._decode(codes[:, 0], None if labels is None else labels.expand(frames), GREEDY, generator)
+        (codes,) = closed_walk(lambda: (self._prior(1, generator),), frames)
+        return self._decode(
+            codes[:, 0], None if labels is None else labels.expand(frames), GREEDY, generator
+        )
 
     def _decoder_logits(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         if self.label_picture is None:
             return self.decoder(z, None).float()
         picture = self.label_picture(labels).view(len(labels), self.segment_steps, self.spec.width)
-        return self.decoder(z, None, picture, torch.ones(len(labels), device=z.device), labels).float()
+        return self.decoder(
+            z, None, picture, torch.ones(len(labels), device=z.device), labels
+        ).float()
 
     def _prior(self, count: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randn(count, self.latent, generator=generator)
@@ -141,4 +173,3 @@ class ConvVAEObjective(Objective, Likelihood, WalksLatent):
 
     def _device(self) -> torch.device:
         return self.trained_steps.device
-

@@ -11,16 +11,25 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
 from ..core.config import register_section
-from ..core.objective import NO_TERMS, DecodesProbabilities, DomainTerms, Objective, Phase, WalksLatent, sample_labels
+from ..core.objective import (
+    NO_TERMS,
+    DecodesProbabilities,
+    DomainTerms,
+    Objective,
+    Phase,
+    WalksLatent,
+    sample_labels,
+)
 from ..errors import ConfigError
 from ..models.conv import GridCritic, GridGenerator
-from .registry import OBJECTIVES
 from .latent import closed_walk, open_walk
+from .registry import OBJECTIVES
 
 LOSSES = ("hinge", "wgan-gp")
 
@@ -28,12 +37,18 @@ LOSSES = ("hinge", "wgan-gp")
 @register_section("gan")
 @dataclass(frozen=True)
 class GanConfig:
-    loss: str = "wgan-gp"  # "wgan-gp" (gradient penalty) or "hinge" (with spectral norm in the critic)
+    loss: str = (
+        "wgan-gp"  # "wgan-gp" (gradient penalty) or "hinge" (with spectral norm in the critic)
+    )
     critic_steps: int = 5  # critic updates per generator update
     gradient_penalty: float = 10.0
     decode: str = "threshold"  # "threshold" (p > 0.5) or "bernoulli" (sample each cell)
-    condition_track: int = -1  # a track given to the generator (e.g. 0: accompany a melody); -1: none
-    condition_dropout: float = 0.5  # share of training batches without the condition, so it stays optional
+    condition_track: int = (
+        -1
+    )  # a track given to the generator (e.g. 0: accompany a melody); -1: none
+    condition_dropout: float = (
+        0.5  # share of training batches without the condition, so it stays optional
+    )
 
 
 @OBJECTIVES.register("gan")
@@ -41,10 +56,15 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
     """Generator and critic of the ``[gan]`` config; see the module docstring for the shapes."""
 
     family = "gan"
-    selects_by_validation = False  # critic scores don't rank generators: the latest weights are the model
+    selects_by_validation = (
+        False  # critic scores don't rank generators: the latest weights are the model
+    )
     sampling_modules = ("generator",)
     # Weights named otherwise in checkpoints of format 1 (before modalities plugged in their terms).
-    renamed_weights = {"generator.pitch_bias": "generator.width_bias", "generator.heard": "generator.output_filter.heard"}
+    renamed_weights: ClassVar[dict[str, str]] = {
+        "generator.pitch_bias": "generator.width_bias",
+        "generator.heard": "generator.output_filter.heard",
+    }
 
     def __init__(self, spec, config, terms: DomainTerms = NO_TERMS):
         super().__init__()
@@ -53,25 +73,48 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
         self.latent = config.model.latent
         self.segment_steps = spec.segment
         self.condition_track = self.settings.condition_track
-        self.decode = self.settings.decode  # "threshold" or "bernoulli"; callers may switch it per sample
-        output_filter = terms.output_filter(spec.channels, spec.width) if terms.output_filter else None
-        self.generator = GridGenerator(spec.channels, self.segment_steps, spec.width, self.latent,
-                                       config.model.channels, condition=self.condition_track >= 0,
-                                       per_track=spec.channel_tracks, classes=spec.classes,
-                                       output_filter=output_filter)
-        self.critic = GridCritic(spec.channels, self.segment_steps, spec.width, config.model.channels,
-                                 spectral_norm=self.settings.loss == "hinge", classes=spec.classes,
-                                 streams=terms.critic_streams)
+        self.decode = (
+            self.settings.decode
+        )  # "threshold" or "bernoulli"; callers may switch it per sample
+        output_filter = (
+            terms.output_filter(spec.channels, spec.width) if terms.output_filter else None
+        )
+        self.generator = GridGenerator(
+            spec.channels,
+            self.segment_steps,
+            spec.width,
+            self.latent,
+            config.model.channels,
+            condition=self.condition_track >= 0,
+            per_track=spec.channel_tracks,
+            classes=spec.classes,
+            output_filter=output_filter,
+        )
+        self.critic = GridCritic(
+            spec.channels,
+            self.segment_steps,
+            spec.width,
+            config.model.channels,
+            spectral_norm=self.settings.loss == "hinge",
+            classes=spec.classes,
+            streams=terms.critic_streams,
+        )
 
     def parameter_groups(self):
-        return {"critic": list(self.critic.parameters()), "generator": list(self.generator.parameters())}
+        return {
+            "critic": list(self.critic.parameters()),
+            "generator": list(self.generator.parameters()),
+        }
 
     def phases(self, batch, labels=None):
         """``gan.critic_steps`` critic updates, each on fresh noise, then one generator update.
         With labels, the fakes are made for the same classes as the real batch's."""
         if self.generator.output_filter is not None:
             self.generator.output_filter.observe(batch)
-        critic = [Phase("critic", lambda: self._critic_phase(batch, labels)) for _ in range(self.settings.critic_steps)]
+        critic = [
+            Phase("critic", lambda: self._critic_phase(batch, labels))
+            for _ in range(self.settings.critic_steps)
+        ]
         return critic + [Phase("generator", lambda: self._generator_phase(batch, labels))]
 
     def _critic_phase(self, batch, labels):
@@ -111,32 +154,46 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
         fake_scores = self.critic(self.fake(batch, generator, labels), labels)
         wasserstein = (real_scores.mean() - fake_scores.mean()).item()
         if self.settings.loss == "hinge":
-            return {"loss": self._critic_loss(real_scores, fake_scores).item(), "wasserstein": wasserstein}
+            return {
+                "loss": self._critic_loss(real_scores, fake_scores).item(),
+                "wasserstein": wasserstein,
+            }
         return {"loss": wasserstein, "wasserstein": wasserstein}
 
-    def fake(self, batch: torch.Tensor, generator: torch.Generator | None = None,
-             labels: torch.Tensor | None = None) -> torch.Tensor:
+    def fake(
+        self,
+        batch: torch.Tensor,
+        generator: torch.Generator | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Generated note probabilities (or pixel values) shaped like ``batch``; with
         conditioning, each item is given ``batch``'s condition track (dropped with
         ``gan.condition_dropout``), which then replaces the generated one; with ``labels``, the
         items are made for those classes. Noise from ``generator``, else the global torch RNG."""
         condition, present = self._training_condition(batch, generator)
         shared, per_track = self._noise(len(batch), batch.device, generator)
-        probabilities = self._activate(self.generator(shared, per_track, condition, present, labels))
+        probabilities = self._activate(
+            self.generator(shared, per_track, condition, present, labels)
+        )
         return self._impose(probabilities, condition, present)
 
     def _training_condition(self, batch, generator):
         """The condition ``(batch, steps, pitches)`` and its presence ``(batch,)``, or Nones."""
         if self.condition_track < 0:
             return None, None
-        kept = torch.rand(len(batch), device=batch.device, generator=generator) >= self.settings.condition_dropout
+        kept = (
+            torch.rand(len(batch), device=batch.device, generator=generator)
+            >= self.settings.condition_dropout
+        )
         present = kept.to(batch.dtype)
         return batch[:, self.condition_track] * present[:, None, None], present
 
     def _noise(self, count: int, device, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
         """The ensemble's noise ``(count, latent)`` and each track's ``(count, tracks, latent)``."""
         shared = torch.randn(count, self.latent, device=device, generator=generator)
-        return shared, torch.randn(count, self.spec.channels, self.latent, device=device, generator=generator)
+        return shared, torch.randn(
+            count, self.spec.channels, self.latent, device=device, generator=generator
+        )
 
     def _impose(self, rolls: torch.Tensor, condition, present) -> torch.Tensor:
         """``rolls`` with the condition track replaced by the given one where it is present."""
@@ -144,7 +201,7 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
             return rolls
         track = self.condition_track
         given = torch.where(present[:, None, None] > 0, condition.to(rolls.dtype), rolls[:, track])
-        return torch.cat([rolls[:, :track], given[:, None], rolls[:, track + 1:]], dim=1)
+        return torch.cat([rolls[:, :track], given[:, None], rolls[:, track + 1 :]], dim=1)
 
     @torch.no_grad()
     def sample(self, count, steps, temperature, generator, primer=None, labels=None):
@@ -175,7 +232,9 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
         """``frames`` items ``(frames, channels, steps, width)`` along a closed loop through
         the noise space: the last flows back into the first, so the animation loops smoothly."""
         labels = sample_labels(self.spec, 1, labels, generator)
-        noise = closed_walk(lambda: self._noise(1, "cpu", generator), frames)  # (frames, 1, ...): a window each
+        noise = closed_walk(
+            lambda: self._noise(1, "cpu", generator), frames
+        )  # (frames, 1, ...): a window each
         logits = self._logits(noise, None, labels)  # (1, channels, frames * steps, width)
         items = self._decode(logits, 1.0, generator)[0]
         return items.unflatten(1, (frames, self.segment_steps)).transpose(0, 1)
@@ -188,10 +247,16 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
             return torch.softmax(logits, dim=-1)
         return torch.sigmoid(logits)
 
-    def _decode(self, logits: torch.Tensor, temperature: float, generator: torch.Generator) -> torch.Tensor:
-        if self.spec.data_kind == "continuous":  # pixel values: the generator's output is the picture
+    def _decode(
+        self, logits: torch.Tensor, temperature: float, generator: torch.Generator
+    ) -> torch.Tensor:
+        if (
+            self.spec.data_kind == "continuous"
+        ):  # pixel values: the generator's output is the picture
             return torch.sigmoid(logits)
-        if self.spec.data_kind == "categorical":  # threshold: the likeliest token; bernoulli: a draw
+        if (
+            self.spec.data_kind == "categorical"
+        ):  # threshold: the likeliest token; bernoulli: a draw
             if self.decode == "threshold":
                 return F.one_hot(logits.argmax(-1), logits.shape[-1]).float()
             flat = torch.softmax(logits.flatten(0, -2) / temperature, dim=-1)
@@ -210,12 +275,29 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
         if labels is not None:
             labels = labels.repeat(windows).to(device)  # window-major, like the flattened noise
         given = present = None
-        if condition is not None:  # (count, windows * steps, pitches) → (windows * count, steps, pitches)
-            given = condition.reshape(count, windows, self.segment_steps, -1).transpose(0, 1).flatten(0, 1)
+        if (
+            condition is not None
+        ):  # (count, windows * steps, pitches) → (windows * count, steps, pitches)
+            given = (
+                condition.reshape(count, windows, self.segment_steps, -1)
+                .transpose(0, 1)
+                .flatten(0, 1)
+            )
             given, present = given.to(device), torch.ones(len(given), device=device)
-        logits = self.generator(shared.flatten(0, 1).to(device), per_track.flatten(0, 1).to(device),
-                                given, present, labels).float().cpu()
-        logits = logits.view(windows, count, *logits.shape[1:])  # (windows, count, tracks, steps, pitches)
+        logits = (
+            self.generator(
+                shared.flatten(0, 1).to(device),
+                per_track.flatten(0, 1).to(device),
+                given,
+                present,
+                labels,
+            )
+            .float()
+            .cpu()
+        )
+        logits = logits.view(
+            windows, count, *logits.shape[1:]
+        )  # (windows, count, tracks, steps, pitches)
         return logits.permute(1, 2, 0, 3, 4).flatten(2, 3)
 
     def _latent_walk(self, count, windows, generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -241,7 +323,7 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, labels=None
         mix = torch.rand(len(real), 1, 1, 1, device=real.device)
         points = (mix * real.float() + (1 - mix) * fake.float()).requires_grad_(True)
         scores = critic(points) if labels is None else critic(points, labels)
-        gradient, = torch.autograd.grad(scores.sum(), points, create_graph=True)
+        (gradient,) = torch.autograd.grad(scores.sum(), points, create_graph=True)
         return ((gradient.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
@@ -263,12 +345,18 @@ def _checked(settings, spec):
     if settings.loss not in LOSSES:
         raise ConfigError(f"gan.loss: unknown loss '{settings.loss}' (known: {', '.join(LOSSES)})")
     if settings.decode not in DecodesProbabilities.DECODINGS:
-        raise ConfigError(f"gan.decode: unknown decoding '{settings.decode}' "
-                          f"(known: {', '.join(DecodesProbabilities.DECODINGS)})")
+        raise ConfigError(
+            f"gan.decode: unknown decoding '{settings.decode}' "
+            f"(known: {', '.join(DecodesProbabilities.DECODINGS)})"
+        )
     if not -1 <= settings.condition_track < tracks:
-        raise ConfigError(f"gan.condition_track: {settings.condition_track} is not a track (-1 to {tracks - 1})")
+        raise ConfigError(
+            f"gan.condition_track: {settings.condition_track} is not a track (-1 to {tracks - 1})"
+        )
     if settings.critic_steps < 1:
         raise ConfigError(f"gan.critic_steps: {settings.critic_steps} must be at least 1")
     if not 0 <= settings.condition_dropout <= 1:
-        raise ConfigError(f"gan.condition_dropout: {settings.condition_dropout} must be from 0 to 1")
+        raise ConfigError(
+            f"gan.condition_dropout: {settings.condition_dropout} must be from 0 to 1"
+        )
     return settings

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-WALK_SEGMENTS = 4  # segments from one random anchor to the next: neighbours move a quarter of the way
+WALK_SEGMENTS = (
+    4  # segments from one random anchor to the next: neighbours move a quarter of the way
+)
 
 
 def slerp(start: torch.Tensor, end: torch.Tensor, fraction) -> torch.Tensor:
@@ -19,7 +21,9 @@ def slerp(start: torch.Tensor, end: torch.Tensor, fraction) -> torch.Tensor:
     sine = torch.sin(angle)
     parallel = sine < 1e-6  # the arc is a line there; its formula would divide by zero
     safe_sine = torch.where(parallel, torch.ones_like(sine), sine)
-    start_weight = torch.where(parallel, 1 - fraction, torch.sin((1 - fraction) * angle) / safe_sine)
+    start_weight = torch.where(
+        parallel, 1 - fraction, torch.sin((1 - fraction) * angle) / safe_sine
+    )
     end_weight = torch.where(parallel, fraction, torch.sin(fraction * angle) / safe_sine)
     return start_weight * start + end_weight * end
 
@@ -32,7 +36,9 @@ def closed_walk(draw, frames: int, anchors: int = 4) -> tuple[torch.Tensor, ...]
     position = torch.arange(frames) * anchors / frames
     first = position.floor().long()
     stacked = [torch.stack(parts) for parts in zip(*points)]
-    return tuple(slerp(parts[first], parts[(first + 1) % anchors], position - first) for parts in stacked)
+    return tuple(
+        slerp(parts[first], parts[(first + 1) % anchors], position - first) for parts in stacked
+    )
 
 
 def open_walk(draw, windows: int) -> tuple[torch.Tensor, ...]:

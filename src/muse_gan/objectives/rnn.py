@@ -10,10 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..models.heads import build_head
-from ..models.rnn import FrameRNN
 from ..core.objective import NO_TERMS, Likelihood, Objective, Phase, sample_labels
-from ..models.heads import SoftmaxHead
+from ..models.heads import SoftmaxHead, build_head
+from ..models.rnn import FrameRNN
 from .registry import OBJECTIVES
 
 
@@ -25,9 +24,18 @@ class RNNObjective(Objective, Likelihood):
         super().__init__()
         config = full_config.model
         self.spec = spec
-        self.network = FrameRNN(spec.frame_size, spec.steps_per_bar, config.cell, config.hidden,
-                                config.layers, config.dropout, condition_size=config.hidden if spec.classes else 0)
-        self.head = build_head(config.head, spec.data_kind, config.hidden, spec.frame_size, config.head_hidden)
+        self.network = FrameRNN(
+            spec.frame_size,
+            spec.steps_per_bar,
+            config.cell,
+            config.hidden,
+            config.layers,
+            config.dropout,
+            condition_size=config.hidden if spec.classes else 0,
+        )
+        self.head = build_head(
+            config.head, spec.data_kind, config.hidden, spec.frame_size, config.head_hidden
+        )
         self.label_embedding = nn.Embedding(spec.classes, config.hidden) if spec.classes else None
 
     def parameter_groups(self):
@@ -62,7 +70,7 @@ class RNNObjective(Objective, Likelihood):
         primed = 0 if primer is None else min(primer.shape[1], steps)
         if primed:
             frames[:, :primed] = sequence_view(primer[None, :, :primed]).expand(count, -1, -1)
-            contexts, state = self.network(frames[:, :primed], condition=condition)
+            _contexts, state = self.network(frames[:, :primed], condition=condition)
             context, state = self.network.advance(frames[:, primed - 1], primed, state, condition)
         else:
             context, state = self.network.begin(count, condition=condition)

@@ -24,11 +24,10 @@ from ..errors import ConfigError
 from ..models.heads import SoftmaxHead, build_head
 from ..models.rnn import FrameRNN
 from ..models.vae import SegmentEncoder
-from .registry import OBJECTIVES
 from .elbo import annealed_beta, free_bits_kl, gaussian_kl
 from .latent import WALK_SEGMENTS, slerp
+from .registry import OBJECTIVES
 from .rnn import sequence_view
-
 
 
 @dataclass
@@ -51,7 +50,9 @@ class VaeConfig:
     beta_anneal_steps: int = 1000  # beta rises linearly from 0 over these steps
     free_bits: float = 0.0  # nats per latent dimension the KL term does not charge for
     architecture: str = "auto"  # "recurrent" (MusicVAE-style, any length), "conv" (fixed size); auto: conv for images
-    likelihood: str = "bernoulli"  # conv VAE: "bernoulli" (cross-entropy) or "gaussian" (learned variance)
+    likelihood: str = (
+        "bernoulli"  # conv VAE: "bernoulli" (cross-entropy) or "gaussian" (learned variance)
+    )
 
 
 @OBJECTIVES.register("vae")
@@ -62,7 +63,9 @@ def build_vae(spec, config, terms=NO_TERMS) -> Objective:
 
     architecture = config.vae.architecture
     if architecture not in ARCHITECTURES:
-        raise ConfigError(f"vae.architecture: unknown '{architecture}' (known: {', '.join(ARCHITECTURES)})")
+        raise ConfigError(
+            f"vae.architecture: unknown '{architecture}' (known: {', '.join(ARCHITECTURES)})"
+        )
     if architecture == "conv" or (architecture == "auto" and spec.length):
         return ConvVAEObjective(spec, config)
     return VAEObjective(spec, config)
@@ -76,11 +79,21 @@ class VAEObjective(Objective, Likelihood, Interpolates):
         model, self.settings = config.model, config.vae
         self.spec, self.latent = spec, model.latent
         self.segment_steps = spec.segment
-        self.decoder = FrameRNN(spec.frame_size, spec.steps_per_bar, model.cell, model.hidden, model.layers,
-                                model.dropout, condition_size=model.latent)
-        self.head = build_head(model.head, spec.data_kind, model.hidden, spec.frame_size, model.head_hidden)
-        self.encoder = SegmentEncoder(spec.frame_size, model.cell, model.hidden, model.layers, model.dropout,
-                                      model.latent)
+        self.decoder = FrameRNN(
+            spec.frame_size,
+            spec.steps_per_bar,
+            model.cell,
+            model.hidden,
+            model.layers,
+            model.dropout,
+            condition_size=model.latent,
+        )
+        self.head = build_head(
+            model.head, spec.data_kind, model.hidden, spec.frame_size, model.head_hidden
+        )
+        self.encoder = SegmentEncoder(
+            spec.frame_size, model.cell, model.hidden, model.layers, model.dropout, model.latent
+        )
         # Training steps taken, for the beta schedule; a buffer, so checkpoints keep it.
         self.register_buffer("trained_steps", torch.zeros((), dtype=torch.long))
 
@@ -105,8 +118,12 @@ class VAEObjective(Objective, Likelihood, Interpolates):
         nll, kl, _ = self._terms(frames)
         reconstruction, beta = nll.mean(), self.beta()
         loss = reconstruction + beta * free_bits_kl(kl, self.settings.free_bits) / frames.shape[1]
-        return loss, {"loss": loss.item(), "reconstruction": reconstruction.item(),
-                      "kl": kl.sum(-1).mean().item() / frames.shape[1], "beta": beta}
+        return loss, {
+            "loss": loss.item(),
+            "reconstruction": reconstruction.item(),
+            "kl": kl.sum(-1).mean().item() / frames.shape[1],
+            "beta": beta,
+        }
 
     def _terms(self, frames: torch.Tensor, generator: torch.Generator | None = None):
         """For frames ``(batch, steps, frame_size)`` and one draw of z from q(z | frames): the
@@ -128,11 +145,17 @@ class VAEObjective(Objective, Likelihood, Interpolates):
         reconstruction from the posterior mean equals the input; since most cells are silent,
         "note_accuracy" counts only the cells sounding in the input or the reconstruction."""
         frames = sequence_view(batch)
-        generator = torch.Generator(frames.device).manual_seed(0)  # the same z draws at every validation
+        generator = torch.Generator(frames.device).manual_seed(
+            0
+        )  # the same z draws at every validation
         nll, kl, mean = self._terms(frames, generator)
         rebuilt, _ = self._decode_frames(mean, frames.shape[1], GREEDY, generator)
         reconstruction, kl = nll.mean().item(), kl.sum(-1).mean().item() / frames.shape[1]
-        return {"loss": reconstruction + kl, "reconstruction": reconstruction, "kl": kl} | agreement(frames, rebuilt)
+        return {
+            "loss": reconstruction + kl,
+            "reconstruction": reconstruction,
+            "kl": kl,
+        } | agreement(frames, rebuilt)
 
     @torch.no_grad()
     def frame_nll(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -142,7 +165,9 @@ class VAEObjective(Objective, Likelihood, Interpolates):
         generator = torch.Generator(batch.device).manual_seed(0)
         per_segment = []
         for start in range(0, batch.shape[2], self.segment_steps):
-            nll, kl, _ = self._terms(sequence_view(batch[:, :, start:start + self.segment_steps]), generator)
+            nll, kl, _ = self._terms(
+                sequence_view(batch[:, :, start : start + self.segment_steps]), generator
+            )
             per_segment.append(nll + kl.sum(-1, keepdim=True) / nll.shape[1])
         return torch.cat(per_segment, dim=1)
 
@@ -155,13 +180,19 @@ class VAEObjective(Objective, Likelihood, Interpolates):
         A roll is fitted to one segment first: a longer one is cut to its first
         ``segment_steps`` steps, a shorter one padded with silence at its end.
         """
-        rolls = rolls.to(self._device()).float()[:, :, :self.segment_steps]
+        rolls = rolls.to(self._device()).float()[:, :, : self.segment_steps]
         rolls = F.pad(rolls, (0, 0, 0, self.segment_steps - rolls.shape[2]))
         return self.encoder(sequence_view(rolls))[0]
 
     @torch.no_grad()
-    def decode(self, z: torch.Tensor, steps: int, temperature: float, generator: torch.Generator,
-               state: DecoderState | None = None) -> tuple[torch.Tensor, DecoderState]:
+    def decode(
+        self,
+        z: torch.Tensor,
+        steps: int,
+        temperature: float,
+        generator: torch.Generator,
+        state: DecoderState | None = None,
+    ) -> tuple[torch.Tensor, DecoderState]:
         """Rolls ``(batch, tracks, steps, pitches)`` decoded frame by frame from codes ``z``
         ``(batch, latent)``, and the decoder's state after them: pass it back in to continue
         into the next segment (the position in the bar carries on). ``temperature`` scales the
@@ -170,11 +201,15 @@ class VAEObjective(Objective, Likelihood, Interpolates):
             >>> roll, state = vae.decode(z, 16, 1.0, generator)
             >>> more, state = vae.decode(next_z, 16, 1.0, generator, state)
         """
-        frames, state = self._decode_frames(z.to(self._device()), steps, temperature, generator, state)
+        frames, state = self._decode_frames(
+            z.to(self._device()), steps, temperature, generator, state
+        )
         return self._grid_view(frames), state
 
     @torch.no_grad()
-    def reconstruct(self, rolls: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def reconstruct(
+        self, rolls: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Greedy reconstructions ``(batch, tracks, segment_steps, pitches)`` of rolls, from their
         posterior means (rolls fitted to one segment as ``encode`` does)."""
         generator = generator or torch.Generator(self._device()).manual_seed(0)
@@ -192,7 +227,9 @@ class VAEObjective(Objective, Likelihood, Interpolates):
         """
         if primer is None:
             primer = torch.zeros(self.spec.channels, 0, self.spec.width)
-        known = sequence_view(primer[None, :, :steps].to(self._device()).float()).expand(count, -1, -1)
+        known = sequence_view(primer[None, :, :steps].to(self._device()).float()).expand(
+            count, -1, -1
+        )
         codes = self._segment_codes(count, steps, generator, known)
         pieces, state = [], None
         for index, z in enumerate(codes):
@@ -202,13 +239,21 @@ class VAEObjective(Objective, Likelihood, Interpolates):
                 pieces.append(given)
                 state = self._teacher_force(z, given, state)
             if end > start + given.shape[1]:
-                frames, state = self._decode_frames(z, end - start - given.shape[1], temperature, generator, state)
+                frames, state = self._decode_frames(
+                    z, end - start - given.shape[1], temperature, generator, state
+                )
                 pieces.append(frames)
         return self._grid_view(torch.cat(pieces, dim=1))
 
     @torch.no_grad()
-    def interpolate(self, roll_a: torch.Tensor, roll_b: torch.Tensor, steps_between: int, temperature: float,
-                    generator: torch.Generator) -> torch.Tensor:
+    def interpolate(
+        self,
+        roll_a: torch.Tensor,
+        roll_b: torch.Tensor,
+        steps_between: int,
+        temperature: float,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
         """Segments ``(steps_between + 2, tracks, segment_steps, pitches)`` morphing
         from roll a to roll b (each ``(tracks, steps, pitches)``, fitted as ``encode`` does).
 
@@ -226,12 +271,16 @@ class VAEObjective(Objective, Likelihood, Interpolates):
 
     # decoding
 
-    def _segment_codes(self, count: int, steps: int, generator: torch.Generator, known: torch.Tensor):
+    def _segment_codes(
+        self, count: int, steps: int, generator: torch.Generator, known: torch.Tensor
+    ):
         """One code ``(count, latent)`` per segment of ``steps``: the primer's own codes for the
         segments it reaches, then a latent walk from the last of them (or from a random code)."""
         segments = math.ceil(steps / self.segment_steps)
         primed = self._primer_codes(known)
-        walk = self.latent_walk(count, segments - max(len(primed) - 1, 0), generator, primed[-1] if primed else None)
+        walk = self.latent_walk(
+            count, segments - max(len(primed) - 1, 0), generator, primed[-1] if primed else None
+        )
         return primed[:-1] + walk
 
     def _primer_codes(self, known: torch.Tensor) -> list[torch.Tensor]:
@@ -242,22 +291,40 @@ class VAEObjective(Objective, Likelihood, Interpolates):
         codes = []
         for start in range(0, known.shape[1], self.segment_steps):
             end = min(start + self.segment_steps, known.shape[1])
-            window = known[:, max(0, end - self.segment_steps):end]
-            window = window.repeat(1, math.ceil(self.segment_steps / window.shape[1]), 1)[:, :self.segment_steps]
+            window = known[:, max(0, end - self.segment_steps) : end]
+            window = window.repeat(1, math.ceil(self.segment_steps / window.shape[1]), 1)[
+                :, : self.segment_steps
+            ]
             codes.append(self.encoder(window)[0])
         return codes
 
-    def latent_walk(self, count: int, segments: int, generator: torch.Generator,
-                    start: torch.Tensor | None = None) -> list[torch.Tensor]:
+    def latent_walk(
+        self,
+        count: int,
+        segments: int,
+        generator: torch.Generator,
+        start: torch.Tensor | None = None,
+    ) -> list[torch.Tensor]:
         """``segments`` codes ``(count, latent)`` on a smooth path: spherical interpolation
         between anchors drawn from the prior N(0, I), one reached every ``WALK_SEGMENTS``
         segments. The first code is the first anchor: ``start`` when given."""
-        anchors = torch.randn(segments // WALK_SEGMENTS + 2, count, self.latent, generator=generator,
-                              device=generator.device).to(self._device())
+        anchors = torch.randn(
+            segments // WALK_SEGMENTS + 2,
+            count,
+            self.latent,
+            generator=generator,
+            device=generator.device,
+        ).to(self._device())
         if start is not None:
             anchors[0] = start
-        return [slerp(anchors[index // WALK_SEGMENTS], anchors[index // WALK_SEGMENTS + 1],
-                      index % WALK_SEGMENTS / WALK_SEGMENTS) for index in range(segments)]
+        return [
+            slerp(
+                anchors[index // WALK_SEGMENTS],
+                anchors[index // WALK_SEGMENTS + 1],
+                index % WALK_SEGMENTS / WALK_SEGMENTS,
+            )
+            for index in range(segments)
+        ]
 
     def _decode_frames(self, z, steps, temperature, generator, state=None):
         """Frames ``(batch, steps, frame_size)`` chosen one by one, fed back in, and the state after."""
@@ -267,8 +334,9 @@ class VAEObjective(Objective, Likelihood, Interpolates):
                 context, recurrent = self.decoder.begin(len(z), 0, condition=z)
                 step = 0
             else:
-                context, recurrent = self.decoder.advance(state.last_frame, state.next_step, state.recurrent,
-                                                          condition=z)
+                context, recurrent = self.decoder.advance(
+                    state.last_frame, state.next_step, state.recurrent, condition=z
+                )
                 step = state.next_step
             frames.append(self.head.sample(context, temperature, generator))
             state = DecoderState(recurrent, frames[-1], step + 1)
@@ -280,12 +348,16 @@ class VAEObjective(Objective, Likelihood, Interpolates):
             _, recurrent = self.decoder(frames, condition=z)
             return DecoderState(recurrent, frames[:, -1], frames.shape[1])
         inputs = torch.cat([state.last_frame[:, None], frames[:, :-1]], dim=1)
-        _, recurrent = self.decoder(inputs, state.next_step, state.recurrent, starting=False, condition=z)
+        _, recurrent = self.decoder(
+            inputs, state.next_step, state.recurrent, starting=False, condition=z
+        )
         return DecoderState(recurrent, frames[:, -1], state.next_step + frames.shape[1])
 
     def _grid_view(self, frames: torch.Tensor) -> torch.Tensor:
         """(batch, steps, channels * width) → (batch, channels, steps, width): the inverse of ``sequence_view``."""
-        return frames.reshape(len(frames), frames.shape[1], self.spec.channels, self.spec.width).transpose(1, 2)
+        return frames.reshape(
+            len(frames), frames.shape[1], self.spec.channels, self.spec.width
+        ).transpose(1, 2)
 
     def _device(self) -> torch.device:
         return self.trained_steps.device
@@ -297,5 +369,7 @@ def agreement(original: torch.Tensor, rebuilt: torch.Tensor) -> dict[str, float]
     original, rebuilt = original > 0.5, rebuilt > 0.5
     either = (original | rebuilt).sum().item()
     both = (original & rebuilt).sum().item()
-    return {"accuracy": (original == rebuilt).float().mean().item(),
-            "note_accuracy": both / either if either else 1.0}
+    return {
+        "accuracy": (original == rebuilt).float().mean().item(),
+        "note_accuracy": both / either if either else 1.0,
+    }

@@ -55,8 +55,14 @@ class AudioAdapter(LabelledAdapter, Animates):
 
     @property
     def spec(self) -> Spec:
-        return Spec("continuous", channels=1, width=self.settings.mels, length=self.settings.frames,
-                    classes=len(self.classes), channel_tracks=False)
+        return Spec(
+            "continuous",
+            channels=1,
+            width=self.settings.mels,
+            length=self.settings.frames,
+            classes=len(self.classes),
+            channel_tracks=False,
+        )
 
     # files → items
 
@@ -65,15 +71,22 @@ class AudioAdapter(LabelledAdapter, Animates):
         consecutive clips of a long file, and a short last one padded with silence, or left
         out (``audio.short = "skip"``). Silent clips are left out."""
         waveform = self.load(path)
-        clips = [waveform[start:start + self.clip_samples] for start in range(0, len(waveform), self.clip_samples)]
+        clips = [
+            waveform[start : start + self.clip_samples]
+            for start in range(0, len(waveform), self.clip_samples)
+        ]
         if len(clips[-1]) < self.clip_samples:
-            if self.settings.short == "skip" or (len(clips) > 1 and len(clips[-1]) < self.clip_samples // 4):
+            if self.settings.short == "skip" or (
+                len(clips) > 1 and len(clips[-1]) < self.clip_samples // 4
+            ):
                 clips.pop()  # a scrap at the end of a long file is not worth a clip of its own
             else:
                 clips[-1] = np.pad(clips[-1], (0, self.clip_samples - len(clips[-1])))
         clips = [clip for clip in clips if np.abs(clip).max() > SILENCE]
         if not clips:
-            raise DataError(f"{path}: no clip of {self.clip_samples / self.settings.sample_rate:.2f} s with sound in it")
+            raise DataError(
+                f"{path}: no clip of {self.clip_samples / self.settings.sample_rate:.2f} s with sound in it"
+            )
         return clips
 
     def load(self, path: str | Path) -> np.ndarray:
@@ -104,7 +117,7 @@ class AudioAdapter(LabelledAdapter, Animates):
 
     def encode(self, clip: np.ndarray) -> torch.Tensor:
         """A clip's log-mel spectrogram as ``uint8`` ``(1, frames, mels)``."""
-        clip = np.asarray(clip, dtype=np.float32)[:self.clip_samples]
+        clip = np.asarray(clip, dtype=np.float32)[: self.clip_samples]
         clip = np.pad(clip, (0, self.clip_samples - len(clip)))
         values = self.spectrogram(torch.from_numpy(clip))
         return (values * 255).round().to(torch.uint8)[None]
@@ -124,9 +137,13 @@ class AudioAdapter(LabelledAdapter, Animates):
         """One spectrogram ``(1, frames, mels)`` of values from 0 to 1 → a mono float32 waveform,
         its phase recovered by ``audio.griffin_lim`` iterations of Griffin-Lim (seeded: the same
         spectrogram always gives the same sound)."""
-        decibels = values[0].detach().float().cpu().T * self.settings.db_range - self.settings.db_range
+        decibels = (
+            values[0].detach().float().cpu().T * self.settings.db_range - self.settings.db_range
+        )
         mel = 10 ** (decibels / 20) * self.full_scale()
-        mel = torch.where(values[0].T > 0, mel, torch.zeros_like(mel))  # the floor is silence, not -db_range dB
+        mel = torch.where(
+            values[0].T > 0, mel, torch.zeros_like(mel)
+        )  # the floor is silence, not -db_range dB
         return self._griffin_lim(self._linear_magnitudes(mel)).numpy()
 
     def _linear_magnitudes(self, mel: torch.Tensor) -> torch.Tensor:
@@ -144,7 +161,9 @@ class AudioAdapter(LabelledAdapter, Animates):
         suffix = suffix.lower()
         if suffix == ".wav":
             gap = np.zeros(self.settings.sample_rate // 4, dtype=np.float32)
-            sound = np.concatenate([part for item in items for part in (self.decode(item), gap)][:-1])
+            sound = np.concatenate(
+                [part for item in items for part in (self.decode(item), gap)][:-1]
+            )
             return wav_bytes(sound, self.settings.sample_rate)
         if suffix == ".png":
             return spectrogram_png(torch.cat(list(items[:, 0]), dim=0))
@@ -167,20 +186,34 @@ class AudioAdapter(LabelledAdapter, Animates):
             import librosa
 
             settings = self.settings
-            self._filters = torch.from_numpy(librosa.filters.mel(
-                sr=settings.sample_rate, n_fft=settings.n_fft, n_mels=settings.mels,
-                fmin=settings.fmin, fmax=settings.fmax)).float()
+            self._filters = torch.from_numpy(
+                librosa.filters.mel(
+                    sr=settings.sample_rate,
+                    n_fft=settings.n_fft,
+                    n_mels=settings.mels,
+                    fmin=settings.fmin,
+                    fmax=settings.fmax,
+                )
+            ).float()
         return self._filters
 
     def full_scale(self) -> float:
         """The largest mel magnitude of a full-scale sine: 0 dB."""
-        return float(self.filters().max()) * self.settings.n_fft / 4  # a Hann window's gain on a sine: n_fft / 4
+        return (
+            float(self.filters().max()) * self.settings.n_fft / 4
+        )  # a Hann window's gain on a sine: n_fft / 4
 
     def _stft(self, waveform: torch.Tensor) -> torch.Tensor:
         settings = self.settings
-        spectrum = torch.stft(waveform, settings.n_fft, settings.hop, window=torch.hann_window(settings.n_fft),
-                              center=True, return_complex=True)
-        return spectrum[:, :settings.frames]  # center=True adds one frame past the end
+        spectrum = torch.stft(
+            waveform,
+            settings.n_fft,
+            settings.hop,
+            window=torch.hann_window(settings.n_fft),
+            center=True,
+            return_complex=True,
+        )
+        return spectrum[:, : settings.frames]  # center=True adds one frame past the end
 
     def _griffin_lim(self, magnitudes: torch.Tensor) -> torch.Tensor:
         """A waveform whose STFT magnitudes approach ``magnitudes`` ``(bins, frames)``: the fast
@@ -192,19 +225,31 @@ class AudioAdapter(LabelledAdapter, Animates):
         angles = torch.exp(2j * math.pi * torch.rand(padded.shape, generator=generator))
         previous = torch.zeros_like(angles)
         for _ in range(settings.griffin_lim):
-            waveform = torch.istft(padded * angles, settings.n_fft, settings.hop, window=window,
-                                   length=self.clip_samples)
-            rebuilt = torch.stft(waveform, settings.n_fft, settings.hop, window=window, return_complex=True)
+            waveform = torch.istft(
+                padded * angles,
+                settings.n_fft,
+                settings.hop,
+                window=window,
+                length=self.clip_samples,
+            )
+            rebuilt = torch.stft(
+                waveform, settings.n_fft, settings.hop, window=window, return_complex=True
+            )
             accelerated = rebuilt - 0.99 * previous
             previous = rebuilt
             angles = accelerated / accelerated.abs().clamp(min=EPSILON)
-        return torch.istft(padded * angles, settings.n_fft, settings.hop, window=window, length=self.clip_samples)
+        return torch.istft(
+            padded * angles, settings.n_fft, settings.hop, window=window, length=self.clip_samples
+        )
 
 
 SILENCE = 1e-4  # a clip whose loudest sample is below this (-80 dB) counts as silent
 MAX_SECONDS = 3600  # a longer file is refused before it is read: decoded and resampled, it could take gigabytes
 MAX_CHANNELS = 64
-SOURCE_RATES = (1000, 768_000)  # Hz; resampling from far below crashed libsoxr (1 Hz to 16 kHz: a segfault)
+SOURCE_RATES = (
+    1000,
+    768_000,
+)  # Hz; resampling from far below crashed libsoxr (1 Hz to 16 kHz: a segfault)
 
 
 def _check_size(path, info) -> None:
@@ -215,7 +260,9 @@ def _check_size(path, info) -> None:
     if info.channels > MAX_CHANNELS:
         raise DataError(f"{path}: {info.channels} channels (at most {MAX_CHANNELS})")
     if info.frames > MAX_SECONDS * info.samplerate:
-        raise DataError(f"{path}: lasts {info.frames / info.samplerate:.0f} s, over {MAX_SECONDS} s")
+        raise DataError(
+            f"{path}: lasts {info.frames / info.samplerate:.0f} s, over {MAX_SECONDS} s"
+        )
 
 
 def spectrogram_png(values: torch.Tensor) -> bytes:
@@ -231,7 +278,9 @@ def spectrogram_picture(values: torch.Tensor):
     from matplotlib import colormaps
     from PIL import Image
 
-    cells = values.detach().float().cpu().clamp(0, 1).T.flip(0).numpy()  # (mels, frames), high mels on top
+    cells = (
+        values.detach().float().cpu().clamp(0, 1).T.flip(0).numpy()
+    )  # (mels, frames), high mels on top
     colours = (colormaps["magma"](cells)[..., :3] * 255).round().astype(np.uint8)
     picture = Image.fromarray(colours, "RGB")
     return picture.resize((picture.width * 2, picture.height * 2), Image.Resampling.NEAREST)
@@ -256,7 +305,7 @@ def _check(settings: AudioConfig) -> None:
     if not settings.db_range > 0:
         fail("db_range", "must be above 0")
     if settings.short not in ("pad", "skip"):
-        fail("short", "must be \"pad\" or \"skip\"")
+        fail("short", 'must be "pad" or "skip"')
     if settings.griffin_lim < 0:
         fail("griffin_lim", "must not be negative")
 

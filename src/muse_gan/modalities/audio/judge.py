@@ -27,12 +27,18 @@ class AudioJudge(FixedSizeJudge):
         return self._sounds[samples.name]
 
     def per_item(self, samples):
-        return {"spectral_centroid_hz": spectral_centroids(self.sounds(samples), self.adapter.settings.sample_rate),
-                "mel_level": torch.stack(samples.items).flatten(1).mean(1).numpy()}
+        return {
+            "spectral_centroid_hz": spectral_centroids(
+                self.sounds(samples), self.adapter.settings.sample_rate
+            ),
+            "mel_level": torch.stack(samples.items).flatten(1).mean(1).numpy(),
+        }
 
     def vectors(self, samples):
         frames = torch.cat([values[0] for values in samples.items])  # (frames, mels)
-        keep = torch.randperm(len(frames), generator=torch.Generator().manual_seed(self.options.seed))[:self.MOST_FRAMES]
+        keep = torch.randperm(
+            len(frames), generator=torch.Generator().manual_seed(self.options.seed)
+        )[: self.MOST_FRAMES]
         return frames[keep.sort().values]
 
     def reference_metrics(self, reference, report):
@@ -43,9 +49,18 @@ class AudioJudge(FixedSizeJudge):
 
     def _pitch(self, samples, report) -> dict[str, float]:
         """Share of items within a semitone of their class's MIDI pitch, when classes are pitches."""
-        if not samples.labels or not all(label.isdigit() and int(label) < 128 for label in samples.labels):
+        if not samples.labels or not all(
+            label.isdigit() and int(label) < 128 for label in samples.labels
+        ):
             return {}
-        note(report, "pitch accuracy: share of notes whose pYIN pitch is within a semitone of their class's")
+        note(
+            report,
+            "pitch accuracy: share of notes whose pYIN pitch is within a semitone of their class's",
+        )
         rate = self.adapter.settings.sample_rate
-        return {"pitch_accuracy": pitch_accuracy([note_pitch(sound, rate) for sound in self.sounds(samples)],
-                                                 [int(label) for label in samples.labels])}
+        return {
+            "pitch_accuracy": pitch_accuracy(
+                [note_pitch(sound, rate) for sound in self.sounds(samples)],
+                [int(label) for label in samples.labels],
+            )
+        }

@@ -17,7 +17,16 @@ from ..midi.render import find_soundfont, render
 
 NOTES_VERSION = 1  # bump when the written files change
 NOTE_PITCHES = range(48, 84)  # C3 to B5
-NOTE_PROGRAMS = (0, 11, 19, 24, 40, 56, 71, 73)  # piano, vibraphone, organ, guitar, violin, trumpet, clarinet, flute
+NOTE_PROGRAMS = (
+    0,
+    11,
+    19,
+    24,
+    40,
+    56,
+    71,
+    73,
+)  # piano, vibraphone, organ, guitar, violin, trumpet, clarinet, flute
 NOTE_VELOCITIES = (70, 110)
 NOTE_SECONDS, NOTE_SPACING, CLIP_SECONDS = 0.75, 1.25, 1.0
 
@@ -45,14 +54,20 @@ def _write_notes(folder: Path, sample_rate: int, synth: str) -> None:
         for program in NOTE_PROGRAMS:
             piece = pretty_midi.PrettyMIDI(initial_tempo=120)
             instrument = pretty_midi.Instrument(program)
-            instrument.notes = [pretty_midi.Note(velocity, pitch, index * NOTE_SPACING, index * NOTE_SPACING + NOTE_SECONDS)
-                                for index, (pitch, velocity) in enumerate(notes)]
+            instrument.notes = [
+                pretty_midi.Note(
+                    velocity, pitch, index * NOTE_SPACING, index * NOTE_SPACING + NOTE_SECONDS
+                )
+                for index, (pitch, velocity) in enumerate(notes)
+            ]
             piece.instruments.append(instrument)
             sound = render(piece, sample_rate, synth=synth)
             for index, (pitch, velocity) in enumerate(notes):
                 start = round(index * NOTE_SPACING * sample_rate)
                 target = temporary / str(pitch) / f"{program:03d}-{velocity}.wav"
                 target.parent.mkdir(exist_ok=True)
-                soundfile.write(str(target), sound[start:start + clip], sample_rate, subtype="PCM_16")
+                soundfile.write(
+                    str(target), sound[start : start + clip], sample_rate, subtype="PCM_16"
+                )
 
     materialize(folder, write)

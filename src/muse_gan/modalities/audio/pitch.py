@@ -21,9 +21,13 @@ def note_pitch(waveform: np.ndarray, sample_rate: int) -> float:
     """The note's MIDI pitch (a float) by pYIN; NaN if no frame is voiced."""
     import librosa
 
-    f0, voiced, _ = librosa.pyin(np.asarray(waveform, dtype=np.float32), sr=sample_rate,
-                                 fmin=librosa.midi_to_hz(LOWEST), fmax=librosa.midi_to_hz(HIGHEST),
-                                 frame_length=2048)
+    f0, voiced, _ = librosa.pyin(
+        np.asarray(waveform, dtype=np.float32),
+        sr=sample_rate,
+        fmin=librosa.midi_to_hz(LOWEST),
+        fmax=librosa.midi_to_hz(HIGHEST),
+        frame_length=2048,
+    )
     heard = f0[voiced & np.isfinite(f0)]
     return float(librosa.hz_to_midi(np.median(heard))) if len(heard) else math.nan
 
@@ -43,5 +47,5 @@ def spectral_centroids(waveforms, sample_rate: int) -> np.ndarray:
         waveform = np.asarray(waveform, dtype=np.float32)
         frames = librosa.feature.spectral_centroid(y=waveform, sr=sample_rate)[0]
         loud = librosa.feature.rms(y=waveform)[0] > 1e-3
-        centroids.append(float(frames[loud[:len(frames)]].mean()) if loud.any() else math.nan)
+        centroids.append(float(frames[loud[: len(frames)]].mean()) if loud.any() else math.nan)
     return np.asarray(centroids)

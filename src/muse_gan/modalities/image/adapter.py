@@ -53,8 +53,14 @@ class ImageAdapter(LabelledAdapter, Augments, Animates):
     def spec(self) -> Spec:
         kind = "binary" if self.settings.binarize else "continuous"
         size = self.settings.size
-        return Spec(kind, channels=self.channels, width=size, length=size, classes=len(self.classes),
-                    channel_tracks=False)
+        return Spec(
+            kind,
+            channels=self.channels,
+            width=size,
+            length=size,
+            classes=len(self.classes),
+            channel_tracks=False,
+        )
 
     # files → items
 
@@ -70,8 +76,10 @@ class ImageAdapter(LabelledAdapter, Augments, Animates):
                 with Image.open(path) as image:
                     width, height = image.size
                     if width * height > self.settings.max_pixels:
-                        raise DataError(f"{path}: {width}x{height} pixels is over image.max_pixels "
-                                        f"({self.settings.max_pixels})")
+                        raise DataError(
+                            f"{path}: {width}x{height} pixels is over image.max_pixels "
+                            f"({self.settings.max_pixels})"
+                        )
                     image.load()
                     return [_in_colors(image, COLORS[self.settings.color])]
         except DataError:
@@ -95,7 +103,9 @@ class ImageAdapter(LabelledAdapter, Augments, Animates):
             image = ImageOps.pad(image, size, method=_BICUBIC(), color=0)
         else:
             image = image.resize(size, _BICUBIC())
-        pixels = np.asarray(image, dtype=np.uint8).reshape(self.settings.size, self.settings.size, self.channels)
+        pixels = np.asarray(image, dtype=np.uint8).reshape(
+            self.settings.size, self.settings.size, self.channels
+        )
         return torch.from_numpy(pixels.copy()).permute(2, 0, 1).contiguous()
 
     def values(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -115,7 +125,9 @@ class ImageAdapter(LabelledAdapter, Augments, Animates):
         """Images ``(count, channels, size, size)`` (or one ``(channels, size, size)``) as one
         PNG: the image itself, or a grid of them, rows of ``ceil(sqrt(count))``."""
         if suffix.lower() != ".png":
-            raise DataError(f"cannot write '{suffix}' files from an image model (known: .png, and .gif for animations)")
+            raise DataError(
+                f"cannot write '{suffix}' files from an image model (known: .png, and .gif for animations)"
+            )
         images = images[None] if images.dim() == 3 else images
         picture = self.decode(images[0] if len(images) == 1 else grid(images))
         return _png(picture)
@@ -146,21 +158,41 @@ class ImageAdapter(LabelledAdapter, Augments, Animates):
 
         angle = uniform(math.radians(settings.rotate))
         zoom = 1 + uniform(settings.scale)
-        shift = torch.stack([uniform(2 * settings.translate), uniform(2 * settings.translate)], dim=1)
-        mirror = torch.where(torch.rand(count, generator=generator) < 0.5, -1.0, 1.0) if settings.flip else torch.ones(count)
+        shift = torch.stack(
+            [uniform(2 * settings.translate), uniform(2 * settings.translate)], dim=1
+        )
+        mirror = (
+            torch.where(torch.rand(count, generator=generator) < 0.5, -1.0, 1.0)
+            if settings.flip
+            else torch.ones(count)
+        )
         cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom  # output → input coordinates
-        theta = torch.stack([torch.stack([cos * mirror, -sin, shift[:, 0]], 1),
-                             torch.stack([sin * mirror, cos, shift[:, 1]], 1)], 1)
+        theta = torch.stack(
+            [
+                torch.stack([cos * mirror, -sin, shift[:, 0]], 1),
+                torch.stack([sin * mirror, cos, shift[:, 1]], 1),
+            ],
+            1,
+        )
         where = torch.nn.functional.affine_grid(theta, list(batch.shape), align_corners=False)
-        moved = torch.nn.functional.grid_sample(batch, where, mode="bilinear", padding_mode="zeros", align_corners=False)
+        moved = torch.nn.functional.grid_sample(
+            batch, where, mode="bilinear", padding_mode="zeros", align_corners=False
+        )
         return (moved > 0.5).float() if settings.binarize else moved.clamp(0, 1)
 
 
 def gif_bytes(pictures: list, seconds_per_frame: float) -> bytes:
     """PIL pictures as the frames of a GIF that loops forever (`muse animate`)."""
     out = io.BytesIO()
-    pictures[0].save(out, format="GIF", save_all=True, append_images=pictures[1:], loop=0,
-                     duration=round(1000 * seconds_per_frame), optimize=False)
+    pictures[0].save(
+        out,
+        format="GIF",
+        save_all=True,
+        append_images=pictures[1:],
+        loop=0,
+        duration=round(1000 * seconds_per_frame),
+        optimize=False,
+    )
     return out.getvalue()
 
 
@@ -169,7 +201,9 @@ def grid(images: torch.Tensor, padding: int = 2) -> torch.Tensor:
     from torchvision.utils import make_grid
 
     columns = math.ceil(math.sqrt(len(images)))
-    return make_grid(images.float().cpu(), nrow=columns, padding=padding, pad_value=0.0)[:images.shape[1]]
+    return make_grid(images.float().cpu(), nrow=columns, padding=padding, pad_value=0.0)[
+        : images.shape[1]
+    ]
 
 
 def _pixels(values: torch.Tensor) -> np.ndarray:
@@ -211,9 +245,9 @@ def _check(settings: ImageConfig) -> None:
     if not 8 <= settings.size <= 1024:
         fail("size", "must be from 8 to 1024 pixels")
     if settings.color not in COLORS:
-        fail("color", "must be \"gray\" or \"rgb\"")
+        fail("color", 'must be "gray" or "rgb"')
     if settings.fit not in FITS:
-        fail("fit", "must be \"crop\", \"pad\" or \"stretch\"")
+        fail("fit", 'must be "crop", "pad" or "stretch"')
     if settings.max_pixels < 1:
         fail("max_pixels", "must be at least 1")
     if not 0 <= settings.rotate <= 180:

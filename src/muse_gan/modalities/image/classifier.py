@@ -23,9 +23,15 @@ class ImageClassifier(nn.Module):
     def __init__(self, channels: int, size: int, classes: int, width: int = 32):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Dropout(0.3))
+            nn.Conv2d(channels, width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Dropout(0.3),
+        )
         self.out = nn.Linear(2 * width * (size // 4) ** 2, classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -34,12 +40,17 @@ class ImageClassifier(nn.Module):
     @torch.no_grad()
     def probabilities(self, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
         self.eval()
-        return torch.cat([self(images[start:start + batch].float()).softmax(-1)
-                          for start in range(0, len(images), batch)])
+        return torch.cat(
+            [
+                self(images[start : start + batch].float()).softmax(-1)
+                for start in range(0, len(images), batch)
+            ]
+        )
 
 
-def train_classifier(images: torch.Tensor, labels: torch.Tensor, classes: int, steps: int = 1500,
-                     seed: int = 0) -> ImageClassifier:
+def train_classifier(
+    images: torch.Tensor, labels: torch.Tensor, classes: int, steps: int = 1500, seed: int = 0
+) -> ImageClassifier:
     """A classifier fitted to ``images`` ``(n, channels, size, size)`` (values 0-1) and their
     class indices; small random shifts keep it from judging by exact pixel positions."""
     torch.manual_seed(seed)

@@ -17,7 +17,12 @@ class ImageJudge(FixedSizeJudge):
 
     def __init__(self, adapter, options):
         super().__init__(adapter, options)
-        self.classifier, self.classes, self.inception, self.reference_features = None, (), None, None
+        self.classifier, self.classes, self.inception, self.reference_features = (
+            None,
+            (),
+            None,
+            None,
+        )
 
     def per_item(self, samples):
         return {"mean_intensity": torch.stack(samples.items).flatten(1).mean(1).numpy()}
@@ -28,29 +33,44 @@ class ImageJudge(FixedSizeJudge):
         if len(classes) >= 2:
             values |= self._fit_classifier(reference, classes, report)
         else:
-            note(report, "no classifier score: the reference pictures are not in class folders (two or more)")
+            note(
+                report,
+                "no classifier score: the reference pictures are not in class folders (two or more)",
+            )
         if self.options.inception:
             from ...measures.sets import inception_features, inception_network
 
             self.inception = inception_network(self.options.inception)
-            self.reference_features = inception_features(self.inception, torch.stack(reference.items))
+            self.reference_features = inception_features(
+                self.inception, torch.stack(reference.items)
+            )
         return values
 
     def _fit_classifier(self, reference, classes, report) -> dict[str, float]:
         """Trains on four fifths of the reference; the reference's own scores are the other fifth's."""
-        order = torch.randperm(len(reference.items), generator=torch.Generator().manual_seed(self.options.seed))
+        order = torch.randperm(
+            len(reference.items), generator=torch.Generator().manual_seed(self.options.seed)
+        )
         cut = len(order) * 4 // 5
         images = torch.stack(reference.items)
         labels = torch.tensor([classes.index(label) for label in reference.labels])
         self.classes = classes
-        self.classifier = train_classifier(images[order[:cut]], labels[order[:cut]], len(classes),
-                                           steps=self.options.classifier_steps, seed=self.options.seed)
+        self.classifier = train_classifier(
+            images[order[:cut]],
+            labels[order[:cut]],
+            len(classes),
+            steps=self.options.classifier_steps,
+            seed=self.options.seed,
+        )
         held = order[cut:]
         probabilities = self.classifier.probabilities(images[held])
         report.histograms["reference"] = dict(zip(classes, class_shares(probabilities).tolist()))
         accuracy = label_accuracy(probabilities, labels[held])
-        note(report, f"classifier: trained on {cut} reference pictures of {len(classes)} classes; the reference's "
-                      f"scores are on the other {len(held)}, which it labels right {accuracy:.1%} of the time")
+        note(
+            report,
+            f"classifier: trained on {cut} reference pictures of {len(classes)} classes; the reference's "
+            f"scores are on the other {len(held)}, which it labels right {accuracy:.1%} of the time",
+        )
         return {"classifier_score": classifier_score(probabilities), "label_accuracy": accuracy}
 
     def per_set(self, samples, reference, report):
@@ -58,10 +78,16 @@ class ImageJudge(FixedSizeJudge):
         if self.classifier is not None:
             probabilities = self.classifier.probabilities(torch.stack(samples.items))
             values["classifier_score"] = classifier_score(probabilities)
-            report.histograms[samples.name] = dict(zip(self.classes, class_shares(probabilities).tolist()))
-            known = [number for number, label in enumerate(samples.labels or ()) if label in self.classes]
+            report.histograms[samples.name] = dict(
+                zip(self.classes, class_shares(probabilities).tolist())
+            )
+            known = [
+                number for number, label in enumerate(samples.labels or ()) if label in self.classes
+            ]
             if known:
-                asked = torch.tensor([self.classes.index(samples.labels[number]) for number in known])
+                asked = torch.tensor(
+                    [self.classes.index(samples.labels[number]) for number in known]
+                )
                 values["label_accuracy"] = label_accuracy(probabilities[known], asked)
         values |= super().per_set(samples, reference, report)
         if self.inception is not None:

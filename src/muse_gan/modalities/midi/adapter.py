@@ -32,8 +32,12 @@ from .scores import SCORE_SUFFIXES, bach_chorales, read_scores
 from .settings import MidiConfig
 
 MIDI_SUFFIXES = (".mid", ".midi")
-TICKS_PER_BEAT = 480  # divisible by 2, 3, 4, 8, 12 and 16 steps per beat: note times land on exact ticks
-MAX_BEATS = 20_000  # about 3 hours at 100 per minute: a piece longer than this is a corrupt or absurd file,
+TICKS_PER_BEAT = (
+    480  # divisible by 2, 3, 4, 8, 12 and 16 steps per beat: note times land on exact ticks
+)
+MAX_BEATS = (
+    20_000  # about 3 hours at 100 per minute: a piece longer than this is a corrupt or absurd file,
+)
 # and its roll (tracks x steps x pitches bytes) would take gigabytes
 
 
@@ -65,12 +69,19 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
 
     @property
     def spec(self) -> Spec:
-        return Spec("binary", channels=self.tracks, width=self.pitches, steps_per_bar=self.steps_per_bar,
-                    window=self.settings.window_bars * self.steps_per_bar)
+        return Spec(
+            "binary",
+            channels=self.tracks,
+            width=self.pitches,
+            steps_per_bar=self.steps_per_bar,
+            window=self.settings.window_bars * self.steps_per_bar,
+        )
 
     def cache_settings(self) -> dict:
         settings = dataclasses.asdict(self.settings)
-        return {key: value for key, value in settings.items() if key not in MidiConfig.TRAINING_ONLY}
+        return {
+            key: value for key, value in settings.items() if key not in MidiConfig.TRAINING_ONLY
+        }
 
     # files → items
 
@@ -80,7 +91,9 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
         if path.suffix.lower() in SCORE_SUFFIXES:
             return read_scores(path, default_tempo=self.settings.tempo)
         if path.suffix.lower() not in MIDI_SUFFIXES:
-            raise DataError(f"{path}: not a MIDI or score file (expected {', '.join(self.suffixes)})")
+            raise DataError(
+                f"{path}: not a MIDI or score file (expected {', '.join(self.suffixes)})"
+            )
         try:
             data = path.read_bytes()
         except OSError as error:
@@ -113,17 +126,21 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
         spans = [self._quantize(piece, note) for _, note in notes]
         bars = max(1, math.ceil(max(end for _, end in spans) / self.steps_per_bar))
         if bars * self.settings.beats_per_bar > MAX_BEATS:
-            raise DataError(f"lasts {bars} bars, over the {MAX_BEATS} beats a piece may have (a corrupt file?)")
+            raise DataError(
+                f"lasts {bars} bars, over the {MAX_BEATS} beats a piece may have (a corrupt file?)"
+            )
         roll = np.zeros((self.tracks, bars * self.steps_per_bar, self.pitches), dtype=np.uint8)
         for (track, note), (start, end) in zip(notes, spans):
             pitch = note.pitch - self.settings.pitch_low
             if 0 <= pitch < self.pitches and end > start:
                 roll[track, start:end, pitch] = 1
         if not roll.any():
-            raise DataError(f"no notes in the pitch range {self.settings.pitch_low}-{self.settings.pitch_high}")
+            raise DataError(
+                f"no notes in the pitch range {self.settings.pitch_low}-{self.settings.pitch_high}"
+            )
         return torch.from_numpy(roll)
 
-    def decode(self, roll: torch.Tensor) -> "Piece":
+    def decode(self, roll: torch.Tensor) -> Piece:
         """The roll ``(tracks, steps, pitches)`` as a ``Piece`` at the settings' tempo."""
         return self.piece(roll)
 
@@ -133,7 +150,7 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
 
     # composing (the Composes capability)
 
-    def piece(self, roll: torch.Tensor, tempo: float | None = None) -> "Piece":
+    def piece(self, roll: torch.Tensor, tempo: float | None = None) -> Piece:
         """The roll as a ``Piece``, at ``tempo`` quarter notes per minute (default: the settings')."""
         return Piece(self, roll, tempo or self.settings.tempo)
 
@@ -158,8 +175,10 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
         """``roll`` moved ``semitones``; with ``option``, refused where a note would leave the pitch range."""
         if option and not fits_shifted(roll, semitones):
             low, high = self.settings.pitch_low, self.settings.pitch_high
-            raise MuseError(f"{option} {semitones}: moves notes of this piece past the model's pitch range "
-                            f"(MIDI {low}-{high}); try a smaller shift")
+            raise MuseError(
+                f"{option} {semitones}: moves notes of this piece past the model's pitch range "
+                f"(MIDI {low}-{high}); try a smaller shift"
+            )
         return shift_pitches(roll, semitones)
 
     # training
@@ -169,12 +188,16 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
         at random by up to ``midi.transpose`` semitones."""
         from ...core.samplers import WindowSampler
 
-        variation = Transposition(self.settings.transpose) if training and self.settings.transpose else None
+        variation = (
+            Transposition(self.settings.transpose) if training and self.settings.transpose else None
+        )
         return WindowSampler(pieces, self.spec.window, self.steps_per_bar, seed, variation)
 
     def model_view(self, pieces: list) -> list:
         """With ``midi.common_key``, the pieces moved to C major or A minor (copies)."""
-        return in_common_key(pieces, self.settings.pitch_low) if self.settings.common_key else pieces
+        return (
+            in_common_key(pieces, self.settings.pitch_low) if self.settings.common_key else pieces
+        )
 
     def preview_steps(self, sample_bars: int) -> int:
         return sample_bars * self.steps_per_bar
@@ -206,10 +229,14 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
             merged.notes = [note for part in parts if not part.is_drum for note in part.notes]
             return [merged]
         if len(parts) > self.tracks or (strict and len(parts) != self.tracks):
-            raise DataError(f"has {len(parts)} parts, the model has {self.tracks} tracks "
-                            f"(midi.track_mapping = \"merge\" puts all parts in one)")
+            raise DataError(
+                f"has {len(parts)} parts, the model has {self.tracks} tracks "
+                f'(midi.track_mapping = "merge" puts all parts in one)'
+            )
         names = list(self.settings.track_names)
-        if len({part.name for part in parts}) == len(parts) and all(part.name in names for part in parts):
+        if len({part.name for part in parts}) == len(parts) and all(
+            part.name in names for part in parts
+        ):
             by_name = {part.name: part for part in parts}
             return [by_name.get(name, pretty_midi.Instrument(0)) for name in names]
         return parts
@@ -228,8 +255,11 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
         settings = self.settings
         if settings.track_mapping == "merge":
             return pretty_midi.Instrument(settings.programs[0], name=settings.track_names[0])
-        return pretty_midi.Instrument(settings.programs[track], is_drum=track in settings.drum_tracks,
-                                      name=settings.track_names[track])
+        return pretty_midi.Instrument(
+            settings.programs[track],
+            is_drum=track in settings.drum_tracks,
+            name=settings.track_names[track],
+        )
 
 
 class Piece(pretty_midi.PrettyMIDI):
@@ -245,17 +275,26 @@ class Piece(pretty_midi.PrettyMIDI):
 
     def __init__(self, adapter: PianoRollAdapter, roll: torch.Tensor, tempo: float):
         super().__init__(resolution=TICKS_PER_BEAT, initial_tempo=tempo)
-        self.roll = (roll.detach().cpu() > 0.5).to(torch.uint8) if roll.is_floating_point() else roll.cpu()
+        self.roll = (
+            (roll.detach().cpu() > 0.5).to(torch.uint8) if roll.is_floating_point() else roll.cpu()
+        )
         self.tempo, self.adapter = tempo, adapter
         settings = adapter.settings
-        self.time_signature_changes.append(pretty_midi.TimeSignature(settings.beats_per_bar, 4, 0.0))
+        self.time_signature_changes.append(
+            pretty_midi.TimeSignature(settings.beats_per_bar, 4, 0.0)
+        )
         seconds_per_step = 60.0 / tempo / settings.steps_per_beat
         for track, lane in enumerate(self.roll.numpy() > 0):
             instrument = adapter.instrument(track)
             for pitch, start, end in _runs(lane):
-                instrument.notes.append(pretty_midi.Note(
-                    velocity=settings.velocity, pitch=int(pitch) + settings.pitch_low,
-                    start=start * seconds_per_step, end=end * seconds_per_step))
+                instrument.notes.append(
+                    pretty_midi.Note(
+                        velocity=settings.velocity,
+                        pitch=int(pitch) + settings.pitch_low,
+                        start=start * seconds_per_step,
+                        end=end * seconds_per_step,
+                    )
+                )
             self.instruments.append(instrument)
 
     @property
@@ -285,10 +324,17 @@ class Piece(pretty_midi.PrettyMIDI):
 
             settings, picture = self.adapter.settings, io.BytesIO()
             names = None if settings.track_mapping == "merge" else list(settings.track_names)
-            write_pianoroll_png(self.roll, picture, pitch_low=settings.pitch_low,
-                                steps_per_bar=self.adapter.steps_per_bar, track_names=names)
+            write_pianoroll_png(
+                self.roll,
+                picture,
+                pitch_low=settings.pitch_low,
+                steps_per_bar=self.adapter.steps_per_bar,
+                track_names=names,
+            )
             return picture.getvalue()
-        raise DataError(f"cannot write '{suffix}' files from a MIDI model (known: {', '.join(PianoRollAdapter.formats)})")
+        raise DataError(
+            f"cannot write '{suffix}' files from a MIDI model (known: {', '.join(PianoRollAdapter.formats)})"
+        )
 
     def _midi_bytes(self) -> bytes:
         """A standard MIDI file in which every track ends exactly at the piece's last step, so
@@ -298,7 +344,9 @@ class Piece(pretty_midi.PrettyMIDI):
         raw = io.BytesIO()
         pretty_midi.PrettyMIDI.write(self, raw)
         midi = mido.MidiFile(file=io.BytesIO(raw.getvalue()))
-        end_tick = round(self.roll.shape[1] * midi.ticks_per_beat / self.adapter.settings.steps_per_beat)
+        end_tick = round(
+            self.roll.shape[1] * midi.ticks_per_beat / self.adapter.settings.steps_per_beat
+        )
         for track in midi.tracks:
             track_ticks = sum(message.time for message in track[:-1])
             track[-1].time = max(0, end_tick - track_ticks)
@@ -336,9 +384,9 @@ def _check(settings: MidiConfig) -> None:
     if settings.beats_per_bar < 1:
         fail("beats_per_bar", "must be at least 1")
     if settings.track_mapping not in ("keep", "merge"):
-        fail("track_mapping", "must be \"keep\" or \"merge\"")
+        fail("track_mapping", 'must be "keep" or "merge"')
     if settings.quantize not in ("round", "sample"):
-        fail("quantize", "must be \"round\" or \"sample\"")
+        fail("quantize", 'must be "round" or "sample"')
     if len(settings.programs) != len(settings.track_names) or not settings.track_names:
         fail("programs", "need one program per track name")
     if not all(0 <= program <= 127 for program in settings.programs):

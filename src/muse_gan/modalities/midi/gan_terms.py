@@ -16,7 +16,9 @@ from ...errors import ConfigError
 from ...models.conv import LEAK, downsampled
 from .metrics import PITCH_CLASSES, TONAL_TRANSFORM
 
-UNHEARD = -30.0  # the logit of a pitch outside a voice's range: p ~ 1e-13, never above any threshold
+UNHEARD = (
+    -30.0
+)  # the logit of a pitch outside a voice's range: p ~ 1e-13, never above any threshold
 STRIDED_LAYERS = 3  # the chroma stream halves time as often as the critic's own layers do
 
 
@@ -24,12 +26,19 @@ def domain_terms(settings, steps_per_bar: int) -> DomainTerms:
     """The terms ``settings`` (a ``RollGanTerms``) turn on, in the order their losses add up."""
     for name in ("activity", "harmony", "rhythm"):
         if getattr(settings, f"{name}_weight") < 0:  # a negative weight would reward the mismatch
-            raise ConfigError(f"midi.gan.{name}_weight: {getattr(settings, f'{name}_weight')} must be at least 0")
-    mismatches = {"activity": activity_mismatch,
-                  "harmony": lambda fake, real: harmony_mismatch(fake, real, steps_per_bar),
-                  "rhythm": lambda fake, real: rhythm_mismatch(fake, real, steps_per_bar)}
-    terms = tuple(GeneratorTerm(name, getattr(settings, f"{name}_weight"), mismatch)
-                  for name, mismatch in mismatches.items() if getattr(settings, f"{name}_weight"))
+            raise ConfigError(
+                f"midi.gan.{name}_weight: {getattr(settings, f'{name}_weight')} must be at least 0"
+            )
+    mismatches = {
+        "activity": activity_mismatch,
+        "harmony": lambda fake, real: harmony_mismatch(fake, real, steps_per_bar),
+        "rhythm": lambda fake, real: rhythm_mismatch(fake, real, steps_per_bar),
+    }
+    terms = tuple(
+        GeneratorTerm(name, getattr(settings, f"{name}_weight"), mismatch)
+        for name, mismatch in mismatches.items()
+        if getattr(settings, f"{name}_weight")
+    )
     streams = {"chroma": ChromaReader} if settings.critic_chroma else {}
     return DomainTerms(terms, streams, VoiceRanges if settings.voice_ranges else None)
 
@@ -61,7 +70,11 @@ def harmony_mismatch(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int)
     bar's distance, and the meter dissolves), so it comes with ``VoiceRanges`` and
     ``rhythm_mismatch``.
     """
-    return (pair_tonal_distances(fake, steps_per_bar) - pair_tonal_distances(real, steps_per_bar)).square().sum()
+    return (
+        (pair_tonal_distances(fake, steps_per_bar) - pair_tonal_distances(real, steps_per_bar))
+        .square()
+        .sum()
+    )
 
 
 def pair_tonal_distances(rolls: torch.Tensor, steps_per_bar: int) -> torch.Tensor:
@@ -92,7 +105,9 @@ def rhythm_mismatch(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int) 
     starts a note in 0-6% of bars (bach-gan before this term: 24-38%), and the harmony term
     alone flattened the meter completely (notes started as often off the beat as on it).
     """
-    return (_onset_profile(fake, steps_per_bar) - _onset_profile(real, steps_per_bar)).square().sum()
+    return (
+        (_onset_profile(fake, steps_per_bar) - _onset_profile(real, steps_per_bar)).square().sum()
+    )
 
 
 def _onset_profile(rolls: torch.Tensor, steps_per_bar: int) -> torch.Tensor:
@@ -108,7 +123,11 @@ def pitch_classes(rolls: torch.Tensor) -> torch.Tensor:
     """``rolls`` with the last (pitch) axis folded onto 12 pitch classes, summing: sounding
     cells per class. Classes are counted from the lowest pitch, not from C (the roll's pitch
     range is padded up to whole octaves)."""
-    return F.pad(rolls, (0, -rolls.shape[-1] % PITCH_CLASSES)).unflatten(-1, (-1, PITCH_CLASSES)).sum(dim=-2)
+    return (
+        F.pad(rolls, (0, -rolls.shape[-1] % PITCH_CLASSES))
+        .unflatten(-1, (-1, PITCH_CLASSES))
+        .sum(dim=-2)
+    )
 
 
 class ChromaReader(nn.Module):
@@ -123,8 +142,13 @@ class ChromaReader(nn.Module):
 
     def __init__(self, tracks: int, steps: int, pitches: int, channels: int, wrap):
         super().__init__()
-        across = wrap(nn.Conv2d(tracks, channels, (1, PITCH_CLASSES)))  # all voices' pitch classes at each step
-        along = [wrap(nn.Conv2d(channels, channels, (3, 1), (2, 1), (1, 0))) for _ in range(STRIDED_LAYERS)]
+        across = wrap(
+            nn.Conv2d(tracks, channels, (1, PITCH_CLASSES))
+        )  # all voices' pitch classes at each step
+        along = [
+            wrap(nn.Conv2d(channels, channels, (3, 1), (2, 1), (1, 0)))
+            for _ in range(STRIDED_LAYERS)
+        ]
         self.convs = nn.ModuleList([across] + along)
         self.size = channels * downsampled(steps)
 

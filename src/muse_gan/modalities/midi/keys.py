@@ -26,7 +26,9 @@ def common_key_shift(roll: torch.Tensor, pitch_low: int) -> int:
     fits = scale_fits(roll, pitch_low)  # (tonic,)
     if not fits.any():
         return 0
-    to_c = [(6 - tonic) % PITCH_CLASSES - 6 for tonic in range(PITCH_CLASSES)]  # each tonic's shift to C, -6..5
+    to_c = [
+        (6 - tonic) % PITCH_CLASSES - 6 for tonic in range(PITCH_CLASSES)
+    ]  # each tonic's shift to C, -6..5
     best = to_c[min(range(PITCH_CLASSES), key=lambda tonic: (-fits[tonic], abs(to_c[tonic])))]
     for shift in (best, best - PITCH_CLASSES if best > 0 else best + PITCH_CLASSES):
         if fits_shifted(roll, shift):
@@ -50,7 +52,7 @@ def shift_pitches(roll: torch.Tensor, semitones: int) -> torch.Tensor:
         return roll
     shifted = torch.zeros_like(roll)
     if semitones >= 0:
-        shifted[..., semitones:] = roll[..., :roll.shape[-1] - semitones]
+        shifted[..., semitones:] = roll[..., : roll.shape[-1] - semitones]
     else:
         shifted[..., :semitones] = roll[..., -semitones:]
     return shifted
@@ -65,8 +67,12 @@ def _extent(roll: torch.Tensor) -> tuple[int, int]:
 def in_common_key(pieces: list, pitch_low: int) -> list:
     """The prepared pieces moved to C major or A minor (``midi.common_key``): moved rolls are
     copies, the cache's stay as they are."""
-    return [dataclasses.replace(piece, tensor=shift_pitches(piece.tensor, common_key_shift(piece.tensor, pitch_low)))
-            for piece in pieces]
+    return [
+        dataclasses.replace(
+            piece, tensor=shift_pitches(piece.tensor, common_key_shift(piece.tensor, pitch_low))
+        )
+        for piece in pieces
+    ]
 
 
 class Transposition:
@@ -78,21 +84,28 @@ class Transposition:
 
     def fit(self, rolls: list[torch.Tensor], window: int, stride: int) -> None:
         """The lowest and highest sounding pitch index of every window (silent windows: the full range)."""
-        used = torch.cat([roll.amax(dim=0).bool().unfold(0, window, stride).any(dim=-1)
-                          for roll in rolls])  # (windows, pitches), in the sampler's window order
+        used = torch.cat(
+            [roll.amax(dim=0).bool().unfold(0, window, stride).any(dim=-1) for roll in rolls]
+        )  # (windows, pitches), in the sampler's window order
         pitches = used.shape[1]
         number = torch.arange(pitches)
         silent = ~used.any(dim=1)
         self.low = torch.where(used, number, pitches).amin(dim=1).masked_fill(silent, 0)
         self.high = torch.where(used, number, -1).amax(dim=1).masked_fill(silent, pitches - 1)
 
-    def __call__(self, windows: torch.Tensor, picks: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def __call__(
+        self, windows: torch.Tensor, picks: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
         pitches = windows.shape[-1]
         lowest = torch.clamp(-self.low[picks], min=-self.semitones)
         highest = torch.clamp(pitches - 1 - self.high[picks], max=self.semitones)
         span = (highest - lowest + 1).clamp(min=1)
         shift = lowest + (torch.rand(len(picks), generator=generator) * span).long()
-        source = torch.arange(pitches) - shift[:, None]  # (batch, pitches): where each pitch comes from
+        source = (
+            torch.arange(pitches) - shift[:, None]
+        )  # (batch, pitches): where each pitch comes from
         inside = (source >= 0) & (source < pitches)
-        gathered = windows.gather(-1, source.clamp(0, pitches - 1)[:, None, None, :].expand_as(windows))
+        gathered = windows.gather(
+            -1, source.clamp(0, pitches - 1)[:, None, None, :].expand_as(windows)
+        )
         return gathered * inside[:, None, None, :]

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -52,7 +52,10 @@ _CIRCLES = ((7 * math.pi / 6, 1.0), (3 * math.pi / 2, 1.0), (2 * math.pi / 3, 0.
 def _tonal_transform() -> np.ndarray:
     """The 6×12 matrix that maps a chroma vector to its tonal centroid (rows: sin, cos per circle)."""
     classes = np.arange(PITCH_CLASSES)
-    rows = [[radius * np.sin(angle * classes), radius * np.cos(angle * classes)] for angle, radius in _CIRCLES]
+    rows = [
+        [radius * np.sin(angle * classes), radius * np.cos(angle * classes)]
+        for angle, radius in _CIRCLES
+    ]
     return np.concatenate(rows)
 
 
@@ -60,6 +63,7 @@ TONAL_TRANSFORM = _tonal_transform()
 
 
 # per piece: bars
+
 
 def empty_bar_rate(roll, steps_per_bar: int, per_track: bool = False):
     """Share of (track, bar) pairs in which no cell sounds: 1.0 means every bar is silent.
@@ -71,7 +75,9 @@ def empty_bar_rate(roll, steps_per_bar: int, per_track: bool = False):
     """
     bars = _bars(_tracks(roll), steps_per_bar)
     silent = ~bars.any(axis=(2, 3))  # (tracks, bars)
-    return _pooled_or_per_track(silent.sum(axis=1), np.full(len(silent), silent.shape[1]), per_track)
+    return _pooled_or_per_track(
+        silent.sum(axis=1), np.full(len(silent), silent.shape[1]), per_track
+    )
 
 
 def used_pitch_classes(roll, steps_per_bar: int, pitch_low: int, per_track: bool = False):
@@ -99,7 +105,9 @@ def groove_consistency(roll, steps_per_bar: int) -> float:
     complete bars, or when no note starts in them (silence has no groove to repeat).
     """
     onsets = _onsets(_tracks(roll)).any(axis=(0, 2))
-    patterns = onsets[: _whole_bars(onsets.size, steps_per_bar) * steps_per_bar].reshape(-1, steps_per_bar)
+    patterns = onsets[: _whole_bars(onsets.size, steps_per_bar) * steps_per_bar].reshape(
+        -1, steps_per_bar
+    )
     if len(patterns) < 2 or not patterns.any():
         return math.nan
     distances = (patterns[1:] != patterns[:-1]).sum(axis=1) / steps_per_bar
@@ -108,7 +116,10 @@ def groove_consistency(roll, steps_per_bar: int) -> float:
 
 # per piece: notes and steps
 
-def qualified_note_rate(roll, steps_per_beat: int, min_steps: int | None = None, per_track: bool = False):
+
+def qualified_note_rate(
+    roll, steps_per_beat: int, min_steps: int | None = None, per_track: bool = False
+):
     """Share of notes at least ``min_steps`` steps long, in [0, 1].
 
     ``min_steps`` defaults to a 16th note, ``ceil(steps_per_beat / 4)`` steps (at least 1);
@@ -121,7 +132,9 @@ def qualified_note_rate(roll, steps_per_beat: int, min_steps: int | None = None,
     min_steps = max(1, math.ceil(steps_per_beat / 4)) if min_steps is None else min_steps
     track_of_note, lengths = _notes(tracks)
     qualified = np.bincount(track_of_note[lengths >= min_steps], minlength=len(tracks))
-    return _pooled_or_per_track(qualified, np.bincount(track_of_note, minlength=len(tracks)), per_track)
+    return _pooled_or_per_track(
+        qualified, np.bincount(track_of_note, minlength=len(tracks)), per_track
+    )
 
 
 def polyphony(roll) -> float:
@@ -149,6 +162,7 @@ def pitch_range(roll) -> float:
 
 
 # per piece: pitch classes
+
 
 def pitch_class_entropy(roll, pitch_low: int) -> float:
     """Shannon entropy, in bits, of the piece's pitch-class histogram: 0 for one pitch class,
@@ -186,6 +200,7 @@ def scale_fits(roll, pitch_low: int) -> np.ndarray:
 
 # between tracks
 
+
 def tonal_centroids(track, steps_per_bar: int, pitch_low: int) -> np.ndarray:
     """The 6-D tonal centroid (Harte et al. 2006) of each complete bar of one ``(steps,
     pitches)`` track, shape ``(bars, 6)``; rows of NaN for silent bars.
@@ -211,8 +226,10 @@ def tonal_distance(track_a, track_b, steps_per_bar: int, pitch_low: int) -> floa
     a, b = _lane(track_a), _lane(track_b)
     if a.shape != b.shape:
         raise ValueError(f"the tracks differ in shape: {a.shape} and {b.shape}")
-    distances = np.linalg.norm(tonal_centroids(a, steps_per_bar, pitch_low)
-                               - tonal_centroids(b, steps_per_bar, pitch_low), axis=1)
+    distances = np.linalg.norm(
+        tonal_centroids(a, steps_per_bar, pitch_low) - tonal_centroids(b, steps_per_bar, pitch_low),
+        axis=1,
+    )
     shared = distances[np.isfinite(distances)]
     return float(shared.mean()) if shared.size else math.nan
 
@@ -222,13 +239,16 @@ def mean_tonal_distance(roll, steps_per_bar: int, pitch_low: int) -> float:
     Pairs that never sound together are left out; NaN when no pair does (or the roll has
     fewer than two tracks)."""
     tracks = _tracks(roll)
-    distances = [tonal_distance(tracks[i], tracks[j], steps_per_bar, pitch_low)
-                 for i, j in itertools.combinations(range(len(tracks)), 2)]
+    distances = [
+        tonal_distance(tracks[i], tracks[j], steps_per_bar, pitch_low)
+        for i, j in itertools.combinations(range(len(tracks)), 2)
+    ]
     finite = [distance for distance in distances if not math.isnan(distance)]
     return float(np.mean(finite)) if finite else math.nan
 
 
 # drums
+
 
 def drum_pattern_rate(drum_track, steps_per_beat: int, grid: int = 8) -> float:
     """Share of drum onsets that fall on a grid of ``1/grid`` notes (``grid=8``: eighth
@@ -249,8 +269,15 @@ def drum_pattern_rate(drum_track, steps_per_beat: int, grid: int = 8) -> float:
 
 # summaries
 
-def describe(roll, *, steps_per_beat: int, steps_per_bar: int, pitch_low: int,
-             drum_tracks: Sequence[int] = ()) -> dict[str, float]:
+
+def describe(
+    roll,
+    *,
+    steps_per_beat: int,
+    steps_per_bar: int,
+    pitch_low: int,
+    drum_tracks: Sequence[int] = (),
+) -> dict[str, float]:
     """The piece-level metrics of one roll, by name (all floats, NaN where undefined).
 
     Tracks in ``drum_tracks`` are left out of the pitch metrics and merged for
@@ -260,7 +287,9 @@ def describe(roll, *, steps_per_beat: int, steps_per_bar: int, pitch_low: int,
     tracks = _tracks(roll)
     drums = sorted(set(drum_tracks))
     if any(not 0 <= track < len(tracks) for track in drums):
-        raise ValueError(f"drum_tracks {list(drum_tracks)}: the roll has tracks 0-{len(tracks) - 1}")
+        raise ValueError(
+            f"drum_tracks {list(drum_tracks)}: the roll has tracks 0-{len(tracks) - 1}"
+        )
     pitched = np.delete(tracks, drums, axis=0)
     return {
         "empty_bar_rate": empty_bar_rate(pitched, steps_per_bar),
@@ -273,11 +302,14 @@ def describe(roll, *, steps_per_beat: int, steps_per_bar: int, pitch_low: int,
         "scale_consistency": scale_consistency(pitched, pitch_low),
         "groove_consistency": groove_consistency(tracks, steps_per_bar),
         "mean_tonal_distance": mean_tonal_distance(pitched, steps_per_bar, pitch_low),
-        "drum_pattern_rate": drum_pattern_rate(tracks[drums].any(axis=0), steps_per_beat) if drums else math.nan,
+        "drum_pattern_rate": drum_pattern_rate(tracks[drums].any(axis=0), steps_per_beat)
+        if drums
+        else math.nan,
     }
 
 
 # helpers
+
 
 def _tracks(roll) -> np.ndarray:
     """The roll as a boolean ``(tracks, steps, pitches)`` numpy array; torch tensors on any device."""

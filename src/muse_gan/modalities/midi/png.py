@@ -37,8 +37,9 @@ TRACK_COLOURS = (
 )
 
 
-def write_pianoroll_png(roll, file, *, pitch_low: int, steps_per_bar: int,
-                        track_names: list[str] | None = None) -> None:
+def write_pianoroll_png(
+    roll, file, *, pitch_low: int, steps_per_bar: int, track_names: list[str] | None = None
+) -> None:
     """Write ``roll`` as a PNG piano roll to ``file`` (a path or a binary file object).
 
     ``roll`` is array-like (numpy array, torch tensor, nested lists) of shape
@@ -56,8 +57,10 @@ def write_pianoroll_png(roll, file, *, pitch_low: int, steps_per_bar: int,
     notes = _as_note_array(roll)
     _check_roll(notes, steps_per_bar, track_names)
     step_px = _step_width(notes.shape[1])
-    lanes = [_draw_lane(track, TRACK_COLOURS[i % len(TRACK_COLOURS)], pitch_low,
-                        steps_per_bar, step_px) for i, track in enumerate(notes)]
+    lanes = [
+        _draw_lane(track, TRACK_COLOURS[i % len(TRACK_COLOURS)], pitch_low, steps_per_bar, step_px)
+        for i, track in enumerate(notes)
+    ]
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.load_default()
@@ -79,9 +82,13 @@ def _as_note_array(roll) -> np.ndarray:
 
 def _check_roll(notes: np.ndarray, steps_per_bar: int, track_names) -> None:
     if notes.ndim != 3:
-        raise ValueError(f"piano roll must be 3-D (tracks, steps, pitches), got shape {notes.shape}")
+        raise ValueError(
+            f"piano roll must be 3-D (tracks, steps, pitches), got shape {notes.shape}"
+        )
     if min(notes.shape) == 0:
-        raise ValueError(f"piano roll needs at least one track, step and pitch, got shape {notes.shape}")
+        raise ValueError(
+            f"piano roll needs at least one track, step and pitch, got shape {notes.shape}"
+        )
     if steps_per_bar < 1:
         raise ValueError(f"steps_per_bar must be at least 1, got {steps_per_bar}")
     if track_names is not None and len(track_names) != notes.shape[0]:
@@ -111,17 +118,18 @@ def _pitch_band(track: np.ndarray) -> tuple[int, int]:
     return low, high
 
 
-def _draw_lane(track: np.ndarray, colour, pitch_low: int, steps_per_bar: int,
-               step_px: int) -> np.ndarray:
+def _draw_lane(
+    track: np.ndarray, colour, pitch_low: int, steps_per_bar: int, step_px: int
+) -> np.ndarray:
     """Draw one (steps, pitches) track as an RGB array (rows * ROW_PX, steps * step_px, 3)."""
     low, high = _pitch_band(track)
-    rows = track[:, low:high + 1].T[::-1]  # (rows, steps), highest pitch in row 0
+    rows = track[:, low : high + 1].T[::-1]  # (rows, steps), highest pitch in row 0
     lane = np.empty((rows.shape[0] * ROW_PX, rows.shape[1] * step_px, 3), dtype=np.uint8)
     lane[:] = BACKGROUND
     for pitch in range(low, high + 1):
         if (pitch_low + pitch) % 12 == 0:
             lane[(high - pitch + 1) * ROW_PX - 1] = C_LINE
-    lane[:, ::steps_per_bar * step_px] = BAR_LINE
+    lane[:, :: steps_per_bar * step_px] = BAR_LINE
     lane[np.repeat(np.repeat(rows, ROW_PX, axis=0), step_px, axis=1)] = colour
     return lane
 
@@ -139,8 +147,8 @@ def _stack_lanes(lanes: list[np.ndarray], label_width: int) -> tuple[np.ndarray,
     canvas[:] = SEPARATOR
     tops, top = [], 0
     for lane in lanes:
-        canvas[top:top + lane.shape[0], :label_width] = LABEL_BACKGROUND
-        canvas[top:top + lane.shape[0], label_width:] = lane
+        canvas[top : top + lane.shape[0], :label_width] = LABEL_BACKGROUND
+        canvas[top : top + lane.shape[0], label_width:] = lane
         tops.append(top)
         top += lane.shape[0] + GAP_PX
     return canvas, tops

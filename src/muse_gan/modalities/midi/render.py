@@ -55,8 +55,12 @@ SOUNDFONT_PLACES = (
 )
 
 
-def render(piece: pretty_midi.PrettyMIDI, sample_rate: int = SAMPLE_RATE,
-           soundfont: str | Path | None = None, synth: str = "auto") -> np.ndarray:
+def render(
+    piece: pretty_midi.PrettyMIDI,
+    sample_rate: int = SAMPLE_RATE,
+    soundfont: str | Path | None = None,
+    synth: str = "auto",
+) -> np.ndarray:
     """Mono float32 waveform in [-1, 1] of the whole piece, plus a short release tail.
 
     ``synth`` is "auto" (FluidSynth when the ``fluidsynth`` program and a General MIDI
@@ -73,11 +77,15 @@ def render(piece: pretty_midi.PrettyMIDI, sample_rate: int = SAMPLE_RATE,
     if synth == "auto" and (program is None or font is None):
         return synthesize(piece, sample_rate)
     if font is None:
-        raise MuseError(f"no General MIDI SoundFont found: pass one, set ${SOUNDFONT_VARIABLE}, "
-                        "or install one (Debian: timgm6mb-soundfont)")
+        raise MuseError(
+            f"no General MIDI SoundFont found: pass one, set ${SOUNDFONT_VARIABLE}, "
+            "or install one (Debian: timgm6mb-soundfont)"
+        )
     if program is None:
-        raise MuseError("the fluidsynth program is not installed (Debian: fluidsynth); "
-                        "the built-in synthesizer needs nothing")
+        raise MuseError(
+            "the fluidsynth program is not installed (Debian: fluidsynth); "
+            "the built-in synthesizer needs nothing"
+        )
     return _fluidsynth(piece, sample_rate, program, font)
 
 
@@ -123,6 +131,7 @@ def _limit_peak(waveform: np.ndarray) -> np.ndarray:
 
 # --- FluidSynth ------------------------------------------------------------------------------
 
+
 def _fluidsynth(piece, sample_rate: int, program: str, soundfont: Path) -> np.ndarray:
     """The piece played by the ``fluidsynth`` program, with ``FLUIDSYNTH_TAIL_S`` of its release tail."""
     import soundfile
@@ -131,14 +140,33 @@ def _fluidsynth(piece, sample_rate: int, program: str, soundfont: Path) -> np.nd
         midi, wav = Path(folder) / "piece.mid", Path(folder) / "piece.wav"
         piece.write(str(midi))
         # Float samples: 16-bit output would be dithered, and then quantized a second time.
-        _run_fluidsynth([program, "-ni", "-q", "-g", str(FLUIDSYNTH_GAIN), "-r", str(sample_rate),
-                         "-T", "wav", "-O", "float", "-F", str(wav), str(soundfont), str(midi)],
-                        soundfont)
+        _run_fluidsynth(
+            [
+                program,
+                "-ni",
+                "-q",
+                "-g",
+                str(FLUIDSYNTH_GAIN),
+                "-r",
+                str(sample_rate),
+                "-T",
+                "wav",
+                "-O",
+                "float",
+                "-F",
+                str(wav),
+                str(soundfont),
+                str(midi),
+            ],
+            soundfont,
+        )
         try:
             audio, rate = soundfile.read(wav, dtype="float32", always_2d=True)
         except RuntimeError as error:
-            raise MuseError(f"fluidsynth wrote no readable audio with SoundFont {soundfont} ({error})") from None
-    mono = audio.mean(axis=1)[:round((piece.get_end_time() + FLUIDSYNTH_TAIL_S) * rate)]
+            raise MuseError(
+                f"fluidsynth wrote no readable audio with SoundFont {soundfont} ({error})"
+            ) from None
+    mono = audio.mean(axis=1)[: round((piece.get_end_time() + FLUIDSYNTH_TAIL_S) * rate)]
     if rate != sample_rate:
         import librosa
 
@@ -155,11 +183,14 @@ def _run_fluidsynth(command: list[str], soundfont: Path) -> None:
     # instead), so any error it prints counts as a failure.
     errors = [line for line in finished.stderr.splitlines() if "error" in line.lower()]
     if finished.returncode or errors:
-        reason = (errors or finished.stderr.strip().splitlines() or [f"exit status {finished.returncode}"])[0]
+        reason = (
+            errors or finished.stderr.strip().splitlines() or [f"exit status {finished.returncode}"]
+        )[0]
         raise MuseError(f"fluidsynth failed with SoundFont {soundfont}: {reason}")
 
 
 # --- The built-in synthesizer ------------------------------------------------------------------
+
 
 def synthesize(piece: pretty_midi.PrettyMIDI, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """The piece played by the built-in additive synthesizer: mono float32 in [-1, 1].
@@ -168,19 +199,27 @@ def synthesize(piece: pretty_midi.PrettyMIDI, sample_rate: int = SAMPLE_RATE) ->
     ``program`` and ``is_drum``; pitch bends and controllers are ignored. Deterministic: the
     same piece always gives the same samples.
     """
-    sounds = [(round(note.start * sample_rate), _note_sound(note, instrument, sample_rate))
-              for instrument in piece.instruments for note in instrument.notes]
+    sounds = [
+        (round(note.start * sample_rate), _note_sound(note, instrument, sample_rate))
+        for instrument in piece.instruments
+        for note in instrument.notes
+    ]
     length = max([round(SILENCE_S * sample_rate)] + [start + sound.size for start, sound in sounds])
     mix = np.zeros(length)
     for start, sound in sounds:
-        mix[start:start + sound.size] += sound
+        mix[start : start + sound.size] += sound
     return _limit_peak(mix)
 
 
 def _note_sound(note, instrument, sample_rate: int) -> np.ndarray:
     """One note's samples, from its start; noise is seeded by the note itself, so it repeats."""
     level = NOTE_LEVEL * (note.velocity / 127) ** 2  # about 40 dB from velocity 1 to 127
-    seed = [note.pitch, max(round(note.start * sample_rate), 0), instrument.program, int(instrument.is_drum)]
+    seed = [
+        note.pitch,
+        max(round(note.start * sample_rate), 0),
+        instrument.program,
+        int(instrument.is_drum),
+    ]
     rng = np.random.default_rng(seed)
     if instrument.is_drum:
         return level * _drum_hit(_drum_sound(note.pitch), sample_rate, rng)
@@ -222,36 +261,92 @@ class Voice:
 
 def _series(count: int, rolloff: float, even: float = 1.0) -> tuple[float, ...]:
     """Harmonic n at n**-rolloff (1: sawtooth), even ones scaled by ``even`` (0: square)."""
-    return tuple(n ** -rolloff * (even if n % 2 == 0 else 1.0) for n in range(1, count + 1))
+    return tuple(n**-rolloff * (even if n % 2 == 0 else 1.0) for n in range(1, count + 1))
 
 
-GUITAR = Voice(_series(12, 1.0), attack_s=0.003, decay_s=0.7, sustain=0.0, release_s=0.1, high_decay=4.0)
-STRINGS = Voice(_series(16, 1.0), attack_s=0.12, decay_s=0.5, sustain=1.0, release_s=0.25,
-                vibrato_hz=5.5, vibrato_depth=0.004)
-SYNTH_PAD = Voice(_series(10, 1.5), attack_s=0.35, decay_s=1.0, sustain=1.0, release_s=0.5,
-                  vibrato_hz=0.7, vibrato_depth=0.003)
+GUITAR = Voice(
+    _series(12, 1.0), attack_s=0.003, decay_s=0.7, sustain=0.0, release_s=0.1, high_decay=4.0
+)
+STRINGS = Voice(
+    _series(16, 1.0),
+    attack_s=0.12,
+    decay_s=0.5,
+    sustain=1.0,
+    release_s=0.25,
+    vibrato_hz=5.5,
+    vibrato_depth=0.004,
+)
+SYNTH_PAD = Voice(
+    _series(10, 1.5),
+    attack_s=0.35,
+    decay_s=1.0,
+    sustain=1.0,
+    release_s=0.5,
+    vibrato_hz=0.7,
+    vibrato_depth=0.003,
+)
 # Indexed by program // 8: the sixteen General MIDI families, in their numbering order.
 FAMILY_VOICES = (
-    Voice(_series(16, 1.3), attack_s=0.004, decay_s=1.0, sustain=0.0, release_s=0.12, high_decay=2.0),  # piano
-    Voice(_series(4, 2.5), attack_s=0.002, decay_s=0.5, sustain=0.0, release_s=0.15, high_decay=6.0),  # mallets
-    Voice((1.0, 0.7, 0.5, 0.45, 0.0, 0.3, 0.0, 0.25), attack_s=0.01, decay_s=0.1, sustain=1.0,
-          release_s=0.06),  # organ: drawbars 8', 4', 2 2/3', 2', 1 1/3', 1'
+    Voice(
+        _series(16, 1.3), attack_s=0.004, decay_s=1.0, sustain=0.0, release_s=0.12, high_decay=2.0
+    ),  # piano
+    Voice(
+        _series(4, 2.5), attack_s=0.002, decay_s=0.5, sustain=0.0, release_s=0.15, high_decay=6.0
+    ),  # mallets
+    Voice(
+        (1.0, 0.7, 0.5, 0.45, 0.0, 0.3, 0.0, 0.25),
+        attack_s=0.01,
+        decay_s=0.1,
+        sustain=1.0,
+        release_s=0.06,
+    ),  # organ: drawbars 8', 4', 2 2/3', 2', 1 1/3', 1'
     GUITAR,
-    Voice(_series(6, 2.2), attack_s=0.006, decay_s=1.2, sustain=0.3, release_s=0.08, high_decay=1.5),  # bass
+    Voice(
+        _series(6, 2.2), attack_s=0.006, decay_s=1.2, sustain=0.3, release_s=0.08, high_decay=1.5
+    ),  # bass
     STRINGS,
     replace(STRINGS, attack_s=0.2, vibrato_hz=4.5),  # ensemble, choir
-    Voice(_series(14, 0.8), attack_s=0.05, decay_s=0.4, sustain=0.85, release_s=0.12, bloom_s=0.08,
-          vibrato_hz=5.0, vibrato_depth=0.002),  # brass
-    Voice(_series(12, 1.2, even=0.2), attack_s=0.03, decay_s=0.3, sustain=0.9, release_s=0.08,
-          vibrato_hz=5.0, vibrato_depth=0.002),  # reed: clarinet-like, odd harmonics
-    Voice((1.0, 0.08, 0.03), attack_s=0.06, decay_s=0.3, sustain=0.9, release_s=0.12,
-          vibrato_hz=5.0, vibrato_depth=0.003, breath=0.02),  # pipe, flute
-    Voice(_series(16, 1.0, even=0.0), attack_s=0.01, decay_s=0.2, sustain=0.9, release_s=0.08),  # synth lead
+    Voice(
+        _series(14, 0.8),
+        attack_s=0.05,
+        decay_s=0.4,
+        sustain=0.85,
+        release_s=0.12,
+        bloom_s=0.08,
+        vibrato_hz=5.0,
+        vibrato_depth=0.002,
+    ),  # brass
+    Voice(
+        _series(12, 1.2, even=0.2),
+        attack_s=0.03,
+        decay_s=0.3,
+        sustain=0.9,
+        release_s=0.08,
+        vibrato_hz=5.0,
+        vibrato_depth=0.002,
+    ),  # reed: clarinet-like, odd harmonics
+    Voice(
+        (1.0, 0.08, 0.03),
+        attack_s=0.06,
+        decay_s=0.3,
+        sustain=0.9,
+        release_s=0.12,
+        vibrato_hz=5.0,
+        vibrato_depth=0.003,
+        breath=0.02,
+    ),  # pipe, flute
+    Voice(
+        _series(16, 1.0, even=0.0), attack_s=0.01, decay_s=0.2, sustain=0.9, release_s=0.08
+    ),  # synth lead
     SYNTH_PAD,
     replace(SYNTH_PAD, bloom_s=0.5, breath=0.05),  # synth effects
     replace(GUITAR, harmonics=_series(14, 0.8), decay_s=0.5),  # ethnic: sitar, banjo, koto
-    Voice(_series(3, 2.0), attack_s=0.002, decay_s=0.2, sustain=0.0, release_s=0.08, high_decay=8.0),  # percussive
-    Voice(_series(2, 2.0), attack_s=0.02, decay_s=0.3, sustain=0.7, release_s=0.2, breath=0.5),  # sound effects
+    Voice(
+        _series(3, 2.0), attack_s=0.002, decay_s=0.2, sustain=0.0, release_s=0.08, high_decay=8.0
+    ),  # percussive
+    Voice(
+        _series(2, 2.0), attack_s=0.02, decay_s=0.3, sustain=0.7, release_s=0.2, breath=0.5
+    ),  # sound effects
 )
 
 
@@ -259,8 +354,9 @@ def _pitched_note(note, voice: Voice, sample_rate: int, rng: np.random.Generator
     duration = max(note.end - note.start, 0.0)
     t = _time_axis(duration + voice.release_s, sample_rate)
     frequency = _hz(note.pitch)
-    tone = _harmonic_sum(_phase(t, frequency, voice), _audible(voice, frequency, sample_rate),
-                         _brightness(t, voice))
+    tone = _harmonic_sum(
+        _phase(t, frequency, voice), _audible(voice, frequency, sample_rate), _brightness(t, voice)
+    )
     if voice.breath:
         tone += voice.breath * rng.standard_normal(t.size)
     return _envelope(t, duration, voice, note.pitch) * tone
@@ -270,14 +366,19 @@ def _phase(t: np.ndarray, frequency: float, voice: Voice) -> np.ndarray:
     """Radians of the fundamental; vibrato enters as the integral of a sine-wobbling frequency."""
     phase = 2 * np.pi * frequency * t
     if voice.vibrato_hz:
-        phase += frequency * voice.vibrato_depth / voice.vibrato_hz * (1 - np.cos(2 * np.pi * voice.vibrato_hz * t))
+        phase += (
+            frequency
+            * voice.vibrato_depth
+            / voice.vibrato_hz
+            * (1 - np.cos(2 * np.pi * voice.vibrato_hz * t))
+        )
     return phase
 
 
 def _audible(voice: Voice, frequency: float, sample_rate: int) -> np.ndarray:
     """The voice's harmonics at equal total power, less those above Nyquist (they would alias)."""
     amplitudes = np.asarray(voice.harmonics)
-    amplitudes = amplitudes / np.sqrt(np.sum(amplitudes ** 2))
+    amplitudes = amplitudes / np.sqrt(np.sum(amplitudes**2))
     highest = frequency * (1 + voice.vibrato_depth) * np.arange(1, amplitudes.size + 1)
     return amplitudes[highest < sample_rate / 2]
 
@@ -332,22 +433,46 @@ class DrumSound:
     tone_decay_s: float = 0.1
 
 
-KICK = DrumSound(0.45, noise=0.1, noise_decay_s=0.005, tone=1.0, tone_hz=50.0, sweep_hz=100.0, tone_decay_s=0.15)
-SNARE = DrumSound(0.3, noise=0.8, noise_decay_s=0.1, noise_tilt=1, tone=0.5, tone_hz=180.0, tone_decay_s=0.05)
+KICK = DrumSound(
+    0.45, noise=0.1, noise_decay_s=0.005, tone=1.0, tone_hz=50.0, sweep_hz=100.0, tone_decay_s=0.15
+)
+SNARE = DrumSound(
+    0.3, noise=0.8, noise_decay_s=0.1, noise_tilt=1, tone=0.5, tone_hz=180.0, tone_decay_s=0.05
+)
 CLOSED_HAT = DrumSound(0.12, noise=0.6, noise_decay_s=0.03, noise_tilt=2)
 OPEN_HAT = replace(CLOSED_HAT, length_s=0.6, noise_decay_s=0.2)
 CYMBAL = DrumSound(1.8, noise=0.6, noise_decay_s=0.6, noise_tilt=2)
 CLICK = DrumSound(0.08, noise=0.5, noise_decay_s=0.015, noise_tilt=1)  # every other percussion key
-DRUM_SOUNDS = {35: KICK, 36: KICK, 38: SNARE, 40: SNARE, 42: CLOSED_HAT, 44: CLOSED_HAT, 46: OPEN_HAT,
-               49: CYMBAL, 51: CYMBAL, 52: CYMBAL, 55: CYMBAL, 57: CYMBAL, 59: CYMBAL}
+DRUM_SOUNDS = {
+    35: KICK,
+    36: KICK,
+    38: SNARE,
+    40: SNARE,
+    42: CLOSED_HAT,
+    44: CLOSED_HAT,
+    46: OPEN_HAT,
+    49: CYMBAL,
+    51: CYMBAL,
+    52: CYMBAL,
+    55: CYMBAL,
+    57: CYMBAL,
+    59: CYMBAL,
+}
 TOM_KEYS = (41, 43, 45, 47, 48, 50)  # low floor tom up to high tom
 
 
 def _drum_sound(key: int) -> DrumSound:
     if key in TOM_KEYS:
         pitch_hz = _hz(key + 7)  # 131 Hz (key 41) to 220 Hz (key 50)
-        return DrumSound(0.5, noise=0.15, noise_decay_s=0.01, tone=1.0, tone_hz=pitch_hz,
-                         sweep_hz=0.3 * pitch_hz, tone_decay_s=0.2)
+        return DrumSound(
+            0.5,
+            noise=0.15,
+            noise_decay_s=0.01,
+            tone=1.0,
+            tone_hz=pitch_hz,
+            sweep_hz=0.3 * pitch_hz,
+            tone_decay_s=0.2,
+        )
     return DRUM_SOUNDS.get(key, CLICK)
 
 
@@ -355,9 +480,20 @@ def _drum_hit(sound: DrumSound, sample_rate: int, rng: np.random.Generator) -> n
     t = _time_axis(sound.length_s, sample_rate)
     hit = np.zeros_like(t)
     if sound.noise:
-        hit += sound.noise * _tilted_noise(rng, t.size, sound.noise_tilt) * np.exp(-t / sound.noise_decay_s)
+        hit += (
+            sound.noise
+            * _tilted_noise(rng, t.size, sound.noise_tilt)
+            * np.exp(-t / sound.noise_decay_s)
+        )
     if sound.tone:
-        phase = 2 * np.pi * (sound.tone_hz * t + sound.sweep_hz * sound.sweep_s * (1 - np.exp(-t / sound.sweep_s)))
+        phase = (
+            2
+            * np.pi
+            * (
+                sound.tone_hz * t
+                + sound.sweep_hz * sound.sweep_s * (1 - np.exp(-t / sound.sweep_s))
+            )
+        )
         hit += sound.tone * np.sin(phase) * np.exp(-t / sound.tone_decay_s)
     return hit * _fade_out(t, sound.length_s, sound.length_s / 4)
 

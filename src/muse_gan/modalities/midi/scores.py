@@ -89,26 +89,35 @@ def _in_time(where):
         with time_limit(SCORE_SECONDS, _TooSlow):
             yield
     except _TooSlow:
-        raise DataError(f"{where}: not read within {SCORE_SECONDS:g} s "
-                        "(music21 slows down badly on some files)") from None
+        raise DataError(
+            f"{where}: not read within {SCORE_SECONDS:g} s (music21 slows down badly on some files)"
+        ) from None
 
 
-def _read_scores(path: pathlib.Path, default_tempo: float, default_program: int) -> list[pretty_midi.PrettyMIDI]:
+def _read_scores(
+    path: pathlib.Path, default_tempo: float, default_program: int
+) -> list[pretty_midi.PrettyMIDI]:
     pieces = _parse_pieces(path)
     midis = []
     for number, score in enumerate(pieces, start=1):
         piece = f"piece {number}" if len(pieces) > 1 else "the score"
         try:
             midi = _score_to_midi(score, default_tempo, default_program)
-        except Exception as error:  # music21 parses odd files into streams its own methods then trip over
-            raise DataError(f"{path}: {piece} cannot be read as music ({_one_line(error)})") from None
+        except (
+            Exception
+        ) as error:  # music21 parses odd files into streams its own methods then trip over
+            raise DataError(
+                f"{path}: {piece} cannot be read as music ({_one_line(error)})"
+            ) from None
         if not any(track.notes for track in midi.instruments):
             raise DataError(f"{path}: {piece} has no notes")
         midis.append(midi)
     return midis
 
 
-def abc_to_midi(tune: str, default_tempo: float = 100.0, default_program: int = 0) -> pretty_midi.PrettyMIDI:
+def abc_to_midi(
+    tune: str, default_tempo: float = 100.0, default_program: int = 0
+) -> pretty_midi.PrettyMIDI:
     """One ABC tune (text) as a PrettyMIDI, as ``read_scores`` reads a file's. Raises
     ``DataError`` when music21 cannot parse it or it holds no notes."""
     _short_enough(tune, "the tune")
@@ -139,7 +148,11 @@ def _with_unit_length(tune: str) -> str:
     if re.search(r"^L:", tune, re.MULTILINE):
         return tune
     meter = re.search(r"^M:\s*(\d+)\s*/\s*(\d+)", tune, re.MULTILINE)
-    short = meter is not None and int(meter.group(2)) and int(meter.group(1)) / int(meter.group(2)) < 0.75
+    short = (
+        meter is not None
+        and int(meter.group(2))
+        and int(meter.group(1)) / int(meter.group(2)) < 0.75
+    )
     unit = "L:1/16" if short else "L:1/8"
     header = re.search(r"^X:[^\n]*\n", tune, re.MULTILINE)
     at = header.end() if header else 0
@@ -210,7 +223,9 @@ def _short_enough(abc: str, where) -> str:
     still grows faster than the length (2,700 bars: minutes), and no folk tune is that long."""
     for tune in re.split(r"^X:", abc, flags=re.MULTILINE):
         if tune.count("|") > MAX_ABC_BARS:
-            raise DataError(f"{where}: a tune of over {MAX_ABC_BARS} bars (music21 would take minutes over it)")
+            raise DataError(
+                f"{where}: a tune of over {MAX_ABC_BARS} bars (music21 would take minutes over it)"
+            )
     return abc
 
 
@@ -225,7 +240,9 @@ def _check_readable(path: pathlib.Path) -> None:
     if path.suffix.lower() == ".mxl":
         size = _unpacked_size(path)
     if size > MAX_SCORE_BYTES:
-        raise DataError(f"{path}: {size} bytes of notation is over the {MAX_SCORE_BYTES} a score may have")
+        raise DataError(
+            f"{path}: {size} bytes of notation is over the {MAX_SCORE_BYTES} a score may have"
+        )
     if path.suffix.lower() == ".abc":
         _short_enough(path.read_text(encoding="utf-8", errors="replace"), path)
 
@@ -240,7 +257,9 @@ def _unpacked_size(path: pathlib.Path) -> int:
         with zipfile.ZipFile(path) as archive:
             return sum(member.file_size for member in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise DataError(f"{path}: not a readable compressed MusicXML file ({_one_line(error)})") from None
+        raise DataError(
+            f"{path}: not a readable compressed MusicXML file ({_one_line(error)})"
+        ) from None
 
 
 def _one_line(error: Exception) -> str:

@@ -11,10 +11,18 @@ from ...core.config import register_section
 class RollGanTerms:
     """``[midi.gan]``: what piano rolls add to a GAN's training (see ``gan_terms``)."""
 
-    critic_chroma: bool = False  # the critic also reads every track's pitch classes (MuseGAN's chroma stream)
-    activity_weight: float = 0.0  # weight of matching each track's share of sounding steps to the data's
-    harmony_weight: float = 0.0  # weight of matching each pair of tracks' tonal distance per bar to the data's
-    rhythm_weight: float = 0.0  # weight of matching how often each track starts a note at each step of the bar
+    critic_chroma: bool = (
+        False  # the critic also reads every track's pitch classes (MuseGAN's chroma stream)
+    )
+    activity_weight: float = (
+        0.0  # weight of matching each track's share of sounding steps to the data's
+    )
+    harmony_weight: float = (
+        0.0  # weight of matching each pair of tracks' tonal distance per bar to the data's
+    )
+    rhythm_weight: float = (
+        0.0  # weight of matching how often each track starts a note at each step of the bar
+    )
     voice_ranges: bool = False  # each track sounds only pitches it has in the training data
 
 
@@ -37,13 +45,26 @@ class MidiConfig:
     tempo: float = 100.0  # quarter notes per minute, when the caller gives none
     window_bars: int = 4  # training windows, in bars; windows start on bar lines
     transpose: int = 6  # augmentation: each training window shifted by a random interval of up to ± this many semitones
-    common_key: bool = False  # move every piece to C major or A minor first (its estimated key); see keys.py
+    common_key: bool = (
+        False  # move every piece to C major or A minor first (its estimated key); see keys.py
+    )
     gan: RollGanTerms = field(default_factory=RollGanTerms)
 
     # Keys that lived in other sections before (config files and checkpoints of format 1 use them).
-    MOVED = {"data.window_bars": "window_bars", "data.transpose": "transpose", "data.common_key": "common_key"} | {
-        f"gan.{key}": f"gan.{key}" for key in ("critic_chroma", "activity_weight", "harmony_weight", "rhythm_weight",
-                                               "voice_ranges")}
+    MOVED = {
+        "data.window_bars": "window_bars",
+        "data.transpose": "transpose",
+        "data.common_key": "common_key",
+    } | {
+        f"gan.{key}": f"gan.{key}"
+        for key in (
+            "critic_chroma",
+            "activity_weight",
+            "harmony_weight",
+            "rhythm_weight",
+            "voice_ranges",
+        )
+    }
 
     # What only training reads: the prepared cache does not depend on these.
     TRAINING_ONLY = ("window_bars", "transpose", "common_key", "gan")

@@ -31,7 +31,7 @@ from ..midi.scores import abc_to_midi
 from ..midi.settings import MidiConfig
 from ..registry import ADAPTERS
 from .folk import folk_tunes
-from .pieces import music_only, numbered, split_pieces, text_of  # noqa: F401  (text_of: for callers)
+from .pieces import music_only, numbered, split_pieces, text_of
 from .settings import TextConfig
 
 TEXT_SUFFIXES = (".txt", ".abc")
@@ -39,14 +39,17 @@ MUSIC_FORMATS = (".mid", ".wav", ".png")  # an ABC tune played
 PAD, UNKNOWN, END = "<pad>", "<unk>", "<end>"
 RESERVED = (PAD, UNKNOWN, END)
 VOCABULARIES = ("char", "abc")
-ABC_TOKEN = re.compile(r"""
+ABC_TOKEN = re.compile(
+    r"""
     [MLK]:[^\n]*\n                      # a meter, unit length or key line, whole
   | \|\]|\|\||\[\||\|:|:\||::|\|[12]?   # bar lines and repeats
   | \[[12]                              # first and second endings
   | [\^=_]*[A-Ga-gz][,']*               # a note or rest with accidentals and octave marks
   | \d+/\d+|\d+|/+\d*                   # durations
   | .|\n                                # anything else, one character
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 @ADAPTERS.register("text")
@@ -56,15 +59,21 @@ class TextAdapter(Adapter, Tokens):
     item_name = "piece"
     suffixes = TEXT_SUFFIXES
     formats = (".abc", ".txt") + MUSIC_FORMATS
-    single_item_formats = MUSIC_FORMATS  # one tune per file: a tune that is not valid ABC is skipped
+    single_item_formats = (
+        MUSIC_FORMATS  # one tune per file: a tune that is not valid ABC is skipped
+    )
     preview_count = 4
     evaluation_count = 100
     frame_name = "tokens"
 
-    def __init__(self, settings: TextConfig = TextConfig(), vocabulary: tuple[str, ...] = (), start: str = ""):
+    def __init__(
+        self, settings: TextConfig = TextConfig(), vocabulary: tuple[str, ...] = (), start: str = ""
+    ):
         _check(settings)
         super().__init__(settings)
-        self.start = start  # the first line every training piece has (ABC: "X:1"): sampling starts there too
+        self.start = (
+            start  # the first line every training piece has (ABC: "X:1"): sampling starts there too
+        )
         self.vocabulary = RESERVED + tuple(token for token in vocabulary if token not in RESERVED)
         self.ids = {token: number for number, token in enumerate(self.vocabulary)}
 
@@ -74,25 +83,33 @@ class TextAdapter(Adapter, Tokens):
 
     @property
     def spec(self) -> Spec:
-        return Spec("categorical", channels=1, width=len(self.vocabulary), window=self.settings.window,
-                    channel_tracks=False)
+        return Spec(
+            "categorical",
+            channels=1,
+            width=len(self.vocabulary),
+            window=self.settings.window,
+            channel_tracks=False,
+        )
 
     @property
     def sample_formats(self) -> tuple[str, ...]:
         return (".abc",) if self.settings.vocabulary == "abc" else (".txt",)
 
     def to_dict(self) -> dict:
-        return super().to_dict() | {"tokens": list(self.vocabulary[len(RESERVED):]), "start": self.start}
+        return super().to_dict() | {
+            "tokens": list(self.vocabulary[len(RESERVED) :]),
+            "start": self.start,
+        }
 
     @classmethod
-    def from_dict(cls, values: dict, where: str = "checkpoint") -> "TextAdapter":
+    def from_dict(cls, values: dict, where: str = "checkpoint") -> TextAdapter:
         values = dict(values)
         tokens, start = pop_names(values, "tokens", where), values.pop("start", "")
         if not isinstance(start, str):
             raise ConfigError(f"{where}: start must be a string")
         return cls(settings_from(cls, values, where), tokens, start)
 
-    def fitted(self, pieces) -> "TextAdapter":
+    def fitted(self, pieces) -> TextAdapter:
         """This adapter with the vocabulary of ``pieces``' texts, at most ``text.max_vocabulary``
         tokens (the most frequent; the rest read as the unknown token), and the first line
         they all share, if any: sampling starts with it, as a piece does."""
@@ -103,7 +120,9 @@ class TextAdapter(Adapter, Tokens):
             first_lines.add(text.partition("\n")[0] + "\n" if "\n" in text else None)
             for token in self.tokens(text):
                 counts[token] = counts.get(token, 0) + 1
-        kept = sorted(counts, key=lambda token: (-counts[token], token))[:self.settings.max_vocabulary - len(RESERVED)]
+        kept = sorted(counts, key=lambda token: (-counts[token], token))[
+            : self.settings.max_vocabulary - len(RESERVED)
+        ]
         start = first_lines.pop() if len(first_lines) == 1 else None
         return TextAdapter(self.settings, tuple(sorted(kept)), start or "")
 
@@ -160,7 +179,9 @@ class TextAdapter(Adapter, Tokens):
         """``text`` as one-hot frames ``(1, tokens, vocabulary)``, with no end token: the piece goes on."""
         ids = self.token_ids(text)[:-1]
         if not 1 <= len(ids) < steps:
-            raise MuseError(f"--primer: {len(ids)} tokens; it must be from 1 to --length - 1 ({steps - 1})")
+            raise MuseError(
+                f"--primer: {len(ids)} tokens; it must be from 1 to --length - 1 ({steps - 1})"
+            )
         return self.one_hot(ids)
 
     # training and measuring
@@ -174,8 +195,14 @@ class TextAdapter(Adapter, Tokens):
     def likelihood(self, nats_per_frame: float, frames: int, pieces: list) -> dict:
         """Bits per character of text (the end of each piece counts as one character)."""
         characters = sum(len(text_of(piece.tensor)) + 1 for piece in pieces)
-        return {"measure": "NLL", "unit": "bits per character", "value": nats_per_frame * frames / math.log(2) / characters,
-                "pieces": len(pieces), "frames": characters, "frame_name": "characters"}
+        return {
+            "measure": "NLL",
+            "unit": "bits per character",
+            "value": nats_per_frame * frames / math.log(2) / characters,
+            "pieces": len(pieces),
+            "frames": characters,
+            "frame_name": "characters",
+        }
 
     def judge(self, options):
         from .judge import TextJudge
@@ -205,13 +232,14 @@ class TextAdapter(Adapter, Tokens):
         if suffix in MUSIC_FORMATS and len(items) == 1:
             return tune_bytes(self.decode(items[0]), suffix)
         if suffix not in (".txt", ".abc"):
-            raise DataError(f"cannot write '{suffix}' files from a text model (known: .txt, .abc; "
-                            f"and one ABC tune per .mid, .wav or .png file)")
+            raise DataError(
+                f"cannot write '{suffix}' files from a text model (known: .txt, .abc; "
+                f"and one ABC tune per .mid, .wav or .png file)"
+            )
         texts = [self.decode(item) for item in items]
         if self.settings.vocabulary == "abc":
             texts = [numbered(text, number) for number, text in enumerate(texts, 1)]
         return ("\n\n".join(text.strip("\n") for text in texts) + "\n").encode("utf-8")
-
 
 
 def tune_bytes(tune: str, suffix: str) -> bytes:
@@ -233,7 +261,7 @@ def _check(settings: TextConfig) -> None:
         raise ConfigError(f"text.{key}: {getattr(settings, key)!r} {reason}")
 
     if settings.vocabulary not in VOCABULARIES:
-        fail("vocabulary", "must be \"char\" or \"abc\"")
+        fail("vocabulary", 'must be "char" or "abc"')
     if settings.window < 8 or settings.window % 8:
         fail("window", "must be a multiple of 8, at least 8 tokens")
     if not 4 <= settings.max_vocabulary <= 10_000:

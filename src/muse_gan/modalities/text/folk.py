@@ -13,6 +13,8 @@ FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "nottingham-
 def folk_tunes() -> list[Path]:
     """The ABC files of music21's folk collections, by collection and then name (no parsing)."""
     corpus = music21_corpus()
-    return [path for collection in FOLK_COLLECTIONS for path in sorted((corpus / collection).rglob("*.abc"))]
-
-
+    return [
+        path
+        for collection in FOLK_COLLECTIONS
+        for path in sorted((corpus / collection).rglob("*.abc"))
+    ]

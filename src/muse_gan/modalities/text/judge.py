@@ -23,13 +23,18 @@ class TextJudge(Judge):
     def generate(self, muse, count):
         texts = []
         for start in range(0, count, CHUNK):
-            texts += muse.sample(min(CHUNK, count - start), seed=self.options.seed + start,
-                                 temperature=self.options.temperature)
+            texts += muse.sample(
+                min(CHUNK, count - start),
+                seed=self.options.seed + start,
+                temperature=self.options.temperature,
+            )
         return Samples(GENERATED, texts)
 
     def per_item(self, samples):
-        return {"characters": np.array([len(text) for text in samples.items], dtype=float),
-                "lines": np.array([text.count("\n") + 1 for text in samples.items], dtype=float)}
+        return {
+            "characters": np.array([len(text) for text in samples.items], dtype=float),
+            "lines": np.array([text.count("\n") + 1 for text in samples.items], dtype=float),
+        }
 
     def reference_metrics(self, reference, report):
         self.abc = sum(_has_key_line(text) for text in reference.items) >= len(reference.items) / 2

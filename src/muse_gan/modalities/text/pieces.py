@@ -22,7 +22,9 @@ def split_pieces(text: str, abc: bool) -> list[str]:
     the stretches between blank lines."""
     if abc and re.search(r"^X:", text, re.MULTILINE):
         starts = [match.start() for match in re.finditer(r"^X:", text, re.MULTILINE)]
-        return [text[start:end].strip() + "\n" for start, end in zip(starts, starts[1:] + [len(text)])]
+        return [
+            text[start:end].strip() + "\n" for start, end in zip(starts, starts[1:] + [len(text)])
+        ]
     return [piece.strip() + "\n" for piece in re.split(r"\n\s*\n", text) if piece.strip()]
 
 

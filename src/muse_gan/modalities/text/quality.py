@@ -30,7 +30,7 @@ def abc_parse_rate(tunes: list[str]) -> float:
 
 
 def ngram_counts(texts: list[str], n: int) -> Counter:
-    return Counter(text[start:start + n] for text in texts for start in range(len(text) - n + 1))
+    return Counter(text[start : start + n] for text in texts for start in range(len(text) - n + 1))
 
 
 def js_divergence(first: Counter, second: Counter) -> float:
@@ -42,9 +42,13 @@ def js_divergence(first: Counter, second: Counter) -> float:
     for key in first.keys() | second.keys():
         p, q = first[key] / first_total, second[key] / second_total
         middle = (p + q) / 2
-        divergence += 0.5 * (p * math.log2(p / middle) if p else 0.0) + 0.5 * (q * math.log2(q / middle) if q else 0.0)
+        divergence += 0.5 * (p * math.log2(p / middle) if p else 0.0) + 0.5 * (
+            q * math.log2(q / middle) if q else 0.0
+        )
     return divergence
 
 
-def ngram_js_divergence(texts: list[str], reference: list[str], orders=(1, 2, 3, 4)) -> dict[int, float]:
+def ngram_js_divergence(
+    texts: list[str], reference: list[str], orders=(1, 2, 3, 4)
+) -> dict[int, float]:
     return {n: js_divergence(ngram_counts(texts, n), ngram_counts(reference, n)) for n in orders}

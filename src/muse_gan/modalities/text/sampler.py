@@ -24,8 +24,13 @@ class TokenSampler(Sampler):
         self.adapter, self.window = adapter, window
         stride = window // 2
         sequences = [adapter.token_ids(text_of(piece.tensor)) for piece in pieces]
-        self.starts = torch.tensor([(number, start) for number, ids in enumerate(sequences)
-                                    for start in range(0, max(1, len(ids) - stride), stride)])
+        self.starts = torch.tensor(
+            [
+                (number, start)
+                for number, ids in enumerate(sequences)
+                for start in range(0, max(1, len(ids) - stride), stride)
+            ]
+        )
         self.lengths = torch.tensor([len(ids) for ids in sequences])
         self.firsts = self.lengths.cumsum(0) - self.lengths  # where each piece begins in self.ids
         self.ids = torch.cat(sequences).int()
@@ -41,10 +46,17 @@ class TokenSampler(Sampler):
     def in_order(self, size: int):
         """Every window once, in batches: for validation."""
         for first in range(0, len(self.starts), size):
-            yield self._windows(self.starts[first:first + size]), None
+            yield self._windows(self.starts[first : first + size]), None
 
     def _windows(self, starts: torch.Tensor) -> torch.Tensor:
-        pieces, steps = starts[:, :1], starts[:, 1:] + torch.arange(self.window)  # (batch, 1), (batch, window)
+        pieces, steps = (
+            starts[:, :1],
+            starts[:, 1:] + torch.arange(self.window),
+        )  # (batch, 1), (batch, window)
         inside = steps < self.lengths[pieces]
-        where = (self.firsts[pieces] + steps).clamp(max=len(self.ids) - 1)  # past a piece's end: padding
-        return self.adapter.one_hot(torch.where(inside, self.ids[where], 0).long())  # 0: the padding token
+        where = (self.firsts[pieces] + steps).clamp(
+            max=len(self.ids) - 1
+        )  # past a piece's end: padding
+        return self.adapter.one_hot(
+            torch.where(inside, self.ids[where], 0).long()
+        )  # 0: the padding token
