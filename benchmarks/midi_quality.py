@@ -58,9 +58,8 @@ def statistics(rolls, adapter) -> dict[str, float]:
 def data_rolls(model, count: int):
     config, adapter = model.config, model.adapter
     train = evaluation_pieces(config, adapter, None, "train", quiet=True)
-    windows = WindowSampler(
-        train, BARS * adapter.steps_per_bar, adapter.steps_per_bar, seed=0
-    )  # untransposed
+    # untransposed
+    windows = WindowSampler(train, BARS * adapter.steps_per_bar, adapter.steps_per_bar, seed=0)
     return list(windows.batch(count)[0])
 
 

@@ -28,9 +28,8 @@ def measure(corpus: str, workers: list[int]) -> list[str]:
     from muse_gan.core.store import cache_dir, load_pieces, prepare, source_files
 
     adapter = build_adapter(load_config(None, [f'data.modality="{CORPORA[corpus]}"']))
-    files = source_files(
-        corpus, adapter.suffixes, corpora=adapter.corpora
-    )  # writes the built-in files once
+    # writes the built-in files once
+    files = source_files(corpus, adapter.suffixes, corpora=adapter.corpora)
     rates = []
     for count in workers:
         shutil.rmtree(cache_dir() / "prepared", ignore_errors=True)

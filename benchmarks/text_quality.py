@@ -57,9 +57,8 @@ def main() -> None:
     )
     for name, model in models.items():
         texts = [model.sample(1, seed=seed)[0] for seed in range(arguments.count)]
-        report = likelihood(
-            model, held_out
-        )  # bits per character; None for a model without a likelihood
+        # bits per character; None for a model without a likelihood
+        report = likelihood(model, held_out)
         bits = f"{report['value']:.3f}" if report else ""
         print(row(f"{name} ({model.objective.family})", texts, reference, bits))
 

@@ -75,12 +75,13 @@ def tiny_vae_run(tmp_path_factory):
     from muse_gan.training import train
 
     run = tmp_path_factory.mktemp("tiny-vae") / "run"
+    # a VAE validates slowly
     vae = [
         'model.family="vae"',
         "model.latent=8",
         "midi.window_bars=1",
         "train.eval_every=4",
-    ]  # a VAE validates slowly
+    ]
     train(load_config(None, TINY + vae), run, quiet=True)
     return run
 

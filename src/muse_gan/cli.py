@@ -22,9 +22,8 @@ class MuseGroup(click.Group):
             return super().invoke(ctx)
         except MuseError as error:
             raise click.ClickException(str(error)) from None
-        except (
-            KeyboardInterrupt
-        ):  # training saves and says how to resume; elsewhere nothing is half-written
+        # training saves and says how to resume; elsewhere nothing is half-written
+        except KeyboardInterrupt:
             click.echo("Error: interrupted", err=True)
             ctx.exit(130)
 

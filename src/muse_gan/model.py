@@ -69,10 +69,11 @@ class MuseModel:
         if shift:
             given = self.adapter.shifted(given, shift)
         generator = torch.Generator().manual_seed(seed)
+        # one thread: float sums in one order, same bytes
         with (
             _single_thread(),
             self._decoding(decode),
-        ):  # one thread: float sums in one order, same bytes
+        ):
             roll = self.objective.sample(
                 1, bars * self.adapter.steps_per_bar, temperature, generator, given
             )[0]

@@ -38,9 +38,8 @@ def train(
         _check_resumable(previous, config, run_dir)
     adapter = build_adapter(config)
     _check_before_reading_data(config, adapter)
-    group = distributed.join(
-        pick_device(config.train.device).type
-    )  # one process of torchrun's, or alone
+    # one process of torchrun's, or alone
+    group = distributed.join(pick_device(config.train.device).type)
     trainer = _train(config, run_dir, adapter, saved, init, quiet or not group.main, group)
     distributed.leave(group)  # after a failure, torchrun stops the other processes instead
     return trainer
@@ -87,9 +86,8 @@ def build_trainer(
     objective = build_objective(adapter, config)
     if theirs:
         _initialise(objective, theirs, init)
-    selection = (
-        _selection(config, adapter, pieces["valid"], run_dir) if group.main else None
-    )  # only rank 0 validates
+    # only rank 0 validates
+    selection = _selection(config, adapter, pieces["valid"], run_dir) if group.main else None
     return Trainer(
         config,
         run_dir,

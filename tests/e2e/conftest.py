@@ -4,11 +4,12 @@ import pytest
 
 from ..conftest import TINY, set_options
 
+# TINY's GAN: small layers, one critic step
 GAN = [
     "model.channels=4",
     "model.latent=4",
     "gan.critic_steps=1",
-]  # TINY's GAN: small layers, one critic step
+]
 
 
 @pytest.fixture(scope="session")

@@ -75,9 +75,8 @@ def test_training_writes_a_model_and_samples_as_sound_and_picture(audio_run):
     _family, run = audio_run
     assert (run / "model.safetensors").exists()
     samples, rate = wav((run / "samples" / "step_000004.wav").read_bytes())
-    assert (
-        rate == 16000 and len(samples) == 8 * CLIP + 7 * 4000
-    )  # eight notes, a quarter second apart
+    # eight notes, a quarter second apart
+    assert rate == 16000 and len(samples) == 8 * CLIP + 7 * 4000
     assert png(run / "samples" / "step_000004.png").mode == "RGB"
 
 
@@ -143,10 +142,11 @@ def test_the_pitch_asked_for_changes_the_note(audio_run):
 def test_animate_walks_through_sounds_as_a_gif_of_spectrograms(audio_run, tmp_path):
     family, run = audio_run
     gif = animated(run, family, "60", tmp_path / "walk.gif", 6)
+    # two pixels per cell, time across, mels up, as sample's PNGs
     assert gif is None or gif.size == (
         2 * 16,
         2 * 32,
-    )  # two pixels per cell, time across, mels up, as sample's PNGs
+    )
 
 
 def test_compose_straight_to_wav(tiny_run, tmp_path):

@@ -57,9 +57,8 @@ def test_a_format_1_gan_keeps_its_piano_roll_terms():
     tensors, _ = load_checkpoint(FORMAT1 / "gan-terms.safetensors")
     assert torch.equal(state["generator.output_filter.heard"], tensors["model.generator.heard"])
     assert torch.equal(state["generator.width_bias"], tensors["model.generator.pitch_bias"])
-    assert any(
-        name.startswith("critic.chroma.") for name in state
-    )  # the chroma critic stream is built
+    # the chroma critic stream is built
+    assert any(name.startswith("critic.chroma.") for name in state)
 
 
 def run_folder(checkpoint: Path, run: Path) -> Path:

@@ -68,9 +68,8 @@ def test_training_onto_a_full_disk_is_one_clear_line(tmp_path, private_cache):
         preexec_fn=full_disk(20_000),
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert (
-        "not cached:" in result.stderr
-    )  # the prepared data is bigger than the disk allows: the run goes on
+    # the prepared data is bigger than the disk allows: the run goes on
+    assert "not cached:" in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"Error: {run}/") and last.endswith(
         ".safetensors: cannot write (File too large)"
@@ -105,9 +104,8 @@ def test_eval_on_the_models_own_validation_split(tiny_run):
     result = muse("eval", "--model", tiny_run, "--split", "valid", "-n", 4, "--bars", 2)
     assert result.exit_code == 0, result.output
     line = next(line for line in result.output.splitlines() if line.startswith("frame NLL"))
-    assert (
-        0 < float(line.split()[2]) < 1000
-    )  # "frame NLL 12.345 nats per frame on the reference ..."
+    # "frame NLL 12.345 nats per frame on the reference ..."
+    assert 0 < float(line.split()[2]) < 1000
 
 
 def test_fine_tune_then_resume_from_the_command_line(tiny_run, tmp_path):
@@ -161,9 +159,8 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, stop):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = (
-        time.time() + 300
-    )  # generous: a loaded machine is slow, and speed is not what this tests
+    # generous: a loaded machine is slow, and speed is not what this tests
+    deadline = time.time() + 300
     while not (run / "checkpoints" / "latest.safetensors").exists() and time.time() < deadline:
         time.sleep(0.2)
     process.send_signal(getattr(signal, stop))
@@ -177,11 +174,12 @@ def test_ctrl_c_before_training_starts_is_one_line(tmp_path, private_cache):
     import signal
 
     options = set_options(TINY)
+    # a fresh cache: it parses chorales for a while
     process = subprocess.Popen(
         [sys.executable, "-m", "muse_gan", "train", "--out", str(tmp_path / "run"), *options],
         stderr=subprocess.PIPE,
         text=True,
-    )  # a fresh cache: it parses chorales for a while
+    )
     assert process.stderr.readline().startswith("run folder:")
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=300)

@@ -27,15 +27,13 @@ def test_workers_prepare_the_same_pieces_and_lines_as_this_process(tmp_path, cap
     slow = tmp_path / "songs" / "f_slow.abc"  # a field change in every bar: music21 takes seconds
     slow.write_text("X:1\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|dedB ded4/4\nL:1/8\nK:G\n" * 450)
     monkeypatch.setattr(scores, "SCORE_SECONDS", 0.3)  # here
-    monkeypatch.setenv(
-        "MUSE_GAN_SCORE_SECONDS", "0.3"
-    )  # in the workers, which import the module afresh
+    # in the workers, which import the module afresh
+    monkeypatch.setenv("MUSE_GAN_SCORE_SECONDS", "0.3")
     files = source_files(str(song_folder), SUFFIXES)
     results = {}
     for workers in (1, 2):
-        monkeypatch.setenv(
-            "MUSE_GAN_CACHE", str(tmp_path / f"cache-{workers}")
-        )  # each prepares afresh
+        # each prepares afresh
+        monkeypatch.setenv("MUSE_GAN_CACHE", str(tmp_path / f"cache-{workers}"))
         pieces = prepare(PianoRollAdapter(SETTINGS), files, quiet=True, workers=workers)
         results[workers] = pieces, capsys.readouterr().err
     (here, here_lines), (there, there_lines) = results[1], results[2]

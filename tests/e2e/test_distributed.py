@@ -82,9 +82,8 @@ def test_two_processes_log_the_losses_of_one(single_and_parallel):
     one, two, _ = single_and_parallel
     first, second = read_scalars(one / "scalars.csv"), read_scalars(two / "scalars.csv")
     for name in ("train/loss", "valid/loss"):
-        assert [step for step, _ in first[name]] == [
-            step for step, _ in second[name]
-        ]  # written once, by rank 0
+        # written once, by rank 0
+        assert [step for step, _ in first[name]] == [step for step, _ in second[name]]
         assert [value for _, value in first[name]] == pytest.approx(
             [value for _, value in second[name]], abs=TOLERANCE
         )

@@ -184,19 +184,19 @@ def test_pictures_get_a_classifier_score_class_shares_and_ndb(tmp_path):
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["modality"] == "image"
     metrics = report["metrics"]
-    assert (
-        metrics["classifier_score"]["made"]["value"] > 1.5
-    )  # each picture clearly one of two classes
+    # each picture clearly one of two classes
+    assert metrics["classifier_score"]["made"]["value"] > 1.5
     assert metrics["label_accuracy"]["made"]["value"] >= 0.9
     assert report["histograms"]["made"] == {"bar": 0.5, "disc": 0.5}
     assert 0 <= metrics["ndb"]["made"]["value"] <= 1 and metrics["ndb"]["reference"] is None
 
 
 def test_pictures_get_fid_and_kid_with_inception_weights_from_a_file(tmp_path, inception_weights):
+    # Inception is slow on a CPU
     real, generated = (
         shapes(tmp_path / "real", 2, 0),
         shapes(tmp_path / "made", 2, 1),
-    )  # Inception is slow on a CPU
+    )
     result = muse(
         "eval",
         "--files",

@@ -62,9 +62,8 @@ def test_training_writes_a_model_and_a_sample_grid(image_run):
         run / "checkpoints" / "latest.safetensors"
     ).exists()
     grid = png(run / "samples" / "step_000004.png")
-    assert (
-        grid.size == (8 * 18 + 2, 8 * 18 + 2) and grid.mode == "L"
-    )  # 64 digits, 16 px plus borders
+    # 64 digits, 16 px plus borders
+    assert grid.size == (8 * 18 + 2, 8 * 18 + 2) and grid.mode == "L"
 
 
 def test_sample_a_grid_one_file_each_and_the_same_bytes_for_the_same_seed(image_run, tmp_path):
@@ -128,13 +127,11 @@ def test_animate_writes_a_looping_gif_or_says_why_not(image_run, tmp_path):
     if not animated(run, family, "3", tmp_path / "walk.gif", 12):
         return
     animation = muse_gan.load(run).animate(12, seed=0, label="3")
-    assert (
-        animation.file_bytes(12) == (tmp_path / "walk.gif").read_bytes()
-    )  # the library writes what the CLI does
+    # the library writes what the CLI does
+    assert animation.file_bytes(12) == (tmp_path / "walk.gif").read_bytes()
     frames = animation.tensors
-    steps = (
-        (frames - frames.roll(1, dims=0)).abs().flatten(1).mean(1)
-    )  # frame to frame, the last to the first
+    # frame to frame, the last to the first
+    steps = (frames - frames.roll(1, dims=0)).abs().flatten(1).mean(1)
     assert steps[0] <= 2 * steps[1:].max()  # the loop closes like any other step: no jump back
 
 
@@ -154,9 +151,8 @@ def test_bad_sample_options_are_one_clear_line(image_run, args, words):
 def test_models_of_the_other_kind_point_to_the_right_command(image_run, tiny_run):
     refused = muse("compose", "--model", image_run[1], "-o", "x.mid")
     assert_one_clear_line(refused, "fixed-size items", "muse sample")
-    assert (
-        "--seed" not in refused.output
-    )  # no "give --seed N to make this again" for what was not made
+    # no "give --seed N to make this again" for what was not made
+    assert "--seed" not in refused.output
     assert_one_clear_line(
         muse("sample", "--model", tiny_run, "-o", "x.png"), "any length", "muse compose"
     )
@@ -234,9 +230,8 @@ def test_fine_tuning_on_some_of_the_models_classes_keeps_them_all(image_run, tmp
     )
     assert result.exit_code == 0, result.output
     tuned = muse_gan.load(tmp_path / "tuned")
-    assert (
-        tuned.adapter.classes == muse_gan.load(run).adapter.classes
-    )  # all ten: the label embedding's rows
+    # all ten: the label embedding's rows
+    assert tuned.adapter.classes == muse_gan.load(run).adapter.classes
     assert len(tuned.sample(2, seed=0, label="9")) == 2
 
 
@@ -336,8 +331,7 @@ def test_select_by_overlap_ranks_a_picture_gan_by_its_samples(tmp_path):
     train(load_config(None, settings), tmp_path / "run", quiet=True)
     overlaps = read_scalars(tmp_path / "run" / "scalars.csv")["valid/overlap"]
     assert len(overlaps) == 4 and all(0 <= value <= 1 for _, value in overlaps)
-    assert (
-        len({value for _, value in overlaps}) == 4
-    )  # measured: 3e-11 rising to 0.012 as the digits take shape
+    # measured: 3e-11 rising to 0.012 as the digits take shape
+    assert len({value for _, value in overlaps}) == 4
     _, info = ckpt.load_checkpoint(tmp_path / "run" / "model.safetensors")
     assert info["step"] == max(overlaps, key=lambda pair: pair[1])[0]

@@ -33,9 +33,8 @@ def test_training_windows_of_real_chorales_are_in_c_major_or_a_minor():
         )
         shares.append(float(by_class @ white_keys / by_class.sum()))
         counts.append(len(sampler))
-    assert (
-        shares[1] > 0.9 > shares[0]
-    )  # as written the chorales are in many keys; moved, nearly all white keys
+    # as written the chorales are in many keys; moved, nearly all white keys
+    assert shares[1] > 0.9 > shares[0]
     assert counts[0] == counts[1]
 
 

@@ -55,10 +55,11 @@ def test_a_tiny_run_on_real_chorales_gives_a_model_that_composes(tmp_path, setti
         run / "samples" / "step_000003.png"
     ).exists()
     logged = read_scalars(run / "scalars.csv")
+    # the piano roll's terms are logged as the GAN's own losses are
     for term in (
         "harmony",
         "rhythm",
-    ):  # the piano roll's terms are logged as the GAN's own losses are
+    ):
         assert (f"train/{term}" in logged) == (f"midi.gan.{term}_weight" in " ".join(settings))
     model = muse_gan.load(run)
     if "midi.gan.voice_ranges=true" in settings:  # the ranges heard in training came with the model

@@ -39,9 +39,8 @@ def tiny(*overrides):
     return load_config(None, TINY_VAE + list(overrides))
 
 
-pytestmark = pytest.mark.usefixtures(
-    "one_thread"
-)  # float sums in one order: reconstructions compare exactly
+# float sums in one order: reconstructions compare exactly
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_a_vae_trains_and_composes_through_the_real_pipeline(tiny_vae_run):

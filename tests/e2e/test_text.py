@@ -76,9 +76,8 @@ def test_each_family_trains_saves_reloads_and_samples_tunes(text_run, tmp_path):
         == 0
     )
     assert (tmp_path / "again.abc").read_text() == text
-    assert (
-        muse("sample", "--model", run, "-n", 3, "--seed", 2).stdout == text
-    )  # text may go to stdout
+    # text may go to stdout
+    assert muse("sample", "--model", run, "-n", 3, "--seed", 2).stdout == text
 
 
 def test_compose_with_a_text_model_is_one_clear_line(text_run):
@@ -145,9 +144,8 @@ def test_primer_top_k_and_length_for_token_by_token_models(text_run):
 def test_tunes_from_an_rnn_start_as_every_training_tune_does(text_run):
     family, run = text_run
     model = muse_gan.load(run)
-    assert (
-        model.adapter.start == "X:1\n"
-    )  # the first line all training tunes share, kept in the model
+    # the first line all training tunes share, kept in the model
+    assert model.adapter.start == "X:1\n"
     if family == "rnn":
         assert all(tune.startswith("X:1\n") for tune in model.sample(3, seed=0, length=20))
 
@@ -162,13 +160,11 @@ def test_bits_per_character_of_a_text_model(text_run):
         assert report is None  # a GAN has no likelihood
         return
     assert report["unit"] == "bits per character" and report["pieces"] == 3
-    characters = sum(
-        len(text_of(piece.tensor)) + 1 for piece in valid[:3]
-    )  # each piece's end counts as one
+    # each piece's end counts as one
+    characters = sum(len(text_of(piece.tensor)) + 1 for piece in valid[:3])
     assert report["frames"] == characters
-    assert (
-        0 < report["value"] < math.log2(len(model.adapter.vocabulary)) + 2
-    )  # an untrained model: about uniform
+    # an untrained model: about uniform
+    assert 0 < report["value"] < math.log2(len(model.adapter.vocabulary)) + 2
 
 
 def test_eval_judges_tunes_and_reports_bits_per_character(text_run, tmp_path):

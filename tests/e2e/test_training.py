@@ -92,14 +92,14 @@ def test_with_a_moving_average_a_checkpoint_composes_with_the_averaged_weights(t
     checkpoint = load(
         tmp_path / "run" / "checkpoints" / "latest.safetensors"
     ).objective.state_dict()
+    # both at the last step, as the checkpoint
     average, live = (
         trainer.ema.state_dict(),
         trainer.objective.state_dict(),
-    )  # both at the last step, as the checkpoint
+    )
     assert all(torch.equal(value, checkpoint[name]) for name, value in average.items())
-    assert not all(
-        torch.equal(value, live[name]) for name, value in average.items()
-    )  # averaged, not live
+    # averaged, not live
+    assert not all(torch.equal(value, live[name]) for name, value in average.items())
 
 
 def test_select_by_overlap_keeps_the_weights_whose_samples_overlap_most_with_the_validation_pieces(
@@ -119,9 +119,8 @@ def test_select_by_overlap_keeps_the_weights_whose_samples_overlap_most_with_the
     scalars = read_scalars(tmp_path / "run" / "scalars.csv")
     overlaps = scalars["valid/overlap"]
     assert len(overlaps) == 4 and all(0 <= value <= 1 for _, value in overlaps)
-    best_step, best = max(
-        overlaps, key=lambda pair: pair[1]
-    )  # the first of equals, as the run keeps it
+    # the first of equals, as the run keeps it
+    best_step, best = max(overlaps, key=lambda pair: pair[1])
     _, info = ckpt.load_checkpoint(tmp_path / "run" / "model.safetensors")
     assert info["step"] == best_step
     assert trainer.best_valid == pytest.approx(1 - best)
@@ -174,9 +173,8 @@ KILLABLE = [
 )
 def test_a_run_killed_at_any_moment_resumes_to_the_same_weights(tmp_path, family):
     settings = TINY + KILLABLE + family
-    whole = train(
-        load_config(None, settings), tmp_path / "whole", quiet=True
-    )  # also prepares the data for the next
+    # also prepares the data for the next
+    whole = train(load_config(None, settings), tmp_path / "whole", quiet=True)
     run = tmp_path / "killed"
     options = set_options(settings)
     process = subprocess.Popen(
@@ -234,13 +232,14 @@ def test_training_stops_after_skip_limit_non_finite_steps_keeping_the_last_good_
     tmp_path, capsys
 ):
     run = tmp_path / "run"
+    # the first step blows the weights up; every later loss is NaN
     config = tiny(
         "train.lr=1e10",
         "train.steps=40",
         "train.checkpoint_every=1",
         "train.skip_limit=3",
         "train.sample_every=0",
-    )  # the first step blows the weights up; every later loss is NaN
+    )
     with pytest.raises(
         MuseError, match=r"^stopped at step 4: 3 steps in a row had a non-finite loss"
     ):
@@ -258,9 +257,8 @@ def test_resume_from_a_model_file_in_place_of_a_checkpoint_is_one_clear_error(ti
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
-    shutil.copy(
-        run / "model.safetensors", run / "checkpoints" / "latest.safetensors"
-    )  # no optimizer state
+    # no optimizer state
+    shutil.copy(run / "model.safetensors", run / "checkpoints" / "latest.safetensors")
     with pytest.raises(MuseError, match=r"latest.safetensors: cannot resume from it \(KeyError"):
         train(read_config(run / "model.safetensors"), run, resume=True, quiet=True)
 

@@ -62,9 +62,8 @@ def test_griffin_lim_round_trip_keeps_the_spectrogram_close(tmp_path):
 
 
 def test_decoding_is_deterministic():
-    sounds = adapter(
-        griffin_lim=4
-    )  # the phase starts from a seeded random draw, whatever the iterations
+    # the phase starts from a seeded random draw, whatever the iterations
+    sounds = adapter(griffin_lim=4)
     values = sounds.values(sounds.encode(tone(440.0)))
     assert np.array_equal(sounds.decode(values), sounds.decode(values.clone()))
 
@@ -88,9 +87,8 @@ def test_reads_stereo_other_rates_and_formats_as_mono_clips(tmp_path):
 def test_long_files_are_cut_into_clips_and_short_ones_padded_or_skipped(tmp_path):
     sounds = adapter()
     write(tmp_path / "long.wav", tone(440.0, seconds=3.5))
-    assert (
-        len(sounds.read(tmp_path / "long.wav")) == 4
-    )  # three clips of 1.02 s and the last 0.43 s padded
+    # three clips of 1.02 s and the last 0.43 s padded
+    assert len(sounds.read(tmp_path / "long.wav")) == 4
     write(tmp_path / "longer.wav", tone(440.0, seconds=3.1))
     assert len(sounds.read(tmp_path / "longer.wav")) == 3  # a 0.03 s scrap is not a clip
     write(tmp_path / "short.wav", tone(440.0, seconds=0.5))
@@ -126,9 +124,8 @@ def test_bad_files_are_skipped_one_line_each_with_a_count(tmp_path, capsys):
 
 
 def test_wav_and_png_outputs(tmp_path):
-    sounds = adapter(
-        frames=16, mels=32, n_fft=512, griffin_lim=4
-    )  # small clips: the layout is what counts here
+    # small clips: the layout is what counts here
+    sounds = adapter(frames=16, mels=32, n_fft=512, griffin_lim=4)
     values = torch.stack(
         [sounds.values(sounds.encode(tone(frequency))) for frequency in (300.0, 600.0)]
     )
@@ -138,10 +135,11 @@ def test_wav_and_png_outputs(tmp_path):
     assert wav == sounds.file_bytes(values.clone(), ".wav")
     assert sounds.file_bytes(values[0], ".wav") != wav  # one clip alone
     picture = Image.open(io.BytesIO(sounds.file_bytes(values, ".png")))
+    # time across, mels up, 2 px a cell
     assert picture.mode == "RGB" and picture.size == (
         2 * 2 * 16,
         2 * 32,
-    )  # time across, mels up, 2 px a cell
+    )
     with pytest.raises(DataError, match="cannot write '.mp3'"):
         sounds.file_bytes(values, ".mp3")
 

@@ -99,9 +99,8 @@ def test_the_built_in_digits_are_scikit_learns(private_cache):
     first = np.asarray(Image.open(files[0]))
     assert files[0].parent.name == str(int(table[0, 64]))
     assert np.array_equal(first, np.round(table[0, :64].reshape(8, 8) * 255 / 16))
-    assert {path.parent.name for path in files[:30]} == {
-        str(digit) for digit in range(10)
-    }  # mixed, as listed
+    # mixed, as listed
+    assert {path.parent.name for path in files[:30]} == {str(digit) for digit in range(10)}
 
 
 def test_unreadable_images_are_skipped_one_line_each_with_a_count(tmp_path, capsys):
@@ -139,9 +138,8 @@ def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path):
         DataError, match=r"bomb.png: 8000x8000 pixels is over image.max_pixels \(40000000\)"
     ):
         adapter().read(tmp_path / "bomb.png")
-    (tmp_path / "huge.png").write_bytes(
-        png_header_only(100_000, 100_000)
-    )  # PIL's own limit refuses it first
+    # PIL's own limit refuses it first
+    (tmp_path / "huge.png").write_bytes(png_header_only(100_000, 100_000))
     with pytest.raises(DataError, match=r"huge.png: refused as a decompression bomb"):
         adapter(max_pixels=10**12).read(tmp_path / "huge.png")
     noise_image(tmp_path / "big.png", size=(40, 40))
@@ -168,9 +166,8 @@ def test_augmentation_moves_images_reproducibly_and_plain_settings_leave_them_al
     mirrored = adapter(flip=True).augment(stripes, torch.Generator().manual_seed(0))
     lefts, rights = mirrored[:, 0, :, :4].mean((1, 2)), mirrored[:, 0, :, -4:].mean((1, 2))
     assert set(torch.round(lefts).tolist()) | set(torch.round(rights).tolist()) == {0.0, 1.0}
-    assert torch.all(
-        (lefts > 0.99) ^ (rights > 0.99)
-    )  # each image: the band stays left or moves right
+    # each image: the band stays left or moves right
+    assert torch.all((lefts > 0.99) ^ (rights > 0.99))
     assert 0 < int((rights > 0.99).sum()) < 8  # and some were mirrored, some not
     moving = adapter(rotate=15, translate=0.1, scale=0.1)
     first = moving.augment(stripes, torch.Generator().manual_seed(1))

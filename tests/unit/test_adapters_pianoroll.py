@@ -105,13 +105,14 @@ def test_encode_follows_ticks_not_seconds_at_another_tempo():
     assert cells(PianoRollAdapter(SETTINGS).encode(piece)[0]) == {(1, 12), (2, 12)}
 
 
+# steps 1.12-1.6: round → at least one step, 1; sample → none (no step start inside)
 LOPSIDED = [
     (60, 0.06, 0.20),  # steps 0.48-1.6: round → 0-1; sample → step 1 (sounding at 1.0)
     (
         62,
         0.14,
         0.20,
-    ),  # steps 1.12-1.6: round → at least one step, 1; sample → none (no step start inside)
+    ),
     (64, 0.25, 0.50),  # steps 2-4 exactly: both → 2, 3
     (65, 0.56, 0.58),  # steps 4.48-4.64: round → at least one step, 4; sample → none
 ]
@@ -186,6 +187,7 @@ def test_merge_puts_every_non_drum_part_in_one_track():
     )
     adapter = PianoRollAdapter(settings)
     assert adapter.tracks == 1
+    # five parts, one of them drums: no part-count check when merging
     piece = piece_of(
         [(60, 0, 0.5)],
         [(64, 0.5, 1.0)],
@@ -193,7 +195,7 @@ def test_merge_puts_every_non_drum_part_in_one_track():
         [(70, 0, 1.0)],
         [(50, 0, 1.0)],
         drums=(4,),
-    )  # five parts, one of them drums: no part-count check when merging
+    )
     roll = adapter.encode(piece)
     assert roll.shape == (1, 16, 37)
     assert cells(roll) == span(0, 0, 3, 60) | span(0, 4, 7, 64) | span(0, 0, 1, 67) | span(
@@ -320,9 +322,8 @@ def test_round_trip_through_a_midi_file(tmp_path, suffix):
     roll = random_roll(3)
     path = tmp_path / f"out{suffix}"
     adapter.decode(roll).write(path)
-    assert path.read_bytes() == adapter.file_bytes(
-        roll, ".mid"
-    )  # the adapter and the piece write alike
+    # the adapter and the piece write alike
+    assert path.read_bytes() == adapter.file_bytes(roll, ".mid")
     (piece,) = adapter.read(path)
     assert torch.equal(adapter.encode(piece), roll)
 
@@ -351,9 +352,8 @@ def test_midi_file_ends_every_track_on_the_last_bar_line():
     roll[:, 0:3, 10] = 1  # everything ends early: the rest of the two bars is silence
     midi = mido.MidiFile(file=io.BytesIO(adapter.piece(roll, tempo=120.0).file_bytes(".mid")))
     assert all(track[-1].type == "end_of_track" for track in midi.tracks)
-    assert (
-        end_of_track_ticks(midi) == [32 * 120] * 5
-    )  # a conductor track and four parts; 120 ticks a step
+    # a conductor track and four parts; 120 ticks a step
+    assert end_of_track_ticks(midi) == [32 * 120] * 5
     assert midi.length == pytest.approx(32 * STEP)
     # pretty_midi's own writer ends at the last note (and a tick late): the piece's differs from it
     plain = io.BytesIO()
@@ -375,9 +375,8 @@ def test_a_piece_writes_the_format_its_suffix_names(tmp_path):
     piece.write(tmp_path / "song.png")
     assert (tmp_path / "song.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "song.png").read_bytes() == piece.file_bytes(".PNG")
-    with open(
-        tmp_path / "to-a-file-object", "wb"
-    ) as file:  # pretty_midi's contract: a file object gets MIDI
+    # pretty_midi's contract: a file object gets MIDI
+    with open(tmp_path / "to-a-file-object", "wb") as file:
         piece.write(file)
     assert (tmp_path / "to-a-file-object").read_bytes() == piece.file_bytes(".mid")
     with pytest.raises(DataError, match="cannot write '.gif'.*\\.mid, \\.midi, \\.png, \\.wav"):
@@ -400,9 +399,8 @@ def test_midi_file_opens_in_pretty_midi_mido_and_music21(tmp_path):
     assert len(mido.MidiFile(path).tracks) == 5
     score = music21.converter.parse(path)
     assert [part.partName for part in score.parts] == ["Lead", "Bass line", "Pad", "Kit"]
-    assert score.highestTime == pytest.approx(
-        16 * 0.25
-    )  # in quarter notes: the whole bar, trailing rest too
+    # in quarter notes: the whole bar, trailing rest too
+    assert score.highestTime == pytest.approx(16 * 0.25)
 
 
 # read
@@ -454,9 +452,8 @@ def test_read_missing_midi_file_names_it(tmp_path):
 
 def test_to_dict_from_dict_round_trip_through_json():
     adapter = PianoRollAdapter(DRUM_SETTINGS)
-    values = json.loads(
-        json.dumps(adapter.to_dict())
-    )  # as a checkpoint stores them: tuples become lists
+    # as a checkpoint stores them: tuples become lists
+    values = json.loads(json.dumps(adapter.to_dict()))
     rebuilt = PianoRollAdapter.from_dict(values)
     assert rebuilt.settings == DRUM_SETTINGS
     assert rebuilt.spec == adapter.spec
@@ -547,9 +544,8 @@ def test_read_clip_gives_the_roll_and_tempo_and_names_the_option_when_unusable(t
     path = tmp_path / "clip.mid"
     piece_of([(60, 0, 1)], tempo=90.0).write(str(path))  # one part of four: a clip may have fewer
     roll, tempo = adapter.read_clip(path, "--primer")
-    assert roll.shape == (4, 16, 37) and tempo == pytest.approx(
-        90.0, abs=1e-3
-    )  # whole microseconds per beat
+    # whole microseconds per beat
+    assert roll.shape == (4, 16, 37) and tempo == pytest.approx(90.0, abs=1e-3)
     # a PrettyMIDI is a clip too, the same as its file
     in_memory, in_memory_tempo = adapter.read_clip(piece_of([(60, 0, 1)], tempo=90.0), "--primer")
     assert torch.equal(in_memory, roll) and in_memory_tempo == pytest.approx(90.0)

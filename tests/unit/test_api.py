@@ -113,9 +113,8 @@ def test_every_bundled_music_model_is_small_and_composes_sixteen_bars(name):
 def test_the_bundled_picture_model_is_small_and_samples_digits():
     assert bundled_path("digits-gan").stat().st_size <= 10 * 2**20
     images = muse_gan.load("digits-gan").sample(4, seed=1, label="5")
-    assert (
-        images.tensors.shape == (4, 1, 16, 16) and images.tensors.mean() > 0.05
-    )  # strokes, not a black square
+    # strokes, not a black square
+    assert images.tensors.shape == (4, 1, 16, 16) and images.tensors.mean() > 0.05
     assert len(images) == 4 and images[0].size == (16, 16)  # and the items are pictures
 
 
@@ -270,6 +269,7 @@ def test_an_undoctored_copy_of_a_model_file_loads_and_composes_alike(tmp_path):
     )
 
 
+# built on the meta device: no memory taken
 @pytest.mark.parametrize(
     "change, words",
     [
@@ -291,7 +291,7 @@ def test_an_undoctored_copy_of_a_model_file_loads_and_composes_alike(tmp_path):
         (
             lambda info: info["config"]["model"].update(hidden=10**12),
             [],
-        ),  # built on the meta device: no memory taken
+        ),
         (lambda info: info["config"]["model"].update(hidden=8), ["weights do not fit"]),
         (lambda info: info["config"]["train"].update(lr=[]), ["train.lr", "expected float"]),
     ],

@@ -29,9 +29,8 @@ def test_render_a_midi_file_to_wav(tmp_path, synth):
     result = muse("render", song, "--synth", synth, "-o", tmp_path / "song.wav")
     assert result.exit_code == 0, result.output
     samples, rate = wav((tmp_path / "song.wav").read_bytes())
-    assert (
-        rate == 22050 and 4.0 <= len(samples) / rate <= 6.0
-    )  # two 4/4 bars at 120 qpm, plus the release
+    # two 4/4 bars at 120 qpm, plus the release
+    assert rate == 22050 and 4.0 <= len(samples) / rate <= 6.0
     assert 0.01 < np.abs(samples).max() <= 0.9
     assert muse("render", song, "--synth", synth, "-o", tmp_path / "again.wav").exit_code == 0
     assert (tmp_path / "again.wav").read_bytes() == (tmp_path / "song.wav").read_bytes()

@@ -63,9 +63,8 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     path = tmp_path / "latest.safetensors"
     path.write_bytes(b"old checkpoint")
     with pytest.raises(TypeError):
-        write_atomically(
-            path, "text, not bytes"
-        )  # the write itself raises, after the temporary exists
+        # the write itself raises, after the temporary exists
+        write_atomically(path, "text, not bytes")
     assert path.read_bytes() == b"old checkpoint"
     assert leftovers(tmp_path) == []
 
@@ -82,9 +81,8 @@ def test_failed_rename_keeps_what_is_there_and_leaves_no_temporary(tmp_path):
 
 def test_a_folder_that_cannot_be_made_is_one_error_naming_the_file(tmp_path):
     (tmp_path / "plain file").write_bytes(b"x")
-    target = (
-        tmp_path / "plain file" / "song.mid"
-    )  # a file where a folder should be: refused even as root
+    # a file where a folder should be: refused even as root
+    target = tmp_path / "plain file" / "song.mid"
     with pytest.raises(
         MuseError, match=f"^{target}: cannot write \\(a file is in the way of its folder"
     ):
@@ -301,9 +299,8 @@ def test_optimizer_state_round_trip_gives_the_same_next_step(tmp_path):
         train_steps(each, each_optimizer, 1, seed=2)
     for name, value in model.state_dict().items():
         assert torch.equal(resumed.state_dict()[name], value)
-    assert not torch.equal(
-        unrestored.weight, model.weight
-    )  # the moments matter: the check can fail
+    # the moments matter: the check can fail
+    assert not torch.equal(unrestored.weight, model.weight)
     assert resumed_optimizer.param_groups[0]["lr"] == 0.05
     assert resumed_optimizer.state_dict()["state"][0]["step"].item() == 3
 
@@ -395,10 +392,11 @@ def test_upgrade_leaves_the_current_format_alone(tmp_path):
         path, {"model.generator.pitch_bias": torch.zeros(2)}, {"family": "gan", "config": {}}
     )
     tensors, header = load_checkpoint(path)
+    # a current weight of that name is not renamed
     assert upgrade(path, tensors, header) == (
         tensors,
         header,
-    )  # a current weight of that name is not renamed
+    )
 
 
 def test_read_config_of_a_format_1_checkpoint_uses_the_new_sections():

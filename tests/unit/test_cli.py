@@ -53,9 +53,8 @@ def test_compose_to_a_file_is_the_same_as_stdout_for_the_same_seed(tmp_path):
         == 0
     )
     assert (tmp_path / "a.mid").read_bytes() == stdout
-    assert mido.MidiFile(tmp_path / "a.mid").length == pytest.approx(
-        bars_seconds(2)
-    )  # to the last bar line
+    # to the last bar line
+    assert mido.MidiFile(tmp_path / "a.mid").length == pytest.approx(bars_seconds(2))
 
 
 def test_compose_png_and_variations(tmp_path):
@@ -108,9 +107,8 @@ def test_compose_continues_a_primer(tmp_path):
         tmp_path / "out.mid",
     )
     assert result.exit_code == 0, result.output
-    assert mido.MidiFile(tmp_path / "out.mid").length == pytest.approx(
-        bars_seconds(3, tempo=100)
-    )  # the primer's tempo
+    # the primer's tempo
+    assert mido.MidiFile(tmp_path / "out.mid").length == pytest.approx(bars_seconds(3, tempo=100))
 
 
 def test_compose_transposes_the_piece(tmp_path):
@@ -261,9 +259,10 @@ def test_a_conditional_gan_harmonizes_the_given_melody(tmp_path):
             == 0
         )
         piece = pretty_midi.PrettyMIDI(str(target))
+        # the soprano is the melody
         assert [(note.pitch, round(note.start, 3)) for note in piece.instruments[0].notes] == [
             (note.pitch, round(note.start, 3)) for note in voice.notes
-        ]  # the soprano is the melody
+        ]
         assert all(part.notes for part in piece.instruments[1:])
         outputs.append(target.read_bytes())
     assert outputs[0] != outputs[1]  # and the other voices are generated

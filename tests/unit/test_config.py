@@ -294,9 +294,8 @@ def test_a_file_with_the_old_names_reads_as_the_new_ones(tmp_path):
         rhythm_weight=2.0,
         voice_ranges=True,
     )
-    assert (
-        config.gan.loss == "hinge" and config.data.source == "bach"
-    )  # the keys that stayed are kept
+    # the keys that stayed are kept
+    assert config.gan.loss == "hinge" and config.data.source == "bach"
     # and it is written back under the new names only
     written = tomllib.loads(to_toml(config))
     assert "window_bars" not in written["data"] and "harmony_weight" not in written["gan"]

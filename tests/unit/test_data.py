@@ -203,10 +203,11 @@ def test_prepare_keeps_the_usable_tunes_of_a_collection(tmp_path, capsys):
         MidiConfig(pitch_low=60, pitch_high=84, track_names=("Tune",), programs=(0,))
     )
     pieces = prepare(adapter, [path], quiet=True)
+    # tune 2 lies above the range
     assert [piece.name for piece in pieces] == [
         f"{path}#1",
         f"{path}#3",
-    ]  # tune 2 lies above the range
+    ]
     low = torch.zeros(1, 32, 25, dtype=torch.uint8)
     for first, last, pitch in [(0, 3, 60), (4, 7, 62), (8, 11, 64), (12, 15, 65), (16, 31, 67)]:
         low[0, first : last + 1, pitch - 60] = 1  # quarter notes of 4 steps, then a whole note
@@ -220,17 +221,15 @@ def test_prepare_keeps_the_usable_tunes_of_a_collection(tmp_path, capsys):
 
 def test_prepare_skips_a_collection_without_usable_tunes(tmp_path, capsys):
     high, good = tmp_path / "high.abc", tmp_path / "good.abc"
-    high.write_text(
-        ABC_TUNES.split("X:3")[0].replace("C D E F|G4|", "c'' d''|")
-    )  # two tunes, both too high
+    # two tunes, both too high
+    high.write_text(ABC_TUNES.split("X:3")[0].replace("C D E F|G4|", "c'' d''|"))
     good.write_text("X:3" + ABC_TUNES.split("X:3")[1])
     adapter = PianoRollAdapter(
         MidiConfig(pitch_low=60, pitch_high=84, track_names=("Tune",), programs=(0,))
     )
     pieces = prepare(adapter, [good, high], quiet=True)
-    assert [piece.name for piece in pieces] == [
-        str(good)
-    ]  # a file holding one piece keeps its plain name
+    # a file holding one piece keeps its plain name
+    assert [piece.name for piece in pieces] == [str(good)]
     assert capsys.readouterr().err.splitlines() == [
         f"skipped {high}: none of its 2 pieces is usable",
         "skipped 1 of 2 files",
@@ -241,9 +240,8 @@ def test_prepare_without_usable_pieces_is_an_error(song_folder, private_cache):
     files = [song_folder / "c_truncated.mid", song_folder / "d_empty.mid"]
     with pytest.raises(MuseError, match="no usable pieces in 2 files"):
         prepare(PianoRollAdapter(SETTINGS), files, quiet=True)
-    assert cache_dir() == private_cache and not list(
-        private_cache.rglob("*.pt")
-    )  # nothing worth caching
+    # nothing worth caching
+    assert cache_dir() == private_cache and not list(private_cache.rglob("*.pt"))
 
 
 def test_prepare_serves_the_second_call_from_the_cache(song_folder, capsys, private_cache):
@@ -271,9 +269,8 @@ def test_a_changed_file_is_prepared_again(song_folder, capsys):
     adapter = PianoRollAdapter(SETTINGS)
     assert len(prepare(adapter, files, quiet=True)) == 2
     write_midi(song_folder / "a.mid", pitches=(84, 79, 72, 60), seconds=1.0)
-    os.utime(
-        song_folder / "a.mid", ns=(0, 10**18)
-    )  # a new time stamp, whatever the clock's resolution
+    # a new time stamp, whatever the clock's resolution
+    os.utime(song_folder / "a.mid", ns=(0, 10**18))
     pieces = prepare(adapter, files, quiet=True)
     assert torch.equal(pieces[0].tensor, expected_roll((84, 79, 72, 60), 8, bars=1))
 
@@ -311,9 +308,8 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
 def test_a_damaged_cache_is_prepared_again(song_folder, capsys, private_cache):
     files = [song_folder / "a.mid", song_folder / "b.mid"]
     adapter = PianoRollAdapter(SETTINGS)
-    first = [
-        piece.tensor.clone() for piece in prepare(adapter, files, quiet=True)
-    ]  # not views of what is spoilt next
+    # not views of what is spoilt next
+    first = [piece.tensor.clone() for piece in prepare(adapter, files, quiet=True)]
     (cached,) = (private_cache / "prepared").glob("midi-*.pt")
     cached.write_bytes(cached.read_bytes()[:100])  # cut short
     second = prepare(adapter, files, quiet=True)
@@ -321,11 +317,12 @@ def test_a_damaged_cache_is_prepared_again(song_folder, capsys, private_cache):
         f"preparing again: {cached} cannot be read (RuntimeError)"
     ]
     assert all(torch.equal(roll, piece.tensor) for roll, piece in zip(first, second))
+    # and the cache is whole again
     assert prepare(adapter, files, quiet=True)[1].tensor.shape == (
         4,
         32,
         37,
-    )  # and the cache is whole again
+    )
     assert capsys.readouterr().err == ""
 
 
@@ -340,9 +337,8 @@ def test_cached_pieces_are_views_into_the_mapped_cache_file(song_folder, private
     ):
         (cached,) = (private_cache / "prepared").glob("midi-*.pt")
         assert str(cached) in Path("/proc/self/maps").read_text()
-        assert (
-            len({piece.tensor.untyped_storage().data_ptr() for piece in pieces}) == 1
-        )  # one storage for all
+        # one storage for all
+        assert len({piece.tensor.untyped_storage().data_ptr() for piece in pieces}) == 1
 
 
 @pytest.mark.parametrize("modality", ["midi", "image", "audio", "text"])
@@ -354,12 +350,10 @@ def test_every_adapter_can_be_sent_to_a_worker_process(modality):
 
 def test_workers_start_only_when_the_files_left_would_take_longer_here():
     assert not workers_pay(elapsed=0.5, done=10, left=10_000, workers=8)  # too early to tell
-    assert not workers_pay(
-        elapsed=1.0, done=1000, left=1000, workers=8
-    )  # 1 s more here: not worth a start
-    assert workers_pay(
-        elapsed=1.0, done=20, left=360, workers=2
-    )  # 18 s here, 9 s in two workers + their start
+    # 1 s more here: not worth a start
+    assert not workers_pay(elapsed=1.0, done=1000, left=1000, workers=8)
+    # 18 s here, 9 s in two workers + their start
+    assert workers_pay(elapsed=1.0, done=20, left=360, workers=2)
     assert not workers_pay(elapsed=1.0, done=20, left=360, workers=1)
 
 
@@ -491,9 +485,8 @@ def test_untransposed_windows_are_slices_starting_on_bar_lines(two_pieces):
 
 
 def test_in_order_yields_every_window_once(two_pieces):
-    batches = [
-        batch for batch, labels in sampler(two_pieces, transpose=6).in_order(2)
-    ]  # in order: never transposed
+    # in order: never transposed
+    batches = [batch for batch, labels in sampler(two_pieces, transpose=6).in_order(2)]
     assert [len(batch) for batch in batches] == [2, 1]
     assert all(torch.equal(a, b) for a, b in zip(torch.cat(batches), expected_windows(two_pieces)))
 
@@ -541,10 +534,11 @@ def test_transposition_shifts_whole_windows_and_keeps_every_note(two_pieces):
         sampler(two_pieces, transpose=0, seed=3),
         sampler(two_pieces, transpose=3, seed=3),
     )
+    # the same windows: picks are drawn first
     originals, moved = (
         plain.batch(64)[0],
         shifted.batch(64)[0],
-    )  # the same windows: picks are drawn first
+    )
     shifts = [shift_of(window, original, 3) for window, original in zip(moved, originals)]
     for window, original in zip(moved, originals):
         assert window.sum() == original.sum()  # per window, counting cells
@@ -664,9 +658,8 @@ def test_a_restored_sampler_gives_the_batches_it_would_have_given(prepared):
     train.batch(16)
     state = train.state()
     expected = draws(train)
-    resumed = samplers(adapter, parts, seed=99)[
-        0
-    ]  # a resumed run's sampler: its own seed no longer matters
+    # a resumed run's sampler: its own seed no longer matters
+    resumed = samplers(adapter, parts, seed=99)[0]
     resumed.restore(state)
     assert same_draws(draws(resumed), expected)
 

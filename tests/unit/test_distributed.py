@@ -43,9 +43,8 @@ def test_one_process_is_the_whole_world(monkeypatch):
 def test_each_process_takes_its_own_contiguous_share_of_the_global_batch():
     batch, labels = torch.arange(8).reshape(8, 1), torch.arange(8) * 10
     alone, alone_labels = distributed.shard(distributed.SINGLE, batch, labels)
-    assert torch.equal(alone, batch) and torch.equal(
-        alone_labels, labels
-    )  # alone, a process keeps it all
+    # alone, a process keeps it all
+    assert torch.equal(alone, batch) and torch.equal(alone_labels, labels)
     second, second_labels = distributed.shard(
         distributed.Group(rank=1, world=2, local_rank=1), batch, labels
     )

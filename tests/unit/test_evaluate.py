@@ -37,25 +37,21 @@ def test_ndb_counts_the_cells_whose_shares_differ():
     generator = torch.Generator().manual_seed(1)
     reference = two_clusters(400, generator)
     same = ndb(two_clusters(400, generator), reference, bins=2)
-    lopsided = ndb(
-        two_clusters(400, generator, share_near=0.9), reference, bins=2
-    )  # 90% where the data has 50%
+    # 90% where the data has 50%
+    lopsided = ndb(two_clusters(400, generator, share_near=0.9), reference, bins=2)
     assert (same.different, same.bins) == (0, 2)
     assert (lopsided.different, lopsided.share) == (2, 1.0)
 
 
 def test_ndb_counts_correlated_rows_as_the_samples_behind_them():
     generator = torch.Generator().manual_seed(2)
-    reference = two_clusters(40, generator).repeat_interleave(
-        25, dim=0
-    )  # 40 sounds of 25 alike frames
+    # 40 sounds of 25 alike frames
+    reference = two_clusters(40, generator).repeat_interleave(25, dim=0)
     generated = two_clusters(40, generator, share_near=0.65).repeat_interleave(25, dim=0)
-    assert (
-        ndb(generated, reference, bins=2).different == 2
-    )  # 1,000 rows each: 65% against 50% looks certain
-    assert (
-        ndb(generated, reference, bins=2, samples=(40, 40)).different == 0
-    )  # 40 sounds each: it is not
+    # 1,000 rows each: 65% against 50% looks certain
+    assert ndb(generated, reference, bins=2).different == 2
+    # 40 sounds each: it is not
+    assert ndb(generated, reference, bins=2, samples=(40, 40)).different == 0
 
 
 def test_frechet_distance_by_hand():
@@ -109,11 +105,12 @@ def test_mean_overlap_scores_a_metric_the_samples_never_define_as_no_overlap():
     drop a metric it fails and so rank above music that has it."""
     from muse_gan.evaluation.overlap import mean_overlap
 
+    # undefined in the reference: left out
     reference = {
         "polyphony": np.array([3.0, 4.0, 4.0]),
         "tonal_distance": np.array([0.8, 0.9, 1.0]),
         "drum_pattern_rate": np.array([math.nan] * 3),
-    }  # undefined in the reference: left out
+    }
     samples = {
         "polyphony": np.array([3.0, 4.0, 4.0]),
         "tonal_distance": np.array([math.nan] * 3),

@@ -68,9 +68,8 @@ def test_shifting_there_and_back_keeps_every_note_away_from_the_edges():
 
 
 def test_fits_shifted_says_whether_every_note_stays_in_the_roll():
-    roll = scale_roll(
-        7, octave=84
-    )  # G major from D 86: pitch indices 84 - 28 = 56 to 95 - 28 = 67, of 0-68
+    # G major from D 86: pitch indices 84 - 28 = 56 to 95 - 28 = 67, of 0-68
+    roll = scale_roll(7, octave=84)
     assert fits_shifted(roll, 1) and not fits_shifted(roll, 2)
     assert fits_shifted(roll, -56) and not fits_shifted(roll, -57)
     assert fits_shifted(torch.zeros(1, 4, PITCHES), 100)  # a silent roll always fits

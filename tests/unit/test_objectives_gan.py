@@ -293,12 +293,10 @@ def test_a_conditional_model_accompanies_the_given_melody():
     first, second = sample(model, 40, primer=melody(3)), sample(model, 40, primer=melody(12))
     expected = torch.cat([melody(3)[0], torch.zeros(8, PITCHES)])  # padded with silence to 40 steps
     assert torch.equal(first[0, 0], expected)
-    assert not torch.equal(
-        first[0, 1:], second[0, 1:]
-    )  # same seed, another melody: another accompaniment
-    assert not torch.equal(
-        sample(model, 40)[0, 1:], first[0, 1:]
-    )  # without a melody: unconditioned
+    # same seed, another melody: another accompaniment
+    assert not torch.equal(first[0, 1:], second[0, 1:])
+    # without a melody: unconditioned
+    assert not torch.equal(sample(model, 40)[0, 1:], first[0, 1:])
 
 
 def test_activity_mismatch_on_a_hand_computed_fixture():
@@ -405,9 +403,8 @@ def test_voice_ranges_keep_each_track_to_the_pitches_it_was_heard_at():
     rolls = torch.cat([sample(model, seed=seed) for seed in range(5)])
     sounding = rolls.amax(dim=(0, 2)).bool()
     assert sounding.any() and not (sounding & ~heard).any()
-    assert (
-        gan().generator.output_filter is None
-    )  # off by default: no buffer, so older checkpoints still load
+    # off by default: no buffer, so older checkpoints still load
+    assert gan().generator.output_filter is None
 
 
 def test_bad_gan_settings_are_config_errors_naming_the_key():

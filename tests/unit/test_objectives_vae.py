@@ -47,9 +47,8 @@ def windows_of(seed=0, count=2):
     ).float()
 
 
-pytestmark = pytest.mark.usefixtures(
-    "one_thread"
-)  # float sums in one order: reconstructions compare exactly
+# float sums in one order: reconstructions compare exactly
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # the loss terms
@@ -111,12 +110,10 @@ def test_slerp_runs_along_the_arc_from_a_to_b():
     a, b = torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 2.0]])
     assert torch.equal(slerp(a, b, 0.0), a) and torch.equal(slerp(a, b, 1.0), b)
     middle = slerp(a, b, 0.5)
-    assert middle[0].tolist() == pytest.approx(
-        [math.sqrt(2), math.sqrt(2)]
-    )  # on the circle, not inside it
-    assert slerp(a, a, 0.3)[0].tolist() == pytest.approx(
-        [2.0, 0.0]
-    )  # parallel: no division by zero
+    # on the circle, not inside it
+    assert middle[0].tolist() == pytest.approx([math.sqrt(2), math.sqrt(2)])
+    # parallel: no division by zero
+    assert slerp(a, a, 0.3)[0].tolist() == pytest.approx([2.0, 0.0])
 
 
 def test_the_unconditioned_rnn_keeps_its_weight_names():
@@ -145,9 +142,8 @@ def test_the_same_seed_samples_the_same_and_another_seed_not():
 
 @pytest.mark.parametrize("primer_steps", [5, 20, 60])
 def test_a_sample_starts_with_its_primer(primer_steps):
-    primer = (
-        windows_of(seed=2, count=4).transpose(0, 1).flatten(1, 2)[:, :primer_steps]
-    )  # (tracks, steps, pitches)
+    # (tracks, steps, pitches)
+    primer = windows_of(seed=2, count=4).transpose(0, 1).flatten(1, 2)[:, :primer_steps]
     roll = vae().eval().sample(2, 40, 1.0, torch.Generator().manual_seed(0), primer)
     assert roll.shape == (2, TRACKS, 40, PITCHES)
     kept = min(primer_steps, 40)
@@ -200,9 +196,8 @@ def test_the_conv_encoders_log_variance_stays_bounded_whatever_its_weights():
 
     encoder = GridEncoder(1, 32, 16, channels=4, latent=3)
     with torch.no_grad():
-        encoder.posterior.weight.fill_(
-            5.0
-        )  # what a few large optimizer steps on thousands of inputs do
+        # what a few large optimizer steps on thousands of inputs do
+        encoder.posterior.weight.fill_(5.0)
     mean, log_variance = encoder(torch.rand(2, 1, 32, 16))
     assert torch.isfinite(gaussian_kl(mean, log_variance)).all()
     assert log_variance.abs().max() <= LOG_VARIANCE_BOUND

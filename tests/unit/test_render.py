@@ -321,6 +321,5 @@ def test_a_piece_a_model_made_writes_the_wav_that_render_makes(tmp_path):
     piece = PianoRollAdapter(MidiConfig()).decode(torch.from_numpy(roll))
     piece.write(tmp_path / "piece.wav")
     assert (tmp_path / "piece.wav").read_bytes() == wav_bytes(render(piece), SAMPLE_RATE)
-    assert (
-        2.4 <= len(render(piece)) / SAMPLE_RATE <= 4.0
-    )  # one 4/4 bar at 100 qpm, plus the release
+    # one 4/4 bar at 100 qpm, plus the release
+    assert 2.4 <= len(render(piece)) / SAMPLE_RATE <= 4.0

@@ -94,9 +94,8 @@ def test_a_resumed_log_drops_the_row_a_killed_process_cut_off(tmp_path):
     with ScalarLog(tmp_path) as log:
         log.log(2, {"train/loss": 0.5})
     with open(tmp_path / "scalars.csv", "a", encoding="utf-8") as file:
-        file.write(
-            "2,train/l"
-        )  # SIGKILL in the middle of the step's next row: no value, no line end
+        # SIGKILL in the middle of the step's next row: no value, no line end
+        file.write("2,train/l")
     with ScalarLog(tmp_path, from_step=2) as log:  # resumed from the checkpoint of that step
         log.log(3, {"train/loss": 0.25})
     assert read_scalars(tmp_path / "scalars.csv") == {"train/loss": [(2, 0.5), (3, 0.25)]}

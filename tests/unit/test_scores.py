@@ -186,9 +186,8 @@ def test_bach_chorales_lists_sorted_mxl_files():
 
 def test_a_tune_of_over_a_thousand_bars_is_refused_before_parsing(tmp_path):
     path = tmp_path / "endless.abc"
-    path.write_text(
-        "X:1\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|" * 2700 + "\n"
-    )  # music21 alone: over 10 minutes
+    # music21 alone: over 10 minutes
+    path.write_text("X:1\nM:4/4\nL:1/8\nK:G\n" + "GABc dedB|" * 2700 + "\n")
     started = time.monotonic()
     with pytest.raises(DataError, match=f"^{path}: a tune of over 1000 bars"):
         read_scores(path)

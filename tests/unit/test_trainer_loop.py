@@ -33,9 +33,8 @@ class MeanPicture(Objective):
     def __init__(self, broken_steps=()):
         super().__init__()
         self.mean = nn.Parameter(torch.zeros(1, SIZE, SIZE))
-        self.offset = nn.Parameter(
-            torch.zeros(())
-        )  # stepped by its own optimizer, in a second phase
+        # stepped by its own optimizer, in a second phase
+        self.offset = nn.Parameter(torch.zeros(()))
         self.broken_steps, self.calls = set(broken_steps), 0
 
     def parameter_groups(self):
@@ -171,9 +170,8 @@ def test_the_moving_average_lags_behind_the_weights(tmp_path, pictures):
     trainer.fit()
     live, average = trainer.objective.mean, trainer.sampling_model().mean
     assert not torch.equal(live, average)
-    assert (
-        average.abs().mean() < live.abs().mean()
-    )  # started at zero, moving a tenth of the way per step
+    # started at zero, moving a tenth of the way per step
+    assert average.abs().mean() < live.abs().mean()
 
 
 class Scores:
@@ -194,9 +192,8 @@ def test_a_selection_hook_chooses_which_weights_become_the_model(tmp_path, pictu
     trainer = trainer_for(tmp_path, pictures, selection=selection)
     trainer.fit()
     model, _ = ckpt.load_checkpoint(tmp_path / "run" / MODEL)
-    assert torch.equal(
-        model["model.mean"], selection.weights[1]
-    )  # the best-scored: the second validation's
+    # the best-scored: the second validation's
+    assert torch.equal(model["model.mean"], selection.weights[1])
     assert [
         value for _, value in read_scalars(tmp_path / "run" / "scalars.csv")["valid/overlap"]
     ] == [0.2, 0.9, 0.5]

@@ -82,6 +82,10 @@ class Adapter(ABC):
         """The class of a file; "" for unlabelled data."""
         return ""
 
+    def piece_info(self, item) -> dict:
+        """What to note about an item besides its tensor, kept with it in the cache (JSON)."""
+        return {}
+
     def fitted(self, pieces) -> Adapter:
         """This adapter with what only the data can say (class names, a vocabulary)."""
         return self

@@ -54,9 +54,8 @@ class ItemSampler(Sampler):
 
     def __init__(self, pieces: list[Piece], adapter, seed: int, augment=None):
         self.adapter, self.augment = adapter, augment
-        self.items = [
-            piece.tensor for piece in pieces
-        ]  # views into the cache, stacked a batch at a time
+        # views into the cache, stacked a batch at a time
+        self.items = [piece.tensor for piece in pieces]
         self.labels = class_indices(adapter, pieces)
         self.generator = torch.Generator().manual_seed(seed)
 

@@ -21,7 +21,7 @@ import re
 import sys
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -30,7 +30,7 @@ from ..errors import DataError, MuseError
 from ..files import write_atomically
 
 BUILTIN = "builtin"  # data.source for the modality's first built-in corpus
-CACHE_FORMAT = 3  # bump when prepared files change: caches of older formats are then prepared again
+CACHE_FORMAT = 4  # bump when prepared files change: caches of older formats are then prepared again
 AUTO_WORKERS = 0  # data.workers: as many as pay off, one per CPU and at most MAX_WORKERS
 MAX_WORKERS = 8
 
@@ -41,6 +41,8 @@ class Piece:
     tensor: torch.Tensor  # the encoded item, uint8, as the adapter stores it (a roll, an image's pixels, text's bytes);
     # read from the cache, a view into the memory-mapped file
     label: str = ""  # its class, for labelled data (an image's folder name)
+    # what the adapter notes about it besides (JSON: a piece's parts, meter)
+    info: dict = field(default_factory=dict)
 
 
 def source_files(
@@ -161,9 +163,8 @@ def split(
         )
         parts[part].append(piece)
     if not parts["train"]:
-        parts["train"] = (
-            parts["valid"] or parts["test"]
-        )  # a handful of files: train on what there is
+        # a handful of files: train on what there is
+        parts["train"] = parts["valid"] or parts["test"]
     return parts
 
 
@@ -180,11 +181,13 @@ def encode_file(adapter, path: Path) -> list[Piece]:
     items = adapter.read(path)
     label = adapter.label_of(path)
     if len(items) == 1:
-        return [Piece(str(path), adapter.encode(items[0]), label)]
+        return [Piece(str(path), adapter.encode(items[0]), label, adapter.piece_info(items[0]))]
     pieces = []
     for number, item in enumerate(items, 1):
         try:
-            pieces.append(Piece(f"{path}#{number}", adapter.encode(item), label))
+            pieces.append(
+                Piece(f"{path}#{number}", adapter.encode(item), label, adapter.piece_info(item))
+            )
         except DataError:
             continue  # one bad tune in a collection should not cost the others
     if not pieces:
@@ -228,9 +231,8 @@ def _encoded(adapter, files: list[Path], workers: int):
             return
         yield _encode_or_reason(adapter, path)
         if done == 0:
-            started = (
-                time.monotonic()
-            )  # the pace counts from the second file on: the first pays for lazy imports
+            # the pace counts from the second file on: the first pays for lazy imports
+            started = time.monotonic()
 
 
 def workers_pay(elapsed: float, done: int, left: int, workers: int) -> bool:
@@ -330,21 +332,21 @@ def _fingerprint(path: Path) -> tuple:
 
 def _save_cache(path: Path, pieces: list[Piece]) -> list[Piece]:
     """Writes the pieces as one file: every tensor flattened and end to end in one ``uint8``
-    tensor, with each one's shape, name and label. Returns them read back from that file
+    tensor, with each one's shape, name, label and info. Returns them read back from that file
     (memory-mapped), or as they are when it cannot be written."""
     prepared = {
         "rolls": torch.cat([piece.tensor.flatten() for piece in pieces]),
         "shapes": [list(piece.tensor.shape) for piece in pieces],
         "names": [piece.name for piece in pieces],
         "labels": [piece.label for piece in pieces],
+        "infos": [json.dumps(piece.info) for piece in pieces],
     }
     buffer = io.BytesIO()
     torch.save(prepared, buffer)
     try:
         write_atomically(path, buffer.getvalue())
-    except (
-        MuseError
-    ) as error:  # a full disk or a read-only home: the run goes on, only later runs are slower
+    # a full disk or a read-only home: the run goes on, only later runs are slower
+    except MuseError as error:
         say(f"not cached: {error}")
         return pieces
     return _load_cache(path)
@@ -355,8 +357,10 @@ def _load_cache(path: Path) -> list[Piece]:
     read when a batch first needs them and shared with other processes reading the same file."""
     prepared = torch.load(path, mmap=True, weights_only=True)
     flat, pieces, start = prepared["rolls"], [], 0  # "rolls": the key's name since the first format
-    for name, shape, label in zip(prepared["names"], prepared["shapes"], prepared["labels"]):
+    for name, shape, label, info in zip(
+        prepared["names"], prepared["shapes"], prepared["labels"], prepared["infos"]
+    ):
         size = math.prod(shape)
-        pieces.append(Piece(name, flat[start : start + size].view(shape), label))
+        pieces.append(Piece(name, flat[start : start + size].view(shape), label, json.loads(info)))
         start += size
     return pieces

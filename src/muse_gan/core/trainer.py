@@ -116,9 +116,8 @@ class Trainer:
         self.device = pick_device(distributed.device_for(self.settings.device, group))
         self.objective = _placed(objective, self.device)
         distributed.broadcast_state(self.objective, group)
-        fused = (
-            self.device.type == "cuda"
-        )  # one kernel for the whole update instead of several per tensor
+        # one kernel for the whole update instead of several per tensor
+        fused = self.device.type == "cuda"
         self.optimizers = {
             name: torch.optim.AdamW(
                 params,
@@ -140,10 +139,11 @@ class Trainer:
         if self.settings.compile:
             _compile(self.objective)  # after the copy: the moving average samples uncompiled
         self.step, self.best_valid, self.quiet = 0, math.inf, quiet or not group.main
+        # steps skipped for a non-finite loss or gradient
         self.skipped, self.skipped_in_a_row = (
             0,
             0,
-        )  # steps skipped for a non-finite loss or gradient
+        )
 
     # the loop
 
@@ -270,9 +270,8 @@ class Trainer:
         settings, step = self.settings, self.step
         logging = step % settings.log_every == 0 or step == settings.steps
         if logging:
-            metrics = distributed.average_scalars(
-                metrics, self.group
-            )  # the whole global batch's numbers
+            # the whole global batch's numbers
+            metrics = distributed.average_scalars(metrics, self.group)
         if not self.group.main:
             return
         if logging:
@@ -394,9 +393,8 @@ class Trainer:
             )
         self.step = info["step"]
         for schedule in self.schedules.values():
-            schedule.last_epoch = (
-                self.step
-            )  # the optimizers' restored groups already hold the current lr
+            # the optimizers' restored groups already hold the current lr
+            schedule.last_epoch = self.step
         self.best_valid = info["best_valid"] if info["best_valid"] is not None else math.inf
         self.skipped = info.get("skipped", 0)  # absent from checkpoints of earlier versions
         self.train_windows.restore(tensors["data.generator"])

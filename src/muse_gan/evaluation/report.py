@@ -17,12 +17,10 @@ class Report:
     modality: str
     reference: str  # what the reference data is, in words
     counts: dict[str, int]  # items in each set, the reference included
-    metrics: dict[str, dict] = field(
-        default_factory=dict
-    )  # name → {"reference": v, set name: {"value", "overlap", "kl"}}
-    histograms: dict[str, dict[str, float]] = field(
-        default_factory=dict
-    )  # set → class → share of its items
+    # name → {"reference": v, set name: {"value", "overlap", "kl"}}
+    metrics: dict[str, dict] = field(default_factory=dict)
+    # set → class → share of its items
+    histograms: dict[str, dict[str, float]] = field(default_factory=dict)
     likelihood: dict | None = None
     notes: list[str] = field(default_factory=list)
     command: str = ""

@@ -64,16 +64,18 @@ class GridGenerator(nn.Module):
                 f"(change data.window_bars or the steps per bar)"
             )
         self.tracks, self.pitches = tracks, pitches
+        # pitch padded up to a multiple of 8, cropped at the end
         self.grid = (
             steps // scale,
             -(-pitches // scale),
-        )  # pitch padded up to a multiple of 8, cropped at the end
+        )
+        # at 1/8, 1/4, 1/2 and full resolution
         widths = (
             4 * channels,
             2 * channels,
             channels,
             channels,
-        )  # at 1/8, 1/4, 1/2 and full resolution
+        )
         self.start = nn.Linear(latent, widths[0] * self.grid[0] * self.grid[1])
         self.start_norm = nn.GroupNorm(1, widths[0])
         self.ups = nn.ModuleList(
@@ -81,9 +83,8 @@ class GridGenerator(nn.Module):
         )
         groups = self.groups = tracks if per_track else 1
         if per_track:
-            self.track_noise = nn.Conv1d(
-                tracks * latent, tracks * channels, 1, groups=tracks
-            )  # one linear map per track
+            # one linear map per track
+            self.track_noise = nn.Conv1d(tracks * latent, tracks * channels, 1, groups=tracks)
             # Each track's own bias for every place along the width: convolutions slide along it,
             # so absolute position (a piano roll's pitch: a voice's range, the key's pitch
             # classes) is otherwise nearly invisible to them (MuseGAN's pitch-wise layers play
@@ -122,9 +123,8 @@ class GridGenerator(nn.Module):
             ensemble = block(ensemble, hint)
         if self.groups == 1:
             return self.track_layers(ensemble)[..., : self.pitches]
-        features = ensemble.repeat(
-            1, self.tracks, 1, 1
-        )  # (batch, tracks * channels, ...): one copy per track
+        # (batch, tracks * channels, ...): one copy per track
+        features = ensemble.repeat(1, self.tracks, 1, 1)
         noise = self.track_noise(per_track.flatten(1)[:, :, None])  # (batch, tracks * channels, 1)
         logits = (
             self.track_layers(features + noise[..., None])[..., : self.pitches] + self.width_bias
@@ -249,9 +249,8 @@ class GridCritic(ConvReader):
         score = self.score(features).squeeze(1)
         if self.label_embedding is not None:
             score = score + (self.label_embedding(labels) * features).sum(1)
-        return (
-            score.float()
-        )  # float32 even under autocast: the losses are small differences of these scores
+        # float32 even under autocast: the losses are small differences of these scores
+        return score.float()
 
 
 class GridEncoder(ConvReader):

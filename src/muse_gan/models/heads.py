@@ -87,9 +87,8 @@ class PitchwiseHead(nn.Module):
             contexts.reshape(-1, contexts.shape[-1]),
             frames.reshape(-1, frames.shape[-1]),
         )
-        targets = self._cell_sequences(
-            frames
-        )  # (frames, choices): cells, then stop, then stop padding
+        # (frames, choices): cells, then stop, then stop padding
+        targets = self._cell_sequences(frames)
         previous = torch.cat(
             [torch.full_like(targets[:, :1], self.frame_size + 1), targets[:, :-1]], dim=1
         )
@@ -97,9 +96,8 @@ class PitchwiseHead(nn.Module):
         logits = self._logits(self.from_context(contexts)[:, None], chosen, previous)
         log_probabilities = logits.float().log_softmax(-1).gather(-1, targets[..., None])[..., 0]
         count = frames.sum(-1, keepdim=True).long()
-        real = (
-            torch.arange(targets.shape[1], device=frames.device) <= count
-        )  # the cells and one stop
+        # the cells and one stop
+        real = torch.arange(targets.shape[1], device=frames.device) <= count
         return -(log_probabilities * real).sum(-1).reshape(shape)
 
     @torch.no_grad()
@@ -139,9 +137,8 @@ class PitchwiseHead(nn.Module):
         going = torch.rand(len(logits), generator=generator, device=logits.device) < torch.sigmoid(
             (go - stop) / temperature
         )
-        going &= torch.isfinite(log_probabilities[:, : self.stop]).any(
-            -1
-        )  # no note left above the last one
+        # no note left above the last one
+        going &= torch.isfinite(log_probabilities[:, : self.stop]).any(-1)
         notes = (log_probabilities[:, : self.stop] / temperature).softmax(-1)
         note = torch.multinomial(notes.nan_to_num(0.0) + 1e-30, 1, generator=generator)[:, 0]
         return torch.where(going, note, self.stop)
@@ -219,9 +216,8 @@ class SoftmaxHead(nn.Module):
             logits = logits.masked_fill(logits < kth, float("-inf"))
         if self.top_p < 1:
             ordered, order = logits.sort(dim=-1, descending=True)
-            before = ordered.softmax(-1).cumsum(-1) - ordered.softmax(
-                -1
-            )  # probability of the likelier tokens
+            # probability of the likelier tokens
+            before = ordered.softmax(-1).cumsum(-1) - ordered.softmax(-1)
             drop = torch.zeros_like(logits, dtype=torch.bool).scatter(
                 -1, order, before >= self.top_p
             )

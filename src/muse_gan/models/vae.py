@@ -32,8 +32,7 @@ class SegmentEncoder(nn.Module):
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _, state = self.rnn(self.frame_in(frames))
         final = state[0] if isinstance(state, tuple) else state  # an LSTM's (h, c): its h
-        both_ways = torch.cat(
-            [final[-2], final[-1]], dim=-1
-        )  # the top layer, forwards then backwards
+        # the top layer, forwards then backwards
+        both_ways = torch.cat([final[-2], final[-1]], dim=-1)
         mean, log_variance = self.posterior(both_ways).float().chunk(2, dim=-1)
         return mean, log_variance

@@ -62,9 +62,8 @@ class ConvVAEObjective(Objective, Likelihood, WalksLatent):
             nn.Embedding(spec.classes, self.segment_steps * spec.width) if spec.classes else None
         )
         if self.settings.likelihood == "gaussian":
-            self.log_scale = nn.Parameter(
-                torch.full((spec.channels,), -2.0)
-            )  # per channel, learned
+            # per channel, learned
+            self.log_scale = nn.Parameter(torch.full((spec.channels,), -2.0))
         self.register_buffer("trained_steps", torch.zeros((), dtype=torch.long))
 
     def parameter_groups(self):

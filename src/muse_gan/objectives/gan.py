@@ -43,9 +43,8 @@ class GanConfig:
     critic_steps: int = 5  # critic updates per generator update
     gradient_penalty: float = 10.0
     decode: str = "threshold"  # "threshold" (p > 0.5) or "bernoulli" (sample each cell)
-    condition_track: int = (
-        -1
-    )  # a track given to the generator (e.g. 0: accompany a melody); -1: none
+    # a track given to the generator (e.g. 0: accompany a melody); -1: none
+    condition_track: int = -1
     condition_dropout: float = (
         0.5  # share of training batches without the condition, so it stays optional
     )
@@ -73,9 +72,8 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
         self.latent = config.model.latent
         self.segment_steps = spec.segment
         self.condition_track = self.settings.condition_track
-        self.decode = (
-            self.settings.decode
-        )  # "threshold" or "bernoulli"; callers may switch it per sample
+        # "threshold" or "bernoulli"; callers may switch it per sample
+        self.decode = self.settings.decode
         output_filter = (
             terms.output_filter(spec.channels, spec.width) if terms.output_filter else None
         )
@@ -232,9 +230,8 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
         """``frames`` items ``(frames, channels, steps, width)`` along a closed loop through
         the noise space: the last flows back into the first, so the animation loops smoothly."""
         labels = sample_labels(self.spec, 1, labels, generator)
-        noise = closed_walk(
-            lambda: self._noise(1, "cpu", generator), frames
-        )  # (frames, 1, ...): a window each
+        # (frames, 1, ...): a window each
+        noise = closed_walk(lambda: self._noise(1, "cpu", generator), frames)
         logits = self._logits(noise, None, labels)  # (1, channels, frames * steps, width)
         items = self._decode(logits, 1.0, generator)[0]
         return items.unflatten(1, (frames, self.segment_steps)).transpose(0, 1)
@@ -250,13 +247,11 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
     def _decode(
         self, logits: torch.Tensor, temperature: float, generator: torch.Generator
     ) -> torch.Tensor:
-        if (
-            self.spec.data_kind == "continuous"
-        ):  # pixel values: the generator's output is the picture
+        # pixel values: the generator's output is the picture
+        if self.spec.data_kind == "continuous":
             return torch.sigmoid(logits)
-        if (
-            self.spec.data_kind == "categorical"
-        ):  # threshold: the likeliest token; bernoulli: a draw
+        # threshold: the likeliest token; bernoulli: a draw
+        if self.spec.data_kind == "categorical":
             if self.decode == "threshold":
                 return F.one_hot(logits.argmax(-1), logits.shape[-1]).float()
             flat = torch.softmax(logits.flatten(0, -2) / temperature, dim=-1)
@@ -275,9 +270,8 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
         if labels is not None:
             labels = labels.repeat(windows).to(device)  # window-major, like the flattened noise
         given = present = None
-        if (
-            condition is not None
-        ):  # (count, windows * steps, pitches) → (windows * count, steps, pitches)
+        # (count, windows * steps, pitches) → (windows * count, steps, pitches)
+        if condition is not None:
             given = (
                 condition.reshape(count, windows, self.segment_steps, -1)
                 .transpose(0, 1)
@@ -295,9 +289,8 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
             .float()
             .cpu()
         )
-        logits = logits.view(
-            windows, count, *logits.shape[1:]
-        )  # (windows, count, tracks, steps, pitches)
+        # (windows, count, tracks, steps, pitches)
+        logits = logits.view(windows, count, *logits.shape[1:])
         return logits.permute(1, 2, 0, 3, 4).flatten(2, 3)
 
     def _latent_walk(self, count, windows, generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -145,9 +145,8 @@ class VAEObjective(Objective, Likelihood, Interpolates):
         reconstruction from the posterior mean equals the input; since most cells are silent,
         "note_accuracy" counts only the cells sounding in the input or the reconstruction."""
         frames = sequence_view(batch)
-        generator = torch.Generator(frames.device).manual_seed(
-            0
-        )  # the same z draws at every validation
+        # the same z draws at every validation
+        generator = torch.Generator(frames.device).manual_seed(0)
         nll, kl, mean = self._terms(frames, generator)
         rebuilt, _ = self._decode_frames(mean, frames.shape[1], GREEDY, generator)
         reconstruction, kl = nll.mean().item(), kl.sum(-1).mean().item() / frames.shape[1]

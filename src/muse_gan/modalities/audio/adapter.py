@@ -141,9 +141,8 @@ class AudioAdapter(LabelledAdapter, Animates):
             values[0].detach().float().cpu().T * self.settings.db_range - self.settings.db_range
         )
         mel = 10 ** (decibels / 20) * self.full_scale()
-        mel = torch.where(
-            values[0].T > 0, mel, torch.zeros_like(mel)
-        )  # the floor is silence, not -db_range dB
+        # the floor is silence, not -db_range dB
+        mel = torch.where(values[0].T > 0, mel, torch.zeros_like(mel))
         return self._griffin_lim(self._linear_magnitudes(mel)).numpy()
 
     def _linear_magnitudes(self, mel: torch.Tensor) -> torch.Tensor:
@@ -199,9 +198,8 @@ class AudioAdapter(LabelledAdapter, Animates):
 
     def full_scale(self) -> float:
         """The largest mel magnitude of a full-scale sine: 0 dB."""
-        return (
-            float(self.filters().max()) * self.settings.n_fft / 4
-        )  # a Hann window's gain on a sine: n_fft / 4
+        # a Hann window's gain on a sine: n_fft / 4
+        return float(self.filters().max()) * self.settings.n_fft / 4
 
     def _stft(self, waveform: torch.Tensor) -> torch.Tensor:
         settings = self.settings
@@ -246,10 +244,11 @@ class AudioAdapter(LabelledAdapter, Animates):
 SILENCE = 1e-4  # a clip whose loudest sample is below this (-80 dB) counts as silent
 MAX_SECONDS = 3600  # a longer file is refused before it is read: decoded and resampled, it could take gigabytes
 MAX_CHANNELS = 64
+# Hz; resampling from far below crashed libsoxr (1 Hz to 16 kHz: a segfault)
 SOURCE_RATES = (
     1000,
     768_000,
-)  # Hz; resampling from far below crashed libsoxr (1 Hz to 16 kHz: a segfault)
+)
 
 
 def _check_size(path, info) -> None:
@@ -278,9 +277,8 @@ def spectrogram_picture(values: torch.Tensor):
     from matplotlib import colormaps
     from PIL import Image
 
-    cells = (
-        values.detach().float().cpu().clamp(0, 1).T.flip(0).numpy()
-    )  # (mels, frames), high mels on top
+    # (mels, frames), high mels on top
+    cells = values.detach().float().cpu().clamp(0, 1).T.flip(0).numpy()
     colours = (colormaps["magma"](cells)[..., :3] * 255).round().astype(np.uint8)
     picture = Image.fromarray(colours, "RGB")
     return picture.resize((picture.width * 2, picture.height * 2), Image.Resampling.NEAREST)

@@ -17,6 +17,7 @@ from ..midi.render import find_soundfont, render
 
 NOTES_VERSION = 1  # bump when the written files change
 NOTE_PITCHES = range(48, 84)  # C3 to B5
+# piano, vibraphone, organ, guitar, violin, trumpet, clarinet, flute
 NOTE_PROGRAMS = (
     0,
     11,
@@ -26,7 +27,7 @@ NOTE_PROGRAMS = (
     56,
     71,
     73,
-)  # piano, vibraphone, organ, guitar, violin, trumpet, clarinet, flute
+)
 NOTE_VELOCITIES = (70, 110)
 NOTE_SECONDS, NOTE_SPACING, CLIP_SECONDS = 0.75, 1.25, 1.0
 

@@ -24,9 +24,8 @@ def digits_files() -> list[Path]:
     folder = cache_dir() / "builtin" / f"digits-v{DIGITS_VERSION}"
     if not folder.exists():
         _write_digits(folder)
-    return sorted(
-        folder.rglob("*.png"), key=lambda path: path.name
-    )  # scikit-learn's order: digits mixed
+    # scikit-learn's order: digits mixed
+    return sorted(folder.rglob("*.png"), key=lambda path: path.name)
 
 
 def _digits_table() -> np.ndarray:

@@ -16,9 +16,8 @@ from ...errors import ConfigError
 from ...models.conv import LEAK, downsampled
 from .metrics import PITCH_CLASSES, TONAL_TRANSFORM
 
-UNHEARD = (
-    -30.0
-)  # the logit of a pitch outside a voice's range: p ~ 1e-13, never above any threshold
+# the logit of a pitch outside a voice's range: p ~ 1e-13, never above any threshold
+UNHEARD = -30.0
 STRIDED_LAYERS = 3  # the chroma stream halves time as often as the critic's own layers do
 
 
@@ -142,9 +141,8 @@ class ChromaReader(nn.Module):
 
     def __init__(self, tracks: int, steps: int, pitches: int, channels: int, wrap):
         super().__init__()
-        across = wrap(
-            nn.Conv2d(tracks, channels, (1, PITCH_CLASSES))
-        )  # all voices' pitch classes at each step
+        # all voices' pitch classes at each step
+        across = wrap(nn.Conv2d(tracks, channels, (1, PITCH_CLASSES)))
         along = [
             wrap(nn.Conv2d(channels, channels, (3, 1), (2, 1), (1, 0)))
             for _ in range(STRIDED_LAYERS)

@@ -26,9 +26,8 @@ def common_key_shift(roll: torch.Tensor, pitch_low: int) -> int:
     fits = scale_fits(roll, pitch_low)  # (tonic,)
     if not fits.any():
         return 0
-    to_c = [
-        (6 - tonic) % PITCH_CLASSES - 6 for tonic in range(PITCH_CLASSES)
-    ]  # each tonic's shift to C, -6..5
+    # each tonic's shift to C, -6..5
+    to_c = [(6 - tonic) % PITCH_CLASSES - 6 for tonic in range(PITCH_CLASSES)]
     best = to_c[min(range(PITCH_CLASSES), key=lambda tonic: (-fits[tonic], abs(to_c[tonic])))]
     for shift in (best, best - PITCH_CLASSES if best > 0 else best + PITCH_CLASSES):
         if fits_shifted(roll, shift):
@@ -84,9 +83,10 @@ class Transposition:
 
     def fit(self, rolls: list[torch.Tensor], window: int, stride: int) -> None:
         """The lowest and highest sounding pitch index of every window (silent windows: the full range)."""
+        # (windows, pitches), in the sampler's window order
         used = torch.cat(
             [roll.amax(dim=0).bool().unfold(0, window, stride).any(dim=-1) for roll in rolls]
-        )  # (windows, pitches), in the sampler's window order
+        )
         pitches = used.shape[1]
         number = torch.arange(pitches)
         silent = ~used.any(dim=1)
@@ -101,9 +101,8 @@ class Transposition:
         highest = torch.clamp(pitches - 1 - self.high[picks], max=self.semitones)
         span = (highest - lowest + 1).clamp(min=1)
         shift = lowest + (torch.rand(len(picks), generator=generator) * span).long()
-        source = (
-            torch.arange(pitches) - shift[:, None]
-        )  # (batch, pitches): where each pitch comes from
+        # (batch, pitches): where each pitch comes from
+        source = torch.arange(pitches) - shift[:, None]
         inside = (source >= 0) & (source < pitches)
         gathered = windows.gather(
             -1, source.clamp(0, pitches - 1)[:, None, None, :].expand_as(windows)

@@ -286,13 +286,23 @@ SYNTH_PAD = Voice(
     vibrato_depth=0.003,
 )
 # Indexed by program // 8: the sixteen General MIDI families, in their numbering order.
+#
+#
+# mallets
+#
+#
+#
+#
+#
+#
+# sound effects
 FAMILY_VOICES = (
     Voice(
         _series(16, 1.3), attack_s=0.004, decay_s=1.0, sustain=0.0, release_s=0.12, high_decay=2.0
     ),  # piano
     Voice(
         _series(4, 2.5), attack_s=0.002, decay_s=0.5, sustain=0.0, release_s=0.15, high_decay=6.0
-    ),  # mallets
+    ),
     Voice(
         (1.0, 0.7, 0.5, 0.45, 0.0, 0.3, 0.0, 0.25),
         attack_s=0.01,
@@ -344,9 +354,7 @@ FAMILY_VOICES = (
     Voice(
         _series(3, 2.0), attack_s=0.002, decay_s=0.2, sustain=0.0, release_s=0.08, high_decay=8.0
     ),  # percussive
-    Voice(
-        _series(2, 2.0), attack_s=0.02, decay_s=0.3, sustain=0.7, release_s=0.2, breath=0.5
-    ),  # sound effects
+    Voice(_series(2, 2.0), attack_s=0.02, decay_s=0.3, sustain=0.7, release_s=0.2, breath=0.5),
 )
 
 

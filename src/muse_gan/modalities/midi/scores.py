@@ -103,9 +103,8 @@ def _read_scores(
         piece = f"piece {number}" if len(pieces) > 1 else "the score"
         try:
             midi = _score_to_midi(score, default_tempo, default_program)
-        except (
-            Exception
-        ) as error:  # music21 parses odd files into streams its own methods then trip over
+        # music21 parses odd files into streams its own methods then trip over
+        except Exception as error:
             raise DataError(
                 f"{path}: {piece} cannot be read as music ({_one_line(error)})"
             ) from None

@@ -49,14 +49,13 @@ class TokenSampler(Sampler):
             yield self._windows(self.starts[first : first + size]), None
 
     def _windows(self, starts: torch.Tensor) -> torch.Tensor:
+        # (batch, 1), (batch, window)
         pieces, steps = (
             starts[:, :1],
             starts[:, 1:] + torch.arange(self.window),
-        )  # (batch, 1), (batch, window)
+        )
         inside = steps < self.lengths[pieces]
-        where = (self.firsts[pieces] + steps).clamp(
-            max=len(self.ids) - 1
-        )  # past a piece's end: padding
-        return self.adapter.one_hot(
-            torch.where(inside, self.ids[where], 0).long()
-        )  # 0: the padding token
+        # past a piece's end: padding
+        where = (self.firsts[pieces] + steps).clamp(max=len(self.ids) - 1)
+        # 0: the padding token
+        return self.adapter.one_hot(torch.where(inside, self.ids[where], 0).long())
