@@ -24,17 +24,14 @@ import torch
 from ...core.adapter import Adapter, Composes, PlugsTerms
 from ...core.objective import NO_TERMS
 from ...core.spec import Spec
-from ...errors import ConfigError, DataError, MuseError
+from ...errors import DataError, MuseError
 from ...files import write_atomically
 from ..registry import ADAPTERS
 from .keys import Transposition, common_key_shift, fits_shifted, in_common_key, shift_pitches
 from .scores import SCORE_SUFFIXES, bach_chorales, read_scores
-from .settings import MidiConfig
+from .settings import TICKS_PER_BEAT, MidiConfig, check
 
 MIDI_SUFFIXES = (".mid", ".midi")
-TICKS_PER_BEAT = (
-    480  # divisible by 2, 3, 4, 8, 12 and 16 steps per beat: note times land on exact ticks
-)
 MAX_BEATS = (
     20_000  # about 3 hours at 100 per minute: a piece longer than this is a corrupt or absurd file,
 )
@@ -54,7 +51,7 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
     frame_name = "steps"
 
     def __init__(self, settings: MidiConfig = MidiConfig()):
-        _check(settings)
+        check(settings)
         super().__init__(settings)
         self.pitches = settings.pitch_high - settings.pitch_low + 1
         self.tracks = 1 if settings.track_mapping == "merge" else len(settings.track_names)
@@ -371,32 +368,6 @@ def _runs(lane: np.ndarray):
     ends = np.argwhere(change.T == -1)
     runs = [(pitch, start, end) for (pitch, start), (_, end) in zip(starts, ends)]
     return sorted(runs, key=lambda run: (run[1], run[0]))
-
-
-def _check(settings: MidiConfig) -> None:
-    def fail(key, reason):
-        raise ConfigError(f"midi.{key}: {reason}")
-
-    if not 0 <= settings.pitch_low <= settings.pitch_high <= 127:
-        fail("pitch_low", "need 0 <= pitch_low <= pitch_high <= 127")
-    if settings.steps_per_beat < 1 or TICKS_PER_BEAT % settings.steps_per_beat:
-        fail("steps_per_beat", f"must divide {TICKS_PER_BEAT}")
-    if settings.beats_per_bar < 1:
-        fail("beats_per_bar", "must be at least 1")
-    if settings.track_mapping not in ("keep", "merge"):
-        fail("track_mapping", 'must be "keep" or "merge"')
-    if settings.quantize not in ("round", "sample"):
-        fail("quantize", 'must be "round" or "sample"')
-    if len(settings.programs) != len(settings.track_names) or not settings.track_names:
-        fail("programs", "need one program per track name")
-    if not all(0 <= program <= 127 for program in settings.programs):
-        fail("programs", "General MIDI programs are 0-127")
-    if not 1 <= settings.velocity <= 127:
-        fail("velocity", "must be 1-127")
-    if not settings.tempo > 0:
-        fail("tempo", "must be a positive number of quarter notes per minute")
-    if not all(0 <= track < len(settings.track_names) for track in settings.drum_tracks):
-        fail("drum_tracks", "must be track indices")
 
 
 def _reason(error: Exception) -> str:

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...core.config import register_section
+from ...errors import ConfigError
+
+TICKS_PER_BEAT = (
+    480  # divisible by 2, 3, 4, 8, 12 and 16 steps per beat: note times land on exact ticks
+)
 
 
 @dataclass(frozen=True)
@@ -68,3 +73,31 @@ class MidiConfig:
 
     # What only training reads: the prepared cache does not depend on these.
     TRAINING_ONLY = ("window_bars", "transpose", "common_key", "gan")
+
+
+def check(settings: MidiConfig) -> None:
+    """Settings the dataclass types alone don't rule out: a ``ConfigError`` naming the key."""
+
+    def fail(key, reason):
+        raise ConfigError(f"midi.{key}: {reason}")
+
+    if not 0 <= settings.pitch_low <= settings.pitch_high <= 127:
+        fail("pitch_low", "need 0 <= pitch_low <= pitch_high <= 127")
+    if settings.steps_per_beat < 1 or TICKS_PER_BEAT % settings.steps_per_beat:
+        fail("steps_per_beat", f"must divide {TICKS_PER_BEAT}")
+    if settings.beats_per_bar < 1:
+        fail("beats_per_bar", "must be at least 1")
+    if settings.track_mapping not in ("keep", "merge"):
+        fail("track_mapping", 'must be "keep" or "merge"')
+    if settings.quantize not in ("round", "sample"):
+        fail("quantize", 'must be "round" or "sample"')
+    if len(settings.programs) != len(settings.track_names) or not settings.track_names:
+        fail("programs", "need one program per track name")
+    if not all(0 <= program <= 127 for program in settings.programs):
+        fail("programs", "General MIDI programs are 0-127")
+    if not 1 <= settings.velocity <= 127:
+        fail("velocity", "must be 1-127")
+    if not settings.tempo > 0:
+        fail("tempo", "must be a positive number of quarter notes per minute")
+    if not all(0 <= track < len(settings.track_names) for track in settings.drum_tracks):
+        fail("drum_tracks", "must be track indices")
