@@ -40,9 +40,8 @@ AWKWARD = (
 )
 # What a doctored checkpoint header may hold in place of any value.
 HEADER_VALUES = (None, -1, 0, 10**12, 1.5, "x", True, [], {}, [1, "a"], {"a": 1})
-SECONDS_PER_INPUT = (
-    90  # a reader slower than this on one small input counts as hung (scores may take 60)
-)
+# a reader slower than this on one small input counts as hung (scores may take 60)
+SECONDS_PER_INPUT = 90
 
 
 class Hang(BaseException):
@@ -115,9 +114,8 @@ class Reader:
     read: Callable[[Path], object]  # raises DataError or MuseError on a bad input
     seeds: Callable[[], dict[str, bytes]]  # small valid files to mutate
     edge_cases: Callable[[], dict[str, bytes]]
-    refusal: str = (
-        "skipped"  # how a bad input ends: data files are skipped, configs and models refused
-    )
+    # how a bad input ends: data files are skipped, configs and models refused
+    refusal: str = "skipped"
 
 
 # Edge cases a reader rightly takes; every other one must end in the reader's refusal.

@@ -60,23 +60,20 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     ema: float = 0.0  # decay of the weights' moving average used for sampling; 0 turns it off
-    select_by: str = (
-        "auto"  # which validated weights become the model: "auto" (the lowest validation loss;
-    )
+    # which validated weights become the model: "auto" (the lowest validation loss;
+    select_by: str = "auto"
     # a GAN's last) or "overlap" (the samples most like the validation data's)
     log_every: int = 10
     eval_every: int = 250
     checkpoint_every: int = 250
     sample_every: int = 500
-    sample_bars: int = (
-        8  # length of the samples written during training, for modalities measured in bars
-    )
+    # length of the samples written during training, for modalities measured in bars
+    sample_bars: int = 8
     seed: int = 0
     device: str = "auto"  # "auto": CUDA when present, else CPU
     precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; or "bf16", "fp32"
-    skip_limit: int = (
-        10  # stop after this many steps in a row skipped for a non-finite loss or gradients
-    )
+    # stop after this many steps in a row skipped for a non-finite loss or gradients
+    skip_limit: int = 10
     compile: bool = False  # torch.compile the model's parts (worth it on GPUs, for long runs)
 
 

@@ -205,9 +205,8 @@ def _encode_or_reason(adapter, path: Path) -> tuple[list[Piece], str]:
         ) else f"{type(error).__name__}: {error}"
 
 
-WORKER_START_SECONDS = (
-    3.0  # a spawned worker imports torch and the readers afresh: about 2 s on a busy machine
-)
+# a spawned worker imports torch and the readers afresh: about 2 s on a busy machine
+WORKER_START_SECONDS = 3.0
 PACE_SECONDS = 1.0  # how long files are parsed here before their pace decides whether workers pay
 
 

@@ -18,9 +18,8 @@ from ..errors import ConfigError
 
 LEAK = 0.2  # LeakyReLU slope: keeps gradients flowing through the critic where a ReLU would be flat
 DOWNSAMPLINGS = 3  # the generator's trunk starts at 1/8 of the roll's time and pitch
-LOG_VARIANCE_BOUND = (
-    10.0  # a posterior's log-variance stays within ± this (variances e^-10 to e^10)
-)
+# a posterior's log-variance stays within ± this (variances e^-10 to e^10)
+LOG_VARIANCE_BOUND = 10.0
 
 
 def _conv(inputs: int, outputs: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:

@@ -37,17 +37,15 @@ LOSSES = ("hinge", "wgan-gp")
 @register_section("gan")
 @dataclass(frozen=True)
 class GanConfig:
-    loss: str = (
-        "wgan-gp"  # "wgan-gp" (gradient penalty) or "hinge" (with spectral norm in the critic)
-    )
+    # "wgan-gp" (gradient penalty) or "hinge" (with spectral norm in the critic)
+    loss: str = "wgan-gp"
     critic_steps: int = 5  # critic updates per generator update
     gradient_penalty: float = 10.0
     decode: str = "threshold"  # "threshold" (p > 0.5) or "bernoulli" (sample each cell)
     # a track given to the generator (e.g. 0: accompany a melody); -1: none
     condition_track: int = -1
-    condition_dropout: float = (
-        0.5  # share of training batches without the condition, so it stays optional
-    )
+    # share of training batches without the condition, so it stays optional
+    condition_dropout: float = 0.5
 
 
 @OBJECTIVES.register("gan")
@@ -55,9 +53,8 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
     """Generator and critic of the ``[gan]`` config; see the module docstring for the shapes."""
 
     family = "gan"
-    selects_by_validation = (
-        False  # critic scores don't rank generators: the latest weights are the model
-    )
+    # critic scores don't rank generators: the latest weights are the model
+    selects_by_validation = False
     sampling_modules = ("generator",)
     # Weights named otherwise in checkpoints of format 1 (before modalities plugged in their terms).
     renamed_weights: ClassVar[dict[str, str]] = {

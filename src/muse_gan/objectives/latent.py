@@ -5,9 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-WALK_SEGMENTS = (
-    4  # segments from one random anchor to the next: neighbours move a quarter of the way
-)
+# segments from one random anchor to the next: neighbours move a quarter of the way
+WALK_SEGMENTS = 4
 
 
 def slerp(start: torch.Tensor, end: torch.Tensor, fraction) -> torch.Tensor:

@@ -50,9 +50,8 @@ class VaeConfig:
     beta_anneal_steps: int = 1000  # beta rises linearly from 0 over these steps
     free_bits: float = 0.0  # nats per latent dimension the KL term does not charge for
     architecture: str = "auto"  # "recurrent" (MusicVAE-style, any length), "conv" (fixed size); auto: conv for images
-    likelihood: str = (
-        "bernoulli"  # conv VAE: "bernoulli" (cross-entropy) or "gaussian" (learned variance)
-    )
+    # conv VAE: "bernoulli" (cross-entropy) or "gaussian" (learned variance)
+    likelihood: str = "bernoulli"
 
 
 @OBJECTIVES.register("vae")

@@ -20,8 +20,7 @@ class AudioConfig:
     fmin: float = 30.0  # Hz
     fmax: float = 8000.0  # Hz
     db_range: float = 80.0  # value 0 is this many dB below full scale, 1 is full scale
-    labels: bool = (
-        False  # classes from the names of the folders the files are in (notes: the MIDI pitch)
-    )
+    # classes from the names of the folders the files are in (notes: the MIDI pitch)
+    labels: bool = False
     short: str = "pad"  # a file shorter than a clip: "pad" with silence or "skip" it
     griffin_lim: int = 32  # phase-recovery iterations when turning spectrograms into sound

@@ -15,12 +15,10 @@ class ImageConfig:
     size: int = 32  # every image becomes size × size pixels
     color: str = "gray"  # "gray" (1 channel) or "rgb" (3)
     fit: str = "crop"  # "crop": shorter side to size, centre cut; "pad": longer side to size, black borders; "stretch"
-    labels: bool = (
-        False  # class labels from the names of the folders the images are in (digits: the digit)
-    )
-    binarize: bool = (
-        False  # pixels to 0 or 1 at 0.5: binary data (Bernoulli heads, threshold decoding)
-    )
+    # class labels from the names of the folders the images are in (digits: the digit)
+    labels: bool = False
+    # pixels to 0 or 1 at 0.5: binary data (Bernoulli heads, threshold decoding)
+    binarize: bool = False
     max_pixels: int = 40_000_000  # larger images are refused before decoding (decompression bombs)
     flip: bool = False  # augmentation: random left-right mirroring
     rotate: float = 0.0  # augmentation: random rotation of up to ± this many degrees

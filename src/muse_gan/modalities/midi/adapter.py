@@ -32,9 +32,8 @@ from .scores import SCORE_SUFFIXES, bach_chorales, read_scores
 from .settings import TICKS_PER_BEAT, MidiConfig, check
 
 MIDI_SUFFIXES = (".mid", ".midi")
-MAX_BEATS = (
-    20_000  # about 3 hours at 100 per minute: a piece longer than this is a corrupt or absurd file,
-)
+# about 3 hours at 100 per minute: a piece longer than this is a corrupt or absurd file,
+MAX_BEATS = 20_000
 # and its roll (tracks x steps x pitches bytes) would take gigabytes
 
 

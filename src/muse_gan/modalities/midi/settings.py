@@ -7,27 +7,22 @@ from dataclasses import dataclass, field
 from ...core.config import register_section
 from ...errors import ConfigError
 
-TICKS_PER_BEAT = (
-    480  # divisible by 2, 3, 4, 8, 12 and 16 steps per beat: note times land on exact ticks
-)
+# divisible by 2, 3, 4, 8, 12 and 16 steps per beat: note times land on exact ticks
+TICKS_PER_BEAT = 480
 
 
 @dataclass(frozen=True)
 class RollGanTerms:
     """``[midi.gan]``: what piano rolls add to a GAN's training (see ``gan_terms``)."""
 
-    critic_chroma: bool = (
-        False  # the critic also reads every track's pitch classes (MuseGAN's chroma stream)
-    )
-    activity_weight: float = (
-        0.0  # weight of matching each track's share of sounding steps to the data's
-    )
-    harmony_weight: float = (
-        0.0  # weight of matching each pair of tracks' tonal distance per bar to the data's
-    )
-    rhythm_weight: float = (
-        0.0  # weight of matching how often each track starts a note at each step of the bar
-    )
+    # the critic also reads every track's pitch classes (MuseGAN's chroma stream)
+    critic_chroma: bool = False
+    # weight of matching each track's share of sounding steps to the data's
+    activity_weight: float = 0.0
+    # weight of matching each pair of tracks' tonal distance per bar to the data's
+    harmony_weight: float = 0.0
+    # weight of matching how often each track starts a note at each step of the bar
+    rhythm_weight: float = 0.0
     voice_ranges: bool = False  # each track sounds only pitches it has in the training data
 
 
@@ -50,9 +45,8 @@ class MidiConfig:
     tempo: float = 100.0  # quarter notes per minute, when the caller gives none
     window_bars: int = 4  # training windows, in bars; windows start on bar lines
     transpose: int = 6  # augmentation: each training window shifted by a random interval of up to ± this many semitones
-    common_key: bool = (
-        False  # move every piece to C major or A minor first (its estimated key); see keys.py
-    )
+    # move every piece to C major or A minor first (its estimated key); see keys.py
+    common_key: bool = False
     gan: RollGanTerms = field(default_factory=RollGanTerms)
 
     # Keys that lived in other sections before (config files and checkpoints of format 1 use them).

@@ -59,9 +59,8 @@ class TextAdapter(Adapter, Tokens):
     item_name = "piece"
     suffixes = TEXT_SUFFIXES
     formats = (".abc", ".txt") + MUSIC_FORMATS
-    single_item_formats = (
-        MUSIC_FORMATS  # one tune per file: a tune that is not valid ABC is skipped
-    )
+    # one tune per file: a tune that is not valid ABC is skipped
+    single_item_formats = MUSIC_FORMATS
     preview_count = 4
     evaluation_count = 100
     frame_name = "tokens"
@@ -71,9 +70,8 @@ class TextAdapter(Adapter, Tokens):
     ):
         _check(settings)
         super().__init__(settings)
-        self.start = (
-            start  # the first line every training piece has (ABC: "X:1"): sampling starts there too
-        )
+        # the first line every training piece has (ABC: "X:1"): sampling starts there too
+        self.start = start
         self.vocabulary = RESERVED + tuple(token for token in vocabulary if token not in RESERVED)
         self.ids = {token: number for number, token in enumerate(self.vocabulary)}
 
