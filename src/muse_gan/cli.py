@@ -546,6 +546,48 @@ def models():
         click.echo(f"{name:<12} {description}{'  (default)' if name == DEFAULT else ''}")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a --host other machines can reach (there is no other protection than --token).",
+)
+@click.option(
+    "--models",
+    default="bach-rnn,bach-gan,bach-vae",
+    show_default=True,
+    help="MIDI models to serve, comma-separated (names, run folders, checkpoints); the first is the default.",
+)
+@click.option(
+    "--token", envvar="MUSE_TOKEN", default=None, help="A secret every request must carry."
+)
+@click.option("--max-bars", type=click.IntRange(1, 256), default=64, show_default=True)
+@click.option("--max-notes", type=click.IntRange(1, 1_000_000), default=10_000, show_default=True)
+@click.option(
+    "--max-clip-bytes", type=click.IntRange(1, 100_000_000), default=1_000_000, show_default=True
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds a request may take, waiting included.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No line per request.")
+def serve(
+    host, port, allow_remote, models, token, max_bars, max_notes, max_clip_bytes, timeout, quiet
+):
+    """Serve MIDI models over HTTP on this machine, with a web page at /."""
+    from .server import serve as run_server
+    from .server.clips import Limits
+
+    limits = Limits(bars=max_bars, clip_bytes=max_clip_bytes, notes=max_notes, seconds=timeout)
+    names = tuple(name.strip() for name in models.split(",") if name.strip())
+    run_server(host, port, names, token, allow_remote, limits, quiet)
+
+
 @main.command(name="eval")
 @click.option(
     "--model",

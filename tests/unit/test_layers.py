@@ -30,6 +30,7 @@ LAYERS = [
             "muse_gan.timeouts",
             "muse_gan.options",
             "muse_gan.pretrained",
+            "muse_gan.client",  # what a DAW's Python imports: the standard library only
         ],
     ),
     ("core", ["muse_gan.core"]),
@@ -40,7 +41,10 @@ LAYERS = [
     ("facade and evaluation", ["muse_gan.model", "muse_gan.evaluation"]),
     ("composition root", ["muse_gan.assembly", "muse_gan.training"]),
     ("library face", ["muse_gan.api", "muse_gan"]),
-    ("command line", ["muse_gan.cli", "muse_gan.__main__"]),
+    (
+        "command line, server, live playing",
+        ["muse_gan.cli", "muse_gan.__main__", "muse_gan.server", "muse_gan.live"],
+    ),
 ]
 SIBLINGS = {("families", "modalities"), ("modalities", "families")}  # neither may import the other
 
