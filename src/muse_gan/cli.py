@@ -588,6 +588,41 @@ def serve(
     run_server(host, port, names, token, allow_remote, limits, quiet)
 
 
+@main.command()
+@click.option(
+    "--model", "-m", default=None, help="A MIDI model: bundled name, run folder or checkpoint."
+)
+@click.option("--port", "port", default=None, help="MIDI output to play into (default: the first).")
+@click.option("--virtual", default=None, help="Make a new MIDI output of this name instead.")
+@click.option(
+    "--tempo", type=float, default=None, help="Quarter notes per minute (default: the model's)."
+)
+@click.option("--clock-in", default=None, help="Follow the MIDI clock arriving at this input.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None)
+@click.option("--temperature", type=float, default=1.0, show_default=True)
+@click.option("--bars", type=click.IntRange(1, 100_000), default=None, help="Stop after this many.")
+@click.option(
+    "--lookahead",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Bars composed ahead of what is sounding.",
+)
+def play(model, port, virtual, tempo, clock_in, seed, temperature, bars, lookahead):
+    """Compose bar after bar into a MIDI output, in time, until stopped."""
+    from .errors import MuseError
+    from .options import check_options
+
+    check_options(temperature=temperature, tempo=tempo)
+    if port and virtual:
+        raise MuseError("--port/--virtual: give one of them")
+    from .live import play as play_live
+
+    chosen = _random_seed() if seed is None else seed
+    _say_seed(seed, chosen)
+    play_live(model, port, virtual, tempo, clock_in, chosen, temperature, bars, lookahead)
+
+
 @main.command(name="eval")
 @click.option(
     "--model",

@@ -183,11 +183,18 @@ def _json_default(value):
     return value if isinstance(value, (bool, int, float, str, type(None))) else repr(value)
 
 
-def _primer_role(muse) -> str:
-    """What a primer does for this model: continued, or its melody accompanied."""
+def accompanies(muse) -> int | None:
+    """The voice of a primer that this model keeps and accompanies (bach-gan: the soprano,
+    0); None for a model that continues a primer instead."""
     # The library declares no capability for accompanying; the GAN's setting says it.
     track = getattr(muse.objective, "condition_track", -1)
-    if track >= 0:
+    return track if track >= 0 else None
+
+
+def _primer_role(muse) -> str:
+    """What a primer does for this model: continued, or its melody accompanied."""
+    track = accompanies(muse)
+    if track is not None:
         return f"accompanies: keeps the clip's voice {track} and writes the others"
     return "continues: the piece starts with the clip"
 
