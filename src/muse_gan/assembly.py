@@ -10,6 +10,7 @@ below never import this; ``training``, ``api`` and ``cli`` build on it.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import torch
@@ -17,9 +18,10 @@ import torch
 from . import modalities, objectives  # noqa: F401  (registers every modality, family and config section)
 from .core import checkpoint as ckpt
 from .core.adapter import PlugsTerms
-from .core.config import Config
+from .core.config import Config, check_sections
 from .core.config import load_config as _load_config
 from .core.objective import NO_TERMS
+from .core.trainer import MAX_STEPS, check_settings
 from .errors import ConfigError, MuseError
 from .modalities import ADAPTERS, build_adapter
 from .model import MuseModel
@@ -104,6 +106,7 @@ def model_settings(path: Path, header: dict):
     for key, kind in (("config", dict), ("modality", str), ("adapter", dict)):
         if not isinstance(header.get(key), kind):
             raise MuseError(f"{path}: not a muse_gan model (its header has no {key})")
+    _check_counts(path, header)
     config = _config_of(path, header)
     try:
         adapter_class = ADAPTERS.get(header["modality"])
@@ -112,11 +115,39 @@ def model_settings(path: Path, header: dict):
         raise MuseError(_naming(path, error)) from None
 
 
+def check_config(config: Config) -> None:
+    """Every section's range checks, which configs from files and ``--set`` and the configs in
+    checkpoints' headers all get: ``[train]``'s, those of ``[data]``, ``[model]`` and the
+    families (``core.config.check_sections``), and each modality's, which its adapter runs as
+    it is made. A ``ConfigError`` naming the key."""
+    check_sections(config)
+    check_settings(config.train)
+    for name, adapter_class in ADAPTERS.items():
+        adapter_class(config.section(name))
+
+
 def _config_of(path: Path, header: dict) -> Config:
     try:
-        return Config.from_dict(header["config"], str(path))
+        config = Config.from_dict(header["config"], str(path))
+        check_config(config)
     except ConfigError as error:
         raise MuseError(_naming(path, error)) from None
+    return config
+
+
+def _check_counts(path: Path, header: dict) -> None:
+    """The header's own numbers: the step reached and steps skipped (whole numbers in range),
+    the validation losses (finite, or None before the first validation)."""
+    for key in ("step", "skipped"):
+        value = header.get(key, 0)
+        if type(value) is not int or not 0 <= value <= MAX_STEPS:
+            raise MuseError(
+                f"{path}: its header's {key} ({value!r}) must be a whole number from 0 to {MAX_STEPS}"
+            )
+    for key in ("valid_loss", "best_valid"):
+        value = header.get(key)
+        if value is not None and (type(value) not in (int, float) or not math.isfinite(value)):
+            raise MuseError(f"{path}: its header's {key} ({value!r}) must be a finite number")
 
 
 def _naming(path: Path, error: Exception) -> str:
@@ -172,17 +203,28 @@ def _objective_with_weights(path: Path, config: Config, adapter, weights: dict[s
 
 def _check_shapes(path: Path, config: Config, adapter, weights: dict[str, torch.Tensor]) -> None:
     try:
-        with torch.device("meta"):
-            shapes = {
-                name: value.shape
-                for name, value in build_objective(adapter, config).state_dict().items()
-            }
+        shapes = {
+            name: value.shape
+            for name, value in meta_objective(adapter, config, "its config").state_dict().items()
+        }
     except MuseError as error:
-        raise MuseError(f"{path}: {error}") from None
-    except Exception as error:
-        raise MuseError(
-            f"{path}: its config describes no model that can be built ({type(error).__name__})"
-        ) from None
+        raise MuseError(_naming(path, error)) from None
     misfit = ckpt.misfit(shapes, weights, "the described model's")
     if misfit:
         raise MuseError(f"{path}: its weights do not fit the model its config describes ({misfit})")
+
+
+def meta_objective(adapter, config: Config, described_by: str = "the settings"):
+    """The objective ``config`` describes, built on the meta device: every shape and no
+    storage, so a model of any size is measured (or refused) without allocating it. A failure
+    to build is a ``MuseError``: the config's own one-line reason, else one saying which
+    ``described_by`` (e.g. "its config") describes no buildable model."""
+    try:
+        with torch.device("meta"):
+            return build_objective(adapter, config)
+    except MuseError:
+        raise
+    except Exception as error:
+        raise MuseError(
+            f"{described_by} describes no model that can be built ({type(error).__name__})"
+        ) from None

@@ -6,17 +6,28 @@ adapter's samplers and, for ``train.select_by = "overlap"``, the evaluation's ``
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
 import torch
 
-from .assembly import build_adapter, build_objective, load, model_settings, read_config, upgrade
+from .assembly import (
+    build_adapter,
+    build_objective,
+    check_config,
+    load,
+    meta_objective,
+    model_settings,
+    read_config,
+    upgrade,
+)
 from .core import checkpoint as ckpt
 from .core import distributed
 from .core.config import Config
+from .core.memory import available_bytes, in_words, training_bytes
 from .core.store import load_pieces, split
-from .core.trainer import LATEST, Trainer, check_settings, pick_device
+from .core.trainer import LATEST, Trainer, pick_device
 from .errors import MuseError
 
 
@@ -37,18 +48,22 @@ def train(
         previous, _ = model_settings(run_dir / LATEST, saved[1])
         _check_resumable(previous, config, run_dir)
     adapter = build_adapter(config)
+    # checked as every loaded model is, before the run's own settings are weighed
+    theirs = _init_model(init, adapter, config) if init else None
     _check_before_reading_data(config, adapter)
     # one process of torchrun's, or alone
     group = distributed.join(pick_device(config.train.device).type)
-    trainer = _train(config, run_dir, adapter, saved, init, quiet or not group.main, group)
+    trainer = _train(
+        config, run_dir, adapter, saved, (init, theirs), quiet or not group.main, group
+    )
     distributed.leave(group)  # after a failure, torchrun stops the other processes instead
     return trainer
 
 
 def _train(
-    config: Config, run_dir: Path, adapter, saved, init: str | None, quiet: bool, group
+    config: Config, run_dir: Path, adapter, saved, init: tuple, quiet: bool, group
 ) -> Trainer:
-    trainer = build_trainer(config, run_dir, adapter, quiet, group, init)
+    trainer = build_trainer(config, run_dir, adapter, quiet, group, *init)
     if saved:
         _restore(trainer, run_dir / LATEST, *saved)
     trainer.fit()
@@ -62,11 +77,13 @@ def build_trainer(
     quiet: bool = True,
     group: distributed.Group = distributed.SINGLE,
     init: str | None = None,
+    theirs=None,
 ) -> Trainer:
     """A Trainer for ``config``, its data prepared and its model initialised from the seed (or
-    from the model ``init``), ready to ``fit`` (or to time ``train_step``s, as benchmarks do)."""
+    from the model ``init``, loaded already when ``theirs`` is given), ready to ``fit`` (or to
+    time ``train_step``s, as benchmarks do)."""
     adapter = adapter or build_adapter(config)
-    theirs = _init_model(init, adapter, config) if init else None
+    theirs = theirs or (_init_model(init, adapter, config) if init else None)
     with distributed.main_first(group):  # the others then read what it cached
         pieces = load_pieces(
             adapter, config.data.source, config.data.limit, quiet, config.data.workers
@@ -86,6 +103,8 @@ def build_trainer(
     objective = build_objective(adapter, config)
     if theirs:
         _initialise(objective, theirs, init)
+    # the data may have sized the model further (classes, a vocabulary)
+    check_memory(config, adapter, pick_device(distributed.device_for(config.train.device, group)))
     # only rank 0 validates
     selection = _selection(config, adapter, pieces["valid"], run_dir) if group.main else None
     return Trainer(
@@ -128,17 +147,62 @@ def _selection(config: Config, adapter, valid_pieces: list, run_dir: Path):
 
 
 def _check_before_reading_data(config: Config, adapter) -> None:
-    """Settings mistakes surface at once, not after minutes of preparing data: the objective
-    is built once from the adapter's settings alone (its sizes don't depend on the data)."""
-    check_settings(config.train)
+    """Settings mistakes surface at once, not after minutes of preparing data: every section's
+    range checks, then the objective built from the adapter's settings alone on the meta device
+    and its memory weighed against the device's."""
+    check_config(config)
     if config.train.select_by == "overlap" and config.data.valid_fraction == 0:
         raise MuseError(
             'train.select_by = "overlap" compares samples with the validation pieces, and '
             "data.valid_fraction = 0 leaves none"
         )
     distributed.check_batch(config.train.batch_size, distributed.launched_world())
-    pick_device(config.train.device)
-    build_objective(adapter, config)
+    check_memory(config, adapter, pick_device(config.train.device))
+
+
+def check_memory(config: Config, adapter, device: torch.device) -> None:
+    """Refuses, before anything is allocated, a run whose model, optimizer state, batch and
+    samples alone need more memory than ``device`` has free (``core.memory``), in one line
+    naming the setting that weighs most, the estimate and the memory available."""
+    needed = _estimate(config, adapter)
+    available = available_bytes(device)
+    if available is None or needed.total <= available:
+        return
+    raise MuseError(
+        f"{_heaviest_setting(config, adapter, needed.total)}: training needs at least "
+        f"{in_words(needed.total)} (model, gradients and optimizer state {in_words(needed.model)}; "
+        f"a batch and the samples {in_words(needed.data)}), and {in_words(available)} of "
+        f"memory is available ({device})"
+    )
+
+
+def _estimate(config: Config, adapter):
+    return training_bytes(meta_objective(adapter, config), adapter, config.train)
+
+
+def _heaviest_setting(config: Config, adapter, total: int) -> str:
+    """``section.key = value`` of the setting whose default would take the most off the
+    estimate ``total``, among [model], [train] and the modality's section."""
+    heaviest, saving = "the model and batch sizes", 0
+    for section in ("model", "train", adapter.modality):
+        values = config.section(section)
+        defaults = type(values)()
+        for key in (field.name for field in dataclasses.fields(values)):
+            value, default = getattr(values, key), getattr(defaults, key)
+            if type(value) not in (int, float) or value == default:
+                continue
+            try:
+                smaller = config.replace(section, **{key: default})
+                if section == adapter.modality:
+                    lighter = type(adapter).from_dict(adapter.to_dict() | {key: default})
+                else:
+                    lighter = adapter
+                estimate = _estimate(smaller, lighter).total
+            except MuseError:  # the default does not fit with the other settings
+                continue
+            if total - estimate > saving:
+                heaviest, saving = f"{section}.{key} = {value!r}", total - estimate
+    return heaviest
 
 
 def saved_config(run_dir: Path) -> Config:

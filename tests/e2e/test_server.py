@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from muse_gan.client import Client, Note, ServerError
+from muse_gan.client import (
+    Client,
+    Note,
+    ServerError,
+    continuation_request,
+    notes_from_ticks,
+)
 from tests.serving import Server
 
 DATA = Path(__file__).parents[2] / "data"
@@ -181,6 +187,26 @@ def test_the_client_composes_continues_and_renders(server):
     with pytest.raises(ServerError, match="bars: 99") as refused:
         client.compose(bars=99)
     assert refused.value.status == 422
+
+
+def test_the_reaper_scripts_request_continues_the_selection_in_the_projects_settings(server):
+    """What examples/reaper/muse_continue.py does between REAPER's calls: notes read as
+    (pitch, start, end, velocity, channel) in project quarter notes, cut to the time selection,
+    sent with the project's settings less those the model does not take."""
+    client = Client(server.url)
+    events = [(72, 8.0, 9.0, 100, 0), (74, 9.0, 10.0, 100, 0), (76, 10.0, 14.0, 100, 0)]
+    notes = notes_from_ticks(events, 1.0, start_tick=8.0, end_tick=12.0)  # selection: 1 bar
+    daw = {"tempo": 84.0, "meter": "4/4", "key": 7, "seed": 11, "temperature": 1.0}
+    controls, ignored = continuation_request(client, None, notes, 2, daw)
+    assert controls == {"tempo": 84.0, "seed": 11, "temperature": 1.0, "bars": 3}
+    assert set(ignored) == {"meter", "key"}
+    answer = client.continue_clip(notes, None, **controls)
+    assert answer.bars == 3 and answer.tempo == 84.0 and answer.seed == 11
+    assert [(n.pitch, n.start) for n in answer.notes if n.voice == 0][:3] == [
+        (72, 0.0),
+        (74, 1.0),
+        (76, 2.0),
+    ]
 
 
 def test_the_client_says_when_no_server_answers():

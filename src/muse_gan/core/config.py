@@ -20,6 +20,7 @@ import math
 import tomllib
 import typing
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -81,15 +82,71 @@ CORE_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 SECTIONS: Registry[type] = Registry("config section")  # the sections of modalities and families
 
 
-def register_section(name: str):
-    """Class decorator: ``name`` becomes a config section holding that dataclass."""
+
+def register_section(name: str, check: Callable | None = None):
+    """Class decorator: ``name`` becomes a config section holding that dataclass; ``check``,
+    when given, raises a ``ConfigError`` naming the key for settings out of range (run by
+    ``check_sections`` on configs from files, ``--set`` and checkpoints alike)."""
+    if check is not None:
+        SECTION_CHECKS[name] = check
+SECTION_CHECKS: dict[str, Callable] = {}  # section name → its range checks (see register_section)
     return SECTIONS.register(name)
+# Network sizes past any machine's memory; the composition root's memory estimate refuses most
+# runs long before (core.memory), these keep absurd numbers out of the arithmetic.
+MAX_WIDTH = 2**20
+MAX_LAYERS = 64
+MAX_FILES = 10**9
 
 
 def section_classes() -> dict[str, type]:
     """Every known section: the core's first, then the others by name (whatever order their
     packages were imported in)."""
     return CORE_SECTIONS | dict(sorted(SECTIONS.items()))
+def check_ranges(section: str, settings, ranges: dict[str, tuple]) -> None:
+    """Each key of ``ranges`` within its ``(low, high)``, both included; the first that is not
+    is a ``ConfigError`` naming ``section.key``."""
+    for key, (low, high) in ranges.items():
+        value = getattr(settings, key)
+        if not low <= value <= high:
+            raise ConfigError(f"{section}.{key}: {value!r} must be from {low} to {high}")
+
+
+def check_data(settings: DataConfig) -> None:
+    check_ranges(
+        "data",
+        settings,
+        {
+            "limit": (0, MAX_FILES),
+            "workers": (0, 256),
+            "valid_fraction": (0, 1),
+            "test_fraction": (0, 1),
+        },
+    )
+    if settings.valid_fraction + settings.test_fraction > 1:
+        raise ConfigError(
+            f"data.test_fraction: {settings.test_fraction!r} and data.valid_fraction "
+            f"{settings.valid_fraction!r} add up to more than 1"
+        )
+
+
+def check_model(settings: ModelConfig) -> None:
+    sizes = ("hidden", "head_hidden", "latent", "channels")
+    check_ranges(
+        "model", settings, {"layers": (1, MAX_LAYERS)} | dict.fromkeys(sizes, (1, MAX_WIDTH))
+    )
+    if not 0 <= settings.dropout < 1:
+        raise ConfigError(f"model.dropout: {settings.dropout!r} must be from 0 to below 1")
+
+
+def check_sections(config: Config) -> None:
+    """The range checks of ``[data]``, ``[model]`` and every section that registered one (the
+    composition root adds ``[train]``'s and each modality's, which its adapter runs)."""
+    check_data(config.data)
+    check_model(config.model)
+    for name, check in SECTION_CHECKS.items():
+        check(config.section(name))
+
+
 
 
 class Config:

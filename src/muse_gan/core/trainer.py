@@ -27,6 +27,7 @@ import torch
 
 from ..errors import ConfigError, DataError, MuseError
 from ..files import remove_temporaries, write_atomically
+from ..options import MAX_BARS
 from . import checkpoint as ckpt
 from . import distributed
 from .config import Config, to_toml
@@ -51,6 +52,24 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
+# [train]'s upper bounds: past them a number is a typo, not a plan (a batch's memory is
+# weighed against the machine's by the composition root, core.memory)
+MAX_STEPS = 10**9
+UPPER_BOUNDS = {
+    "steps": MAX_STEPS,
+    "batch_size": 1_000_000,
+    "log_every": MAX_STEPS,
+    "eval_every": MAX_STEPS,
+    "checkpoint_every": MAX_STEPS,
+    "sample_every": MAX_STEPS,
+    "sample_bars": MAX_BARS,
+    "skip_limit": MAX_STEPS,
+    "seed": 2**63 - 1,
+    "weight_decay": 100.0,
+    "grad_clip": 1e9,
+}
+
+
 def check_settings(settings) -> None:
     """Train settings that the dataclass types alone don't rule out."""
 
@@ -67,8 +86,12 @@ def check_settings(settings) -> None:
     ):
         if getattr(settings, key) < 1:
             fail(key, "must be at least 1")
-    if settings.steps < 0 or settings.sample_every < 0:
-        fail("steps" if settings.steps < 0 else "sample_every", "must not be negative")
+    for key in ("steps", "sample_every", "seed", "weight_decay", "grad_clip"):
+        if getattr(settings, key) < 0:
+            fail(key, "must not be negative")
+    for key, highest in UPPER_BOUNDS.items():
+        if getattr(settings, key) > highest:
+            fail(key, f"must be at most {highest}")
     if not settings.lr > 0:
         fail("lr", "must be above 0")
     if len(settings.betas) != 2 or not all(0 <= beta < 1 for beta in settings.betas):
@@ -387,13 +410,18 @@ class Trainer:
         self.objective.load_state_dict(ckpt.unprefixed("model.", tensors))
         if self.ema is not None:
             self.ema.load_state_dict(ckpt.unprefixed("ema.", tensors))
+        self.step = info["step"]
         for name, optimizer in self.optimizers.items():
+            # the settings are the config's, checked as every config is: the header's copy of
+            # them (lr, betas, weight decay) is not read
+            settings = [_hyperparameters(group) for group in optimizer.param_groups]
             ckpt.restore_optimizer(
                 optimizer, ckpt.unprefixed(f"optimizer.{name}.", tensors), info["optimizers"][name]
             )
-        self.step = info["step"]
+            for group, own in zip(optimizer.param_groups, settings, strict=True):
+                # the lr the schedule gave this step, computed as LambdaLR computes it
+                group.update(own, lr=own["initial_lr"] * self._lr_factor(self.step))
         for schedule in self.schedules.values():
-            # the optimizers' restored groups already hold the current lr
             schedule.last_epoch = self.step
         self.best_valid = info["best_valid"] if info["best_valid"] is not None else math.inf
         self.skipped = info.get("skipped", 0)  # absent from checkpoints of earlier versions
@@ -452,6 +480,11 @@ class Trainer:
             write_loss_curve_png(self.run_dir / "scalars.csv", self.run_dir / "loss_curve.png")
         except ValueError:
             pass  # no loss logged yet (stopped before the first log step)
+
+
+def _hyperparameters(group: dict) -> dict:
+    """An optimizer's param group without its parameters: lr, betas, weight decay, ..."""
+    return {key: value for key, value in group.items() if key != "params"}
 
 
 def _averaged_tensors(objective, ema):

@@ -17,12 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.objective import GREEDY, Likelihood, Objective, Phase, WalksLatent, sample_labels
-from ..errors import ConfigError
 from ..models.conv import GridEncoder, GridGenerator
 from .elbo import annealed_beta, free_bits_kl, gaussian_kl
 from .latent import closed_walk, open_walk
-
-LIKELIHOODS = ("bernoulli", "gaussian")
 
 
 class ConvVAEObjective(Objective, Likelihood, WalksLatent):
@@ -31,10 +28,6 @@ class ConvVAEObjective(Objective, Likelihood, WalksLatent):
     def __init__(self, spec, config, terms=None):
         super().__init__()
         model, self.settings = config.model, config.vae
-        if self.settings.likelihood not in LIKELIHOODS:
-            raise ConfigError(
-                f"vae.likelihood: unknown '{self.settings.likelihood}' (known: {', '.join(LIKELIHOODS)})"
-            )
         self.spec, self.latent = spec, model.latent
         self.segment_steps = spec.segment
         self.encoder = GridEncoder(

@@ -16,7 +16,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from ..core.config import register_section
+from ..core.config import check_ranges, register_section
 from ..core.objective import (
     NO_TERMS,
     DecodesProbabilities,
@@ -34,7 +34,29 @@ from .registry import OBJECTIVES
 LOSSES = ("hinge", "wgan-gp")
 
 
-@register_section("gan")
+def check(settings: GanConfig) -> None:
+    """The ``[gan]`` section, refused with the offending key when out of range (what depends
+    on the data's tracks, ``condition_track``'s upper end, is checked as the GAN is built)."""
+    if settings.loss not in LOSSES:
+        raise ConfigError(f"gan.loss: unknown loss '{settings.loss}' (known: {', '.join(LOSSES)})")
+    if settings.decode not in DecodesProbabilities.DECODINGS:
+        raise ConfigError(
+            f"gan.decode: unknown decoding '{settings.decode}' "
+            f"(known: {', '.join(DecodesProbabilities.DECODINGS)})"
+        )
+    check_ranges(
+        "gan",
+        settings,
+        {
+            "critic_steps": (1, 100),
+            "gradient_penalty": (0, 1e6),
+            "condition_track": (-1, 1023),
+            "condition_dropout": (0, 1),
+        },
+    )
+
+
+@register_section("gan", check=check)
 @dataclass(frozen=True)
 class GanConfig:
     # "wgan-gp" (gradient penalty) or "hinge" (with spectral norm in the critic)
@@ -330,23 +352,11 @@ def _frozen(module):
 
 
 def _checked(settings, spec):
-    """The ``[gan]`` section, refused with the offending key when out of range."""
+    """The ``[gan]`` section checked, ``condition_track`` against the data's tracks too."""
+    check(settings)
     tracks = spec.channels
-    if settings.loss not in LOSSES:
-        raise ConfigError(f"gan.loss: unknown loss '{settings.loss}' (known: {', '.join(LOSSES)})")
-    if settings.decode not in DecodesProbabilities.DECODINGS:
-        raise ConfigError(
-            f"gan.decode: unknown decoding '{settings.decode}' "
-            f"(known: {', '.join(DecodesProbabilities.DECODINGS)})"
-        )
     if not -1 <= settings.condition_track < tracks:
         raise ConfigError(
             f"gan.condition_track: {settings.condition_track} is not a track (-1 to {tracks - 1})"
-        )
-    if settings.critic_steps < 1:
-        raise ConfigError(f"gan.critic_steps: {settings.critic_steps} must be at least 1")
-    if not 0 <= settings.condition_dropout <= 1:
-        raise ConfigError(
-            f"gan.condition_dropout: {settings.condition_dropout} must be from 0 to 1"
         )
     return settings

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..core.config import register_section
+from ..core.config import check_ranges, register_section
 from ..core.objective import GREEDY, NO_TERMS, Interpolates, Likelihood, Objective, Phase
 from ..errors import ConfigError
 from ..models.heads import SoftmaxHead, build_head
@@ -41,9 +41,24 @@ class DecoderState:
 
 
 ARCHITECTURES = ("auto", "recurrent", "conv")
+LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-@register_section("vae")
+def check(settings: VaeConfig) -> None:
+    """The ``[vae]`` section, refused with the offending key when out of range."""
+    for key, known in (("architecture", ARCHITECTURES), ("likelihood", LIKELIHOODS)):
+        if getattr(settings, key) not in known:
+            raise ConfigError(
+                f"vae.{key}: unknown '{getattr(settings, key)}' (known: {', '.join(known)})"
+            )
+    check_ranges(
+        "vae",
+        settings,
+        {"beta": (0, 1000), "beta_anneal_steps": (0, 10**9), "free_bits": (0, 1000)},
+    )
+
+
+@register_section("vae", check=check)
 @dataclass(frozen=True)
 class VaeConfig:
     beta: float = 1.0  # weight of the KL term once annealed
@@ -60,11 +75,8 @@ def build_vae(spec, config, terms=NO_TERMS) -> Objective:
     and recurrent for music, which has any length."""
     from .conv_vae import ConvVAEObjective
 
+    check(config.vae)
     architecture = config.vae.architecture
-    if architecture not in ARCHITECTURES:
-        raise ConfigError(
-            f"vae.architecture: unknown '{architecture}' (known: {', '.join(ARCHITECTURES)})"
-        )
     if architecture == "conv" or (architecture == "auto" and spec.length):
         return ConvVAEObjective(spec, config)
     return VAEObjective(spec, config)

@@ -14,10 +14,12 @@ flight, then exit.
 from __future__ import annotations
 
 import errno
+import importlib
 import ipaddress
 import signal
 import socket
 import sys
+import threading
 from contextlib import contextmanager
 
 from ..errors import MuseError
@@ -45,7 +47,12 @@ def serve(
         )
     listening = bind(host, port)
     port = listening.getsockname()[1]
+    # The web framework is imported beside torch: a cold start is mostly imports, and some of
+    # their time (reading files, loading libraries) leaves the other core free.
+    framework = threading.Thread(target=importlib.import_module, args=(f"{__name__}.app",))
+    framework.start()
     catalog = prepare(list(models), limits)
+    framework.join()
     from .app import create_app
 
     hosts = None if remote else loopback_hosts(port)

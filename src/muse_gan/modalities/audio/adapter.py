@@ -290,22 +290,23 @@ def _check(settings: AudioConfig) -> None:
 
     if not 1000 <= settings.sample_rate <= 192_000:
         fail("sample_rate", "must be from 1000 to 192000 Hz")
-    if settings.n_fft < 16 or settings.n_fft & (settings.n_fft - 1):
-        fail("n_fft", "must be a power of two, at least 16")
+    if not 16 <= settings.n_fft <= 65536 or settings.n_fft & (settings.n_fft - 1):
+        fail("n_fft", "must be a power of two from 16 to 65536")
     if not 1 <= settings.hop <= settings.n_fft:
         fail("hop", "must be from 1 to n_fft")
-    if settings.frames < 8:
-        fail("frames", "must be at least 8")
+    if not 8 <= settings.frames <= 4096:
+        fail("frames", "must be from 8 to 4096")
     if not 8 <= settings.mels <= settings.n_fft // 2 + 1:
         fail("mels", "must be from 8 to n_fft / 2 + 1")
     if not 0 <= settings.fmin < settings.fmax <= settings.sample_rate / 2:
         fail("fmax", "need 0 <= fmin < fmax <= sample_rate / 2")
-    if not settings.db_range > 0:
-        fail("db_range", "must be above 0")
+    if not 0 < settings.db_range <= 200:
+        fail("db_range", "must be above 0 and at most 200 dB")
     if settings.short not in ("pad", "skip"):
         fail("short", 'must be "pad" or "skip"')
-    if settings.griffin_lim < 0:
-        fail("griffin_lim", "must not be negative")
+    # each iteration is an inverse and a forward STFT of every clip: 128 take seconds a clip
+    if not 0 <= settings.griffin_lim <= 128:
+        fail("griffin_lim", "must be from 0 to 128 iterations")
 
 
 def _reason(error: Exception) -> str:

@@ -26,6 +26,7 @@ from .settings import ImageConfig
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 COLORS = {"gray": "L", "rgb": "RGB"}
 FITS = ("crop", "pad", "stretch")
+MAX_PIXELS = 1_000_000_000  # a decoded gray picture this size is a gigabyte; RGB three
 
 
 @ADAPTERS.register("image")
@@ -248,8 +249,8 @@ def _check(settings: ImageConfig) -> None:
         fail("color", 'must be "gray" or "rgb"')
     if settings.fit not in FITS:
         fail("fit", 'must be "crop", "pad" or "stretch"')
-    if settings.max_pixels < 1:
-        fail("max_pixels", "must be at least 1")
+    if not 1 <= settings.max_pixels <= MAX_PIXELS:
+        fail("max_pixels", f"must be from 1 to {MAX_PIXELS}")
     if not 0 <= settings.rotate <= 180:
         fail("rotate", "must be from 0 to 180 degrees")
     for key in ("translate", "scale"):

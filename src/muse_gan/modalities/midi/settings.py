@@ -79,10 +79,12 @@ def check(settings: MidiConfig) -> None:
         fail("pitch_low", "need 0 <= pitch_low <= pitch_high <= 127")
     if settings.steps_per_beat < 1 or TICKS_PER_BEAT % settings.steps_per_beat:
         fail("steps_per_beat", f"must divide {TICKS_PER_BEAT}")
-    if settings.beats_per_bar < 1:
-        fail("beats_per_bar", "must be at least 1")
+    if not 1 <= settings.beats_per_bar <= 32:
+        fail("beats_per_bar", "must be from 1 to 32")
     if settings.track_mapping not in ("keep", "merge"):
         fail("track_mapping", 'must be "keep" or "merge"')
+    if not 0 <= settings.require_parts <= 128:
+        fail("require_parts", "must be from 0 (any) to 128 parts")
     if settings.quantize not in ("round", "sample"):
         fail("quantize", 'must be "round" or "sample"')
     if len(settings.programs) != len(settings.track_names) or not settings.track_names:
@@ -91,7 +93,14 @@ def check(settings: MidiConfig) -> None:
         fail("programs", "General MIDI programs are 0-127")
     if not 1 <= settings.velocity <= 127:
         fail("velocity", "must be 1-127")
-    if not settings.tempo > 0:
-        fail("tempo", "must be a positive number of quarter notes per minute")
+    if not 10 <= settings.tempo <= 400:
+        fail("tempo", "must be from 10 to 400 quarter notes per minute")
     if not all(0 <= track < len(settings.track_names) for track in settings.drum_tracks):
         fail("drum_tracks", "must be track indices")
+    if not 1 <= settings.window_bars <= 64:
+        fail("window_bars", "must be from 1 to 64 bars")
+    if not 0 <= settings.transpose <= 12:
+        fail("transpose", "must be from 0 to 12 semitones")
+    for key in ("activity_weight", "harmony_weight", "rhythm_weight"):
+        if not 0 <= getattr(settings.gan, key) <= 1000:
+            fail(f"gan.{key}", "must be from 0 to 1000")

@@ -260,7 +260,7 @@ def _check(settings: TextConfig) -> None:
 
     if settings.vocabulary not in VOCABULARIES:
         fail("vocabulary", 'must be "char" or "abc"')
-    if settings.window < 8 or settings.window % 8:
-        fail("window", "must be a multiple of 8, at least 8 tokens")
+    if not 8 <= settings.window <= 8192 or settings.window % 8:
+        fail("window", "must be a multiple of 8, from 8 to 8192 tokens")
     if not 4 <= settings.max_vocabulary <= 10_000:
         fail("max_vocabulary", "must be from 4 to 10000")
