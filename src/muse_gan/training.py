@@ -99,12 +99,12 @@ def build_trainer(
             f"{len(pieces['valid'])} for validation, {len(pieces['test'])} held out",
             file=sys.stderr,
         )
+    # the data may have sized the model further (classes, a vocabulary)
+    check_memory(config, adapter, pick_device(distributed.device_for(config.train.device, group)))
     torch.manual_seed(config.train.seed)  # the same seed initialises the same weights
     objective = build_objective(adapter, config)
     if theirs:
         _initialise(objective, theirs, init)
-    # the data may have sized the model further (classes, a vocabulary)
-    check_memory(config, adapter, pick_device(distributed.device_for(config.train.device, group)))
     # only rank 0 validates
     selection = _selection(config, adapter, pieces["valid"], run_dir) if group.main else None
     return Trainer(

@@ -19,8 +19,8 @@ import json
 import math
 import tomllib
 import typing
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -80,7 +80,13 @@ class TrainConfig:
 
 CORE_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 SECTIONS: Registry[type] = Registry("config section")  # the sections of modalities and families
+SECTION_CHECKS: dict[str, Callable] = {}  # section name → its range checks (see register_section)
 
+# Network sizes past any machine's memory; the composition root's memory estimate refuses most
+# runs long before (core.memory), these keep absurd numbers out of the arithmetic.
+MAX_WIDTH = 2**20
+MAX_LAYERS = 64
+MAX_FILES = 10**9
 
 
 def register_section(name: str, check: Callable | None = None):
@@ -89,19 +95,9 @@ def register_section(name: str, check: Callable | None = None):
     ``check_sections`` on configs from files, ``--set`` and checkpoints alike)."""
     if check is not None:
         SECTION_CHECKS[name] = check
-SECTION_CHECKS: dict[str, Callable] = {}  # section name → its range checks (see register_section)
     return SECTIONS.register(name)
-# Network sizes past any machine's memory; the composition root's memory estimate refuses most
-# runs long before (core.memory), these keep absurd numbers out of the arithmetic.
-MAX_WIDTH = 2**20
-MAX_LAYERS = 64
-MAX_FILES = 10**9
 
 
-def section_classes() -> dict[str, type]:
-    """Every known section: the core's first, then the others by name (whatever order their
-    packages were imported in)."""
-    return CORE_SECTIONS | dict(sorted(SECTIONS.items()))
 def check_ranges(section: str, settings, ranges: dict[str, tuple]) -> None:
     """Each key of ``ranges`` within its ``(low, high)``, both included; the first that is not
     is a ``ConfigError`` naming ``section.key``."""
@@ -147,6 +143,10 @@ def check_sections(config: Config) -> None:
         check(config.section(name))
 
 
+def section_classes() -> dict[str, type]:
+    """Every known section: the core's first, then the others by name (whatever order their
+    packages were imported in)."""
+    return CORE_SECTIONS | dict(sorted(SECTIONS.items()))
 
 
 class Config:
