@@ -326,6 +326,28 @@ def test_a_damaged_cache_is_prepared_again(song_folder, capsys, private_cache):
     assert capsys.readouterr().err == ""
 
 
+def test_a_cache_damaged_inside_its_pieces_is_found_by_its_checksum(
+    song_folder, capsys, private_cache
+):
+    """Issue 25, case 3: bytes flipped in the middle of a cache's pieces gave rolls with values
+    up to 91, and training went on with them."""
+    files = [song_folder / "a.mid", song_folder / "b.mid"]
+    adapter = PianoRollAdapter(SETTINGS)
+    first = [piece.tensor.clone() for piece in prepare(adapter, files, quiet=True)]
+    (cached,) = (private_cache / "prepared").glob("midi-*.pt")
+    data = bytearray(cached.read_bytes())
+    payload = torch.cat([roll.flatten() for roll in first]).numpy().tobytes()
+    start = data.find(payload) + len(payload) // 4  # stored as written, uncompressed
+    for at in range(start, start + min(2000, len(payload) // 2)):
+        data[at] ^= 0x5B
+    cached.write_bytes(bytes(data))
+    second = prepare(adapter, files, quiet=True)
+    assert capsys.readouterr().err.splitlines() == [
+        f"preparing again: {cached} cannot be read (its checksum does not match: the file is damaged)"
+    ]
+    assert all(torch.equal(roll, piece.tensor) for roll, piece in zip(first, second))
+
+
 @pytest.mark.skipif(
     not Path("/proc/self/maps").exists(), reason="reads Linux's list of mapped files"
 )

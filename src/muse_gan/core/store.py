@@ -3,7 +3,8 @@
 Preparing parses every source file once, in worker processes when there are many (see
 ``prepare``); the result is cached under ``MUSE_GAN_CACHE`` (default ``~/.cache/muse_gan``) in
 ``prepared/``, keyed by the adapter settings and the files' names, sizes and modification times,
-so later runs and epochs never touch a source file again. A cache file holds every piece end to
+so later runs and epochs never touch a source file again; a cache file whose checksum no longer
+matches its contents is prepared again, with one line. A cache file holds every piece end to
 end in one flat ``uint8`` tensor; it is memory-mapped, and each ``Piece.tensor`` is a view into it,
 so a dataset is not read into memory as a whole, and the samplers (``samplers``) index into
 those views per batch.
@@ -30,7 +31,8 @@ from ..errors import DataError, MuseError
 from ..files import write_atomically
 
 BUILTIN = "builtin"  # data.source for the modality's first built-in corpus
-CACHE_FORMAT = 4  # bump when prepared files change: caches of older formats are then prepared again
+# bump when prepared files change: caches of older formats are then prepared again (5: a checksum)
+CACHE_FORMAT = 5
 AUTO_WORKERS = 0  # data.workers: as many as pay off, one per CPU and at most MAX_WORKERS
 MAX_WORKERS = 8
 
@@ -130,7 +132,8 @@ def prepare(
         try:
             return _load_cache(cache)
         except Exception as error:
-            say(f"preparing again: {cache} cannot be read ({type(error).__name__})")
+            reason = str(error) if isinstance(error, DamagedCache) else type(error).__name__
+            say(f"preparing again: {cache} cannot be read ({reason})")
     pieces, skipped = [], 0
     for path, (encoded, reason) in zip(
         files, _progress(_encoded(adapter, files, workers), len(files), quiet)
@@ -340,6 +343,7 @@ def _save_cache(path: Path, pieces: list[Piece]) -> list[Piece]:
         "labels": [piece.label for piece in pieces],
         "infos": [json.dumps(piece.info) for piece in pieces],
     }
+    prepared["checksum"] = _checksum(prepared)
     buffer = io.BytesIO()
     torch.save(prepared, buffer)
     try:
@@ -355,6 +359,8 @@ def _load_cache(path: Path) -> list[Piece]:
     """The pieces of a cache file, each tensor a view into the file mapped in memory: pages are
     read when a batch first needs them and shared with other processes reading the same file."""
     prepared = torch.load(path, mmap=True, weights_only=True)
+    if prepared["checksum"] != _checksum(prepared):
+        raise DamagedCache("its checksum does not match: the file is damaged")
     flat, pieces, start = prepared["rolls"], [], 0  # "rolls": the key's name since the first format
     for name, shape, label, info in zip(
         prepared["names"], prepared["shapes"], prepared["labels"], prepared["infos"]
@@ -363,3 +369,15 @@ def _load_cache(path: Path) -> list[Piece]:
         pieces.append(Piece(name, flat[start : start + size].view(shape), label, json.loads(info)))
         start += size
     return pieces
+
+
+class DamagedCache(Exception):
+    """A cache file whose contents are not what was written."""
+
+
+def _checksum(prepared: dict) -> int:
+    """CRC-32 of every piece's bytes and of the table saying which is which: a few GB a second,
+    so opening even a large cache stays quick, and any damaged byte is found."""
+    table = [prepared[key] for key in ("shapes", "names", "labels", "infos")]
+    crc = zlib.crc32(prepared["rolls"].numpy())
+    return zlib.crc32(json.dumps(table).encode(), crc)
