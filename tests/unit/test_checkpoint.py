@@ -15,6 +15,7 @@ from muse_gan.assembly import read_config, upgrade
 from muse_gan.core.checkpoint import (
     FORMAT,
     READABLE_FORMATS,
+    checksum,
     load_checkpoint,
     misfit,
     optimizer_tensors,
@@ -26,6 +27,7 @@ from muse_gan.core.checkpoint import (
 )
 from muse_gan.errors import MuseError
 from muse_gan.files import remove_temporaries, write_atomically
+from muse_gan.pretrained import DESCRIPTIONS, bundled_path
 
 # genuine checkpoints written by muse_gan before format 2 (see the folder's README)
 FORMAT1 = Path(__file__).parents[1] / "fixtures" / "format1"
@@ -149,8 +151,11 @@ def test_save_load_round_trip(tmp_path):
     for name, tensor in tensors.items():
         assert loaded[name].dtype == tensor.dtype
         assert torch.equal(loaded[name], tensor.detach())
+    assert header.pop("checksum") == checksum(loaded)
     assert header == {"format": FORMAT, "version": muse_gan.__version__, **info}
-    assert read_header(path) == header  # the header alone, without reading the tensors
+    assert read_header(path) == header | {
+        "checksum": checksum(loaded)
+    }  # the header alone, without reading the tensors
     assert leftovers(path.parent) == []
 
 
@@ -183,6 +188,57 @@ def test_broken_file_names_the_file(tmp_path, good_checkpoint, spoil):
     path.write_bytes(spoil(good_checkpoint))
     with pytest.raises(MuseError, match=f"^{path}: not a muse_gan checkpoint"):
         load_checkpoint(path)
+
+
+# issue 25, case 4: damaged weights were accepted
+
+
+def test_tensors_that_no_longer_match_the_header_s_checksum_are_refused(tmp_path, good_checkpoint):
+    data = bytearray(good_checkpoint)
+    for at in range(len(data) - 6000, len(data) - 2000):  # 4,000 bytes of the weights
+        data[at] ^= 0x10
+    path = tmp_path / "flipped.safetensors"
+    path.write_bytes(bytes(data))
+    with pytest.raises(MuseError, match=f"^{path}: its tensors are damaged"):
+        load_checkpoint(path)
+    assert read_header(path)["step"] == 3  # the header alone is still readable
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_weights_are_refused_naming_the_file_and_the_tensor(tmp_path, value):
+    path = tmp_path / "spoilt.safetensors"
+    weights = torch.randn(8, 8)
+    weights[3, 5] = value
+    save_checkpoint(path, {"model.w": weights, "steps": torch.tensor([1])}, {"step": 1})
+    with pytest.raises(
+        MuseError, match=f"^{path}: its tensor model.w holds NaN or infinite values$"
+    ):
+        load_checkpoint(path)
+
+
+def test_a_model_of_nan_weights_is_refused_instead_of_composing_an_empty_file(tmp_path):
+    """The issue's case: all-NaN weights composed a file with no notes and no instruments."""
+    from .test_cli import assert_one_clear_line, muse
+
+    tensors, header = load_checkpoint(bundled_path("bach-gan"))
+    path = tmp_path / "nan.safetensors"
+    save_checkpoint(
+        path,
+        {
+            name: t.float().fill_(float("nan")) if t.is_floating_point() else t
+            for name, t in tensors.items()
+        },
+        header,
+    )
+    result = muse("compose", "--model", path, "--seed", 1, "-o", tmp_path / "song.mid")
+    assert_one_clear_line(result, str(path), "NaN")
+    assert not (tmp_path / "song.mid").exists()
+
+
+def test_every_bundled_model_carries_the_checksum_of_its_tensors():
+    for name in DESCRIPTIONS:
+        tensors, header = load_checkpoint(bundled_path(name))
+        assert header["checksum"] == checksum(tensors), name
 
 
 def test_missing_file_names_the_file(tmp_path):

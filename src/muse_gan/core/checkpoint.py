@@ -1,7 +1,8 @@
 """Self-describing checkpoints: safetensors weights + JSON (config, adapter settings, version).
 
 Nothing in a checkpoint is executed on load: tensors come from safetensors and everything
-else is JSON. Files are written to a temporary name in the same folder and then renamed
+else is JSON. The header holds a checksum of the tensors; a file whose tensors no longer match
+it, or hold NaN or infinite values, is refused in one line naming it. Files are written to a temporary name in the same folder and then renamed
 (``files.write_atomically``), so a process killed mid-write never leaves a half-written file
 under the real name. What the header's settings describe (a modality, a family) is rebuilt
 by the composition root (``muse_gan.assembly``), which also reads older formats.
@@ -9,6 +10,7 @@ by the composition root (``muse_gan.assembly``), which also reads older formats.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -28,8 +30,8 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], info: dict) ->
 
     from ..version import __version__
 
-    header = {"format": FORMAT, "version": __version__, **info}
     tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
+    header = {"format": FORMAT, "version": __version__, **info, "checksum": checksum(tensors)}
     write_atomically(path, save(tensors, metadata={METADATA_KEY: json.dumps(header)}))
 
 
@@ -62,7 +64,31 @@ def _read(path: Path, with_tensors: bool) -> tuple[dict[str, torch.Tensor], dict
             f"{path}: checkpoint format {header.get('format')!r} is not supported (this version reads "
             f"formats {', '.join(map(str, READABLE_FORMATS))})"
         )
+    if with_tensors:
+        _check_tensors(path, tensors, header)
     return tensors, header
+
+
+def checksum(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the tensors: each one's name, type, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name]
+        digest.update(f"{name}|{tensor.dtype}|{list(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).contiguous().view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def _check_tensors(path: Path, tensors: dict[str, torch.Tensor], header: dict) -> None:
+    """Tensors as they were written (files from before checksums have none to compare), and
+    finite: damaged weights would compose silence, or nothing at all."""
+    if "checksum" in header and header["checksum"] != checksum(tensors):
+        raise MuseError(
+            f"{path}: its tensors are damaged (they do not match the header's checksum)"
+        )
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise MuseError(f"{path}: its tensor {name} holds NaN or infinite values")
 
 
 def misfit(
