@@ -161,6 +161,8 @@ def _file_bytes(result, suffix: str) -> bytes:
 
 
 def _write(data: bytes, target: Path | None) -> None:
+    """``data`` to stdout (None) or to ``target``: replaced whole or not at all, a symbolic
+    link written through, a FIFO or device written into (``files.write_atomically``)."""
     from .errors import MuseError
     from .files import write_atomically
 
@@ -169,11 +171,33 @@ def _write(data: bytes, target: Path | None) -> None:
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
         else:
-            write_atomically(target, data)  # an existing file is replaced whole or not at all
+            _make_output_folder(target)
+            write_atomically(target, data)
     except OSError as error:  # stdout on a full disk
         raise MuseError(f"-o -: cannot write to stdout ({error.strerror or error})") from None
     except MuseError as error:
         raise MuseError(f"-o {error}") from None
+
+
+def _make_output_folder(target: Path) -> None:
+    """The folder ``target`` goes in, made (and said) when only it is missing: a mistyped path
+    is refused rather than built from the filesystem's root down. Errors are ``MuseError``s
+    naming ``target`` (``_write`` puts ``-o`` before them)."""
+    from .errors import MuseError
+
+    folder = target.parent
+    if folder.exists():  # a folder, or a file in the way (which writing then names)
+        return
+    if not folder.parent.is_dir():
+        raise MuseError(
+            f"{target}: cannot write (no folder {folder}, nor {folder.parent} to make it in: "
+            "make it first)"
+        )
+    try:
+        folder.mkdir()
+    except OSError as error:
+        raise MuseError(f"{target}: cannot make {folder} ({error.strerror or error})") from None
+    click.echo(f"made the folder {folder}", err=True)
 
 
 @main.command()

@@ -2,13 +2,15 @@
 
 Outputs, checkpoints and caches are written to a temporary name in the same folder and then
 renamed into place: a killed process, a full disk or a folder it may not write leaves whatever
-was at the path untouched.
+was at the path untouched. A symbolic link is written through (its target replaced, the link
+kept); a FIFO or a device is written straight into, since it cannot be replaced.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -20,8 +22,35 @@ TEMPORARY_SUFFIX = ".tmp"
 def write_atomically(path: Path, data: bytes) -> None:
     """Writes ``data`` to a temporary name beside ``path``, then renames it into place: a killed
     process, a full disk or a folder it may not write leaves whatever was at ``path`` untouched.
-    A failure is a ``MuseError`` naming the file and the reason."""
+    A symbolic link's target is written that way (the link stays a link); a FIFO or a character
+    or block device is opened and written straight into (a reader of the FIFO, a terminal or
+    /dev/null gets the bytes). A failure is a ``MuseError`` naming the file and the reason."""
     path = Path(path)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if _is_stream(target):
+        _write_into(target, data)
+        return
+    _write_replacing(target, data)
+
+
+def _is_stream(path: Path) -> bool:
+    """A FIFO or a device: something to write into, not a file to replace."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+
+
+def _write_into(path: Path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as stream:  # a FIFO blocks here until something reads it
+            stream.write(data)
+    except OSError as error:
+        raise MuseError(f"{path}: cannot write ({error.strerror or error})") from None
+
+
+def _write_replacing(path: Path, data: bytes) -> None:
     _make_folder(path)
     temporary = None
     try:

@@ -91,6 +91,50 @@ def test_a_folder_that_cannot_be_made_is_one_error_naming_the_file(tmp_path):
         write_atomically(target, b"MThd")
 
 
+# issue 25, case 5: a link, a FIFO or a device named as the output was replaced by a file
+
+
+def test_a_symbolic_link_is_written_through_and_stays_a_link(tmp_path):
+    target, link = tmp_path / "elsewhere.mid", tmp_path / "song.mid"
+    target.write_bytes(b"old")
+    link.symlink_to("elsewhere.mid")
+    write_atomically(link, b"new")
+    assert link.is_symlink() and os.readlink(link) == "elsewhere.mid"
+    assert target.read_bytes() == b"new"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_dangling_link_makes_its_target(tmp_path):
+    (tmp_path / "takes").mkdir()
+    link = tmp_path / "song.mid"
+    link.symlink_to(tmp_path / "takes" / "first.mid")
+    write_atomically(link, b"MThd")
+    assert link.is_symlink() and (tmp_path / "takes" / "first.mid").read_bytes() == b"MThd"
+
+
+def test_a_fifo_is_written_into_not_replaced(tmp_path):
+    import stat
+    import threading
+
+    fifo = tmp_path / "song.mid"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    write_atomically(fifo, b"MThd and the rest")
+    reader.join(timeout=10)
+    assert received == [b"MThd and the rest"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_device_is_written_into_not_replaced():
+    import stat
+
+    write_atomically(Path(os.devnull), b"MThd")
+    assert stat.S_ISCHR(Path(os.devnull).stat().st_mode)
+
+
 FULL_DISK = """
 import resource, signal, sys
 from muse_gan.files import write_atomically

@@ -382,6 +382,34 @@ def test_bad_train_settings_are_one_clear_line(tmp_path, setting, words):
     assert not (tmp_path / "run").exists()
 
 
+# -o: links, FIFOs and folders (issue 25, cases 5 and 8)
+
+
+def test_o_writes_through_a_symbolic_link(tmp_path):
+    (tmp_path / "elsewhere.mid").write_bytes(b"old")
+    (tmp_path / "song.mid").symlink_to("elsewhere.mid")
+    result = muse(
+        "compose", "--model", "bach-gan", "--bars", 2, "--seed", 1, "-o", tmp_path / "song.mid"
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "song.mid").is_symlink()
+    assert (tmp_path / "elsewhere.mid").read_bytes().startswith(b"MThd")
+
+
+def test_o_into_a_missing_folder_makes_it_only_under_an_existing_one_and_says_so(tmp_path):
+    made = muse(
+        "compose", "--model", "bach-gan", "--bars", 2, "--seed", 1, "-o", tmp_path / "new" / "a.mid"
+    )
+    assert made.exit_code == 0, made.output
+    assert (tmp_path / "new" / "a.mid").exists()
+    assert f"made the folder {tmp_path / 'new'}" in made.output
+    deep = tmp_path / "not" / "there" / "a.mid"
+    assert_one_clear_line(
+        muse("compose", "--model", "bach-gan", "--bars", 2, "-o", deep), str(deep), "make it first"
+    )
+    assert not (tmp_path / "not").exists()
+
+
 # the rest of the command
 
 
