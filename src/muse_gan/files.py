@@ -3,15 +3,20 @@
 Outputs, checkpoints and caches are written to a temporary name in the same folder and then
 renamed into place: a killed process, a full disk or a folder it may not write leaves whatever
 was at the path untouched. A symbolic link is written through (its target replaced, the link
-kept); a FIFO or a device is written straight into, since it cannot be replaced.
+kept); a FIFO or a device is written straight into, since it cannot be replaced. A folder that
+one process alone may write into (a training run's) is ``locked``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import stat
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import MuseError
@@ -120,3 +125,64 @@ def materialize(folder: Path, write) -> None:
             raise
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+LOCK_NAME = "lock"
+
+
+@contextmanager
+def locked(folder: Path, say=print):
+    """This process alone in ``folder`` while the block runs (a run folder that one training
+    writes into). The lock is a file ``lock`` in it holding the holder's PID, host and start,
+    and an exclusive ``flock`` on that file, which the kernel drops when its process dies,
+    however it dies. Another process is refused with a ``MuseError`` naming the holder; a lock
+    file left by a process that is gone is taken over, and ``say`` tells so in one line."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    handle = _lock_handle(path)
+    try:
+        previous = os.read(handle, 4096).decode(errors="replace").strip()
+        if previous:
+            say(f"{folder}: took over the lock of {_holder(previous)}, which is no longer running")
+        os.ftruncate(handle, 0)
+        os.lseek(handle, 0, os.SEEK_SET)
+        mine = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.ctime()}
+        os.write(handle, json.dumps(mine).encode())
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # before the lock goes: a waiting process then makes a new one
+        os.close(handle)
+
+
+def _lock_handle(path: Path) -> int:
+    """A descriptor of ``path`` holding its exclusive ``flock``; the file this process locked is
+    the one at ``path`` (a holder may have removed it in between: then again)."""
+    import fcntl
+
+    while True:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(handle, 4096).decode(errors="replace").strip()
+            os.close(handle)
+            raise MuseError(
+                f"{path.parent}: another training run is writing into it ({_holder(holder)}); "
+                "wait for it to end, or give another --out"
+            ) from None
+        try:
+            if os.fstat(handle).st_ino == os.stat(path).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
+        os.close(handle)
+
+
+def _holder(text: str) -> str:
+    """A lock file's holder in words: process 1234 on host, since Sun Dec  6 11:00:00 2026."""
+    try:
+        holder = json.loads(text)
+        return f"process {holder['pid']} on {holder['host']}, since {holder['since']}"
+    except (ValueError, KeyError, TypeError):
+        return "an unknown process"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -26,9 +27,10 @@ from .core import checkpoint as ckpt
 from .core import distributed
 from .core.config import Config
 from .core.memory import available_bytes, in_words, training_bytes
-from .core.store import load_pieces, split
+from .core.store import load_pieces, say, split
 from .core.trainer import LATEST, Trainer, pick_device
 from .errors import MuseError
+from .files import locked
 
 
 def train(
@@ -53,9 +55,10 @@ def train(
     _check_before_reading_data(config, adapter)
     # one process of torchrun's, or alone
     group = distributed.join(pick_device(config.train.device).type)
-    trainer = _train(
-        config, run_dir, adapter, saved, (init, theirs), quiet or not group.main, group
-    )
+    with locked(run_dir, say) if group.main else nullcontext():  # one run writes into a folder
+        trainer = _train(
+            config, run_dir, adapter, saved, (init, theirs), quiet or not group.main, group
+        )
     distributed.leave(group)  # after a failure, torchrun stops the other processes instead
     return trainer
 

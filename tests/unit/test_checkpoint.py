@@ -26,7 +26,7 @@ from muse_gan.core.checkpoint import (
     unprefixed,
 )
 from muse_gan.errors import MuseError
-from muse_gan.files import remove_temporaries, write_atomically
+from muse_gan.files import locked, remove_temporaries, write_atomically
 from muse_gan.pretrained import DESCRIPTIONS, bundled_path
 
 # genuine checkpoints written by muse_gan before format 2 (see the folder's README)
@@ -133,6 +133,75 @@ def test_a_device_is_written_into_not_replaced():
 
     write_atomically(Path(os.devnull), b"MThd")
     assert stat.S_ISCHR(Path(os.devnull).stat().st_mode)
+
+
+# issue 25, case 7: two runs into one --out both went ahead
+
+HOLD_LOCK = """
+import sys, time
+from muse_gan.files import locked
+with locked(sys.argv[1]):
+    print("holding", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_locked_folder_refuses_another_process_and_is_taken_over_once_it_is_gone(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        expected = f"process {holder.pid} on {socket.gethostname()}, since "
+        with pytest.raises(
+            MuseError, match=f"^{tmp_path}: another training run is writing into it"
+        ):
+            with locked(tmp_path):
+                pass
+        with pytest.raises(MuseError, match=expected):
+            with locked(tmp_path):
+                pass
+    finally:
+        holder.kill()  # SIGKILL: no chance to clean up
+        holder.wait()
+    said = []
+    with locked(tmp_path, said.append):
+        assert json.loads((tmp_path / "lock").read_text())["pid"] == os.getpid()
+    (line,) = said
+    assert line.startswith(f"{tmp_path}: took over the lock of {expected}")
+    assert line.endswith(", which is no longer running")
+    assert not (tmp_path / "lock").exists()
+
+
+def test_a_lock_file_of_a_dead_process_is_taken_over_with_a_line(tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = {"pid": int(gone.stdout), "host": "here", "since": "yesterday"}
+    (tmp_path / "lock").write_text(json.dumps(stale))
+    said = []
+    with locked(tmp_path, said.append):
+        pass
+    assert said == [
+        f"{tmp_path}: took over the lock of process {stale['pid']} on here, since yesterday, "
+        "which is no longer running"
+    ]
+
+
+def test_one_process_cannot_take_its_own_folder_twice(tmp_path):
+    with locked(tmp_path):
+        with pytest.raises(MuseError, match=f"process {os.getpid()} on "):
+            with locked(tmp_path):
+                pass
+    with locked(tmp_path):  # released
+        pass
 
 
 FULL_DISK = """

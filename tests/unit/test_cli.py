@@ -349,6 +349,20 @@ def test_an_empty_data_folder_is_one_clear_line(tmp_path):
     assert_one_clear_line(muse("train", "--data", tmp_path / "empty"), "empty")
 
 
+def test_a_second_run_into_a_folder_in_use_is_one_line_naming_the_first(tmp_path):
+    """Issue 25, case 7: two `muse train` runs into one --out both went ahead."""
+    import socket
+
+    from muse_gan.files import locked
+
+    with locked(tmp_path / "run"):
+        result = muse("train", "--out", tmp_path / "run", *set_options(TINY))
+    assert_one_clear_line(
+        result, "another training run", f"process {os.getpid()} on {socket.gethostname()}"
+    )
+    assert sorted(path.name for path in (tmp_path / "run").iterdir()) == []
+
+
 def test_train_with_an_unknown_family_lists_the_known_ones(tmp_path):
     assert_one_clear_line(
         muse("train", "--model", "diffusion", "--out", tmp_path / "run"),
