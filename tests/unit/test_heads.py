@@ -93,6 +93,18 @@ def test_sample_is_deterministic_with_a_generator(kind):
     assert not torch.equal(first, other)
 
 
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 2.0])
+def test_pitchwise_sampling_one_frame_draws_what_the_batch_loop_draws(temperature):
+    """The batch-of-one path (composing) skips the batch bookkeeping, not the arithmetic."""
+    model = head(PitchwiseHead)
+    for seed in range(20):
+        context = contexts(1, seed=seed)
+        with torch.no_grad():
+            one = model._sample_one(context, temperature, torch.Generator().manual_seed(seed))
+            batch = model._sample_batch(context, temperature, torch.Generator().manual_seed(seed))
+        assert torch.equal(one, batch)
+
+
 @pytest.mark.parametrize("kind", [PitchwiseHead, BernoulliHead])
 def test_sample_frequencies_follow_the_likelihood(kind):
     model = head(kind)
