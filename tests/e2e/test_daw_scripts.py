@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from muse_gan.client import Client
 from tests.serving import Server
 
 SCRIPT = Path(__file__).parents[2] / "examples" / "reaper" / "muse_continue.py"
@@ -75,7 +76,10 @@ class Reaper:
         return (0, 0.0, 4, 4, 120.0)
 
     def RPR_MIDIEditor_GetActive(self):
-        return None
+        return "editor"
+
+    def RPR_MIDIEditor_GetSetting_int(self, editor, setting):
+        return {"scale_enabled": 1, "scale_root": 7}[setting]  # key snap on, G
 
     def RPR_MIDI_CountEvts(self, take, *_):
         return (1, take, len(self.takes[take]), 0, 0)
@@ -143,5 +147,9 @@ def test_the_reaper_script_adds_the_continuation_as_a_new_take(server, monkeypat
     assert soprano[:4] == [(4.0, 72), (5.0, 74), (6.0, 76), (7.0, 77)]  # the clip, where it was
     assert max(end for _, end, *_ in new_take) == (4 + 4 * 5) * PPQ  # 1 bar + 4 more
     assert reaper.item["D_LENGTH"] == pytest.approx(5 * 4 * SECONDS_PER_QN)
-    assert any("takes no meter" in line for line in reaper.console)
+    taken = set(Client(server.url).models()["bach-rnn"]["controls"])
+    left_out = [name for name in ("meter", "key") if name not in taken]
+    assert any(f"takes no {', '.join(left_out)}" in line for line in reaper.console) == bool(
+        left_out
+    )
     assert reaper.console[-1].startswith("muse: new take: 5 bars, seed ")
