@@ -39,6 +39,18 @@ def private_cache(monkeypatch, tmp_path_factory):
     return folder
 
 
+# The bundled chorale models' tracks, fixed before any data is read (by default a model takes
+# its tracks, meters and dynamics from the data: tests that build networks without data fix them).
+CHORALE_TRACKS = [
+    'midi.track_mapping="keep"',
+    'midi.track_names=["Soprano", "Alto", "Tenor", "Bass"]',
+    "midi.programs=[19, 19, 19, 19]",
+    "midi.require_parts=4",
+    'midi.meter="4/4"',
+    'midi.dynamics="off"',
+    "midi.conditions=[]",
+]
+
 # A tiny model trained once per test session on real chorales, for the tests that need one.
 TINY = [
     "data.limit=8",
@@ -95,6 +107,34 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def prepared(adapter, item, name: str = "piece.mid", label: str = ""):
+    """An item as preparing stores it (a ``core.store.Piece``), without a file or a cache."""
+    from muse_gan.core.store import Piece
+
+    return Piece(name, adapter.encode(item), label, adapter.piece_info(item))
+
+
+def scale_midi(
+    tonic: int, octave: int = 60, steps_each: int = 4, degrees=(0, 2, 4, 5, 7, 9, 11), tempo=100.0
+):
+    """One part playing the major scale on ``tonic`` (a pitch class) upwards from ``octave``,
+    each note ``steps_each`` 16ths long, as a PrettyMIDI."""
+    import pretty_midi
+
+    piece = pretty_midi.PrettyMIDI(initial_tempo=tempo, resolution=480)
+    part = pretty_midi.Instrument(0, name="Melody")
+    sixteenth = 60 / tempo / 4
+    for number, degree in enumerate(degrees):
+        start = number * steps_each * sixteenth
+        part.notes.append(
+            pretty_midi.Note(
+                80, octave + (tonic + degree) % 12, start, start + steps_each * sixteenth
+            )
+        )
+    piece.instruments.append(part)
+    return piece
 
 
 def set_options(settings: list[str]) -> list[str]:

@@ -64,6 +64,24 @@ def main():
     help="Quarter notes per minute (default: the primer's or the model's).",
 )
 @click.option(
+    "--meter",
+    default=None,
+    help="Time signature, e.g. 6/8, for a model trained on several "
+    "(default: the primer's, else the data's commonest).",
+)
+@click.option(
+    "--voices",
+    type=int,
+    default=None,
+    help="How many voices, for a model trained on pieces of several voice counts.",
+)
+@click.option(
+    "--velocity",
+    type=int,
+    default=None,
+    help="Every note at this velocity, 1-127 (default: the model's dynamics).",
+)
+@click.option(
     "--primer", default=None, help="A MIDI or score file to continue: the piece starts with it."
 )
 @click.option(
@@ -94,13 +112,34 @@ def main():
     show_default=True,
     help="Output .mid, .png or .wav (format from the suffix), a folder for several, or - for MIDI on stdout.",
 )
-def compose(bars, model, seed, temperature, tempo, primer, variations, decode, transpose, output):
+def compose(
+    bars,
+    model,
+    seed,
+    temperature,
+    tempo,
+    meter,
+    voices,
+    velocity,
+    primer,
+    variations,
+    decode,
+    transpose,
+    output,
+):
     """Compose new pieces with a trained model."""
-    from .options import check_options
+    from .options import check_meter, check_options
 
     check_options(
-        bars=bars, temperature=temperature, tempo=tempo, variations=variations, transpose=transpose
+        bars=bars,
+        temperature=temperature,
+        tempo=tempo,
+        variations=variations,
+        transpose=transpose,
+        voices=voices,
+        velocity=velocity,
     )
+    check_meter(meter)
     targets = _output_targets(output, variations)
     from .api import load
 
@@ -108,7 +147,18 @@ def compose(bars, model, seed, temperature, tempo, primer, variations, decode, t
     muse.check_composes()
     chosen = _random_seed() if seed is None else seed
     for number, target in enumerate(targets):
-        piece = muse.compose(bars, chosen + number, temperature, tempo, primer, decode, transpose)
+        piece = muse.compose(
+            bars,
+            chosen + number,
+            temperature,
+            tempo,
+            primer,
+            decode,
+            transpose,
+            meter,
+            voices,
+            velocity,
+        )
         _write(_file_bytes(piece, target.suffix if target else ".mid"), target)
     _say_seed(seed, chosen)
 

@@ -9,6 +9,7 @@ one process alone may write into (a training run's) is ``locked``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -138,6 +139,7 @@ def locked(folder: Path, say=print):
     however it dies. Another process is refused with a ``MuseError`` naming the holder; a lock
     file left by a process that is gone is taken over, and ``say`` tells so in one line."""
     folder = Path(folder)
+    made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     handle = _lock_handle(path)
@@ -153,6 +155,9 @@ def locked(folder: Path, say=print):
     finally:
         path.unlink(missing_ok=True)  # before the lock goes: a waiting process then makes a new one
         os.close(handle)
+        if made and not any(folder.iterdir()):
+            with contextlib.suppress(OSError):  # another process may be making its lock there
+                folder.rmdir()  # a run refused before writing anything leaves no folder behind
 
 
 def _lock_handle(path: Path) -> int:

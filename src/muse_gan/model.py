@@ -52,33 +52,62 @@ class MuseModel:
         primer=None,
         decode: str | None = None,
         transpose: int = 0,
+        meter: str | None = None,
+        voices: int | None = None,
+        velocity: int | None = None,
     ):
         """A new piece of exactly ``bars`` bars (for MIDI a ``Piece``, a ``pretty_midi.PrettyMIDI``).
 
         ``primer`` (a path or a PrettyMIDI) is continued: the piece starts with it. ``tempo`` is
-        in quarter notes per minute (default: the primer's, else the model's). The same seed
-        and model always give the same piece. ``decode`` ("threshold" or "bernoulli") overrides
-        how a GAN turns note probabilities into notes. ``transpose`` moves the whole piece that
-        many semitones up (down if negative): a model trained in one key (bach-gan: C major or A
-        minor) composes in another.
+        in quarter notes per minute (default: the primer's, else the model's). ``meter`` ("6/8")
+        and ``voices`` ask a model trained on several meters or voice counts for one of them
+        (default: the primer's meter, else the data's most frequent). ``velocity`` sets every
+        note's velocity (default: the model's dynamics). The same seed and model always give the
+        same piece. ``decode`` ("threshold" or "bernoulli") overrides how a GAN turns note
+        probabilities into notes. ``transpose`` moves the whole piece that many semitones up
+        (down if negative): a model trained in one key (bach-gan: C major or A minor) composes
+        in another.
         """
-        check_options(bars=bars, temperature=temperature, tempo=tempo, transpose=transpose)
+        check_options(
+            bars=bars,
+            temperature=temperature,
+            tempo=tempo,
+            transpose=transpose,
+            velocity=velocity,
+            voices=voices,
+        )
         self.check_composes()
-        given, given_tempo = self._primer(primer, bars)
+        clip = self._primer(primer)
+        label = self._label(meter, voices, clip, primer)
+        meter, bar = self.adapter.bar_of(label)
+        given = None if clip is None else self._trimmed(clip.tensor, bars, bar, primer)
         shift = self.adapter.into_model_key([given])[0] if given is not None else 0
         if shift:
             given = self.adapter.shifted(given, shift)
         generator = torch.Generator().manual_seed(seed)
-        # one thread: float sums in one order, same bytes
+        labels = None if label is None else torch.tensor([label])
         with (
             _single_thread(),
             self._decoding(decode),
-        ):
+        ):  # one thread: float sums in one order, same bytes
             roll = self.objective.sample(
-                1, bars * self.adapter.steps_per_bar, temperature, generator, given
+                1, bars * bar, temperature, generator, given, labels=labels
             )[0]
         roll = self.adapter.shifted(self.adapter.shifted(roll, -shift), transpose, "--transpose")
-        return self.adapter.piece(roll.to(torch.uint8), tempo or given_tempo)
+        return self.adapter.piece(
+            roll.to(torch.uint8), tempo or (clip and clip.tempo), meter, velocity
+        )
+
+    def _label(self, meter, voices, clip, primer) -> int | None:
+        """The class to compose: as asked, else a meter-conditioned model's primer's meter."""
+        if meter is None and clip is not None and clip.meter and self.adapter.spec.class_periods:
+            try:
+                return self.adapter.label_for(clip.meter, voices)
+            except MuseError as error:
+                raise MuseError(
+                    f"--primer {primer}: it is in {clip.meter}; {str(error).split(': ', 1)[1]}"
+                ) from None
+        return self.adapter.label_for(meter, voices)
 
     def check_composes(self) -> None:
         """A ``MuseError`` unless this model makes pieces of music of any length (MIDI models do)."""
@@ -112,10 +141,11 @@ class MuseModel:
                 f"(use a VAE model)"
             )
         check_options(temperature=temperature, tempo=tempo, steps=steps)
-        (first, first_tempo), (last, _) = (
+        first_clip, last_clip = (
             self.adapter.read_clip(start, "start"),
             self.adapter.read_clip(end, "end"),
         )
+        (first, first_tempo), last = (first_clip.tensor, first_clip.tempo), last_clip.tensor
         shifts = self.adapter.into_model_key([first, last])
         generator = torch.Generator().manual_seed(seed)
         with _single_thread():
@@ -141,19 +171,22 @@ class MuseModel:
             torch.cat([piece.roll for piece in pieces], dim=1), pieces[0].tempo
         )
 
-    def _primer(self, primer, bars: int):
-        """The primer's roll up to its last sounding step (so the continuation follows on
-        directly) and its tempo; Nones without a primer."""
-        if primer is None:
-            return None, None
-        roll, tempo = self.adapter.read_clip(primer, "--primer")
-        primer_bars = roll.shape[1] // self.adapter.steps_per_bar
+    def _primer(self, primer):
+        """The primer as a ``Clip`` (None without one)."""
+        return None if primer is None else self.adapter.read_clip(primer, "--primer")
+
+    @staticmethod
+    def _trimmed(roll: torch.Tensor, bars: int, bar: int, primer) -> torch.Tensor:
+        """The primer's roll up to its last sounding step, so that the continuation follows on
+        directly; refused when it is longer than the piece."""
+        sounding = roll.any(dim=2).any(dim=0).nonzero()
+        roll = roll[:, : int(sounding.max()) + 1]
+        primer_bars = -(-roll.shape[1] // bar)
         if primer_bars > bars:
             raise MuseError(
                 f"--primer {primer}: it is {primer_bars} bars long; --bars must be at least that"
             )
-        sounding = roll.any(dim=2).any(dim=0).nonzero()
-        return roll[:, : int(sounding.max()) + 1].float(), tempo
+        return roll.float()
 
     # items of a fixed size, and text
 

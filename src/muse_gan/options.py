@@ -9,12 +9,15 @@ from .errors import MuseError
 
 MAX_BARS = 256
 MAX_TRANSPOSE = 24  # semitones: two octaves either way
+OPTIONAL = ("voices", "velocity")  # left to the model when not given
 LIMITS = {
     "bars": (1, MAX_BARS),
     "variations": (1, 10_000),
     "steps": (2, 64),
     "count": (1, 10_000),
     "frames": (2, 1000),
+    "voices": (1, 16),
+    "velocity": (1, 127),
     "transpose": (-MAX_TRANSPOSE, MAX_TRANSPOSE),
 }
 
@@ -24,6 +27,8 @@ def check_options(*, temperature: float = 1.0, tempo: float | None = None, **who
     ``bars``, ``variations``, ``steps``, ``count``, ``frames``, ``transpose``); the first one out
     of range is a ``MuseError`` naming it as its command-line option."""
     for option, value in whole_numbers.items():
+        if value is None and option in OPTIONAL:
+            continue
         low, high = LIMITS[option]
         if (
             isinstance(value, bool)
@@ -35,3 +40,13 @@ def check_options(*, temperature: float = 1.0, tempo: float | None = None, **who
         raise MuseError(f"--temperature {temperature}: must be above 0")
     if tempo is not None and not 10 <= tempo <= 400:
         raise MuseError(f"--tempo {tempo}: must be from 10 to 400 quarter notes per minute")
+
+
+def check_meter(meter: str | None) -> None:
+    """A meter as it is written (6/8); anything else refused at once, naming ``--meter``."""
+    if meter is None:
+        return
+    numerator, slash, denominator = meter.partition("/")
+    written = slash and numerator.isdigit() and denominator.isdigit()
+    if not written or not 1 <= int(numerator) <= 32 or int(denominator) not in (1, 2, 4, 8, 16, 32):
+        raise MuseError(f"--meter {meter}: write a time signature like 4/4 or 6/8")

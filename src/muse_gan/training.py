@@ -46,8 +46,10 @@ def train(
     folder or checkpoint) starts from that model's weights."""
     run_dir = Path(run_dir)
     saved = _latest(run_dir) if resume else None
+    known = None  # the resumed model's adapter, whose classes its networks are sized by
     if saved:
-        previous, _ = model_settings(run_dir / LATEST, saved[1])
+        previous, known = model_settings(run_dir / LATEST, saved[1])
+        config = with_data_settings(config, previous)
         _check_resumable(previous, config, run_dir)
     adapter = build_adapter(config)
     # checked as every loaded model is, before the run's own settings are weighed
@@ -57,7 +59,7 @@ def train(
     group = distributed.join(pick_device(config.train.device).type)
     with locked(run_dir, say) if group.main else nullcontext():  # one run writes into a folder
         trainer = _train(
-            config, run_dir, adapter, saved, (init, theirs), quiet or not group.main, group
+            config, run_dir, adapter, saved, (init, theirs, known), quiet or not group.main, group
         )
     distributed.leave(group)  # after a failure, torchrun stops the other processes instead
     return trainer
@@ -81,19 +83,25 @@ def build_trainer(
     group: distributed.Group = distributed.SINGLE,
     init: str | None = None,
     theirs=None,
+    known=None,
 ) -> Trainer:
     """A Trainer for ``config``, its data prepared and its model initialised from the seed (or
     from the model ``init``, loaded already when ``theirs`` is given), ready to ``fit`` (or to
-    time ``train_step``s, as benchmarks do)."""
+    time ``train_step``s, as benchmarks do). ``known``: the adapter of a model being resumed,
+    whose classes stay the model's whatever its data holds now."""
     adapter = adapter or build_adapter(config)
     theirs = theirs or (_init_model(init, adapter, config) if init else None)
     with distributed.main_first(group):  # the others then read what it cached
         pieces = load_pieces(
             adapter, config.data.source, config.data.limit, quiet, config.data.workers
         )
-    adapter = _fitted(adapter, pieces, theirs, init)
+    adapter = _fitted(adapter, pieces, theirs.adapter if theirs else known, init)
+    # what the data filled in (a MIDI model's tracks, say) is the run's config from now on
+    config = config.with_section(adapter.modality, adapter.settings)
     pieces = split(pieces, config.data.valid_fraction, config.data.test_fraction)
     train_windows, valid_windows = samplers(adapter, pieces, config.train.seed)
+    if not quiet and adapter.fit_summary:
+        print(f"from the data: {adapter.fit_summary}", file=sys.stderr)
     if not quiet:
         windows = "" if adapter.spec.length else f" ({len(train_windows)} windows)"
         classes = f" in {len(adapter.classes)} classes" if adapter.classes else ""
@@ -125,14 +133,23 @@ def build_trainer(
 
 def samplers(adapter, pieces: dict[str, list], seed: int) -> tuple:
     """The training batches (random, varied) and validation batches (in order; None without
-    validation pieces), of the pieces as the model sees them (``adapter.model_view``)."""
+    validation pieces), of the pieces as the model sees them (``adapter.model_view``). A model
+    that sees no training window of them is one clear line saying why."""
     train = adapter.sampler(adapter.model_view(pieces["train"]), seed, training=True)
+    if not len(train):
+        why = (
+            adapter.fit_summary.partition("left out: ")[2]
+            or "they are too short for one training window"
+        )
+        raise MuseError(
+            f"none of the {len(pieces['train'])} training pieces fits this model ({why})"
+        )
     valid = (
         adapter.sampler(adapter.model_view(pieces["valid"]), 0, training=False)
         if pieces["valid"]
         else None
     )
-    return train, valid
+    return train, valid if valid is None or len(valid) else None
 
 
 def _selection(config: Config, adapter, valid_pieces: list, run_dir: Path):
@@ -220,6 +237,22 @@ def saved_config(run_dir: Path) -> Config:
 RESUMABLE_CHANGES = ("train.steps", "train.device", "train.compile", "data.workers")
 
 
+def with_data_settings(config: Config, model: Config) -> Config:
+    """``config`` with the settings it leaves to the data (a MIDI model's tracks, dynamics,
+    meters: its modality section's ``FROM_DATA`` keys still at their defaults) taken from
+    ``model``'s config, which the data filled in: resuming or fine-tuning that model, the run
+    reads its data as the model did."""
+    modality = config.data.modality
+    section, theirs = config.section(modality), model.section(modality)
+    defaults = type(section)()
+    left = {
+        key: getattr(theirs, key)
+        for key in getattr(type(section), "FROM_DATA", ())
+        if getattr(section, key) == getattr(defaults, key)
+    }
+    return config.replace(modality, **left) if left else config
+
+
 def _check_resumable(saved: Config, config: Config, run_dir: Path) -> None:
     """A resumed run is the same run: only ``RESUMABLE_CHANGES`` may differ."""
     before, after = saved.to_dict(), config.to_dict()
@@ -257,6 +290,7 @@ def _init_model(init: str, adapter, config: Config):
     modality = adapter.modality
     if theirs.adapter.modality != modality:
         raise MuseError(f"--init {init}: a model of {theirs.adapter.modality} data, not {modality}")
+    config = with_data_settings(config, theirs.config)
     if (
         theirs.config.section(modality) != config.section(modality)
         or theirs.config.model != config.model
@@ -268,21 +302,23 @@ def _init_model(init: str, adapter, config: Config):
     return theirs
 
 
-def _fitted(adapter, pieces, theirs, init: str | None):
+def _fitted(adapter, pieces, model_adapter, init: str | None):
     """The adapter with what only data can say (class names, a text vocabulary): from
-    ``pieces``, or when fine-tuning the model's own, since its networks are sized by it. Text
-    outside a model's vocabulary then reads as the unknown token; classes it does not know
-    have no place in its networks."""
-    if theirs is None:
+    ``pieces``, or when fine-tuning or resuming a model (``model_adapter``) the model's own,
+    since its networks are sized by it. Text outside a model's vocabulary then reads as the
+    unknown token; classes it does not know have no place in its networks."""
+    if model_adapter is None:
         return adapter.fitted(pieces)
-    known = theirs.adapter.classes
-    strangers = sorted({piece.label for piece in pieces} - set(known)) if known else []
+    known = model_adapter.classes
+    labels = {piece.label for piece in model_adapter.model_view(pieces)}  # as the model sees them
+    strangers = sorted(labels - set(known)) if known else []
     if strangers:
         raise MuseError(
-            f"--init {init}: the data's classes {', '.join(strangers[:5])} are not among the "
+            f"{f'--init {init}' if init else '--resume'}: the data's classes "
+            f"{', '.join(strangers[:5])} are not among the "
             f"model's ({', '.join(known[:12])}{', ...' if len(known) > 12 else ''})"
         )
-    return theirs.adapter
+    return model_adapter
 
 
 def _initialise(objective, theirs, init: str) -> None:

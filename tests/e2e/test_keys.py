@@ -6,13 +6,13 @@ import torch
 
 from muse_gan.api import load
 from muse_gan.assembly import load_config
-from muse_gan.core.store import Piece, load_pieces, split
+from muse_gan.core.store import load_pieces, split
 from muse_gan.evaluation import likelihood
 from muse_gan.modalities import build_adapter
 from muse_gan.modalities.midi.keys import shift_pitches
 from muse_gan.training import samplers, train
 
-from ..conftest import TINY, write_quartet
+from ..conftest import TINY, prepared, write_quartet
 from ..unit.test_keys import C_MAJOR, LOW, PITCHES
 
 
@@ -84,7 +84,7 @@ def test_a_common_key_model_scores_a_piece_in_any_key_alike(tmp_path):
         piece = model.adapter.read(
             write_quartet(tmp_path / f"quartet{shift}.mid", shift=shift, bars=2)
         )[0]
-        scores.append(likelihood(model, [Piece("quartet", model.adapter.encode(piece))])["value"])
+        scores.append(likelihood(model, [prepared(model.adapter, piece, "quartet")])["value"])
     assert scores[0] == scores[1] == scores[2]
 
 

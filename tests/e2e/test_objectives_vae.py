@@ -6,6 +6,7 @@ Everything runs on one CPU thread: tiny models run far faster so than on threads
 with each other, and float sums keep one order.
 """
 
+import dataclasses
 import math
 
 import pretty_midi
@@ -14,15 +15,15 @@ import torch
 
 import muse_gan
 from muse_gan.assembly import build_adapter, build_objective, load_config
-from muse_gan.core.samplers import WindowSampler
 from muse_gan.core.scalars import read_scalars
-from muse_gan.core.store import Piece, load_pieces
+from muse_gan.core.store import load_pieces
 from muse_gan.core.trainer import Trainer
+from muse_gan.modalities.midi.sampler import NoteWindowSampler
 from muse_gan.objectives.vae import agreement
 
-from ..conftest import hamming
+from ..conftest import CHORALE_TRACKS, hamming
 
-TINY_VAE = [
+TINY_VAE = CHORALE_TRACKS + [
     'model.family="vae"',
     "model.hidden=32",
     "model.head_hidden=32",
@@ -57,7 +58,7 @@ def test_a_vae_trains_and_composes_through_the_real_pipeline(tiny_vae_run):
     song = model.compose(bars=3, seed=1)
     assert isinstance(song, pretty_midi.PrettyMIDI)
     tempo = song.get_tempo_changes()[1][0]
-    bar_seconds = model.config.midi.beats_per_bar * 60 / tempo
+    bar_seconds = model.adapter.steps_per_bar / model.adapter.settings.steps_per_beat * 60 / tempo
     assert 0 < song.get_end_time() <= 3 * bar_seconds + 1e-6
     assert song.roll.shape == (TRACKS, 3 * SEGMENT, PITCHES)
 
@@ -74,9 +75,12 @@ def trained(tmp_path_factory):
         'train.device="cpu"',
     )
     adapter = build_adapter(config)
-    pieces = load_pieces(adapter, "bach", limit=4, quiet=True)
-    pieces = [Piece(piece.name, piece.tensor[:, : 3 * SEGMENT]) for piece in pieces]
-    windows = WindowSampler(pieces, SEGMENT, SEGMENT, 0)
+    pieces = adapter.model_view(load_pieces(adapter, "bach", limit=4, quiet=True))
+    # the first three bars of each
+    pieces = [
+        dataclasses.replace(piece, info=piece.info | {"steps": 3 * SEGMENT}) for piece in pieces
+    ]
+    windows = NoteWindowSampler(pieces, adapter, SEGMENT, 0)
     torch.manual_seed(0)
     trainer = Trainer(
         config,

@@ -17,7 +17,7 @@ from .test_cli import muse
 
 
 def bar_seconds(model, tempo):
-    return model.adapter.settings.beats_per_bar * 60 / tempo
+    return model.adapter.steps_per_bar / model.adapter.settings.steps_per_beat * 60 / tempo
 
 
 # compose

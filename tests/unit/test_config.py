@@ -27,8 +27,28 @@ def test_defaults_without_a_file():
     config = load_config()
     assert config == Config()
     assert config.train.steps == 2000
-    assert config.midi.track_names == ("Soprano", "Alto", "Tenor", "Bass")
+    # the tracks, meters and dynamics are the data's unless a config fixes them
+    assert (config.midi.track_mapping, config.midi.track_names, config.midi.meter) == (
+        "auto",
+        (),
+        "auto",
+    )
     assert config.midi.pitch_high - config.midi.pitch_low + 1 == 69
+
+
+def test_midi_settings_of_before_meters_read_as_those_models_were():
+    old = Config.from_dict(
+        {
+            "midi": {
+                "beats_per_bar": 3,
+                "track_mapping": "keep",
+                "track_names": ["A", "B"],
+                "programs": [0, 0],
+            }
+        }
+    )
+    assert (old.midi.meter, old.midi.dynamics, old.midi.conditions) == ("3/4", "off", ())
+    assert old.midi.require_parts == 2  # they refused pieces with another number of parts
 
 
 def test_empty_file_is_the_defaults(tmp_path):

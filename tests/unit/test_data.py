@@ -24,7 +24,28 @@ from muse_gan.training import samplers
 
 from ..conftest import write_quartet
 
-SETTINGS = MidiConfig(pitch_low=48, pitch_high=84, tempo=120.0)  # 37 pitches, 16 steps a bar
+# four tracks in 4/4, 37 pitches, 16 steps a bar; pieces of another part count left out
+SETTINGS = MidiConfig(
+    pitch_low=48,
+    pitch_high=84,
+    tempo=120.0,
+    track_mapping="keep",
+    track_names=("Soprano", "Alto", "Tenor", "Bass"),
+    require_parts=4,
+    meter="4/4",
+    dynamics="off",
+    conditions=(),
+)
+TUNES = MidiConfig(
+    pitch_low=60,
+    pitch_high=84,
+    track_mapping="merge",
+    track_names=("Tune",),
+    programs=(0,),
+    meter="4/4",
+    dynamics="off",
+    conditions=(),
+)
 SUFFIXES = PianoRollAdapter.suffixes
 
 
@@ -100,7 +121,8 @@ def test_source_files_missing_folder(tmp_path):
         source_files(str(tmp_path / "nowhere"), SUFFIXES)
     # perhaps another modality's corpus: the error names this one's
     with pytest.raises(
-        MuseError, match="--data digits: no such file or folder \\(built-in data here: bach\\)"
+        MuseError,
+        match="--data digits: no such file or folder \\(built-in data here: bach, folk, palestrina\\)",
     ):
         source_files("digits", SUFFIXES, corpora=PianoRollAdapter().corpora)
 
@@ -138,6 +160,11 @@ def song_folder(tmp_path):
     return songs(tmp_path / "songs")
 
 
+def seen(adapter, pieces) -> list[torch.Tensor]:
+    """The rolls ``adapter``'s model sees of prepared ``pieces`` (those it does not leave out)."""
+    return [adapter.tensor_of(segment).to(torch.uint8) for segment in adapter.model_view(pieces)]
+
+
 def expected_roll(pitches, steps_sounding, bars) -> torch.Tensor:
     roll = torch.zeros(4, 16 * bars, 37, dtype=torch.uint8)
     for track, pitch in enumerate(pitches):
@@ -147,20 +174,19 @@ def expected_roll(pitches, steps_sounding, bars) -> torch.Tensor:
 
 def test_prepare_skips_bad_files_with_one_line_each(song_folder, capsys):
     files = source_files(str(song_folder), SUFFIXES)
-    pieces = prepare(PianoRollAdapter(SETTINGS), files, quiet=True)
-    assert [piece.name for piece in pieces] == [
-        str(song_folder / "a.mid"),
-        str(song_folder / "b.mid"),
-    ]
-    assert torch.equal(pieces[0].tensor, expected_roll((72, 67, 60, 48), 16, bars=1))
-    assert torch.equal(pieces[1].tensor, expected_roll((74, 69, 62, 50), 24, bars=2))
+    adapter = PianoRollAdapter(SETTINGS)
+    pieces = prepare(adapter, files, quiet=True)
+    # the trio is prepared (another model may take three parts), and left out by this one's view
+    assert [Path(piece.name).name for piece in pieces] == ["a.mid", "b.mid", "e_trio.mid"]
+    first, second = seen(adapter, pieces)
+    assert torch.equal(first, expected_roll((72, 67, 60, 48), 16, bars=1))
+    assert torch.equal(second, expected_roll((74, 69, 62, 50), 24, bars=2))
+    assert "1 pieces without exactly 4 parts" in adapter.fitted(pieces).fit_summary
     lines = capsys.readouterr().err.splitlines()
     assert lines == [
         f"skipped {song_folder / 'c_truncated.mid'}: not a readable MIDI file (EOFError)",
         f"skipped {song_folder / 'd_empty.mid'}: not a readable MIDI file (EOFError)",
-        f"skipped {song_folder / 'e_trio.mid'}: has 3 parts, the model has 4 tracks "
-        '(midi.track_mapping = "merge" puts all parts in one)',
-        "skipped 3 of 5 files",
+        "skipped 2 of 5 files",
     ]
 
 
@@ -196,44 +222,38 @@ cdef gabc'|
 """
 
 
-def test_prepare_keeps_the_usable_tunes_of_a_collection(tmp_path, capsys):
+def test_prepare_keeps_the_tunes_of_a_collection_and_the_view_those_in_range(tmp_path, capsys):
     path = tmp_path / "tunes.abc"
     path.write_text(ABC_TUNES)
-    adapter = PianoRollAdapter(
-        MidiConfig(pitch_low=60, pitch_high=84, track_names=("Tune",), programs=(0,))
-    )
+    adapter = PianoRollAdapter(TUNES)
     pieces = prepare(adapter, [path], quiet=True)
-    # tune 2 lies above the range
-    assert [piece.name for piece in pieces] == [
-        f"{path}#1",
-        f"{path}#3",
-    ]
+    assert [piece.name for piece in pieces] == [f"{path}#1", f"{path}#2", f"{path}#3"]
     low = torch.zeros(1, 32, 25, dtype=torch.uint8)
     for first, last, pitch in [(0, 3, 60), (4, 7, 62), (8, 11, 64), (12, 15, 65), (16, 31, 67)]:
         low[0, first : last + 1, pitch - 60] = 1  # quarter notes of 4 steps, then a whole note
-    assert torch.equal(pieces[0].tensor, low)
     eighths = torch.zeros(1, 16, 25, dtype=torch.uint8)
     for number, pitch in enumerate([72, 74, 76, 77, 79, 81, 83, 84]):
         eighths[0, 2 * number : 2 * number + 2, pitch - 60] = 1
-    assert torch.equal(pieces[1].tensor, eighths)
+    rolls = seen(adapter, pieces)  # tune 2 lies above the range
+    assert len(rolls) == 2 and torch.equal(rolls[0], low) and torch.equal(rolls[1], eighths)
+    assert "no notes in the pitch range 60-84" in adapter.fitted(pieces).fit_summary
     assert capsys.readouterr().err == ""
 
 
 def test_prepare_skips_a_collection_without_usable_tunes(tmp_path, capsys):
-    high, good = tmp_path / "high.abc", tmp_path / "good.abc"
-    # two tunes, both too high
-    high.write_text(ABC_TUNES.split("X:3")[0].replace("C D E F|G4|", "c'' d''|"))
-    good.write_text("X:3" + ABC_TUNES.split("X:3")[1])
-    adapter = PianoRollAdapter(
-        MidiConfig(pitch_low=60, pitch_high=84, track_names=("Tune",), programs=(0,))
+    silent, good = tmp_path / "silent.abc", tmp_path / "good.abc"
+    silent.write_text(
+        ABC_TUNES.split("X:3")[0]
+        .replace("C D E F|G4|", "z4|")
+        .replace("c'' d'' e'' f''|g''4|", "z4|")
     )
-    pieces = prepare(adapter, [good, high], quiet=True)
+    good.write_text("X:3" + ABC_TUNES.split("X:3")[1])
+    pieces = prepare(PianoRollAdapter(TUNES), [good, silent], quiet=True)
     # a file holding one piece keeps its plain name
     assert [piece.name for piece in pieces] == [str(good)]
-    assert capsys.readouterr().err.splitlines() == [
-        f"skipped {high}: none of its 2 pieces is usable",
-        "skipped 1 of 2 files",
-    ]
+    (line, count) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"skipped {silent}: ") and "no notes" in line
+    assert count == "skipped 1 of 2 files"
 
 
 def test_prepare_without_usable_pieces_is_an_error(song_folder, private_cache):
@@ -272,23 +292,27 @@ def test_a_changed_file_is_prepared_again(song_folder, capsys):
     # a new time stamp, whatever the clock's resolution
     os.utime(song_folder / "a.mid", ns=(0, 10**18))
     pieces = prepare(adapter, files, quiet=True)
-    assert torch.equal(pieces[0].tensor, expected_roll((84, 79, 72, 60), 8, bars=1))
+    assert torch.equal(seen(adapter, pieces)[0], expected_roll((84, 79, 72, 60), 8, bars=1))
 
 
 def test_other_settings_use_another_cache_file(song_folder, private_cache):
     files = [song_folder / "a.mid"]
-    narrow = prepare(PianoRollAdapter(SETTINGS), files, quiet=True)
-    wide = prepare(PianoRollAdapter(MidiConfig(pitch_low=36, pitch_high=96)), files, quiet=True)
-    assert (narrow[0].tensor.shape[2], wide[0].tensor.shape[2]) == (37, 61)
+    fine = prepare(PianoRollAdapter(SETTINGS), files, quiet=True)
+    coarse = prepare(
+        PianoRollAdapter(dataclasses.replace(SETTINGS, steps_per_beat=2)), files, quiet=True
+    )
+    assert (seen(PianoRollAdapter(SETTINGS), fine)[0].shape[1], coarse[0].info["steps"]) == (16, 8)
     assert len(list((private_cache / "prepared").glob("midi-*.pt"))) == 2
 
 
 def test_training_only_settings_share_one_cache_file(song_folder, private_cache):
-    """Windows, transposition, key and GAN terms change what training does with the rolls, not
-    the rolls: runs that differ only in them read one prepared file."""
+    """Tracks, pitch range, windows, transposition, key and GAN terms change what training draws
+    from the note tables, not the tables: runs that differ only in them read one prepared file."""
     files = [song_folder / "a.mid"]
     trained_otherwise = dataclasses.replace(
         SETTINGS,
+        pitch_low=36,
+        track_mapping="merge",
         window_bars=2,
         transpose=0,
         common_key=True,
@@ -318,11 +342,7 @@ def test_a_damaged_cache_is_prepared_again(song_folder, capsys, private_cache):
     ]
     assert all(torch.equal(roll, piece.tensor) for roll, piece in zip(first, second))
     # and the cache is whole again
-    assert prepare(adapter, files, quiet=True)[1].tensor.shape == (
-        4,
-        32,
-        37,
-    )
+    assert seen(adapter, prepare(adapter, files, quiet=True))[1].shape == (4, 32, 37)
     assert capsys.readouterr().err == ""
 
 
@@ -481,7 +501,7 @@ def expected_windows(pieces) -> list[torch.Tensor]:
 def sampler(pieces, transpose=0, seed=0) -> WindowSampler:
     """Windows moved by up to ``transpose`` semitones, as a MIDI training sampler moves them."""
     return WindowSampler(
-        pieces, WINDOW, STEPS_PER_BAR, seed, Transposition(transpose) if transpose else None
+        pieces, WINDOW, STEPS_PER_BAR, seed, Transposition(transpose, 12) if transpose else None
     )
 
 

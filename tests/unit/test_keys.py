@@ -1,17 +1,19 @@
 """Moving pieces to a common key (``midi.common_key``): the shift, and transposition. Real
 chorales, and models trained in one key: tests/e2e/test_keys.py."""
 
+import dataclasses
+
 import pytest
 import torch
 
-from muse_gan.core.store import Piece
 from muse_gan.modalities.midi.keys import (
     common_key_shift,
     fits_shifted,
-    in_common_key,
     shift_pitches,
 )
 from muse_gan.modalities.midi.metrics import scale_consistency
+
+from ..conftest import prepared, scale_midi
 
 LOW, PITCHES = 28, 69  # the default roll: MIDI pitches 28 to 96
 C_MAJOR = (0, 2, 4, 5, 7, 9, 11)
@@ -75,12 +77,30 @@ def test_fits_shifted_says_whether_every_note_stays_in_the_roll():
     assert fits_shifted(torch.zeros(1, 4, PITCHES), 100)  # a silent roll always fits
 
 
-def test_in_common_key_moves_copies_and_leaves_the_prepared_pieces_alone():
-    d_major, c_major = scale_roll(2), scale_roll(0)
-    pieces = [Piece("d.mid", d_major.clone()), Piece("c.mid", c_major.clone())]
-    moved = in_common_key(pieces, LOW)
-    assert torch.equal(moved[0].tensor, shift_pitches(d_major, -2)) and torch.equal(
-        moved[1].tensor, c_major
+def test_a_common_key_model_sees_its_pieces_moved_and_the_cache_untouched():
+    from muse_gan.modalities.midi import MidiConfig, PianoRollAdapter
+
+    adapter = PianoRollAdapter(
+        MidiConfig(
+            track_mapping="merge",
+            track_names=("Melody",),
+            common_key=True,
+            meter="4/4",
+            dynamics="off",
+            conditions=(),
+        )
     )
+    d_major, c_major = (
+        prepared(adapter, scale_midi(2), "d.mid"),
+        prepared(adapter, scale_midi(0), "c.mid"),
+    )
+    stored = d_major.tensor.clone()
+    moved = adapter.model_view([d_major, c_major])
     assert [piece.name for piece in moved] == ["d.mid", "c.mid"]
-    assert torch.equal(pieces[0].tensor, d_major)  # the cache's own view is not written to
+    assert [piece.info["shift"] for piece in moved] == [-2, 0]
+    plain = PianoRollAdapter(dataclasses.replace(adapter.settings, common_key=False))
+    d_roll = plain.tensor_of(plain.model_view([d_major])[0])
+    assert torch.equal(
+        adapter.tensor_of(moved[0]), shift_pitches(d_roll, -2)
+    )  # drawn two semitones down
+    assert torch.equal(d_major.tensor, stored)  # the cache's own bytes are not written to

@@ -284,20 +284,24 @@ def test_describe_keeps_drum_tracks_out_of_the_pitch_metrics():
 @pytest.fixture(scope="module")
 def chorale():
     pytest.importorskip("music21")
-    from muse_gan.modalities.midi import PianoRollAdapter
+    from muse_gan.modalities.midi import MidiConfig, PianoRollAdapter
     from muse_gan.modalities.midi.scores import bach_chorales, read_scores
 
     (path,) = [path for path in bach_chorales() if path.name == "bwv10.7.mxl"]
-    adapter = PianoRollAdapter()
-    return adapter.encode(read_scores(path)[0]), adapter.settings
+    adapter = PianoRollAdapter(
+        MidiConfig(
+            track_mapping="keep", track_names=("Soprano", "Alto", "Tenor", "Bass"), meter="4/4"
+        )
+    )
+    return adapter.roll(read_scores(path)[0]), adapter.steps_per_bar, adapter.settings
 
 
 def test_a_bach_chorale_gets_sensible_values(chorale):
-    roll, settings = chorale
+    roll, steps_per_bar, settings = chorale
     values = metrics.describe(
         roll,
         steps_per_beat=settings.steps_per_beat,
-        steps_per_bar=settings.steps_per_beat * settings.beats_per_bar,
+        steps_per_bar=steps_per_bar,
         pitch_low=settings.pitch_low,
     )
     assert values["empty_bar_rate"] < 0.1

@@ -19,8 +19,10 @@ from muse_gan.models.conv import GridCritic, GridGenerator
 from muse_gan.objectives.gan import gradient_penalty
 from muse_gan.objectives.latent import slerp
 
+from ..conftest import CHORALE_TRACKS
+
 # 4 tracks × 32 steps (two bars of 16) × 20 pitches (MIDI 60..79); tiny layers.
-SMALL = [
+SMALL = CHORALE_TRACKS + [
     'model.family="gan"',
     "model.latent=8",
     "model.channels=8",

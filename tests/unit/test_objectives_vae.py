@@ -16,7 +16,9 @@ from muse_gan.assembly import build_adapter, build_objective, load_config
 from muse_gan.objectives.latent import slerp
 from muse_gan.objectives.vae import agreement, free_bits_kl, gaussian_kl
 
-TINY_VAE = [
+from ..conftest import CHORALE_TRACKS
+
+TINY_VAE = CHORALE_TRACKS + [
     'model.family="vae"',
     "model.hidden=32",
     "model.head_hidden=32",

@@ -47,6 +47,7 @@ class Adapter(ABC):
     frame_name: ClassVar[str]  # one step of the time axis, in likelihood reports: "steps", "rows"
 
     classes: tuple[str, ...] = ()  # class names found in the data; empty for unlabelled data
+    fit_summary: str = ""  # what ``fitted`` learnt from the data, in one line for the training log
 
     def __init__(self, settings):
         self.settings = settings
@@ -77,6 +78,10 @@ class Adapter(ABC):
     def values(self, stored: torch.Tensor) -> torch.Tensor:
         """Stored ``uint8`` tensors (with a leading batch axis) → the floats models see."""
         return stored.float()
+
+    def tensor_of(self, piece) -> torch.Tensor:
+        """A whole prepared piece (one of ``model_view``'s) as the float grid view models see."""
+        return self.values(piece.tensor[None])[0]
 
     def label_of(self, path: Path) -> str:
         """The class of a file; "" for unlabelled data."""
@@ -215,8 +220,19 @@ class Animates(ABC):
         """Frames ``(count, channels, steps, width)`` as a GIF that loops forever."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Clip:
+    """A user's clip as a model reads it: its tensor ``(channels, steps, width)`` in the model's
+    settings, and the tempo and meter it gives (None where it gives none)."""
+
+    tensor: torch.Tensor
+    tempo: float | None = None
+    meter: str | None = None
+
+
 class Composes(ABC):
-    """Pieces of any length, measured in bars, that continue a user's clip (`muse compose`)."""
+    """Pieces of any length, measured in bars, that continue a user's clip (`muse compose`), in
+    the meters (and for the voice counts) a model knows."""
 
     @property
     @abstractmethod
@@ -224,15 +240,29 @@ class Composes(ABC):
         """Time steps in one bar."""
 
     @abstractmethod
-    def read_clip(self, clip, option: str) -> tuple[torch.Tensor, float | None]:
-        """A user's clip (a path or an item) as ``(tensor, tempo)``: its tensor ``(channels,
-        steps, width)`` in this adapter's settings and its own tempo (None when it gives
-        none); a ``MuseError`` naming ``option`` when unusable."""
+    def read_clip(self, clip, option: str) -> Clip:
+        """A user's clip (a path or an item) as a ``Clip``; a ``MuseError`` naming ``option`` when unusable."""
 
     @abstractmethod
-    def piece(self, tensor: torch.Tensor, tempo: float | None = None):
-        """A finished piece: the item for ``tensor`` at ``tempo`` (default: the settings'), that
-        writes itself to any of ``formats``."""
+    def piece(
+        self,
+        tensor: torch.Tensor,
+        tempo: float | None = None,
+        meter: str | None = None,
+        velocity: int | None = None,
+    ):
+        """A finished piece: the item for ``tensor`` at ``tempo``, in ``meter`` (defaults: the
+        model's), every note at ``velocity`` when given; it writes itself to any of ``formats``."""
+
+    @abstractmethod
+    def label_for(self, meter: str | None = None, voices: int | None = None) -> int | None:
+        """The class a piece in ``meter`` for ``voices`` voices is asked of the model with (None:
+        the model has no classes; None arguments: its most frequent); a ``MuseError`` naming
+        ``--meter`` or ``--voices`` when it does not know it."""
+
+    @abstractmethod
+    def bar_of(self, label: int | None) -> tuple[str, int]:
+        """The meter of the class ``label`` (None: the model's) and the steps in its bar."""
 
     @abstractmethod
     def into_model_key(self, tensors: list[torch.Tensor]) -> list[int]:

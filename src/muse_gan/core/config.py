@@ -3,7 +3,8 @@
 The core owns three sections, ``[data]``, ``[model]`` and ``[train]``. Every other section
 belongs to a modality (``[midi]``, ``[image]``, ...) or a model family (``[gan]``, ``[vae]``),
 which registers its dataclass in ``SECTIONS`` when its package is imported, so the core never
-names them. A section may hold a nested dataclass, written as a sub-table (``[midi.gan]``).
+names them. A section may hold a nested dataclass, written as a sub-table (``[midi.gan]``), and may read
+the keys of its own older versions through a static ``legacy(values) -> values``.
 
 Every section has defaults, so an empty file is a valid config. Unknown sections or keys and
 values of the wrong type are ``ConfigError``s naming the key. A key that moved to another
@@ -192,6 +193,11 @@ class Config:
             raise ConfigError(f"unknown section '{name}' (known: {', '.join(self._sections)})")
         return self._sections[name]
 
+    def with_section(self, name: str, values) -> Config:
+        """A copy with the section ``name`` replaced by ``values`` (its dataclass)."""
+        self.section(name)
+        return Config(**self._sections | {name: values})
+
     def replace(self, section: str, **changes) -> Config:
         """A copy with ``changes`` made to one section."""
         return Config(
@@ -344,6 +350,8 @@ def build(cls, values: dict, where: str, prefix: str = ""):
         raise ConfigError(
             f"{where}: {prefix.rstrip('.') or 'config'} must be a table, got {values!r}"
         )
+    legacy = getattr(cls, "legacy", None)  # a section reading the keys of its older versions
+    values = legacy(values) if legacy else values
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:

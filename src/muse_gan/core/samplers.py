@@ -79,13 +79,8 @@ class WindowVariation(Protocol):
     """A random change to training windows that depends on what each window holds (a piece of
     music transposed only as far as its notes stay in range)."""
 
-    def fit(self, tensors: list[torch.Tensor], window: int, stride: int) -> None:
-        """Learn what it needs of every window of ``tensors`` (in the sampler's window order)."""
-
-    def __call__(
-        self, windows: torch.Tensor, picks: torch.Tensor, generator: torch.Generator
-    ) -> torch.Tensor:
-        """``windows`` ``(batch, channels, window, width)``, the windows numbered ``picks``, varied."""
+    def __call__(self, windows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``windows`` ``(batch, channels, window, width)``, each varied, drawing from ``generator``."""
 
 
 class WindowSampler(Sampler):
@@ -113,8 +108,6 @@ class WindowSampler(Sampler):
                 for start in range(0, tensor.shape[1] - window + 1, stride)
             ]
         )
-        if variation is not None:
-            variation.fit(self.tensors, window, stride)
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
@@ -124,7 +117,7 @@ class WindowSampler(Sampler):
         picks = torch.randint(len(self.starts), (size,), generator=self.generator)
         windows = self._windows(self.starts[picks])
         if self.variation is not None:
-            windows = self.variation(windows, picks, self.generator)
+            windows = self.variation(windows, self.generator)
         return windows.float(), None
 
     def in_order(self, size: int):

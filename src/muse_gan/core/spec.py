@@ -16,7 +16,8 @@ class Spec:
     ``steps_per_bar`` is the period of the position-in-bar input (1: none). ``length`` is the
     time size of every item when items have one (an image's rows), else 0: sequences of any
     length, trained on windows of ``window`` steps. ``classes`` counts the labels the data
-    carries (0: none); models given some are class-conditional.
+    carries (0: none); models given some are class-conditional, and with ``class_periods`` each
+    class has its own period (a piece in 6/8 has bars of 12 sixteenths, one in 4/4 of 16).
     """
 
     data_kind: str
@@ -27,6 +28,9 @@ class Spec:
     classes: int = 0
     channel_tracks: bool = True  # channels are separate parts (instruments), not an image's colours
     window: int = 0  # the training window in steps, for items of any length
+    class_periods: tuple[
+        int, ...
+    ] = ()  # each class's own bar length (music in several meters); () : steps_per_bar
 
     @property
     def frame_size(self) -> int:
@@ -36,3 +40,7 @@ class Spec:
     def segment(self) -> int:
         """The time size of one training item: an item's length, or one window."""
         return self.length or self.window
+
+    @property
+    def longest_period(self) -> int:
+        return max((self.steps_per_bar, *self.class_periods))

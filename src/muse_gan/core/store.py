@@ -22,6 +22,7 @@ import re
 import sys
 import time
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,19 +135,25 @@ def prepare(
         except Exception as error:
             reason = str(error) if isinstance(error, DamagedCache) else type(error).__name__
             say(f"preparing again: {cache} cannot be read ({reason})")
-    pieces, skipped = [], 0
+    pieces, reasons = [], Counter()
     for path, (encoded, reason) in zip(
         files, _progress(_encoded(adapter, files, workers), len(files), quiet)
     ):
         pieces += encoded
         if reason:
-            skipped += 1
-            say(f"skipped {reason if reason.startswith(str(path)) else f'{path}: {reason}'}")
-    if skipped:
-        print(f"skipped {skipped} of {len(files)} files", file=sys.stderr)
+            reason = reason.removeprefix(f"{path}: ")
+            reasons[reason.split(" (")[0]] += 1
+            say(f"skipped {path}: {reason}")
+    if reasons:
+        print(f"skipped {reasons.total()} of {len(files)} files", file=sys.stderr)
     if not pieces:
-        raise MuseError(f"no usable pieces in {len(files)} files")
+        raise MuseError(f"no usable pieces in {len(files)} files ({most_common(reasons)})")
     return _save_cache(cache, pieces)
+
+
+def most_common(reasons: Counter, count: int = 3) -> str:
+    """The ``count`` most common reasons, each with how often it came up, in words."""
+    return "; ".join(f"{times} × {reason}" for reason, times in reasons.most_common(count))
 
 
 def split(

@@ -61,9 +61,13 @@ def evaluate(
     adapter = labelled(muse.adapter if muse else default_adapter(modality or infer_modality(files)))
     if muse and modality and modality != adapter.modality:
         raise MuseError(f"--modality {modality}: {muse.path} is a {adapter.modality} model")
-    judge = adapter.judge(options)
     count = options.count or adapter.evaluation_count
     reference_pieces, where = _reference(muse, adapter, reference, part)
+    if (
+        not muse
+    ):  # what the files' reader leaves to the data (a MIDI folder's tracks) the reference says
+        adapter = adapter.fitted(reference_pieces)
+    judge = adapter.judge(options)
     reference_pieces = pick(reference_pieces, count, options.seed)
     if muse:
         sets = [judge.generate(muse, count)]
@@ -168,9 +172,7 @@ def frame_nll(objective, pieces, adapter) -> tuple[float, int]:
     total, frames = 0.0, 0
     objective.eval()
     for piece in pieces:
-        nll = objective.frame_nll(
-            adapter.values(piece.tensor[None]), class_indices(adapter, [piece])
-        )
+        nll = objective.frame_nll(adapter.tensor_of(piece)[None], class_indices(adapter, [piece]))
         total += nll.sum().item()
         frames += nll.numel()
     return total / frames, frames

@@ -14,7 +14,9 @@ class FrameRNN(nn.Module):
     in the bar. Step 0 sees a learned start vector instead of a frame.
 
     With ``condition_size``, every method also takes a ``condition`` ``(batch, condition_size)``:
-    one vector per sequence (a VAE's code) added, projected, to every step's input.
+    one vector per sequence (a VAE's code) added, projected, to every step's input. With
+    ``positions`` (more than ``steps_per_bar``), every method also takes ``periods`` ``(batch,)``:
+    each sequence's own bar length (pieces in several meters), at most ``positions``.
     """
 
     def __init__(
@@ -26,13 +28,14 @@ class FrameRNN(nn.Module):
         layers: int,
         dropout: float,
         condition_size: int = 0,
+        positions: int = 0,
     ):
         super().__init__()
         if cell not in ("lstm", "gru"):
             raise ConfigError(f"model.cell: unknown cell '{cell}' (known: gru, lstm)")
         self.steps_per_bar = steps_per_bar
         self.frame_in = nn.Linear(frame_size, hidden)
-        self.position = nn.Embedding(steps_per_bar, hidden)
+        self.position = nn.Embedding(max(steps_per_bar, positions), hidden)
         self.start = nn.Parameter(torch.zeros(hidden))
         recurrent = nn.LSTM if cell == "lstm" else nn.GRU
         self.rnn = recurrent(
@@ -48,6 +51,7 @@ class FrameRNN(nn.Module):
         state=None,
         starting: bool = True,
         condition=None,
+        periods=None,
     ):
         """Contexts for predicting ``frames`` (teacher forcing) and the state after the last one.
 
@@ -59,21 +63,33 @@ class FrameRNN(nn.Module):
             start = self.start.expand(len(frames), 1, -1)
             inputs = torch.cat([start, inputs[:, :-1]], dim=1)
         steps = torch.arange(first_step, first_step + frames.shape[1], device=frames.device)
-        inputs = self._conditioned(inputs + self.position(steps % self.steps_per_bar), condition)
+        inputs = self._conditioned(inputs + self.position(self._in_bar(steps, periods)), condition)
         contexts, state = self.rnn(self.dropout(inputs), state)
         return self.dropout(contexts), state
 
-    def begin(self, batch: int, first_step: int = 0, condition=None):
+    def begin(self, batch: int, first_step: int = 0, condition=None, periods=None):
         """Context for step ``first_step`` of a piece with nothing before it, and the state."""
-        inputs = (
-            self.start.expand(batch, 1, -1) + self.position.weight[first_step % self.steps_per_bar]
-        )
+        step = torch.tensor([first_step], device=self.start.device)
+        inputs = self.start.expand(batch, 1, -1) + self._position_at(step, periods)
         return self._one_step(self._conditioned(inputs, condition), None)
 
-    def advance(self, frame: torch.Tensor, step: int, state, condition=None):
+    def advance(self, frame: torch.Tensor, step: int, state, condition=None, periods=None):
         """Feed the frame just chosen at ``step - 1``; context for ``step``."""
-        inputs = self.frame_in(frame) + self.position.weight[step % self.steps_per_bar]
-        return self._one_step(self._conditioned(inputs[:, None], condition), state)
+        position = self._position_at(torch.tensor([step], device=frame.device), periods)
+        inputs = self.frame_in(frame)[:, None] + position
+        return self._one_step(self._conditioned(inputs, condition), state)
+
+    def _in_bar(self, steps: torch.Tensor, periods) -> torch.Tensor:
+        """Where each of ``steps`` ``(time,)`` falls in its bar: ``(time,)``, or ``(batch, time)``
+        when each sequence has its own bar length (``periods``)."""
+        if periods is None:
+            return steps % self.steps_per_bar
+        return steps[None, :] % periods.to(steps.device)[:, None]
+
+    def _position_at(self, step: torch.Tensor, periods) -> torch.Tensor:
+        """The position embedding of one step ``(1,)``, shaped to add to ``(batch, 1, hidden)``."""
+        embedded = self.position(self._in_bar(step, periods))  # (1, hidden) or (batch, 1, hidden)
+        return embedded if periods is not None else embedded[None]
 
     def _one_step(self, inputs: torch.Tensor, state):
         """Context ``(batch, hidden)`` and state after one step of ``inputs`` ``(batch, 1, hidden)``.

@@ -32,6 +32,7 @@ class RNNObjective(Objective, Likelihood):
             config.layers,
             config.dropout,
             condition_size=config.hidden if spec.classes else 0,
+            positions=spec.longest_period,
         )
         self.head = build_head(
             config.head, spec.data_kind, config.hidden, spec.frame_size, config.head_hidden
@@ -58,27 +59,40 @@ class RNNObjective(Objective, Likelihood):
     def frame_nll(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Negative log-likelihood of every frame, ``(batch, steps)``, in nats summed over cells."""
         frames = sequence_view(batch)
-        contexts, _ = self.network(frames, condition=self._condition(labels, len(batch)))
+        condition, periods = self._condition(labels, len(batch)), self._periods(labels)
+        contexts, _ = self.network(frames, condition=condition, periods=periods)
         return self.head.nll(contexts, frames)
 
     @torch.no_grad()
     def sample(self, count, steps, temperature, generator, primer=None, labels=None):
         """``count`` samples ``(count, channels, steps, width)``; ``labels`` ``(count,)`` asks
         a class-conditional model for those classes (default: drawn at random)."""
-        condition = self._condition(sample_labels(self.spec, count, labels, generator), count)
+        labels = sample_labels(self.spec, count, labels, generator)
+        condition, periods = self._condition(labels, count), self._periods(labels)
         frames = torch.zeros(count, steps, self.spec.frame_size)
         primed = 0 if primer is None else min(primer.shape[1], steps)
+        network = self.network
         if primed:
             frames[:, :primed] = sequence_view(primer[None, :, :primed]).expand(count, -1, -1)
-            _contexts, state = self.network(frames[:, :primed], condition=condition)
-            context, state = self.network.advance(frames[:, primed - 1], primed, state, condition)
+            _contexts, state = network(frames[:, :primed], condition=condition, periods=periods)
+            context, state = network.advance(
+                frames[:, primed - 1], primed, state, condition, periods
+            )
         else:
-            context, state = self.network.begin(count, condition=condition)
+            context, state = network.begin(count, condition=condition, periods=periods)
         for step in range(primed, steps):
             frames[:, step] = self.head.sample(context, temperature, generator)
             if step + 1 < steps:
-                context, state = self.network.advance(frames[:, step], step + 1, state, condition)
+                context, state = network.advance(
+                    frames[:, step], step + 1, state, condition, periods
+                )
         return frames.reshape(count, steps, self.spec.channels, self.spec.width).transpose(1, 2)
+
+    def _periods(self, labels) -> torch.Tensor | None:
+        """Each sequence's bar length, for classes with bars of their own (meters); else None."""
+        if not self.spec.class_periods or labels is None:
+            return None
+        return torch.tensor(self.spec.class_periods, device=labels.device)[labels]
 
     def _condition(self, labels, count):
         if self.label_embedding is None:

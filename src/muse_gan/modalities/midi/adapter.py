@@ -14,31 +14,38 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pretty_midi
 import torch
 
-from ...core.adapter import Adapter, Composes, PlugsTerms
+from ...core.adapter import Adapter, Clip, Composes, PlugsTerms, pop_names, settings_from
 from ...core.objective import NO_TERMS
 from ...core.spec import Spec
 from ...errors import DataError, MuseError
 from ...files import write_atomically
 from ..registry import ADAPTERS
-from .keys import Transposition, common_key_shift, fits_shifted, in_common_key, shift_pitches
-from .scores import SCORE_SUFFIXES, bach_chorales, read_scores
-from .settings import TICKS_PER_BEAT, MidiConfig, check
+from .keys import Transposition, common_key_shift, fits_shifted, shift_pitches
+from .layout import Layout, Part, infer_layout
+from .notes import END, PART, RollShape, bin_velocity, draw_roll, note_table, packed, whole_bars
+from .sampler import NoteWindowSampler
+from .scores import SCORE_SUFFIXES, bach_chorales, folk_tunes, palestrina_pieces, read_scores
+from .settings import TICKS_PER_BEAT, MidiConfig, bar_steps, check, parse_meter
+from .view import Dropped, draw, label_of, part_tracks, parts_of, segments
 
 MIDI_SUFFIXES = (".mid", ".midi")
-# about 3 hours at 100 per minute: a piece longer than this is a corrupt or absurd file,
-MAX_BEATS = 20_000
-# and its roll (tracks x steps x pitches bytes) would take gigabytes
+AUTO_CONDITION_SHARE = (
+    0.05  # a second meter conditions the model when this share of the data is in it
+)
 
 
 @ADAPTERS.register("midi")
 class PianoRollAdapter(Adapter, Composes, PlugsTerms):
+    """MIDI and scores ⇄ multi-track piano rolls. Before ``fitted`` has seen the data, settings
+    left to it ("auto") stand for one track, flat dynamics and no conditions."""
+
     modality = "midi"
     settings_class = MidiConfig
     item_name = "piece"
@@ -49,37 +56,71 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
     evaluation_count = 100
     frame_name = "steps"
 
-    def __init__(self, settings: MidiConfig = MidiConfig()):
+    def __init__(self, settings: MidiConfig = MidiConfig(), classes: tuple[str, ...] = ()):
         check(settings)
         super().__init__(settings)
-        self.pitches = settings.pitch_high - settings.pitch_low + 1
-        self.tracks = 1 if settings.track_mapping == "merge" else len(settings.track_names)
+        self.classes = tuple(classes)
+        self.layout = layout_of(settings)
+        self.shape = RollShape(
+            tracks=len(self.layout.names),
+            pitch_low=settings.pitch_low,
+            pitches=settings.pitch_high - settings.pitch_low + 1,
+            drum_tracks=self.layout.drums,
+            velocity_bins=settings.velocity_bins if settings.dynamics == "on" else 0,
+            onsets=settings.dynamics == "on",  # a velocity needs a note-on: a repeated note is two
+        )
+        self.pitches, self.tracks = self.shape.pitches, self.shape.tracks
+        self.fit_summary = ""
+
+    @property
+    def meter(self) -> str:
+        """The meter composed in when none is asked for: the fixed one, else the data's most frequent."""
+        if self.settings.meter != "auto":
+            return self.settings.meter
+        return self.settings.meters[0] if self.settings.meters else "4/4"
 
     @property
     def steps_per_bar(self) -> int:
-        return self.settings.steps_per_beat * self.settings.beats_per_bar
+        return bar_steps(self.meter, self.settings.steps_per_beat)
 
     @property
     def corpora(self) -> dict:
-        return {"bach": bach_chorales}
+        return {"bach": bach_chorales, "folk": folk_tunes, "palestrina": palestrina_pieces}
 
     @property
     def spec(self) -> Spec:
+        periods = (
+            tuple(self.bar_of(number)[1] for number in range(len(self.classes)))
+            if "meter" in self.conditions
+            else ()
+        )
         return Spec(
             "binary",
             channels=self.tracks,
-            width=self.pitches,
+            width=self.shape.width,
             steps_per_bar=self.steps_per_bar,
             window=self.settings.window_bars * self.steps_per_bar,
+            classes=len(self.classes),
+            class_periods=periods,
         )
 
-    def cache_settings(self) -> dict:
-        settings = dataclasses.asdict(self.settings)
-        return {
-            key: value for key, value in settings.items() if key not in MidiConfig.TRAINING_ONLY
-        }
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        return tuple(condition for condition in self.settings.conditions if condition != "auto")
 
-    # files → items
+    def cache_settings(self) -> dict:
+        return {key: getattr(self.settings, key) for key in MidiConfig.READING}
+
+    def to_dict(self) -> dict:
+        return super().to_dict() | {"classes": list(self.classes)}
+
+    @classmethod
+    def from_dict(cls, values: dict, where: str = "checkpoint") -> PianoRollAdapter:
+        values = dict(values)
+        classes = pop_names(values, "classes", where)
+        return cls(settings_from(cls, values, where), classes)
+
+    # files → items → note tables
 
     def read(self, path: str | Path) -> list[pretty_midi.PrettyMIDI]:
         """The pieces in a MIDI file (one) or a score file (an ABC file may hold many)."""
@@ -96,62 +137,110 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
             raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
         if data[:4] == b"MThd" and data[12:14] == b"\x00\x00":
             raise DataError(f"{path}: its header says 0 ticks per beat, so no note has a time")
+        if data[:4] == b"MThd" and data[8:10] == b"\x00\x02":
+            raise DataError(
+                f"{path}: a type-2 MIDI file (independent patterns, not one piece); save it as type 1"
+            )
         try:
             return [pretty_midi.PrettyMIDI(io.BytesIO(data))]
         except Exception as error:  # mido and pretty_midi raise many kinds on bad bytes
             raise DataError(f"{path}: not a readable MIDI file ({_reason(error)})") from None
 
+    def encode(self, piece: pretty_midi.PrettyMIDI) -> torch.Tensor:
+        """The piece's notes as the cache stores them (a packed ``notes.note_table``)."""
+        return packed(note_table(piece, self.settings.steps_per_beat, self.settings.quantize)[0])
+
+    def piece_info(self, piece: pretty_midi.PrettyMIDI) -> dict:
+        return note_table(piece, self.settings.steps_per_beat, self.settings.quantize)[1]
+
+    # what the data says
+
+    def fitted(self, pieces) -> PianoRollAdapter:
+        """The settings left to the data filled in from ``pieces``: the tracks (``layout``), the
+        dynamics, the meters and what the model is conditioned on; ``fit_summary`` says so."""
+        settings, said = fit_settings(self.settings, pieces)
+        view = PianoRollAdapter(settings)
+        classes = sorted(
+            {label_of(segment, view.conditions) for segment in view.segments(pieces)[0]}
+        )
+        fitted = PianoRollAdapter(settings, tuple(classes) if view.conditions else ())
+        dropped = fitted.segments(pieces)[1].describe()
+        fitted.fit_summary = "; ".join(filter(None, [said, dropped and f"left out: {dropped}"]))
+        return fitted
+
+    def model_view(self, pieces: list) -> list:
+        """The pieces' segments as this model sees them (``view``), labelled by its classes."""
+        found = self.segments(pieces)[0]
+        labelled = []
+        for segment in found:
+            label = label_of(segment, self.conditions)
+            if label in self.classes or not self.classes:
+                labelled.append(dataclasses.replace(segment, label=label if self.classes else ""))
+        return labelled
+
+    def segments(self, pieces: list) -> tuple[list, Dropped]:
+        dropped = Dropped()
+        found = [
+            segment
+            for piece in pieces
+            for segment in segments(piece, self.layout, self.settings, self.shape, dropped)
+        ]
+        if self.settings.meter == "auto" and self.settings.meters:
+            # a model conditioned on meter knows its meters; one that is not, its first alone
+            known = self.settings.meters if "meter" in self.conditions else (self.meter,)
+            kept = [segment for segment in found if segment.info["meter"] in known]
+            if len(kept) < len(found):
+                dropped.add(
+                    f"stretches in other meters than {', '.join(known)}", len(found) - len(kept)
+                )
+            found = kept
+        return found, dropped
+
+    def tensor_of(self, piece) -> torch.Tensor:
+        """A segment's whole roll ``(tracks, steps, width)`` as floats."""
+        return torch.from_numpy(draw(piece, self.shape)).float()
+
     # items ⇄ rolls
 
-    def encode(self, piece: pretty_midi.PrettyMIDI) -> torch.Tensor:
-        """The piece's roll, ``(tracks, steps, pitches)``, a whole number of bars long; a piece
-        whose part count differs from the model's tracks is refused (see ``roll``)."""
-        return self.roll(piece, strict=True)
-
-    def roll(self, piece: pretty_midi.PrettyMIDI, strict: bool = False) -> torch.Tensor:
-        """The piece's roll, ``(tracks, steps, pitches)``, a whole number of bars long.
-
-        Notes outside the pitch range are left out. With ``strict`` (training data), a piece
-        whose part count differs from the model's tracks is refused; otherwise (a user's clip)
-        missing tracks stay silent.
-        """
-        parts = self._parts(piece, strict)
-        notes = [(track, note) for track, part in enumerate(parts) for note in part.notes]
-        if not notes:
-            raise DataError("no notes")
-        spans = [self._quantize(piece, note) for _, note in notes]
-        bars = max(1, math.ceil(max(end for _, end in spans) / self.steps_per_bar))
-        if bars * self.settings.beats_per_bar > MAX_BEATS:
-            raise DataError(
-                f"lasts {bars} bars, over the {MAX_BEATS} beats a piece may have (a corrupt file?)"
-            )
-        roll = np.zeros((self.tracks, bars * self.steps_per_bar, self.pitches), dtype=np.uint8)
-        for (track, note), (start, end) in zip(notes, spans):
-            pitch = note.pitch - self.settings.pitch_low
-            if 0 <= pitch < self.pitches and end > start:
-                roll[track, start:end, pitch] = 1
-        if not roll.any():
+    def roll(self, piece: pretty_midi.PrettyMIDI) -> torch.Tensor:
+        """A piece's roll ``(tracks, steps, width)`` in this model's tracks, whole bars of its own
+        first meter long; parts that fit no track are left out, missing tracks stay silent."""
+        table, info = note_table(piece, self.settings.steps_per_beat, self.settings.quantize)
+        tracks = part_tracks(self.layout, [Part(*part) for part in info["parts"]], self.tracks)
+        mapped = table[tracks[table[:, PART]] >= 0]
+        if not len(mapped):
+            raise DataError(f"no part fits the model's tracks ({', '.join(self.layout.names)})")
+        steps = whole_bars(int(mapped[:, END].max()), self.steps_per_bar)
+        roll = draw_roll(table, tracks, 0, steps, self.shape)
+        if not roll[:, :, : self.pitches].any():
             raise DataError(
                 f"no notes in the pitch range {self.settings.pitch_low}-{self.settings.pitch_high}"
             )
         return torch.from_numpy(roll)
 
     def decode(self, roll: torch.Tensor) -> Piece:
-        """The roll ``(tracks, steps, pitches)`` as a ``Piece`` at the settings' tempo."""
+        """The roll ``(tracks, steps, width)`` as a ``Piece`` at the settings' tempo."""
         return self.piece(roll)
 
     def file_bytes(self, roll: torch.Tensor, suffix: str) -> bytes:
-        """A roll ``(tracks, steps, pitches)`` as a MIDI file, a piano-roll picture or a WAV."""
+        """A roll ``(tracks, steps, width)`` as a MIDI file, a piano-roll picture or a WAV."""
         return self.piece(roll).file_bytes(suffix)
 
     # composing (the Composes capability)
 
-    def piece(self, roll: torch.Tensor, tempo: float | None = None) -> Piece:
-        """The roll as a ``Piece``, at ``tempo`` quarter notes per minute (default: the settings')."""
-        return Piece(self, roll, tempo or self.settings.tempo)
+    def piece(
+        self,
+        roll: torch.Tensor,
+        tempo: float | None = None,
+        meter: str | None = None,
+        velocity: int | None = None,
+    ) -> Piece:
+        """The roll as a ``Piece`` at ``tempo`` quarter notes per minute (default: the
+        settings'), in ``meter`` (default: the model's), every note at ``velocity`` when given."""
+        return Piece(self, roll, tempo or self.settings.tempo, meter or self.meter, velocity)
 
-    def read_clip(self, clip, option: str) -> tuple[torch.Tensor, float | None]:
-        """A user's clip (a path or a PrettyMIDI) as a roll in this model's settings, and its tempo."""
+    def read_clip(self, clip, option: str) -> Clip:
+        """A user's clip (a path or a PrettyMIDI) as a roll in this model's settings, with its tempo and meter."""
         name = "clip" if isinstance(clip, pretty_midi.PrettyMIDI) else str(clip)
         try:
             piece = clip if name == "clip" else self.read(clip)[0]  # a score file's first piece
@@ -159,41 +248,82 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
         except DataError as error:
             reason = str(error).removeprefix(f"{name}: ")
             raise MuseError(f"{option} {name}: {reason}") from None
-        return roll, first_tempo(piece)
+        meters = note_table(piece, self.settings.steps_per_beat, self.settings.quantize)[1][
+            "meters"
+        ]
+        return Clip(roll, first_tempo(piece), meters[0][1])
 
     def into_model_key(self, rolls: list[torch.Tensor]) -> list[int]:
         """With ``midi.common_key``, the semitones that move each clip to C major or A minor."""
         if not self.settings.common_key:
             return [0] * len(rolls)
-        return [common_key_shift(roll, self.settings.pitch_low) for roll in rolls]
+        return [
+            common_key_shift(roll[:, :, : self.pitches], self.settings.pitch_low) for roll in rolls
+        ]
 
     def shifted(self, roll: torch.Tensor, semitones: int, option: str = "") -> torch.Tensor:
-        """``roll`` moved ``semitones``; with ``option``, refused where a note would leave the pitch range."""
-        if option and not fits_shifted(roll, semitones):
+        """``roll`` moved ``semitones`` (each pitch plane); with ``option``, refused where a note
+        would leave the pitch range."""
+        if option and not fits_shifted(roll[..., : self.pitches], semitones):
             low, high = self.settings.pitch_low, self.settings.pitch_high
             raise MuseError(
                 f"{option} {semitones}: moves notes of this piece past the model's pitch range "
                 f"(MIDI {low}-{high}); try a smaller shift"
             )
-        return shift_pitches(roll, semitones)
+        planes = [
+            roll[..., plane * self.pitches : (plane + 1) * self.pitches]
+            for plane in range(self.shape.planes)
+        ]
+        rest = roll[..., self.shape.planes * self.pitches :]
+        return torch.cat([shift_pitches(plane, semitones) for plane in planes] + [rest], dim=-1)
+
+    def label_for(self, meter: str | None = None, voices: int | None = None) -> int | None:
+        """The class index of a piece in ``meter`` for ``voices`` voices (None: the model has no
+        classes); a ``MuseError`` naming the option when the model does not know it."""
+        if meter is not None and "meter" not in self.conditions and meter != self.meter:
+            raise MuseError(f"--meter {meter}: this model composes in {self.meter} only")
+        if voices is not None and "voices" not in self.conditions:
+            raise MuseError(
+                f"--voices {voices}: this model has {self.tracks} tracks and no voice count to choose"
+            )
+        if not self.classes:
+            return None
+        said = []
+        if "meter" in self.conditions:
+            said.append(meter or self.meter)
+        if "voices" in self.conditions:
+            said.append(
+                f"{voices} voices" if voices is not None else self.classes[0].split(" ", 1)[-1]
+            )
+        label = " ".join(said)
+        if label not in self.classes:
+            option, value = (
+                ("--voices", voices) if meter is None and voices is not None else ("--meter", meter)
+            )
+            raise MuseError(f"{option} {value}: the model knows {', '.join(self.classes)}")
+        return self.classes.index(label)
+
+    def bar_of(self, label: int | None) -> tuple[str, int]:
+        """The meter of the class number ``label`` (None: the model's) and the steps in its bar."""
+        meter = (
+            self.classes[label].split(" ", 1)[0]
+            if label is not None and "meter" in self.conditions
+            else self.meter
+        )
+        return meter, bar_steps(meter, self.settings.steps_per_beat)
 
     # training
 
     def sampler(self, pieces: list, seed: int, training: bool):
-        """Windows of ``midi.window_bars`` bars starting on bar lines; training windows transposed
-        at random by up to ``midi.transpose`` semitones."""
-        from ...core.samplers import WindowSampler
-
+        """Windows of ``midi.window_bars`` bars of the model's meter, starting on the bar lines of
+        each segment; training windows transposed at random by up to ``midi.transpose`` semitones."""
+        transposing = training and self.settings.transpose
         variation = (
-            Transposition(self.settings.transpose) if training and self.settings.transpose else None
+            Transposition(self.settings.transpose, self.pitches, self.shape.planes)
+            if transposing
+            else None
         )
-        return WindowSampler(pieces, self.spec.window, self.steps_per_bar, seed, variation)
-
-    def model_view(self, pieces: list) -> list:
-        """With ``midi.common_key``, the pieces moved to C major or A minor (copies)."""
-        return (
-            in_common_key(pieces, self.settings.pitch_low) if self.settings.common_key else pieces
-        )
+        return NoteWindowSampler(pieces, self, self.spec.window, seed, variation)
 
     def preview_steps(self, sample_bars: int) -> int:
         return sample_bars * self.steps_per_bar
@@ -211,91 +341,130 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
 
         return MidiJudge(self, options)
 
-    # helpers
-
-    def _parts(self, piece, strict: bool) -> list[pretty_midi.Instrument]:
-        """The piece's parts in track order: by name when every part is named after a track
-        (so a silent voice keeps its place), else in file order."""
-        parts = [part for part in piece.instruments if part.notes]
-        required = self.settings.require_parts
-        if required and len(parts) != required:
-            raise DataError(f"has {len(parts)} parts, midi.require_parts is {required}")
-        if self.settings.track_mapping == "merge":
-            merged = pretty_midi.Instrument(0)
-            merged.notes = [note for part in parts if not part.is_drum for note in part.notes]
-            return [merged]
-        if len(parts) > self.tracks or (strict and len(parts) != self.tracks):
-            raise DataError(
-                f"has {len(parts)} parts, the model has {self.tracks} tracks "
-                f'(midi.track_mapping = "merge" puts all parts in one)'
-            )
-        names = list(self.settings.track_names)
-        if len({part.name for part in parts}) == len(parts) and all(
-            part.name in names for part in parts
-        ):
-            by_name = {part.name: part for part in parts}
-            return [by_name.get(name, pretty_midi.Instrument(0)) for name in names]
-        return parts
-
-    def _quantize(self, piece, note) -> tuple[int, int]:
-        """Start and end step of a note, from its ticks (so tempo changes don't shift the grid)."""
-        per_step = piece.resolution / self.settings.steps_per_beat
-        start = piece.time_to_tick(note.start) / per_step
-        end = piece.time_to_tick(note.end) / per_step
-        if self.settings.quantize == "sample":  # sounding at a step's start; short notes may vanish
-            return math.ceil(start - 1e-6), math.ceil(end - 1e-6)
-        start = math.floor(start + 0.5)
-        return start, max(math.floor(end + 0.5), start + 1)
-
     def instrument(self, track: int) -> pretty_midi.Instrument:
-        settings = self.settings
-        if settings.track_mapping == "merge":
-            return pretty_midi.Instrument(settings.programs[0], name=settings.track_names[0])
+        layout = self.layout
         return pretty_midi.Instrument(
-            settings.programs[track],
-            is_drum=track in settings.drum_tracks,
-            name=settings.track_names[track],
+            layout.programs[track], is_drum=track in layout.drums, name=layout.names[track]
         )
+
+
+def layout_of(settings: MidiConfig) -> Layout:
+    """The settings' tracks as a ``Layout`` ("merge": one track; "auto" before the data is seen:
+    one provisional track)."""
+    if settings.track_mapping == "auto" or not settings.track_names:
+        return Layout(
+            "merge", settings.track_names[:1] or ("Piano",), settings.programs[:1] or (0,)
+        )
+    programs = settings.programs or (0,) * len(settings.track_names)
+    if settings.track_mapping == "merge":  # one track, named "Piano" unless named
+        return Layout("merge", settings.track_names[:1] or ("Piano",), programs[:1] or (0,))
+    return Layout(settings.track_mapping, settings.track_names, programs, settings.drum_tracks)
+
+
+def fit_settings(settings: MidiConfig, pieces: list) -> tuple[MidiConfig, str]:
+    """``settings`` with what was left to the data filled in, and the one line saying what."""
+    said, changes = [], {}
+    if settings.track_mapping == "auto":
+        layout = infer_layout([parts_of(piece) for piece in pieces])
+        changes |= {
+            "track_mapping": layout.mapping,
+            "track_names": layout.names,
+            "programs": layout.programs,
+            "drum_tracks": layout.drums,
+        }
+        said.append(f"tracks: {layout.describe()}")
+    velocities = {velocity for piece in pieces for velocity in piece.info["velocities"]}
+    if settings.dynamics == "auto":
+        varied = len(velocities) > 1
+        changes["dynamics"] = "on" if varied else "off"
+        if not varied and velocities:
+            changes["velocity"] = min(max(next(iter(velocities)), 1), 127)
+        said.append(
+            f"velocities modelled in {settings.velocity_bins} bins"
+            if varied
+            else f"every note at velocity {changes.get('velocity', settings.velocity)}, as in the data"
+        )
+    meters = _meter_shares(pieces, settings)
+    if settings.meter == "auto" and not settings.meters:
+        changes["meters"] = tuple(meters)
+    if settings.conditions == ("auto",):
+        several = [meter for meter, share in meters.items() if share >= AUTO_CONDITION_SHARE]
+        changes["conditions"] = ("meter",) if settings.meter == "auto" and len(several) > 1 else ()
+        if len(several) > 1 and settings.meter == "auto":
+            changes["meters"] = tuple(several)
+    fitted = dataclasses.replace(settings, **changes)
+    conditions = [condition for condition in fitted.conditions if condition != "auto"]
+    said.append(
+        f"meters: {', '.join(fitted.meters or [fitted.meter])}"
+        + (f" (the model is conditioned on {' and '.join(conditions)})" if conditions else "")
+    )
+    return fitted, "; ".join(said)
+
+
+def _meter_shares(pieces: list, settings: MidiConfig) -> dict[str, float]:
+    """Each meter's share of the pieces' steps, most frequent first (a fixed meter: it alone)."""
+    if settings.meter != "auto":
+        return {settings.meter: 1.0}
+    steps = Counter()
+    for piece in pieces:
+        changes = piece.info["meters"]
+        ends = [step for step, _ in changes[1:]] + [piece.info["steps"]]
+        for (first, meter), end in zip(changes, ends):
+            steps[meter] += max(0, end - first)
+    total = sum(steps.values()) or 1
+    return {meter: count / total for meter, count in steps.most_common()}
 
 
 class Piece(pretty_midi.PrettyMIDI):
     """A piece a model made: a ``pretty_midi.PrettyMIDI`` (one named instrument per track, each
-    run of sounding steps one note) that also knows its roll ``(tracks, steps, pitches)`` and
-    its ``tempo``, and writes itself: ``piece.write("song.mid")`` (or ``.png``, ``.wav``) gives
-    the same bytes as ``muse compose -o song.mid``, every track ending on the last bar line.
+    run of sounding steps one note, each struck drum cell one hit on channel 10) that also knows
+    its roll ``(tracks, steps, width)``, its ``tempo`` and its ``meter``, and writes itself:
+    ``piece.write("song.mid")`` (or ``.png``, ``.wav``) gives the same bytes as ``muse compose -o
+    song.mid``, every track ending on the last bar line.
 
         >>> song = muse_gan.load().compose(bars=16, seed=1)
         >>> song.write("chorale.mid"); song.instruments[0].name
         'Soprano'
     """
 
-    def __init__(self, adapter: PianoRollAdapter, roll: torch.Tensor, tempo: float):
+    def __init__(
+        self,
+        adapter: PianoRollAdapter,
+        roll: torch.Tensor,
+        tempo: float,
+        meter: str,
+        velocity: int | None = None,
+    ):
         super().__init__(resolution=TICKS_PER_BEAT, initial_tempo=tempo)
         self.roll = (
             (roll.detach().cpu() > 0.5).to(torch.uint8) if roll.is_floating_point() else roll.cpu()
         )
-        self.tempo, self.adapter = tempo, adapter
-        settings = adapter.settings
-        self.time_signature_changes.append(
-            pretty_midi.TimeSignature(settings.beats_per_bar, 4, 0.0)
-        )
-        seconds_per_step = 60.0 / tempo / settings.steps_per_beat
-        for track, lane in enumerate(self.roll.numpy() > 0):
+        self.tempo, self.meter, self.adapter = tempo, meter, adapter
+        self.time_signature_changes.append(pretty_midi.TimeSignature(*parse_meter(meter), 0.0))
+        seconds_per_step = 60.0 / tempo / adapter.settings.steps_per_beat
+        cells, pitches = self.roll.numpy() > 0, adapter.pitches
+        columns = adapter.shape.planes * pitches  # the pitch planes; the velocity columns follow
+        for track in range(adapter.tracks):
             instrument = adapter.instrument(track)
-            for pitch, start, end in _runs(lane):
-                instrument.notes.append(
-                    pretty_midi.Note(
-                        velocity=settings.velocity,
-                        pitch=int(pitch) + settings.pitch_low,
-                        start=start * seconds_per_step,
-                        end=end * seconds_per_step,
-                    )
+            sounding, onsets = cells[track, :, :pitches], cells[track, :, pitches:columns]
+            # a velocity asked for replaces what the model chose
+            marks = cells[track, :, columns:] if velocity is None else cells[track, :, :0]
+            loudness = _step_velocities(marks, velocity or adapter.settings.velocity)
+            notes = _hits(sounding) if instrument.is_drum else _runs(sounding, onsets)
+            instrument.notes = [
+                pretty_midi.Note(
+                    velocity=int(loudness[start]),
+                    pitch=int(pitch) + adapter.settings.pitch_low,
+                    start=start * seconds_per_step,
+                    end=end * seconds_per_step,
                 )
+                for pitch, start, end in notes
+            ]
             self.instruments.append(instrument)
 
     @property
     def bars(self) -> int:
-        return self.roll.shape[1] // self.adapter.steps_per_bar
+        return self.roll.shape[1] // bar_steps(self.meter, self.adapter.settings.steps_per_beat)
 
     def write(self, path) -> None:
         """Writes the piece to ``path`` in the format its suffix names (.mid, .midi, .png, .wav),
@@ -319,12 +488,14 @@ class Piece(pretty_midi.PrettyMIDI):
             from .png import write_pianoroll_png
 
             settings, picture = self.adapter.settings, io.BytesIO()
-            names = None if settings.track_mapping == "merge" else list(settings.track_names)
+            names = (
+                None if self.adapter.layout.mapping == "merge" else list(self.adapter.layout.names)
+            )
             write_pianoroll_png(
-                self.roll,
+                self.roll[:, :, : self.adapter.pitches],
                 picture,
                 pitch_low=settings.pitch_low,
-                steps_per_bar=self.adapter.steps_per_bar,
+                steps_per_bar=bar_steps(self.meter, settings.steps_per_beat),
                 track_names=names,
             )
             return picture.getvalue()
@@ -357,15 +528,42 @@ def first_tempo(piece: pretty_midi.PrettyMIDI) -> float | None:
     return float(tempi[0]) if len(tempi) else None
 
 
-def _runs(lane: np.ndarray):
-    """(pitch, start step, end step) of every run of sounding steps in a (steps, pitches) lane,
-    in order of start, then pitch."""
-    padded = np.zeros((lane.shape[0] + 2, lane.shape[1]), dtype=np.int8)
-    padded[1:-1] = lane
-    change = np.diff(padded, axis=0)
-    starts = np.argwhere(change.T == 1)
-    ends = np.argwhere(change.T == -1)
-    runs = [(pitch, start, end) for (pitch, start), (_, end) in zip(starts, ends)]
+def _step_velocities(columns: np.ndarray, default: int) -> np.ndarray:
+    """The velocity of notes starting at each step ``(steps,)``: the highest bin marked in the
+    velocity columns ``(steps, bins)`` there, else ``default`` (also where there are no columns)."""
+    velocities = np.full(len(columns), default)
+    if columns.shape[1]:
+        marked = columns.any(axis=1)
+        highest = columns.shape[1] - 1 - np.argmax(columns[:, ::-1], axis=1)
+        velocities[marked] = [bin_velocity(number, columns.shape[1]) for number in highest[marked]]
+    return velocities
+
+
+def _hits(lane: np.ndarray):
+    """(pitch, step, step + 1) of every struck cell of a drum lane, in order of step, then pitch."""
+    steps, pitches = np.nonzero(lane)
+    return [(pitch, step, step + 1) for step, pitch in zip(steps, pitches)]
+
+
+def _runs(lane: np.ndarray, onsets: np.ndarray | None = None):
+    """(pitch, start step, end step) of every note of a (steps, pitches) lane, in order of start,
+    then pitch: each run of sounding steps, split where an onset plane (of the same shape, when
+    given) marks the note struck again."""
+    before = np.vstack([np.zeros((1, lane.shape[1]), dtype=bool), lane[:-1]])
+    starts = lane & ~before
+    if onsets is not None and onsets.shape == lane.shape:
+        starts |= lane & onsets
+    runs = []
+    for pitch in np.nonzero(lane.any(axis=0))[0]:
+        begins = np.nonzero(starts[:, pitch])[0]
+        silent = np.nonzero(~lane[:, pitch])[0]
+        for begin, following in zip(begins, [*begins[1:], len(lane)]):
+            stop = (
+                silent[np.searchsorted(silent, begin)]
+                if begin < silent[-1:].max(initial=-1)
+                else len(lane)
+            )
+            runs.append((pitch, begin, min(following, stop)))
     return sorted(runs, key=lambda run: (run[1], run[0]))
 
 

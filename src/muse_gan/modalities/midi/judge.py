@@ -7,6 +7,7 @@ import numpy as np
 from ...errors import MuseError
 from ...measures.judge import GENERATED, Judge, Samples, pick
 from .metrics import describe
+from .view import draw
 
 
 class MidiJudge(Judge):
@@ -14,27 +15,41 @@ class MidiJudge(Judge):
     length; the piece-level metrics of ``metrics.describe``."""
 
     def samples(self, name, pieces, count):
-        window = self.options.bars * self.adapter.steps_per_bar
-        windows = [
-            piece.tensor[:, start : start + window]
-            for piece in pieces
-            for start in range(0, piece.tensor.shape[1] - window + 1, window)
-        ]
+        """Windows of whole bars of the pieces as the model sees them (its tracks, its meters)."""
+        windows = []
+        for segment in self.adapter.model_view(pieces):
+            window = self.options.bars * segment.info["bar"]
+            windows += [
+                (segment, start) for start in range(0, segment.info["steps"] - window + 1, window)
+            ]
         if not windows:
             raise MuseError(f"{name}: no piece is {self.options.bars} bars long (--bars)")
-        return Samples(
-            name, [window.numpy() > 0 for window in pick(windows, count, self.options.seed)]
-        )
+        chosen = pick(windows, count, self.options.seed)
+        return Samples(name, [self._window(segment, start) for segment, start in chosen])
+
+    def _window(self, segment, start: int) -> tuple[np.ndarray, int]:
+        """A window's notes ``(tracks, steps, pitches)`` and its bar length."""
+        bar = segment.info["bar"]
+        roll = draw(segment, self.adapter.shape, start, self.options.bars * bar)
+        return roll[:, :, : self.adapter.pitches] > 0, bar
 
     def generate(self, muse, count):
+        """Pieces of ``options.bars`` bars in the model's own meter (a model conditioned on meters:
+        in turn in each it knows, so that they are judged as the data is)."""
         seed, bars, temperature = self.options.seed, self.options.bars, self.options.temperature
-        return Samples(
-            GENERATED,
-            [
-                muse.compose(bars, seed=seed + number, temperature=temperature).roll.numpy() > 0
-                for number in range(count)
-            ],
-        )
+        meters = self.adapter.settings.meters if "meter" in self.adapter.conditions else [None]
+        items = []
+        for number in range(count):
+            piece = muse.compose(
+                bars,
+                seed=seed + number,
+                temperature=temperature,
+                meter=meters[number % len(meters)],
+            )
+            items.append(
+                (piece.roll[:, :, : self.adapter.pitches].numpy() > 0, piece.roll.shape[1] // bars)
+            )
+        return Samples(GENERATED, items)
 
     def per_item(self, samples):
         settings = self.adapter.settings
@@ -42,10 +57,10 @@ class MidiJudge(Judge):
             describe(
                 roll,
                 steps_per_beat=settings.steps_per_beat,
-                steps_per_bar=self.adapter.steps_per_bar,
+                steps_per_bar=bar,
                 pitch_low=settings.pitch_low,
                 drum_tracks=settings.drum_tracks,
             )
-            for roll in samples.items
+            for roll, bar in samples.items
         ]
         return {name: np.array([values[name] for values in described]) for name in described[0]}

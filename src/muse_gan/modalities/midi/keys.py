@@ -10,8 +10,6 @@ Rolls here are ``(tracks, steps, pitches)``, pitch index 0 being MIDI pitch ``pi
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
 from .metrics import PITCH_CLASSES, scale_fits
@@ -63,48 +61,38 @@ def _extent(roll: torch.Tensor) -> tuple[int, int]:
     return int(used[0]), int(used[-1])
 
 
-def in_common_key(pieces: list, pitch_low: int) -> list:
-    """The prepared pieces moved to C major or A minor (``midi.common_key``): moved rolls are
-    copies, the cache's stay as they are."""
-    return [
-        dataclasses.replace(
-            piece, tensor=shift_pitches(piece.tensor, common_key_shift(piece.tensor, pitch_low))
-        )
-        for piece in pieces
-    ]
-
-
 class Transposition:
     """Training windows moved by a random interval of up to ± ``semitones``, as far as each
-    window's notes stay inside the roll (a ``core.samplers.WindowVariation``)."""
+    window's notes stay inside the roll. A window's width is ``planes`` planes of ``pitches``
+    columns (where notes sound; where they start), each moved alike, then columns that stay
+    where they are (velocities)."""
 
-    def __init__(self, semitones: int):
-        self.semitones = semitones
+    def __init__(self, semitones: int, pitches: int, planes: int = 1):
+        self.semitones, self.pitches, self.planes = semitones, pitches, planes
 
-    def fit(self, rolls: list[torch.Tensor], window: int, stride: int) -> None:
-        """The lowest and highest sounding pitch index of every window (silent windows: the full range)."""
-        # (windows, pitches), in the sampler's window order
-        used = torch.cat(
-            [roll.amax(dim=0).bool().unfold(0, window, stride).any(dim=-1) for roll in rolls]
-        )
-        pitches = used.shape[1]
-        number = torch.arange(pitches)
-        silent = ~used.any(dim=1)
-        self.low = torch.where(used, number, pitches).amin(dim=1).masked_fill(silent, 0)
-        self.high = torch.where(used, number, -1).amax(dim=1).masked_fill(silent, pitches - 1)
-
-    def __call__(
-        self, windows: torch.Tensor, picks: torch.Tensor, generator: torch.Generator
-    ) -> torch.Tensor:
-        pitches = windows.shape[-1]
-        lowest = torch.clamp(-self.low[picks], min=-self.semitones)
-        highest = torch.clamp(pitches - 1 - self.high[picks], max=self.semitones)
+    def __call__(self, windows: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``windows`` ``(batch, tracks, steps, width)``, each moved; one draw of ``generator`` per window."""
+        columns = self.planes * self.pitches
+        planes = windows[..., :columns].unflatten(-1, (self.planes, self.pitches))
+        low, high = _extents(planes[..., 0, :])
+        lowest = torch.clamp(-low, min=-self.semitones)
+        highest = torch.clamp(self.pitches - 1 - high, max=self.semitones)
         span = (highest - lowest + 1).clamp(min=1)
-        shift = lowest + (torch.rand(len(picks), generator=generator) * span).long()
+        shift = lowest + (torch.rand(len(windows), generator=generator) * span).long()
         # (batch, pitches): where each pitch comes from
-        source = torch.arange(pitches) - shift[:, None]
-        inside = (source >= 0) & (source < pitches)
-        gathered = windows.gather(
-            -1, source.clamp(0, pitches - 1)[:, None, None, :].expand_as(windows)
-        )
-        return gathered * inside[:, None, None, :]
+        source = torch.arange(self.pitches) - shift[:, None]
+        inside = ((source >= 0) & (source < self.pitches))[:, None, None, None, :]
+        index = source.clamp(0, self.pitches - 1)[:, None, None, None, :].expand_as(planes)
+        moved = (planes.gather(-1, index) * inside).flatten(-2)
+        return torch.cat([moved, windows[..., columns:]], dim=-1)
+
+
+def _extents(windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The lowest and highest sounding pitch index of each window ``(batch,)`` (silent: the full range)."""
+    used = windows.amax(dim=(1, 2)).bool()  # (batch, pitches)
+    pitches = used.shape[1]
+    number = torch.arange(pitches)
+    silent = ~used.any(dim=1)
+    low = torch.where(used, number, pitches).amin(dim=1).masked_fill(silent, 0)
+    high = torch.where(used, number, -1).amax(dim=1).masked_fill(silent, pitches - 1)
+    return low, high

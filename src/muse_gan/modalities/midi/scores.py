@@ -24,7 +24,13 @@ import pretty_midi
 from ...errors import DataError, MuseError
 from ...timeouts import time_limit
 
-SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".abc")
+SCORE_SUFFIXES = (
+    ".mxl",
+    ".musicxml",
+    ".xml",
+    ".abc",
+    ".krn",
+)  # .krn: Humdrum (music21's Palestrina)
 MAX_ABC_BARS = 1000
 
 
@@ -168,11 +174,33 @@ def bach_chorales() -> list[pathlib.Path]:
     return sorted(chorales, key=lambda path: path.name)
 
 
+# music21's collections of ABC folk tunes: about 11,600 melodies in 2/4, 3/4, 4/4, 6/8, 9/8 and more
+FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "nottingham-dataset")
+
+
+def folk_tunes() -> list[pathlib.Path]:
+    """The ABC files of music21's folk collections, by collection and then name (no parsing)."""
+    corpus = music21_corpus()
+    return [
+        path
+        for collection in FOLK_COLLECTIONS
+        for path in sorted((corpus / collection).rglob("*.abc"))
+    ]
+
+
+def palestrina_pieces() -> list[pathlib.Path]:
+    """The 1,318 Humdrum (.krn) files of Palestrina's masses and motets in music21's corpus,
+    sorted by name: polyphony of four to six and more voices (no parsing)."""
+    return sorted((music21_corpus() / "palestrina").glob("*.krn"), key=lambda path: path.name)
+
+
 def music21_corpus() -> pathlib.Path:
     # find_spec locates the package without running its (slow) __init__.
     spec = importlib.util.find_spec("music21")
     if spec is None or spec.origin is None:
-        raise ModuleNotFoundError("music21 is needed for its corpus of Bach chorales")
+        raise ModuleNotFoundError(
+            "music21 is needed for its corpus (chorales, folk tunes, Palestrina)"
+        )
     return pathlib.Path(spec.origin).parent / "corpus"
 
 
@@ -271,8 +299,8 @@ def _score_to_midi(score, default_tempo: float, default_program: int) -> pretty_
     score.stripTies(inPlace=True)
     qpm = _quarter_bpm(score) or default_tempo
     midi = pretty_midi.PrettyMIDI(initial_tempo=qpm)
-    midi.time_signature_changes.append(_time_signature(score))
     timing = _Timing(seconds_per_quarter=60.0 / qpm, pickup_padding=_pickup_padding(score))
+    midi.time_signature_changes.extend(_time_signatures(score, timing))
     parts = list(score.parts) or [score]  # a bare stream of notes reads as one part
     for number, part in enumerate(parts, start=1):
         midi.instruments.append(_part_to_instrument(part, number, default_program, timing))
@@ -287,13 +315,29 @@ def _quarter_bpm(score) -> float | None:
     return float(bpm) if bpm is not None and bpm > 0 else None
 
 
-def _time_signature(score) -> pretty_midi.TimeSignature:
+def _time_signatures(score, timing: "_Timing") -> list[pretty_midi.TimeSignature]:
+    """Every change of time signature, in the first part that has one (4/4 without any); a
+    signature repeated in each part or bar counts once."""
     from music21 import meter
 
-    signature = score.recurse().getElementsByClass(meter.TimeSignature).first()
-    if signature is None:
-        return pretty_midi.TimeSignature(4, 4, 0.0)
-    return pretty_midi.TimeSignature(signature.numerator, signature.denominator, 0.0)
+    parts = list(score.parts) or [score]
+    for part in parts:
+        found = list(part.flatten().getElementsByClass(meter.TimeSignature))
+        if found:
+            break
+    else:
+        return [pretty_midi.TimeSignature(4, 4, 0.0)]
+    changes = []
+    for signature in found:
+        start = 0.0 if not changes else timing.seconds(signature.offset)
+        if not changes or (changes[-1].numerator, changes[-1].denominator) != (
+            signature.numerator,
+            signature.denominator,
+        ):
+            changes.append(
+                pretty_midi.TimeSignature(signature.numerator, signature.denominator, start)
+            )
+    return changes
 
 
 def _pickup_padding(score) -> float:

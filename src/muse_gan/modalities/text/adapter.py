@@ -247,7 +247,9 @@ def tune_bytes(tune: str, suffix: str) -> bytes:
     if suffix == ".wav":
         return wav_bytes(render(piece), SAMPLE_RATE)
     if suffix == ".png":
-        rolls = PianoRollAdapter(MidiConfig(track_mapping="merge", pitch_low=21, pitch_high=108))
+        rolls = PianoRollAdapter(
+            MidiConfig(track_mapping="merge", track_names=("Tune",), pitch_low=21, pitch_high=108)
+        )
         return rolls.file_bytes(rolls.roll(piece), ".png")
     out = io.BytesIO()
     piece.write(out)

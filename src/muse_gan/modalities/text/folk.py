@@ -1,20 +1,9 @@
 """The built-in text: the ABC folk tunes in music21's corpus (essenFolksong, oneills1850,
-ryansMammoth, nottingham-dataset: about 12,000 tunes), read where they are installed."""
+ryansMammoth, nottingham-dataset: about 12,000 tunes), read where they are installed. The MIDI
+modality reads the same files as scores (``data.source = "folk"`` there)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from ..midi.scores import FOLK_COLLECTIONS, folk_tunes
 
-from ..midi.scores import music21_corpus
-
-FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "nottingham-dataset")
-
-
-def folk_tunes() -> list[Path]:
-    """The ABC files of music21's folk collections, by collection and then name (no parsing)."""
-    corpus = music21_corpus()
-    return [
-        path
-        for collection in FOLK_COLLECTIONS
-        for path in sorted((corpus / collection).rglob("*.abc"))
-    ]
+__all__ = ["FOLK_COLLECTIONS", "folk_tunes"]
