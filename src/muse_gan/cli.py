@@ -13,13 +13,16 @@ import click
 
 class MuseGroup(click.Group):
     """Turns a ``MuseError`` into one line on stderr and exit status 1, and Ctrl-C into one
-    line and status 130, without a traceback."""
+    line and status 130 (a training run stopped by SIGTERM: 143), without a traceback."""
 
     def invoke(self, ctx):
-        from .errors import MuseError
+        from .errors import Interrupted, MuseError
 
         try:
             return super().invoke(ctx)
+        except Interrupted as stop:  # what a shell reports for a process the signal ended
+            click.echo(f"Error: {stop}", err=True)
+            ctx.exit(stop.exit_code)
         except MuseError as error:
             raise click.ClickException(str(error)) from None
         # training saves and says how to resume; elsewhere nothing is half-written
@@ -550,9 +553,36 @@ def _say_seed(given: int | None, chosen: int) -> None:
     help="Start from this model's weights (bundled name, run or checkpoint) to fine-tune.",
 )
 @click.option("--steps", type=int, default=None, help="Shortcut for --set train.steps=N.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=None,
+    help="Shortcut for --set train.seed=N: the same seed, data and settings train the same model.",
+)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, ... (default: CUDA when present).")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="CPU threads to compute with (default: $OMP_NUM_THREADS, else the CPUs available, "
+    "shared among a parallel run's processes).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train(modality, family, data, config_file, overrides, out, resume, init, steps, device, quiet):
+def train(
+    modality,
+    family,
+    data,
+    config_file,
+    overrides,
+    out,
+    resume,
+    init,
+    steps,
+    seed,
+    device,
+    threads,
+    quiet,
+):
     """Train a model; logs, checkpoints and samples go to a run folder."""
     from .core.adapter import Composes
     from .core.config import toml_value
@@ -567,8 +597,9 @@ def train(modality, family, data, config_file, overrides, out, resume, init, ste
         overrides.append("model.family=" + toml_value(family))
     if data:
         overrides.append("data.source=" + toml_value(data))
-    if steps is not None:
-        overrides.append(f"train.steps={steps}")
+    for key, value in (("steps", steps), ("seed", seed), ("threads", threads)):
+        if value is not None:
+            overrides.append(f"train.{key}={value}")
     if device:
         overrides.append("train.device=" + toml_value(device))
     config = _config(config_file, overrides, init, resume)

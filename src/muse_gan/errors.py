@@ -16,3 +16,12 @@ class DataError(MuseError, ValueError):
 
 class ConfigError(MuseError, ValueError):
     """An unknown config key, a wrong type, or a value out of range."""
+
+
+class Interrupted(MuseError):
+    """Work stopped by Ctrl-C (SIGINT) or SIGTERM; ``exit_code`` is what a shell reports for a
+    process that signal ended: 128 + its number (130, 143)."""
+
+    def __init__(self, message: str, signal_number: int):
+        super().__init__(message)
+        self.exit_code = 128 + signal_number

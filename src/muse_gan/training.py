@@ -7,6 +7,7 @@ adapter's samplers and, for ``train.select_by = "overlap"``, the evaluation's ``
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -28,7 +29,7 @@ from .core import distributed
 from .core.config import Config
 from .core.memory import available_bytes, in_words, training_bytes
 from .core.store import load_pieces, say, split
-from .core.trainer import LATEST, Trainer, pick_device
+from .core.trainer import LATEST, Trainer, computing_threads, pick_device, pick_threads, usable_cpus
 from .errors import MuseError
 from .files import locked
 
@@ -57,12 +58,34 @@ def train(
     _check_before_reading_data(config, adapter)
     # one process of torchrun's, or alone
     group = distributed.join(pick_device(config.train.device).type)
-    with locked(run_dir, say) if group.main else nullcontext():  # one run writes into a folder
-        trainer = _train(
-            config, run_dir, adapter, saved, (init, theirs, known), quiet or not group.main, group
-        )
+    quiet = quiet or not group.main
+    threads = pick_threads(config.train.threads, distributed.launched_local_world())
+    if not quiet:
+        _say_threads(threads, pick_device(config.train.device))
+    with (
+        locked(run_dir, say) if group.main else nullcontext(),  # one run writes into a folder
+        computing_threads(threads),
+    ):
+        trainer = _train(config, run_dir, adapter, saved, (init, theirs, known), quiet, group)
     distributed.leave(group)  # after a failure, torchrun stops the other processes instead
     return trainer
+
+
+def _say_threads(threads: int, device: torch.device) -> None:
+    """The CPU threads a run computes on, and a hint when other work already keeps the CPUs
+    busy: threads waiting on each other for a CPU slowed such runs many times over."""
+    if device.type != "cpu":
+        return
+    cpus = usable_cpus()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    busy = (
+        f"; the machine is busy (load average {load:.1f} on {cpus} CPUs): --threads 1 may train "
+        "faster"
+        if threads > 1 and load >= cpus
+        else ""
+    )
+    plural = "s" if threads > 1 else ""
+    say(f"training on {threads} CPU thread{plural} (--threads, train.threads){busy}")
 
 
 def _train(
@@ -234,7 +257,13 @@ def saved_config(run_dir: Path) -> Config:
 
 
 # how far a run goes and where and how fast it runs; not what it computes
-RESUMABLE_CHANGES = ("train.steps", "train.device", "train.compile", "data.workers")
+RESUMABLE_CHANGES = (
+    "train.steps",
+    "train.device",
+    "train.compile",
+    "train.threads",
+    "data.workers",
+)
 
 
 def with_data_settings(config: Config, model: Config) -> Config:

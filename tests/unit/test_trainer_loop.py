@@ -7,6 +7,9 @@ by a selection hook, checkpoints and resuming) is checked in a fraction of a sec
 """
 
 import math
+import os
+import signal
+import warnings
 
 import pytest
 import torch
@@ -18,8 +21,15 @@ from muse_gan.core.objective import Objective, Phase
 from muse_gan.core.samplers import ItemSampler
 from muse_gan.core.scalars import read_scalars
 from muse_gan.core.store import Piece
-from muse_gan.core.trainer import LATEST, MODEL, Trainer
-from muse_gan.errors import MuseError
+from muse_gan.core.trainer import (
+    LATEST,
+    MODEL,
+    Trainer,
+    computing_threads,
+    pick_threads,
+    usable_cpus,
+)
+from muse_gan.errors import Interrupted, MuseError
 from muse_gan.modalities.image import ImageAdapter, ImageConfig
 
 SIZE = 8
@@ -218,3 +228,76 @@ def test_a_resumed_run_ends_with_the_weights_of_one_that_never_stopped(tmp_path,
     second.fit()
     assert torch.equal(second.objective.mean, whole.objective.mean)
     assert torch.equal(second.sampling_model().mean, whole.sampling_model().mean)
+
+
+class StopsAt(MeanPicture):
+    """Stopped as a user stops a run, by ``stop`` (Ctrl-C's SIGINT or SIGTERM) arriving during
+    training step ``step``."""
+
+    def __init__(self, step, stop=signal.SIGINT):
+        super().__init__()
+        self.step, self.stop = step, stop
+
+    def phases(self, batch, labels=None):
+        if self.calls + 1 == self.step:
+            os.kill(os.getpid(), self.stop)  # the handler raises here, as in a real run
+        return super().phases(batch, labels)
+
+
+@pytest.mark.parametrize("stop, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_run_says_how_to_resume_with_the_signals_exit_status(
+    tmp_path, pictures, stop, code
+):
+    trainer = trainer_for(tmp_path, pictures, objective=StopsAt(7, stop))
+    with pytest.raises(Interrupted, match="interrupted at step 6; continue with") as stopped:
+        trainer.fit()
+    assert stopped.value.exit_code == code
+    assert ckpt.load_checkpoint(tmp_path / "run" / LATEST)[1]["step"] == 6
+    # the model validated at step 4 stays the model: no word about it
+    assert ckpt.load_checkpoint(tmp_path / "run" / MODEL)[1]["step"] == 4
+    assert "model.safetensors" not in str(stopped.value)
+
+
+def test_a_run_stopped_before_its_first_validation_leaves_this_steps_weights_as_its_model(
+    tmp_path, pictures
+):
+    trainer = trainer_for(tmp_path, pictures, objective=StopsAt(3))
+    with pytest.raises(Interrupted, match="model.safetensors holds the weights of this step"):
+        trainer.fit()
+    tensors, info = ckpt.load_checkpoint(tmp_path / "run" / MODEL)
+    assert info["step"] == 2 and torch.equal(tensors["model.mean"], trainer.objective.mean)
+
+
+def test_a_run_stopped_before_its_first_step_says_it_has_no_model_yet(tmp_path, pictures):
+    trainer = trainer_for(tmp_path, pictures, objective=StopsAt(1))
+    with pytest.raises(Interrupted, match="no model.safetensors yet"):
+        trainer.fit()
+    assert not (tmp_path / "run" / MODEL).exists()
+
+
+def test_a_skipped_step_raises_no_warning_about_the_learning_rate_schedule(tmp_path, pictures):
+    """torch warns when a schedule steps without its optimizer, which a skipped step does on
+    purpose; the warning would be printed among the run's lines."""
+    trainer = trainer_for(tmp_path, pictures, objective=MeanPicture(broken_steps={1}))
+    batch, _ = trainer.train_windows.batch(8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.train_step(batch)
+        trainer.train_step(batch)
+    assert trainer.skipped == 1 and not caught
+
+
+def test_threads_come_from_the_setting_then_the_environment_then_the_cpus(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert pick_threads(5) == 5
+    assert pick_threads(0) == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert pick_threads(0) == usable_cpus()
+    assert pick_threads(0, processes=usable_cpus() * 2) == 1  # at least one each
+
+
+def test_computing_threads_sets_torchs_threads_for_the_block_only():
+    before = torch.get_num_threads()
+    with computing_threads(before + 1):
+        assert torch.get_num_threads() == before + 1
+    assert torch.get_num_threads() == before

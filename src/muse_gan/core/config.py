@@ -77,6 +77,9 @@ class TrainConfig:
     # stop after this many steps in a row skipped for a non-finite loss or gradients
     skip_limit: int = 10
     compile: bool = False  # torch.compile the model's parts (worth it on GPUs, for long runs)
+    # CPU threads torch computes with; 0: $OMP_NUM_THREADS when set, else the CPUs this process
+    # may use, shared out among the processes of a parallel run on this machine
+    threads: int = 0
 
 
 CORE_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}

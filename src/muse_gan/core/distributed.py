@@ -50,6 +50,11 @@ def launched_world() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def launched_local_world() -> int:
+    """How many of the run's processes torchrun started on this machine (1 when it did not)."""
+    return int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+
+
 def launched_rank() -> int:
     """This process's rank as torchrun set it (0 when it did not), before the group is joined."""
     return int(os.environ.get("RANK", "0"))

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import signal
 import sys
 import threading
+import warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
 
-from ..errors import ConfigError, DataError, MuseError
+from ..errors import ConfigError, DataError, Interrupted, MuseError
 from ..files import remove_temporaries, write_atomically
 from ..options import MAX_BARS
 from . import checkpoint as ckpt
@@ -36,6 +38,38 @@ from .store import say
 
 LATEST = Path("checkpoints") / "latest.safetensors"
 MODEL = "model.safetensors"
+
+
+def pick_threads(setting: int = 0, processes: int = 1) -> int:
+    """The CPU threads torch computes with: ``train.threads`` when set (not 0); else
+    ``$OMP_NUM_THREADS`` when set, as torch itself reads it; else the CPUs this process may
+    use, shared out among the ``processes`` training on this machine. More threads than CPUs
+    free does not just share them: each step waits on the slowest thread, so a busy machine
+    slowed training many times over (docs/benchmarks.md)."""
+    if setting:
+        return setting
+    given = os.environ.get("OMP_NUM_THREADS", "")
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    return max(1, usable_cpus() // processes)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (as taskset or a container limits them)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@contextmanager
+def computing_threads(count: int):
+    """torch computing on ``count`` CPU threads for the block's duration, then as before."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def pick_device(name: str) -> torch.device:
@@ -65,6 +99,7 @@ UPPER_BOUNDS = {
     "sample_bars": MAX_BARS,
     "skip_limit": MAX_STEPS,
     "seed": 2**63 - 1,
+    "threads": 1024,
     "weight_decay": 100.0,
     "grad_clip": 1e9,
 }
@@ -86,7 +121,7 @@ def check_settings(settings) -> None:
     ):
         if getattr(settings, key) < 1:
             fail(key, "must be at least 1")
-    for key in ("steps", "sample_every", "seed", "weight_decay", "grad_clip"):
+    for key in ("steps", "sample_every", "seed", "threads", "weight_decay", "grad_clip"):
         if getattr(settings, key) < 0:
             fail(key, "must not be negative")
     for key, highest in UPPER_BOUNDS.items():
@@ -183,7 +218,7 @@ class Trainer:
             _terminate_as_interrupt(),
         ):
             self.scalars = scalars
-            progress, interrupted = self._progress_bar(), False
+            progress, interrupted = self._progress_bar(), None
             try:
                 while self.step < self.settings.steps:
                     batch, labels = self.train_windows.batch(self.settings.batch_size)
@@ -193,17 +228,29 @@ class Trainer:
                     progress.set_postfix(loss=f"{metrics['loss']:.3f}", refresh=False)
                     self._check_skipped()
                     self._periodic(metrics)
-            except KeyboardInterrupt:
-                interrupted = True
+            except KeyboardInterrupt as stop:
+                interrupted = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
             finally:
                 progress.close()
                 if main:
                     self.save()
                     self._write_loss_curve()
         if interrupted:
-            raise MuseError(
-                f"interrupted at step {self.step}; continue with: muse train --resume {self.run_dir}"
+            raise Interrupted(
+                f"interrupted at step {self.step}{self._model_so_far() if main else ''}; "
+                f"continue with: muse train --resume {self.run_dir}",
+                interrupted,
             )
+
+    def _model_so_far(self) -> str:
+        """Stopped before the first validation chose a model file: this step's weights become it
+        (the next validation replaces them), or why there is none yet, in words."""
+        if (self.run_dir / MODEL).exists():
+            return ""
+        if self.step and self.weights_trusted:
+            self._save_model()
+            return f", before the first validation: {MODEL} holds the weights of this step"
+        return f", before any weights worth keeping: no {MODEL} yet"
 
     def train_step(
         self, batch: torch.Tensor, labels: torch.Tensor | None = None
@@ -227,8 +274,11 @@ class Trainer:
             optimizer.step()
         self.skipped += not finite
         self.skipped_in_a_row = 0 if finite else self.skipped_in_a_row + 1
-        for schedule in self.schedules.values():
-            schedule.step()
+        with warnings.catch_warnings():
+            # a skipped step skips optimizer.step(), which torch's schedulers take for a mistake
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler")
+            for schedule in self.schedules.values():
+                schedule.step()
         self._update_ema()
         return metrics
 
@@ -512,6 +562,10 @@ def _to(device: torch.device, batch: torch.Tensor, labels: torch.Tensor | None):
     return batch, None if labels is None else labels.to(device, non_blocking=True)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, ending training as Ctrl-C does (caught wherever Ctrl-C is)."""
+
+
 @contextmanager
 def _terminate_as_interrupt():
     """SIGTERM (a cluster's time limit, `kill`, torchrun stopping the others) ends training as
@@ -521,7 +575,7 @@ def _terminate_as_interrupt():
         return
 
     def interrupt(*_):
-        raise KeyboardInterrupt
+        raise Terminated
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
