@@ -4,9 +4,11 @@
 
 Each reader (MIDI, scores, audio, images, text, configs, checkpoints) gets its named edge cases
 (absurd ticks, gigapixel headers, NaN samples, ...) and then ``--inputs`` random or mutated
-inputs (tests/fuzz_inputs.py). Prints one row per reader: inputs tried, how many were skipped
-(a clean per-file skip), refused with one clear error, read fine, and crashed (any other
-exception, or no answer within 90 s), the seconds taken and the process's peak memory so far.
+inputs (tests/fuzz_inputs.py); a config or checkpoint may also have one of its settings or
+header values replaced (-1, 10**12, a string, a list, ...). Prints one row per reader: inputs
+tried, how many were skipped (a clean per-file skip), refused with one clear error, read fine,
+and crashed (any other exception, or no answer within 90 s), the seconds taken and the
+process's peak memory so far.
 A crash of the process itself (a segfault in a native library) stops the table: rerun with
 --readers to narrow it down.
 """

@@ -40,6 +40,8 @@ AWKWARD = (
 )
 # What a doctored checkpoint header may hold in place of any value.
 HEADER_VALUES = (None, -1, 0, 10**12, 1.5, "x", True, [], {}, [1, "a"], {"a": 1})
+# What a config file may hold in place of any setting (TOML has no null, tables stay tables).
+CONFIG_VALUES = (-1, 0, 1, 10**12, 2**63 - 1, -(2**63), 1.5, 1e308, -0.0, "x", True, [], [2, 0.5])
 # a reader slower than this on one small input counts as hung (scores may take 60)
 SECONDS_PER_INPUT = 90
 
@@ -76,6 +78,19 @@ def mutate_header(data: bytes, path_choice: int, value_choice: int) -> bytes:
         container[key] = HEADER_VALUES[value_choice % len(HEADER_VALUES)]
 
     return rewrite_info(data, change)
+
+
+def mutate_config_value(data: bytes, line_choice: int, value_choice: int) -> bytes:
+    """A TOML config with one setting (among all of its sections') given one of
+    ``CONFIG_VALUES``."""
+    from muse_gan.core.config import toml_value
+
+    lines = data.decode().splitlines()
+    settings = [number for number, line in enumerate(lines) if " = " in line]
+    number = settings[line_choice % len(settings)]
+    key = lines[number].partition(" = ")[0]
+    lines[number] = f"{key} = {toml_value(CONFIG_VALUES[value_choice % len(CONFIG_VALUES)])}"
+    return "\n".join(lines).encode()
 
 
 def rewrite_info(data: bytes, change: Callable[[dict], None]) -> bytes:
@@ -116,6 +131,8 @@ class Reader:
     edge_cases: Callable[[], dict[str, bytes]]
     # how a bad input ends: data files are skipped, configs and models refused
     refusal: str = "skipped"
+    # (seed, place, value choice) -> the seed with one of its values replaced, where it has values
+    revalue: Callable[[bytes, int, int], bytes] | None = None
 
 
 # Edge cases a reader rightly takes; every other one must end in the reader's refusal.
@@ -175,13 +192,17 @@ def _merged_rolls():
 
 
 def _read_config(path: Path):
-    """What ``muse train --config`` checks before it reads any data."""
-    from muse_gan.assembly import build_adapter, load_config
-    from muse_gan.core.trainer import check_settings
+    """What ``muse train --config`` checks before it reads any data: every section's ranges and
+    the memory the settings' model and batch take on the CPU."""
+    import torch
+
+    from muse_gan.assembly import build_adapter, check_config, load_config
+    from muse_gan.training import check_memory
 
     config = load_config(path)
-    build_adapter(config)
-    check_settings(config.train)
+    adapter = build_adapter(config)
+    check_config(config)
+    check_memory(config, adapter, torch.device("cpu"))
 
 
 def _read_model(path: Path):
@@ -437,6 +458,7 @@ def config_edge_cases() -> dict[str, bytes]:
         "a section that is a number": b"train = 5\n",
         "date for a string": b"[data]\nsource = 1979-05-27\n",
         "out of range": b'[data]\nmodality = "image"\n[image]\nsize = 100000000\n',
+        "a model past any memory": b"[model]\nhidden = 1000000\n",
         "invalid UTF-8": b"[train]\n# \xff\xfe\nsteps = 5\n",
         "not TOML": b"{this is: json}",
     }
@@ -525,9 +547,23 @@ READERS = {
         "image", ".png", _file_reader(_adapter("image")), image_seeds, image_edge_cases
     ),
     "text": Reader("text", ".txt", _file_reader(_adapter("text")), text_seeds, text_edge_cases),
-    "config": Reader("config", ".toml", _read_config, config_seeds, config_edge_cases, "error"),
+    "config": Reader(
+        "config",
+        ".toml",
+        _read_config,
+        config_seeds,
+        config_edge_cases,
+        "error",
+        mutate_config_value,
+    ),
     "checkpoint": Reader(
-        "checkpoint", ".safetensors", _read_model, checkpoint_seeds, checkpoint_edge_cases, "error"
+        "checkpoint",
+        ".safetensors",
+        _read_model,
+        checkpoint_seeds,
+        checkpoint_edge_cases,
+        "error",
+        mutate_header,
     ),
 }
 
@@ -539,14 +575,14 @@ def suffix_of(reader: Reader, name: str) -> str:
 
 def random_input(reader: Reader, seeds: dict[str, bytes], rng) -> tuple[str, bytes]:
     """(seed name, bytes) for a benchmark run: random bytes a quarter of the time, else a seed
-    mutated by up to four edits (checkpoints: or one header value replaced); ``rng`` is a
-    ``random.Random``. The tests draw the same kinds of inputs through hypothesis."""
+    mutated by up to four edits (configs and checkpoints: or one of their values replaced);
+    ``rng`` is a ``random.Random``. The tests draw the same kinds of inputs through hypothesis."""
     name = rng.choice(sorted(seeds))
     roll = rng.random()
     if roll < 0.25:
         return name, rng.randbytes(rng.randrange(2048))
-    if reader.name == "checkpoint" and roll < 0.6:
-        return name, mutate_header(seeds[name], rng.randrange(500), rng.randrange(100))
+    if reader.revalue and roll < 0.6:
+        return name, reader.revalue(seeds[name], rng.randrange(500), rng.randrange(100))
     edits = [
         (
             rng.choice(OPS),

@@ -16,7 +16,6 @@ from ..fuzz_inputs import (
     USABLE_EDGE_CASES,
     attempt,
     mutate,
-    mutate_header,
     suffix_of,
 )
 
@@ -42,20 +41,20 @@ EDITS = st.lists(
 
 
 def inputs(reader, seeds: dict[str, bytes]):
-    """(seed name, bytes): random bytes, a seed mutated by a few edits, or (checkpoints) a seed
-    with one header value replaced."""
+    """(seed name, bytes): random bytes, a seed mutated by a few edits, or (configs and
+    checkpoints) a seed with one of its values replaced (a setting, a header's value)."""
     names = st.sampled_from(sorted(seeds))
     random = st.tuples(names, st.binary(max_size=2048))
     mutated = st.builds(lambda name, edits: (name, mutate(seeds[name], edits)), names, EDITS)
-    if reader.name != "checkpoint":
+    if reader.revalue is None:
         return random | mutated
-    header = st.builds(
-        lambda name, place, value: (name, mutate_header(seeds[name], place, value)),
+    revalued = st.builds(
+        lambda name, place, value: (name, reader.revalue(seeds[name], place, value)),
         names,
         st.integers(0, 500),
         st.integers(0, 100),
     )
-    return random | mutated | header
+    return random | mutated | revalued
 
 
 @pytest.mark.parametrize("name", READERS)
