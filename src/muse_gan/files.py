@@ -140,6 +140,8 @@ def locked(folder: Path, say=print):
     file left by a process that is gone is taken over, and ``say`` tells so in one line."""
     folder = Path(folder)
     made = not folder.exists()
+    if not made and not folder.is_dir():
+        raise MuseError(f"--out {folder}: is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     handle = _lock_handle(path)

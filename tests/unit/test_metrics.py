@@ -343,3 +343,14 @@ def test_distributions_of_constant_and_missing_values():
     assert distributions.overlap_area(with_nan, [0.1, 0.2, 0.3]) == pytest.approx(1.0)
     assert math.isnan(distributions.overlap_area([np.nan], [0.5]))
     assert math.isnan(distributions.kl_divergence([], [0.5]))
+
+
+def test_filled_bar_rate_counts_bars_a_line_sounds_through():
+    roll = np.zeros((2, 8, 12), dtype=np.uint8)
+    roll[0, 0:4, 3] = 1  # bar 1 held through
+    roll[0, 4:7, 5] = 1  # bar 2: a rest at its last step
+    roll[1, 0:2, 7] = roll[1, 2:4, 8] = (
+        1  # the second track fills bar 1 with two notes, rests in bar 2
+    )
+    assert metrics.filled_bar_rate(roll, steps_per_bar=4) == pytest.approx(2 / 3)
+    assert math.isnan(metrics.filled_bar_rate(np.zeros((1, 8, 12)), steps_per_bar=4))

@@ -80,6 +80,21 @@ def empty_bar_rate(roll, steps_per_bar: int, per_track: bool = False):
     )
 
 
+def filled_bar_rate(roll, steps_per_bar: int) -> float:
+    """Share of the (track, bar) pairs where something sounds whose notes fill the bar's whole
+    length: a note sounds at every step, as the notes of a written bar add up to its meter with
+    no rest. In [0, 1]; NaN when no bar sounds. A melody's phrase-end rests and a voice's
+    entries lower it; chopped rhythms and bars cut short lower it more.
+
+    Example: one track of two 4-step bars, the first held through, the second with a rest at
+    its last step, gives 1/2."""
+    sounding = _bars(_tracks(roll), steps_per_bar).any(axis=3)  # (tracks, bars, steps)
+    heard = sounding.any(axis=2)
+    if not heard.any():
+        return math.nan
+    return float(sounding.all(axis=2)[heard].mean())
+
+
 def used_pitch_classes(roll, steps_per_bar: int, pitch_low: int, per_track: bool = False):
     """Mean number of distinct pitch classes (0-12) sounding in a bar, over the (track, bar)
     pairs where something sounds.
@@ -293,6 +308,7 @@ def describe(
     pitched = np.delete(tracks, drums, axis=0)
     return {
         "empty_bar_rate": empty_bar_rate(pitched, steps_per_bar),
+        "filled_bar_rate": filled_bar_rate(pitched, steps_per_bar),
         "used_pitch_classes": used_pitch_classes(pitched, steps_per_bar, pitch_low),
         "qualified_note_rate": qualified_note_rate(pitched, steps_per_beat),
         "polyphony": polyphony(pitched),

@@ -60,6 +60,8 @@ class MidiConfig:
     dynamics: str = "auto"
     velocity_bins: int = 8  # velocities modelled as this many equal bins of 1-127
     velocity: int = 80  # the velocity of every note when dynamics are off
+    # also model where notes start, so a repeated note stays two notes (on whenever dynamics are)
+    onsets: bool = False
     # what a model is conditioned on: "meter" (compose in any meter it knows: --meter 6/8),
     # "voices" (compose for as many voices as asked: --voices 5); ["auto"]: the meter when the
     # data has several
