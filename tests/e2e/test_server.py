@@ -229,6 +229,7 @@ BAD = [
     ("/compose", {"format": "mp3"}, 422, "format: "),
     ("/compose", {"model": "nope"}, 404, "model: 'nope' is not served here"),
     ("/compose", {"mood": "sunny"}, 422, "mood: bach-rnn takes no such control"),
+    ("/compose", {"velocity": "loud"}, 422, 'velocity: should be a whole number, not "loud"'),
     ("/compose", {"decode": "bernoulli"}, 400, "decode bernoulli: only GAN models"),
     ("/compose", {"model": "bach-gan", "transpose": 24, "seed": 1}, 400, "transpose 24: "),
     ("/continue", {"bars": 2}, 422, "primer: Field required"),

@@ -2,13 +2,15 @@
 request's fields, the controls read off compose's signature. (The server itself is tested as a
 real process in tests/e2e/test_server.py.)"""
 
+import re
+
 import pytest
 
 from muse_gan.errors import MuseError
 from muse_gan.server import is_loopback
 from muse_gan.server.app import field_line
 from muse_gan.server.clips import Limits, Refused, clip_piece, notes_piece
-from muse_gan.server.models import _kind
+from muse_gan.server.models import _kind, check_control
 from muse_gan.server.schema import ClipIn
 
 
@@ -56,12 +58,39 @@ def test_library_messages_name_the_requests_fields(library, server):
 
 
 def test_control_types_come_from_annotations():
-    assert [_kind(text) for text in ("int | None", "float", "str | None", "bool")] == [
-        "integer",
-        "number",
-        "text",
-        "boolean",
-    ]
+    annotations = (
+        "int | None",
+        "float",
+        "str | None",
+        "bool",
+        "tuple[int, int] | None",
+        "int | str",
+    )
+    kinds = ["integer", "number", "text", "boolean", "json", "json"]
+    assert [_kind(text) for text in annotations] == kinds
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "line"),
+    [
+        ("integer", "four", 'voices: should be a whole number, not "four"'),
+        ("integer", 2.5, "voices: should be a whole number, not 2.5"),
+        ("integer", True, "voices: should be a whole number, not true"),
+        ("number", "fast", 'voices: should be a number, not "fast"'),
+        ("text", 44, "voices: should be a string, not 44"),
+        ("boolean", 1, "voices: should be true or false, not 1"),
+    ],
+)
+def test_a_control_of_the_wrong_type_is_refused_naming_it(kind, value, line):
+    with pytest.raises(Refused, match=f"^{re.escape(line)}$") as refused:
+        check_control("voices", value, {"type": kind})
+    assert refused.value.status == 422
+
+
+def test_a_control_of_its_type_or_null_passes():
+    for kind, value in [("integer", 3), ("number", 3), ("number", 0.5), ("text", "3/4"),
+                        ("boolean", False), ("json", {"soprano": [60, 81]}), ("integer", None)]:  # fmt: skip
+        check_control("voices", value, {"type": kind})
 
 
 def test_loopback_addresses():

@@ -3,6 +3,14 @@
 Every refusal is JSON ``{"error": "FIELD: reason"}`` with a 4xx status naming the field; an
 unexpected failure is a 500 with one line, and the server goes on. Same request with the same
 seed, same bytes: the answer is the library's own ``Piece.file_bytes``.
+
+Controls the library's ``compose`` gains (a key, constraints) need no change here: they are
+listed and passed through by name (``models.library_controls``). A new endpoint for a new
+``MuseModel`` method (infill, harmonize) is a request model in ``schema``, a route below whose
+job calls the method through ``Served.run`` (one request at a time per model, the time limit,
+errors as one line), and its entry in ``models.describe``'s endpoints where the model's
+capability says it can, with its method's controls; the page shows its infill panel once a
+model lists "infill".
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from fastapi.staticfiles import StaticFiles
 from ..errors import MuseError
 from ..version import __version__
 from .clips import Limits, Refused, clip_piece, piece_notes
-from .models import DECLARED, Catalog
+from .models import DECLARED, Catalog, check_control
 from .schema import ComposeRequest, ContinueRequest, InterpolateRequest, RenderRequest
 
 STATIC = resources.files(__package__) / "static"
@@ -177,14 +185,16 @@ async def _read_clips(served, renderer, deadline: float, **clips) -> dict:
 
 def _library_extras(served, extras: dict) -> dict:
     """The request's undeclared controls, each one the model's ``compose`` takes (they are
-    among its listed controls); else refused by name."""
-    for control in extras:
-        if control not in served.info["controls"] or control in DECLARED:
+    among its listed controls) with a value of its listed type; else refused by name."""
+    listed = served.info["controls"]
+    for control, value in extras.items():
+        if control not in listed or control in DECLARED:
             raise Refused(
                 422,
                 f"{control}: {served.name} takes no such control "
-                f"(its controls: {', '.join(served.info['controls'])})",
+                f"(its controls: {', '.join(listed)})",
             )
+        check_control(control, value, listed[control])
     return extras
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -152,28 +153,48 @@ def controls(muse, limits: Limits) -> dict:
             "choices": list(DecodesProbabilities.DECODINGS),
             "default": muse.objective.decode,
         }
-    return found | library_controls(muse)
+    return found | library_controls(muse.compose)
 
 
-def library_controls(muse) -> dict:
-    """Controls of ``compose`` that the schema does not declare (added to the library since):
-    listed with their type (from the annotation) and default, passed through by name."""
-    parameters = inspect.signature(muse.compose).parameters
+def library_controls(call, declared: tuple[str, ...] = DECLARED) -> dict:
+    """Parameters of ``call`` (a ``MuseModel`` method: ``compose``; an endpoint added later
+    lists its own method's the same way) that the request schema does not declare: listed
+    with their type (from the annotation) and default, passed through by name."""
+    parameters = inspect.signature(call).parameters
     taken = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return {
         name: {"type": _kind(parameter.annotation), "default": _json_default(parameter.default)}
         for name, parameter in parameters.items()
-        if name not in DECLARED and parameter.kind in taken
+        if name not in declared and parameter.kind in taken
     }
+
+
+# a parameter's annotation (without None) as the kind the page and scripts know, and what a
+# value of that kind is in JSON; any other annotation is "json": any value, the library checks it
+KINDS = {"bool": "boolean", "int": "integer", "float": "number", "str": "text"}
+VALUES = {
+    "boolean": ((bool,), "true or false"),
+    "integer": ((int,), "a whole number"),
+    "number": ((int, float), "a number"),
+    "text": ((str,), "a string"),
+}
 
 
 def _kind(annotation) -> str:
     """A parameter's type as the page and scripts know them, from its annotation ("int | None")."""
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    for python, kind in (("bool", "boolean"), ("int", "integer"), ("float", "number")):
-        if python in text.replace("|", " ").split():
-            return kind
-    return "text"
+    names = {part.strip() for part in text.split("|")} - {"None"}
+    return KINDS.get(names.pop(), "json") if len(names) == 1 else "json"
+
+
+def check_control(name: str, value, control: dict) -> None:
+    """Refuses ``value`` for the listed ``control`` unless it is of the control's kind (or null),
+    so a pass-through control of the wrong type is a 422 naming it, not a failure inside."""
+    if value is None or control["type"] not in VALUES:
+        return
+    types, wanted = VALUES[control["type"]]
+    if isinstance(value, bool) != (control["type"] == "boolean") or not isinstance(value, types):
+        raise Refused(422, f"{name}: should be {wanted}, not {json.dumps(value)}")
 
 
 def _number(kind: str, low, high, default) -> dict:

@@ -101,10 +101,17 @@ function request() {
       continue;
     }
     if (input.value === "") continue;  // left to the server: a random seed, the model's tempo
-    const numeric = input.dataset.type === "integer" || input.dataset.type === "number";
-    body[input.dataset.control] = numeric ? Number(input.value) : input.value;
+    body[input.dataset.control] = valueOf(input);
   }
   return body;
+}
+
+function valueOf(input) {
+  const type = input.dataset.type;
+  if (type === "integer" || type === "number") return Number(input.value);
+  if (type !== "json") return input.value;
+  // a control the library takes in another shape (a list, a table): JSON, else the words
+  try { return JSON.parse(input.value); } catch (_) { return input.value; }
 }
 
 // composing
