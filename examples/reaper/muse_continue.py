@@ -13,7 +13,13 @@ import reaper_python as RPR  # REAPER's API (RPR_* functions), on ReaScript's pa
 
 # Where muse_gan is installed, when REAPER's Python is not the one it was installed into:
 # import sys; sys.path.append("/home/me/muse_gan/src")
-from muse_gan.client import Client, ServerError, continuation_request, notes_from_ticks
+from muse_gan.client import (
+    Client,
+    ServerError,
+    continuation_request,
+    key_name,
+    notes_from_ticks,
+)
 
 URL = "http://127.0.0.1:8765"
 TOKEN = None  # the server's --token, if it has one
@@ -74,7 +80,9 @@ def project_settings(start_time: float) -> dict:
     settings = {"tempo": tempo, "meter": f"{numerator}/{denominator}"}
     editor = RPR.RPR_MIDIEditor_GetActive()
     if editor and RPR.RPR_MIDIEditor_GetSetting_int(editor, "scale_enabled"):
-        settings["key"] = RPR.RPR_MIDIEditor_GetSetting_int(editor, "scale_root")  # 0 = C
+        root = RPR.RPR_MIDIEditor_GetSetting_int(editor, "scale_root")  # 0 = C
+        scale = RPR.RPR_MIDIEditor_GetSetting_str(editor, "scale", "", 64)[3]  # from the root
+        settings["key"] = key_name(root, scale)
     return settings
 
 

@@ -236,6 +236,18 @@ def bars_spanned(notes: list[Note], beats_per_bar: float) -> int:
     return max(1, -int(-last // beats_per_bar))
 
 
+PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+def key_name(root: int, scale: str = "") -> str:
+    """A DAW's key as the ``key`` control takes it ("G major", "E minor"): ``root`` a pitch
+    class (0 = C) and ``scale`` the DAW's pattern of twelve semitones from the root, "0" for
+    one not in the scale (REAPER's major: "102034050607"); minor where it has the minor third
+    and not the major one, else major."""
+    minor = len(scale) == 12 and scale[3] != "0" and scale[4] == "0"
+    return f"{PITCH_NAMES[root % 12]} {'minor' if minor else 'major'}"
+
+
 def continuation_request(
     client: Client,
     model: str | None,
@@ -244,7 +256,8 @@ def continuation_request(
     daw: dict,
 ) -> tuple[dict, dict]:
     """The controls for continuing ``notes`` by ``extra_bars`` bars in a DAW whose project
-    settings are ``daw`` (tempo, meter as "3/4", key, seed, temperature; None where unknown),
+    settings are ``daw`` (tempo, meter as "3/4", key as ``key_name`` gives it, seed,
+    temperature; None where unknown),
     and the settings the model would ignore: what a DAW script sends, whatever its DAW."""
     meter = daw.get("meter") or "4/4"
     numerator, denominator = (int(part) for part in meter.split("/"))

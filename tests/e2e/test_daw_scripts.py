@@ -81,6 +81,9 @@ class Reaper:
     def RPR_MIDIEditor_GetSetting_int(self, editor, setting):
         return {"scale_enabled": 1, "scale_root": 7}[setting]  # key snap on, G
 
+    def RPR_MIDIEditor_GetSetting_str(self, editor, setting, buffer, size):
+        return (True, editor, setting, {"scale": "102034050607"}[setting], size)  # major
+
     def RPR_MIDI_CountEvts(self, take, *_):
         return (1, take, len(self.takes[take]), 0, 0)
 

@@ -196,10 +196,17 @@ def test_the_reaper_scripts_request_continues_the_selection_in_the_projects_sett
     client = Client(server.url)
     events = [(72, 8.0, 9.0, 100, 0), (74, 9.0, 10.0, 100, 0), (76, 10.0, 14.0, 100, 0)]
     notes = notes_from_ticks(events, 1.0, start_tick=8.0, end_tick=12.0)  # selection: 1 bar
-    daw = {"tempo": 84.0, "meter": "4/4", "key": 7, "seed": 11, "temperature": 1.0}
+    daw = {"tempo": 84.0, "meter": "4/4", "key": "G major", "seed": 11, "temperature": 1.0}
     controls, ignored = continuation_request(client, None, notes, 2, daw)
     takes = client.models()["bach-rnn"]["controls"]  # a meter or key once the library has them
-    sent = {"tempo": 84.0, "meter": "4/4", "key": 7, "seed": 11, "temperature": 1.0, "bars": 3}
+    sent = {
+        "tempo": 84.0,
+        "meter": "4/4",
+        "key": "G major",
+        "seed": 11,
+        "temperature": 1.0,
+        "bars": 3,
+    }
     assert controls == {name: value for name, value in sent.items() if name in takes}
     assert ignored == {name: value for name, value in sent.items() if name not in takes}
     answer = client.continue_clip(notes, None, **controls)

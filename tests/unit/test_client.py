@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 
 import muse_gan.client as client_module
-from muse_gan.client import Note, bars_spanned, clip_of_midi, notes_from_ticks, ticks_from_notes
+from muse_gan.client import (
+    Note,
+    bars_spanned,
+    clip_of_midi,
+    key_name,
+    notes_from_ticks,
+    ticks_from_notes,
+)
 
 REAPER_PPQ = 960  # REAPER's default ticks per quarter note
 
@@ -62,3 +69,10 @@ def test_bars_spanned_rounds_up_to_whole_bars():
 
 def test_a_midi_file_travels_as_base64():
     assert clip_of_midi(b"MThd") == {"midi": "TVRoZA=="}
+
+
+def test_a_daws_key_becomes_the_key_controls_words():
+    assert key_name(7, "102034050607") == "G major"  # REAPER's major
+    assert key_name(4, "102304056070") == "E minor"  # natural minor
+    assert key_name(2, "102304050670") == "D minor"  # dorian: minor third, no major one
+    assert key_name(10) == "Bb major"  # no pattern: major
