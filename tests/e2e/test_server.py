@@ -316,6 +316,26 @@ def test_requests_at_once_on_one_model_and_several_get_their_own_answers(server)
     assert [data for _, _, data in together] == alone
 
 
+def test_a_long_request_holds_up_its_own_model_only(server):
+    answered = {}
+
+    def ask(name: str, model: str, bars: int) -> None:
+        status = server.post("/compose", {"model": model, "bars": bars, "seed": 1})[0]
+        answered[name] = (status, time.monotonic())
+
+    long = threading.Thread(target=ask, args=("long", "bach-rnn", 32))
+    long.start()
+    time.sleep(0.5)  # the long request is in bach-rnn's hands
+    behind = threading.Thread(target=ask, args=("same model", "bach-rnn", 1))
+    behind.start()
+    ask("other model", "bach-vae", 1)
+    assert "long" not in answered  # another model answered meanwhile
+    long.join(120)
+    behind.join(120)
+    assert [answered[name][0] for name in ("long", "same model", "other model")] == [200] * 3
+    assert answered["same model"][1] > answered["long"][1]  # one model: one request at a time
+
+
 # limits, the token, and the command line's refusals
 
 
@@ -392,6 +412,22 @@ def test_another_machines_address_needs_allow_remote():
     result = muse_serve("--host", "0.0.0.0", "--port", "0")
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert "--host 0.0.0.0: not a loopback address" in result.stderr
+
+
+def test_another_machines_address_with_allow_remote_is_served_with_a_warning():
+    running = Server(
+        "--host", "0.0.0.0", "--allow-remote", "--token", "far", "--models", "bach-rnn"
+    )
+    try:
+        assert (
+            "muse serve: warning: listening on 0.0.0.0, reachable from other machines; "
+            "they need the token"
+        ) in running.lines
+        running.url = running.url.replace("0.0.0.0", "127.0.0.1")
+        assert running.request("GET", "/models")[0] == 401
+        assert running.request("GET", "/models", headers={"Authorization": "Bearer far"})[0] == 200
+    finally:
+        running.stop()
 
 
 def test_a_model_that_does_not_compose_is_refused_at_start():
