@@ -24,7 +24,9 @@ class MuseGroup(click.Group):
             click.echo(f"Error: {stop}", err=True)
             ctx.exit(stop.exit_code)
         except MuseError as error:
-            raise click.ClickException(str(error)) from None
+            failure = click.ClickException(str(error))
+            failure.exit_code = getattr(error, "exit_code", 1)  # 2: an option that cannot be kept
+            raise failure from None
         # training saves and says how to resume; elsewhere nothing is half-written
         except KeyboardInterrupt:
             click.echo("Error: interrupted", err=True)
@@ -108,6 +110,34 @@ def main():
     show_default=True,
     help="Semitones to move the pieces up (down if negative), -24 to 24: another key for a one-key model.",
 )
+@click.option("--key", default=None, help='Only the notes of this key, e.g. "D minor", "Bb".')
+@click.option(
+    "--scale",
+    default=None,
+    help='Only these pitch classes: "D dorian", "C pentatonic", "C D E G A".',
+)
+@click.option(
+    "--passing", is_flag=True, help="With --key/--scale: chromatic passing notes between beats."
+)
+@click.option(
+    "--range",
+    "ranges",
+    multiple=True,
+    help="A track's lowest and highest pitch, e.g. soprano=60-81 or bass=C2-D4 (repeatable).",
+)
+@click.option(
+    "--density",
+    default=None,
+    help='Notes per bar: "4" (every track), "soprano=6,2", or low/medium/high.',
+)
+@click.option(
+    "--chords",
+    default=None,
+    help='Chords per bar, e.g. "Dm | G7 | C | C": chord tones on strong beats, the bass on the root.',
+)
+@click.option(
+    "--polyphony", default=None, help='Most notes a track sounds at once: "1" or "alto=2,1".'
+)
 @click.option(
     "-o",
     "--output",
@@ -128,10 +158,27 @@ def compose(
     variations,
     decode,
     transpose,
+    key,
+    scale,
+    passing,
+    ranges,
+    density,
+    chords,
+    polyphony,
     output,
 ):
     """Compose new pieces with a trained model."""
     from .options import check_meter, check_options
+
+    asked = {
+        "key": key,
+        "scale": scale,
+        "passing": passing,
+        "ranges": ",".join(ranges) or None,
+        "density": density,
+        "chords": chords,
+        "polyphony": polyphony,
+    }
 
     check_options(
         bars=bars,
@@ -143,6 +190,7 @@ def compose(
         velocity=velocity,
     )
     check_meter(meter)
+    _check_constraints(asked)
     targets = _output_targets(output, variations)
     from .api import load
 
@@ -161,9 +209,18 @@ def compose(
             meter,
             voices,
             velocity,
+            **asked,
         )
         _write(_file_bytes(piece, target.suffix if target else ".mid"), target)
     _say_seed(seed, chosen)
+
+
+def _check_constraints(asked: dict) -> None:
+    """Constraints whose words cannot be read, refused before a model is loaded."""
+    if any(value not in (None, False) for value in asked.values()):
+        from .modalities.midi.constraints import Constraints
+
+        Constraints.parse(**asked)
 
 
 def _output_targets(

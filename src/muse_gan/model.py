@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
-from .core.adapter import Animates, Composes, Tokens
+from .core.adapter import Animates, Composes, Constrains, Tokens
 from .core.objective import DecodesProbabilities, Interpolates, WalksLatent
+from .core.rules import KeepsRules
 from .errors import DataError, MuseError
 from .files import write_atomically
 from .options import check_options
@@ -55,6 +56,13 @@ class MuseModel:
         meter: str | None = None,
         voices: int | None = None,
         velocity: int | None = None,
+        key: str | None = None,
+        scale: str | None = None,
+        passing: bool = False,
+        ranges: str | None = None,
+        density: str | None = None,
+        chords: str | None = None,
+        polyphony: str | None = None,
     ):
         """A new piece of exactly ``bars`` bars (for MIDI a ``Piece``, a ``pretty_midi.PrettyMIDI``).
 
@@ -67,7 +75,22 @@ class MuseModel:
         probabilities into notes. ``transpose`` moves the whole piece that many semitones up
         (down if negative): a model trained in one key (bach-gan: C major or A minor) composes
         in another.
+
+        Hard constraints, kept as every note is drawn (docs/constraints.md): ``key`` ("D minor")
+        or ``scale`` ("D dorian", "C D E G A"), with ``passing`` chromatic notes between beats;
+        ``ranges`` ("soprano=60-81, bass=C2-D4"); ``density`` notes started per bar ("4",
+        "soprano=6, 2", "low"/"medium"/"high"); ``chords`` ("Dm | G7 | C C/E": chord tones on
+        strong beats, the bass on the root); ``polyphony`` most notes at once ("1", "alto=2").
         """
+        asked = {
+            "key": key,
+            "scale": scale,
+            "passing": passing,
+            "ranges": ranges,
+            "density": density,
+            "chords": chords,
+            "polyphony": polyphony,
+        }
         check_options(
             bars=bars,
             temperature=temperature,
@@ -84,6 +107,7 @@ class MuseModel:
         shift = self.adapter.into_model_key([given])[0] if given is not None else 0
         if shift:
             given = self.adapter.shifted(given, shift)
+        rules = self._rules(asked, bars * bar, meter, shift - transpose)
         generator = torch.Generator().manual_seed(seed)
         labels = None if label is None else torch.tensor([label])
         with (
@@ -91,12 +115,28 @@ class MuseModel:
             self._decoding(decode),
         ):  # one thread: float sums in one order, same bytes
             roll = self.objective.sample(
-                1, bars * bar, temperature, generator, given, labels=labels
+                1, bars * bar, temperature, generator, given, labels=labels, **rules
             )[0]
         roll = self.adapter.shifted(self.adapter.shifted(roll, -shift), transpose, "--transpose")
         return self.adapter.piece(
             roll.to(torch.uint8), tempo or (clip and clip.tempo), meter, velocity
         )
+
+    def _rules(self, asked: dict, steps: int, meter: str, cells: int) -> dict:
+        """``{"rules": CellRules}`` for the constraints asked (moved ``cells`` into the model's
+        key), or nothing when none are."""
+        if all(value is None or value is False for value in asked.values()):
+            return {}
+        if not isinstance(self.adapter, Constrains):
+            raise MuseError(
+                f"--{next(iter(asked))}: {self.adapter.modality} models take no constraints"
+            )
+        rules = self.adapter.cell_rules(asked, steps, meter, cells)
+        if not isinstance(self.objective, KeepsRules):
+            raise MuseError(
+                f"{self.path}: {self.objective.a_family} model cannot keep constraints as it draws"
+            )
+        return {"rules": rules}
 
     def _label(self, meter, voices, clip, primer) -> int | None:
         """The class to compose: as asked, else a meter-conditioned model's primer's meter."""

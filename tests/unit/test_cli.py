@@ -171,6 +171,50 @@ def test_bad_compose_options_are_one_clear_line(args, words):
 
 
 @pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--key", "H minor"], ["--key H minor", "note name"]),
+        (["--scale", "C wholetone"], ["--scale C wholetone", "unknown key or mode", "dorian"]),
+        (["--chords", "Dm | Q7"], ["--chords Dm | Q7", "'Q7'"]),
+        (["--range", "soprano=60"], ["--range soprano=60", "TRACK=LOW-HIGH"]),
+        (["--density", "many"], ["--density many", "low, medium, high"]),
+        (["--polyphony", "-1"], ["--polyphony -1"]),
+        (["--range", "descant=60-70"], ["--range descant", "soprano, alto, tenor, bass"]),
+        (["--key", "C", "--range", "alto=61-61"], ["--range alto=61-61", "no note of C major"]),
+        (["--chords", "F#", "--key", "C"], ["--chords F#", "none of its tones is in C major"]),
+    ],
+)
+def test_constraints_that_cannot_be_kept_are_one_clear_line_and_status_2(tmp_path, args, words):
+    result = muse("compose", "--model", "bach-gan", *args, "-o", tmp_path / "x.mid")
+    assert_one_clear_line(result, *words)
+    assert result.exit_code == 2
+    assert not list(tmp_path.iterdir())
+
+
+def test_compose_with_constraints_writes_what_the_library_composes(tmp_path):
+    import muse_gan
+
+    asked = [
+        "--key",
+        "D minor",
+        "--range",
+        "soprano=62-74",
+        "--chords",
+        "Dm | A7",
+        "--polyphony",
+        1,
+    ]
+    result = muse(
+        "compose", "--model", "bach-gan", "--bars", 2, "--seed", 3, *asked, "-o", tmp_path / "x.mid"
+    )
+    assert result.exit_code == 0, result.output
+    piece = muse_gan.load("bach-gan").compose(
+        bars=2, seed=3, key="D minor", ranges="soprano=62-74", chords="Dm | A7", polyphony="1"
+    )
+    assert (tmp_path / "x.mid").read_bytes() == piece.file_bytes(".mid")
+
+
+@pytest.mark.parametrize(
     "args, option",
     [
         (["compose", "--bars", "0", "-o", "x.mid"], "--bars 0"),

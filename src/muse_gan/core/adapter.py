@@ -275,6 +275,17 @@ class Composes(ABC):
         ``MuseError`` naming it where something would be pushed out of the range."""
 
 
+class Constrains(ABC):
+    """A composer's hard constraints (for music: a key, voice ranges, chords, a density) become
+    ``core.rules.CellRules`` that every family keeps as it draws."""
+
+    @abstractmethod
+    def cell_rules(self, asked: dict, steps: int, meter: str, cells: int = 0):
+        """The ``CellRules`` that ``asked`` (each constraint's name → the words given, None
+        where not given) makes of a piece of ``steps`` steps in ``meter``, moved ``cells``
+        along the width; None when nothing is asked. A ``MuseError`` names what cannot be kept."""
+
+
 class Tokens(ABC):
     """Items are sequences of tokens of a vocabulary (text)."""
 

@@ -59,6 +59,21 @@ class BernoulliHead(nn.Module):
         probabilities = torch.sigmoid(self.out(contexts).float() / temperature)
         return torch.bernoulli(probabilities, generator=generator)
 
+    @torch.no_grad()
+    def sample_gated(
+        self, context: torch.Tensor, temperature: float, generator: torch.Generator, gate
+    ) -> torch.Tensor:
+        """``sample`` for a batch of one within a ``core.rules.FrameGate``: cells are drawn in
+        ascending order, each only while the gate leaves it open (and drawn on while it owes one)."""
+        probabilities = torch.sigmoid(self.out(context).float() / temperature)[0]
+        draws = torch.rand(probabilities.shape, generator=generator)
+        frame = torch.zeros(1, len(probabilities))
+        for cell in range(len(probabilities)):
+            cells, may_stop = gate.open_cells(frame[0])
+            if cells[cell] and (draws[cell] < probabilities[cell] or not may_stop):
+                frame[0, cell] = 1
+        return frame
+
 
 @HEADS.register("pitchwise")
 class PitchwiseHead(nn.Module):
@@ -129,19 +144,27 @@ class PitchwiseHead(nn.Module):
         return frames
 
     def _sample_one(
-        self, context: torch.Tensor, temperature: float, generator: torch.Generator
+        self, context: torch.Tensor, temperature: float, generator: torch.Generator, gate=None
     ) -> torch.Tensor:
         """``sample`` for a batch of one, as composing a piece asks: the same arithmetic and
         draws, without the batch's bookkeeping, and the mask of cells still allowed looked up
-        (each op costs microseconds here, and a frame takes one choice per note)."""
+        (each op costs microseconds here, and a frame takes one choice per note). Within
+        ``gate`` (a ``core.rules.FrameGate``), the cells it closes (and "stop", while it owes a
+        note) are masked too, before each draw."""
         frame = torch.zeros(1, self.frame_size, device=context.device)
         chosen = torch.zeros(1, self.chosen.embedding_dim, device=context.device)
         previous = torch.full((1,), self.frame_size + 1, device=context.device)
         projected = self.from_context(context)
         forbidden = self._forbidden(context.device)
         while True:
+            closed = forbidden[previous]
+            if gate is not None:
+                cells, may_stop = gate.open_cells(frame[0])
+                closed = closed | ~torch.cat([cells, torch.tensor([may_stop])])
+                if closed.all():
+                    return frame
             logits = self.out(projected + chosen + self.last(previous))
-            logits = logits.masked_fill(forbidden[previous], float("-inf"))
+            logits = logits.masked_fill(closed, float("-inf"))
             choice = self._choose(logits.float(), temperature, generator)
             cell = int(choice)
             if cell == self.stop:
@@ -149,6 +172,13 @@ class PitchwiseHead(nn.Module):
             frame[0, cell] = 1
             chosen += self.chosen.weight[cell]
             previous = choice
+
+    @torch.no_grad()
+    def sample_gated(
+        self, context: torch.Tensor, temperature: float, generator: torch.Generator, gate
+    ) -> torch.Tensor:
+        """``sample`` for a batch of one within a ``core.rules.FrameGate``."""
+        return self._sample_one(context, temperature, generator, gate)
 
     def _forbidden(self, device) -> torch.Tensor:
         """``(frame_size + 2, frame_size + 1)``: row ``previous`` is ``_logits``' mask of the

@@ -26,6 +26,7 @@ from ..core.objective import (
     WalksLatent,
     sample_labels,
 )
+from ..core.rules import KeepsRules, decode_scores
 from ..errors import ConfigError
 from ..models.conv import GridCritic, GridGenerator
 from .latent import closed_walk, open_walk
@@ -71,7 +72,7 @@ class GanConfig:
 
 
 @OBJECTIVES.register("gan")
-class GANObjective(Objective, DecodesProbabilities, WalksLatent):
+class GANObjective(Objective, DecodesProbabilities, WalksLatent, KeepsRules):
     """Generator and critic of the ``[gan]`` config; see the module docstring for the shapes."""
 
     family = "gan"
@@ -221,7 +222,7 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
         return torch.cat([rolls[:, :track], given[:, None], rolls[:, track + 1 :]], dim=1)
 
     @torch.no_grad()
-    def sample(self, count, steps, temperature, generator, primer=None, labels=None):
+    def sample(self, count, steps, temperature, generator, primer=None, labels=None, rules=None):
         """``count`` rolls ``(count, tracks, steps, pitches)`` of 0/1 floats, any ``steps >= 1``
         (continuous data such as images: values from 0 to 1).
 
@@ -230,13 +231,17 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
         model accompanies the ``primer``'s condition track (its other tracks are generated);
         otherwise the piece starts with the ``primer`` and goes on from the model's own windows.
         A class-conditional model makes ``labels`` ``(count,)`` (default: random classes).
+        ``rules`` (a ``core.rules.CellRules``) are kept as the notes are decoded.
         """
         windows = -(-steps // self.segment_steps)
         condition = self._given_condition(primer, count, windows * self.segment_steps)
         labels = sample_labels(self.spec, count, labels, generator)
         noise = self._latent_walk(count, windows, generator)
         logits = self._logits(noise, condition, labels)[:, :, :steps]
-        rolls = self._decode(logits, temperature, generator)
+        if rules is None:
+            rolls = self._decode(logits, temperature, generator)
+        else:
+            rolls = decode_scores(self._scores(logits, temperature, generator), rules)
         if condition is not None:
             return self._impose(rolls, condition[:, :steps], torch.ones(count))
         if primer is not None:
@@ -279,6 +284,14 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent):
         if self.decode == "bernoulli":
             return torch.bernoulli(torch.sigmoid(logits / temperature), generator=generator)
         return (logits > 0).float()  # p > 0.5
+
+    def _scores(self, logits, temperature: float, generator: torch.Generator) -> torch.Tensor:
+        """What ``_decode`` compares with 0 for binary cells: the logit (threshold), or the
+        tempered logit plus logistic noise (bernoulli: above 0 with the cell's probability)."""
+        if self.decode == "threshold":
+            return logits
+        uniform = torch.rand(logits.shape, generator=generator).clamp(1e-7, 1 - 1e-7)
+        return logits / temperature + uniform.log() - (-uniform).log1p()
 
     def _logits(self, noise, condition, labels) -> torch.Tensor:
         """Logits ``(count, tracks, windows * segment_steps, pitches)`` for the noise of every

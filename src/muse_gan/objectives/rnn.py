@@ -11,13 +11,14 @@ import torch
 from torch import nn
 
 from ..core.objective import NO_TERMS, Likelihood, Objective, Phase, sample_labels
+from ..core.rules import KeepsRules
 from ..models.heads import SoftmaxHead, build_head
 from ..models.rnn import FrameRNN
 from .registry import OBJECTIVES
 
 
 @OBJECTIVES.register("rnn")
-class RNNObjective(Objective, Likelihood):
+class RNNObjective(Objective, Likelihood, KeepsRules):
     family = "rnn"
 
     def __init__(self, spec, full_config, terms=NO_TERMS):
@@ -64,9 +65,10 @@ class RNNObjective(Objective, Likelihood):
         return self.head.nll(contexts, frames)
 
     @torch.no_grad()
-    def sample(self, count, steps, temperature, generator, primer=None, labels=None):
+    def sample(self, count, steps, temperature, generator, primer=None, labels=None, rules=None):
         """``count`` samples ``(count, channels, steps, width)``; ``labels`` ``(count,)`` asks
-        a class-conditional model for those classes (default: drawn at random)."""
+        a class-conditional model for those classes (default: drawn at random); ``rules`` (a
+        ``core.rules.CellRules``, for one sample) are kept as each frame is drawn."""
         labels = sample_labels(self.spec, count, labels, generator)
         condition, periods = self._condition(labels, count), self._periods(labels)
         frames = torch.zeros(count, steps, self.spec.frame_size)
@@ -80,8 +82,9 @@ class RNNObjective(Objective, Likelihood):
             )
         else:
             context, state = network.begin(count, condition=condition, periods=periods)
+        gate = None if rules is None else rules.gate(frames[0, :primed])
         for step in range(primed, steps):
-            frames[:, step] = self.head.sample(context, temperature, generator)
+            frames[:, step] = draw_frame(self.head, context, temperature, generator, gate)
             if step + 1 < steps:
                 context, state = network.advance(
                     frames[:, step], step + 1, state, condition, periods
@@ -100,6 +103,16 @@ class RNNObjective(Objective, Likelihood):
         if labels is None:
             raise ValueError("a class-conditional model needs labels")
         return self.label_embedding(labels.to(self.label_embedding.weight.device))
+
+
+def draw_frame(head, context, temperature, generator, gate=None) -> torch.Tensor:
+    """The head's next frame; within ``gate`` (a ``core.rules.FrameGate``) when given, which
+    then moves on past it."""
+    if gate is None:
+        return head.sample(context, temperature, generator)
+    frame = head.sample_gated(context, temperature, generator, gate)
+    gate.advance(frame[0])
+    return frame
 
 
 def sequence_view(batch: torch.Tensor) -> torch.Tensor:

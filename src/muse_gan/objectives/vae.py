@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from ..core.config import check_ranges, register_section
 from ..core.objective import GREEDY, NO_TERMS, Interpolates, Likelihood, Objective, Phase
+from ..core.rules import KeepsRules
 from ..errors import ConfigError
 from ..models.heads import SoftmaxHead, build_head
 from ..models.rnn import FrameRNN
@@ -27,7 +28,7 @@ from ..models.vae import SegmentEncoder
 from .elbo import annealed_beta, free_bits_kl, gaussian_kl
 from .latent import WALK_SEGMENTS, slerp
 from .registry import OBJECTIVES
-from .rnn import sequence_view
+from .rnn import draw_frame, sequence_view
 
 
 @dataclass
@@ -82,7 +83,7 @@ def build_vae(spec, config, terms=NO_TERMS) -> Objective:
     return VAEObjective(spec, config)
 
 
-class VAEObjective(Objective, Likelihood, Interpolates):
+class VAEObjective(Objective, Likelihood, Interpolates, KeepsRules):
     family = "vae"
 
     def __init__(self, spec, config):
@@ -226,7 +227,7 @@ class VAEObjective(Objective, Likelihood, Interpolates):
         return self.decode(self.encode(rolls), self.segment_steps, GREEDY, generator)[0]
 
     @torch.no_grad()
-    def sample(self, count, steps, temperature, generator, primer=None, labels=None):
+    def sample(self, count, steps, temperature, generator, primer=None, labels=None, rules=None):
         """``count`` rolls ``(count, tracks, steps, pitches)`` of 0/1, for any ``steps`` >= 1.
 
         Decoded segment by segment, each decoder carrying on from the previous one's state,
@@ -241,6 +242,7 @@ class VAEObjective(Objective, Likelihood, Interpolates):
             count, -1, -1
         )
         codes = self._segment_codes(count, steps, generator, known)
+        gate = None if rules is None else rules.gate(known[0])
         pieces, state = [], None
         for index, z in enumerate(codes):
             start, end = index * self.segment_steps, min((index + 1) * self.segment_steps, steps)
@@ -250,7 +252,7 @@ class VAEObjective(Objective, Likelihood, Interpolates):
                 state = self._teacher_force(z, given, state)
             if end > start + given.shape[1]:
                 frames, state = self._decode_frames(
-                    z, end - start - given.shape[1], temperature, generator, state
+                    z, end - start - given.shape[1], temperature, generator, state, gate
                 )
                 pieces.append(frames)
         return self._grid_view(torch.cat(pieces, dim=1))
@@ -336,8 +338,9 @@ class VAEObjective(Objective, Likelihood, Interpolates):
             for index in range(segments)
         ]
 
-    def _decode_frames(self, z, steps, temperature, generator, state=None):
-        """Frames ``(batch, steps, frame_size)`` chosen one by one, fed back in, and the state after."""
+    def _decode_frames(self, z, steps, temperature, generator, state=None, gate=None):
+        """Frames ``(batch, steps, frame_size)`` chosen one by one (within ``gate``, a
+        ``core.rules.FrameGate``, when given), fed back in, and the state after."""
         frames = []
         for _ in range(steps):
             if state is None:
@@ -348,7 +351,7 @@ class VAEObjective(Objective, Likelihood, Interpolates):
                     state.last_frame, state.next_step, state.recurrent, condition=z
                 )
                 step = state.next_step
-            frames.append(self.head.sample(context, temperature, generator))
+            frames.append(draw_frame(self.head, context, temperature, generator, gate))
             state = DecoderState(recurrent, frames[-1], step + 1)
         return torch.stack(frames, dim=1), state
 

@@ -21,7 +21,15 @@ import numpy as np
 import pretty_midi
 import torch
 
-from ...core.adapter import Adapter, Clip, Composes, PlugsTerms, pop_names, settings_from
+from ...core.adapter import (
+    Adapter,
+    Clip,
+    Composes,
+    Constrains,
+    PlugsTerms,
+    pop_names,
+    settings_from,
+)
 from ...core.objective import NO_TERMS
 from ...core.spec import Spec
 from ...errors import DataError, MuseError
@@ -42,7 +50,7 @@ AUTO_CONDITION_SHARE = (
 
 
 @ADAPTERS.register("midi")
-class PianoRollAdapter(Adapter, Composes, PlugsTerms):
+class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
     """MIDI and scores ⇄ multi-track piano rolls. Before ``fitted`` has seen the data, settings
     left to it ("auto") stand for one track, flat dynamics and no conditions."""
 
@@ -276,6 +284,13 @@ class PianoRollAdapter(Adapter, Composes, PlugsTerms):
         ]
         rest = roll[..., self.shape.planes * self.pitches :]
         return torch.cat([shift_pitches(plane, semitones) for plane in planes] + [rest], dim=-1)
+
+    def cell_rules(self, asked: dict, steps: int, meter: str, cells: int = 0):
+        """The rules of ``constraints.Constraints.parse(**asked)`` for this model's rolls."""
+        from .constraints import Constraints
+
+        constraints = Constraints.parse(**asked)
+        return constraints.rules(self, steps, meter, cells) if constraints else None
 
     def label_for(self, meter: str | None = None, voices: int | None = None) -> int | None:
         """The class index of a piece in ``meter`` for ``voices`` voices (None: the model has no

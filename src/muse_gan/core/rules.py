@@ -1,0 +1,179 @@
+"""Hard limits a sample must keep, honoured while it is drawn: ``CellRules``.
+
+A modality turns what a user asks (a key, voice ranges, chords, a density) into rules over the
+grid view's cells ``(channels, steps, width)``; a family honours them as it draws, by masking
+logits or probabilities before a cell is chosen, never by removing cells afterwards. Three
+kinds of rule, all in the family's own terms:
+
+- ``allowed``: the cells that may sound at all;
+- ``most``: how many cells of a channel may sound at one step (0: any);
+- ``starts``: how many cells of a channel start sounding in each period (a bar) (-1: any).
+
+A cell *starts* where it sounds and did not at the step before. Only the first ``counted``
+columns of the width count for ``most`` and ``starts`` (a piano roll's sounding pitches, not
+its onset or velocity columns).
+
+Frame-by-frame families ask a ``FrameGate`` which cells are open as they add cells to a frame;
+families that score every cell at once (a GAN) decode with ``decode_scores``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+NO_LIMIT = -1
+
+
+class KeepsRules:
+    """A family whose ``sample(..., rules=...)`` keeps ``CellRules`` (for one sample at a time,
+    where it draws frame by frame)."""
+
+
+@dataclass(frozen=True)
+class CellRules:
+    """Limits on a sample ``(channels, steps, width)``: ``allowed`` ``(channels, steps, width)``
+    bool; ``most`` ``(channels,)`` cells sounding at once (0: any); ``starts`` ``(channels,
+    periods)`` cells starting per period of ``period`` steps (``NO_LIMIT``: any)."""
+
+    allowed: torch.Tensor
+    most: torch.Tensor
+    starts: torch.Tensor
+    period: int
+    counted: int
+
+    @property
+    def channels(self) -> int:
+        return self.allowed.shape[0]
+
+    def gate(self, history: torch.Tensor) -> FrameGate:
+        """A gate for drawing the frames after ``history`` ``(steps, channels * width)``, the
+        frames already there (a primer; none for a new piece)."""
+        return FrameGate(self, history)
+
+
+class FrameGate:
+    """Which cells a frame-by-frame sampler may add to the frame it is drawing, given the cells
+    already in it, and whether it may stop; ``advance(frame)`` once the frame is drawn.
+
+    Frames are flat, ``channels * width`` cells, cell = channel * width + column, and are drawn
+    in ascending cell order (as the pitchwise head does). A channel behind its starts for the
+    period (by a whole cell on an even schedule, or with as many starts owed as steps left) is
+    owed one now: the sampler may then not stop, nor pass beyond that channel, until it starts
+    a cell there or has no open one left above the last cell it chose.
+    """
+
+    def __init__(self, rules: CellRules, history: torch.Tensor):
+        self.rules = rules
+        self.width = rules.allowed.shape[-1]
+        self.step = len(history)
+        self.before = self._sounding(history[-1]) if len(history) else None
+        if self.before is None:
+            self.before = torch.zeros(rules.channels, rules.counted, dtype=torch.bool)
+        period_start = self.step - self.step % rules.period
+        self.started = torch.zeros(rules.channels, dtype=torch.long)
+        for step in range(period_start, self.step):
+            previous = self._sounding(history[step - 1]) if step else torch.zeros_like(self.before)
+            self.started += (self._sounding(history[step]) & ~previous).sum(1)
+
+    def _sounding(self, frame: torch.Tensor) -> torch.Tensor:
+        return frame.view(self.rules.channels, self.width)[:, : self.rules.counted] > 0.5
+
+    def open_cells(self, frame: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """The cells ``(channels * width,)`` that may be added to ``frame`` now, and whether the
+        frame may end here."""
+        rules = self.rules
+        sounding = self._sounding(frame)
+        allowed = rules.allowed[:, self.step].clone()
+        allowed[(rules.most > 0) & (sounding.sum(1) >= rules.most)] = False
+        quota = rules.starts[:, self.step // rules.period]
+        starting = (sounding & ~self.before).sum(1)
+        counted = allowed[:, : rules.counted]  # a view: what is closed here is closed in allowed
+        capped = (quota != NO_LIMIT) & (self.started + starting >= quota)
+        counted[capped] &= self.before[capped]  # held notes go on, no new ones
+        starts = torch.zeros_like(allowed)
+        starts[:, : rules.counted] = counted & ~self.before
+        last = int(frame.nonzero().max()) if frame.any() else -1
+        above = (torch.arange(allowed.numel()) > last).view_as(allowed)
+        owing = self._owed(quota) & (starting == 0) & (starts & above).any(1)
+        if not owing.any():
+            return allowed.flatten(), True
+        first = int(owing.nonzero()[0])
+        allowed[first] &= starts[first]  # a new note, not the held one going on
+        allowed[first + 1 :] = False
+        return allowed.flatten(), False
+
+    def _owed(self, quota: torch.Tensor) -> torch.Tensor:
+        """Channels that must start a cell at this step to keep their period's count."""
+        period = self.rules.period
+        position = self.step % period
+        left = period - position
+        behind = self.started + 1 <= quota * (position + 1) / period - 1
+        return (
+            (quota != NO_LIMIT) & (self.started < quota) & ((quota - self.started >= left) | behind)
+        )
+
+    def advance(self, frame: torch.Tensor) -> None:
+        """Take ``frame`` as drawn at this step and move to the next."""
+        sounding = self._sounding(frame)
+        self.started += (sounding & ~self.before).sum(1)
+        self.before = sounding
+        self.step += 1
+        if self.step % self.rules.period == 0:
+            self.started.zero_()
+
+
+def decode_scores(scores: torch.Tensor, rules: CellRules) -> torch.Tensor:
+    """Cells ``(count, channels, steps, width)`` of 0/1 from scores of the same shape, a cell
+    sounding where its score is above 0 (a logit: p > 0.5; a logit plus logistic noise: a
+    Bernoulli draw), within ``rules``: cells not allowed score -inf; at each step only a
+    channel's ``most`` best-scoring cells may sound; where a period's starts are limited, the
+    channel's threshold for that period moves from 0 to the one giving the count nearest the
+    limit (the nearest to 0 among equals)."""
+    scores = scores.masked_fill(~rules.allowed[None], float("-inf"))
+    scores = _best_per_step(scores, rules)
+    rolls = (scores > 0).float()
+    for item in range(len(scores)):
+        for channel in range(rules.channels):
+            if (rules.starts[channel] != NO_LIMIT).any():
+                _meet_starts(scores[item, channel], rolls[item, channel], rules, channel)
+    return rolls
+
+
+def _best_per_step(scores: torch.Tensor, rules: CellRules) -> torch.Tensor:
+    """``scores`` with all but each channel's ``most`` best counted cells per step at -inf."""
+    counted = scores[..., : rules.counted]
+    for channel in (rules.most > 0).nonzero().flatten().tolist():
+        most = min(int(rules.most[channel]), rules.counted)
+        kth = counted[:, channel].topk(most, dim=-1).values[..., -1:]
+        counted[:, channel] = counted[:, channel].masked_fill(
+            counted[:, channel] < kth, float("-inf")
+        )
+    return scores
+
+
+def _meet_starts(scores: torch.Tensor, roll: torch.Tensor, rules: CellRules, channel: int):
+    """``roll`` ``(steps, width)`` rethresholded period by period to meet its starts, in place."""
+    period, counted = rules.period, rules.counted
+    before = torch.zeros(counted, dtype=torch.bool)
+    for index in range(0, scores.shape[0], period):
+        quota = int(rules.starts[channel, index // period])
+        block = scores[index : index + period, :counted]
+        if quota != NO_LIMIT:
+            on = _nearest_count(block, before, quota)
+            roll[index : index + period, :counted] = on.float()
+        before = roll[index + len(block) - 1, :counted] > 0.5
+
+
+def _nearest_count(block: torch.Tensor, before: torch.Tensor, quota: int) -> torch.Tensor:
+    """The cells of ``block`` ``(steps, columns)`` at or above the threshold whose count of
+    starts (after ``before``, the step before the block) is nearest ``quota``."""
+    finite = block[torch.isfinite(block)].unique()
+    thresholds = torch.cat([finite, torch.tensor([float("inf")])])
+    on = block[None] >= thresholds[:, None, None]  # (thresholds, steps, columns)
+    previous = torch.cat([before[None, None].expand(len(on), 1, -1), on[:, :-1]], dim=1)
+    counts = (on & ~previous).sum((1, 2))
+    # the miss, then the distance of the threshold from 0 (the model's own decoding)
+    miss = (counts - quota).abs().double() * 1e6 + thresholds.double().abs().clamp(max=1e5)
+    return on[int(miss.argmin())]

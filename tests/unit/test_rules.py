@@ -1,0 +1,75 @@
+"""Cell rules kept while drawing: a real (untrained) pitchwise head drawing frame by frame
+through a gate, and scores decoded at once, on small made-up grids and many seeds."""
+
+import pytest
+import torch
+
+from muse_gan.core.rules import NO_LIMIT, CellRules, decode_scores
+from muse_gan.models.heads import BernoulliHead, PitchwiseHead
+
+CHANNELS, STEPS, WIDTH, PERIOD = 2, 16, 6, 8
+
+
+def made_up_rules(seed: int) -> CellRules:
+    generator = torch.Generator().manual_seed(seed)
+    allowed = torch.rand(CHANNELS, STEPS, WIDTH, generator=generator) < 0.6
+    return CellRules(
+        allowed=allowed,
+        most=torch.tensor([1, 0]),
+        starts=torch.tensor([[3, 5], [NO_LIMIT, NO_LIMIT]]),
+        period=PERIOD,
+        counted=WIDTH,
+    )
+
+
+def starts_per_period(cells: torch.Tensor) -> torch.Tensor:
+    """``(channels, periods)`` cells starting per period of cells ``(channels, steps, width)``."""
+    before = torch.cat([torch.zeros_like(cells[:, :1]), cells[:, :-1]], dim=1)
+    return (cells & ~before).sum(2).view(CHANNELS, -1, PERIOD).sum(2)
+
+
+def assert_kept(cells: torch.Tensor, rules: CellRules):
+    assert not (cells & ~rules.allowed).any()
+    assert cells[0].sum(1).max() <= 1
+    assert starts_per_period(cells)[0].tolist() == [3, 5]
+
+
+def drawn(head, rules: CellRules, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    gate = rules.gate(torch.zeros(0, CHANNELS * WIDTH))
+    frames = []
+    for _ in range(STEPS):
+        context = torch.randn(1, 8, generator=generator)
+        frame = head.sample_gated(context, 1.0, generator, gate)
+        gate.advance(frame[0])
+        frames.append(frame[0])
+    return torch.stack(frames).view(STEPS, CHANNELS, WIDTH).transpose(0, 1) > 0.5
+
+
+@pytest.mark.parametrize("head_class", [PitchwiseHead, BernoulliHead])
+def test_a_head_drawing_through_a_gate_keeps_every_rule(head_class):
+    torch.manual_seed(0)
+    head = head_class(8, CHANNELS * WIDTH, 16)
+    for seed in range(8):
+        rules = made_up_rules(seed)
+        assert_kept(drawn(head, rules, seed), rules)
+
+
+def test_a_gate_after_a_primer_counts_the_primers_starts_in_its_period():
+    rules = made_up_rules(0)
+    primer = torch.zeros(3, CHANNELS * WIDTH)
+    primer[1, rules.allowed[0, 1].nonzero()[0]] = 1  # one note started in period 0
+    gate = rules.gate(primer)
+    assert gate.step == 3
+    assert gate.started.tolist() == [1, 0]
+
+
+def test_decoded_scores_keep_every_rule_and_otherwise_threshold_at_zero():
+    for seed in range(8):
+        rules = made_up_rules(seed)
+        generator = torch.Generator().manual_seed(seed)
+        scores = torch.randn(1, CHANNELS, STEPS, WIDTH, generator=generator)
+        cells = decode_scores(scores, rules)[0] > 0.5
+        assert_kept(cells, rules)
+        free = cells[1]  # no limits but the allowed cells: the plain threshold
+        assert torch.equal(free, (scores[0, 1] > 0) & rules.allowed[1])
