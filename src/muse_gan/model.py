@@ -107,6 +107,8 @@ class MuseModel:
         shift = self.adapter.into_model_key([given])[0] if given is not None else 0
         if shift:
             given = self.adapter.shifted(given, shift)
+        if isinstance(self.adapter, Constrains) and clip is None and not transpose:
+            transpose = self.adapter.key_shift(asked)  # a one-key model composes in the key asked
         rules = self._rules(asked, bars * bar, meter, shift - transpose)
         generator = torch.Generator().manual_seed(seed)
         labels = None if label is None else torch.tensor([label])

@@ -5,10 +5,17 @@ import pytest
 import torch
 
 import muse_gan
-from muse_gan.modalities.midi.constraints import ConstraintError, Constraints, MeterSteps
-from muse_gan.server.models import library_controls
+from muse_gan.modalities.midi.constraints import (
+    ConstraintError,
+    Constraints,
+    MeterSteps,
+    shift_from_white_keys,
+)
+from muse_gan.server.clips import Limits
+from muse_gan.server.models import controls
 
 D_MINOR = {2, 4, 5, 7, 9, 10, 0, 1}  # natural minor and the leading tone C#
+KEYS = ("C", "A minor", "D minor", "D", "Bb", "E minor")
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +120,16 @@ def test_the_rnn_keeps_them_and_an_unconstrained_piece_is_unchanged():
     assert int((bass & ~before).sum()) == 2
 
 
+def test_a_one_key_model_moves_to_the_key_asked(gan):
+    shifts = {key: shift_from_white_keys(Constraints.parse(key=key).scale) for key in KEYS}
+    assert shifts == {"C": 0, "A minor": 0, "D minor": 5, "D": 2, "Bb": -2, "E minor": -5}
+    piece = gan.compose(bars=2, seed=1, key="D minor")
+    low = gan.adapter.settings.pitch_low
+    assert {(int(pitch) + low) % 12 for pitch in (piece.roll > 0).nonzero()[:, 2]} <= D_MINOR
+
+
 def test_the_server_lists_the_constraints_among_a_models_controls(gan):
-    controls = library_controls(gan)
+    listed = controls(gan, Limits())
     for name in ("key", "scale", "ranges", "density", "chords", "polyphony"):
-        assert controls[name] == {"type": "text", "default": None}
-    assert controls["passing"] == {"type": "boolean", "default": False}
+        assert listed[name] == {"type": "text", "default": None}
+    assert listed["passing"] == {"type": "boolean", "default": False}

@@ -285,6 +285,11 @@ class Constrains(ABC):
         where not given) makes of a piece of ``steps`` steps in ``meter``, moved ``cells``
         along the width; None when nothing is asked. A ``MuseError`` names what cannot be kept."""
 
+    @abstractmethod
+    def key_shift(self, asked: dict) -> int:
+        """For a model trained in one key, the shift (in width cells) that moves what it makes
+        into the key ``asked``; 0 when none is asked, and for other models."""
+
 
 class Tokens(ABC):
     """Items are sequences of tokens of a vocabulary (text)."""

@@ -162,8 +162,38 @@ def _meet_starts(scores: torch.Tensor, roll: torch.Tensor, rules: CellRules, cha
         block = scores[index : index + period, :counted]
         if quota != NO_LIMIT:
             on = _nearest_count(block, before, quota)
+            while _starts(on, before) < quota and _split_longest(on, block):
+                pass
             roll[index : index + period, :counted] = on.float()
         before = roll[index + len(block) - 1, :counted] > 0.5
+
+
+def _starts(on: torch.Tensor, before: torch.Tensor) -> int:
+    previous = torch.cat([before[None], on[:-1]])
+    return int((on & ~previous).sum())
+
+
+def _split_longest(on: torch.Tensor, block: torch.Tensor) -> bool:
+    """One more start in ``on`` ``(steps, columns)``, in place: the longest run of a column
+    held three steps or more loses its lowest-scoring inner cell, leaving two notes with a rest
+    between (a cell held on cannot start again without one). False when no run is that long."""
+    longest = None  # (length, column, first step)
+    for column in on.any(0).nonzero().flatten().tolist():
+        lane = on[:, column].tolist() + [False]
+        first = None
+        for step, sounding in enumerate(lane):
+            if sounding and first is None:
+                first = step
+            elif not sounding and first is not None:
+                if longest is None or step - first > longest[0]:
+                    longest = (step - first, column, first)
+                first = None
+    if longest is None or longest[0] < 3:
+        return False
+    length, column, first = longest
+    inner = block[first + 1 : first + length - 1, column]
+    on[first + 1 + int(inner.argmin()), column] = False
+    return True
 
 
 def _nearest_count(block: torch.Tensor, before: torch.Tensor, quota: int) -> torch.Tensor:

@@ -292,6 +292,13 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         constraints = Constraints.parse(**asked)
         return constraints.rules(self, steps, meter, cells) if constraints else None
 
+    def key_shift(self, asked: dict) -> int:
+        """With ``midi.common_key``, the semitones from C major / A minor to the key asked."""
+        from .constraints import Constraints, shift_from_white_keys
+
+        scale = Constraints.parse(**asked).scale
+        return shift_from_white_keys(scale) if self.settings.common_key and scale else 0
+
     def label_for(self, meter: str | None = None, voices: int | None = None) -> int | None:
         """The class index of a piece in ``meter`` for ``voices`` voices (None: the model has no
         classes); a ``MuseError`` naming the option when the model does not know it."""

@@ -308,6 +308,19 @@ class MeterSteps:
         return torch.arange(steps) % self.bar % self.beat != 0
 
 
+def shift_from_white_keys(scale: frozenset[int]) -> int:
+    """The semitones (-6 to 5) that move C major's pitch classes (A minor's) onto most of
+    ``scale``'s, the smallest such shift on ties: a common-key model composes there."""
+    white = SCALES["major"]
+    return max(
+        range(-6, 6),
+        key=lambda shift: (
+            len({(step + shift) % PITCH_CLASSES for step in white} & scale),
+            -abs(shift),
+        ),
+    )
+
+
 def tracks_named(tracks, name: str) -> int:
     """The index of the track called ``name`` (any case)."""
     return [track.lower() for track in tracks].index(name)
