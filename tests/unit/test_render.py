@@ -323,3 +323,22 @@ def test_a_piece_a_model_made_writes_the_wav_that_render_makes(tmp_path):
     assert (tmp_path / "piece.wav").read_bytes() == wav_bytes(render(piece), SAMPLE_RATE)
     # one 4/4 bar at 100 qpm, plus the release
     assert 2.4 <= len(render(piece)) / SAMPLE_RATE <= 4.0
+
+
+@pytest.mark.parametrize("program", [PIANO, FLUTE])  # a flute breathes: noise of its own per note
+def test_a_note_sounds_the_same_after_shorter_and_longer_notes_of_its_pitch(program):
+    """The built-in synthesizer computes a voice's tone once per pitch and cuts each note's
+    from it: a note among others of its pitch (shorter before it, longer after) sounds as it
+    does alone."""
+    lengths_s, gap_s = (0.2, 0.05, 1.3, 0.6), 2.0
+    piece = pretty_midi.PrettyMIDI()
+    instrument = pretty_midi.Instrument(program)
+    for number, seconds in enumerate(lengths_s):
+        start = number * gap_s
+        instrument.notes.append(pretty_midi.Note(100, 64, start, start + seconds))
+    piece.instruments.append(instrument)
+    together = synthesize(piece)
+    for number, seconds in enumerate(lengths_s):
+        start = round(number * gap_s * SAMPLE_RATE)
+        alone = synthesize(held_note(64, program, seconds, start=number * gap_s))[start:]
+        assert np.array_equal(together[start : start + alone.size], alone)

@@ -197,37 +197,59 @@ def synthesize(piece: pretty_midi.PrettyMIDI, sample_rate: int = SAMPLE_RATE) ->
 
     Honours each note's start and end (seconds), velocity, and its instrument's General MIDI
     ``program`` and ``is_drum``; pitch bends and controllers are ignored. Deterministic: the
-    same piece always gives the same samples.
+    same piece always gives the same samples. Each note is mixed in as it is made, so memory
+    holds the mix and one note, however many notes the piece has.
     """
-    sounds = [
-        (round(note.start * sample_rate), _note_sound(note, instrument, sample_rate))
-        for instrument in piece.instruments
-        for note in instrument.notes
+    notes = [(note, instrument) for instrument in piece.instruments for note in instrument.notes]
+    ends = [
+        round(note.start * sample_rate) + _note_samples(note, instrument, sample_rate)
+        for note, instrument in notes
     ]
-    length = max([round(SILENCE_S * sample_rate)] + [start + sound.size for start, sound in sounds])
-    mix = np.zeros(length)
-    for start, sound in sounds:
+    mix = np.zeros(max([round(SILENCE_S * sample_rate)] + ends))
+    steady = SteadyParts(sample_rate)
+    for note, instrument in notes:
+        start = round(note.start * sample_rate)
+        sound = _note_sound(note, instrument, sample_rate, steady)
         mix[start : start + sound.size] += sound
     return _limit_peak(mix)
 
 
-def _note_sound(note, instrument, sample_rate: int) -> np.ndarray:
-    """One note's samples, from its start; noise is seeded by the note itself, so it repeats."""
+def _note_samples(note, instrument, sample_rate: int) -> int:
+    """How many samples a note sounds for, its release or a drum's ring included."""
+    if instrument.is_drum:
+        return _samples(_drum_sound(note.pitch).length_s, sample_rate)
+    release_s = FAMILY_VOICES[instrument.program // 8].release_s
+    return _samples(max(note.end - note.start, 0.0) + release_s, sample_rate)
+
+
+def _samples(seconds: float, sample_rate: int) -> int:
+    return max(round(seconds * sample_rate), 0)
+
+
+def _note_sound(note, instrument, sample_rate: int, steady: SteadyParts) -> np.ndarray:
+    """One note's samples, from its start."""
     level = NOTE_LEVEL * (note.velocity / 127) ** 2  # about 40 dB from velocity 1 to 127
+    if instrument.is_drum:
+        noise = _note_noise(note, instrument, sample_rate)
+        return level * _drum_hit(_drum_sound(note.pitch), sample_rate, noise)
+    voice = FAMILY_VOICES[instrument.program // 8]
+    noise = _note_noise(note, instrument, sample_rate) if voice.breath else None
+    return level * _pitched_note(note, voice, sample_rate, noise, steady)
+
+
+def _note_noise(note, instrument, sample_rate: int) -> np.random.Generator:
+    """Noise seeded by the note itself, so it repeats."""
     seed = [
         note.pitch,
         max(round(note.start * sample_rate), 0),
         instrument.program,
         int(instrument.is_drum),
     ]
-    rng = np.random.default_rng(seed)
-    if instrument.is_drum:
-        return level * _drum_hit(_drum_sound(note.pitch), sample_rate, rng)
-    return level * _pitched_note(note, FAMILY_VOICES[instrument.program // 8], sample_rate, rng)
+    return np.random.default_rng(seed)
 
 
 def _time_axis(seconds: float, sample_rate: int) -> np.ndarray:
-    return np.arange(max(round(seconds * sample_rate), 0)) / sample_rate
+    return np.arange(_samples(seconds, sample_rate)) / sample_rate
 
 
 def _fade_out(t: np.ndarray, end_s: float, fade_s: float) -> np.ndarray:
@@ -358,16 +380,46 @@ FAMILY_VOICES = (
 )
 
 
-def _pitched_note(note, voice: Voice, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+class SteadyParts:
+    """What every note of one voice and pitch shares, from its start: its time axis, its tone
+    (the harmonics, without breath noise) and its envelope up to the release. Computed once per
+    voice and pitch, as long as the longest such note asks (a longer one computes it again, at
+    least twice as long), and cut to each note's length: a piece's thousands of notes cost a
+    multiply-add per sample each, not one per harmonic. Each sample is computed from its own
+    time alone, so a cut is the very samples the note would have computed itself."""
+
+    def __init__(self, sample_rate: int):
+        self.sample_rate, self.parts = sample_rate, {}
+
+    def __call__(self, voice: Voice, pitch: int, size: int) -> tuple[np.ndarray, ...]:
+        """(time axis in seconds, tone, envelope before the release), ``size`` samples each."""
+        parts = self.parts.get((voice, pitch))
+        if parts is None or parts[0].size < size:
+            longer = max(size, 2 * parts[0].size) if parts else size
+            parts = self.parts[(voice, pitch)] = self._compute(voice, pitch, longer)
+        return tuple(part[:size] for part in parts)
+
+    def _compute(self, voice: Voice, pitch: int, size: int) -> tuple[np.ndarray, ...]:
+        t = np.arange(size) / self.sample_rate
+        frequency = _hz(pitch)
+        tone = _harmonic_sum(
+            _phase(t, frequency, voice),
+            _audible(voice, frequency, self.sample_rate),
+            _brightness(t, voice),
+        )
+        return t, tone, _attack_and_decay(t, voice, pitch)
+
+
+def _pitched_note(
+    note, voice: Voice, sample_rate: int, rng: np.random.Generator | None, steady: SteadyParts
+) -> np.ndarray:
     duration = max(note.end - note.start, 0.0)
-    t = _time_axis(duration + voice.release_s, sample_rate)
-    frequency = _hz(note.pitch)
-    tone = _harmonic_sum(
-        _phase(t, frequency, voice), _audible(voice, frequency, sample_rate), _brightness(t, voice)
-    )
+    size = _samples(duration + voice.release_s, sample_rate)
+    t, tone, shape = steady(voice, note.pitch, size)
     if voice.breath:
-        tone += voice.breath * rng.standard_normal(t.size)
-    return _envelope(t, duration, voice, note.pitch) * tone
+        tone = tone + voice.breath * rng.standard_normal(size)
+    release = _fade_out(t, duration + voice.release_s, voice.release_s)
+    return shape * release * tone
 
 
 def _phase(t: np.ndarray, frequency: float, voice: Voice) -> np.ndarray:
@@ -415,12 +467,13 @@ def _harmonic_sum(phase: np.ndarray, amplitudes: np.ndarray, brightness) -> np.n
     return total
 
 
-def _envelope(t: np.ndarray, duration: float, voice: Voice, pitch: int) -> np.ndarray:
-    """Attack ramp, fall to the sustain level, and a release after the key goes up."""
+def _attack_and_decay(t: np.ndarray, voice: Voice, pitch: int) -> np.ndarray:
+    """Attack ramp and fall to the sustain level; the release after the key goes up is the
+    note's own (``_fade_out``)."""
     decay_s = voice.decay_s * 2 ** ((60 - pitch) / 24)  # high strings ring shorter than low ones
     body = voice.sustain + (1 - voice.sustain) * np.exp(-t / decay_s)
     attack = np.minimum(t / voice.attack_s, 1.0)
-    return attack * body * _fade_out(t, duration + voice.release_s, voice.release_s)
+    return attack * body
 
 
 @dataclass(frozen=True)
