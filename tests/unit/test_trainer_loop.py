@@ -87,7 +87,7 @@ def pictures():
     ]
 
 
-def trainer_for(tmp_path, pictures, objective=None, selection=None, **train):
+def trainer_for(tmp_path, pictures, objective=None, selection=None, quiet=True, **train):
     adapter, pieces = pictures
     settings = {
         "steps": 12,
@@ -113,7 +113,7 @@ def trainer_for(tmp_path, pictures, objective=None, selection=None, **train):
         objective or MeanPicture(),
         ItemSampler(pieces[:64], adapter, seed=0),
         ItemSampler(pieces[64:], adapter, seed=0),
-        quiet=True,
+        quiet=quiet,
         selection=selection,
     )
 
@@ -301,3 +301,11 @@ def test_computing_threads_sets_torchs_threads_for_the_block_only():
     with computing_threads(before + 1):
         assert torch.get_num_threads() == before + 1
     assert torch.get_num_threads() == before
+
+
+def test_the_progress_bar_says_when_it_validates_and_samples(tmp_path, pictures, capsys):
+    """Validation and sampling can take minutes; the bar says so instead of sitting still."""
+    trainer_for(tmp_path, pictures, quiet=False, steps=6).fit()
+    shown = capsys.readouterr().err
+    assert "validating 0/32" in shown and "sampling 64" in shown
+    assert shown.rstrip().splitlines()[-1].lstrip("\r").startswith("training")

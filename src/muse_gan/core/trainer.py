@@ -197,6 +197,7 @@ class Trainer:
         if self.settings.compile:
             _compile(self.objective)  # after the copy: the moving average samples uncompiled
         self.step, self.best_valid, self.quiet = 0, math.inf, quiet or not group.main
+        self.progress = None  # the progress bar, while fit runs
         # steps skipped for a non-finite loss or gradient
         self.skipped, self.skipped_in_a_row = (
             0,
@@ -218,20 +219,21 @@ class Trainer:
             _terminate_as_interrupt(),
         ):
             self.scalars = scalars
-            progress, interrupted = self._progress_bar(), None
+            self.progress, interrupted = self._progress_bar(), None
             try:
                 while self.step < self.settings.steps:
                     batch, labels = self.train_windows.batch(self.settings.batch_size)
                     metrics = self.train_step(*distributed.shard(self.group, batch, labels))
                     self.step += 1
-                    progress.update(1)
-                    progress.set_postfix(loss=f"{metrics['loss']:.3f}", refresh=False)
+                    self.progress.update(1)
+                    self.progress.set_postfix(loss=f"{metrics['loss']:.3f}", refresh=False)
                     self._check_skipped()
                     self._periodic(metrics)
             except KeyboardInterrupt as stop:
                 interrupted = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
             finally:
-                progress.close()
+                self.progress.close()
+                self.progress = None
                 if main:
                     self.save()
                     self._write_loss_curve()
@@ -300,11 +302,13 @@ class Trainer:
         model = self.sampling_model().eval()
         totals, count = {}, 0
         for batch, labels in self.valid_windows.in_order(self.settings.batch_size):
+            self._doing(f"validating {count}/{len(self.valid_windows)}")
             with self._autocast():
                 scalars = model.evaluate(*_to(self.device, batch, labels))
             for name, value in scalars.items():
                 totals[name] = totals.get(name, 0.0) + value * len(batch)
             count += len(batch)
+        self._doing("training")
         return {name: total / count for name, total in totals.items()}
 
     def sampling_model(self):
@@ -400,7 +404,9 @@ class Trainer:
         spec, count = self.adapter.spec, self.adapter.preview_count
         labels = torch.arange(count) * spec.classes // count if spec.classes else None
         steps = self.adapter.preview_steps(self.settings.sample_bars)
+        self._doing(f"sampling {count}")
         samples = self._sampling_model_on_cpu().sample(count, steps, 1.0, generator, labels=labels)
+        self._doing("training")
         for suffix in self.adapter.sample_formats:
             path = self.run_dir / "samples" / f"step_{self.step:06d}{suffix}"
             try:
@@ -524,6 +530,12 @@ class Trainer:
             disable=self.quiet,
             dynamic_ncols=True,
         )
+
+    def _doing(self, what: str) -> None:
+        """Shown at the left of the progress bar while training: validation and sampling can
+        take minutes (a VAE's validation estimates likelihoods), and the bar would sit still."""
+        if self.progress is not None:
+            self.progress.set_description_str(what, refresh=True)
 
     def _write_loss_curve(self) -> None:
         try:
