@@ -119,6 +119,23 @@ def test_gan_controls_pass_through(server, library):
     assert data == expected.file_bytes(".mid")
 
 
+def test_constraints_pass_through_to_every_family(server, library):
+    asked = {"key": "D minor", "ranges": "soprano=62-74", "polyphony": "1", "density": "3"}
+    for name in ("bach-rnn", "bach-gan", "bach-vae"):
+        data = server.post("/compose", {"model": name, "bars": 1, "seed": 2} | asked)[2]
+        assert data == library[name].compose(bars=1, seed=2, **asked).file_bytes(".mid")
+    request = {"bars": 3, "seed": 1, "primer": {"midi": PRIMER}, "chords": "Dm | A7 | Dm"}
+    data = server.post("/continue", request)[2]
+    expected = library["bach-rnn"].compose(
+        bars=3, seed=1, primer=str(DATA / "primer.mid"), chords="Dm | A7 | Dm"
+    )
+    assert data == expected.file_bytes(".mid")
+    assert server.error("/compose", {"key": "H minor"}) == (
+        400,
+        "key H minor: 'H' does not start with a note name (C, F#, Bb)",
+    )
+
+
 def test_continue_a_midi_clip_as_the_library_does(server, library):
     request = {"bars": 4, "seed": 1, "primer": {"midi": PRIMER}}
     status, _, data = server.post("/continue", request)

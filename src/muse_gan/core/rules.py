@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 NO_LIMIT = -1
+TRIED_THRESHOLDS = 32  # per track and bar, when the nearest count misses
 
 
 class KeepsRules:
@@ -161,10 +162,7 @@ def _meet_starts(scores: torch.Tensor, roll: torch.Tensor, rules: CellRules, cha
         quota = int(rules.starts[channel, index // period])
         block = scores[index : index + period, :counted]
         if quota != NO_LIMIT:
-            on = _nearest_count(block, before, quota)
-            while _starts(on, before) < quota and _split_longest(on, block):
-                pass
-            roll[index : index + period, :counted] = on.float()
+            roll[index : index + period, :counted] = _cells_for(block, before, quota).float()
         before = roll[index + len(block) - 1, :counted] > 0.5
 
 
@@ -196,14 +194,31 @@ def _split_longest(on: torch.Tensor, block: torch.Tensor) -> bool:
     return True
 
 
-def _nearest_count(block: torch.Tensor, before: torch.Tensor, quota: int) -> torch.Tensor:
-    """The cells of ``block`` ``(steps, columns)`` at or above the threshold whose count of
-    starts (after ``before``, the step before the block) is nearest ``quota``."""
+def _cells_for(block: torch.Tensor, before: torch.Tensor, quota: int) -> torch.Tensor:
+    """The cells of ``block`` ``(steps, columns)`` that sound, for ``quota`` starts after
+    ``before`` (the step before the block): at or above a threshold, the one whose count comes
+    nearest (the nearest to 0 among equals), held notes split where that leaves too few; the
+    next thresholds are tried while the count is missed."""
+    best, best_miss = None, None
+    for on in _by_nearest_count(block, before, quota)[:TRIED_THRESHOLDS]:
+        while _starts(on, before) < quota and _split_longest(on, block):
+            pass
+        miss = abs(_starts(on, before) - quota)
+        if best is None or miss < best_miss:
+            best, best_miss = on, miss
+        if not miss:
+            break
+    return best
+
+
+def _by_nearest_count(block: torch.Tensor, before: torch.Tensor, quota: int) -> torch.Tensor:
+    """``(thresholds, steps, columns)``: the cells at or above each threshold (every cell's
+    score, and one above all), those whose count of starts is nearest ``quota`` first."""
     finite = block[torch.isfinite(block)].unique()
     thresholds = torch.cat([finite, torch.tensor([float("inf")])])
-    on = block[None] >= thresholds[:, None, None]  # (thresholds, steps, columns)
+    on = block[None] >= thresholds[:, None, None]
     previous = torch.cat([before[None, None].expand(len(on), 1, -1), on[:, :-1]], dim=1)
     counts = (on & ~previous).sum((1, 2))
     # the miss, then the distance of the threshold from 0 (the model's own decoding)
     miss = (counts - quota).abs().double() * 1e6 + thresholds.double().abs().clamp(max=1e5)
-    return on[int(miss.argmin())]
+    return on[miss.argsort()]
