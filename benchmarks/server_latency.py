@@ -1,8 +1,10 @@
 """Latency and load of `muse serve` on this machine, against a warm server.
 
-- cold start: from launching `muse serve` until its first answer to `POST /compose` (4 bars);
+- cold start: from launching `muse serve` until its first answer to `POST /compose` (4 bars),
+  and the CPU time the server used until then;
 - p50/p95 of compose 4 and 16 bars (bach-rnn), continue 8 bars (from data/primer.mid) and
-  render 8 bars, each request with its own seed, one at a time;
+  render 8 bars, each request with its own seed, one at a time, and the server's CPU time per
+  request (near what a request takes with a CPU to itself, whatever else the machine runs);
 - load: CLIENTS clients at once for SECONDS seconds, composing 4 bars on bach-rnn, bach-gan and
   bach-vae in turn, then 8-bar renders now and then: errors counted, the server's resident
   memory after the run against after the warm-up.
@@ -12,7 +14,9 @@ errors, memory within 10%.
 
     python benchmarks/server_latency.py [--runs 20] [--clients 20] [--seconds 60] [--json out.json]
 
-Only this machine's loopback address is used; every loop is bounded in count and time.
+Only this machine's loopback address is used; every loop is bounded in count and time. The
+machine's load average is sampled each second through the run and reported beside the table:
+above the CPU count, other programs shared the CPUs and the latencies are theirs too.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -77,7 +82,8 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def latencies(url: str, runs: int) -> dict[str, list[float]]:
+def latencies(url: str, runs: int, pid: int) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Each case's latencies (seconds), and the server's CPU seconds per request for it."""
     clip = post(url, "/compose", {"bars": 8, "seed": 1, "format": "notes"})
     notes = json.loads(clip)
     eight_bars = {"notes": notes["notes"], "tempo": notes["tempo"]}
@@ -90,11 +96,21 @@ def latencies(url: str, runs: int) -> dict[str, list[float]]:
         ),
         "render 8 bars (WAV)": ("/render", lambda seed: {"clip": eight_bars}),
     }
-    measured = {}
+    measured, cpu = {}, {}
     for name, (path, body) in cases.items():
         timed(url, path, body(10_000))  # warm
+        used = cpu_seconds(pid)
         measured[name] = [timed(url, path, body(seed)) for seed in range(runs)]
-    return measured
+        cpu[name] = (cpu_seconds(pid) - used) / runs
+    return measured, cpu
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used, all its threads and the children it waited for (the
+    FluidSynth that renders): what a request costs, however busy the machine is (its wall time
+    also holds the waits for a CPU that others use)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(map(int, fields[11:15])) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
 
 
 def resident_kib(pid: int) -> int:
@@ -137,6 +153,35 @@ def load(url: str, clients: int, seconds: float) -> dict:
     }
 
 
+class LoadAverage:
+    """The 1-minute load average of this machine, sampled each second while it runs."""
+
+    def __init__(self):
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(1.0):
+            self.samples.append(os.getloadavg()[0])
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self._stop.set()
+        self._thread.join()
+
+    def line(self) -> str:
+        if not self.samples:
+            return f"machine: {os.cpu_count()} CPUs"
+        return (
+            f"machine: {os.cpu_count()} CPUs, load average (1 min) through the run: median "
+            f"{statistics.median(self.samples):.1f}, max {max(self.samples):.1f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
@@ -146,29 +191,34 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     arguments = parser.parse_args()
 
-    colds = []
-    for _ in range(arguments.cold_starts):
-        process, url, cold = start_server()
-        colds.append(cold)
-        process.terminate()
-        process.wait(60)
-    process, url, _ = start_server()
-    try:
-        measured = latencies(url, arguments.runs)
-        warm_rss = resident_kib(process.pid)
-        loaded = load(url, arguments.clients, arguments.seconds)
-        after_rss = resident_kib(process.pid)
-    finally:
-        process.terminate()
-        process.wait(60)
+    with LoadAverage() as machine:
+        colds, cold_cpu = [], []
+        for _ in range(arguments.cold_starts):
+            process, url, cold = start_server()
+            colds.append(cold)
+            cold_cpu.append(cpu_seconds(process.pid))  # all its threads: imports, loads, compose
+            process.terminate()
+            process.wait(60)
+        process, url, _ = start_server()
+        try:
+            measured, cpu = latencies(url, arguments.runs, process.pid)
+            warm_rss = resident_kib(process.pid)
+            loaded = load(url, arguments.clients, arguments.seconds)
+            after_rss = resident_kib(process.pid)
+        finally:
+            process.terminate()
+            process.wait(60)
 
-    print("| measure | p50 | p95 | runs |\n|---|---|---|---|")
+    print("| measure | p50 | p95 | server CPU per request | runs |\n|---|---|---|---|---|")
     for name, values in measured.items():
         p50, p95 = statistics.median(values), percentile(values, 0.95)
-        print(f"| {name} | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | {len(values)} |")
+        print(
+            f"| {name} | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | {cpu[name] * 1000:.0f} ms "
+            f"| {len(values)} |"
+        )
     print(
         f"| cold start to first compose answer | {statistics.median(colds):.2f} s | "
-        f"{max(colds):.2f} s (max) | {len(colds)} |"
+        f"{max(colds):.2f} s (max) | {statistics.median(cold_cpu):.2f} s | {len(colds)} |"
     )
     growth = after_rss / warm_rss - 1
     print(
@@ -178,14 +228,18 @@ def main() -> None:
     )
     if loaded["first_error"]:
         print(f"first error: {loaded['first_error']}")
+    print(machine.line())
     if arguments.json:
         Path(arguments.json).write_text(
             json.dumps(
                 {
                     "latency_s": measured,
+                    "server_cpu_s_per_request": cpu,
                     "cold_start_s": colds,
+                    "cold_start_server_cpu_s": cold_cpu,
                     "load": loaded,
                     "rss_kib": {"warm": warm_rss, "after": after_rss},
+                    "load_average": machine.samples,
                 },
                 indent=2,
             )
