@@ -8,6 +8,7 @@ step lasts 0.125 s and a 4/4 bar (16 steps) lasts 2 s.
 import dataclasses
 import io
 import json
+import warnings
 
 import mido
 import numpy as np
@@ -642,3 +643,17 @@ def test_roll_axes_are_tracks_steps_pitches():
         piece_of([(LOW + 2, 0, STEP)], [(LOW, 0, 1)], [(LOW, 0, 1)], [(LOW, 0, 1)])
     )
     assert np.argwhere(roll[0].numpy()).tolist() == [[0, 2]]  # step 0, pitch index 2
+
+
+def test_a_file_with_its_tempo_on_a_later_track_reads_without_a_warning(tmp_path):
+    """pretty_midi warns about such files (common from DAWs) on stderr, where the commands'
+    one-line errors are."""
+    conductor, notes = mido.MidiTrack(), mido.MidiTrack()
+    notes.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(90)))
+    notes.append(mido.Message("note_on", note=60, velocity=80))
+    notes.append(mido.Message("note_off", note=60, time=480))
+    mido.MidiFile(type=1, tracks=[conductor, notes]).save(tmp_path / "daw.mid")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (piece,) = PianoRollAdapter().read(tmp_path / "daw.mid")
+    assert [note.pitch for note in piece.instruments[0].notes] == [60]

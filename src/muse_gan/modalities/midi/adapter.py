@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -150,7 +151,11 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
                 f"{path}: a type-2 MIDI file (independent patterns, not one piece); save it as type 1"
             )
         try:
-            return [pretty_midi.PrettyMIDI(io.BytesIO(data))]
+            with warnings.catch_warnings():
+                # a tempo or meter on a track after the first (common in files from DAWs):
+                # pretty_midi warns on stderr, among the one-line errors, and reads the first's
+                warnings.filterwarnings("ignore", "Tempo, Key or Time signature change events")
+                return [pretty_midi.PrettyMIDI(io.BytesIO(data))]
         except Exception as error:  # mido and pretty_midi raise many kinds on bad bytes
             raise DataError(f"{path}: not a readable MIDI file ({_reason(error)})") from None
 
