@@ -69,13 +69,12 @@ class FrameGate:
         self.rules = rules
         self.width = rules.allowed.shape[-1]
         self.step = len(history)
-        self.before = self._sounding(history[-1]) if len(history) else None
-        if self.before is None:
-            self.before = torch.zeros(rules.channels, rules.counted, dtype=torch.bool)
+        silence = torch.zeros(rules.channels, rules.counted, dtype=torch.bool)
+        self.before = self._sounding(history[-1]) if len(history) else silence
         period_start = self.step - self.step % rules.period
         self.started = torch.zeros(rules.channels, dtype=torch.long)
         for step in range(period_start, self.step):
-            previous = self._sounding(history[step - 1]) if step else torch.zeros_like(self.before)
+            previous = self._sounding(history[step - 1]) if step else silence
             self.started += (self._sounding(history[step]) & ~previous).sum(1)
 
     def _sounding(self, frame: torch.Tensor) -> torch.Tensor:
@@ -131,7 +130,8 @@ def decode_scores(scores: torch.Tensor, rules: CellRules) -> torch.Tensor:
     Bernoulli draw), within ``rules``: cells not allowed score -inf; at each step only a
     channel's ``most`` best-scoring cells may sound; where a period's starts are limited, the
     channel's threshold for that period moves from 0 to the one giving the count nearest the
-    limit (the nearest to 0 among equals)."""
+    limit (the nearest to 0 among equals), and a held note is split by a one-step rest where too
+    few start (``_cells_for``)."""
     scores = scores.masked_fill(~rules.allowed[None], float("-inf"))
     scores = _best_per_step(scores, rules)
     rolls = (scores > 0).float()
