@@ -23,6 +23,7 @@ from muse_gan.client import (
     continuation_request,
     notes_from_ticks,
 )
+from tests.fuzz_inputs import midi_edge_cases
 from tests.serving import Server
 
 DATA = Path(__file__).parents[2] / "data"
@@ -306,6 +307,19 @@ def test_bodies_that_are_not_json_objects_are_refused(server):
 def test_a_page_elsewhere_renamed_to_this_address_is_refused(server):
     status, _, body = server.request("GET", "/models", headers={"Host": "evil.example:80"})
     assert status == 421 and "Host: evil.example:80" in json.loads(body)["error"]
+
+
+HOSTILE = {name: data for name, data in midi_edge_cases().items() if name != "3000 tracks"}
+
+
+@pytest.mark.parametrize("name", HOSTILE)  # (3000 parts is answered, 200, in seconds)
+def test_a_hostile_clip_is_answered_or_refused_in_one_line(server, name):
+    clip = {"midi": base64.b64encode(HOSTILE[name]).decode()}
+    status, _, body = server.post("/continue", {"bars": 4, "seed": 1, "primer": clip})
+    if status != 200:
+        line = json.loads(body)["error"]
+        assert 400 <= status < 500 and line.startswith("primer.midi: ") and "\n" not in line
+    assert server.request("GET", "/models")[0] == 200
 
 
 def test_the_server_answers_after_refusals(server):
