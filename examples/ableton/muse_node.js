@@ -9,6 +9,7 @@ const URL = process.env.MUSE_URL || "http://127.0.0.1:8765";
 const TOKEN = process.env.MUSE_TOKEN || "";
 let model = null; // null: the server's first model
 let seed = null; // null: a new piece every time
+let key = null; // null: none asked; "D minor" from the message `key D minor` (`key none` clears it)
 
 async function call(path, body) {
   const headers = { "Content-Type": "application/json" };
@@ -31,6 +32,7 @@ async function controlsOf(name) {
 
 maxAPI.addHandler("model", (name) => { model = name === "default" ? null : name; });
 maxAPI.addHandler("seed", (value) => { seed = value < 0 ? null : value; });
+maxAPI.addHandler("key", (...words) => { key = words.length && words[0] !== "none" ? words.join(" ") : null; });
 
 maxAPI.addHandler("continue", async (clipJson, extraBars, tempo, meter) => {
   try {
@@ -39,7 +41,7 @@ maxAPI.addHandler("continue", async (clipJson, extraBars, tempo, meter) => {
     const beatsPerBar = (numerator * 4) / denominator;
     const bars = Math.max(1, Math.ceil(clip.beats / beatsPerBar)) + Number(extraBars);
     const controls = await controlsOf(model);
-    const wanted = { bars, tempo, meter, seed };
+    const wanted = { bars, tempo, meter, key, seed };
     const body = { model, format: "notes", primer: { notes: clip.notes } };
     for (const [name, value] of Object.entries(wanted)) {
       if (value !== null && value !== undefined && name in controls) body[name] = value;

@@ -1,18 +1,25 @@
-"""examples/reaper/muse_continue.py run against a real `muse serve`, inside a stand-in for
-REAPER's API that holds one MIDI item and records what the script does to it."""
+"""The DAW scripts run against a real `muse serve`: examples/reaper/muse_continue.py inside a
+stand-in for REAPER's API that holds one MIDI item and records what the script does to it, and
+the Ableton device's Node for Max half (examples/ableton/muse_node.js) in Node with a stand-in
+for Max's API."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import sys
 import types
 from pathlib import Path
 
 import pytest
 
-from muse_gan.client import Client
+from muse_gan.client import Client, Note
 from tests.serving import Server
 
 SCRIPT = Path(__file__).parents[2] / "examples" / "reaper" / "muse_continue.py"
+NODE_SCRIPT = Path(__file__).parents[2] / "examples" / "ableton" / "muse_node.js"
 PPQ = 960  # REAPER's ticks per quarter note
 SECONDS_PER_QN = 0.5  # the project at 120 quarter notes per minute
 
@@ -156,3 +163,62 @@ def test_the_reaper_script_adds_the_continuation_as_a_new_take(server, monkeypat
         left_out
     )
     assert reaper.console[-1].startswith("muse: new take: 5 bars, seed ")
+
+
+# Max's API as muse_node.js uses it: handlers by message name, and what went out of the outlet
+MAX_API = """
+const handlers = {}, sent = [];
+module.exports = {
+  handlers, sent,
+  addHandler(name, handler) { handlers[name] = handler; },
+  async outlet(...message) { sent.push(message); },
+};
+"""
+# Max's messages to the device, as muse_clip.js and message boxes send them
+MESSAGES = """
+const max = require("max-api");
+require(process.env.SCRIPT);
+(async () => {
+  max.handlers.seed(7);
+  max.handlers.key(...process.env.KEY.split(" "));
+  const clip = {notes: JSON.parse(process.env.NOTES), beats: 4};
+  await max.handlers.continue(JSON.stringify(clip), 2, 90, "4/4");
+  console.log(JSON.stringify(max.sent));
+})();
+"""
+CLIP = [Note(74, 0, 1, 90), Note(77, 1, 2, 90), Note(76, 2, 4, 90)]
+
+
+def ableton_device(tmp_path, url: str, key: str) -> list:
+    """What muse_node.js sends back to Max for one press of Continue on a 1-bar clip."""
+    (tmp_path / "node_modules" / "max-api").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "node_modules" / "max-api" / "index.js").write_text(MAX_API)
+    notes = json.dumps([note.__dict__ for note in CLIP])
+    environment = dict(os.environ, NODE_PATH=str(tmp_path / "node_modules"), MUSE_URL=url)
+    environment |= {"SCRIPT": str(NODE_SCRIPT), "KEY": key, "NOTES": notes}
+    result = subprocess.run(
+        ["node", "-e", MESSAGES], env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None, reason="no Node.js here (Max for Live has its own)"
+)
+def test_the_ableton_device_asks_for_the_continuation_the_client_would(server, tmp_path):
+    [(outlet, answer)] = ableton_device(tmp_path, server.url, "D minor")
+    client = Client(server.url)
+    wanted = {"bars": 3, "tempo": 90, "meter": "4/4", "key": "D minor", "seed": 7}
+    expected = client.continue_clip(CLIP, None, **client.understood(None, wanted)[0])
+    answer = json.loads(answer)
+    assert outlet == "notes" and (answer["bars"], answer["seed"]) == (3, 7)
+    assert answer["notes"] == [note.__dict__ for note in expected.notes]
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None, reason="no Node.js here (Max for Live has its own)"
+)
+def test_the_ableton_device_passes_a_refusal_on_as_one_line(server, tmp_path):
+    [(outlet, line)] = ableton_device(tmp_path, server.url, "H minor")
+    assert outlet == "error" and line.startswith("key H minor: ") and "\n" not in line
