@@ -683,12 +683,13 @@ def train(
 
 def _config(config_file, overrides: list[str], init: str | None, resume: str | None):
     from .assembly import load_config, read_config, resolve_model
-    from .training import saved_config
+    from .training import saved_config, starting_config
 
     if resume:
         return saved_config(Path(resume)).override(overrides)
     if not init:
-        return load_config(config_file, overrides)
+        # no config: the sizes the modality and family train at on a CPU
+        return load_config(config_file, overrides) if config_file else starting_config(overrides)
     base = load_config(config_file) if config_file else read_config(resolve_model(init))
     return base.override(overrides)
 

@@ -19,6 +19,7 @@ from .assembly import (
     build_objective,
     check_config,
     load,
+    load_config,
     meta_objective,
     model_settings,
     read_config,
@@ -32,6 +33,91 @@ from .core.store import load_pieces, say, split
 from .core.trainer import LATEST, Trainer, computing_threads, pick_device, pick_threads, usable_cpus
 from .errors import MuseError
 from .files import locked
+
+# Where `muse train --modality M --model F` starts without a config: the sizes, losses and
+# optimizer settings of the pair's tuned config in configs/ (not what it reads or how: the
+# data, tracks, labels and vocabulary stay the defaults'). Those configs train at 2-12 steps/s
+# on the project's 2-CPU machine; the defaults, sized for the bundled chorale RNN (which keeps
+# them), took 20 s a step for a text VAE and 125 s for a text GAN (docs/benchmarks.md).
+GAN_OPTIMIZER = ("train.lr=0.0002", "train.grad_clip=0.0", 'train.lr_schedule="constant"')
+STARTING_SETTINGS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("midi", "gan"): (  # bach-gan.toml
+        "model.channels=16",
+        'gan.loss="hinge"',
+        "gan.critic_steps=2",
+        "train.batch_size=16",
+        "train.betas=[0.5, 0.9]",
+        "train.ema=0.99",
+        *GAN_OPTIMIZER,
+    ),
+    ("midi", "vae"): (  # bach-vae.toml
+        "midi.window_bars=2",
+        "model.layers=1",
+        "model.dropout=0.1",
+        "vae.beta=0.5",
+        "vae.free_bits=0.25",
+    ),
+    ("image", "rnn"): ("image.size=16", "model.dropout=0.3", "train.batch_size=64"),  # digits-rnn
+    ("image", "gan"): (  # digits-gan.toml
+        "image.size=16",
+        "model.channels=32",
+        'gan.loss="hinge"',
+        "gan.critic_steps=1",
+        "train.batch_size=64",
+        "train.betas=[0.5, 0.999]",
+        *GAN_OPTIMIZER,
+    ),
+    ("image", "vae"): (  # digits-vae.toml
+        "image.size=16",
+        "model.latent=16",
+        "model.channels=32",
+        'vae.architecture="conv"',
+        "train.batch_size=64",
+        "train.lr=0.001",
+    ),
+    ("audio", "rnn"): ("model.hidden=192", "model.dropout=0.1", "train.batch_size=16"),  # notes-rnn
+    ("audio", "gan"): (  # notes-gan.toml
+        "model.channels=16",
+        'gan.loss="hinge"',
+        "gan.critic_steps=1",
+        "train.batch_size=16",
+        "train.betas=[0.5, 0.999]",
+        "train.ema=0.999",
+        *GAN_OPTIMIZER,
+    ),
+    ("audio", "vae"): (  # notes-vae.toml
+        "model.latent=32",
+        "model.channels=16",
+        'vae.architecture="conv"',
+        "vae.beta=4.0",
+        "train.batch_size=16",
+        "train.lr=0.001",
+    ),
+    ("text", "rnn"): ("text.window=128", "model.dropout=0.1"),  # folk-rnn.toml
+    ("text", "gan"): (  # folk-gan.toml
+        "text.window=64",
+        "text.max_vocabulary=96",
+        "model.channels=8",
+        'gan.loss="hinge"',
+        "gan.critic_steps=2",
+    ),
+    ("text", "vae"): (  # folk-vae.toml
+        "text.window=128",
+        "model.layers=1",
+        "model.dropout=0.1",
+        "model.latent=32",
+        "vae.free_bits=0.25",
+    ),
+}
+
+
+def starting_config(overrides: list[str]) -> Config:
+    """The config `muse train` starts from without ``--config``: the defaults, the starting
+    settings (``STARTING_SETTINGS``) of the modality and family ``overrides`` name, then
+    ``overrides``."""
+    named = load_config(None, overrides)
+    starting = STARTING_SETTINGS.get((named.data.modality, named.model.family), ())
+    return load_config(None, [*starting, *overrides])
 
 
 def train(

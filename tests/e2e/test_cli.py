@@ -197,3 +197,15 @@ def test_ctrl_c_before_training_starts_is_one_line(tmp_path, private_cache):
     _, err = process.communicate(timeout=300)
     assert process.returncode == 130
     assert err.strip().splitlines()[-1] == "Error: interrupted" and "Traceback" not in err
+
+
+def test_train_without_a_config_starts_from_the_pairs_tuned_sizes(tmp_path):
+    run = tmp_path / "run"
+    quick = ["data.limit=40", "train.steps=1", "train.sample_every=0", 'train.device="cpu"']
+    result = muse(
+        "train", "--modality", "image", "--model", "gan", "--out", run, *set_options(quick)
+    )
+    assert result.exit_code == 0, result.output
+    resolved = tomllib.loads((run / "config.toml").read_text())
+    assert (resolved["image"]["size"], resolved["gan"]["loss"]) == (16, "hinge")  # digits-gan's
+    assert resolved["model"]["channels"] == 32 and resolved["train"]["steps"] == 1

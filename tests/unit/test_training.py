@@ -2,11 +2,13 @@
 is not there, a selection it cannot make, a model to fine-tune that does not fit. The runs
 themselves are in tests/e2e/test_training.py."""
 
+from pathlib import Path
+
 import pytest
 
 from muse_gan.assembly import load_config, read_config, resolve_model
 from muse_gan.errors import MuseError
-from muse_gan.training import train
+from muse_gan.training import starting_config, train
 
 from ..conftest import TINY
 
@@ -56,3 +58,41 @@ def test_the_piano_roll_terms_of_a_gan_to_fine_tune_are_its_midi_settings(tmp_pa
 def test_fine_tuning_from_a_model_of_another_modality_is_one_clear_error(tmp_path):
     with pytest.raises(MuseError, match="^--init digits-gan: a model of image data, not midi$"):
         train(tiny(), tmp_path / "tuned", init="digits-gan", quiet=True)
+
+
+def pair(modality, family, *overrides):
+    return [f'data.modality="{modality}"', f'model.family="{family}"', *overrides]
+
+
+@pytest.mark.parametrize("modality", ["midi", "image", "audio", "text"])
+@pytest.mark.parametrize("family", ["rnn", "gan", "vae"])
+def test_every_pair_starts_from_settings_sized_for_a_cpu_and_reads_its_data_as_the_defaults(
+    modality, family
+):
+    """The defaults' sizes (the bundled chorale RNN's) took up to 125 s a step on the project's
+    CPU for other pairs; each starts from its tuned config's sizes (docs/benchmarks.md has the
+    steps/s), reading its data as the defaults do."""
+    started = starting_config(pair(modality, family))
+    defaults = load_config(None, pair(modality, family))
+    assert (started == defaults) == ((modality, family) == ("midi", "rnn"))
+    assert started.data == defaults.data
+    if modality != "image":  # the pictures' size is the one reading setting that is a size
+        for key, value in vars(started.section(modality)).items():
+            if key not in ("window_bars", "window", "max_vocabulary"):
+                assert getattr(defaults.section(modality), key) == value, key
+
+
+def test_the_users_settings_win_over_the_starting_ones():
+    started = starting_config(pair("text", "gan", "text.window=32", "gan.critic_steps=3"))
+    assert (started.text.window, started.gan.critic_steps, started.model.channels) == (32, 3, 8)
+
+
+def test_a_text_gan_starts_from_configs_folk_gan():
+    tuned = load_config(Path(__file__).parents[2] / "configs" / "folk-gan.toml")
+    started = starting_config(pair("text", "gan"))
+    assert (started.text.window, started.text.max_vocabulary) == (64, 96)
+    assert (started.model.channels, started.gan.loss, started.gan.critic_steps) == (
+        tuned.model.channels,
+        tuned.gan.loss,
+        tuned.gan.critic_steps,
+    )
