@@ -8,6 +8,7 @@ from muse_gan.core.rules import NO_LIMIT, CellRules, decode_scores
 from muse_gan.models.heads import BernoulliHead, PitchwiseHead
 
 CHANNELS, STEPS, WIDTH, PERIOD = 2, 16, 6, 8
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny ops: threads only wait on each other
 
 
 def made_up_rules(seed: int) -> CellRules:
@@ -50,7 +51,9 @@ def drawn(head, rules: CellRules, seed: int) -> torch.Tensor:
 def test_a_head_drawing_through_a_gate_keeps_every_rule(head_class):
     torch.manual_seed(0)
     head = head_class(8, CHANNELS * WIDTH, 16)
-    for seed in range(8):
+    if head_class is PitchwiseHead:  # a trained head stops after a few notes, not after twelve
+        head.out[-1].bias.data[head.stop] = 3.0
+    for seed in range(4):
         rules = made_up_rules(seed)
         assert_kept(drawn(head, rules, seed), rules)
 

@@ -64,14 +64,21 @@ class BernoulliHead(nn.Module):
         self, context: torch.Tensor, temperature: float, generator: torch.Generator, gate
     ) -> torch.Tensor:
         """``sample`` for a batch of one within a ``core.rules.FrameGate``: cells are drawn in
-        ascending order, each only while the gate leaves it open (and drawn on while it owes one)."""
+        ascending order, each only while the gate leaves it open; while the gate owes a note,
+        the next one is drawn among the open cells in proportion to their probabilities."""
         probabilities = torch.sigmoid(self.out(context).float() / temperature)[0]
         draws = torch.rand(probabilities.shape, generator=generator)
         frame = torch.zeros(1, len(probabilities))
-        for cell in range(len(probabilities)):
+        cell = 0
+        while cell < len(probabilities):
             cells, may_stop = gate.open_cells(frame[0])
-            if cells[cell] and (draws[cell] < probabilities[cell] or not may_stop):
+            owed = (probabilities * cells)[cell:]
+            if not may_stop and owed.sum() > 0:
+                cell += int(torch.multinomial(owed, 1, generator=generator))
                 frame[0, cell] = 1
+            elif cells[cell] and draws[cell] < probabilities[cell]:
+                frame[0, cell] = 1
+            cell += 1
         return frame
 
 
