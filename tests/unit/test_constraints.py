@@ -120,6 +120,24 @@ def test_the_rnn_keeps_them_and_an_unconstrained_piece_is_unchanged():
     assert int((bass & ~before).sum()) == 2
 
 
+def test_passing_notes_sound_only_between_beats(gan):
+    low, beat = gan.adapter.settings.pitch_low, gan.adapter.settings.steps_per_beat
+    chromatic = set()
+    for seed in range(3):
+        piece = gan.compose(bars=2, seed=seed, scale="C pentatonic", passing=True)
+        for _track, step, pitch in (piece.roll > 0).nonzero().tolist():
+            if (pitch + low) % 12 not in {0, 2, 4, 7, 9}:
+                chromatic.add(step % beat)
+    assert chromatic and 0 not in chromatic
+
+
+def test_density_levels_are_notes_per_beat(gan):
+    for level, per_bar in (("low", [2, 1, 2, 1]), ("medium", [3, 3, 4, 3]), ("high", [6, 7, 6, 7])):
+        rules = Constraints.parse(density=f"bass={level}").rules(gan.adapter, 64, "4/4")
+        assert rules.starts[3].tolist() == per_bar
+        assert rules.starts[0].tolist() == [-1] * 4
+
+
 def test_a_one_key_model_moves_to_the_key_asked(gan):
     shifts = {key: shift_from_white_keys(Constraints.parse(key=key).scale) for key in KEYS}
     assert shifts == {"C": 0, "A minor": 0, "D minor": 5, "D": 2, "Bb": -2, "E minor": -5}
