@@ -3,9 +3,11 @@ music21) happen inside commands so ``muse --help`` stays instant."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -31,6 +33,60 @@ class MuseGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Error: interrupted", err=True)
             ctx.exit(130)
+
+
+# The hard constraints (docs/constraints.md) that compose, infill and harmonize take.
+CONSTRAINT_OPTIONS = [
+    click.option("--key", default=None, help='Only the notes of this key, e.g. "D minor", "Bb".'),
+    click.option(
+        "--scale",
+        default=None,
+        help='Only these pitch classes: "D dorian", "C pentatonic", "C D E G A".',
+    ),
+    click.option(
+        "--passing", is_flag=True, help="With --key/--scale: chromatic passing notes between beats."
+    ),
+    click.option(
+        "--range",
+        "ranges",
+        multiple=True,
+        help="A track's lowest and highest pitch, e.g. soprano=60-81 or bass=C2-D4 (repeatable).",
+    ),
+    click.option(
+        "--density",
+        default=None,
+        help='Notes per bar: "4" (every track), "soprano=6,2", or low/medium/high.',
+    ),
+    click.option(
+        "--chords",
+        default=None,
+        help='Chords per bar, e.g. "Dm | G7 | C | C": chord tones on strong beats, the bass on the root.',
+    ),
+    click.option(
+        "--polyphony", default=None, help='Most notes a track sounds at once: "1" or "alto=2,1".'
+    ),
+]
+
+
+def _constraint_options(command):
+    """``CONSTRAINT_OPTIONS`` on ``command``, which gets them as one dict, ``asked``."""
+
+    @functools.wraps(command)
+    def with_asked(*args, key, scale, passing, ranges, density, chords, polyphony, **kwargs):
+        asked = {
+            "key": key,
+            "scale": scale,
+            "passing": passing,
+            "ranges": ",".join(ranges) or None,
+            "density": density,
+            "chords": chords,
+            "polyphony": polyphony,
+        }
+        return command(*args, asked=asked, **kwargs)
+
+    for option in reversed(CONSTRAINT_OPTIONS):
+        with_asked = option(with_asked)
+    return with_asked
 
 
 @click.group(cls=MuseGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -110,34 +166,7 @@ def main():
     show_default=True,
     help="Semitones to move the pieces up (down if negative), -24 to 24: another key for a one-key model.",
 )
-@click.option("--key", default=None, help='Only the notes of this key, e.g. "D minor", "Bb".')
-@click.option(
-    "--scale",
-    default=None,
-    help='Only these pitch classes: "D dorian", "C pentatonic", "C D E G A".',
-)
-@click.option(
-    "--passing", is_flag=True, help="With --key/--scale: chromatic passing notes between beats."
-)
-@click.option(
-    "--range",
-    "ranges",
-    multiple=True,
-    help="A track's lowest and highest pitch, e.g. soprano=60-81 or bass=C2-D4 (repeatable).",
-)
-@click.option(
-    "--density",
-    default=None,
-    help='Notes per bar: "4" (every track), "soprano=6,2", or low/medium/high.',
-)
-@click.option(
-    "--chords",
-    default=None,
-    help='Chords per bar, e.g. "Dm | G7 | C | C": chord tones on strong beats, the bass on the root.',
-)
-@click.option(
-    "--polyphony", default=None, help='Most notes a track sounds at once: "1" or "alto=2,1".'
-)
+@_constraint_options
 @click.option(
     "-o",
     "--output",
@@ -158,27 +187,11 @@ def compose(
     variations,
     decode,
     transpose,
-    key,
-    scale,
-    passing,
-    ranges,
-    density,
-    chords,
-    polyphony,
+    asked,
     output,
 ):
     """Compose new pieces with a trained model."""
     from .options import check_meter, check_options
-
-    asked = {
-        "key": key,
-        "scale": scale,
-        "passing": passing,
-        "ranges": ",".join(ranges) or None,
-        "density": density,
-        "chords": chords,
-        "polyphony": polyphony,
-    }
 
     check_options(
         bars=bars,
@@ -387,6 +400,103 @@ def interpolate(start, end, model, steps, seed, temperature, tempo, output):
         _write(_file_bytes(piece, target.suffix if target else ".mid"), target)
 
 
+def _fill_options(command):
+    """The options ``muse infill`` and ``muse harmonize`` share."""
+    for option in reversed(
+        [
+            click.option(
+                "--model",
+                "-m",
+                default="bach-coconet",
+                show_default=True,
+                help="A model that fills masks (Coconet): bundled name, run folder or checkpoint.",
+            ),
+            click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True),
+            click.option(
+                "--temperature",
+                type=float,
+                default=1.0,
+                show_default=True,
+                help="Below 1: safer; above 1: wilder.",
+            ),
+            click.option(
+                "--tempo",
+                type=float,
+                default=None,
+                help="Quarter notes per minute (default: the file's).",
+            ),
+            click.option(
+                "-o",
+                "--output",
+                default="-",
+                show_default=True,
+                help="Output .mid, .png or .wav (format from the suffix), or - for MIDI on stdout.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@main.command()
+@click.argument("clip")
+@click.option("--bars", required=True, help="The bars to compose anew, counted from 1: 5-8, or 5.")
+@click.option(
+    "--tracks",
+    default=None,
+    help="Only these tracks, by name: alto,tenor (default: every track).",
+)
+@_constraint_options
+@_fill_options
+def infill(clip, bars, tracks, model, seed, temperature, tempo, output, asked):
+    """Compose BARS of CLIP anew, given what comes before and after; every other note stays."""
+    from .modalities.midi.selection import parse_bars
+    from .options import check_options
+
+    with _bad_input():
+        check_options(temperature=temperature, tempo=tempo)
+        selected = parse_bars(bars)
+        _check_constraints(asked)
+        (target,) = _output_targets(output, 1)
+        from .api import load
+
+        piece = load(model).infill(clip, selected, tracks, seed, temperature, tempo, **asked)
+    _write(_file_bytes(piece, target.suffix if target else ".mid"), target)
+
+
+@main.command()
+@click.argument("melody")
+@_constraint_options
+@_fill_options
+def harmonize(melody, model, seed, temperature, tempo, output, asked):
+    """Write the other voices under MELODY (its top line), in its key and meter."""
+    from .options import check_options
+
+    with _bad_input():
+        check_options(temperature=temperature, tempo=tempo)
+        _check_constraints(asked)
+        (target,) = _output_targets(output, 1)
+        from .api import load
+
+        piece = load(model).harmonize(melody, seed, temperature, tempo, **asked)
+    if piece.chords_dropped:
+        click.echo(f"{melody}: it has chords; harmonized its top line", err=True)
+    _write(_file_bytes(piece, target.suffix if target else ".mid"), target)
+
+
+@contextmanager
+def _bad_input():
+    """A ``MuseError`` raised inside as one line and exit status 2, before anything is written."""
+    from .errors import MuseError
+
+    try:
+        yield
+    except MuseError as error:
+        failure = click.ClickException(str(error))
+        failure.exit_code = 2
+        raise failure from None
+
+
 @main.command()
 @click.option(
     "--model",
@@ -587,7 +697,7 @@ def _say_seed(given: int | None, chosen: int) -> None:
     "--model",
     "family",
     default=None,
-    help="Model family: rnn, gan or vae (default: the config's, else rnn).",
+    help="Model family: rnn, gan, vae or coconet (default: the config's, else rnn).",
 )
 @click.option(
     "--data",

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from .core.adapter import Animates, Composes, Constrains, Tokens
-from .core.objective import DecodesProbabilities, Interpolates, WalksLatent
+from .core.objective import DecodesProbabilities, FillsMasks, Interpolates, WalksLatent
 from .core.rules import KeepsRules
 from .errors import DataError, MuseError
 from .files import write_atomically
@@ -213,6 +213,137 @@ class MuseModel:
             torch.cat([piece.roll for piece in pieces], dim=1), pieces[0].tempo
         )
 
+    def infill(
+        self,
+        clip,
+        bars: tuple[int, int],
+        tracks=None,
+        seed: int = 0,
+        temperature: float = 1.0,
+        tempo: float | None = None,
+        **constraints,
+    ):
+        """``clip`` (a path or a PrettyMIDI) as a ``Piece`` with ``bars`` (first, last, counted
+        from 1) of ``tracks`` (names; default: all) composed anew, given everything before and
+        after them; every other note stays as the model read it. Models that fill masks do it
+        (Coconet); others refuse, naming one that can. ``constraints`` are ``compose``'s hard
+        constraints (``key="D minor"``, ``ranges``, ``chords``, ...), kept by the new notes.
+
+            >>> coconet = muse_gan.load("bach-coconet")
+            >>> coconet.infill("chorale.mid", bars=(5, 8), tracks=["alto", "tenor"]).write("new.mid")
+        """
+        from .modalities.midi.selection import selection
+
+        check_options(temperature=temperature, tempo=tempo)
+        self._check_fills("infill")
+        self.check_composes()
+        read = self.adapter.read_clip(clip, "CLIP")
+        self._check_meter(read.meter, "CLIP", clip)
+        clip = read
+        mask = selection(self.adapter, clip.tensor, bars, tracks)
+        filled = self._filled(clip.tensor, mask, seed, temperature, constraints)
+        return self.adapter.piece(filled, tempo or clip.tempo, clip.meter)
+
+    def harmonize(
+        self,
+        melody,
+        seed: int = 0,
+        temperature: float = 1.0,
+        tempo: float | None = None,
+        **constraints,
+    ):
+        """The other voices under ``melody`` (a path or a PrettyMIDI; its top line, where it has
+        chords), in its key and meter, as a ``Piece`` whose first track is the melody untouched.
+        ``chords_dropped`` on the piece says whether the melody had chords. Models that fill
+        masks (Coconet) and GANs that accompany their first track (bach-gan) harmonize;
+        ``constraints`` as for ``infill`` (Coconet models).
+
+            >>> muse_gan.load("bach-coconet").harmonize("tune.mid", seed=3).write("chorale.mid")
+        """
+        from .modalities.midi.selection import melody_of
+
+        check_options(temperature=temperature, tempo=tempo)
+        self.check_composes()
+        try:
+            piece = melody if not isinstance(melody, (str, Path)) else self.adapter.read(melody)[0]
+            line = melody_of(self.adapter, piece)
+        except DataError as error:
+            reason = str(error).removeprefix(f"{melody}: ")
+            raise MuseError(f"MELODY {_named(melody)}: {reason}") from None
+        self._check_meter(line.meter, "MELODY", melody)
+        roll = torch.zeros(self.adapter.tracks, *line.roll.shape, dtype=torch.uint8)
+        roll[0] = line.roll
+        if isinstance(self.objective, FillsMasks):
+            mask = torch.zeros(roll.shape[:2], dtype=torch.bool)
+            mask[1:] = True
+            made = self._filled(roll, mask, seed, temperature, constraints)
+        else:
+            self._no_constraints(constraints)
+            made = self._accompanied(roll, seed, temperature)
+        harmony = self.adapter.piece(made, tempo or line.tempo, line.meter)
+        harmony.chords_dropped = line.chords
+        return harmony
+
+    def _check_fills(self, command: str) -> None:
+        if not isinstance(self.objective, FillsMasks):
+            raise MuseError(
+                f"{self.path}: {self.objective.a_family} model cannot {command} inside a piece "
+                f'(use --model bach-coconet, or a model trained with model.family = "coconet")'
+            )
+
+    def _check_meter(self, meter: str | None, option: str, given) -> None:
+        """A clip in a meter this model does not compose in, refused."""
+        if meter and meter != self.adapter.meter:
+            raise MuseError(
+                f"{option} {_named(given)}: it is in {meter}; this model knows "
+                f"{self.adapter.meter} only"
+            )
+
+    def _filled(self, roll, mask, seed: int, temperature: float, constraints: dict):
+        """``roll`` with the cells of ``mask`` ``(tracks, steps)`` drawn anew, in the model's key
+        and back, within ``constraints``; every other cell exactly as given."""
+        shift = self.adapter.into_model_key([roll])[0]
+        given = self.adapter.shifted(roll.float(), shift)
+        rules = self._rules(self._asked(constraints), roll.shape[1], self.adapter.meter, shift)
+        generator = torch.Generator().manual_seed(seed)
+        with _single_thread():
+            filled = self.objective.fill(given[None], mask[None], temperature, generator, **rules)
+        filled = filled[0]
+        filled = self.adapter.shifted(filled, -shift).to(torch.uint8)
+        return torch.where(mask[..., None], filled, roll.to(torch.uint8))
+
+    @staticmethod
+    def _asked(constraints: dict) -> dict:
+        """``constraints`` as ``compose`` names them, every one present; a ``MuseError`` for
+        another name."""
+        known = {"key": None, "scale": None, "passing": False, "ranges": None}
+        known |= {"density": None, "chords": None, "polyphony": None}
+        unknown = sorted(set(constraints) - set(known))
+        if unknown:
+            raise MuseError(f"{unknown[0]}: not a constraint (known: {', '.join(known)})")
+        return known | constraints
+
+    def _no_constraints(self, constraints: dict) -> None:
+        asked = [name for name, value in self._asked(constraints).items() if value]
+        if asked:
+            raise MuseError(
+                f"--{asked[0]}: {self.objective.a_family} model harmonizes without constraints "
+                f"(use --model bach-coconet)"
+            )
+
+    def _accompanied(self, roll: torch.Tensor, seed: int, temperature: float):
+        """A GAN's accompaniment of ``roll``'s first track (its condition track)."""
+        if getattr(self.objective, "condition_track", -1) != 0:
+            self._check_fills("harmonize")
+        shift = self.adapter.into_model_key([roll])[0]
+        given = self.adapter.shifted(roll.float(), shift)
+        generator = torch.Generator().manual_seed(seed)
+        with _single_thread():
+            made = self.objective.sample(1, roll.shape[1], temperature, generator, given)[0]
+        made = self.adapter.shifted(made, -shift).to(torch.uint8)
+        made[0] = roll[0]
+        return made
+
     def _primer(self, primer):
         """The primer as a ``Clip`` (None without one)."""
         return None if primer is None else self.adapter.read_clip(primer, "--primer")
@@ -365,6 +496,11 @@ class MuseModel:
             yield
         finally:
             head.top_k, head.top_p = saved
+
+
+def _named(clip) -> str:
+    """A clip as messages name it: its path, or "clip" for one given as a PrettyMIDI."""
+    return str(clip) if isinstance(clip, (str, Path)) else "clip"
 
 
 class _Decoded(Sequence):

@@ -78,7 +78,7 @@ def test_the_package_registries_hold_their_built_ins():
         AudioAdapter,
         TextAdapter,
     )
-    assert OBJECTIVES.names() == ["gan", "rnn", "vae"]
+    assert OBJECTIVES.names() == ["coconet", "gan", "rnn", "vae"]
     # each modality and family registers its own config section when its package is imported
     assert set(SECTIONS.names()) == {"midi", "image", "audio", "text", "gan", "vae"}
     assert {"bernoulli", "pitchwise"} <= set(HEADS.names())

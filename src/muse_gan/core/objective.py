@@ -163,3 +163,21 @@ class DecodesProbabilities(ABC):
             yield
         finally:
             self.decode = saved
+
+
+class FillsMasks(ABC):
+    """Any cells of a piece can be drawn anew given all the others (infill, harmonization)."""
+
+    @abstractmethod
+    def fill(
+        self,
+        rolls: torch.Tensor,
+        mask: torch.Tensor,
+        temperature: float,
+        generator: torch.Generator,
+        rules=None,
+    ) -> torch.Tensor:
+        """``rolls`` ``(batch, channels, steps, width)`` with the cells of each channel and step
+        that ``mask`` ``(batch, channels, steps)`` marks drawn anew, given everything else, and
+        within ``rules`` (a ``core.rules.CellRules``) when given; every other cell comes back
+        exactly as it was."""

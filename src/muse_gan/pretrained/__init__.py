@@ -12,6 +12,7 @@ DESCRIPTIONS = {
     "bach-rnn": "four-voice Bach chorales (SATB, 4/4, 16th-note steps); LSTM with a pitchwise head",
     "bach-gan": "the same chorales in C major / A minor as 4-bar segments; MuseGAN-style, harmonizes a soprano (--primer)",
     "bach-vae": "the same chorales as 2-bar segments; MusicVAE-style, for `muse interpolate`",
+    "bach-coconet": "the same chorales; Coconet-style masked model, fills any bars and voices (`muse infill`, `muse harmonize`)",
     "digits-gan": "scikit-learn's handwritten digits, 16 x 16; class-conditional GAN (`muse sample --label 7`)",
     "notes-gan": "one-second notes of 8 GM instruments as log-mel spectrograms; pitch-conditioned GAN (`--pitch 60`)",
     "folk-rnn": "music21's ~11,600 folk tunes as ABC tokens; LSTM (`muse sample -o tune.abc`, or -o tune.mid)",

@@ -1,0 +1,226 @@
+"""An orderless masked model of piano rolls, in the manner of Coconet (Huang et al. 2017).
+
+Every track sounds one choice at each step: one of its pitches (the highest, where a roll holds
+more) or silence. Training masks a random share of the (track, step) choices of each window
+and learns to fill them given the rest, so one network serves any order and any gap: a
+continuation, bars in the middle of a piece, a whole voice under a melody. Pieces are drawn by
+blocked Gibbs sampling with an annealed mask (Yao et al. 2014): at first nearly every cell to
+fill is drawn at once, then ever smaller blocks are drawn again given the others.
+
+Units: losses are nats per frame (one step of all tracks): the mean over masked choices times
+the number of tracks.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..core.objective import NO_TERMS, FillsMasks, Likelihood, Objective, Phase
+from ..core.rules import NO_LIMIT, KeepsRules
+from ..errors import ConfigError
+from ..models.masked import MaskedRollNet
+from .registry import OBJECTIVES
+
+# The annealed block share of Yao et al., as Coconet uses it: from nearly all of the cells to
+# fill down to 5% over the first 3/4 of the steps, then 5%.
+FIRST_SHARE, LAST_SHARE, ANNEALED_PART = 0.999, 0.05, 0.75
+# Gibbs steps per fill: one per choice to fill (Coconet's count), at most this many, so that
+# a long piece costs a bounded number of passes
+MOST_GIBBS_STEPS = 128
+VALIDATION_SEED = 0  # the same masks at every validation, so its losses compare
+
+
+@OBJECTIVES.register("coconet")
+class MaskedObjective(Objective, FillsMasks, Likelihood, KeepsRules):
+    family = "coconet"
+
+    def __init__(self, spec, full_config, terms=NO_TERMS):
+        super().__init__()
+        if spec.data_kind != "binary" or not spec.channel_tracks:
+            raise ConfigError(
+                f"model.family: 'coconet' fills piano rolls (a note or silence per track and "
+                f"step); this data is {spec.data_kind} (use rnn, gan or vae)"
+            )
+        config = full_config.model
+        self.spec, self.silent = spec, spec.width
+        self.network = MaskedRollNet(
+            spec.channels,
+            spec.width + 1,
+            config.layers,
+            config.channels,
+            spec.longest_period,
+            config.dropout,
+        )
+
+    @property
+    def a_family(self) -> str:
+        return "a Coconet"
+
+    def parameter_groups(self):
+        return {"model": list(self.parameters())}
+
+    def phases(self, batch, labels=None):
+        return [Phase("model", lambda: self._loss(batch))]
+
+    def _loss(self, batch):
+        choices = self.choices_of(batch)
+        nll = self.masked_nll(choices, random_masks(choices.shape, choices.device))
+        return nll, {"loss": nll.item()}
+
+    @torch.no_grad()
+    def evaluate(self, batch, labels=None):
+        choices = self.choices_of(batch)
+        generator = torch.Generator().manual_seed(VALIDATION_SEED)
+        mask = random_masks(choices.shape, "cpu", generator).to(choices.device)
+        return {"loss": self.masked_nll(choices, mask).item()}
+
+    def masked_nll(self, choices: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Nats per frame of the masked choices given the others: their mean times the tracks."""
+        logits = self.network(self.one_hot(choices, mask), mask)
+        nll = F.cross_entropy(logits.float().flatten(0, 2), choices.flatten(), reduction="none")
+        masked = mask.flatten().float()
+        return (nll * masked).sum() / masked.sum().clamp(min=1) * self.spec.channels
+
+    # rolls ⇄ choices
+
+    def choices_of(self, rolls: torch.Tensor) -> torch.Tensor:
+        """Each track's choice at each step ``(batch, tracks, steps)``: its highest sounding cell
+        of ``rolls`` ``(batch, tracks, steps, width)``, else ``silent``."""
+        sounding = rolls > 0.5
+        highest = self.silent - 1 - sounding.flip(-1).int().argmax(-1)
+        return torch.where(sounding.any(-1), highest, self.silent)
+
+    def one_hot(self, choices: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The known choices one-hot ``(batch, tracks, steps, width + 1)``, zero where masked."""
+        known = F.one_hot(choices, self.silent + 1).float()
+        return known * (~mask)[..., None]
+
+    def roll_of(self, choices: torch.Tensor) -> torch.Tensor:
+        """Choices back as roll cells ``(batch, tracks, steps, width)``."""
+        return F.one_hot(choices, self.silent + 1)[..., : self.silent].float()
+
+    # drawing
+
+    @torch.no_grad()
+    def sample(self, count, steps, temperature, generator, primer=None, labels=None, rules=None):
+        """``count`` pieces of ``steps`` steps: everything after ``primer`` filled, within
+        ``rules`` (a ``core.rules.CellRules``) when given."""
+        rolls = torch.zeros(count, self.spec.channels, steps, self.spec.width)
+        mask = torch.ones(count, self.spec.channels, steps, dtype=torch.bool)
+        if primer is not None:
+            primed = min(primer.shape[1], steps)
+            rolls[:, :, :primed] = primer[:, :primed]
+            mask[:, :, :primed] = False
+        return self.fill(rolls, mask, temperature, generator, rules)
+
+    @torch.no_grad()
+    def fill(self, rolls, mask, temperature, generator, rules=None):
+        """See ``FillsMasks.fill``; ``rules`` (a ``core.rules.CellRules`` over the whole roll)
+        are kept by the drawn notes: the logits of cells they close are masked before each
+        draw (silence is always open)."""
+        choices, mask, allowed = self.choices_of(rolls), mask.bool(), allowed_cells(rules)
+        start, end = _extent(mask)
+        if start is None:
+            return rolls.clone()
+        # a step's logits depend on `reach` steps on either side: the rest need not be computed
+        first, last = (
+            max(0, start - self.network.reach),
+            min(rolls.shape[2], end + self.network.reach),
+        )
+        closed = None if allowed is None else _closed(allowed[:, :, first:last])
+        window = self._gibbs(
+            choices[:, :, first:last], mask[:, :, first:last], first, temperature, generator, closed
+        )
+        drawn = self.roll_of(window).to(rolls.dtype)
+        filled = rolls.clone()
+        inside = filled[:, :, first:last]
+        inside[mask[:, :, first:last]] = drawn[mask[:, :, first:last]]
+        return filled
+
+    def _gibbs(self, choices, mask, first_step, temperature, generator, closed=None):
+        """Blocked Gibbs sampling of the ``mask``ed choices, the block share annealed; never a
+        ``closed`` choice ``(batch, tracks, steps, choices)``."""
+        count = int(mask.sum(dim=(1, 2)).max())
+        steps = min(count, MOST_GIBBS_STEPS)
+        for number in range(steps):
+            share = block_share(number, steps)
+            block = mask & (torch.rand(mask.shape, generator=generator) < share)
+            if number == 0:
+                block = mask  # nothing to fill is known yet: all of it is drawn at once
+            logits = self.network(self.one_hot(choices, block), block, first_step).float()
+            if closed is not None:
+                logits = logits.masked_fill(closed, float("-inf"))
+            drawn = _draw(logits / temperature, generator)
+            choices = torch.where(block, drawn, choices)
+        return choices
+
+    def frame_nll(self, batch, labels=None):
+        """Nats of every frame ``(batch, steps)`` under one random ordering of its choices
+        (Coconet's estimate: each choice scored given those earlier in the order); the same
+        ordering every time, so a score repeats."""
+        return self.ordered_nll(batch, torch.Generator().manual_seed(VALIDATION_SEED))
+
+    @torch.no_grad()
+    def ordered_nll(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``frame_nll`` under an ordering drawn from ``generator``: one pass per choice."""
+        choices = self.choices_of(batch)
+        count, tracks, steps = choices.shape
+        order = torch.rand(count, tracks * steps, generator=generator).argsort(dim=1)
+        mask = torch.ones_like(choices, dtype=torch.bool)
+        nll = torch.zeros(count, tracks * steps)
+        rows = torch.arange(count)
+        for position in range(tracks * steps):
+            cell = order[:, position]
+            logits = self.network(self.one_hot(choices, mask), mask).flatten(1, 2)[rows, cell]
+            truth = choices.flatten(1)[rows, cell]
+            nll[rows, cell] = F.cross_entropy(logits.float(), truth, reduction="none")
+            mask.view(count, -1)[rows, cell] = False
+        return nll.view(count, tracks, steps).sum(dim=1)
+
+
+def block_share(number: int, steps: int) -> float:
+    """The share of the cells to fill drawn again at Gibbs step ``number`` of ``steps``."""
+    falling = FIRST_SHARE - number / (ANNEALED_PART * steps) * (FIRST_SHARE - LAST_SHARE)
+    return max(LAST_SHARE, falling)
+
+
+def random_masks(shape, device, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Masks ``shape`` ``(batch, tracks, steps)``, each hiding a share of its cells drawn
+    uniformly from 0 to 1: Coconet's orderless training, every number of known cells alike."""
+    shares = torch.rand(shape[0], 1, 1, generator=generator, device=device)
+    return torch.rand(shape, generator=generator, device=device) < shares
+
+
+def _draw(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One choice per cell ``(..., choices)`` → ``(...)``, by the Gumbel-max trick."""
+    uniform = torch.rand(logits.shape, generator=generator).clamp(min=1e-20)
+    return (logits - torch.log(-torch.log(uniform))).argmax(-1)
+
+
+def allowed_cells(rules) -> torch.Tensor | None:
+    """The cells ``(1, channels, steps, width)`` that ``rules`` let sound, or None for no rules.
+    One choice per track and step keeps any polyphony limit; a count of notes per bar, drawn
+    in blocks across the bar, it cannot keep, and refuses."""
+    if rules is None:
+        return None
+    if (rules.starts != NO_LIMIT).any():
+        raise ConfigError(
+            "--density: a Coconet model draws a bar's notes all at once and cannot count them "
+            "(use an RNN, VAE or GAN model)"
+        )
+    return rules.allowed[None]
+
+
+def _closed(allowed: torch.Tensor) -> torch.Tensor:
+    """The choices ``(batch, tracks, steps, width + 1)`` that ``allowed`` cells rule out; the
+    last one, silence, never is."""
+    return F.pad(~allowed.bool(), (0, 1), value=False)
+
+
+def _extent(mask: torch.Tensor) -> tuple[int | None, int]:
+    """The first and one past the last step that ``mask`` ``(batch, tracks, steps)`` marks."""
+    steps = mask.any(dim=1).any(dim=0).nonzero().flatten()
+    if not len(steps):
+        return None, 0
+    return int(steps[0]), int(steps[-1]) + 1
