@@ -407,6 +407,13 @@ def test_a_second_run_into_a_folder_in_use_is_one_line_naming_the_first(tmp_path
     assert not (tmp_path / "run").exists()  # made for the lock, and nothing written into it
 
 
+def test_a_run_folder_that_is_a_file_is_one_line_and_the_file_is_kept(tmp_path):
+    (tmp_path / "run").write_text("notes to self")
+    result = muse("train", "--out", tmp_path / "run", *set_options(TINY))
+    assert_one_clear_line(result, "--out", "is a file, not a folder")
+    assert (tmp_path / "run").read_text() == "notes to self"
+
+
 def test_train_with_an_unknown_family_lists_the_known_ones(tmp_path):
     assert_one_clear_line(
         muse("train", "--model", "diffusion", "--out", tmp_path / "run"),

@@ -213,3 +213,21 @@ def test_a_time_limit_from_the_environment_must_be_seconds_above_zero(text, monk
         MuseError, match=f"^MUSE_GAN_SCORE_SECONDS={text}: expected a number of seconds above 0$"
     ):
         _score_seconds()
+
+
+def test_a_collection_is_read_without_its_odd_tune_and_given_time_by_its_tune_count(
+    tmp_path, monkeypatch
+):
+    import muse_gan.modalities.midi.scores as scores
+
+    good = "X:{n}\nM:6/8\nL:1/8\nK:D\nDFA dfa|gfe dcB|\n"
+    odd = "X:2\nM:6/8\nL:1/8\nK:D\n|]\n"  # no notes
+    path = tmp_path / "session.abc"
+    path.write_text(good.format(n=1) + odd + good.format(n=3))
+    tunes = read_scores(path)
+    assert len(tunes) == 2 and all(len(tune.instruments[0].notes) == 12 for tune in tunes)
+    monkeypatch.setattr(scores, "SCORE_SECONDS", 0.5)
+    assert scores._seconds_for(path) == 3 * scores.SECONDS_PER_TUNE
+    (tmp_path / "none.abc").write_text(odd + odd.replace("X:2", "X:3"))
+    with pytest.raises(DataError, match="none.abc: none of its 2 pieces is usable"):
+        read_scores(tmp_path / "none.abc")

@@ -74,6 +74,17 @@ def test_polyphony_named_otherwise_in_every_piece_is_ranked_into_voice_slots():
     assert (layout.mapping, layout.names) == ("voices", ("Voice 1", "Voice 2", "Voice 3"))
 
 
+def test_more_voices_than_slots_leave_out_inner_voices_never_the_bass():
+    from muse_gan.modalities.midi.layout import Layout
+    from muse_gan.modalities.midi.view import part_tracks
+
+    heights = (79, 74, 70, 67, 64, 60, 55, 43)  # eight voices, the bass lowest
+    parts = [Part(f"v{number}", 52, False, pitch) for number, pitch in enumerate(heights)]
+    layout = Layout("voices", tuple(f"Voice {n}" for n in range(1, 7)), (52,) * 6)
+    tracks = part_tracks(layout, parts, 6)
+    assert list(tracks) == [0, 1, 2, 3, 4, -1, -1, 5]
+
+
 def test_parts_beyond_a_families_layout_fold_into_their_familys_track(tmp_path):
     piece = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     for program, pitch in (

@@ -76,7 +76,8 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
             pitches=settings.pitch_high - settings.pitch_low + 1,
             drum_tracks=self.layout.drums,
             velocity_bins=settings.velocity_bins if settings.dynamics == "on" else 0,
-            onsets=settings.dynamics == "on",  # a velocity needs a note-on: a repeated note is two
+            # a velocity needs a note-on; with onsets a repeated note is two notes, not one long
+            onsets=settings.onsets or settings.dynamics == "on",
         )
         self.pitches, self.tracks = self.shape.pitches, self.shape.tracks
         self.fit_summary = ""
@@ -318,10 +319,8 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         said = []
         if "meter" in self.conditions:
             said.append(meter or self.meter)
-        if "voices" in self.conditions:
-            said.append(
-                f"{voices} voices" if voices is not None else self.classes[0].split(" ", 1)[-1]
-            )
+        if "voices" in self.conditions:  # unless asked, as many voices as the model knows
+            said.append(f"{voices if voices is not None else max(self._voice_counts())} voices")
         label = " ".join(said)
         if label not in self.classes:
             option, value = (
@@ -329,6 +328,10 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
             )
             raise MuseError(f"{option} {value}: the model knows {', '.join(self.classes)}")
         return self.classes.index(label)
+
+    def _voice_counts(self) -> list[int]:
+        """The voice counts among the classes ("6/8 5 voices" → 5)."""
+        return [int(label.split()[-2]) for label in self.classes if label.endswith(" voices")]
 
     def bar_of(self, label: int | None) -> tuple[str, int]:
         """The meter of the class number ``label`` (None: the model's) and the steps in its bar."""

@@ -49,6 +49,7 @@ def _score_seconds() -> float:
 
 
 SCORE_SECONDS = _score_seconds()
+SECONDS_PER_TUNE = 1.0  # of an ABC collection: 25 times what a tune takes on a quiet machine
 MAX_SCORE_BYTES = 50_000_000  # of notation; the largest score in music21's corpus (a Beethoven quartet) unpacks to 11 MB
 DEFAULT_VELOCITY = 80
 
@@ -79,8 +80,19 @@ def read_scores(
         tunes = read_scores("session.abc")   # one PrettyMIDI per tune
     """
     path = pathlib.Path(path)
-    with _in_time(path):
+    with _in_time(path, _seconds_for(path)):
         return _read_scores(path, default_tempo, default_program)
+
+
+def _seconds_for(path: pathlib.Path) -> float:
+    """The time music21 may take over ``path``: ``SCORE_SECONDS``, and for an ABC collection
+    ``SECONDS_PER_TUNE`` a tune when that is more (Essen's files hold 300 tunes: 13 s on a quiet
+    machine, past a minute on a busy one, and should not be refused for their length)."""
+    if path.suffix.lower() != ".abc" or not path.is_file():
+        return SCORE_SECONDS
+    with open(path, "rb") as file:
+        tunes = sum(line.startswith(b"X:") for line in file)
+    return max(SCORE_SECONDS, tunes * SECONDS_PER_TUNE) if tunes > 1 else SCORE_SECONDS
 
 
 class _TooSlow(BaseException):
@@ -89,14 +101,16 @@ class _TooSlow(BaseException):
 
 
 @contextlib.contextmanager
-def _in_time(where):
-    """music21's reading limited to ``SCORE_SECONDS``; past that, a ``DataError`` naming ``where``."""
+def _in_time(where, seconds: float = 0.0):
+    """music21's reading limited to ``seconds`` (default ``SCORE_SECONDS``); past that, a
+    ``DataError`` naming ``where``."""
+    seconds = seconds or SCORE_SECONDS
     try:
-        with time_limit(SCORE_SECONDS, _TooSlow):
+        with time_limit(seconds, _TooSlow):
             yield
     except _TooSlow:
         raise DataError(
-            f"{where}: not read within {SCORE_SECONDS:g} s (music21 slows down badly on some files)"
+            f"{where}: not read within {seconds:g} s (music21 slows down badly on some files)"
         ) from None
 
 
@@ -104,19 +118,26 @@ def _read_scores(
     path: pathlib.Path, default_tempo: float, default_program: int
 ) -> list[pretty_midi.PrettyMIDI]:
     pieces = _parse_pieces(path)
-    midis = []
+    midis, reasons = [], []
     for number, score in enumerate(pieces, start=1):
         piece = f"piece {number}" if len(pieces) > 1 else "the score"
         try:
             midi = _score_to_midi(score, default_tempo, default_program)
         # music21 parses odd files into streams its own methods then trip over
         except Exception as error:
-            raise DataError(
-                f"{path}: {piece} cannot be read as music ({_one_line(error)})"
-            ) from None
+            reasons.append(f"{path}: {piece} cannot be read as music ({_one_line(error)})")
+            continue
         if not any(track.notes for track in midi.instruments):
-            raise DataError(f"{path}: {piece} has no notes")
+            reasons.append(f"{path}: {piece} has no notes")
+            continue
         midis.append(midi)
+    if not midis:  # one odd tune in a collection costs that tune, not the collection
+        first = reasons[0].removeprefix(f"{path}: ")
+        raise DataError(
+            reasons[0]
+            if len(pieces) == 1
+            else f"{path}: none of its {len(pieces)} pieces is usable ({first})"
+        )
     return midis
 
 

@@ -60,7 +60,9 @@ def part_tracks(layout: Layout, parts: list[Part], voices: int) -> np.ndarray:
 
 def _voice_slots(parts: list[Part], slots: int) -> np.ndarray:
     order = sorted(range(len(parts)), key=lambda number: -parts[number].mean_pitch)
-    pitched = [number for number in order if not parts[number].drum][:slots]
+    pitched = [number for number in order if not parts[number].drum]
+    if len(pitched) > slots:  # more voices than slots: the inner ones give way, never the bass
+        pitched = pitched[: slots - 1] + pitched[-1:]
     tracks = np.full(max(1, len(parts)), -1)
     for rank, number in enumerate(pitched):
         tracks[number] = rank if rank < len(pitched) - 1 or len(pitched) == 1 else slots - 1
