@@ -36,9 +36,10 @@ from .files import locked
 
 # Where `muse train --modality M --model F` starts without a config: the sizes, losses and
 # optimizer settings of the pair's tuned config in configs/ (not what it reads or how: the
-# data, tracks, labels and vocabulary stay the defaults'). Those configs train at 2-12 steps/s
-# on the project's 2-CPU machine; the defaults, sized for the bundled chorale RNN (which keeps
-# them), took 20 s a step for a text VAE and 125 s for a text GAN (docs/benchmarks.md).
+# data, tracks, labels and vocabulary stay the defaults'). Those measured on the project's
+# quiet 2-CPU machine train at 2.3-12.4 steps/s; the defaults, sized for the bundled chorale
+# RNN (which keeps them), took 20 s a step for a text VAE and 125 s for a text GAN there
+# (docs/benchmarks.md).
 GAN_OPTIMIZER = ("train.lr=0.0002", "train.grad_clip=0.0", 'train.lr_schedule="constant"')
 STARTING_SETTINGS: dict[tuple[str, str], tuple[str, ...]] = {
     ("midi", "gan"): (  # bach-gan.toml
