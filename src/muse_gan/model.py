@@ -284,6 +284,13 @@ class MuseModel:
         harmony.chords_dropped = line.chords
         return harmony
 
+    @property
+    def harmonizes(self) -> bool:
+        """Whether ``harmonize`` works: the model fills masks, or it accompanies its first track
+        (a GAN with ``gan.condition_track = 0``, such as bach-gan)."""
+        accompanies = getattr(self.objective, "condition_track", -1) == 0
+        return isinstance(self.objective, FillsMasks) or accompanies
+
     def _check_fills(self, command: str) -> None:
         if not isinstance(self.objective, FillsMasks):
             raise MuseError(
@@ -333,7 +340,7 @@ class MuseModel:
 
     def _accompanied(self, roll: torch.Tensor, seed: int, temperature: float):
         """A GAN's accompaniment of ``roll``'s first track (its condition track)."""
-        if getattr(self.objective, "condition_track", -1) != 0:
+        if not self.harmonizes:
             self._check_fills("harmonize")
         shift = self.adapter.into_model_key([roll])[0]
         given = self.adapter.shifted(roll.float(), shift)

@@ -5,12 +5,11 @@ unexpected failure is a 500 with one line, and the server goes on. Same request 
 seed, same bytes: the answer is the library's own ``Piece.file_bytes``.
 
 Controls the library's ``compose`` gains (a key, constraints) need no change here: they are
-listed and passed through by name (``models.library_controls``). A new endpoint for a new
-``MuseModel`` method (infill, harmonize) is a request model in ``schema``, a route below whose
+listed and passed through by name (``models.library_controls``). An endpoint for a
+``MuseModel`` method (/infill, /harmonize) is a request model in ``schema``, a route below whose
 job calls the method through ``Served.run`` (one request at a time per model, the time limit,
 errors as one line), and its entry in ``models.describe``'s endpoints where the model's
-capability says it can, with its method's controls; the page shows its infill panel once a
-model lists "infill".
+capability says it can; the page shows its infill panel once a model lists "infill".
 """
 
 from __future__ import annotations
@@ -33,7 +32,14 @@ from ..errors import MuseError
 from ..version import __version__
 from .clips import Limits, Refused, clip_piece, piece_notes
 from .models import DECLARED, Catalog, check_control
-from .schema import ComposeRequest, ContinueRequest, InterpolateRequest, RenderRequest
+from .schema import (
+    ComposeRequest,
+    ContinueRequest,
+    HarmonizeRequest,
+    InfillRequest,
+    InterpolateRequest,
+    RenderRequest,
+)
 
 STATIC = resources.files(__package__) / "static"
 MEDIA = {"midi": "audio/midi", "wav": "audio/wav"}
@@ -104,6 +110,35 @@ def create_app(catalog: Catalog, token: str | None = None, hosts: set[str] | Non
                 request.tempo,
             )
             return _payload(muse.join(pieces), request.format)
+
+        return await _answer(served, renderer, job, request.format, seed, deadline)
+
+    @app.post("/infill", summary="A clip with chosen bars and voices composed anew, the rest kept")
+    async def infill(request: InfillRequest):
+        from ..modalities.midi.selection import parse_bars
+
+        served, seed = catalog.get(request.model), _seed(request.seed)
+        deadline = time.monotonic() + limits.seconds
+        bars = parse_bars(request.bars)
+        clips = await _read_clips(served, renderer, deadline, clip=request.clip)
+
+        def job(muse):
+            piece = muse.infill(
+                clips["clip"], bars, request.tracks, seed, request.temperature, request.tempo
+            )
+            return _payload(piece, request.format)
+
+        return await _answer(served, renderer, job, request.format, seed, deadline)
+
+    @app.post("/harmonize", summary="The other voices under a melody, the melody kept")
+    async def harmonize(request: HarmonizeRequest):
+        served, seed = catalog.get(request.model), _seed(request.seed)
+        deadline = time.monotonic() + limits.seconds
+        clips = await _read_clips(served, renderer, deadline, melody=request.melody)
+
+        def job(muse):
+            piece = muse.harmonize(clips["melody"], seed, request.temperature, request.tempo)
+            return _payload(piece, request.format)
 
         return await _answer(served, renderer, job, request.format, seed, deadline)
 

@@ -116,7 +116,7 @@ DECLARED = ("bars", "seed", "temperature", "tempo", "primer", "decode", "transpo
 def describe(name: str, muse, limits: Limits) -> dict:
     """What ``GET /models`` says of one loaded model: its voices, meter and pitch range, the
     controls ``compose`` understands, and its endpoints with what each takes."""
-    from ..core.objective import Interpolates
+    from ..core.objective import FillsMasks, Interpolates
 
     sample = muse.adapter.piece(_silence(muse))
     signature = sample.time_signature_changes[0]
@@ -124,6 +124,10 @@ def describe(name: str, muse, limits: Limits) -> dict:
     endpoints = {"compose": {}, "continue": {"primer": _primer_role(muse)}}
     if isinstance(muse.objective, Interpolates):
         endpoints["interpolate"] = {"steps": _number("integer", 2, 64, 5)}
+    if isinstance(muse.objective, FillsMasks):
+        endpoints["infill"] = {"bars": {"type": "text"}, "tracks": {"type": "text"}}
+    if muse.harmonizes:
+        endpoints["harmonize"] = {"melody": {"type": "clip"}}
     return {
         "name": name,
         "family": muse.objective.family,

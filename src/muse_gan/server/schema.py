@@ -96,6 +96,33 @@ class InterpolateRequest(Answered):
     tempo: float | None = Field(None, ge=10, le=400)
 
 
+class InfillRequest(Answered):
+    """``POST /infill``: ``clip`` with ``bars`` of ``tracks`` composed anew given the rest, every
+    other note kept (models that fill masks: ``GET /models`` lists "infill")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    clip: ClipIn
+    bars: str = Field(description='the bars to compose anew, counted from 1: "5-8", or "5"')
+    tracks: str | None = Field(None, description='only these tracks, "alto,tenor" (default: all)')
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+    temperature: float = Field(1.0, gt=0, le=10)
+    tempo: float | None = Field(None, ge=10, le=400)
+
+
+class HarmonizeRequest(Answered):
+    """``POST /harmonize``: the other voices under ``melody``'s top line, the melody kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    melody: ClipIn
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+    temperature: float = Field(1.0, gt=0, le=10)
+    tempo: float | None = Field(None, ge=10, le=400)
+
+
 class RenderRequest(BaseModel):
     """``POST /render``: a clip played into a WAV."""
 

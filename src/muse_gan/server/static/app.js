@@ -54,6 +54,18 @@ function showControls() {
   $("model-note").textContent =
     `${model.voices.join(", ")} in ${model.meter}; ${model.endpoints.continue.primer}`;
   $("infill").hidden = !("infill" in model.endpoints);
+  showInfillVoices(model);
+}
+
+function showInfillVoices(model) {
+  const voices = $("infill-voices");
+  voices.replaceChildren();
+  for (const name of model.voices) {
+    const box = Object.assign(document.createElement("input"), { type: "checkbox", value: name, checked: true });
+    const label = document.createElement("label");
+    label.append(box, ` ${name}`);
+    voices.append(label);
+  }
 }
 
 function rank(name) {
@@ -143,6 +155,22 @@ function continuePiece() {
   body.primer = { notes: piece.notes, tempo: piece.tempo };
   body.tempo = piece.tempo;
   make("continue", body);
+}
+
+function infillPiece() {
+  const piece = state.piece;
+  if (!piece) return say("Compose a piece first, then write a selection of it again.", true);
+  const chosen = [...$("infill-voices").querySelectorAll("input:checked")].map((box) => box.value);
+  const { seed, temperature } = request();
+  make("infill", {
+    model: $("model").value,
+    clip: { notes: piece.notes, tempo: piece.tempo },
+    bars: $("infill-bars").value,
+    tracks: chosen.join(","),
+    tempo: piece.tempo,
+    ...(seed === undefined ? {} : { seed }),
+    ...(temperature === undefined ? {} : { temperature }),
+  });
 }
 
 // the piano roll: one row per pitch, one colour per voice, bar lines
@@ -243,6 +271,7 @@ async function download(format, suffix) {
 $("model").addEventListener("change", showControls);
 $("controls").addEventListener("submit", (event) => { event.preventDefault(); make("compose", request()); });
 $("continue").addEventListener("click", continuePiece);
+$("infill-run").addEventListener("click", infillPiece);
 $("play").addEventListener("click", play);
 $("download-midi").addEventListener("click", () => download("midi", ".mid"));
 $("download-wav").addEventListener("click", () => download("wav", ".wav"));
