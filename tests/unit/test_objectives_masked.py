@@ -119,3 +119,27 @@ def test_cells_not_allowed_are_never_drawn():
     counted = CellRules(allowed, torch.zeros(4), torch.full((4, 2), 3), 16, 12)
     with pytest.raises(ConfigError, match="--density: a Coconet model .* cannot count them"):
         objective.fill(roll, mask, 1.0, torch.Generator(), counted)
+
+
+def test_scoring_within_the_networks_reach_gives_what_the_whole_piece_gives():
+    objective = coconet()
+    batch = (torch.rand(2, 4, 48, 12, generator=torch.Generator().manual_seed(2)) > 0.9).float()
+    fast = objective.ordered_nll(batch, torch.Generator().manual_seed(5))
+    whole = _whole_piece_nll(objective, batch, torch.Generator().manual_seed(5))
+    assert torch.allclose(fast, whole, atol=1e-5)
+
+
+def _whole_piece_nll(objective, batch, generator):
+    choices = objective.choices_of(batch)
+    count, tracks, steps = choices.shape
+    order = torch.rand(count, tracks * steps, generator=generator).argsort(dim=1)
+    mask, nll = torch.ones_like(choices, dtype=torch.bool), torch.zeros(count, tracks * steps)
+    for position in range(tracks * steps):
+        for row in range(count):
+            cell = int(order[row, position])
+            logits = objective.network(objective.one_hot(choices, mask), mask)[row].flatten(0, 1)
+            nll[row, cell] = torch.nn.functional.cross_entropy(
+                logits[cell], choices[row].flatten()[cell]
+            )
+        mask.view(count, -1)[torch.arange(count), order[:, position]] = False
+    return nll.view(count, tracks, steps).sum(dim=1)

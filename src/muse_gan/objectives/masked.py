@@ -163,7 +163,8 @@ class MaskedObjective(Objective, FillsMasks, Likelihood, KeepsRules):
 
     @torch.no_grad()
     def ordered_nll(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """``frame_nll`` under an ordering drawn from ``generator``: one pass per choice."""
+        """``frame_nll`` under an ordering drawn from ``generator``: one pass per choice, each
+        over only the bars within the network's reach of the choice it scores."""
         choices = self.choices_of(batch)
         count, tracks, steps = choices.shape
         order = torch.rand(count, tracks * steps, generator=generator).argsort(dim=1)
@@ -171,12 +172,27 @@ class MaskedObjective(Objective, FillsMasks, Likelihood, KeepsRules):
         nll = torch.zeros(count, tracks * steps)
         rows = torch.arange(count)
         for position in range(tracks * steps):
-            cell = order[:, position]
-            logits = self.network(self.one_hot(choices, mask), mask).flatten(1, 2)[rows, cell]
+            cell = order[:, position]  # track * steps + step
+            first, span = self._scored_window(cell % steps, steps)
+            window = (first[:, None] + torch.arange(span))[:, None].expand(-1, tracks, -1)
+            known, hidden = choices.gather(2, window), mask.gather(2, window)
+            logits = self.network(self.one_hot(known, hidden), hidden)
+            scored = logits[rows, cell // steps, cell % steps - first]
             truth = choices.flatten(1)[rows, cell]
-            nll[rows, cell] = F.cross_entropy(logits.float(), truth, reduction="none")
+            nll[rows, cell] = F.cross_entropy(scored.float(), truth, reduction="none")
             mask.view(count, -1)[rows, cell] = False
         return nll.view(count, tracks, steps).sum(dim=1)
+
+    def _scored_window(self, step: torch.Tensor, steps: int) -> tuple[torch.Tensor, int]:
+        """Where the steps ``(rows,)`` are scored: each row's first step and the span, whole
+        bars starting on a bar line (so every row's position in the bar is alike) that hold
+        ``reach`` steps either side of the step; the whole piece where that is no shorter."""
+        bar, reach = self.network.steps_per_bar, self.network.reach
+        span = -(-(2 * reach + bar) // bar) * bar
+        if steps <= span or steps % bar:
+            return torch.zeros_like(step), steps
+        first = torch.div(step - reach, bar, rounding_mode="floor") * bar
+        return first.clamp(0, steps - span), span
 
 
 def block_share(number: int, steps: int) -> float:
