@@ -109,7 +109,7 @@ class MuseModel:
             given = self.adapter.shifted(given, shift)
         if isinstance(self.adapter, Constrains) and clip is None and not transpose:
             transpose = self.adapter.key_shift(asked)  # a one-key model composes in the key asked
-        rules = self._rules(asked, bars * bar, meter, shift - transpose)
+        rules = self._rules(asked, bars * bar, meter, shift - transpose, voices)
         generator = torch.Generator().manual_seed(seed)
         labels = None if label is None else torch.tensor([label])
         with (
@@ -124,16 +124,18 @@ class MuseModel:
             roll.to(torch.uint8), tempo or (clip and clip.tempo), meter, velocity
         )
 
-    def _rules(self, asked: dict, steps: int, meter: str, cells: int) -> dict:
+    def _rules(self, asked: dict, steps: int, meter: str, cells: int, voices=None) -> dict:
         """``{"rules": CellRules}`` for the constraints asked (moved ``cells`` into the model's
-        key), or nothing when none are."""
-        if all(value is None or value is False for value in asked.values()):
+        key) and the voice count asked, or nothing when none are."""
+        if all(value is None or value is False for value in asked.values()) and not voices:
             return {}
         if not isinstance(self.adapter, Constrains):
             raise MuseError(
                 f"--{next(iter(asked))}: {self.adapter.modality} models take no constraints"
             )
-        rules = self.adapter.cell_rules(asked, steps, meter, cells)
+        rules = self.adapter.cell_rules(asked, steps, meter, cells, voices)
+        if rules is None:
+            return {}
         if not isinstance(self.objective, KeepsRules):
             raise MuseError(
                 f"{self.path}: {self.objective.a_family} model cannot keep constraints as it draws"

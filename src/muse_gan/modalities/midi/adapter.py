@@ -291,12 +291,23 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         rest = roll[..., self.shape.planes * self.pitches :]
         return torch.cat([shift_pitches(plane, semitones) for plane in planes] + [rest], dim=-1)
 
-    def cell_rules(self, asked: dict, steps: int, meter: str, cells: int = 0):
-        """The rules of ``constraints.Constraints.parse(**asked)`` for this model's rolls."""
+    def cell_rules(self, asked: dict, steps: int, meter: str, cells: int = 0, voices=None):
+        """The rules of ``constraints.Constraints.parse(**asked)`` for this model's rolls; with
+        ``voices`` (a model conditioned on the voice count), the slots those leave empty kept
+        silent."""
         from .constraints import Constraints
 
         constraints = Constraints.parse(**asked)
+        constraints = dataclasses.replace(constraints, silent=self.empty_slots(voices))
         return constraints.rules(self, steps, meter, cells) if constraints else None
+
+    def empty_slots(self, voices: int | None) -> tuple[int, ...]:
+        """The tracks a piece for ``voices`` voices leaves silent in a "voices" layout: the
+        voices fill the top slots and the last (the bass), as training data was mapped."""
+        if not voices or self.layout.mapping != "voices" or "voices" not in self.conditions:
+            return ()
+        sung = set(range(voices - 1)) | {self.tracks - 1 if voices > 1 else 0}
+        return tuple(track for track in range(self.tracks) if track not in sung)
 
     def key_shift(self, asked: dict) -> int:
         """With ``midi.common_key``, the semitones from C major / A minor to the key asked."""

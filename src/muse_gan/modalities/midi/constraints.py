@@ -122,6 +122,8 @@ class Constraints:
     density: tuple[tuple[str | None, float | str], ...] = ()
     chords: tuple[tuple[Chord, ...], ...] = ()
     polyphony: tuple[tuple[str | None, int], ...] = ()
+    # track indices that stay silent: the voice slots a piece for fewer voices leaves empty
+    silent: tuple[int, ...] = ()
 
     @classmethod
     def parse(
@@ -155,7 +157,12 @@ class Constraints:
 
     def __bool__(self) -> bool:
         return bool(
-            self.scale is not None or self.ranges or self.density or self.chords or self.polyphony
+            self.scale is not None
+            or self.ranges
+            or self.density
+            or self.chords
+            or self.polyphony
+            or self.silent
         )
 
     def rules(self, adapter, steps: int, meter: str, semitones: int = 0) -> CellRules:
@@ -198,6 +205,7 @@ class Constraints:
             self._chord_tones(allowed, classes, _bass_track(tracks), meter)
         self._check_possible(allowed, adapter, meter)
         allowed[list(adapter.layout.drums)] = True
+        allowed[list(self.silent)] = False
         return allowed
 
     def _chord_tones(self, allowed, classes, bass: int | None, meter: MeterSteps) -> None:
