@@ -14,7 +14,7 @@ from muse_gan.assembly import load_config, read_config, resolve_model
 from muse_gan.core import checkpoint as ckpt
 from muse_gan.core.scalars import read_scalars
 from muse_gan.errors import MuseError
-from muse_gan.training import train
+from muse_gan.training import starting_config, train
 
 from ..conftest import TINY, set_options, write_quartet
 
@@ -173,8 +173,9 @@ KILLABLE = [
 )
 def test_a_run_killed_at_any_moment_resumes_to_the_same_weights(tmp_path, family):
     settings = TINY + KILLABLE + family
-    # also prepares the data for the next
-    whole = train(load_config(None, settings), tmp_path / "whole", quiet=True)
+    # configured as `muse train` configures the killed run (a GAN starts from bach-gan's
+    # settings); also prepares the data for it
+    whole = train(starting_config(settings), tmp_path / "whole", quiet=True)
     run = tmp_path / "killed"
     options = set_options(settings)
     process = subprocess.Popen(
