@@ -16,6 +16,17 @@ import pytest
 E2E = Path(__file__).parent / "e2e"
 
 
+def pytest_configure(config):
+    """Ctrl-C reaches the tests and the processes they start, however the suite was started: a
+    shell starting it in the background (`cmd &`, as some CI runners do) ignores SIGINT, and
+    Python then leaves SIGINT ignored, in itself and in every child, so the tests of what
+    Ctrl-C does would wait on runs that never stop."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if E2E in Path(item.path).parents:
