@@ -174,11 +174,10 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         dynamics, the meters and what the model is conditioned on; ``fit_summary`` says so."""
         settings, said = fit_settings(self.settings, pieces)
         view = PianoRollAdapter(settings)
-        classes = sorted(
-            {label_of(segment, view.conditions) for segment in view.segments(pieces)[0]}
-        )
+        found, dropped = view.segments(pieces)  # the classes don't change which segments there are
+        classes = sorted({label_of(segment, view.conditions) for segment in found})
         fitted = PianoRollAdapter(settings, tuple(classes) if view.conditions else ())
-        dropped = fitted.segments(pieces)[1].describe()
+        dropped = dropped.describe()
         fitted.fit_summary = "; ".join(filter(None, [said, dropped and f"left out: {dropped}"]))
         return fitted
 

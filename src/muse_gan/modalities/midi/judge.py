@@ -16,8 +16,13 @@ class MidiJudge(Judge):
 
     def samples(self, name, pieces, count):
         """Windows of whole bars of the pieces as the model sees them (its tracks, its meters)."""
+        return self.windows(name, self.adapter.model_view(pieces), count)
+
+    def windows(self, name, segments, count):
+        """``count`` windows of ``options.bars`` whole bars cut from ``segments`` (pieces as the
+        model sees them: ``adapter.model_view``, or some of them, one class say)."""
         windows = []
-        for segment in self.adapter.model_view(pieces):
+        for segment in segments:
             window = self.options.bars * segment.info["bar"]
             windows += [
                 (segment, start) for start in range(0, segment.info["steps"] - window + 1, window)
