@@ -14,31 +14,15 @@ import pytest
 import torch
 
 import muse_gan
-from muse_gan.assembly import build_adapter, build_objective, load_config
+from muse_gan.assembly import build_adapter, build_objective
 from muse_gan.core.scalars import read_scalars
 from muse_gan.core.store import load_pieces
 from muse_gan.core.trainer import Trainer
 from muse_gan.modalities.midi.sampler import NoteWindowSampler
 from muse_gan.objectives.vae import agreement
 
-from ..conftest import CHORALE_TRACKS, hamming
-
-TINY_VAE = CHORALE_TRACKS + [
-    'model.family="vae"',
-    "model.hidden=32",
-    "model.head_hidden=32",
-    "model.latent=8",
-    "model.layers=1",
-    "midi.window_bars=1",
-    "vae.beta_anneal_steps=10",
-]
-SEGMENT = 16  # one bar of sixteenth notes
-TRACKS, PITCHES = 4, 69
-
-
-def tiny(*overrides):
-    return load_config(None, TINY_VAE + list(overrides))
-
+from ..conftest import hamming
+from ..unit.test_objectives_vae import PITCHES, SEGMENT, TRACKS, tiny
 
 # float sums in one order: reconstructions compare exactly
 pytestmark = pytest.mark.usefixtures("one_thread")
