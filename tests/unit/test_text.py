@@ -11,7 +11,14 @@ from muse_gan.core.store import Piece, load_pieces
 from muse_gan.errors import DataError
 from muse_gan.modalities.text import TextAdapter, TextConfig
 from muse_gan.modalities.text.adapter import music_only, text_of, tune_bytes
-from muse_gan.modalities.text.quality import abc_parse_rate, js_divergence, ngram_js_divergence
+from muse_gan.modalities.text.quality import (
+    abc_parse_rate,
+    bar_lengths,
+    headers_complete,
+    inner_bars_full,
+    js_divergence,
+    ngram_js_divergence,
+)
 
 SESSION = """X: 7
 T: The Kesh
@@ -140,3 +147,36 @@ def test_a_tune_without_a_unit_length_takes_the_abc_standards_default():
     assert first.end - first.start == pytest.approx(0.25)  # an eighth at 120 quarter notes a minute
     note = sixteenths.instruments[0].notes[0]
     assert note.end - note.start == pytest.approx(0.125)
+
+
+def test_bar_lengths_by_hand():
+    # 4/4 in eighths: a pickup of 4; a bar one eighth short; one over by a half; chords, a
+    # triplet, broken rhythm, grace notes, quoted text and decorations; endings and an empty
+    # stretch between a line's "|" and the next line's "|:"; a line break after a full bar
+    tune = (
+        "X:1\nT:Test\nM:C\nL:1/8\nK:G\n"
+        'CDEF|GAB2 c2d|cdefgabc2|[CEG]8|(3ABc d>e "Am"f2 !trill!G2|\n'
+        "|:[C2E2]2 {g}A/B/c d3/2d/|1 A8 :|2 B8||\nz8\nG8|]\n"
+    )
+    bars, meter = bar_lengths(tune)
+    eighths = [bar * 8 for bar in bars]
+    assert meter == 1 and eighths == [4, 7, 9, 8, 8, 8, 8, 8, 8, 8]
+    assert inner_bars_full([tune]) == pytest.approx(6 / 8)
+    assert bar_lengths("X:1\nM:none\nK:C\nCDEF|\n") == ([], None)
+    # no L: under 2/4 means sixteenths; (3 is three in the time of two
+    assert [bar * 16 for bar in bar_lengths("X:1\nM:2/4\nK:G\nA8|(3ABc A2B2c2|B8|\n")[0]] == [
+        8,
+        8,
+        8,
+    ]
+
+
+def test_headers_complete_asks_for_x_m_l_and_k_last():
+    assert headers_complete(["X:1\nM:6/8\nL:1/8\nK:G\nGAG|\n", "X:1\nM:C|\nL:1/8\nK:D\nA|\n"]) == 1
+    for tune in (
+        "X:1\nM:6/8\nK:G\nGAG|\n",  # no L:
+        "X:1\nM:6/8\nL:1/8\nGAG|\n",  # no K:
+        "X:1\nK:G\nM:6/8\nL:1/8\nGAG|\n",  # K: not last
+        "X:1\nM:none\nL:1/8\nK:G\nGAG|\n",  # no meter
+    ):
+        assert headers_complete([tune]) == 0, tune

@@ -1,4 +1,5 @@
-"""`muse eval` for text: lengths, character n-gram divergence and, for ABC, the share that parses."""
+"""`muse eval` for text: lengths, character n-gram divergence and, for ABC, the share that
+parses, the share of inner bars that fill the meter and the share with every required header."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import numpy as np
 
 from ...measures.judge import CHUNK, GENERATED, Judge, Samples
 from .pieces import text_of
-from .quality import abc_parse_rate, ngram_js_divergence
+from .quality import abc_parse_rate, headers_complete, inner_bars_full, ngram_js_divergence
 
 
 class TextJudge(Judge):
     """Length per piece; character n-gram Jensen-Shannon divergence from the reference; for ABC
-    (most reference pieces have a K: line), the share of pieces that parse into music."""
+    (most reference pieces have a K: line), the share of pieces that parse into music, of
+    inner bars that fill the meter and of pieces with every required header (``quality``)."""
 
     def __init__(self, adapter, options):
         super().__init__(adapter, options)
@@ -45,7 +47,13 @@ class TextJudge(Judge):
         return self._parse_rate(samples) | {f"js_{n}gram": value for n, value in divergence.items()}
 
     def _parse_rate(self, samples) -> dict[str, float]:
-        return {"abc_parse_rate": abc_parse_rate(samples.items)} if self.abc else {}
+        if not self.abc:
+            return {}
+        return {
+            "abc_parse_rate": abc_parse_rate(samples.items),
+            "abc_inner_bars_full": inner_bars_full(samples.items),
+            "abc_headers_complete": headers_complete(samples.items),
+        }
 
 
 def _has_key_line(text: str) -> bool:

@@ -7,6 +7,7 @@ blank lines. Of ABC tunes only the headers that shape the music are kept (``MUSI
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 import torch
 
@@ -45,3 +46,24 @@ def numbered(tune: str, number: int) -> str:
     if re.match(r"^X:", tune):
         return re.sub(r"^X:[^\n]*", f"X:{number}", tune, count=1)
     return f"X:{number}\n{tune}"
+
+
+def abc_fraction(text: str) -> Fraction | None:
+    """A meter or unit length (``n/d``, ``C``: 4/4, ``C|``: 2/2) as a fraction of a whole note."""
+    if text in ("C", "C|"):
+        return Fraction(1)
+    match = re.fullmatch(r"(\d+)/(\d+)", text)
+    if not match or not int(match.group(1)) or not int(match.group(2)):
+        return None
+    return Fraction(int(match.group(1)), int(match.group(2)))
+
+
+def abc_length(text: str) -> Fraction:
+    """A note's written length, "3/2", "2", "/", "//", "/4", "3/" as a multiple of the unit."""
+    if not text:
+        return Fraction(1)
+    top, slashes, bottom = re.fullmatch(r"(\d*)(/*)(\d*)", text).groups()
+    top = int(top) if top else 1
+    if not slashes:
+        return Fraction(top)
+    return Fraction(top, int(bottom) if bottom else 2 ** len(slashes))
