@@ -382,6 +382,7 @@ class MuseModel:
         primer: str | None = None,
         top_k: int = 0,
         top_p: float = 1.0,
+        grammar: bool = True,
     ) -> Items:
         """``count`` new items as ``Items``: a sequence of the modality's objects (PIL images,
         waveforms as float32 arrays at ``adapter.settings.sample_rate``, or strings) that also
@@ -392,14 +393,18 @@ class MuseModel:
         (default: four training windows), starting with ``primer`` (RNN text models by default
         start with the first line all their training pieces share, such as ABC's "X:1"); only
         the ``top_k`` likeliest tokens (0: all) and the likeliest holding ``top_p`` of the
-        probability are drawn from.
+        probability are drawn from. ABC models draw only tokens that keep a tune well formed
+        (complete headers, bars that fill the meter: see docs/text.md) unless ``grammar`` is
+        False.
         """
         steps = self._sample_steps(length)
         check_options(temperature=temperature, count=count)
         labels = self._labels(label, count)
         primer_frames = self._text_primer(primer, steps)
         generator = torch.Generator().manual_seed(seed)
-        with _single_thread(), self._token_filters(top_k, top_p):
+        tokens = grammar and isinstance(self.adapter, Tokens)
+        rules = self.adapter.token_grammar(primer_frames, count, steps) if tokens else None
+        with _single_thread(), self._token_filters(top_k, top_p, rules):
             tensors = self.objective.sample(
                 count, steps, temperature, generator, primer=primer_frames, labels=labels
             )
@@ -485,8 +490,9 @@ class MuseModel:
             yield
 
     @contextmanager
-    def _token_filters(self, top_k: int, top_p: float):
-        """The model's token head drawing only from the top-k / top-p tokens for the duration."""
+    def _token_filters(self, top_k: int, top_p: float, grammar=None):
+        """The model's token head drawing only from the top-k / top-p tokens (and those
+        ``grammar`` leaves open) for the duration."""
         if top_k < 0 or not 0 < top_p <= 1:
             raise MuseError(
                 f"--top-k {top_k} / --top-p {top_p}: need top-k >= 0 and 0 < top-p <= 1"
@@ -499,12 +505,12 @@ class MuseModel:
                 )
             yield
             return
-        saved = head.top_k, head.top_p
-        head.top_k, head.top_p = top_k, top_p
+        saved = head.top_k, head.top_p, head.grammar
+        head.top_k, head.top_p, head.grammar = top_k, top_p, grammar
         try:
             yield
         finally:
-            head.top_k, head.top_p = saved
+            head.top_k, head.top_p, head.grammar = saved
 
 
 def _named(clip) -> str:

@@ -300,6 +300,13 @@ class Tokens(ABC):
     def primer_frames(self, text: str, steps: int) -> torch.Tensor:
         """``text`` as one-hot frames ``(1, tokens, vocabulary)``, not yet ended."""
 
+    def token_grammar(self, primer: torch.Tensor | None, count: int, steps: int):
+        """What keeps ``count`` samples of ``steps`` tokens well formed as they are drawn after
+        ``primer`` (frames, or None): an object whose ``allowed()`` gives the open tokens
+        ``(count, vocabulary)`` and whose ``advance(choices)`` takes the drawn ids ``(count,)``;
+        None where any token may follow any other."""
+        return None
+
 
 class PlugsTerms(ABC):
     """The modality adds terms of its own to a family's training (``DomainTerms``)."""

@@ -271,12 +271,14 @@ class GaussianHead(nn.Module):
 class SoftmaxHead(nn.Module):
     """One token per frame (a one-hot frame), from a softmax over the vocabulary. Sampling
     honours ``top_k`` (only the k likeliest tokens) and ``top_p`` (the fewest likeliest tokens
-    holding that much probability), which callers may set for a while (see ``api.MuseModel``)."""
+    holding that much probability), and ``grammar`` (only the tokens its ``allowed()`` leaves
+    open; it then ``advance``s past the drawn ones), which callers may set for a while (see
+    ``api.MuseModel``)."""
 
     def __init__(self, context_size: int, frame_size: int, hidden: int):
         super().__init__()
         self.out = nn.Linear(context_size, frame_size)
-        self.top_k, self.top_p = 0, 1.0
+        self.top_k, self.top_p, self.grammar = 0, 1.0, None
 
     def nll(self, contexts: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         logits = self.out(contexts).float()
@@ -289,6 +291,8 @@ class SoftmaxHead(nn.Module):
         self, contexts: torch.Tensor, temperature: float, generator: torch.Generator
     ) -> torch.Tensor:
         logits = self.out(contexts).float() / temperature
+        if self.grammar is not None:
+            logits = logits.masked_fill(~self.grammar.allowed().to(logits.device), float("-inf"))
         if self.top_k:
             kth = logits.topk(min(self.top_k, logits.shape[-1]), dim=-1).values[..., -1:]
             logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -301,4 +305,6 @@ class SoftmaxHead(nn.Module):
             )
             logits = logits.masked_fill(drop, float("-inf"))
         choice = torch.multinomial(logits.softmax(-1), 1, generator=generator)[..., 0]
+        if self.grammar is not None:
+            self.grammar.advance(choice)
         return F.one_hot(choice, logits.shape[-1]).float()

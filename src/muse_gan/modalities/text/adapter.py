@@ -182,6 +182,20 @@ class TextAdapter(Adapter, Tokens):
             )
         return self.one_hot(ids)
 
+    def token_grammar(self, primer: torch.Tensor | None, count: int, steps: int):
+        """For ABC models, an ``AbcGrammar`` that keeps ``count`` tunes of ``steps`` tokens well
+        formed as they are drawn after ``primer`` (one-hot frames ``(1, tokens, vocabulary)``,
+        or None); None for character models and for primers that don't begin as the training
+        tunes did (``start``)."""
+        from .grammar import AbcGrammar
+
+        start = self.token_ids(self.start)[:-1].tolist()
+        given = [] if primer is None else primer[0].argmax(-1).tolist()
+        shared = min(len(start), len(given))
+        if self.settings.vocabulary != "abc" or not start or start[:shared] != given[:shared]:
+            return None
+        return AbcGrammar(self.vocabulary, start, given, count, steps)
+
     # training and measuring
 
     def sampler(self, pieces: list, seed: int, training: bool):
