@@ -217,7 +217,9 @@ class GridCritic(ConvReader):
     critic, Miyato & Koyama 2018: the features' dot product with the class's embedding).
     ``streams`` (name → module factory, plugged in by a modality; see
     ``core.objective.DomainTerms``) read the segment their own way; their features join the
-    critic's own before scoring.
+    critic's own before scoring. ``spread`` adds one feature that sees the whole batch: how
+    much the items of each item's class differ (see ``class_spread``), so a generator that
+    draws one item per class over and over is told apart from the varied real batch.
     """
 
     def __init__(
@@ -229,13 +231,15 @@ class GridCritic(ConvReader):
         spectral_norm: bool,
         classes: int = 0,
         streams: dict | None = None,
+        spread: bool = False,
     ):
         wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
         super().__init__(tracks, steps, pitches, channels, wrap)
         self.streams = list((streams or {}).keys())
         for name, make in (streams or {}).items():
             self.add_module(name, make(tracks, steps, pitches, channels, wrap))
-        size = self.size + sum(getattr(self, name).size for name in self.streams)
+        self.spread = spread
+        size = self.size + sum(getattr(self, name).size for name in self.streams) + spread
         self.score = wrap(nn.Linear(size, 1))
         self.label_embedding = wrap(nn.Embedding(classes, size)) if classes else None
 
@@ -245,11 +249,27 @@ class GridCritic(ConvReader):
             features = torch.cat(
                 [features] + [getattr(self, name)(rolls) for name in self.streams], dim=1
             )
+        if self.spread:
+            features = torch.cat([features, class_spread(features, labels)[:, None]], dim=1)
         score = self.score(features).squeeze(1)
         if self.label_embedding is not None:
             score = score + (self.label_embedding(labels) * features).sum(1)
         # float32 even under autocast: the losses are small differences of these scores
         return score.float()
+
+
+def class_spread(features: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """The minibatch standard deviation (Karras et al. 2018) taken within each class: for every
+    item ``(batch, features)``, the standard deviation of each feature over the batch's items
+    of its class (``labels`` ``(batch,)``; None: one class), averaged over the features,
+    ``(batch,)``. Real and generated batches hold the same classes, so the two compare."""
+    if labels is None:
+        labels = torch.zeros(len(features), dtype=torch.long, device=features.device)
+    members = F.one_hot(labels).to(features.dtype)  # (batch, classes)
+    counts = members.sum(0).clamp(min=1)[:, None]
+    means = members.T @ features / counts  # (classes, features)
+    variances = members.T @ (features - means[labels]) ** 2 / counts
+    return (variances[labels] + 1e-8).sqrt().mean(1)
 
 
 class GridEncoder(ConvReader):

@@ -69,6 +69,8 @@ class GanConfig:
     condition_track: int = -1
     # share of training batches without the condition, so it stays optional
     condition_dropout: float = 0.5
+    # the critic also sees how much the batch's items of each class differ (against mode collapse)
+    class_spread: bool = False
 
 
 @OBJECTIVES.register("gan")
@@ -116,6 +118,7 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent, KeepsRules):
             spectral_norm=self.settings.loss == "hinge",
             classes=spec.classes,
             streams=terms.critic_streams,
+            spread=self.settings.class_spread,
         )
 
     def parameter_groups(self):
