@@ -35,6 +35,15 @@ class MuseGroup(click.Group):
             ctx.exit(130)
 
 
+# sample and animate: pictures made bigger, nearest neighbour (16 x 16 digits are tiny)
+SCALE_OPTION = click.option(
+    "--scale",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Pictures: each pixel becomes a square this many pixels wide (1 to 16).",
+)
+
 # The hard constraints (docs/constraints.md) that compose, infill and harmonize take.
 CONSTRAINT_OPTIONS = [
     click.option("--key", default=None, help='Only the notes of this key, e.g. "D minor", "Bb".'),
@@ -166,6 +175,13 @@ def main():
     show_default=True,
     help="Semitones to move the pieces up (down if negative), -24 to 24: another key for a one-key model.",
 )
+@click.option(
+    "--key-hold",
+    type=float,
+    default=None,
+    help="RNN and VAE models: how strongly a piece keeps to the key of its notes so far, "
+    "0 (off) to 30 (default: the model's, 1).",
+)
 @_constraint_options
 @click.option(
     "-o",
@@ -187,6 +203,7 @@ def compose(
     variations,
     decode,
     transpose,
+    key_hold,
     asked,
     output,
 ):
@@ -201,6 +218,7 @@ def compose(
         transpose=transpose,
         voices=voices,
         velocity=velocity,
+        key_hold=key_hold,
     )
     check_meter(meter)
     _check_constraints(asked)
@@ -222,6 +240,7 @@ def compose(
             meter,
             voices,
             velocity,
+            key_hold=key_hold,
             **asked,
         )
         _write(_file_bytes(piece, target.suffix if target else ".mid"), target)
@@ -570,10 +589,15 @@ def _bad_input():
     ".abc/.txt (texts), .mid/.wav/.png from ABC (one file per tune), a FOLDER/ for one file "
     "each, or - for stdout.",
 )
-def sample(model, modality, count, label, seed, temperature, length, primer, top_k, top_p, output):
+@SCALE_OPTION
+def sample(
+    model, modality, count, label, seed, temperature, length, primer, top_k, top_p, output, scale
+):
     """Draw new items (pictures, sounds, texts) from a trained model."""
     from .options import check_options
 
+    with _bad_input():
+        check_options(scale=scale)
     check_options(temperature=temperature, **({} if count is None else {"count": count}))
     muse = _load_checked(model, modality)
     count = count if count is not None else muse.adapter.preview_count
@@ -592,6 +616,9 @@ def sample(model, modality, count, label, seed, temperature, length, primer, top
         top_k=top_k,
         top_p=top_p,
     )
+    if scale != 1:
+        with _bad_input():
+            items = items.scaled(scale)
     if one_each:
         _write_each(items, targets, skip_unwritable=one_per_file)
     else:
@@ -650,18 +677,25 @@ def _write_each(items, targets, skip_unwritable: bool) -> None:
 @click.option(
     "-o", "--output", default="-", show_default=True, help="The .gif to write, or - for stdout."
 )
-def animate(model, frames, fps, label, seed, output):
+@SCALE_OPTION
+def animate(model, frames, fps, label, seed, output, scale):
     """A looping GIF walking through a model's latent space."""
     from .errors import MuseError
     from .options import check_options
 
+    with _bad_input():
+        check_options(scale=scale)
     check_options(frames=frames)
     if not 0.5 <= fps <= 100:
         raise MuseError(f"--fps {fps}: must be from 0.5 to 100")
     (target,) = _output_targets(output, 1, stem="walk", formats=(".gif",))
     from .api import load
 
-    _write(load(model).animate(frames, seed, label).file_bytes(fps), target)
+    animation = load(model).animate(frames, seed, label)
+    if scale != 1:
+        with _bad_input():
+            animation = animation.scaled(scale)
+    _write(animation.file_bytes(fps), target)
 
 
 def _load_checked(model: str, modality: str | None):

@@ -16,6 +16,7 @@ key, a vocabulary) is asked of the adapter through its declared capabilities.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ import torch
 
 from .core.adapter import Animates, Composes, Constrains, Tokens
 from .core.objective import DecodesProbabilities, FillsMasks, Interpolates, WalksLatent
-from .core.rules import KeepsRules
+from .core.rules import CellRules, DrawsFrames, KeepsRules
 from .errors import DataError, MuseError
 from .files import write_atomically
 from .options import check_options
@@ -63,6 +64,7 @@ class MuseModel:
         density: str | None = None,
         chords: str | None = None,
         polyphony: str | None = None,
+        key_hold: float | None = None,
     ):
         """A new piece of exactly ``bars`` bars (for MIDI a ``Piece``, a ``pretty_midi.PrettyMIDI``).
 
@@ -98,6 +100,7 @@ class MuseModel:
             transpose=transpose,
             velocity=velocity,
             voices=voices,
+            key_hold=key_hold,
         )
         self.check_composes()
         clip = self._primer(primer)
@@ -109,7 +112,9 @@ class MuseModel:
             given = self.adapter.shifted(given, shift)
         if isinstance(self.adapter, Constrains) and clip is None and not transpose:
             transpose = self.adapter.key_shift(asked)  # a one-key model composes in the key asked
-        rules = self._rules(asked, bars * bar, meter, shift - transpose, voices)
+        rules = self._leaning(
+            self._rules(asked, bars * bar, meter, shift - transpose, voices), bars * bar, key_hold
+        )
         generator = torch.Generator().manual_seed(seed)
         labels = None if label is None else torch.tensor([label])
         with (
@@ -141,6 +146,22 @@ class MuseModel:
                 f"{self.path}: {self.objective.a_family} model cannot keep constraints as it draws"
             )
         return {"rules": rules}
+
+    def _leaning(self, rules: dict, steps: int, strength: float | None) -> dict:
+        """``rules`` with the adapter's leaning (a piece's pull toward its key) for families
+        that draw frame by frame; the others ignore one, so they get none."""
+        leaning = (
+            self.adapter.leaning(strength)
+            if isinstance(self.adapter, Constrains) and isinstance(self.objective, DrawsFrames)
+            else None
+        )
+        if leaning is None:
+            return rules
+        if "rules" in rules:
+            return {"rules": dataclasses.replace(rules["rules"], leaning=leaning)}
+        spec = self.adapter.spec
+        counted = getattr(self.adapter, "pitches", spec.width)
+        return {"rules": CellRules.unlimited(spec.channels, steps, spec.width, counted, leaning)}
 
     def _label(self, meter, voices, clip, primer) -> int | None:
         """The class to compose: as asked, else a meter-conditioned model's primer's meter."""
@@ -536,6 +557,16 @@ class _Decoded(Sequence):
         if number not in self._decoded:
             self._decoded[number] = self.adapter.decode(self.tensors[number])
         return self._decoded[number]
+
+    def scaled(self, factor: int):
+        """The same pictures ``factor`` times as wide and as high, each pixel a ``factor`` ×
+        ``factor`` square (nearest neighbour), so that 16 × 16 digits are not thumbnails:
+        ``digits.sample(16, seed=0, label="7").scaled(4).write("sevens.png")``."""
+        check_options(scale=factor)
+        if self.adapter.modality != "image":
+            raise MuseError(f"--scale: only pictures are scaled, not {self.adapter.modality}")
+        tensors = self.tensors.repeat_interleave(factor, -2).repeat_interleave(factor, -1)
+        return type(self)(self.adapter, tensors)
 
 
 class Items(_Decoded):

@@ -19,10 +19,17 @@ LIMITS = {
     "voices": (1, 16),
     "velocity": (1, 127),
     "transpose": (-MAX_TRANSPOSE, MAX_TRANSPOSE),
+    "scale": (1, 16),  # pixels a picture's pixel becomes, each way
 }
 
 
-def check_options(*, temperature: float = 1.0, tempo: float | None = None, **whole_numbers) -> None:
+def check_options(
+    *,
+    temperature: float = 1.0,
+    tempo: float | None = None,
+    key_hold: float | None = None,
+    **whole_numbers,
+) -> None:
     """Each option given is checked against its range (``LIMITS`` for the whole numbers:
     ``bars``, ``variations``, ``steps``, ``count``, ``frames``, ``transpose``); the first one out
     of range is a ``MuseError`` naming it as its command-line option."""
@@ -40,6 +47,8 @@ def check_options(*, temperature: float = 1.0, tempo: float | None = None, **who
         raise MuseError(f"--temperature {temperature}: must be above 0")
     if tempo is not None and not 10 <= tempo <= 400:
         raise MuseError(f"--tempo {tempo}: must be from 10 to 400 quarter notes per minute")
+    if key_hold is not None and not 0 <= key_hold <= 30:
+        raise MuseError(f"--key-hold {key_hold}: must be from 0 (off) to 30")
 
 
 def check_meter(meter: str | None) -> None:
