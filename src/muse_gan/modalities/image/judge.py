@@ -1,4 +1,5 @@
-"""`muse eval` for pictures: mean ink, a classifier's score and label accuracy, NDB, FID and KID."""
+"""`muse eval` for pictures: mean ink, a classifier's score and label accuracy, variety within
+each class, NDB, FID and KID."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import torch
 from ...core.adapter import class_order
 from ...measures.judge import FixedSizeJudge, note
 from .classifier import class_shares, classifier_score, label_accuracy, train_classifier
+from .variety import variety, variety_by_class
+
+LOWEST = "variety ratio, lowest class"
 
 
 class ImageJudge(FixedSizeJudge):
@@ -28,7 +32,7 @@ class ImageJudge(FixedSizeJudge):
         return {"mean_intensity": torch.stack(samples.items).flatten(1).mean(1).numpy()}
 
     def reference_metrics(self, reference, report):
-        values = {}
+        values = _varieties(reference)
         classes = class_order(reference.labels or ())
         if len(classes) >= 2:
             values |= self._fit_classifier(reference, classes, report)
@@ -89,6 +93,7 @@ class ImageJudge(FixedSizeJudge):
                     [self.classes.index(samples.labels[number]) for number in known]
                 )
                 values["label_accuracy"] = label_accuracy(probabilities[known], asked)
+        values |= self._variety_ratios(samples, reference, report)
         values |= super().per_set(samples, reference, report)
         if self.inception is not None:
             from ...measures.sets import frechet_distance, inception_features, kernel_distance
@@ -97,3 +102,32 @@ class ImageJudge(FixedSizeJudge):
             values["fid"] = frechet_distance(features, self.reference_features)
             values["kid"] = kernel_distance(features, self.reference_features)
         return values
+
+    def _variety_ratios(self, samples, reference, report) -> dict[str, float]:
+        """The set's varieties, and the lowest class's as a share of the reference's."""
+        values = _varieties(samples)
+        real = _varieties(reference)
+        ratios = [
+            values[name] / real[name]
+            for name in values
+            if name.startswith("variety: ") and real.get(name, 0) > 0
+        ]
+        if ratios:
+            values[LOWEST] = min(ratios)
+            note(
+                report,
+                "variety: the mean Euclidean distance between two pictures (of one class: "
+                "'variety: CLASS'), shrunk to 8 x 8 pixels of 0-1; "
+                f"'{LOWEST}': the class whose variety is the smallest share of the reference's",
+            )
+        return values
+
+
+def _varieties(samples) -> dict[str, float]:
+    """``variety`` of the whole set and, when its pictures have classes, of each class's."""
+    images = torch.stack(samples.items)
+    values = {"variety": variety(images)}
+    if samples.labels:
+        by_class = variety_by_class(images, samples.labels)
+        values |= {f"variety: {label}": value for label, value in by_class.items()}
+    return values
