@@ -41,7 +41,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     family: str = "rnn"
-    cell: str = "lstm"  # "lstm" or "gru"
+    cell: str = "lstm"  # "lstm", "gru", or (the rnn family) "transformer": causal self-attention
     hidden: int = 256
     layers: int = 2
     dropout: float = 0.2
@@ -139,6 +139,11 @@ def check_model(settings: ModelConfig) -> None:
 
 
 def check_sections(config: Config) -> None:
+    if settings.cell == "transformer" and settings.family != "rnn":
+        raise ConfigError(
+            f'model.cell: "transformer" is a backbone of the rnn family, not of {settings.family!r} '
+            '(use "lstm" or "gru")'
+        )
     """The range checks of ``[data]``, ``[model]`` and every section that registered one (the
     composition root adds ``[train]``'s and each modality's, which its adapter runs)."""
     check_data(config.data)

@@ -1,11 +1,21 @@
-"""A recurrent network over frames: the context for predicting each next frame."""
+"""A recurrent network over frames: the context for predicting each next frame.
+
+The backbone is an LSTM or GRU (``model.cell``), or a causal Transformer (``"transformer"``):
+self-attention over every frame before the step, with ALiBi biases (Press et al. 2022) for
+where they lie, so pieces longer than the training windows read as the windows did.
+"""
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
+
+CELLS = ("gru", "lstm", "transformer")
 
 
 class FrameRNN(nn.Module):
@@ -31,16 +41,19 @@ class FrameRNN(nn.Module):
         positions: int = 0,
     ):
         super().__init__()
-        if cell not in ("lstm", "gru"):
-            raise ConfigError(f"model.cell: unknown cell '{cell}' (known: gru, lstm)")
+        if cell not in CELLS:
+            raise ConfigError(f"model.cell: unknown cell '{cell}' (known: {', '.join(CELLS)})")
         self.steps_per_bar = steps_per_bar
         self.frame_in = nn.Linear(frame_size, hidden)
         self.position = nn.Embedding(max(steps_per_bar, positions), hidden)
         self.start = nn.Parameter(torch.zeros(hidden))
-        recurrent = nn.LSTM if cell == "lstm" else nn.GRU
-        self.rnn = recurrent(
-            hidden, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
-        )
+        if cell == "transformer":
+            self.rnn = CausalTransformer(hidden, layers, dropout)
+        else:
+            recurrent = nn.LSTM if cell == "lstm" else nn.GRU
+            self.rnn = recurrent(
+                hidden, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
+            )
         self.dropout = nn.Dropout(dropout)
         self.condition_in = nn.Linear(condition_size, hidden) if condition_size else None
 
@@ -98,7 +111,7 @@ class FrameRNN(nn.Module):
         nn.LSTM/nn.GRU call costs about ten times the cell arithmetic itself (measured on a CPU).
         """
         rnn = self.rnn
-        if self.training:
+        if self.training or isinstance(rnn, CausalTransformer):
             contexts, state = rnn(inputs, state)
             return contexts[:, 0], state
         lstm = isinstance(rnn, nn.LSTM)
@@ -126,3 +139,69 @@ class FrameRNN(nn.Module):
         if condition is None:
             return inputs
         return inputs + self.condition_in(condition)[:, None]
+
+
+class CausalTransformer(nn.Module):
+    """Pre-norm Transformer layers over ``(batch, time, hidden)``, each step attending to itself
+    and the steps before it, with ALiBi: each head's scores fall linearly with the distance.
+
+    Called as an ``nn.LSTM`` is, ``(inputs, state) -> (outputs, state)``, where the state is the
+    inputs read so far ``(batch, time, hidden)`` (None: nothing yet) and the outputs are those of
+    the new inputs, which attend to the state's too. A step of sampling reads the whole state
+    again: quadratic in the length, cheap at the lengths pieces are composed in.
+    """
+
+    def __init__(self, hidden: int, layers: int, dropout: float):
+        super().__init__()
+        heads = math.gcd(hidden, 4)
+        self.layers = nn.ModuleList(TransformerLayer(hidden, heads, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(hidden)
+        # ALiBi's geometric slopes, 2^(-8/heads) .. 2^-8
+        slopes = [2 ** (-8 * (head + 1) / heads) for head in range(heads)]
+        self.register_buffer("slopes", torch.tensor(slopes), persistent=False)
+
+    def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None):
+        everything = inputs if state is None else torch.cat([state, inputs], dim=1)
+        positions = torch.arange(everything.shape[1], device=inputs.device)
+        distance = (positions[:, None] - positions[None, :]).to(inputs.dtype)
+        bias = (-self.slopes.to(inputs.dtype)[:, None, None] * distance).masked_fill(
+            distance < 0, -math.inf
+        )
+        outputs = everything
+        for layer in self.layers:
+            outputs = layer(outputs, bias)
+        return self.norm(outputs[:, everything.shape[1] - inputs.shape[1] :]), everything
+
+
+class TransformerLayer(nn.Module):
+    """Self-attention then a feed-forward block (four times as wide), each read through a
+    layer norm and added to its input."""
+
+    def __init__(self, hidden: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.attention_norm, self.forward_norm = nn.LayerNorm(hidden), nn.LayerNorm(hidden)
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.out = nn.Linear(hidden, hidden)
+        self.feed_forward = nn.Sequential(
+            nn.Linear(hidden, 4 * hidden),
+            nn.GELU(),
+            nn.Linear(4 * hidden, hidden),
+            nn.Dropout(dropout),
+        )
+        self.residual_dropout = nn.Dropout(dropout)
+
+    def forward(self, inputs: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        batch, steps, hidden = inputs.shape
+        qkv = self.qkv(self.attention_norm(inputs)).view(batch, steps, 3, self.heads, -1)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4)  # each (batch, heads, steps, size)
+        attended = F.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            attn_mask=bias.to(query.dtype),
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        attended = attended.transpose(1, 2).reshape(batch, steps, hidden)
+        inputs = inputs + self.residual_dropout(self.out(attended))
+        return inputs + self.feed_forward(self.forward_norm(inputs))
