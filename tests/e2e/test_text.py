@@ -133,7 +133,8 @@ def test_primer_top_k_and_length_for_token_by_token_models(text_run):
     primer = "X:1\nM: 6/8\nL: 1/8\nK: G\n|:GAG"
     tunes = model.sample(2, seed=0, primer=primer, length=40)
     assert all(tune.startswith(primer) for tune in tunes)
-    greedy = [model.sample(1, seed=seed, top_k=1, length=30)[0] for seed in (0, 1)]
+    # without the ABC grammar, which closes a tune this short with tokens of its choosing
+    greedy = [model.sample(1, seed=seed, top_k=1, length=30, grammar=False)[0] for seed in (0, 1)]
     if family == "rnn":
         assert greedy[0] == greedy[1]  # one token to choose from: the seed no longer matters
     else:
