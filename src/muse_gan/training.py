@@ -29,7 +29,7 @@ from .core import checkpoint as ckpt
 from .core import distributed
 from .core.config import Config
 from .core.memory import available_bytes, in_words, training_bytes
-from .core.store import load_pieces, say, split
+from .core.store import data_parts, load_pieces, say
 from .core.trainer import LATEST, Trainer, computing_threads, pick_device, pick_threads, usable_cpus
 from .errors import MuseError
 from .files import locked
@@ -208,7 +208,7 @@ def build_trainer(
     adapter = _fitted(adapter, pieces, theirs.adapter if theirs else known, init)
     # what the data filled in (a MIDI model's tracks, say) is the run's config from now on
     config = config.with_section(adapter.modality, adapter.settings)
-    pieces = split(pieces, config.data.valid_fraction, config.data.test_fraction)
+    pieces = data_parts(adapter, config.data, pieces, quiet)
     train_windows, valid_windows = samplers(adapter, pieces, config.train.seed)
     if not quiet and adapter.fit_summary:
         print(f"from the data: {adapter.fit_summary}", file=sys.stderr)
@@ -238,7 +238,20 @@ def build_trainer(
         quiet=quiet,
         group=group,
         selection=selection,
+        measures=_piece_nll(config, adapter, pieces["valid"]) if group.main else None,
     )
+
+
+def _piece_nll(config: Config, adapter, valid_pieces: list):
+    """For a MIDI RNN, what its log shows besides the loss of validation windows (padded with
+    silence past a piece's end): ``piece_nll``, the NLL of the whole validation pieces as
+    `muse eval` measures it (``evaluation.frame_nll``). None for other models."""
+    if adapter.modality != "midi" or config.model.family != "rnn" or not valid_pieces:
+        return None
+    from .evaluation import frame_nll
+
+    view = adapter.model_view(valid_pieces)
+    return lambda model: {"piece_nll": frame_nll(model, view, adapter)[0]} if view else {}
 
 
 def samplers(adapter, pieces: dict[str, list], seed: int) -> tuple:
@@ -281,7 +294,11 @@ def _check_before_reading_data(config: Config, adapter) -> None:
     range checks, then the objective built from the adapter's settings alone on the meta device
     and its memory weighed against the device's."""
     check_config(config)
-    if config.train.select_by == "overlap" and config.data.valid_fraction == 0:
+    if (
+        config.train.select_by == "overlap"
+        and config.data.valid_fraction == 0
+        and not config.data.valid_source
+    ):
         raise MuseError(
             'train.select_by = "overlap" compares samples with the validation pieces, and '
             "data.valid_fraction = 0 leaves none"

@@ -141,6 +141,11 @@ class Adapter(ABC):
         """The length of a training run's sample: an item's, or two windows."""
         return self.spec.length or 2 * self.spec.window
 
+    def scored_steps(self, tensor: torch.Tensor) -> slice:
+        """The steps of a whole item ``(channels, steps, width)`` its likelihood counts: all of
+        them, where the modality pads no silence around an item."""
+        return slice(None)
+
     def likelihood(self, nats_per_frame: float, frames: int, pieces: list) -> dict:
         """A held-out negative log-likelihood as `muse eval` reports it."""
         return {

@@ -34,6 +34,9 @@ class DataConfig:
     source: str = "builtin"  # the modality's built-in data (see `muse train --help`), or a folder of the user's files
     limit: int = 0  # use at most this many source files (0: all); for quick trials
     valid_fraction: float = 0.1
+    # a folder (or file) of validation pieces of one's own; the source then gives training and
+    # test pieces alone (valid_fraction unused)
+    valid_source: str = ""
     test_fraction: float = 0.0  # held out from training and validation, for `muse eval`
     workers: int = 0  # processes preparing the data: 1 (this one), or n; 0: as many as pay off, one per CPU, at most 8
 
@@ -136,14 +139,14 @@ def check_model(settings: ModelConfig) -> None:
     )
     if not 0 <= settings.dropout < 1:
         raise ConfigError(f"model.dropout: {settings.dropout!r} must be from 0 to below 1")
-
-
-def check_sections(config: Config) -> None:
     if settings.cell == "transformer" and settings.family != "rnn":
         raise ConfigError(
             f'model.cell: "transformer" is a backbone of the rnn family, not of {settings.family!r} '
             '(use "lstm" or "gru")'
         )
+
+
+def check_sections(config: Config) -> None:
     """The range checks of ``[data]``, ``[model]`` and every section that registered one (the
     composition root adds ``[train]``'s and each modality's, which its adapter runs)."""
     check_data(config.data)

@@ -159,9 +159,14 @@ def most_common(reasons: Counter, count: int = 3) -> str:
 def split(
     pieces: list[Piece], valid_fraction: float, test_fraction: float
 ) -> dict[str, list[Piece]]:
-    """Train/valid/test by a hash of each piece's file name: stable when files come and go."""
+    """Train/valid/test by a hash of each piece's file name: stable when files come and go. A
+    piece whose data set came split (``info["part"]``, as a published data set's) stays in
+    its part."""
     parts = {"train": [], "valid": [], "test": []}
     for piece in pieces:
+        if piece.info.get("part") in parts:
+            parts[piece.info["part"]].append(piece)
+            continue
         file_name = re.sub(r"#\d+$", "", Path(piece.name).name)  # the file, not its n-th piece
         position = zlib.crc32(file_name.encode()) % 10_000 / 10_000
         part = (
@@ -175,6 +180,19 @@ def split(
     if not parts["train"]:
         # a handful of files: train on what there is
         parts["train"] = parts["valid"] or parts["test"]
+    return parts
+
+
+def data_parts(adapter, data, pieces: list[Piece], quiet: bool = False) -> dict[str, list[Piece]]:
+    """The train/valid/test parts of ``pieces``, read from ``data.source`` (a ``DataConfig``):
+    ``split`` by ``data.valid_fraction`` and ``data.test_fraction``; with ``data.valid_source``
+    the validation pieces are that folder's, and ``pieces`` are split into train and test alone."""
+    if not data.valid_source:
+        return split(pieces, data.valid_fraction, data.test_fraction)
+    parts = split(pieces, 0.0, data.test_fraction)
+    parts["valid"] = load_pieces(
+        adapter, data.valid_source, 0, quiet, data.workers, option="data.valid_source"
+    )
     return parts
 
 

@@ -150,7 +150,9 @@ class Trainer:
     ``selection``, when given, scores the sampling model at every validation (from 0 to 1,
     higher is better; logged as ``valid/<selection.name>``) and decides which weights become the
     run's model file instead of the validation loss; the composition root passes one for
-    ``train.select_by = "overlap"``. Only the main process (rank 0) calls it.
+    ``train.select_by = "overlap"``. ``measures``, when given, maps the sampling model (on the
+    CPU, in eval mode) to more scalars logged at every validation as ``valid/<name>`` (a MIDI
+    RNN's NLL of whole validation pieces). Only the main process (rank 0) calls either.
     """
 
     def __init__(
@@ -164,9 +166,11 @@ class Trainer:
         quiet: bool = False,
         group: distributed.Group = distributed.SINGLE,
         selection=None,
+        measures=None,
     ):
         check_settings(config.train)
         self.selection = selection if group.main else None
+        self.measures = measures if group.main else None
         distributed.check_batch(config.train.batch_size, group.world)
         self.config, self.settings, self.group = config, config.train, group
         self.run_dir = Path(run_dir)
@@ -373,6 +377,10 @@ class Trainer:
         scalars = self.validate()
         if self.selection is not None:
             scalars[self.selection.name] = self.selection(self._sampling_model_on_cpu())
+        if self.measures is not None:
+            self._doing("measuring whole validation pieces")
+            scalars |= self.measures(self._sampling_model_on_cpu())
+            self._doing("training")
         self.scalars.log(self.step, {f"valid/{name}": value for name, value in scalars.items()})
         distance = self._selection_distance(scalars)
         if distance is None:

@@ -22,7 +22,7 @@ from ..core.adapter import LabelledAdapter
 from ..core.config import Config
 from ..core.objective import Likelihood
 from ..core.samplers import class_indices
-from ..core.store import BUILTIN, load_pieces, split
+from ..core.store import BUILTIN, data_parts, load_pieces
 from ..errors import MuseError
 from ..measures.judge import Options, pick
 from ..modalities import ADAPTERS, build_adapter
@@ -139,7 +139,7 @@ def evaluation_pieces(config: Config, adapter, data: str | None, part: str, quie
     )
     if data or part == "all":
         return pieces
-    parts = split(pieces, config.data.valid_fraction, config.data.test_fraction)
+    parts = data_parts(adapter, config.data, pieces, quiet)
     chosen = parts["valid"] + parts["test"] if part == HELD_OUT else parts[part]
     if not chosen:
         data = config.data
@@ -164,7 +164,8 @@ def likelihood(muse, pieces) -> dict | None:
 def frame_nll(objective, pieces, adapter) -> tuple[float, int]:
     """Mean negative log-likelihood per frame (nats, summed over all cells of a frame; an
     image's frame is a row) over every frame of every piece, each piece read whole from its
-    first step; and the frame count. Labelled pieces are scored given their label."""
+    first step, and the frame count: the frames ``adapter.scored_steps`` counts (a MIDI piece's
+    from its first sounding step to its last). Labelled pieces are scored given their label."""
     if not isinstance(objective, Likelihood):
         raise MuseError(
             f"{objective.a_family} model has no likelihood to evaluate (use an RNN or VAE model)"
@@ -172,7 +173,9 @@ def frame_nll(objective, pieces, adapter) -> tuple[float, int]:
     total, frames = 0.0, 0
     objective.eval()
     for piece in pieces:
-        nll = objective.frame_nll(adapter.tensor_of(piece)[None], class_indices(adapter, [piece]))
+        tensor = adapter.tensor_of(piece)
+        nll = objective.frame_nll(tensor[None], class_indices(adapter, [piece]))
+        nll = nll[0, adapter.scored_steps(tensor)]
         total += nll.sum().item()
         frames += nll.numel()
     return total / frames, frames

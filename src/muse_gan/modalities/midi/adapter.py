@@ -36,6 +36,7 @@ from ...core.spec import Spec
 from ...errors import DataError, MuseError
 from ...files import write_atomically
 from ..registry import ADAPTERS
+from .classic import CLASSIC_SUFFIXES, read_published
 from .keys import Transposition, common_key_shift, fits_shifted, shift_pitches
 from .layout import Layout, Part, infer_layout
 from .notes import END, PART, RollShape, bin_velocity, draw_roll, note_table, packed, whole_bars
@@ -58,7 +59,7 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
     modality = "midi"
     settings_class = MidiConfig
     item_name = "piece"
-    suffixes = MIDI_SUFFIXES + SCORE_SUFFIXES
+    suffixes = MIDI_SUFFIXES + SCORE_SUFFIXES + CLASSIC_SUFFIXES
     formats = (".mid", ".midi", ".png", ".wav")
     sample_formats = (".mid", ".png")
     preview_count = 1
@@ -133,10 +134,13 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
     # files → items → note tables
 
     def read(self, path: str | Path) -> list[pretty_midi.PrettyMIDI]:
-        """The pieces in a MIDI file (one) or a score file (an ABC file may hold many)."""
+        """The pieces in a MIDI file (one), a score file (an ABC file may hold many) or a
+        published data set's pickle (``classic``: every piece of its split)."""
         path = Path(path)
         if path.suffix.lower() in SCORE_SUFFIXES:
             return read_scores(path, default_tempo=self.settings.tempo)
+        if path.suffix.lower() in CLASSIC_SUFFIXES:
+            return read_published(path, self.settings.tempo)
         if path.suffix.lower() not in MIDI_SUFFIXES:
             raise DataError(
                 f"{path}: not a MIDI or score file (expected {', '.join(self.suffixes)})"
@@ -165,7 +169,9 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         return packed(note_table(piece, self.settings.steps_per_beat, self.settings.quantize)[0])
 
     def piece_info(self, piece: pretty_midi.PrettyMIDI) -> dict:
-        return note_table(piece, self.settings.steps_per_beat, self.settings.quantize)[1]
+        """The note table's info; a published data set's piece also its part of the split."""
+        info = note_table(piece, self.settings.steps_per_beat, self.settings.quantize)[1]
+        return info | ({"part": piece.part} if hasattr(piece, "part") else {})
 
     # what the data says
 
@@ -212,6 +218,13 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
     def tensor_of(self, piece) -> torch.Tensor:
         """A segment's whole roll ``(tracks, steps, width)`` as floats."""
         return torch.from_numpy(draw(piece, self.shape)).float()
+
+    def scored_steps(self, roll: torch.Tensor) -> slice:
+        """From a piece's first sounding step to its last: the silence a pickup is padded with
+        to its bar line is read (where bars fall), and neither it nor the silence that fills the
+        last bar is scored."""
+        sounding = torch.nonzero(roll.amax(dim=(0, 2)))[:, 0]
+        return slice(int(sounding[0]), int(sounding[-1]) + 1) if len(sounding) else slice(0, 0)
 
     # items ⇄ rolls
 
