@@ -395,6 +395,22 @@ def test_each_weighted_term_adds_its_mismatch_to_the_generators_loss(term, misma
     assert gradients and all(torch.isfinite(gradient).all() for gradient in gradients)
 
 
+def test_mode_seeking_charges_a_generator_that_ignores_its_noise():
+    batch = real_batch()
+    torch.manual_seed(1)
+    plain, plain_scalars = gan().phases(batch)[-1].loss()
+    torch.manual_seed(1)
+    loss, scalars = gan("gan.mode_seeking=0.5").phases(batch)[-1].loss()
+    assert "sameness" not in plain_scalars and 0 < scalars["sameness"] < 1e3
+    assert loss.item() == pytest.approx(plain.item() + 0.5 * scalars["sameness"], rel=1e-5)
+    deaf = gan("gan.mode_seeking=0.5")
+    with torch.no_grad():  # nothing of the noise reaches the pictures: every item alike
+        deaf.generator.start.weight.zero_()
+        deaf.generator.track_noise.weight.zero_()
+    _, deaf_scalars = deaf.phases(batch)[-1].loss()
+    assert deaf_scalars["sameness"] == pytest.approx(1e5)  # 1 / (0 + 1e-5)
+
+
 def test_voice_ranges_keep_each_track_to_the_pitches_it_was_heard_at():
     model = audible(gan("midi.gan.voice_ranges=true"))
     assert not sample(model).any()  # nothing heard yet: every pitch is out of range
@@ -416,6 +432,7 @@ def test_bad_gan_settings_are_config_errors_naming_the_key():
         ("gan.condition_track=4", "gan.condition_track"),
         ("gan.critic_steps=0", "gan.critic_steps"),
         ("gan.condition_dropout=1.5", "gan.condition_dropout"),
+        ("gan.mode_seeking=-1", "gan.mode_seeking"),
         ("midi.gan.activity_weight=-1", "midi.gan.activity_weight"),
         ("midi.gan.harmony_weight=-1", "midi.gan.harmony_weight"),
         ("midi.gan.rhythm_weight=-1", "midi.gan.rhythm_weight"),

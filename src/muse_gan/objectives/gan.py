@@ -53,6 +53,7 @@ def check(settings: GanConfig) -> None:
             "gradient_penalty": (0, 1e6),
             "condition_track": (-1, 1023),
             "condition_dropout": (0, 1),
+            "mode_seeking": (0, 1e3),
         },
     )
 
@@ -71,6 +72,9 @@ class GanConfig:
     condition_dropout: float = 0.5
     # the critic also sees how much the batch's items of each class differ (against mode collapse)
     class_spread: bool = False
+    # weight of the mode-seeking term: the generator is charged for items that stay alike when
+    # their noise differs (0: off)
+    mode_seeking: float = 0.0
 
 
 @OBJECTIVES.register("gan")
@@ -151,10 +155,18 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent, KeepsRules):
         return loss, {"critic": loss.item()} | scalars
 
     def _generator_phase(self, batch, labels):
-        fake = self.fake(batch, labels=labels)
+        condition, present = self._training_condition(batch, None)
+        noise = self._noise(len(batch), batch.device)
+        fake = self._generated(noise, condition, present, labels)
         with _frozen(self.critic):  # the critic only passes gradients on; its own stay untouched
             loss = -self.critic(fake, labels).mean()
         scalars = {"generator": loss.item()}
+        if self.settings.mode_seeking:
+            sameness = self._sameness(fake, noise, condition, present, labels)
+            loss, scalars["sameness"] = (
+                loss + self.settings.mode_seeking * sameness,
+                sameness.item(),
+            )
         for term in self.terms:  # a modality's own terms, e.g. a piano roll's harmony
             mismatch = term.mismatch(fake, batch)
             loss, scalars[term.name] = loss + term.weight * mismatch, mismatch.item()
@@ -192,11 +204,26 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent, KeepsRules):
         ``gan.condition_dropout``), which then replaces the generated one; with ``labels``, the
         items are made for those classes. Noise from ``generator``, else the global torch RNG."""
         condition, present = self._training_condition(batch, generator)
-        shared, per_track = self._noise(len(batch), batch.device, generator)
+        noise = self._noise(len(batch), batch.device, generator)
+        return self._generated(noise, condition, present, labels)
+
+    def _generated(self, noise, condition, present, labels) -> torch.Tensor:
+        """What ``fake`` makes from its noise, condition and labels."""
+        shared, per_track = noise
         probabilities = self._activate(
             self.generator(shared, per_track, condition, present, labels)
         )
         return self._impose(probabilities, condition, present)
+
+    def _sameness(self, fake, noise, condition, present, labels) -> torch.Tensor:
+        """The mode-seeking term (Mao et al. 2019): each item of ``fake`` made again from other
+        noise, with the same condition and class; the mean over items of 1 / (their mean
+        absolute difference per unit of the shared noise's). Large when the noise is ignored."""
+        other_noise = self._noise(len(fake), fake.device)
+        other = self._generated(other_noise, condition, present, labels)
+        apart = (fake - other).abs().flatten(1).mean(1)
+        noise_apart = (noise[0] - other_noise[0]).abs().mean(1)
+        return (1 / (apart.float() / noise_apart + 1e-5)).mean()
 
     def _training_condition(self, batch, generator):
         """The condition ``(batch, steps, pitches)`` and its presence ``(batch,)``, or Nones."""
