@@ -18,8 +18,8 @@ follows each tune as it is drawn and leaves open only the tokens that keep it we
   corpus mostly annotations; unclosed ones were what broke generated tunes);
 - the tune ends (the end token) right after a bar line, with no repeat or tie open, after at
   least ``MIN_BARS`` bars; when the tokens asked for are nearly used up, it is closed
-  deterministically (``_closing_moves``: the last note repeated to fill the bar, then ``:|``
-  or ``|]``), so a tune is never cut in the middle of a bar.
+  deterministically (``_closing_moves``: the last note that is not a rest repeated to fill the
+  bar, then ``:|`` or ``|]``), so a tune is never cut in the middle of a bar.
 
 The masks are the same for the same tokens, so sampling stays deterministic for a seed.
 """
@@ -64,6 +64,7 @@ class TuneState:
     factor: Fraction = Fraction(1)  # of the next note
     last_length: Fraction = Fraction(0)
     last_pitch: int = -1
+    last_note: int = -1  # the last pitch that is not a rest
     second_of_pair: bool = False
     decorated: bool = False
     pair_length: Fraction = Fraction(0)  # the written length a broken rhythm's second note takes
@@ -295,6 +296,7 @@ class AbcGrammar:
 
     def _take_pitch(self, state: TuneState, token: int) -> None:
         state.last_pitch, state.tied = token, -1
+        state.last_note = token if token != self.rest else state.last_note
         if state.tuplet_left:
             state.tuplet_left -= 1
             state.previous = "triplet"
@@ -370,7 +372,7 @@ class AbcGrammar:
             longest = int(durations.argmax())
             if state.count > state.full or durations[longest] > 1:
                 return longest
-        for token in (state.tied, state.last_pitch, self.rest, self.ids.get("3", -1)):
+        for token in (state.tied, state.last_note, self.rest, self.ids.get("3", -1)):
             if token >= 0 and mask[token]:
                 return token
         return self.ids["|"] if mask[self.ids["|"]] else int(mask.nonzero()[0])

@@ -66,4 +66,8 @@ def abc_length(text: str) -> Fraction:
     top = int(top) if top else 1
     if not slashes:
         return Fraction(top)
-    return Fraction(top, int(bottom) if bottom else 2 ** len(slashes))
+    return (
+        Fraction(top, int(bottom) if bottom else 2 ** len(slashes))
+        if bottom != "0"
+        else Fraction(top)
+    )

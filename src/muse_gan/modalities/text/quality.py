@@ -135,8 +135,10 @@ def _note_length(note: re.Match) -> Fraction:
 
 def _tuplet(text: str, meter: Fraction) -> tuple[int, Fraction]:
     """How many notes a ``(p:q:r`` tuplet takes and the factor of their lengths."""
-    numbers = [int(number) if number else None for number in re.findall(r"(\d*)", text[1:])[::2]]
+    numbers = [int(number) if number else None for number in text[1:].split(":")]
     p, q = numbers[0], numbers[1] if len(numbers) > 1 else None
+    if not p:  # "(0": no tuplet
+        return 0, Fraction(1)
     compound = meter.numerator % 3 == 0 and meter.numerator > 3
     q = q or {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}.get(p, 3 if compound else 2)
     r = (numbers[2] if len(numbers) > 2 else None) or p
