@@ -187,3 +187,36 @@ def test_an_empty_folder_of_generated_files_is_one_clear_line(tmp_path):
     (tmp_path / "notes.txt").write_text("")
     (tmp_path / "x.mid").write_bytes(b"not midi")
     assert_one_clear_line(muse("eval", "--files", tmp_path, "--reference", tmp_path), "usable")
+
+
+def chorale_like(path, bars: int) -> None:
+    """A four-part 4/4 file of ``bars`` bars, a quarter note per beat in each part."""
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=120)  # a beat is 0.5 s
+    for name, pitch in zip(["Soprano", "Alto", "Tenor", "Bass"], [72, 67, 64, 48]):
+        part = pretty_midi.Instrument(19, name=name)
+        part.notes = [
+            pretty_midi.Note(80, pitch + beat % 3, beat * 0.5, beat * 0.5 + 0.5)
+            for beat in range(4 * bars)
+        ]
+        midi.instruments.append(part)
+    midi.write(str(path))
+
+
+def test_long_windows_take_whole_pieces_at_least_half_as_long_when_too_few(tmp_path):
+    # 16-bar windows: a 36-bar piece has two; a 10-bar one counts whole (10 of 16 bars, at
+    # least half), a 6-bar one does not; with two windows asked for, no whole piece is needed
+    import muse_gan
+    from muse_gan.evaluation import evaluation_pieces
+    from muse_gan.measures.judge import Options
+
+    for bars in (36, 10, 6):
+        chorale_like(tmp_path / f"piece{bars}.mid", bars)
+    model = muse_gan.load("bach-rnn")
+    pieces = evaluation_pieces(model.config, model.adapter, str(tmp_path), "all", quiet=True)
+    segments = model.adapter.model_view(pieces)
+    judge = model.adapter.judge(Options(bars=16))
+    lengths = sorted(roll.shape[1] // bar for roll, bar in judge.windows("r", segments, 10).items)
+    assert lengths == [10, 16, 16]
+    assert [roll.shape[1] // 16 for roll, _ in judge.windows("r", segments, 2).items] == [16, 16]

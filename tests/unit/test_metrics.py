@@ -75,6 +75,44 @@ def test_used_pitch_classes_leaves_silent_bars_out():
 # qualified notes
 
 
+def test_long_note_rate_counts_notes_of_an_eighth_or_more():
+    # 16th-note steps (4 per beat): an eighth is 2 steps. Notes of 1, 2, 1, 4 and 3 steps in two
+    # tracks → 3 of 5 are at least an eighth = 0.6 (a 16th-note threshold would give 1.0).
+    roll = roll_of(
+        [(0, 0, 0, 1), (0, 0, 2, 4), (0, 2, 4, 5), (1, 5, 0, 4), (1, 7, 8, 11)], tracks=2
+    )
+    assert metrics.long_note_rate(roll, steps_per_beat=4) == pytest.approx(0.6)
+    # eighth-note steps: every note is at least one step, an eighth
+    assert metrics.long_note_rate(roll, steps_per_beat=2) == 1.0
+    assert math.isnan(metrics.long_note_rate(np.zeros((1, 8, 4), bool), steps_per_beat=4))
+
+
+def test_notes_per_bar_counts_starts_in_complete_bars():
+    # Bars of 4 steps. Track 0: a held note over bars 0-1 (one start), two notes in bar 1;
+    # track 1: one note in bar 0. A note starting in the partial bar (steps 8-9) is not counted.
+    # → 4 starts over 2 bars = 2.0 (counting sounding steps instead would give 5.5).
+    roll = roll_of(
+        [(0, 0, 0, 6), (0, 3, 4, 5), (0, 4, 6, 8), (1, 2, 1, 3), (1, 2, 8, 10)], tracks=2, steps=10
+    )
+    assert metrics.notes_per_bar(roll, steps_per_bar=4) == 2.0
+    assert math.isnan(metrics.notes_per_bar(roll[:, :3], steps_per_bar=4))
+
+
+def test_note_weighted_pitch_classes_count_each_note_once():
+    # C held 13 steps, then C#, D, E each one step: by duration 13/16 of the cells are C, by
+    # notes 1/4. The best major scale by notes holds C, D, E (C major: 3 of 4 notes = 0.75);
+    # by duration C major holds 15 of 16 cells.
+    roll = roll_of([(0, 0, 0, 13), (0, 1, 13, 14), (0, 2, 14, 15), (0, 4, 15, 16)])
+    assert metrics.scale_consistency(roll, C4, by="notes") == pytest.approx(0.75)
+    assert metrics.scale_consistency(roll, C4) == pytest.approx(15 / 16)
+    assert metrics.pitch_class_entropy(roll, C4, by="notes") == pytest.approx(
+        2.0
+    )  # four classes, once each
+    assert metrics.pitch_class_entropy(roll, C4) < 1.0
+    with pytest.raises(ValueError, match="by must be"):
+        metrics.scale_consistency(roll, C4, by="cells")
+
+
 def test_qualified_note_rate_at_eight_steps_per_beat():
     # steps_per_beat = 8, so a 16th note is 2 steps. Notes: track 0 pitch 0 lengths 1 and 2
     # (a one-step gap splits them), track 0 pitch 5 length 1, track 1 pitch 3 length 3 (still
@@ -219,6 +257,7 @@ def test_a_silent_roll_follows_the_documented_convention():
     values = metrics.describe(silent, steps_per_beat=4, steps_per_bar=16, pitch_low=C4)
     assert values.pop("empty_bar_rate") == 1.0
     assert values.pop("polyphony_rate") == 0.0
+    assert values.pop("notes_per_bar") == 0.0  # two bars exist, and hold no note
     assert all(math.isnan(value) for value in values.values()), values
     np.testing.assert_array_equal(metrics.empty_bar_rate(silent, 16, per_track=True), [1.0, 1.0])
     assert np.isnan(metrics.used_pitch_classes(silent, 16, C4, per_track=True)).all()

@@ -152,6 +152,26 @@ def qualified_note_rate(
     )
 
 
+def long_note_rate(roll, steps_per_beat: int) -> float:
+    """Share of notes at least an eighth note long (``ceil(steps_per_beat / 2)`` steps), in
+    [0, 1]: a chorale's voices move mostly in quarters and eighths (about 0.98 of its notes), a
+    rhythm chopped into sixteenths reads far lower. Notes of all tracks pooled; NaN when there
+    are none."""
+    return qualified_note_rate(
+        roll, steps_per_beat, min_steps=max(1, math.ceil(steps_per_beat / 2))
+    )
+
+
+def notes_per_bar(roll, steps_per_bar: int) -> float:
+    """Notes started per complete bar, all tracks together (a four-voice chorale: about 4 per
+    voice). Notes starting in a partial last bar are not counted; NaN when there is no
+    complete bar."""
+    bars = _bars(_tracks(roll), steps_per_bar)
+    if not bars.shape[1]:
+        return math.nan
+    return float(_onsets(bars.reshape(len(bars), -1, bars.shape[-1])).sum() / bars.shape[1])
+
+
 def polyphony(roll) -> float:
     """Mean number of distinct pitches sounding at a step, tracks merged, over the steps where
     at least one sounds (a unison of two tracks counts once). NaN when nothing sounds."""
@@ -179,15 +199,16 @@ def pitch_range(roll) -> float:
 # per piece: pitch classes
 
 
-def pitch_class_entropy(roll, pitch_low: int) -> float:
+def pitch_class_entropy(roll, pitch_low: int, by: str = "duration") -> float:
     """Shannon entropy, in bits, of the piece's pitch-class histogram: 0 for one pitch class,
     log2(12) ≈ 3.585 for all twelve equally.
 
-    The histogram is duration-weighted: it counts sounding cells (track, step, pitch), so a
-    whole note weighs as much as four quarter notes and a pitch doubled in two tracks twice.
-    NaN when nothing sounds.
+    The histogram is duration-weighted by default: it counts sounding cells (track, step,
+    pitch), so a whole note weighs as much as four quarter notes and a pitch doubled in two
+    tracks twice. ``by="notes"`` counts each note once, whatever its length (as a listener
+    counting notes, or a tool reading a MIDI file's note list, does). NaN when nothing sounds.
     """
-    histogram = _pitch_class_histogram(roll, pitch_low)
+    histogram = _pitch_class_histogram(roll, pitch_low, by)
     total = histogram.sum()
     if total == 0:
         return math.nan
@@ -195,22 +216,24 @@ def pitch_class_entropy(roll, pitch_low: int) -> float:
     return float(-(shares * np.log2(shares)).sum())
 
 
-def scale_consistency(roll, pitch_low: int) -> float:
-    """The largest share of sounding cells (duration-weighted, as in ``pitch_class_entropy``)
-    whose pitch class lies in one major or natural minor scale, in [7/12, 1]: 1.0 for a
-    piece wholly in C major (or any one key). Each natural minor scale has the pitch classes
-    of its relative major, so the 12 major scales cover all 24. NaN when nothing sounds.
+def scale_consistency(roll, pitch_low: int, by: str = "duration") -> float:
+    """The largest share of sounding cells (duration-weighted, as in ``pitch_class_entropy``;
+    ``by="notes"``: of notes) whose pitch class lies in one major or natural minor scale, in
+    [7/12, 1]: 1.0 for a piece wholly in C major (or any one key). Each natural minor scale
+    has the pitch classes of its relative major, so the 12 major scales cover all 24. NaN
+    when nothing sounds.
     """
-    total = _tracks(roll).sum()
+    histogram = _pitch_class_histogram(roll, pitch_low, by)
+    total = histogram.sum()
     if total == 0:
         return math.nan
-    return float(scale_fits(roll, pitch_low).max() / total)
+    return float((scale_masks() @ histogram).max() / total)
 
 
 def scale_fits(roll, pitch_low: int) -> np.ndarray:
     """``(12,)``: how many sounding cells lie in the major scale on each tonic (C first), and
     so in its relative natural minor."""
-    return _scale_masks() @ _pitch_class_histogram(roll, pitch_low)
+    return scale_masks() @ _pitch_class_histogram(roll, pitch_low)
 
 
 # between tracks
@@ -311,11 +334,15 @@ def describe(
         "filled_bar_rate": filled_bar_rate(pitched, steps_per_bar),
         "used_pitch_classes": used_pitch_classes(pitched, steps_per_bar, pitch_low),
         "qualified_note_rate": qualified_note_rate(pitched, steps_per_beat),
+        "long_note_rate": long_note_rate(pitched, steps_per_beat),
+        "notes_per_bar": notes_per_bar(pitched, steps_per_bar),
         "polyphony": polyphony(pitched),
         "polyphony_rate": polyphony_rate(pitched),
         "pitch_range": pitch_range(pitched),
         "pitch_class_entropy": pitch_class_entropy(pitched, pitch_low),
         "scale_consistency": scale_consistency(pitched, pitch_low),
+        "note_pitch_class_entropy": pitch_class_entropy(pitched, pitch_low, by="notes"),
+        "note_scale_consistency": scale_consistency(pitched, pitch_low, by="notes"),
         "groove_consistency": groove_consistency(tracks, steps_per_bar),
         "mean_tonal_distance": mean_tonal_distance(pitched, steps_per_bar, pitch_low),
         "drum_pattern_rate": drum_pattern_rate(tracks[drums].any(axis=0), steps_per_beat)
@@ -386,11 +413,15 @@ def _chroma(by_pitch: np.ndarray, pitch_low: int) -> np.ndarray:
     return by_pitch.astype(np.int64) @ np.eye(PITCH_CLASSES, dtype=np.int64)[classes]
 
 
-def _pitch_class_histogram(roll, pitch_low: int) -> np.ndarray:
-    return _chroma(_tracks(roll).sum(axis=(0, 1)), pitch_low)
+def _pitch_class_histogram(roll, pitch_low: int, by: str = "duration") -> np.ndarray:
+    """Sounding cells (``by="duration"``) or note starts (``by="notes"``) per pitch class."""
+    if by not in ("duration", "notes"):
+        raise ValueError(f'by must be "duration" or "notes", got {by!r}')
+    tracks = _tracks(roll)
+    return _chroma((_onsets(tracks) if by == "notes" else tracks).sum(axis=(0, 1)), pitch_low)
 
 
-def _scale_masks() -> np.ndarray:
+def scale_masks() -> np.ndarray:
     """``(12, 12)``: row t marks the pitch classes of the major scale on tonic t."""
     major = np.zeros(PITCH_CLASSES)
     major[list(MAJOR_SCALE)] = 1
