@@ -290,6 +290,11 @@ class Constrains(ABC):
         where not given) makes of a piece of ``steps`` steps in ``meter``, moved ``cells``
         along the width; None when nothing is asked. A ``MuseError`` names what cannot be kept."""
 
+    def leaning(self, strength: float | None):
+        """A ``core.rules.Leaning`` factory (frames so far → leaning) for pieces drawn frame by
+        frame, ``strength`` strong (None: the model's own setting); None for no leaning."""
+        return None
+
     @abstractmethod
     def key_shift(self, asked: dict) -> int:
         """For a model trained in one key, the shift (in width cells) that moves what it makes

@@ -15,11 +15,18 @@ its onset or velocity columns).
 
 Frame-by-frame families ask a ``FrameGate`` which cells are open as they add cells to a frame;
 families that score every cell at once (a GAN) decode with ``decode_scores``.
+
+Beside the hard limits, rules may carry a *leaning*: a soft preference that a frame-by-frame
+family adds to its logits before each draw (``FrameGate.offsets``), such as a piano roll's lean
+toward the key its notes so far are in. It forbids nothing; families that score every cell at
+once ignore it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -30,6 +37,11 @@ TRIED_THRESHOLDS = 32  # per track and bar, when the nearest count misses
 class KeepsRules:
     """A family whose ``sample(..., rules=...)`` keeps ``CellRules`` (for one sample at a time,
     where it draws frame by frame)."""
+
+
+class DrawsFrames(KeepsRules):
+    """A family that draws a sample frame by frame, each within a ``FrameGate``: it keeps the
+    rules and adds their leaning to its logits."""
 
 
 @dataclass(frozen=True)
@@ -43,15 +55,46 @@ class CellRules:
     starts: torch.Tensor
     period: int
     counted: int
+    # frames so far (steps, channels * width) -> a Leaning, or None
+    leaning: Callable[[torch.Tensor], Leaning] | None = None
+
+    @classmethod
+    def unlimited(cls, channels: int, steps: int, width: int, counted: int, leaning=None):
+        """Rules that limit nothing: every cell allowed, any number at once, any starts."""
+        return cls(
+            torch.ones(channels, steps, width, dtype=torch.bool),
+            torch.zeros(channels, dtype=torch.long),
+            torch.full((channels, 1), NO_LIMIT),
+            max(steps, 1),
+            counted,
+            leaning,
+        )
 
     @property
     def channels(self) -> int:
         return self.allowed.shape[0]
 
+    @property
+    def free(self) -> bool:
+        """Whether these rules limit nothing (a leaning at most)."""
+        return bool(
+            self.allowed.all() and (self.most == 0).all() and (self.starts == NO_LIMIT).all()
+        )
+
     def gate(self, history: torch.Tensor) -> FrameGate:
         """A gate for drawing the frames after ``history`` ``(steps, channels * width)``, the
         frames already there (a primer; none for a new piece)."""
         return FrameGate(self, history)
+
+
+class Leaning(Protocol):
+    """A soft preference over the next frame's cells, given the frames drawn so far."""
+
+    def offsets(self) -> torch.Tensor | None:
+        """Logits ``(channels * width,)`` to add to the next frame's cells, or None (none yet)."""
+
+    def advance(self, frame: torch.Tensor) -> None:
+        """Take ``frame`` ``(channels * width,)`` as drawn."""
 
 
 class FrameGate:
@@ -67,6 +110,8 @@ class FrameGate:
 
     def __init__(self, rules: CellRules, history: torch.Tensor):
         self.rules = rules
+        self.free = rules.free  # then every cell is open: no bookkeeping per cell
+        self.leaning = rules.leaning(history) if rules.leaning else None
         self.width = rules.allowed.shape[-1]
         self.step = len(history)
         silence = torch.zeros(rules.channels, rules.counted, dtype=torch.bool)
@@ -84,6 +129,8 @@ class FrameGate:
         """The cells ``(channels * width,)`` that may be added to ``frame`` now, and whether the
         frame may end here."""
         rules = self.rules
+        if self.free:
+            return rules.allowed[:, self.step].flatten(), True
         sounding = self._sounding(frame)
         allowed = rules.allowed[:, self.step].clone()
         allowed[(rules.most > 0) & (sounding.sum(1) >= rules.most)] = False
@@ -114,8 +161,14 @@ class FrameGate:
             (quota != NO_LIMIT) & (self.started < quota) & ((quota - self.started >= left) | behind)
         )
 
+    def offsets(self) -> torch.Tensor | None:
+        """The leaning's logits for the cells of the frame being drawn, or None."""
+        return None if self.leaning is None else self.leaning.offsets()
+
     def advance(self, frame: torch.Tensor) -> None:
         """Take ``frame`` as drawn at this step and move to the next."""
+        if self.leaning is not None:
+            self.leaning.advance(frame)
         sounding = self._sounding(frame)
         self.started += (sounding & ~self.before).sum(1)
         self.before = sounding

@@ -37,6 +37,9 @@ class Options:
     temperature: float = 1.0
     inception: str | None = None  # Inception v3 weights file for FID/KID (images)
     classifier_steps: int = 1500
+    key_hold: float | None = (
+        None  # MIDI models drawn frame by frame: their pull toward a key (None: the model's)
+    )
 
 
 def pick(items: list, count: int, seed: int) -> list:

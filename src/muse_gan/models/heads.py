@@ -66,7 +66,10 @@ class BernoulliHead(nn.Module):
         """``sample`` for a batch of one within a ``core.rules.FrameGate``: cells are drawn in
         ascending order, each only while the gate leaves it open; while the gate owes a note,
         the next one is drawn among the open cells in proportion to their probabilities."""
-        probabilities = torch.sigmoid(self.out(context).float() / temperature)[0]
+        logits = self.out(context).float()[0]
+        if (offsets := gate.offsets()) is not None:
+            logits = logits + offsets
+        probabilities = torch.sigmoid(logits / temperature)
         draws = torch.rand(probabilities.shape, generator=generator)
         frame = torch.zeros(1, len(probabilities))
         cell = 0
@@ -163,6 +166,9 @@ class PitchwiseHead(nn.Module):
         previous = torch.full((1,), self.frame_size + 1, device=context.device)
         projected = self.from_context(context)
         forbidden = self._forbidden(context.device)
+        offsets = None if gate is None else gate.offsets()  # a leaning: the same for the frame
+        if offsets is not None:
+            offsets = torch.cat([offsets, offsets.new_zeros(1)])  # "stop" keeps its logit
         while True:
             closed = forbidden[previous]
             if gate is not None:
@@ -171,6 +177,8 @@ class PitchwiseHead(nn.Module):
                 if closed.all():
                     return frame
             logits = self.out(projected + chosen + self.last(previous))
+            if offsets is not None:
+                logits = logits + offsets
             logits = logits.masked_fill(closed, float("-inf"))
             choice = self._choose(logits.float(), temperature, generator)
             cell = int(choice)

@@ -11,14 +11,14 @@ import torch
 from torch import nn
 
 from ..core.objective import NO_TERMS, Likelihood, Objective, Phase, sample_labels
-from ..core.rules import KeepsRules
+from ..core.rules import DrawsFrames
 from ..models.heads import SoftmaxHead, build_head
 from ..models.rnn import FrameRNN
 from .registry import OBJECTIVES
 
 
 @OBJECTIVES.register("rnn")
-class RNNObjective(Objective, Likelihood, KeepsRules):
+class RNNObjective(Objective, Likelihood, DrawsFrames):
     family = "rnn"
 
     def __init__(self, spec, full_config, terms=NO_TERMS):

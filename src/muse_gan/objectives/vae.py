@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..core.config import check_ranges, register_section
 from ..core.objective import GREEDY, NO_TERMS, Interpolates, Likelihood, Objective, Phase
-from ..core.rules import KeepsRules
+from ..core.rules import DrawsFrames
 from ..errors import ConfigError
 from ..models.heads import SoftmaxHead, build_head
 from ..models.rnn import FrameRNN
@@ -83,7 +83,7 @@ def build_vae(spec, config, terms=NO_TERMS) -> Objective:
     return VAEObjective(spec, config)
 
 
-class VAEObjective(Objective, Likelihood, Interpolates, KeepsRules):
+class VAEObjective(Objective, Likelihood, Interpolates, DrawsFrames):
     family = "vae"
 
     def __init__(self, spec, config):

@@ -13,6 +13,7 @@ the bar line), a piano-roll picture or a WAV.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import warnings
 from collections import Counter
@@ -37,7 +38,7 @@ from ...errors import DataError, MuseError
 from ...files import write_atomically
 from ..registry import ADAPTERS
 from .classic import CLASSIC_SUFFIXES, read_published
-from .keys import Transposition, common_key_shift, fits_shifted, shift_pitches
+from .keys import KeyLeaning, Transposition, common_key_shift, fits_shifted, shift_pitches
 from .layout import Layout, Part, infer_layout
 from .notes import END, PART, RollShape, bin_velocity, draw_roll, note_table, packed, whole_bars
 from .sampler import NoteWindowSampler
@@ -312,6 +313,23 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         constraints = Constraints.parse(**asked)
         constraints = dataclasses.replace(constraints, silent=self.empty_slots(voices))
         return constraints.rules(self, steps, meter, cells) if constraints else None
+
+    def leaning(self, strength: float | None):
+        """A ``keys.KeyLeaning`` of ``strength`` (None: ``midi.key_hold``) over the pitched
+        tracks; None at 0 or with drums only."""
+        strength = self.settings.key_hold if strength is None else strength
+        pitched = [track for track in range(self.tracks) if track not in self.layout.drums]
+        if not strength or not pitched:
+            return None
+        return functools.partial(
+            KeyLeaning,
+            tracks=self.tracks,
+            width=self.spec.width,
+            pitches=self.pitches,
+            pitch_low=self.settings.pitch_low,
+            pitched=pitched,
+            strength=strength,
+        )
 
     def empty_slots(self, voices: int | None) -> tuple[int, ...]:
         """The tracks a piece for ``voices`` voices leaves silent in a "voices" layout: the

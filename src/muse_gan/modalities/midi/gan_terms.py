@@ -39,7 +39,13 @@ def domain_terms(settings, steps_per_bar: int) -> DomainTerms:
         if getattr(settings, f"{name}_weight")
     )
     streams = {"chroma": ChromaReader} if settings.critic_chroma else {}
-    return DomainTerms(terms, streams, VoiceRanges if settings.voice_ranges else None)
+    one_note = settings.one_note_per_voice
+    output_filter = (
+        (lambda tracks, pitches: Voices(tracks, pitches, settings.voice_ranges, one_note))
+        if settings.voice_ranges or one_note
+        else None
+    )
+    return DomainTerms(terms, streams, output_filter)
 
 
 def activity_mismatch(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
@@ -66,7 +72,7 @@ def harmony_mismatch(fake: torch.Tensor, real: torch.Tensor, steps_per_bar: int)
     Why: the critic's chroma stream brought bach-gan's voices only part of the way into one
     harmony (tonal distance 0.997 against Bach's 0.904); this holds the statistic itself to the
     data's. Alone it is gamed (stray notes of a chord's pitch class in far registers lower a
-    bar's distance, and the meter dissolves), so it comes with ``VoiceRanges`` and
+    bar's distance, and the meter dissolves), so it comes with ``Voices`` (their ranges) and
     ``rhythm_mismatch``.
     """
     return (
@@ -157,23 +163,50 @@ class ChromaReader(nn.Module):
         return features.flatten(1)
 
 
-class VoiceRanges(nn.Module):
-    """The generator's output filter: each track sounds only the pitches it has sounded in the
-    training batches seen so far (a running union, ``heard``, saved with the model); the
-    logits of the others are set to ``UNHEARD``.
+class Voices(nn.Module):
+    """The generator's output filter: what a track of one voice may sound.
 
-    Why: with the harmony term, bach-gan's voices reached for chord tones in far registers
-    (pitch range 49-60 semitones against Bach's 31); a voice's range is a fact of the data.
+    With ``ranges``, each track sounds only the pitches it has sounded in the training batches
+    seen so far (a running union, ``heard``, saved with the model); the logits of the others
+    are set to ``UNHEARD``. Why: with the harmony term, bach-gan's voices reached for chord
+    tones in far registers (pitch range 49-60 semitones against Bach's 31); a voice's range is
+    a fact of the data.
+
+    With ``one_note``, a track's pitches at a step share one softmax with a rest whose logit is
+    0: each pitch's probability is its share of that softmax, returned as a logit, so at most
+    one pitch per track can pass a threshold of 0.5. Why: with a sigmoid per cell, bach-gan's
+    voices sounded two or more pitches at a quarter of their steps and flickered between
+    neighbouring pitches, which decoded as a third of their notes one 16th long (Bach: 2%).
     """
 
-    def __init__(self, tracks: int, pitches: int):
+    def __init__(self, tracks: int, pitches: int, ranges: bool = True, one_note: bool = False):
         super().__init__()
-        self.register_buffer("heard", torch.zeros(tracks, 1, pitches, dtype=torch.bool))
+        self.ranges, self.one_note = ranges, one_note
+        self.register_buffer("heard", torch.ones(tracks, 1, pitches, dtype=torch.bool))
+        if ranges:
+            self.heard.zero_()
 
     @torch.no_grad()
     def observe(self, rolls: torch.Tensor) -> None:
         """Adds the pitches each track sounds in ``rolls`` ``(batch, tracks, steps, pitches)`` to its range."""
-        self.heard |= rolls.detach().amax(dim=(0, 2))[:, None].bool()
+        if self.ranges:
+            self.heard |= rolls.detach().amax(dim=(0, 2))[:, None].bool()
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
-        return logits.masked_fill(~self.heard, UNHEARD)
+        logits = logits.masked_fill(~self.heard, UNHEARD)
+        return one_note_logits(logits) if self.one_note else logits
+
+
+def one_note_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Per-cell logits ``(..., pitches)`` whose sigmoids are the shares of a softmax over the
+    pitches and a rest of logit 0: ``log q - log(1 - q)``, computed in log space."""
+    floats = logits.float()
+    with_rest = F.pad(floats, (1, 0))  # the rest's logit, 0, in front
+    log_share = floats - with_rest.logsumexp(-1, keepdim=True)  # log q, <= 0
+    # log(1 - q), stably: log(-expm1(x)) near 0, log1p(-exp(x)) further down
+    log_rest = torch.where(
+        log_share > -0.6931,
+        (-torch.expm1(log_share)).clamp_min(1e-30).log(),
+        torch.log1p(-log_share.exp()),
+    )
+    return (log_share - log_rest).to(logits.dtype)

@@ -20,23 +20,29 @@ class MidiJudge(Judge):
 
     def windows(self, name, segments, count):
         """``count`` windows of ``options.bars`` whole bars cut from ``segments`` (pieces as the
-        model sees them: ``adapter.model_view``, or some of them, one class say)."""
-        windows = []
+        model sees them: ``adapter.model_view``, or some of them, one class say). Where fewer
+        than ``count`` such windows exist (16-bar windows of chorales, say), pieces too short
+        for one but at least half as long count too, whole (their whole bars): a key is then
+        judged over a whole piece."""
+        bars = self.options.bars
+        windows, shorter = [], []
         for segment in segments:
-            window = self.options.bars * segment.info["bar"]
-            windows += [
-                (segment, start) for start in range(0, segment.info["steps"] - window + 1, window)
-            ]
+            bar, steps = segment.info["bar"], segment.info["steps"]
+            window = bars * bar
+            windows += [(segment, start, window) for start in range(0, steps - window + 1, window)]
+            if bars * bar > steps >= -(-bars // 2) * bar:
+                shorter.append((segment, 0, steps - steps % bar))
+        if len(windows) < count:
+            windows += shorter
         if not windows:
-            raise MuseError(f"{name}: no piece is {self.options.bars} bars long (--bars)")
+            raise MuseError(f"{name}: no piece is {bars} bars long (--bars)")
         chosen = pick(windows, count, self.options.seed)
-        return Samples(name, [self._window(segment, start) for segment, start in chosen])
+        return Samples(name, [self._window(*window) for window in chosen])
 
-    def _window(self, segment, start: int) -> tuple[np.ndarray, int]:
+    def _window(self, segment, start: int, steps: int) -> tuple[np.ndarray, int]:
         """A window's notes ``(tracks, steps, pitches)`` and its bar length."""
-        bar = segment.info["bar"]
-        roll = draw(segment, self.adapter.shape, start, self.options.bars * bar)
-        return roll[:, :, : self.adapter.pitches] > 0, bar
+        roll = draw(segment, self.adapter.shape, start, steps)
+        return roll[:, :, : self.adapter.pitches] > 0, segment.info["bar"]
 
     def generate(self, muse, count):
         """Pieces of ``options.bars`` bars in the model's own meter (a model conditioned on meters:
@@ -50,6 +56,7 @@ class MidiJudge(Judge):
                 seed=seed + number,
                 temperature=temperature,
                 meter=meters[number % len(meters)],
+                key_hold=self.options.key_hold,
             )
             items.append(
                 (piece.roll[:, :, : self.adapter.pitches].numpy() > 0, piece.roll.shape[1] // bars)

@@ -25,6 +25,9 @@ class RollGanTerms:
     # weight of matching how often each track starts a note at each step of the bar
     rhythm_weight: float = 0.0
     voice_ranges: bool = False  # each track sounds only pitches it has in the training data
+    # each track is one voice: at a step it sounds one pitch or rests (its pitches share one
+    # softmax with a rest), so it cannot sound chords or split a note across neighbouring pitches
+    one_note_per_voice: bool = False
 
 
 @register_section("midi")
@@ -72,6 +75,9 @@ class MidiConfig:
     transpose: int = 6  # augmentation: each training window shifted by a random interval of up to ± this many semitones
     # move every piece to C major or A minor first (its estimated key); see keys.py
     common_key: bool = False
+    # composing frame by frame (RNN, VAE): how much is taken off the logit of a pitch outside the
+    # key of the notes so far (keys.KeyLeaning), so that a long piece stays in its key; 0: off
+    key_hold: float = 1.0
     gan: RollGanTerms = field(default_factory=RollGanTerms)
 
     # Keys that lived in other sections before (config files and checkpoints of format 1 use them).
@@ -182,6 +188,13 @@ def check(settings: MidiConfig) -> None:
         fail("window_bars", "must be from 1 to 64 bars")
     if not 0 <= settings.transpose <= 12:
         fail("transpose", "must be from 0 to 12 semitones")
+    if not 0 <= settings.key_hold <= 30:
+        fail("key_hold", "must be from 0 (off) to 30")
+    if settings.gan.one_note_per_voice and (settings.onsets or settings.dynamics == "on"):
+        fail(
+            "gan.one_note_per_voice",
+            "needs a roll of sounding pitches only (onsets and dynamics off)",
+        )
     for key in ("activity_weight", "harmony_weight", "rhythm_weight"):
         if not 0 <= getattr(settings.gan, key) <= 1000:
             fail(f"gan.{key}", "must be from 0 to 1000")

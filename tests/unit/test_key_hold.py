@@ -1,0 +1,151 @@
+"""A piece's pull toward its own key (``midi.key_hold``, ``--key-hold``: ``keys.KeyLeaning``
+through ``core.rules``' leaning), and the GAN's one note per voice (``midi.gan.one_note_per_voice``)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import muse_gan
+from muse_gan.core.rules import CellRules
+from muse_gan.modalities.midi.gan_terms import Voices, one_note_logits
+from muse_gan.modalities.midi.keys import KeyLeaning
+from muse_gan.modalities.midi.metrics import scale_masks
+
+C4, PITCHES = 60, 24  # two octaves from middle C
+C_MAJOR = [0, 2, 4, 5, 7, 9, 11]
+
+
+def leaning(history, strength=2.0, tracks=2, pitched=(0, 1)):
+    return KeyLeaning(
+        history,
+        tracks=tracks,
+        width=PITCHES,
+        pitches=PITCHES,
+        pitch_low=C4,
+        pitched=list(pitched),
+        strength=strength,
+    )
+
+
+def frames_of(pitch_lists, tracks=2):
+    """Frames ``(steps, tracks * PITCHES)``, track 0 sounding the pitch indices of each step."""
+    frames = torch.zeros(len(pitch_lists), tracks * PITCHES)
+    for step, pitches in enumerate(pitch_lists):
+        frames[step, list(pitches)] = 1
+    return frames
+
+
+def test_the_key_counts_once_eight_notes_are_there():
+    # seven notes of C major, each one step: not yet evidence of a key
+    lean = leaning(frames_of([[p] for p in C_MAJOR]))
+    assert lean.offsets() is None
+    lean.advance(frames_of([[12]])[0])  # the eighth note, C5
+    offsets = lean.offsets().view(2, PITCHES)
+    outside = torch.tensor([(p % 12) not in C_MAJOR for p in range(PITCHES)])
+    assert (offsets[:, outside] == -2.0).all() and (offsets[:, ~outside] == 0).all()
+
+
+def test_a_held_note_counts_once_and_drum_tracks_are_left_alone():
+    # C held for 20 steps in track 0: one note, not twenty; track 1 is drums (not pitched)
+    lean = leaning(frames_of([[0]] * 20), pitched=(0,))
+    assert lean.counts.sum() == 1
+    for pitch in [2, 4, 5, 7, 9, 11, 0]:
+        lean.advance(frames_of([[pitch]])[0])
+    offsets = lean.offsets().view(2, PITCHES)
+    assert (offsets[1] == 0).all() and (offsets[0] < 0).any()
+
+
+def test_the_key_is_the_one_its_notes_fit_best():
+    # eight notes of E major (E F# G# A B C# D# E): F# and G# open, F and G held down
+    e_major = [4, 6, 8, 9, 11, 13, 15, 16]
+    lean = leaning(frames_of([[p] for p in e_major]))
+    offsets = lean.offsets().view(2, PITCHES)
+    assert offsets[0, 6] == 0 and offsets[0, 8] == 0
+    assert offsets[0, 5] < 0 and offsets[0, 7] < 0
+    fits = scale_masks() @ np.bincount([p % 12 for p in e_major], minlength=12)
+    assert fits.argmax() == 4  # E
+
+
+@pytest.fixture(scope="module")
+def bach_rnn():
+    return muse_gan.load("bach-rnn")
+
+
+def test_a_negligible_hold_draws_exactly_as_none(bach_rnn):
+    # the leaning goes through the gate of the rules path: with offsets of 1e-12 it must draw
+    # the very notes the plain path draws (same random numbers, same arithmetic)
+    free = bach_rnn.compose(2, seed=5, key_hold=0)
+    gated = bach_rnn.compose(2, seed=5, key_hold=1e-12)
+    assert torch.equal(free.roll, gated.roll)
+
+
+def test_a_strong_hold_keeps_every_later_note_in_the_key(bach_rnn):
+    piece = bach_rnn.compose(4, seed=11, key_hold=30)
+    roll = piece.roll[:, :, : bach_rnn.adapter.pitches].numpy() > 0
+    before = np.zeros_like(roll)
+    before[:, 1:] = roll[:, :-1]
+    starts = roll & ~before
+    steps, pitches = np.nonzero(starts.any(axis=0))  # note starts by step, all tracks
+    classes = (bach_rnn.adapter.settings.pitch_low + pitches) % 12
+    order = np.argsort(steps, kind="stable")
+    classes = classes[order]
+    later = classes[KeyLeaning.EVIDENCE + 8 :]  # once the key is set (a step's chord may straddle)
+    in_best = (scale_masks()[:, later].sum(axis=1)).max()
+    assert in_best == len(later) > 20
+
+
+def test_the_hold_changes_the_piece_and_keeps_the_seed_promise(bach_rnn):
+    held = bach_rnn.compose(4, seed=3, key_hold=3)
+    assert torch.equal(held.roll, bach_rnn.compose(4, seed=3, key_hold=3).roll)
+    assert not torch.equal(held.roll, bach_rnn.compose(4, seed=3, key_hold=0).roll)
+
+
+def test_hold_with_hard_constraints_keeps_them(bach_rnn):
+    piece = bach_rnn.compose(2, seed=2, key="D major", key_hold=2)
+    roll = piece.roll[:, :, : bach_rnn.adapter.pitches].numpy() > 0
+    _, _, pitches = np.nonzero(roll)
+    d_major = {(2 + step) % 12 for step in C_MAJOR}
+    assert {(bach_rnn.adapter.settings.pitch_low + p) % 12 for p in pitches} <= d_major
+
+
+def test_a_bad_key_hold_is_one_line():
+    done = subprocess.run(
+        [sys.executable, "-m", "muse_gan", "compose", "--bars", "1", "--key-hold", "-1"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip() == "Error: --key-hold -1.0: must be from 0 (off) to 30"
+
+
+def test_one_note_logits_are_a_softmax_with_a_rest():
+    torch.manual_seed(0)
+    logits = torch.randn(3, 4, 16, 12) * 4
+    shares = torch.sigmoid(one_note_logits(logits))
+    with_rest = torch.softmax(torch.nn.functional.pad(logits, (1, 0)), dim=-1)[..., 1:]
+    torch.testing.assert_close(shares, with_rest, rtol=1e-4, atol=1e-6)
+    assert (shares.sum(-1) < 1).all()
+    assert ((shares > 0.5).sum(-1) <= 1).all()  # never two notes in one voice at a step
+
+
+def test_voices_keep_ranges_and_one_note():
+    voices = Voices(tracks=2, pitches=12, ranges=True, one_note=True)
+    real = torch.zeros(1, 2, 4, 12)
+    real[0, 0, :, 3] = 1  # track 0 has only sounded pitch 3; track 1 nothing yet
+    voices.observe(real)
+    shares = torch.sigmoid(voices(torch.full((1, 2, 4, 12), 5.0)))
+    assert shares[0, 0, :, 3].min() > 0.99 and shares[0, 0, :, :3].max() < 1e-9
+    assert shares[0, 1].max() < 1e-9
+    free = Voices(tracks=2, pitches=12, ranges=False, one_note=True)
+    free.observe(real)  # learns no range: every pitch stays open
+    assert torch.sigmoid(free(torch.zeros(1, 2, 1, 12))).min() > 0.07
+
+
+def test_unlimited_rules_are_free():
+    rules = CellRules.unlimited(2, 8, 5, 5)
+    assert rules.free
+    cells, may_stop = rules.gate(torch.zeros(0, 10)).open_cells(torch.zeros(10))
+    assert cells.all() and may_stop
