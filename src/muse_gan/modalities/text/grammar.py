@@ -13,7 +13,8 @@ follows each tune as it is drawn and leaves open only the tokens that keep it we
   broken rhythm (``>``, ``<``) joins two plain notes written with the same length (abc2midi
   refuses others); a triplet is ``(3`` and three plain notes; a staccato ``.`` comes just
   before a note (which then takes no tie and no broken rhythm);
-- ``|:`` opens a repeat only when none is open, ``:|`` and ``::`` close one that is;
+- ``|:`` opens a repeat only when none is open (also right after a bar line, as ``:| |:``),
+  ``:|`` and ``::`` close one that is; the first ``:|`` may also repeat from the start;
 - chords, grace notes, rolls, slurs, quoted text, inline fields and endings are left out (in the
   corpus mostly annotations; unclosed ones were what broke generated tunes);
 - the tune ends (the end token) right after a bar line, with no repeat or tie open, after at
@@ -71,6 +72,7 @@ class TuneState:
     tuplet_left: int = 0
     tied: int = -1  # the pitch a tie waits for
     repeat_open: bool = False
+    repeated: bool = False  # a repeat sign has been drawn
     position: int = 0  # tokens so far
 
 
@@ -225,8 +227,8 @@ class AbcGrammar:
             self._set(mask, ">", "<")
 
     def _open_bar_lines(self, state: TuneState, mask: torch.Tensor) -> None:
-        if state.previous == "header":
-            self._set(mask, "|:")
+        if state.count == 0 and state.previous in ("header", "bar", "newline"):
+            self._set(mask, *(() if state.repeat_open else ("|:",)))  # opening a bar or repeat
         if state.count == 0:
             return
         if state.bars == 0:  # a pickup, or the first whole bar
@@ -235,6 +237,7 @@ class AbcGrammar:
             self._set(mask, "|")
             if state.tied < 0:
                 self._set(mask, *((":|", "::") if state.repeat_open else ("|:", "||")))
+                self._set(mask, ":|" if not state.repeated else None)  # from the start
                 if state.bars + 1 >= MIN_BARS and not state.repeat_open:
                     self._set(mask, "|]")
         elif (
@@ -243,7 +246,7 @@ class AbcGrammar:
             and state.count == state.full - state.pickup
             and state.tied < 0
         ):  # the rest of the pickup's bar, closing the tune
-            self._set(mask, ":|" if state.repeat_open else "|]")
+            self._set(mask, ":|" if state.repeat_open or not state.repeated else "|]")
 
     def _may_end(self, state: TuneState) -> bool:
         return (
@@ -328,6 +331,7 @@ class AbcGrammar:
 
     def _take_bar_line(self, state: TuneState, text: str) -> None:
         state.previous = "bar"
+        state.repeated = state.repeated or ":" in text
         if text in ("|:", "::"):
             state.repeat_open = True
         elif text == ":|":
