@@ -175,6 +175,9 @@ def test_eval_judges_tunes_and_reports_bits_per_character(text_run, tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert {"characters", "abc_parse_rate", "js_1gram", "js_4gram"} <= set(report["metrics"])
     assert report["metrics"]["abc_parse_rate"]["reference"] >= 0.75  # real folk tunes
+    if family != "gan":  # drawn through the ABC grammar, even by a model trained 4 steps
+        for measure in ("abc_inner_bars_full", "abc_headers_complete"):
+            assert report["metrics"][measure]["generated"]["value"] == 1.0, measure
     if family == "gan":
         assert report["likelihood"] is None
     else:
