@@ -149,3 +149,11 @@ def test_unlimited_rules_are_free():
     assert rules.free
     cells, may_stop = rules.gate(torch.zeros(0, 10)).open_cells(torch.zeros(10))
     assert cells.all() and may_stop
+
+
+def test_one_note_logits_have_finite_gradients_where_one_pitch_dwarfs_the_rest():
+    logits = torch.tensor([[120.0, -30.0, 0.0], [-200.0, -200.0, -200.0]], requires_grad=True)
+    shares = torch.sigmoid(one_note_logits(logits))
+    shares.sum().backward()
+    assert torch.isfinite(logits.grad).all()
+    assert shares[0, 0] > 0.999 and shares[1].max() < 1e-30

@@ -202,11 +202,10 @@ def one_note_logits(logits: torch.Tensor) -> torch.Tensor:
     pitches and a rest of logit 0: ``log q - log(1 - q)``, computed in log space."""
     floats = logits.float()
     with_rest = F.pad(floats, (1, 0))  # the rest's logit, 0, in front
-    log_share = floats - with_rest.logsumexp(-1, keepdim=True)  # log q, <= 0
-    # log(1 - q), stably: log(-expm1(x)) near 0, log1p(-exp(x)) further down
-    log_rest = torch.where(
-        log_share > -0.6931,
-        (-torch.expm1(log_share)).clamp_min(1e-30).log(),
-        torch.log1p(-log_share.exp()),
-    )
+    # log q, at most -1e-6: q is 1 only where a logit dwarfs the rest's, and a logit of 14 says as much
+    log_share = (floats - with_rest.logsumexp(-1, keepdim=True)).clamp(max=-1e-6)
+    # log(1 - q), stably: log(-expm1(x)) near 0, log1p(-exp(x)) further down; each branch fed
+    # only inputs where it is finite, or where() would pass a NaN gradient back from the other
+    near, far = log_share.clamp(min=-0.6931), log_share.clamp(max=-0.6931)
+    log_rest = torch.where(log_share > -0.6931, (-torch.expm1(near)).log(), torch.log1p(-far.exp()))
     return (log_share - log_rest).to(logits.dtype)
