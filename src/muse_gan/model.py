@@ -20,6 +20,7 @@ import dataclasses
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 
@@ -29,6 +30,20 @@ from .core.rules import CellRules, DrawsFrames, KeepsRules
 from .errors import DataError, MuseError
 from .files import write_atomically
 from .options import check_options
+
+# The hard constraints (docs/constraints.md) that compose, infill and harmonize take, each with
+# the value that asks for nothing; the server lists and passes these names for its endpoints.
+CONSTRAINTS = MappingProxyType(
+    {
+        "key": None,
+        "scale": None,
+        "passing": False,
+        "ranges": None,
+        "density": None,
+        "chords": None,
+        "polyphony": None,
+    }
+)
 
 
 class MuseModel:
@@ -301,8 +316,7 @@ class MuseModel:
             mask[1:] = True
             made = self._filled(roll, mask, seed, temperature, constraints)
         else:
-            self._no_constraints(constraints)
-            made = self._accompanied(roll, seed, temperature)
+            made = self._accompanied(roll, seed, temperature, constraints)
         harmony = self.adapter.piece(made, tempo or line.tempo, line.meter)
         harmony.chords_dropped = line.chords
         return harmony
@@ -346,12 +360,10 @@ class MuseModel:
     def _asked(constraints: dict) -> dict:
         """``constraints`` as ``compose`` names them, every one present; a ``MuseError`` for
         another name."""
-        known = {"key": None, "scale": None, "passing": False, "ranges": None}
-        known |= {"density": None, "chords": None, "polyphony": None}
-        unknown = sorted(set(constraints) - set(known))
+        unknown = sorted(set(constraints) - set(CONSTRAINTS))
         if unknown:
-            raise MuseError(f"{unknown[0]}: not a constraint (known: {', '.join(known)})")
-        return known | constraints
+            raise MuseError(f"{unknown[0]}: not a constraint (known: {', '.join(CONSTRAINTS)})")
+        return dict(CONSTRAINTS) | constraints
 
     def _no_constraints(self, constraints: dict) -> None:
         asked = [name for name, value in self._asked(constraints).items() if value]
@@ -361,10 +373,12 @@ class MuseModel:
                 f"(use --model bach-coconet)"
             )
 
-    def _accompanied(self, roll: torch.Tensor, seed: int, temperature: float):
-        """A GAN's accompaniment of ``roll``'s first track (its condition track)."""
+    def _accompanied(self, roll: torch.Tensor, seed: int, temperature: float, constraints: dict):
+        """A GAN's accompaniment of ``roll``'s first track (its condition track); it keeps no
+        constraints (a model that cannot harmonize at all is refused first, as such)."""
         if not self.harmonizes:
             self._check_fills("harmonize")
+        self._no_constraints(constraints)
         shift = self.adapter.into_model_key([roll])[0]
         given = self.adapter.shifted(roll.float(), shift)
         generator = torch.Generator().manual_seed(seed)
