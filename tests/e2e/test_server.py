@@ -137,6 +137,17 @@ def test_constraints_pass_through_to_every_family(server, library):
     )
 
 
+def test_a_gan_harmonizes_without_constraints_and_says_so(server):
+    _, _, body = server.request("GET", "/models")
+    gan = next(entry for entry in json.loads(body)["models"] if entry["name"] == "bach-gan")
+    assert list(gan["endpoints"]["harmonize"]) == ["melody"]  # no constraints listed
+    request = {"model": "bach-gan", "melody": {"notes": notes_json(MELODY)}, "key": "C major"}
+    assert server.error("/harmonize", request) == (
+        422,
+        "key: bach-gan takes no such control on /harmonize (its controls: none beyond its fields)",
+    )
+
+
 def test_continue_a_midi_clip_as_the_library_does(server, library):
     request = {"bars": 4, "seed": 1, "primer": {"midi": PRIMER}}
     status, _, data = server.post("/continue", request)

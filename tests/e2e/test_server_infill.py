@@ -1,6 +1,7 @@
 """`muse serve`'s /infill and /harmonize, on a real server process: listed where a model can
 fill, the library's bytes (which keep the rest of the clip: tests/e2e/test_infill.py), the
-melody kept, and refusals as one line naming the field."""
+melody kept, the hard constraints kept (and the command line's bytes for them), and refusals
+as one line naming the field."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from muse_gan.modalities.midi.constraints import Constraints
 from tests.serving import Server
+
+from ..unit.test_cli import muse
 
 DATA = Path(__file__).parents[2] / "data"
 CLIP = DATA / "my_midi" / "bwv11.6.mid"
@@ -69,3 +73,53 @@ def test_refusals_name_the_field(server):
     assert status == 400 and line.startswith("tracks viola: the model has no such track")
     status, line = server.error("/infill", {"model": "bach-rnn", "clip": clip, "bars": "2"})
     assert status == 400 and "cannot infill" in line and "model bach-coconet" in line
+
+
+def test_models_list_the_constraints_under_infill_and_harmonize(server):
+    _, _, body = server.request("GET", "/models")
+    coconet = next(entry for entry in json.loads(body)["models"] if entry["name"] == "bach-coconet")
+    for endpoint in ("infill", "harmonize"):
+        listed = coconet["endpoints"][endpoint]
+        for name in ("key", "scale", "ranges", "density", "chords", "polyphony"):
+            assert listed[name] == coconet["controls"][name]  # as compose lists them
+        assert listed["passing"]["type"] == "boolean" and listed["key"]["type"] == "text"
+
+
+def test_infill_keeps_the_key_asked_as_the_command_line_does(server, tmp_path):
+    in_scale = Constraints.parse(key="Eb major").scale
+    request = {"model": "bach-coconet", "clip": {"midi": MIDI}, "bars": "2-3", "key": "Eb major"}
+    for seed in (4, 5):
+        status, _, body = server.post("/infill", request | {"seed": seed, "format": "notes"})
+        assert status == 200
+        notes = json.loads(body)["notes"]
+        new = [note["pitch"] for note in notes if 4 <= note["start"] < 12]  # bars 2-3 in 4/4
+        assert new and all(pitch % 12 in in_scale for pitch in new), new
+    out = tmp_path / "infilled.mid"
+    result = muse("infill", CLIP, "--bars", "2-3", "--key", "Eb major", "--seed", 5, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert server.post("/infill", request | {"seed": 5})[2] == out.read_bytes()
+
+
+def test_harmonize_keeps_the_constraints_asked(server):
+    melody = [{"pitch": p, "start": n, "end": n + 1} for n, p in enumerate([72, 74, 76, 77])]
+    request = {"model": "bach-coconet", "melody": {"notes": melody}, "seed": 2, "format": "notes"}
+    asked = {"key": "C major", "ranges": "bass=48-60", "polyphony": "1"}
+    status, _, body = server.post("/harmonize", request | asked)
+    assert status == 200
+    under = [note for note in json.loads(body)["notes"] if note["voice"] > 0]
+    assert under and all(note["pitch"] % 12 in Constraints.parse(key="C").scale for note in under)
+    assert all(48 <= note["pitch"] <= 60 for note in under if note["voice"] == 3)
+
+
+def test_a_constraint_that_cannot_be_read_or_taken_is_one_line(server):
+    request = {"model": "bach-coconet", "clip": {"midi": MIDI}, "bars": "2"}
+    assert server.error("/infill", request | {"key": "H minor"}) == (
+        400,
+        "key H minor: 'H' does not start with a note name (C, F#, Bb)",
+    )
+    assert server.error("/infill", request | {"key": 5}) == (422, "key: should be a string, not 5")
+    status, line = server.error("/infill", request | {"mood": "sunny"})
+    assert status == 422 and line.startswith("mood: bach-coconet takes no such control on /infill")
+    melody = {"notes": [{"pitch": 72, "start": 0, "end": 4}]}
+    status, line = server.error("/harmonize", {"melody": melody, "chords": "C | Xq7"})
+    assert status == 400 and line.startswith("chords") and "\n" not in line, line

@@ -5,7 +5,8 @@ unexpected failure is a 500 with one line, and the server goes on. Same request 
 seed, same bytes: the answer is the library's own ``Piece.file_bytes``.
 
 Controls the library's ``compose`` gains (a key, constraints) need no change here: they are
-listed and passed through by name (``models.library_controls``). An endpoint for a
+listed and passed through by name (``models.library_controls``); /infill and /harmonize take
+the hard constraints among them the same way, listed under the endpoint. An endpoint for a
 ``MuseModel`` method (/infill, /harmonize) is a request model in ``schema``, a route below whose
 job calls the method through ``Served.run`` (one request at a time per model, the time limit,
 errors as one line), and its entry in ``models.describe``'s endpoints where the model's
@@ -121,10 +122,17 @@ def create_app(catalog: Catalog, token: str | None = None, hosts: set[str] | Non
         deadline = time.monotonic() + limits.seconds
         bars = parse_bars(request.bars)
         clips = await _read_clips(served, renderer, deadline, clip=request.clip)
+        asked = _library_extras(served, request, "infill")
 
         def job(muse):
             piece = muse.infill(
-                clips["clip"], bars, request.tracks, seed, request.temperature, request.tempo
+                clips["clip"],
+                bars,
+                request.tracks,
+                seed,
+                request.temperature,
+                request.tempo,
+                **asked,
             )
             return _payload(piece, request.format)
 
@@ -135,9 +143,12 @@ def create_app(catalog: Catalog, token: str | None = None, hosts: set[str] | Non
         served, seed = catalog.get(request.model), _seed(request.seed)
         deadline = time.monotonic() + limits.seconds
         clips = await _read_clips(served, renderer, deadline, melody=request.melody)
+        asked = _library_extras(served, request, "harmonize")
 
         def job(muse):
-            piece = muse.harmonize(clips["melody"], seed, request.temperature, request.tempo)
+            piece = muse.harmonize(
+                clips["melody"], seed, request.temperature, request.tempo, **asked
+            )
             return _payload(piece, request.format)
 
         return await _answer(served, renderer, job, request.format, seed, deadline)
@@ -184,7 +195,7 @@ async def _composed(catalog: Catalog, renderer, request: ComposeRequest, primer)
     served, seed = catalog.get(request.model), _seed(request.seed)
     deadline = time.monotonic() + limits.seconds
     clips = await _read_clips(served, renderer, deadline, primer=primer)
-    extras = _library_extras(served, request.model_extra or {})
+    extras = _library_extras(served, request)
 
     def job(muse):
         piece = muse.compose(
@@ -218,16 +229,31 @@ async def _read_clips(served, renderer, deadline: float, **clips) -> dict:
     return await _in_time(renderer, read, deadline, "clips")
 
 
-def _library_extras(served, extras: dict) -> dict:
-    """The request's undeclared controls, each one the model's ``compose`` takes (they are
-    among its listed controls) with a value of its listed type; else refused by name."""
-    listed = served.info["controls"]
+def _library_extras(served, request, endpoint: str = "compose") -> dict:
+    """The request's undeclared controls, each one ``endpoint`` takes with a value of its listed
+    type; else refused by name. Compose takes the model's listed controls (what its ``compose``
+    takes); /infill and /harmonize the ones listed under the endpoint besides its fields (the
+    hard constraints, where the model keeps them). For an endpoint the model does not list, the
+    library's own refusal answers (it names a model that can)."""
+    extras = request.model_extra or {}
+    if endpoint == "compose":
+        listed, where = served.info["controls"], ""
+    elif endpoint in served.info["endpoints"]:
+        fields = type(request).model_fields
+        listed = {
+            name: control
+            for name, control in served.info["endpoints"][endpoint].items()
+            if name not in fields
+        }
+        where = f" on /{endpoint}"
+    else:
+        return extras
     for control, value in extras.items():
         if control not in listed or control in DECLARED:
             raise Refused(
                 422,
-                f"{control}: {served.name} takes no such control "
-                f"(its controls: {', '.join(listed)})",
+                f"{control}: {served.name} takes no such control{where} "
+                f"(its controls: {', '.join(listed) or 'none beyond its fields'})",
             )
         check_control(control, value, listed[control])
     return extras

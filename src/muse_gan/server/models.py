@@ -124,10 +124,12 @@ def describe(name: str, muse, limits: Limits) -> dict:
     endpoints = {"compose": {}, "continue": {"primer": _primer_role(muse)}}
     if isinstance(muse.objective, Interpolates):
         endpoints["interpolate"] = {"steps": _number("integer", 2, 64, 5)}
-    if isinstance(muse.objective, FillsMasks):
-        endpoints["infill"] = {"bars": {"type": "text"}, "tracks": {"type": "text"}}
-    if muse.harmonizes:
-        endpoints["harmonize"] = {"melody": {"type": "clip"}}
+    fills = isinstance(muse.objective, FillsMasks)
+    kept = constraint_controls(muse) if fills else {}  # the hard constraints its fills keep
+    if fills:
+        endpoints["infill"] = {"bars": {"type": "text"}, "tracks": {"type": "text"}} | kept
+    if muse.harmonizes:  # a GAN that accompanies its first track keeps no constraints
+        endpoints["harmonize"] = {"melody": {"type": "clip"}} | kept
     return {
         "name": name,
         "family": muse.objective.family,
@@ -161,9 +163,10 @@ def controls(muse, limits: Limits) -> dict:
 
 
 def library_controls(call, declared: tuple[str, ...] = DECLARED) -> dict:
-    """Parameters of ``call`` (a ``MuseModel`` method: ``compose``; an endpoint added later
-    lists its own method's the same way) that the request schema does not declare: listed
-    with their type (from the annotation) and default, passed through by name."""
+    """Parameters of ``call`` (a ``MuseModel`` method: ``compose``) that the request schema
+    does not declare: listed with their type (from the annotation) and default, passed
+    through by name. /infill and /harmonize take their method's ``**constraints``, listed as
+    ``compose``'s (``constraint_controls``)."""
     parameters = inspect.signature(call).parameters
     taken = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return {
@@ -171,6 +174,15 @@ def library_controls(call, declared: tuple[str, ...] = DECLARED) -> dict:
         for name, parameter in parameters.items()
         if name not in declared and parameter.kind in taken
     }
+
+
+def constraint_controls(muse) -> dict:
+    """The hard constraints (``key``, ``chords``, ...) as ``compose`` lists them: what a model
+    that fills masks keeps in ``infill`` and ``harmonize`` too, which take them by name."""
+    from ..model import CONSTRAINTS
+
+    listed = library_controls(muse.compose)
+    return {name: listed[name] for name in CONSTRAINTS if name in listed}
 
 
 # a parameter's annotation (without None) as the kind the page and scripts know, and what a

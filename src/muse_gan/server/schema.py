@@ -98,9 +98,12 @@ class InterpolateRequest(Answered):
 
 class InfillRequest(Answered):
     """``POST /infill``: ``clip`` with ``bars`` of ``tracks`` composed anew given the rest, every
-    other note kept (models that fill masks: ``GET /models`` lists "infill")."""
+    other note kept (models that fill masks: ``GET /models`` lists "infill"). The hard
+    constraints compose takes (``key``, ``scale``, ``passing``, ``ranges``, ``density``,
+    ``chords``, ``polyphony``), listed under the endpoint, may be given by name; any other
+    name is refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     model: str | None = None
     clip: ClipIn
@@ -112,9 +115,11 @@ class InfillRequest(Answered):
 
 
 class HarmonizeRequest(Answered):
-    """``POST /harmonize``: the other voices under ``melody``'s top line, the melody kept."""
+    """``POST /harmonize``: the other voices under ``melody``'s top line, the melody kept.
+    Constraints by name as for ``InfillRequest``, where ``GET /models`` lists them under
+    "harmonize" (models that fill masks; a GAN accompanying its melody keeps none)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     model: str | None = None
     melody: ClipIn
