@@ -54,6 +54,7 @@ function showControls() {
   $("model-note").textContent =
     `${model.voices.join(", ")} in ${model.meter}; ${model.endpoints.continue.primer}`;
   $("infill").hidden = !("infill" in model.endpoints);
+  $("infill-key-field").hidden = !("key" in (model.endpoints.infill || {}));
   showInfillVoices(model);
 }
 
@@ -162,6 +163,7 @@ function infillPiece() {
   if (!piece) return say("Compose a piece first, then write a selection of it again.", true);
   const chosen = [...$("infill-voices").querySelectorAll("input:checked")].map((box) => box.value);
   const { seed, temperature } = request();
+  const key = $("infill-key-field").hidden ? "" : $("infill-key").value.trim();
   make("infill", {
     model: $("model").value,
     clip: { notes: piece.notes, tempo: piece.tempo },
@@ -170,6 +172,7 @@ function infillPiece() {
     tempo: piece.tempo,
     ...(seed === undefined ? {} : { seed }),
     ...(temperature === undefined ? {} : { temperature }),
+    ...(key ? { key } : {}),  // the new notes only in this key; the rest is kept as it is
   });
 }
 
