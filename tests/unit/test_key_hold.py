@@ -157,3 +157,15 @@ def test_one_note_logits_have_finite_gradients_where_one_pitch_dwarfs_the_rest()
     shares.sum().backward()
     assert torch.isfinite(logits.grad).all()
     assert shares[0, 0] > 0.999 and shares[1].max() < 1e-30
+
+
+def test_a_lean_moves_probability_among_the_notes_not_to_stop():
+    from muse_gan.models.heads import leaned
+
+    logits = torch.tensor([[1.0, 2.0, float("-inf"), 0.5, -1.0]])  # four cells, then "stop"
+    offsets = torch.tensor([0.0, -3.0, -3.0, 0.0])
+    before, after = logits.softmax(-1), leaned(logits, offsets).softmax(-1)
+    torch.testing.assert_close(after[0, -1], before[0, -1])  # stop: as likely as before
+    assert after[0, 1] < before[0, 1] and after[0, 0] > before[0, 0] and after[0, 2] == 0
+    closed = torch.tensor([[float("-inf")] * 4 + [0.0]])  # no note open: stop alone
+    assert torch.equal(leaned(closed, offsets), closed)

@@ -40,6 +40,17 @@ def build_head(
     return head(context_size, frame_size, hidden)
 
 
+def leaned(logits: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Logits over cells and, last, "stop", with a leaning's ``offsets`` added to the cells and
+    all cells moved alike so that "stop" keeps its probability: a lean toward some notes moves
+    probability among the notes, it does not make a frame hold fewer (a pull toward a key that
+    lowered every out-of-key note's logit alone made bach-vae's bars 7% emptier)."""
+    notes = logits[..., :-1]
+    moved = notes + offsets
+    shift = (notes.logsumexp(-1, keepdim=True) - moved.logsumexp(-1, keepdim=True)).nan_to_num(0.0)
+    return torch.cat([moved + shift, logits[..., -1:]], dim=-1)
+
+
 @HEADS.register("bernoulli")
 class BernoulliHead(nn.Module):
     """Every cell of the frame on or off independently."""
@@ -167,8 +178,6 @@ class PitchwiseHead(nn.Module):
         projected = self.from_context(context)
         forbidden = self._forbidden(context.device)
         offsets = None if gate is None else gate.offsets()  # a leaning: the same for the frame
-        if offsets is not None:
-            offsets = torch.cat([offsets, offsets.new_zeros(1)])  # "stop" keeps its logit
         while True:
             closed = forbidden[previous]
             if gate is not None:
@@ -177,9 +186,9 @@ class PitchwiseHead(nn.Module):
                 if closed.all():
                     return frame
             logits = self.out(projected + chosen + self.last(previous))
-            if offsets is not None:
-                logits = logits + offsets
             logits = logits.masked_fill(closed, float("-inf"))
+            if offsets is not None:
+                logits = leaned(logits, offsets)
             choice = self._choose(logits.float(), temperature, generator)
             cell = int(choice)
             if cell == self.stop:
