@@ -10,11 +10,11 @@ from muse_gan.modalities.text.quality import abc_parse_rate, bar_lengths, header
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-# written as in O'Neill's: a pickup, repeats, broken rhythm, a triplet, a tie over a bar line,
-# a staccato note, and a last bar that completes the pickup's
+# written as in O'Neill's: repeats, broken rhythm, a triplet, a tie over a bar line, a
+# staccato note, and a pickup with a last bar that makes it up
 REELS = [
-    "X:1\nM: 4/4\nL: 1/8\nK: D\n|:A2 | d2 fd A>Bcd | e2 ce A4-|A2 FA (3BcB AF | D6 :|\n",
-    "X:1\nM: 6/8\nL: 1/8\nK: G\nD | GAG GAB | ABA ABd | edd gdd | .edB dBA | GAG GAB |]\n",
+    "X:1\nM: 4/4\nL: 1/8\nK: D\n|:d2 fd A>Bcd | e2 ce A4-|A2 FA (3BcB AF | D8 :|\n|:A8::B8:|\n",
+    "X:1\nM: 6/8\nL: 1/8\nK: G\nD | GAG GAB | ABA ABd | edd gdd | .edB dBA | GAG GA |]\n",
 ]
 
 
@@ -49,6 +49,7 @@ def test_a_bar_line_waits_for_a_full_bar_and_a_note_that_would_overflow_it_is_cl
         grammar.advance(torch.tensor([ids[token]]))
     open_now = {vocabulary[number] for number in grammar.allowed()[0].nonzero().flatten()}
     assert "<end>" not in open_now  # two bars: too short to end
+    assert "|:" not in open_now  # a tune with a pickup repeats nothing
 
 
 def test_the_bundled_model_writes_whole_headers_and_bars_that_fill_the_meter(folk_rnn):

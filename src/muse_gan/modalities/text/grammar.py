@@ -14,7 +14,9 @@ follows each tune as it is drawn and leaves open only the tokens that keep it we
   refuses others); a triplet is ``(3`` and three plain notes; a staccato ``.`` comes just
   before a note (which then takes no tie and no broken rhythm);
 - ``|:`` opens a repeat only when none is open (also right after a bar line, as ``:| |:``),
-  ``:|`` and ``::`` close one that is; the first ``:|`` may also repeat from the start;
+  ``:|`` and ``::`` close one that is; the first ``:|`` may also repeat from the start; a tune
+  that begins with a pickup repeats only as a whole, with a ``:|`` after the last bar that
+  makes the pickup up (abc2midi wants each repeated part to make it up);
 - chords, grace notes, rolls, slurs, quoted text, inline fields and endings are left out (in the
   corpus mostly annotations; unclosed ones were what broke generated tunes);
 - the tune ends (the end token) right after a bar line, with no repeat or tie open, after at
@@ -227,26 +229,30 @@ class AbcGrammar:
             self._set(mask, ">", "<")
 
     def _open_bar_lines(self, state: TuneState, mask: torch.Tensor) -> None:
+        # a tune with a pickup repeats only as a whole (below): abc2midi wants each repeated
+        # part's last bar to make up its pickup, and a short bar inside the tune is not full
+        repeats = not state.pickup and state.tied < 0
         if state.count == 0 and state.previous in ("header", "bar", "newline"):
-            self._set(mask, *(() if state.repeat_open else ("|:",)))  # opening a bar or repeat
+            self._set(mask, "|:" if repeats and not state.repeat_open else None)  # opening one
         if state.count == 0:
             return
-        if state.bars == 0:  # a pickup, or the first whole bar
-            self._set(mask, "|", *(() if state.repeat_open else ("|:",)))
-        elif state.count == state.full:
+        full = state.count == state.full
+        if state.bars == 0 and (full or not state.repeat_open):  # a pickup or a first whole bar
+            self._set(mask, "|", "|:" if full and repeats and not state.repeat_open else None)
+        elif state.bars and full:
             self._set(mask, "|")
-            if state.tied < 0:
+            if repeats:
                 self._set(mask, *((":|", "::") if state.repeat_open else ("|:", "||")))
                 self._set(mask, ":|" if not state.repeated else None)  # from the start
-                if state.bars + 1 >= MIN_BARS and not state.repeat_open:
-                    self._set(mask, "|]")
+            if state.bars + 1 >= MIN_BARS and not state.repeat_open and state.tied < 0:
+                self._set(mask, "|]", "||")
         elif (
             state.bars + 1 >= MIN_BARS
             and state.pickup
             and state.count == state.full - state.pickup
             and state.tied < 0
-        ):  # the rest of the pickup's bar, closing the tune
-            self._set(mask, ":|" if state.repeat_open or not state.repeated else "|]")
+        ):  # the rest of the pickup's bar, closing the tune (and repeating it all, maybe)
+            self._set(mask, "|]", ":|" if not state.repeated else None)
 
     def _may_end(self, state: TuneState) -> bool:
         return (
