@@ -169,3 +169,33 @@ def test_a_lean_moves_probability_among_the_notes_not_to_stop():
     assert after[0, 1] < before[0, 1] and after[0, 0] > before[0, 0] and after[0, 2] == 0
     closed = torch.tensor([[float("-inf")] * 4 + [0.0]])  # no note open: stop alone
     assert torch.equal(leaned(closed, offsets), closed)
+
+
+def test_voices_decode_the_likeliest_path_each_change_costing():
+    from muse_gan.modalities.midi.gan_terms import viterbi_voices
+
+    # one voice, states rest / pitch 0 / pitch 1 over five steps: pitch 0 held, but at step 2
+    # pitch 1 is likelier by a little (0.5 against 0.4), and at step 3 a rest (0.45 / 0.4)
+    shares = torch.tensor(
+        [
+            [0.05, 0.9, 0.05],
+            [0.05, 0.9, 0.05],
+            [0.1, 0.4, 0.5],
+            [0.45, 0.4, 0.15],
+            [0.05, 0.9, 0.05],
+        ]
+    )
+    log_shares = shares.log()[None, None]  # (1, 1, 5, 3)
+    step_by_step = viterbi_voices(log_shares, 0.0)[0, 0]
+    assert step_by_step.argmax(-1).tolist() == [0, 0, 1, 0, 0] and step_by_step[3].sum() == 0
+    # a change costs 1 nat: breaking the held note twice costs more than the 0.22 + 0.12 nats
+    # its two weaker steps lose, so pitch 0 is held throughout
+    held = viterbi_voices(log_shares, 1.0)[0, 0]
+    assert held[:, 0].tolist() == [1.0] * 5 and held[:, 1].sum() == 0
+
+
+def test_a_one_note_voices_filter_decodes_its_own_cells():
+    voices = Voices(tracks=1, pitches=3, ranges=False, one_note=True, change_cost=1.0)
+    logits = one_note_logits(torch.tensor([[[[2.0, 0.0, 0.0], [0.0, 0.3, 0.0], [2.0, 0.0, 0.0]]]]))
+    assert voices.decode(logits)[0, 0, :, 0].tolist() == [1.0, 1.0, 1.0]
+    assert not hasattr(Voices(tracks=1, pitches=3), "decode")  # ranges only: cells vs 0.5

@@ -313,7 +313,8 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent, KeepsRules):
             return F.one_hot(choice, logits.shape[-1]).float()
         if self.decode == "bernoulli":
             return torch.bernoulli(torch.sigmoid(logits / temperature), generator=generator)
-        return (logits > 0).float()  # p > 0.5
+        decode = getattr(self.generator.output_filter, "decode", None)  # the modality's own
+        return decode(logits) if decode is not None else (logits > 0).float()  # p > 0.5
 
     def _scores(self, logits, temperature: float, generator: torch.Generator) -> torch.Tensor:
         """What ``_decode`` compares with 0 for binary cells: the logit (threshold), or the

@@ -28,6 +28,9 @@ class RollGanTerms:
     # each track is one voice: at a step it sounds one pitch or rests (its pitches share one
     # softmax with a rest), so it cannot sound chords or split a note across neighbouring pitches
     one_note_per_voice: bool = False
+    # with one_note_per_voice: notes are decoded voice by voice as the likeliest path through
+    # rest and pitches, each change of note costing this many nats (0: the likeliest at each step)
+    note_change_cost: float = 0.0
 
 
 @register_section("midi")
@@ -188,6 +191,8 @@ def check(settings: MidiConfig) -> None:
         fail("window_bars", "must be from 1 to 64 bars")
     if not 0 <= settings.transpose <= 12:
         fail("transpose", "must be from 0 to 12 semitones")
+    if not 0 <= settings.gan.note_change_cost <= 100:
+        fail("gan.note_change_cost", "must be from 0 to 100 nats")
     if not 0 <= settings.key_hold <= 30:
         fail("key_hold", "must be from 0 (off) to 30")
     if settings.gan.one_note_per_voice and (settings.onsets or settings.dynamics == "on"):
