@@ -424,13 +424,20 @@ def _init_model(init: str, adapter, config: Config):
     if theirs.adapter.modality != modality:
         raise MuseError(f"--init {init}: a model of {theirs.adapter.modality} data, not {modality}")
     config = with_data_settings(config, theirs.config)
-    if (
-        theirs.config.section(modality) != config.section(modality)
-        or theirs.config.model != config.model
-    ):
+    ours = config.section(modality)
+    tunable = getattr(type(ours), "FINE_TUNABLE", ())
+    kept = dataclasses.replace(
+        ours, **{key: getattr(theirs.config.section(modality), key) for key in tunable}
+    )
+    if theirs.config.section(modality) != kept or theirs.config.model != config.model:
+        free = f" ({', '.join(tunable)} may differ)" if tunable else ""
         raise MuseError(
-            f"--init {init}: its [{modality}] or [model] settings differ from this run's "
+            f"--init {init}: its [{modality}] or [model] settings differ from this run's{free} "
             f"(leave them out, so the run takes them from the model)"
+        )
+    if tunable:  # the run's own values of those, in the model's adapter it trains on
+        theirs.adapter.settings = dataclasses.replace(
+            theirs.adapter.settings, **{key: getattr(ours, key) for key in tunable}
         )
     return theirs
 

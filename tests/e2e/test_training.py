@@ -10,6 +10,7 @@ import mido
 import pytest
 import torch
 
+import muse_gan
 from muse_gan.assembly import load_config, read_config, resolve_model
 from muse_gan.core import checkpoint as ckpt
 from muse_gan.core.scalars import read_scalars
@@ -276,3 +277,27 @@ def test_fine_tuning_into_networks_of_another_shape_is_one_clear_error(tmp_path)
         r"\(its generator\.melody\.\S+ is not in this run's\)$",
     ):
         train(config, tmp_path / "tuned", init="bach-gan", quiet=True)
+
+
+def test_a_gan_fine_tuned_with_one_note_per_voice_trains_and_decodes_so(tmp_path):
+    """--init with other [midi.gan] terms: the run trains with its own (the model's adapter
+    takes them), writes them to its config, and composes one note per voice."""
+    config = read_config(resolve_model("bach-gan")).override(
+        [
+            "midi.gan.one_note_per_voice=true",
+            "midi.gan.note_change_cost=1.5",
+            "data.limit=6",
+            "train.steps=2",
+            "train.eval_every=100",
+            'train.device="cpu"',
+        ]
+    )
+    train(config, tmp_path / "tuned", init="bach-gan", quiet=True)
+    tuned = muse_gan.load(tmp_path / "tuned")
+    assert tuned.adapter.settings.gan.one_note_per_voice
+    assert (
+        read_config(tmp_path / "tuned" / "model.safetensors").section("midi").gan.note_change_cost
+        == 1.5
+    )
+    roll = tuned.compose(4, seed=1).roll[:, :, : tuned.adapter.pitches]
+    assert roll.sum(-1).max() <= 1  # never two pitches in one voice at a step

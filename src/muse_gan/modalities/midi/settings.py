@@ -112,6 +112,10 @@ class MidiConfig:
         "meters",
     )
 
+    # What a fine-tune (--init) may change: the GAN's training terms and decoding, the pull
+    # toward a key while composing. The rest shapes what the model's networks read and write.
+    FINE_TUNABLE: ClassVar[tuple[str, ...]] = ("gan", "key_hold")
+
     # What reading a file depends on: the prepared cache (note tables) is keyed by these alone.
     READING: ClassVar[tuple[str, ...]] = ("steps_per_beat", "quantize", "tempo")
 
