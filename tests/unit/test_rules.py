@@ -76,3 +76,21 @@ def test_decoded_scores_keep_every_rule_and_otherwise_threshold_at_zero():
         assert_kept(cells, rules)
         free = cells[1]  # no limits but the allowed cells: the plain threshold
         assert torch.equal(free, (scores[0, 1] > 0) & rules.allowed[1])
+
+
+def test_a_voice_with_too_many_starts_holds_a_note_through_the_shortest_after_it():
+    # one voice, one bar of 8 steps, at most one note at a step, one start asked for. Pitch 0
+    # scores 2 over steps 0-3 and 6-7, pitch 1 at steps 4-5: every threshold gives three starts
+    # or none. Held through the two-step note, pitch 0 sounds throughout: one start
+    scores = torch.full((1, 1, 8, 2), -5.0)
+    scores[0, 0, [0, 1, 2, 3, 6, 7], 0] = 2.0
+    scores[0, 0, [4, 5], 1] = 2.0
+    rules = CellRules(
+        torch.ones(1, 8, 2, dtype=torch.bool), torch.tensor([1]), torch.tensor([[1]]), 8, 2
+    )
+    roll = decode_scores(scores, rules)[0, 0]
+    assert roll[:, 0].tolist() == [1.0] * 8 and roll[:, 1].sum() == 0
+    closed = rules.allowed.clone()
+    closed[0, 4:6, 0] = False  # where pitch 0 may not sound, it is not held through
+    roll = decode_scores(scores, CellRules(closed, rules.most, rules.starts, 8, 2))[0, 0]
+    assert roll[4:6, 0].sum() == 0

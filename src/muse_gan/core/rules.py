@@ -24,6 +24,7 @@ once ignore it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -183,8 +184,8 @@ def decode_scores(scores: torch.Tensor, rules: CellRules) -> torch.Tensor:
     Bernoulli draw), within ``rules``: cells not allowed score -inf; at each step only a
     channel's ``most`` best-scoring cells may sound; where a period's starts are limited, the
     channel's threshold for that period moves from 0 to the one giving the count nearest the
-    limit (the nearest to 0 among equals), and a held note is split by a one-step rest where too
-    few start (``_cells_for``)."""
+    limit (the nearest to 0 among equals), a held note is split by a one-step rest where too
+    few start and held through the note after it where too many do (``_cells_for``)."""
     scores = scores.masked_fill(~rules.allowed[None], float("-inf"))
     scores = _best_per_step(scores, rules)
     rolls = (scores > 0).float()
@@ -214,8 +215,11 @@ def _meet_starts(scores: torch.Tensor, roll: torch.Tensor, rules: CellRules, cha
     for index in range(0, scores.shape[0], period):
         quota = int(rules.starts[channel, index // period])
         block = scores[index : index + period, :counted]
+        allowed = rules.allowed[channel, index : index + period, :counted]
         if quota != NO_LIMIT:
-            roll[index : index + period, :counted] = _cells_for(block, before, quota).float()
+            roll[index : index + period, :counted] = _cells_for(
+                block, before, quota, allowed
+            ).float()
         before = roll[index + len(block) - 1, :counted] > 0.5
 
 
@@ -228,7 +232,23 @@ def _split_longest(on: torch.Tensor, block: torch.Tensor) -> bool:
     """One more start in ``on`` ``(steps, columns)``, in place: the longest run of a column
     held three steps or more loses its lowest-scoring inner cell, leaving two notes with a rest
     between (a cell held on cannot start again without one). False when no run is that long."""
-    longest = None  # (length, column, first step)
+    runs = _runs(on)
+    if not runs:
+        return False
+    # the longest; among equals the lowest column, then the earliest
+    first, end, column = max(runs, key=lambda run: (run[1] - run[0], -run[2], -run[0]))
+    length = end - first
+    if length < 3:
+        return False
+    inner = block[first + 1 : first + length - 1, column]
+    on[first + 1 + int(inner.argmin()), column] = False
+    return True
+
+
+def _runs(on: torch.Tensor) -> list[tuple[int, int, int]]:
+    """The runs of ``on`` ``(steps, columns)``: (first step, one past the last, column), in
+    order of their first step."""
+    runs = []
     for column in on.any(0).nonzero().flatten().tolist():
         lane = on[:, column].tolist() + [False]
         first = None
@@ -236,18 +256,31 @@ def _split_longest(on: torch.Tensor, block: torch.Tensor) -> bool:
             if sounding and first is None:
                 first = step
             elif not sounding and first is not None:
-                if longest is None or step - first > longest[0]:
-                    longest = (step - first, column, first)
+                runs.append((first, step, column))
                 first = None
-    if longest is None or longest[0] < 3:
+    return sorted(runs)
+
+
+def _merge_shortest(on: torch.Tensor, allowed: torch.Tensor) -> bool:
+    """One start fewer in ``on`` ``(steps, columns)``, in place: the shortest run that follows
+    another at once (or after a rest) takes the earlier run's column, where ``allowed`` lets
+    every cell that needs sound, so the earlier note is held through it. False when no run can."""
+    runs = _runs(on)
+    candidates = []
+    for (_, end, column), (first, last, later) in itertools.pairwise(runs):
+        if first >= end and allowed[end:last, column].all() and not on[end:first].any():
+            candidates.append((last - first, first, end, last, column, later))
+    if not candidates:
         return False
-    length, column, first = longest
-    inner = block[first + 1 : first + length - 1, column]
-    on[first + 1 + int(inner.argmin()), column] = False
+    _, first, end, last, column, later = min(candidates)
+    on[first:last, later] = False
+    on[end:last, column] = True
     return True
 
 
-def _cells_for(block: torch.Tensor, before: torch.Tensor, quota: int) -> torch.Tensor:
+def _cells_for(
+    block: torch.Tensor, before: torch.Tensor, quota: int, allowed: torch.Tensor
+) -> torch.Tensor:
     """The cells of ``block`` ``(steps, columns)`` that sound, for ``quota`` starts after
     ``before`` (the step before the block): at or above a threshold, the one whose count comes
     nearest (the nearest to 0 among equals), held notes split where that leaves too few; the
@@ -255,6 +288,8 @@ def _cells_for(block: torch.Tensor, before: torch.Tensor, quota: int) -> torch.T
     best, best_miss = None, None
     for on in _by_nearest_count(block, before, quota)[:TRIED_THRESHOLDS]:
         while _starts(on, before) < quota and _split_longest(on, block):
+            pass
+        while _starts(on, before) > quota and _merge_shortest(on, allowed):
             pass
         miss = abs(_starts(on, before) - quota)
         if best is None or miss < best_miss:
