@@ -532,6 +532,8 @@ def test_upgrade_completes_the_adapter_moves_the_keys_and_renames_the_weights():
         "harmony_weight": 10.0,
         "rhythm_weight": 2.0,
         "voice_ranges": True,
+        "one_note_per_voice": False,  # added since, at their defaults
+        "note_change_cost": 0.0,
     }
     assert (
         "window_bars" not in header["config"]["data"]

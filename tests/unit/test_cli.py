@@ -143,14 +143,14 @@ def test_compose_transposes_the_piece(tmp_path):
             "--seed",
             3,
             "--transpose",
-            24,
+            -24,
             "-o",
-            tmp_path / "high.mid",
+            tmp_path / "low.mid",
         ),
-        "--transpose 24",
+        "--transpose -24",
         "pitch range (MIDI 28-96)",
     )
-    assert not (tmp_path / "high.mid").exists()
+    assert not (tmp_path / "low.mid").exists()
 
 
 @pytest.mark.parametrize(
