@@ -180,7 +180,7 @@ class PitchwiseHead(nn.Module):
         offsets = None if gate is None else gate.offsets()  # a leaning: the same for the frame
         while True:
             closed = forbidden[previous]
-            if gate is not None:
+            if gate is not None and not gate.free:  # a free gate (a lean alone) closes nothing
                 cells, may_stop = gate.open_cells(frame[0])
                 closed = closed | ~torch.cat([cells, torch.tensor([may_stop])])
                 if closed.all():
