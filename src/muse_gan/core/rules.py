@@ -115,10 +115,12 @@ class FrameGate:
         self.leaning = rules.leaning(history) if rules.leaning else None
         self.width = rules.allowed.shape[-1]
         self.step = len(history)
+        self.started = torch.zeros(rules.channels, dtype=torch.long)
+        if self.free:  # nothing to count: no start is limited
+            return
         silence = torch.zeros(rules.channels, rules.counted, dtype=torch.bool)
         self.before = self._sounding(history[-1]) if len(history) else silence
         period_start = self.step - self.step % rules.period
-        self.started = torch.zeros(rules.channels, dtype=torch.long)
         for step in range(period_start, self.step):
             previous = self._sounding(history[step - 1]) if step else silence
             self.started += (self._sounding(history[step]) & ~previous).sum(1)
@@ -170,6 +172,9 @@ class FrameGate:
         """Take ``frame`` as drawn at this step and move to the next."""
         if self.leaning is not None:
             self.leaning.advance(frame)
+        if self.free:
+            self.step += 1
+            return
         sounding = self._sounding(frame)
         self.started += (sounding & ~self.before).sum(1)
         self.before = sounding
