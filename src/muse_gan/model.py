@@ -174,9 +174,8 @@ class MuseModel:
             return rules
         if "rules" in rules:
             return {"rules": dataclasses.replace(rules["rules"], leaning=leaning)}
-        spec = self.adapter.spec
-        counted = getattr(self.adapter, "pitches", spec.width)
-        return {"rules": CellRules.unlimited(spec.channels, steps, spec.width, counted, leaning)}
+        spec = self.adapter.spec  # no limit: which columns would count matters not
+        return {"rules": CellRules.unlimited(spec.channels, steps, spec.width, spec.width, leaning)}
 
     def _label(self, meter, voices, clip, primer) -> int | None:
         """The class to compose: as asked, else a meter-conditioned model's primer's meter."""

@@ -198,4 +198,5 @@ def test_a_one_note_voices_filter_decodes_its_own_cells():
     voices = Voices(tracks=1, pitches=3, ranges=False, one_note=True, change_cost=1.0)
     logits = one_note_logits(torch.tensor([[[[2.0, 0.0, 0.0], [0.0, 0.3, 0.0], [2.0, 0.0, 0.0]]]]))
     assert voices.decode(logits)[0, 0, :, 0].tolist() == [1.0, 1.0, 1.0]
-    assert not hasattr(Voices(tracks=1, pitches=3), "decode")  # ranges only: cells vs 0.5
+    cells = Voices(tracks=1, pitches=3, ranges=False).decode(logits)  # no one note: cells vs 0.5
+    assert torch.equal(cells, (logits > 0).float())

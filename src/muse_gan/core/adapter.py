@@ -285,10 +285,11 @@ class Constrains(ABC):
     ``core.rules.CellRules`` that every family keeps as it draws."""
 
     @abstractmethod
-    def cell_rules(self, asked: dict, steps: int, meter: str, cells: int = 0):
+    def cell_rules(self, asked: dict, steps: int, meter: str, cells: int = 0, voices=None):
         """The ``CellRules`` that ``asked`` (each constraint's name → the words given, None
         where not given) makes of a piece of ``steps`` steps in ``meter``, moved ``cells``
-        along the width; None when nothing is asked. A ``MuseError`` names what cannot be kept."""
+        along the width, for ``voices`` voices where the model is conditioned on the voice
+        count; None when nothing is asked. A ``MuseError`` names what cannot be kept."""
 
     def leaning(self, strength: float | None):
         """A ``core.rules.Leaning`` factory (frames so far → leaning) for pieces drawn frame by

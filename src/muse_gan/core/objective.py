@@ -55,8 +55,8 @@ class DomainTerms:
       layer, e.g. in spectral norm);
     - ``output_filter``: a function ``(channels, width)`` making a module that rewrites the
       generator's logits ``(batch, channels, steps, width)`` and learns from real batches
-      through its ``observe(batch)``; where it also has ``decode(logits)`` (its logits → 0/1
-      cells), threshold decoding asks it instead of comparing each cell with 0.5.
+      through its ``observe(batch)``, and turns its logits into 0/1 cells for threshold
+      decoding (``decode(logits)``: each cell against 0.5, unless the modality knows better).
     """
 
     generator_terms: tuple[GeneratorTerm, ...] = ()

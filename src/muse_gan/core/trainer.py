@@ -375,11 +375,16 @@ class Trainer:
 
     def _record_validation(self) -> None:
         scalars = self.validate()
+        sampling = (
+            self._sampling_model_on_cpu()
+            if self.selection is not None or self.measures is not None
+            else None
+        )  # one copy for both
         if self.selection is not None:
-            scalars[self.selection.name] = self.selection(self._sampling_model_on_cpu())
+            scalars[self.selection.name] = self.selection(sampling)
         if self.measures is not None:
             self._doing("measuring whole validation pieces")
-            scalars |= self.measures(self._sampling_model_on_cpu())
+            scalars |= self.measures(sampling)
             self._doing("training")
         self.scalars.log(self.step, {f"valid/{name}": value for name, value in scalars.items()})
         distance = self._selection_distance(scalars)

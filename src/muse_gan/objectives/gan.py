@@ -313,8 +313,9 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent, KeepsRules):
             return F.one_hot(choice, logits.shape[-1]).float()
         if self.decode == "bernoulli":
             return torch.bernoulli(torch.sigmoid(logits / temperature), generator=generator)
-        decode = getattr(self.generator.output_filter, "decode", None)  # the modality's own
-        return decode(logits) if decode is not None else (logits > 0).float()  # p > 0.5
+        if self.generator.output_filter is not None:  # the modality's own
+            return self.generator.output_filter.decode(logits)
+        return (logits > 0).float()  # p > 0.5
 
     def _scores(self, logits, temperature: float, generator: torch.Generator) -> torch.Tensor:
         """What ``_decode`` compares with 0 for binary cells: the logit (threshold), or the

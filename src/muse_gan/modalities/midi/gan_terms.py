@@ -193,8 +193,6 @@ class Voices(nn.Module):
     ):
         super().__init__()
         self.ranges, self.one_note, self.change_cost = ranges, one_note, change_cost
-        if one_note:  # voices decode as voices; otherwise each cell against 0.5
-            self.decode = self._held_notes
         self.register_buffer("heard", torch.ones(tracks, 1, pitches, dtype=torch.bool))
         if ranges:
             self.heard.zero_()
@@ -209,15 +207,17 @@ class Voices(nn.Module):
         logits = logits.masked_fill(~self.heard, UNHEARD)
         return one_note_logits(logits) if self.one_note else logits
 
-    def _held_notes(self, logits: torch.Tensor) -> torch.Tensor:
-        """Cells ``(count, tracks, steps, pitches)`` from this filter's logits: each voice's
-        likeliest path through rest and its pitches (Viterbi), every change of note or into
-        a rest costing ``change_cost`` nats.
+    def decode(self, logits: torch.Tensor) -> torch.Tensor:
+        """Cells ``(count, tracks, steps, pitches)`` from this filter's logits: with
+        ``one_note``, each voice's likeliest path through rest and its pitches (Viterbi), every
+        change of note or into a rest costing ``change_cost`` nats; else each cell against 0.5.
 
         Why: decoded step by step, a voice whose likeliest pitch wavers for one step between
         two held notes breaks them into three, and one that rests for a step where its
         probabilities are spread breaks a note in two; bach-gan's voices held 0.75 of their
         notes an eighth or longer decoded so, against Bach's 0.97."""
+        if not self.one_note:
+            return (logits > 0).float()
         return viterbi_voices(note_log_shares(logits), self.change_cost)
 
 
