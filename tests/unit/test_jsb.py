@@ -121,6 +121,18 @@ def test_a_missing_validation_source_is_named():
         data_parts(adapter, config.data, [Piece("a.mid", torch.zeros(1))])
 
 
+def test_with_a_validation_folder_a_published_splits_own_validation_pieces_train(tmp_path):
+    folder = tmp_path / "mine"
+    write_quartet(folder / "a.mid")
+    adapter = build_adapter(load_config(None, JSB))
+    pieces = [Piece(f"JSB#{number}", torch.zeros(1), info={"part": part}) for number, part in
+              enumerate(["train", "valid", "test", "valid"])]  # fmt: skip
+    config = load_config(None, [*JSB, f'data.valid_source="{folder}"'])
+    parts = data_parts(adapter, config.data, pieces, quiet=True)
+    assert [piece.name for piece in parts["train"]] == ["JSB#0", "JSB#1", "JSB#3"]
+    assert [piece.name for piece in parts["valid"]] == [str(folder / "a.mid")]
+
+
 def test_the_nll_of_whole_pieces_is_the_mean_over_their_sounding_frames(tmp_path):
     """By hand: a piece whose first note starts on beat 2 (a pickup) and whose last ends on beat
     7 of 8 is scored on steps 1..6, every step read; another fills its two bars."""

@@ -190,6 +190,7 @@ def data_parts(adapter, data, pieces: list[Piece], quiet: bool = False) -> dict[
     if not data.valid_source:
         return split(pieces, data.valid_fraction, data.test_fraction)
     parts = split(pieces, 0.0, data.test_fraction)
+    parts["train"] += parts["valid"]  # a published split's own validation pieces: not dropped
     parts["valid"] = load_pieces(
         adapter, data.valid_source, 0, quiet, data.workers, option="data.valid_source"
     )

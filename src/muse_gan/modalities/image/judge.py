@@ -33,6 +33,7 @@ class ImageJudge(FixedSizeJudge):
 
     def reference_metrics(self, reference, report):
         values = _varieties(reference)
+        self.reference_varieties = values  # what per_set's variety ratios divide by
         classes = class_order(reference.labels or ())
         if len(classes) >= 2:
             values |= self._fit_classifier(reference, classes, report)
@@ -93,7 +94,7 @@ class ImageJudge(FixedSizeJudge):
                     [self.classes.index(samples.labels[number]) for number in known]
                 )
                 values["label_accuracy"] = label_accuracy(probabilities[known], asked)
-        values |= self._variety_ratios(samples, reference, report)
+        values |= self._variety_ratios(samples, report)
         values |= super().per_set(samples, reference, report)
         if self.inception is not None:
             from ...measures.sets import frechet_distance, inception_features, kernel_distance
@@ -103,10 +104,10 @@ class ImageJudge(FixedSizeJudge):
             values["kid"] = kernel_distance(features, self.reference_features)
         return values
 
-    def _variety_ratios(self, samples, reference, report) -> dict[str, float]:
+    def _variety_ratios(self, samples, report) -> dict[str, float]:
         """The set's varieties, and the lowest class's as a share of the reference's."""
         values = _varieties(samples)
-        real = _varieties(reference)
+        real = self.reference_varieties
         ratios = [
             values[name] / real[name]
             for name in values
