@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument(
         "--key-hold",
         type=float,
-        help="models drawn frame by frame: their pull toward a key (0: off)",
+        help="models that lean (RNN, VAE, Coconet): their pull toward a key (0: off)",
     )
     arguments = parser.parse_args()
     names = arguments.models or [name for name in DESCRIPTIONS if _modality(name) == "midi"]

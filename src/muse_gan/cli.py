@@ -179,7 +179,7 @@ def main():
     "--key-hold",
     type=float,
     default=None,
-    help="RNN and VAE models: how strongly a piece keeps to the key of its notes so far, "
+    help="RNN, VAE and masked models: how strongly a piece keeps to the key of its notes so far, "
     "0 (off) to 30 (default: the model's, 1).",
 )
 @_constraint_options

@@ -15,6 +15,7 @@ from muse_gan.training import train
 
 from ..conftest import TINY, write_quartet
 from ..unit.test_cli import muse
+from .test_constraints import notes_started
 
 COCONET = ['model.family="coconet"', "model.layers=2", "model.channels=16"]
 
@@ -146,3 +147,16 @@ def test_infill_and_harmonize_keep_the_constraints_asked(tmp_path):
     for step, chord, _ in asked.chord_steps(harmony.roll.shape[1], meter):
         tones = torch.isin(midi % 12, torch.tensor(sorted(chord.tones)))
         assert not (harmony.roll[1:, step].bool() & ~tones).any()  # the melody is the user's
+
+
+def test_infill_and_harmonize_keep_a_density_in_the_bars_they_fill(tmp_path):
+    model = muse_gan.load("bach-coconet")
+    clip = write_quartet(tmp_path / "clip.mid", bars=4)
+    for seed in range(2):
+        piece = model.infill(clip, bars=(2, 3), seed=seed, density="4")
+        started = notes_started(piece.roll[:, :, : model.adapter.pitches] > 0)
+        assert started[:, 16:48].view(4, 2, 16).sum(2).float().mean() == pytest.approx(4, rel=0.15)
+    harmony = model.harmonize(clip, seed=1, density="alto=2, tenor=2, bass=3")
+    started = notes_started(harmony.roll[:, :, : model.adapter.pitches] > 0)
+    per_bar = started[1:].view(3, 4, 16).sum(2).float().mean(1)
+    assert per_bar.tolist() == pytest.approx([2, 2, 3], rel=0.15)

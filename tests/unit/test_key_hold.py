@@ -48,6 +48,17 @@ def test_the_key_counts_once_eight_notes_are_there():
     assert (offsets[:, outside] == -2.0).all() and (offsets[:, ~outside] == 0).all()
 
 
+def test_a_whole_draft_counts_as_its_frames_one_by_one_do():
+    steps = torch.Generator().manual_seed(3)
+    draft = (torch.rand(40, 2 * PITCHES, generator=steps) > 0.93).float()
+    draft[5:9, 3] = 1  # a held note among them
+    at_once, one_by_one = leaning(draft), leaning(draft[:0])
+    for frame in draft:
+        one_by_one.advance(frame)
+    assert at_once.counts.equal(one_by_one.counts) and at_once.before.equal(one_by_one.before)
+    assert at_once.offsets().equal(one_by_one.offsets())
+
+
 def test_a_held_note_counts_once_and_drum_tracks_are_left_alone():
     # C held for 20 steps in track 0: one note, not twenty; track 1 is drums (not pitched)
     lean = leaning(frames_of([[0]] * 20), pitched=(0,))

@@ -2,12 +2,15 @@
 choices, the masks it trains on, the annealed Gibbs schedule, and filling that leaves every
 cell outside the mask as it was (tests/e2e/test_infill.py trains one through the Trainer)."""
 
+import functools
+
 import pytest
 import torch
 
 from muse_gan.assembly import build_adapter, build_objective, load_config
 from muse_gan.core.rules import NO_LIMIT, CellRules
 from muse_gan.errors import ConfigError
+from muse_gan.modalities.midi.keys import KeyLeaning, scale_masks
 from muse_gan.objectives.masked import block_share, random_masks
 
 from ..conftest import CHORALE_TRACKS
@@ -116,9 +119,39 @@ def test_cells_not_allowed_are_never_drawn():
     rules = CellRules(allowed, torch.zeros(4), torch.full((4, 2), NO_LIMIT), 16, 12)
     filled = objective.fill(roll, mask, 1.5, torch.Generator().manual_seed(0), rules)
     assert filled.any() and not filled[0][~allowed].any()
-    counted = CellRules(allowed, torch.zeros(4), torch.full((4, 2), 3), 16, 12)
-    with pytest.raises(ConfigError, match="--density: a Coconet model .* cannot count them"):
-        objective.fill(roll, mask, 1.0, torch.Generator(), counted)
+
+
+@pytest.mark.parametrize("quota", [2, 5])
+def test_a_count_of_notes_per_bar_is_kept_by_the_last_sweep(quota):
+    objective = coconet()
+    roll = torch.zeros(1, 4, 32, 12)
+    mask = torch.ones(1, 4, 32, dtype=torch.bool)
+    allowed = torch.zeros(4, 32, 12, dtype=torch.bool)
+    allowed[..., [0, 4, 7]] = True
+    rules = CellRules(allowed, torch.zeros(4), torch.full((4, 2), quota), 16, 12)
+    filled = objective.fill(roll, mask, 1.0, torch.Generator().manual_seed(3), rules)[0]
+    assert not filled[~allowed].any()
+    for track in filled:
+        sounding = track > 0.5
+        starts = sounding & ~torch.cat([torch.zeros(1, 12, dtype=torch.bool), sounding[:-1]])
+        assert starts.view(2, 16, 12).sum(dim=(1, 2)).tolist() == [quota, quota]
+
+
+def test_a_leaning_pulls_the_gibbs_draft_toward_the_key_its_notes_are_in():
+    objective = coconet()
+    roll, mask = torch.zeros(1, 4, 64, 12), torch.ones(1, 4, 64, dtype=torch.bool)
+
+    def in_one_key(leaning):
+        rules = CellRules.unlimited(4, 64, 12, 12, leaning)
+        filled = objective.fill(roll, mask, 1.0, torch.Generator().manual_seed(1), rules)[0]
+        classes = (48 + filled.nonzero()[:, 2]) % 12
+        counts = torch.bincount(classes, minlength=12).float()
+        return float((torch.tensor(scale_masks()).float() @ counts).max() / counts.sum())
+
+    lean = functools.partial(
+        KeyLeaning, tracks=4, width=12, pitches=12, pitch_low=48, pitched=[0, 1, 2, 3], strength=30
+    )
+    assert in_one_key(lean) > 0.97 > 0.8 > in_one_key(None)
 
 
 def test_scoring_within_the_networks_reach_gives_what_the_whole_piece_gives():

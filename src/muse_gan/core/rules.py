@@ -18,8 +18,9 @@ families that score every cell at once (a GAN) decode with ``decode_scores``.
 
 Beside the hard limits, rules may carry a *leaning*: a soft preference that a frame-by-frame
 family adds to its logits before each draw (``FrameGate.offsets``), such as a piano roll's lean
-toward the key its notes so far are in. It forbids nothing; families that score every cell at
-once ignore it.
+toward the key its notes so far are in; a family that redraws a whole draft again and again (Gibbs
+sampling) asks it of the draft as it stands (``draft_offsets``). It forbids nothing; families that
+score every cell once (a GAN) ignore it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ class KeepsRules:
     where it draws frame by frame)."""
 
 
-class DrawsFrames(KeepsRules):
+class Leans(KeepsRules):
+    """A family that adds the rules' leaning to its logits as it draws."""
+
+
+class DrawsFrames(Leans):
     """A family that draws a sample frame by frame, each within a ``FrameGate``: it keeps the
     rules and adds their leaning to its logits."""
 
@@ -81,6 +86,11 @@ class CellRules:
         return bool(
             self.allowed.all() and (self.most == 0).all() and (self.starts == NO_LIMIT).all()
         )
+
+    def draft_offsets(self, draft: torch.Tensor) -> torch.Tensor | None:
+        """The leaning's logits ``(channels * width,)`` for a sample as drafted so far, all its
+        frames ``(steps, channels * width)`` at once; None without a leaning (or evidence)."""
+        return None if self.leaning is None else self.leaning(draft).offsets()
 
     def gate(self, history: torch.Tensor) -> FrameGate:
         """A gate for drawing the frames after ``history`` ``(steps, channels * width)``, the

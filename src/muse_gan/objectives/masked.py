@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.objective import NO_TERMS, FillsMasks, Likelihood, Objective, Phase
-from ..core.rules import NO_LIMIT, KeepsRules
+from ..core.rules import NO_LIMIT, Leans
 from ..errors import ConfigError
 from ..models.masked import MaskedRollNet
 from .registry import OBJECTIVES
@@ -32,7 +32,7 @@ VALIDATION_SEED = 0  # the same masks at every validation, so its losses compare
 
 
 @OBJECTIVES.register("coconet")
-class MaskedObjective(Objective, FillsMasks, Likelihood, KeepsRules):
+class MaskedObjective(Objective, FillsMasks, Likelihood, Leans):
     family = "coconet"
 
     def __init__(self, spec, full_config, terms=NO_TERMS):
@@ -118,8 +118,11 @@ class MaskedObjective(Objective, FillsMasks, Likelihood, KeepsRules):
     def fill(self, rolls, mask, temperature, generator, rules=None):
         """See ``FillsMasks.fill``; ``rules`` (a ``core.rules.CellRules`` over the whole roll)
         are kept by the drawn notes: the logits of cells they close are masked before each
-        draw (silence is always open)."""
-        choices, mask, allowed = self.choices_of(rolls), mask.bool(), allowed_cells(rules)
+        draw (silence is always open) and their leaning, asked of the draft as it stands, is
+        added at each Gibbs step. A count of notes per bar, which blocks drawn across a bar
+        cannot keep, is kept by a last sweep that draws the filled steps again one at a time,
+        in time order, each within the rules' ``FrameGate``."""
+        choices, mask = self.choices_of(rolls), mask.bool()
         start, end = _extent(mask)
         if start is None:
             return rolls.clone()
@@ -128,32 +131,103 @@ class MaskedObjective(Objective, FillsMasks, Likelihood, KeepsRules):
             max(0, start - self.network.reach),
             min(rolls.shape[2], end + self.network.reach),
         )
-        closed = None if allowed is None else _closed(allowed[:, :, first:last])
-        window = self._gibbs(
-            choices[:, :, first:last], mask[:, :, first:last], first, temperature, generator, closed
+        closed = None if rules is None else _closed(rules.allowed[None, :, first:last])
+        choices[:, :, first:last] = self._gibbs(
+            choices[:, :, first:last],
+            mask[:, :, first:last],
+            first,
+            temperature,
+            generator,
+            closed,
+            rules,
         )
-        drawn = self.roll_of(window).to(rolls.dtype)
+        if rules is not None and (rules.starts != NO_LIMIT).any():
+            choices = self._sweep(choices, mask, (start, end), temperature, generator, rules)
         filled = rolls.clone()
-        inside = filled[:, :, first:last]
-        inside[mask[:, :, first:last]] = drawn[mask[:, :, first:last]]
+        filled[mask] = self.roll_of(choices).to(rolls.dtype)[mask]
         return filled
 
-    def _gibbs(self, choices, mask, first_step, temperature, generator, closed=None):
+    def _gibbs(self, choices, mask, first_step, temperature, generator, closed=None, rules=None):
         """Blocked Gibbs sampling of the ``mask``ed choices, the block share annealed; never a
-        ``closed`` choice ``(batch, tracks, steps, choices)``."""
+        ``closed`` choice ``(batch, tracks, steps, choices)``; leaning as ``rules`` lean."""
         count = int(mask.sum(dim=(1, 2)).max())
         steps = min(count, MOST_GIBBS_STEPS)
+        leans = rules is not None and rules.leaning is not None
         for number in range(steps):
             share = block_share(number, steps)
             block = mask & (torch.rand(mask.shape, generator=generator) < share)
             if number == 0:
                 block = mask  # nothing to fill is known yet: all of it is drawn at once
             logits = self.network(self.one_hot(choices, block), block, first_step).float()
+            if leans:
+                logits = self._leaned(logits, choices, rules)
             if closed is not None:
                 logits = logits.masked_fill(closed, float("-inf"))
             drawn = _draw(logits / temperature, generator)
             choices = torch.where(block, drawn, choices)
         return choices
+
+    def _leaned(self, logits: torch.Tensor, choices: torch.Tensor, rules) -> torch.Tensor:
+        """``logits`` ``(batch, tracks, steps, choices)`` plus ``rules``' leaning toward what
+        each draft in ``choices`` holds (a key: the one its notes are in), at every step;
+        silence is not leaned on."""
+        for row, draft in enumerate(choices):
+            offsets = rules.draft_offsets(self._frames(draft))
+            if offsets is not None:
+                logits[row] += F.pad(offsets.view(self.spec.channels, 1, self.silent), (0, 1))
+        return logits
+
+    def _frames(self, draft: torch.Tensor) -> torch.Tensor:
+        """The choices ``(tracks, steps)`` of one piece as flat frames ``(steps, tracks * width)``."""
+        return self.roll_of(draft).transpose(0, 1).flatten(1)
+
+    def _sweep(self, choices, mask, span, temperature, generator, rules):
+        """``choices`` with the ``mask``ed ones of the steps in ``span`` (first, one past the last)
+        drawn again one step at a time, in time order, given all the others, within the gate of
+        ``rules`` (which counts the notes started in each bar so far)."""
+        start, end = span
+        reach, steps = self.network.reach, choices.shape[2]
+        for row in range(len(choices)):
+            gate = rules.gate(self._frames(choices[row, :, :start]))
+            for step in range(start, end):
+                hidden = mask[row, :, step]
+                if hidden.any():
+                    first, last = max(0, step - reach), min(steps, step + reach + 1)
+                    block = torch.zeros(1, self.spec.channels, last - first, dtype=torch.bool)
+                    block[0, :, step - first] = hidden
+                    known = self.one_hot(choices[row : row + 1, :, first:last], block)
+                    logits = self.network(known, block, first)[0, :, step - first].float()
+                    choices[row, :, step] = self._gated_step(
+                        logits / temperature, choices[row, :, step], hidden, gate, generator
+                    )
+                gate.advance(self._frames(choices[row, :, step : step + 1])[0])
+        return choices
+
+    def _gated_step(self, logits, known, hidden, gate, generator) -> torch.Tensor:
+        """One step's choices ``(tracks,)``: the ``hidden`` tracks' drawn from ``logits``
+        ``(tracks, choices)`` one after another, lowest track first (the order a ``FrameGate``
+        takes cells in), each among the cells the gate leaves open; silence is open unless the
+        gate owes the track a new note; the others' ``known`` choices kept."""
+        tracks, width = self.spec.channels, self.silent
+        frame, chosen = torch.zeros(tracks * width), known.clone()
+        offsets = gate.offsets()
+        for track in range(tracks):
+            if hidden[track]:
+                open_cells, may_end = gate.open_cells(frame)
+                open_cells = open_cells.view(tracks, width)
+                silence_open = may_end or bool(open_cells[track + 1 :].any())
+                choosable = torch.cat([open_cells[track], torch.tensor([silence_open])])
+                leaned = logits[track].clone()
+                if offsets is not None:
+                    leaned[:width] += offsets.view(tracks, width)[track]
+                if choosable.any():
+                    leaned = leaned.masked_fill(~choosable, float("-inf"))
+                    chosen[track] = _draw(leaned, generator)
+                else:
+                    chosen[track] = self.silent
+            if chosen[track] != self.silent:
+                frame[track * width + chosen[track]] = 1.0
+        return chosen
 
     def frame_nll(self, batch, labels=None):
         """Nats of every frame ``(batch, steps)`` under one random ordering of its choices
@@ -212,20 +286,6 @@ def _draw(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """One choice per cell ``(..., choices)`` → ``(...)``, by the Gumbel-max trick."""
     uniform = torch.rand(logits.shape, generator=generator).clamp(min=1e-20)
     return (logits - torch.log(-torch.log(uniform))).argmax(-1)
-
-
-def allowed_cells(rules) -> torch.Tensor | None:
-    """The cells ``(1, channels, steps, width)`` that ``rules`` let sound, or None for no rules.
-    One choice per track and step keeps any polyphony limit; a count of notes per bar, drawn
-    in blocks across the bar, it cannot keep, and refuses."""
-    if rules is None:
-        return None
-    if (rules.starts != NO_LIMIT).any():
-        raise ConfigError(
-            "--density: a Coconet model draws a bar's notes all at once and cannot count them "
-            "(use an RNN, VAE or GAN model)"
-        )
-    return rules.allowed[None]
 
 
 def _closed(allowed: torch.Tensor) -> torch.Tensor:

@@ -99,8 +99,8 @@ def _extents(windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class KeyLeaning:
-    """A soft pull toward the key a piece is in, for models that draw it frame by frame
-    (``core.rules.Leaning``): once the notes so far number ``EVIDENCE``, every pitch outside the
+    """A soft pull toward the key a piece is in, for models that draw it frame by frame or
+    redraw a whole draft (``core.rules.Leaning``): once the notes so far number ``EVIDENCE``, every pitch outside the
     major / natural minor scale that holds most of them has ``strength`` taken off its logit in
     the pitched tracks. Nothing is forbidden: a chromatic passing note, or a modulation the model
     insists on, stays possible, only less likely; and the key is the piece's own (its primer's, or
@@ -127,12 +127,13 @@ class KeyLeaning:
         self.tracks, self.width, self.pitches = tracks, width, pitches
         self.pitched, self.strength = pitched, strength
         self.classes = (pitch_low + torch.arange(pitches)) % PITCH_CLASSES
-        self.counts = torch.zeros(PITCH_CLASSES)
-        self.before = torch.zeros(len(pitched), pitches, dtype=torch.bool)
         self.scales = torch.as_tensor(scale_masks(), dtype=torch.float32)
         self.tonic, self.made = None, None  # the offsets last made, and for which key
-        for frame in history:
-            self.advance(frame)
+        # the history's notes counted at once (a Gibbs sampler asks of a whole draft each pass)
+        cells = self._cells(history)  # (steps, pitched, pitches)
+        silence = torch.zeros(1, len(pitched), pitches, dtype=torch.bool)
+        self.counts = self._classes_of(cells & ~torch.cat([silence, cells[:-1]]))
+        self.before = torch.cat([silence, cells])[-1]
 
     def offsets(self) -> torch.Tensor | None:
         if self.counts.sum() < self.EVIDENCE:
@@ -147,9 +148,17 @@ class KeyLeaning:
 
     def advance(self, frame: torch.Tensor) -> None:
         """Counts the notes ``frame`` ``(tracks * width,)`` starts in the pitched tracks."""
-        cells = frame.view(self.tracks, self.width)[self.pitched, : self.pitches] > 0.5
-        starts = cells & ~self.before
-        self.counts += torch.bincount(
-            self.classes[starts.nonzero()[:, 1]], minlength=PITCH_CLASSES
-        ).float()
+        cells = self._cells(frame[None])[0]
+        self.counts += self._classes_of(cells & ~self.before)
         self.before = cells
+
+    def _cells(self, frames: torch.Tensor) -> torch.Tensor:
+        """The pitched tracks' sounding cells ``(frames, pitched, pitches)`` of flat ``frames``."""
+        frames = frames.reshape(len(frames), self.tracks, self.width)
+        return frames[:, self.pitched, : self.pitches] > 0.5
+
+    def _classes_of(self, starts: torch.Tensor) -> torch.Tensor:
+        """How many of the cells ``starts`` (``(..., pitches)``) marks fall on each pitch class."""
+        return torch.bincount(
+            self.classes[starts.nonzero()[:, -1]], minlength=PITCH_CLASSES
+        ).float()

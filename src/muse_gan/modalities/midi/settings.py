@@ -78,8 +78,9 @@ class MidiConfig:
     transpose: int = 6  # augmentation: each training window shifted by a random interval of up to ± this many semitones
     # move every piece to C major or A minor first (its estimated key); see keys.py
     common_key: bool = False
-    # composing frame by frame (RNN, VAE): how much is taken off the logit of a pitch outside the
-    # key of the notes so far (keys.KeyLeaning), so that a long piece stays in its key; 0: off
+    # composing (RNN, VAE; the masked model at each Gibbs pass): how much is taken off the logit
+    # of a pitch outside the key of the notes so far (keys.KeyLeaning), so that a long piece
+    # stays in its key; 0: off
     key_hold: float = 1.0
     gan: RollGanTerms = field(default_factory=RollGanTerms)
 
