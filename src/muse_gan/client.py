@@ -140,6 +140,22 @@ class Client:
         body = {"model": model, "start": as_clip(start), "end": as_clip(end), **controls}
         return self._make("/interpolate", body, format)
 
+    def infill(
+        self, clip, bars: str, model: str | None = None, format: str = "notes", **controls
+    ) -> Answer:
+        """``clip`` with ``bars`` ("5-8", counted from 1) written again, in the voices named by
+        ``tracks`` ("alto,tenor"; default all); every other note kept. Needs a model that fills
+        (its ``endpoints`` list "infill")."""
+        body = {"model": model, "clip": as_clip(clip), "bars": bars, **controls}
+        return self._make("/infill", body, format)
+
+    def harmonize(
+        self, melody, model: str | None = None, format: str = "notes", **controls
+    ) -> Answer:
+        """The other voices written under ``melody`` (its top line), the melody kept."""
+        body = {"model": model, "melody": as_clip(melody), **controls}
+        return self._make("/harmonize", body, format)
+
     def render(self, clip, **options) -> bytes:
         """``clip`` played into a WAV file's bytes."""
         return self._request("POST", "/render", {"clip": as_clip(clip), **options})

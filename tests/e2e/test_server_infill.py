@@ -123,3 +123,24 @@ def test_a_constraint_that_cannot_be_read_or_taken_is_one_line(server):
     melody = {"notes": [{"pitch": 72, "start": 0, "end": 4}]}
     status, line = server.error("/harmonize", {"melody": melody, "chords": "C | Xq7"})
     assert status == 400 and line.startswith("chords") and "\n" not in line, line
+
+
+def test_the_python_client_infills_and_harmonizes(server):
+    import muse_gan
+    from muse_gan.client import Client, Note
+
+    client = Client(server.url)
+    answer = client.infill(CLIP.read_bytes(), "2-3", "bach-coconet", "midi", tracks="alto", seed=4)
+    model = muse_gan.load("bach-coconet")
+    assert answer.seed == 4 and answer.model == "bach-coconet"
+    assert answer.data == model.infill(str(CLIP), bars=(2, 3), tracks="alto", seed=4).file_bytes(
+        ".mid"
+    )
+    melody = [Note(pitch, 2 * n, 2 * n + 2) for n, pitch in enumerate([72, 74, 76, 74, 72, 67])]
+    harmony = client.harmonize(melody, "bach-coconet", seed=1, density="alto=2, tenor=2, bass=2")
+    assert [(n.pitch, n.start, n.end) for n in harmony.notes if n.voice == 0] == [
+        (note.pitch, note.start, note.end) for note in melody
+    ]
+    for voice in (1, 2, 3):  # three bars of 4/4, two notes started in each
+        starts = sorted({n.start for n in harmony.notes if n.voice == voice})
+        assert len(starts) == pytest.approx(2 * harmony.bars, rel=0.15), starts
