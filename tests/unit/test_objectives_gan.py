@@ -425,6 +425,19 @@ def test_voice_ranges_keep_each_track_to_the_pitches_it_was_heard_at():
     assert gan().generator.output_filter is None
 
 
+def test_truncation_narrows_the_noise_sampled_from_and_only_that():
+    plain, narrow = audible(gan()), audible(gan("gan.truncation=0.5"))
+    drawn = plain._sampling_noise(3, torch.Generator().manual_seed(4))
+    narrowed = narrow._sampling_noise(3, torch.Generator().manual_seed(4))
+    for full, half in zip(drawn, narrowed):
+        assert torch.equal(half, full * 0.5)
+    assert not torch.equal(sample(plain, seed=4), sample(narrow, seed=4))
+    trained_on = [
+        model.fake(real_batch(), torch.Generator().manual_seed(2)) for model in (plain, narrow)
+    ]
+    assert torch.equal(*trained_on)  # training draws the full noise
+
+
 def test_bad_gan_settings_are_config_errors_naming_the_key():
     for setting, key in [
         ('gan.loss="lsgan"', "gan.loss"),
@@ -433,6 +446,8 @@ def test_bad_gan_settings_are_config_errors_naming_the_key():
         ("gan.critic_steps=0", "gan.critic_steps"),
         ("gan.condition_dropout=1.5", "gan.condition_dropout"),
         ("gan.mode_seeking=-1", "gan.mode_seeking"),
+        ("gan.truncation=0", "gan.truncation"),
+        ("gan.truncation=1.5", "gan.truncation"),
         ("midi.gan.activity_weight=-1", "midi.gan.activity_weight"),
         ("midi.gan.harmony_weight=-1", "midi.gan.harmony_weight"),
         ("midi.gan.rhythm_weight=-1", "midi.gan.rhythm_weight"),

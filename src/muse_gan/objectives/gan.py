@@ -54,6 +54,7 @@ def check(settings: GanConfig) -> None:
             "condition_track": (-1, 1023),
             "condition_dropout": (0, 1),
             "mode_seeking": (0, 1e3),
+            "truncation": (0.01, 1),
         },
     )
 
@@ -75,6 +76,9 @@ class GanConfig:
     # weight of the mode-seeking term: the generator is charged for items that stay alike when
     # their noise differs (0: off)
     mode_seeking: float = 0.0
+    # the noise is scaled by this when sampling (the truncation trick in its simplest form):
+    # below 1, fewer odd items and less variety; 1: the noise trained on
+    truncation: float = 1.0
 
 
 @OBJECTIVES.register("gan")
@@ -285,7 +289,7 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent, KeepsRules):
         the noise space: the last flows back into the first, so the animation loops smoothly."""
         labels = sample_labels(self.spec, 1, labels, generator)
         # (frames, 1, ...): a window each
-        noise = closed_walk(lambda: self._noise(1, "cpu", generator), frames)
+        noise = closed_walk(lambda: self._sampling_noise(1, generator), frames)
         logits = self._logits(noise, None, labels)  # (1, channels, frames * steps, width)
         items = self._decode(logits, 1.0, generator)[0]
         return items.unflatten(1, (frames, self.segment_steps)).transpose(0, 1)
@@ -360,7 +364,15 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent, KeepsRules):
     def _latent_walk(self, count, windows, generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Noise for every window, ``(windows, count, latent)`` and ``(windows, count, tracks, latent)``,
         on an ``open_walk``: with threshold decoding a longer piece starts like a shorter one."""
-        return open_walk(lambda: self._noise(count, "cpu", generator), windows)
+        return open_walk(lambda: self._sampling_noise(count, generator), windows)
+
+    def _sampling_noise(self, count: int, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``_noise`` to sample from, narrowed by ``gan.truncation``."""
+        shared, per_track = self._noise(count, "cpu", generator)
+        truncation = self.settings.truncation
+        if truncation == 1:  # as trained: the very same numbers
+            return shared, per_track
+        return shared * truncation, per_track * truncation
 
     def _given_condition(self, primer, count: int, steps: int) -> torch.Tensor | None:
         """The primer's condition track cut or padded with silence to ``steps``, ``(count, steps, pitches)``."""
