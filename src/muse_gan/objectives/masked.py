@@ -13,6 +13,8 @@ the number of tracks.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 
@@ -188,7 +190,7 @@ class MaskedObjective(Objective, FillsMasks, Likelihood, Leans):
         start, end = span
         reach, steps = self.network.reach, choices.shape[2]
         for row in range(len(choices)):
-            gate = rules.gate(self._frames(choices[row, :, :start]))
+            gate = _counting_drawn(rules, mask[row]).gate(self._frames(choices[row, :, :start]))
             for step in range(start, end):
                 hidden = mask[row, :, step]
                 if hidden.any():
@@ -286,6 +288,16 @@ def _draw(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """One choice per cell ``(..., choices)`` → ``(...)``, by the Gumbel-max trick."""
     uniform = torch.rand(logits.shape, generator=generator).clamp(min=1e-20)
     return (logits - torch.log(-torch.log(uniform))).argmax(-1)
+
+
+def _counting_drawn(rules, mask: torch.Tensor):
+    """``rules`` with the notes counted only in the bars a track is drawn in whole (``mask``
+    ``(tracks, steps)``): a kept voice's notes are the user's, and a count they miss must not
+    close the voices drawn above it (a gate owing a note shuts every track after it)."""
+    tracks, periods = rules.starts.shape
+    over = periods * rules.period - mask.shape[1]  # steps past the end count as drawn
+    drawn = F.pad(mask, (0, over), value=True).view(tracks, periods, rules.period).all(-1)
+    return dataclasses.replace(rules, starts=torch.where(drawn, rules.starts, NO_LIMIT))
 
 
 def _closed(allowed: torch.Tensor) -> torch.Tensor:
