@@ -26,7 +26,7 @@ import torch
 
 from .core.adapter import Animates, Composes, Constrains, Tokens
 from .core.objective import DecodesProbabilities, FillsMasks, Interpolates, WalksLatent
-from .core.rules import CellRules, KeepsRules, Leans
+from .core.rules import CellRules, DrawsFrames, KeepsRules, Leans
 from .errors import DataError, MuseError
 from .files import write_atomically
 from .options import check_options
@@ -166,7 +166,7 @@ class MuseModel:
         """``rules`` with the adapter's leaning (a piece's pull toward its key) for families
         that lean (frame by frame, or on a Gibbs draft); the others ignore one, so get none."""
         leaning = (
-            self.adapter.leaning(strength)
+            self.adapter.leaning(strength, frames=isinstance(self.objective, DrawsFrames))
             if isinstance(self.adapter, Constrains) and isinstance(self.objective, Leans)
             else None
         )

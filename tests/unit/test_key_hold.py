@@ -1,6 +1,7 @@
 """A piece's pull toward its own key (``midi.key_hold``, ``--key-hold``: ``keys.KeyLeaning``
 through ``core.rules``' leaning), and the GAN's one note per voice (``midi.gan.one_note_per_voice``)."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -9,9 +10,11 @@ import pytest
 import torch
 
 import muse_gan
-from muse_gan.core.rules import CellRules
+from muse_gan.assembly import build_adapter, load_config
+from muse_gan.core.rules import CellRules, Leanings
+from muse_gan.errors import ConfigError
 from muse_gan.modalities.midi.gan_terms import Voices, one_note_logits
-from muse_gan.modalities.midi.keys import KeyLeaning
+from muse_gan.modalities.midi.keys import HeldNotes, KeyLeaning
 from muse_gan.modalities.midi.metrics import scale_masks
 
 C4, PITCHES = 60, 24  # two octaves from middle C
@@ -120,6 +123,37 @@ def test_hold_with_hard_constraints_keeps_them(bach_rnn):
     _, _, pitches = np.nonzero(roll)
     d_major = {(2 + step) % 12 for step in C_MAJOR}
     assert {(bach_rnn.adapter.settings.pitch_low + p) % 12 for p in pitches} <= d_major
+
+
+def test_held_notes_lean_on_the_pitches_of_the_frame_before_in_pitched_tracks():
+    def holding(history):
+        return HeldNotes(history, tracks=2, width=PITCHES, pitches=PITCHES, pitched=[0], strength=2)
+
+    assert holding(frames_of([])).offsets() is None  # nothing sounded yet
+    lean = holding(frames_of([[3]]))
+    lean.advance(frames_of([[5, PITCHES + 7]])[0])  # track 0 sounds 5, track 1 (drums) 7
+    offsets = lean.offsets().view(2, PITCHES)
+    assert offsets[0].nonzero().flatten().tolist() == [5] and offsets[0, 5] == 2
+    assert not offsets[1].any()
+    both = Leanings([leaning(frames_of([[p] for p in C_MAJOR + [12]])), holding(frames_of([[5]]))])
+    key = leaning(frames_of([[p] for p in C_MAJOR + [12]])).offsets()
+    assert torch.equal(both.offsets(), key + holding(frames_of([[5]])).offsets())
+
+
+def test_a_note_hold_holds_notes_longer(bach_rnn):
+    settings, started = bach_rnn.adapter.settings, []
+    try:
+        for hold in (0.0, 4.0):
+            bach_rnn.adapter.settings = dataclasses.replace(settings, note_hold=hold)
+            piece = bach_rnn.compose(4, seed=7, key_hold=0)
+            roll = piece.roll[:, :, : bach_rnn.adapter.pitches] > 0
+            before = torch.cat([torch.zeros_like(roll[:, :1]), roll[:, :-1]], dim=1)
+            started.append(int((roll & ~before).sum()))
+    finally:
+        bach_rnn.adapter.settings = settings
+    assert started[1] < 0.8 * started[0], started
+    with pytest.raises(ConfigError, match="midi.note_hold"):
+        build_adapter(load_config(None, ["midi.note_hold=-1"]))
 
 
 def test_a_bad_key_hold_is_one_line():

@@ -291,9 +291,10 @@ class Constrains(ABC):
         along the width, for ``voices`` voices where the model is conditioned on the voice
         count; None when nothing is asked. A ``MuseError`` names what cannot be kept."""
 
-    def leaning(self, strength: float | None):
+    def leaning(self, strength: float | None, frames: bool = True):
         """A ``core.rules.Leaning`` factory (frames so far → leaning) for pieces drawn frame by
-        frame, ``strength`` strong (None: the model's own setting); None for no leaning."""
+        frame (``frames``) or redrawn as a whole draft, ``strength`` strong (None: the model's
+        own setting); None for no leaning."""
         return None
 
     @abstractmethod

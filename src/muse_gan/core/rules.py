@@ -108,6 +108,23 @@ class Leaning(Protocol):
         """Take ``frame`` ``(channels * width,)`` as drawn."""
 
 
+class Leanings:
+    """Several leanings as one: their offsets summed (those that have none yet left out)."""
+
+    def __init__(self, parts: list[Leaning]):
+        self.parts = parts
+
+    def offsets(self) -> torch.Tensor | None:
+        found = [
+            offsets for offsets in (part.offsets() for part in self.parts) if offsets is not None
+        ]
+        return torch.stack(found).sum(0) if found else None
+
+    def advance(self, frame: torch.Tensor) -> None:
+        for part in self.parts:
+            part.advance(frame)
+
+
 class FrameGate:
     """Which cells a frame-by-frame sampler may add to the frame it is drawing, given the cells
     already in it, and whether it may stop; ``advance(frame)`` once the frame is drawn.

@@ -33,12 +33,20 @@ from ...core.adapter import (
     settings_from,
 )
 from ...core.objective import NO_TERMS
+from ...core.rules import Leanings
 from ...core.spec import Spec
 from ...errors import DataError, MuseError
 from ...files import write_atomically
 from ..registry import ADAPTERS
 from .classic import CLASSIC_SUFFIXES, read_published
-from .keys import KeyLeaning, Transposition, common_key_shift, fits_shifted, shift_pitches
+from .keys import (
+    HeldNotes,
+    KeyLeaning,
+    Transposition,
+    common_key_shift,
+    fits_shifted,
+    shift_pitches,
+)
 from .layout import Layout, Part, infer_layout
 from .notes import END, PART, RollShape, bin_velocity, draw_roll, note_table, packed, whole_bars
 from .sampler import NoteWindowSampler
@@ -314,22 +322,34 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         constraints = dataclasses.replace(constraints, silent=self.empty_slots(voices))
         return constraints.rules(self, steps, meter, cells) if constraints else None
 
-    def leaning(self, strength: float | None):
+    def leaning(self, strength: float | None, frames: bool = True):
         """A ``keys.KeyLeaning`` of ``strength`` (None: ``midi.key_hold``) over the pitched
-        tracks; None at 0 or with drums only."""
+        tracks and, for a family that draws ``frames`` one by one, ``keys.HeldNotes`` of
+        ``midi.note_hold``; both at once as ``core.rules.Leanings``; None when both are 0 or
+        with drums only."""
         strength = self.settings.key_hold if strength is None else strength
         pitched = [track for track in range(self.tracks) if track not in self.layout.drums]
-        if not strength or not pitched:
+        shape = {"tracks": self.tracks, "width": self.spec.width, "pitches": self.pitches}
+        made = []
+        if strength:
+            made.append(
+                functools.partial(
+                    KeyLeaning,
+                    **shape,
+                    pitch_low=self.settings.pitch_low,
+                    pitched=pitched,
+                    strength=strength,
+                )
+            )
+        if frames and self.settings.note_hold:  # a Gibbs draft has no frame before
+            made.append(
+                functools.partial(
+                    HeldNotes, **shape, pitched=pitched, strength=self.settings.note_hold
+                )
+            )
+        if not pitched or not made:
             return None
-        return functools.partial(
-            KeyLeaning,
-            tracks=self.tracks,
-            width=self.spec.width,
-            pitches=self.pitches,
-            pitch_low=self.settings.pitch_low,
-            pitched=pitched,
-            strength=strength,
-        )
+        return made[0] if len(made) == 1 else functools.partial(_leanings, made)
 
     def empty_slots(self, voices: int | None) -> tuple[int, ...]:
         """The tracks a piece for ``voices`` voices leaves silent in a "voices" layout: the
@@ -640,3 +660,8 @@ def _runs(lane: np.ndarray, onsets: np.ndarray | None = None):
 
 def _reason(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _leanings(made: list, history: torch.Tensor) -> Leanings:
+    """The leanings ``made`` (factories) for ``history``, as one."""
+    return Leanings([make(history) for make in made])

@@ -98,7 +98,29 @@ def _extents(windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return low, high
 
 
-class KeyLeaning:
+class _Pull:
+    """What a leaning over a piano roll's frames knows: their shape (``tracks`` of ``width``
+    columns, the first ``pitches`` of them sounding pitches), the ``pitched`` tracks it pulls
+    (not drums), and how hard (``strength``, in logits)."""
+
+    def __init__(self, *, tracks: int, width: int, pitches: int, pitched: list, strength: float):
+        self.tracks, self.width, self.pitches = tracks, width, pitches
+        self.pitched, self.strength = pitched, strength
+
+    def _cells(self, frames: torch.Tensor) -> torch.Tensor:
+        """The pitched tracks' sounding cells ``(frames, pitched, pitches)`` of flat ``frames``."""
+        frames = frames.reshape(len(frames), self.tracks, self.width)
+        return frames[:, self.pitched, : self.pitches] > 0.5
+
+    def _offsets(self, pulled: torch.Tensor) -> torch.Tensor:
+        """Flat offsets ``(tracks * width,)`` from ``pulled`` ``(pitched, pitches)`` (or a row
+        of pitches for every pitched track), elsewhere 0."""
+        offsets = torch.zeros(self.tracks, self.width)
+        offsets[self.pitched, : self.pitches] = pulled.float()
+        return offsets.flatten()
+
+
+class KeyLeaning(_Pull):
     """A soft pull toward the key a piece is in, for models that draw it frame by frame or
     redraw a whole draft (``core.rules.Leaning``): once the notes so far number ``EVIDENCE``, every pitch outside the
     major / natural minor scale that holds most of them has ``strength`` taken off its logit in
@@ -113,19 +135,9 @@ class KeyLeaning:
 
     EVIDENCE = 8  # notes before the key counts: the first bar is the model's own choice
 
-    def __init__(
-        self,
-        history: torch.Tensor,
-        *,
-        tracks: int,
-        width: int,
-        pitches: int,
-        pitch_low: int,
-        pitched: list[int],
-        strength: float,
-    ):
-        self.tracks, self.width, self.pitches = tracks, width, pitches
-        self.pitched, self.strength = pitched, strength
+    def __init__(self, history: torch.Tensor, *, pitch_low: int, **shape):
+        super().__init__(**shape)
+        pitches, pitched = self.pitches, self.pitched
         self.classes = (pitch_low + torch.arange(pitches)) % PITCH_CLASSES
         self.scales = torch.as_tensor(scale_masks(), dtype=torch.float32)
         self.tonic, self.made = None, None  # the offsets last made, and for which key
@@ -141,9 +153,8 @@ class KeyLeaning:
         tonic = int((self.scales @ self.counts).argmax())  # the first of equals: deterministic
         if tonic != self.tonic:  # the key seldom moves: the offsets are made again when it does
             outside = self.scales[tonic][self.classes] == 0  # (pitches,)
-            offsets = torch.zeros(self.tracks, self.width)
-            offsets[self.pitched, : self.pitches] = torch.where(outside, -self.strength, 0.0)
-            self.tonic, self.made = tonic, offsets.flatten()
+            self.tonic = tonic
+            self.made = self._offsets(torch.where(outside, -self.strength, 0.0))
         return self.made
 
     def advance(self, frame: torch.Tensor) -> None:
@@ -152,13 +163,32 @@ class KeyLeaning:
         self.counts += self._classes_of(cells & ~self.before)
         self.before = cells
 
-    def _cells(self, frames: torch.Tensor) -> torch.Tensor:
-        """The pitched tracks' sounding cells ``(frames, pitched, pitches)`` of flat ``frames``."""
-        frames = frames.reshape(len(frames), self.tracks, self.width)
-        return frames[:, self.pitched, : self.pitches] > 0.5
-
     def _classes_of(self, starts: torch.Tensor) -> torch.Tensor:
         """How many of the cells ``starts`` (``(..., pitches)``) marks fall on each pitch class."""
         return torch.bincount(
             self.classes[starts.nonzero()[:, -1]], minlength=PITCH_CLASSES
         ).float()
+
+
+class HeldNotes(_Pull):
+    """A pull toward holding the notes that sound, for models that draw a piece frame by frame
+    (``core.rules.Leaning``): each pitch that sounded in the frame before has ``strength`` added
+    to its logit in the pitched tracks, so a voice goes on with its note more often than it
+    leaves it. Nothing is forbidden, and a new note or a rest stays the model's choice.
+
+    Why: palestrina's voices flickered between pitches from one eighth-note step to the next
+    (25 notes a bar in 8-bar pieces where the held-out masses have 10), which the ear hears as
+    nervous ornament in a style of long held lines.
+    """
+
+    def __init__(self, history: torch.Tensor, **shape):
+        super().__init__(**shape)
+        self.before = history[-1] if len(history) else None
+
+    def offsets(self) -> torch.Tensor | None:
+        if self.before is None:
+            return None
+        return self._offsets(self._cells(self.before[None])[0] * self.strength)
+
+    def advance(self, frame: torch.Tensor) -> None:
+        self.before = frame

@@ -82,6 +82,10 @@ class MidiConfig:
     # of a pitch outside the key of the notes so far (keys.KeyLeaning), so that a long piece
     # stays in its key; 0: off
     key_hold: float = 1.0
+    # composing frame by frame (RNN, VAE): how much is added to the logit of a pitch that
+    # sounded in the frame before (keys.HeldNotes), so that a voice holds its notes rather than
+    # flickering between pitches; 0: off
+    note_hold: float = 0.0
     gan: RollGanTerms = field(default_factory=RollGanTerms)
 
     # Keys that lived in other sections before (config files and checkpoints of format 1 use them).
@@ -115,7 +119,7 @@ class MidiConfig:
 
     # What a fine-tune (--init) may change: the GAN's training terms and decoding, the pull
     # toward a key while composing. The rest shapes what the model's networks read and write.
-    FINE_TUNABLE: ClassVar[tuple[str, ...]] = ("gan", "key_hold")
+    FINE_TUNABLE: ClassVar[tuple[str, ...]] = ("gan", "key_hold", "note_hold")
 
     # What reading a file depends on: the prepared cache (note tables) is keyed by these alone.
     READING: ClassVar[tuple[str, ...]] = ("steps_per_beat", "quantize", "tempo")
@@ -200,6 +204,8 @@ def check(settings: MidiConfig) -> None:
         fail("gan.note_change_cost", "must be from 0 to 100 nats")
     if not 0 <= settings.key_hold <= 30:
         fail("key_hold", "must be from 0 (off) to 30")
+    if not 0 <= settings.note_hold <= 30:
+        fail("note_hold", "must be from 0 (off) to 30")
     if settings.gan.one_note_per_voice and (settings.onsets or settings.dynamics == "on"):
         fail(
             "gan.one_note_per_voice",
