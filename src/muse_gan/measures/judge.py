@@ -38,7 +38,7 @@ class Options:
     inception: str | None = None  # Inception v3 weights file for FID/KID (images)
     classifier_steps: int = 1500
     key_hold: float | None = (
-        None  # MIDI models drawn frame by frame: their pull toward a key (None: the model's)
+        None  # MIDI models that lean (RNN, VAE, Coconet): their pull toward a key (None: the model's)
     )
 
 

@@ -186,11 +186,15 @@ class MaskedObjective(Objective, FillsMasks, Likelihood, Leans):
     def _sweep(self, choices, mask, span, temperature, generator, rules):
         """``choices`` with the ``mask``ed ones of the steps in ``span`` (first, one past the last)
         drawn again one step at a time, in time order, given all the others, within the gate of
-        ``rules`` (which counts the notes started in each bar so far)."""
+        ``rules`` (which counts the notes started in each bar so far); a piece with no count
+        left to keep (none in a bar it fills whole) is left as Gibbs drew it."""
         start, end = span
         reach, steps = self.network.reach, choices.shape[2]
         for row in range(len(choices)):
-            gate = _counting_drawn(rules, mask[row]).gate(self._frames(choices[row, :, :start]))
+            counting = _counting_drawn(rules, mask[row])
+            if (counting.starts == NO_LIMIT).all():
+                continue
+            gate = counting.gate(self._frames(choices[row, :, :start]))
             for step in range(start, end):
                 hidden = mask[row, :, step]
                 if hidden.any():
@@ -200,14 +204,14 @@ class MaskedObjective(Objective, FillsMasks, Likelihood, Leans):
                     known = self.one_hot(choices[row : row + 1, :, first:last], block)
                     logits = self.network(known, block, first)[0, :, step - first].float()
                     choices[row, :, step] = self._gated_step(
-                        logits / temperature, choices[row, :, step], hidden, gate, generator
+                        logits, temperature, choices[row, :, step], hidden, gate, generator
                     )
                 gate.advance(self._frames(choices[row, :, step : step + 1])[0])
         return choices
 
-    def _gated_step(self, logits, known, hidden, gate, generator) -> torch.Tensor:
+    def _gated_step(self, logits, temperature, known, hidden, gate, generator) -> torch.Tensor:
         """One step's choices ``(tracks,)``: the ``hidden`` tracks' drawn from ``logits``
-        ``(tracks, choices)`` one after another, lowest track first (the order a ``FrameGate``
+        ``(tracks, choices)`` (leaned, then at ``temperature``, as the Gibbs passes draw) one after another, lowest track first (the order a ``FrameGate``
         takes cells in), each among the cells the gate leaves open; silence is open unless the
         gate owes the track a new note; the others' ``known`` choices kept."""
         tracks, width = self.spec.channels, self.silent
@@ -223,7 +227,7 @@ class MaskedObjective(Objective, FillsMasks, Likelihood, Leans):
                 if offsets is not None:
                     leaned[:width] += offsets.view(tracks, width)[track]
                 if choosable.any():
-                    leaned = leaned.masked_fill(~choosable, float("-inf"))
+                    leaned = (leaned / temperature).masked_fill(~choosable, float("-inf"))
                     chosen[track] = _draw(leaned, generator)
                 else:
                     chosen[track] = self.silent
