@@ -133,7 +133,9 @@ class MaskedObjective(Objective, FillsMasks, Likelihood, Leans):
             max(0, start - self.network.reach),
             min(rolls.shape[2], end + self.network.reach),
         )
-        closed = None if rules is None else _closed(rules.allowed[None, :, first:last])
+        opened = None if rules is None else rules.allowed[None, :, first:last]
+        # a lean alone allows every cell: nothing to mask at each of the Gibbs passes
+        closed = None if opened is None or opened.all() else _closed(opened)
         choices[:, :, first:last] = self._gibbs(
             choices[:, :, first:last],
             mask[:, :, first:last],
