@@ -25,6 +25,7 @@ score every cell once (a GAN) ignore it.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,6 +114,18 @@ class Leanings:
 
     def __init__(self, parts: list[Leaning]):
         self.parts = parts
+
+    @classmethod
+    def made_by(cls, factories: list) -> Callable[[torch.Tensor], Leaning] | None:
+        """One leaning factory (frames so far → leaning) from several: the only one, or all
+        of them summed; None for none."""
+        if len(factories) < 2:
+            return factories[0] if factories else None
+        return functools.partial(cls._of, factories)
+
+    @classmethod
+    def _of(cls, factories: list, history: torch.Tensor) -> Leanings:
+        return cls([make(history) for make in factories])
 
     def offsets(self) -> torch.Tensor | None:
         found = [

@@ -329,27 +329,21 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         with drums only."""
         strength = self.settings.key_hold if strength is None else strength
         pitched = [track for track in range(self.tracks) if track not in self.layout.drums]
-        shape = {"tracks": self.tracks, "width": self.spec.width, "pitches": self.pitches}
+        if not pitched:
+            return None
+        shape = {
+            "tracks": self.tracks,
+            "width": self.spec.width,
+            "pitches": self.pitches,
+            "pitched": pitched,
+        }
         made = []
         if strength:
-            made.append(
-                functools.partial(
-                    KeyLeaning,
-                    **shape,
-                    pitch_low=self.settings.pitch_low,
-                    pitched=pitched,
-                    strength=strength,
-                )
-            )
+            low = self.settings.pitch_low
+            made.append(functools.partial(KeyLeaning, **shape, pitch_low=low, strength=strength))
         if frames and self.settings.note_hold:  # a Gibbs draft has no frame before
-            made.append(
-                functools.partial(
-                    HeldNotes, **shape, pitched=pitched, strength=self.settings.note_hold
-                )
-            )
-        if not pitched or not made:
-            return None
-        return made[0] if len(made) == 1 else functools.partial(_leanings, made)
+            made.append(functools.partial(HeldNotes, **shape, strength=self.settings.note_hold))
+        return Leanings.made_by(made)
 
     def empty_slots(self, voices: int | None) -> tuple[int, ...]:
         """The tracks a piece for ``voices`` voices leaves silent in a "voices" layout: the
@@ -660,8 +654,3 @@ def _runs(lane: np.ndarray, onsets: np.ndarray | None = None):
 
 def _reason(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
-
-
-def _leanings(made: list, history: torch.Tensor) -> Leanings:
-    """The leanings ``made`` (factories) for ``history``, as one."""
-    return Leanings([make(history) for make in made])
