@@ -90,7 +90,7 @@ def add_take(item, start_qn: float, answer) -> None:
     """The answer as a new active take of ``item``, the item made long enough to hold it."""
     take = RPR.RPR_AddTakeToMediaItem(item)
     RPR.RPR_SetMediaItemTake_Source(take, RPR.RPR_PCM_Source_CreateFromType("MIDI"))
-    end_qn = start_qn + max(note.end for note in answer.notes)
+    end_qn = start_qn + answer.beats()  # whole bars, even where the last one ends on a rest
     start_time = RPR.RPR_TimeMap2_QNToTime(0, start_qn)
     RPR.RPR_SetMediaItemInfo_Value(item, "D_POSITION", start_time)
     RPR.RPR_SetMediaItemInfo_Value(

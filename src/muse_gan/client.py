@@ -64,6 +64,12 @@ class Answer:
     meter: str | None = None
     voices: list[str] = field(default_factory=list)
 
+    def beats(self) -> float:
+        """The piece's length in quarter notes: its whole bars (a piece may end on a rest), or
+        its last note's end where that is later or the server sent no bars."""
+        last = max((note.end for note in self.notes), default=0.0)
+        return max(last, (self.bars or 0) * quarters_per_bar(self.meter))
+
 
 def notes_json(notes: list[Note]) -> list[dict]:
     return [asdict(note) for note in notes]
@@ -246,6 +252,12 @@ def ticks_from_notes(notes: list[Note], ticks_per_beat: float, start_tick: float
     ]
 
 
+def quarters_per_bar(meter: str | None) -> float:
+    """Quarter notes in a bar of ``meter`` ("6/8" → 3.0); 4/4 where unknown."""
+    numerator, denominator = (int(part) for part in (meter or "4/4").split("/"))
+    return numerator * 4 / denominator
+
+
 def bars_spanned(notes: list[Note], beats_per_bar: float) -> int:
     """Whole bars from the clip's start to its last note's end (at least one)."""
     last = max((note.end for note in notes), default=0.0)
@@ -275,8 +287,5 @@ def continuation_request(
     settings are ``daw`` (tempo, meter as "3/4", key as ``key_name`` gives it, seed,
     temperature; None where unknown),
     and the settings the model would ignore: what a DAW script sends, whatever its DAW."""
-    meter = daw.get("meter") or "4/4"
-    numerator, denominator = (int(part) for part in meter.split("/"))
-    beats_per_bar = numerator * 4 / denominator
-    bars = bars_spanned(notes, beats_per_bar) + extra_bars
+    bars = bars_spanned(notes, quarters_per_bar(daw.get("meter"))) + extra_bars
     return client.understood(model, {**daw, "bars": bars})

@@ -57,7 +57,9 @@ def assert_chords_and_density(model, piece, bars):
         assert measured == pytest.approx(DENSITY[voice.lower()], rel=0.15)
 
 
-@pytest.mark.parametrize(("name", "seeds"), [("bach-rnn", 8), ("bach-vae", 8), ("bach-gan", 50), ("bach-coconet", 8)])
+@pytest.mark.parametrize(
+    ("name", "seeds"), [("bach-rnn", 8), ("bach-vae", 8), ("bach-gan", 50), ("bach-coconet", 8)]
+)
 def test_the_bundled_models_keep_every_constraint_on_many_seeds(name, seeds):
     model = muse_gan.load(name)
     density = ", ".join(f"{voice}={notes}" for voice, notes in DENSITY.items())

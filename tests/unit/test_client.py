@@ -9,11 +9,13 @@ from pathlib import Path
 
 import muse_gan.client as client_module
 from muse_gan.client import (
+    Answer,
     Note,
     bars_spanned,
     clip_of_midi,
     key_name,
     notes_from_ticks,
+    quarters_per_bar,
     ticks_from_notes,
 )
 
@@ -65,6 +67,22 @@ def test_bars_spanned_rounds_up_to_whole_bars():
     assert bars_spanned([Note(60, 0, 4.25)], 4) == 2
     assert bars_spanned([Note(60, 0, 6)], 3) == 2
     assert bars_spanned([], 4) == 1
+
+
+def test_quarters_per_bar_reads_the_meter():
+    assert quarters_per_bar("4/4") == 4
+    assert quarters_per_bar("6/8") == 3
+    assert quarters_per_bar("3/2") == 6
+    assert quarters_per_bar(None) == 4
+
+
+def test_an_answer_ending_on_a_rest_still_spans_its_bars():
+    # 2 bars of 3/4, the last beat a rest: a DAW item made this long keeps the bar whole
+    answer = Answer(1, "m", notes=[Note(60, 0, 5)], bars=2, meter="3/4")
+    assert answer.beats() == 6
+    # a note held past the last bar (or no bars sent) still fits
+    assert Answer(1, "m", notes=[Note(60, 0, 7)], bars=2, meter="3/4").beats() == 7
+    assert Answer(1, "m", notes=[Note(60, 0, 5)]).beats() == 5
 
 
 def test_a_midi_file_travels_as_base64():
