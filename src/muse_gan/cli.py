@@ -594,12 +594,15 @@ def sample(
     model, modality, count, label, seed, temperature, length, primer, top_k, top_p, output, scale
 ):
     """Draw new items (pictures, sounds, texts) from a trained model."""
+    from .model import check_scalable
     from .options import check_options
 
     with _bad_input():
         check_options(scale=scale)
     check_options(temperature=temperature, **({} if count is None else {"count": count}))
     muse = _load_checked(model, modality)
+    with _bad_input():
+        check_scalable(muse.adapter, scale)
     count = count if count is not None else muse.adapter.preview_count
     formats = muse.adapter.formats
     one_per_file = Path(output).suffix.lower() in muse.adapter.single_item_formats

@@ -552,6 +552,14 @@ def _named(clip) -> str:
     return str(clip) if isinstance(clip, (str, Path)) else "clip"
 
 
+def check_scalable(adapter, factor: int) -> None:
+    """Refuses a ``--scale`` other than 1 for a model that makes no pictures, before it
+    samples anything."""
+    check_options(scale=factor)
+    if factor != 1 and adapter.modality != "image":
+        raise MuseError(f"--scale: only pictures are scaled, not {adapter.modality}")
+
+
 class _Decoded(Sequence):
     """A batch of tensors ``(count, channels, steps, width)`` read as the modality's objects,
     each decoded when first asked for (a sound's Griffin-Lim is not free)."""
@@ -575,9 +583,7 @@ class _Decoded(Sequence):
         """The same pictures ``factor`` times as wide and as high, each pixel a ``factor`` ×
         ``factor`` square (nearest neighbour), so that 16 × 16 digits are not thumbnails:
         ``digits.sample(16, seed=0, label="7").scaled(4).write("sevens.png")``."""
-        check_options(scale=factor)
-        if self.adapter.modality != "image":
-            raise MuseError(f"--scale: only pictures are scaled, not {self.adapter.modality}")
+        check_scalable(self.adapter, factor)
         tensors = self.tensors.repeat_interleave(factor, -2).repeat_interleave(factor, -1)
         return type(self)(self.adapter, tensors)
 
