@@ -4,9 +4,9 @@ from muse_gan.modalities.midi.scores import read_scores
 
 
 def test_a_long_tune_reads_without_music21s_beaming(tmp_path, monkeypatch):
-    """music21 beams every ABC tune it reads, in time quadratic in its bars (this tune: 7 s with
-    beaming, 2.5 s without on a busy machine). Whether beaming ran is checked, not the time taken: a wall-clock
-    bound moves with the machine and whatever else it runs."""
+    """music21 beams every ABC tune it reads, in time quadratic in its bars (this tune: 7 s
+    with beaming, 2.5 s without on a busy machine). Whether beaming ran is checked, not the
+    time taken: a wall-clock bound moves with the machine and whatever else it runs."""
     from music21 import stream
 
     beamed = []
