@@ -216,6 +216,21 @@ def test_a_lean_moves_probability_among_the_notes_not_to_stop():
     assert torch.equal(leaned(closed, offsets), closed)
 
 
+def test_a_lean_keeps_each_voices_probability_within_that_voice():
+    from muse_gan.models.heads import leaned
+
+    # two voices of two cells each, then "stop"; the lean pulls voice 0 from its cell 1
+    logits = torch.tensor([[1.0, 2.0, 0.5, 0.5, 0.0]])
+    offsets = torch.tensor([[0.0, -3.0], [0.0, 0.0]])
+    before, after = logits.softmax(-1)[0], leaned(logits, offsets).softmax(-1)[0]
+    torch.testing.assert_close(after[:2].sum(), before[:2].sum())  # voice 0 sounds as often
+    torch.testing.assert_close(after[2:], before[2:])  # voice 1 and stop untouched
+    assert after[0] > before[0] and after[1] < before[1]
+    # the same lean spread over the whole frame hands voice 0's share to voice 1
+    across = leaned(logits, offsets.flatten()).softmax(-1)[0]
+    assert across[:2].sum() < before[:2].sum() - 0.1
+
+
 def test_voices_decode_the_likeliest_path_each_change_costing():
     from muse_gan.modalities.midi.gan_terms import viterbi_voices
 

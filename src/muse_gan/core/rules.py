@@ -89,7 +89,7 @@ class CellRules:
         )
 
     def draft_offsets(self, draft: torch.Tensor) -> torch.Tensor | None:
-        """The leaning's logits ``(channels * width,)`` for a sample as drafted so far, all its
+        """The leaning's logits ``(channels, width)`` for a sample as drafted so far, all its
         frames ``(steps, channels * width)`` at once; None without a leaning (or evidence)."""
         return None if self.leaning is None else self.leaning(draft).offsets()
 
@@ -103,7 +103,8 @@ class Leaning(Protocol):
     """A soft preference over the next frame's cells, given the frames drawn so far."""
 
     def offsets(self) -> torch.Tensor | None:
-        """Logits ``(channels * width,)`` to add to the next frame's cells, or None (none yet)."""
+        """Logits ``(channels, width)`` to add to the next frame's cells, or None (none yet).
+        Families move probability among one channel's cells only (``models.heads.leaned``)."""
 
     def advance(self, frame: torch.Tensor) -> None:
         """Take ``frame`` ``(channels * width,)`` as drawn."""

@@ -113,11 +113,11 @@ class _Pull:
         return frames[:, self.pitched, : self.pitches] > 0.5
 
     def _offsets(self, pulled: torch.Tensor) -> torch.Tensor:
-        """Flat offsets ``(tracks * width,)`` from ``pulled`` ``(pitched, pitches)`` (or a row
-        of pitches for every pitched track), elsewhere 0."""
+        """Offsets ``(tracks, width)`` from ``pulled`` ``(pitched, pitches)`` (or a row of
+        pitches for every pitched track), elsewhere 0."""
         offsets = torch.zeros(self.tracks, self.width)
         offsets[self.pitched, : self.pitches] = pulled.float()
-        return offsets.flatten()
+        return offsets
 
 
 class KeyLeaning(_Pull):
