@@ -125,8 +125,13 @@ def test_select_by_overlap_keeps_the_weights_whose_samples_overlap_most_with_the
     _, info = ckpt.load_checkpoint(tmp_path / "run" / "model.safetensors")
     assert info["step"] == best_step
     assert trainer.best_valid == pytest.approx(1 - best)
-    # measured: overlap best at step 1, loss at step 4; were they the same step, this would not tell them apart
-    assert best_step != min(scalars["valid/loss"], key=lambda pair: pair[1])[0]
+    # measured: overlap best at step 2, loss at step 4. The overlaps come from samples, which
+    # float rounding moves (another CPU, another thread count: 0.35 or 0.40 at step 2 on 1 or 2
+    # threads), and two of train.seed 0-5 have both best at step 4: were they one step here, this
+    # run could not tell selection by overlap from selection by loss, which is said, not failed
+    loss_step = min(scalars["valid/loss"], key=lambda pair: pair[1])[0]
+    if best_step == loss_step:
+        pytest.skip(f"overlap and loss both best at step {best_step}: cannot tell them apart")
 
 
 def test_a_folder_with_bad_files_trains_on_the_rest(tmp_path, capsys):
