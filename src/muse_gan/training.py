@@ -31,7 +31,7 @@ from .core.config import Config
 from .core.memory import available_bytes, in_words, training_bytes
 from .core.store import data_parts, load_pieces, say
 from .core.trainer import LATEST, Trainer, computing_threads, pick_device, pick_threads, usable_cpus
-from .errors import MuseError
+from .errors import ConfigError, MuseError
 from .files import locked
 
 # Where `muse train --modality M --model F` starts without a config: the sizes, losses and
@@ -242,11 +242,16 @@ def build_trainer(
     )
 
 
+def _measured_names(config: Config, adapter) -> tuple[str, ...]:
+    """The scalars ``_piece_nll`` measures for this run (``train.select_by`` may name one)."""
+    return ("piece_nll",) if adapter.modality == "midi" and config.model.family == "rnn" else ()
+
+
 def _piece_nll(config: Config, adapter, valid_pieces: list):
     """For a MIDI RNN, what its log shows besides the loss of validation windows (padded with
     silence past a piece's end): ``piece_nll``, the NLL of the whole validation pieces as
     `muse eval` measures it (``evaluation.frame_nll``). None for other models."""
-    if adapter.modality != "midi" or config.model.family != "rnn" or not valid_pieces:
+    if not _measured_names(config, adapter) or not valid_pieces:
         return None
     from .evaluation import frame_nll
 
@@ -294,13 +299,16 @@ def _check_before_reading_data(config: Config, adapter) -> None:
     range checks, then the objective built from the adapter's settings alone on the meta device
     and its memory weighed against the device's."""
     check_config(config)
-    if (
-        config.train.select_by == "overlap"
-        and config.data.valid_fraction == 0
-        and not config.data.valid_source
-    ):
+    select_by = config.train.select_by
+    choices = ("auto", "overlap", *_measured_names(config, adapter))
+    if select_by not in choices:
+        raise ConfigError(
+            f"train.select_by: {select_by!r}: this run chooses its weights by "
+            + " or ".join(repr(choice) for choice in choices)
+        )
+    if select_by != "auto" and config.data.valid_fraction == 0 and not config.data.valid_source:
         raise MuseError(
-            'train.select_by = "overlap" compares samples with the validation pieces, and '
+            f'train.select_by = "{select_by}" is measured on the validation pieces, and '
             "data.valid_fraction = 0 leaves none"
         )
     distributed.check_batch(config.train.batch_size, distributed.launched_world())

@@ -31,11 +31,13 @@ def logged(run) -> dict[str, list[float]]:
     }
 
 
-def test_a_run_validates_on_the_folder_data_valid_source_names(tmp_path):
+@pytest.mark.parametrize("select_by", ["loss", "piece_nll"])
+def test_a_run_validates_on_the_folder_data_valid_source_names(tmp_path, select_by):
     folder = tmp_path / "my-valid"
     for shift in (0, 2, 5):
         write_quartet(folder / f"quartet{shift}.mid", shift=shift, bars=4)
-    config = load_config(None, [*SMALL, f'data.valid_source="{folder}"'])
+    chosen = [] if select_by == "loss" else [f'train.select_by="{select_by}"']
+    config = load_config(None, [*SMALL, f'data.valid_source="{folder}"', *chosen])
     trainer = build_trainer(config, tmp_path / "run")
     names = {segment.name for segment in trainer.valid_windows.segments}
     assert names == {str(folder / f"quartet{shift}.mid") for shift in (0, 2, 5)}
@@ -47,9 +49,13 @@ def test_a_run_validates_on_the_folder_data_valid_source_names(tmp_path):
     pieces = model.adapter.model_view(load_pieces(model.adapter, str(folder), quiet=True))
     nll, frames = frame_nll(model.objective, pieces, model.adapter)
     assert frames == 3 * 4 * 4
-    # the model file holds the weights of the lowest valid/loss
-    best = scalars["valid/loss"].index(min(scalars["valid/loss"]))
+    # the model file holds the weights of the lowest valid/loss, or valid/piece_nll when chosen by it
+    best = scalars[f"valid/{select_by}"].index(min(scalars[f"valid/{select_by}"]))
     assert nll == pytest.approx(scalars["valid/piece_nll"][best], rel=1e-5)
+    # here both fall step by step and rank the weights alike; where they disagree, the chosen one rules
+    assert trainer._selection_distance({"loss": 1.0, "piece_nll": 2.0}) == (
+        2.0 if select_by == "piece_nll" else 1.0
+    )
 
 
 def test_the_published_split_of_music21s_chorales_trains_a_transformer_and_keeps_its_test_part(

@@ -36,6 +36,25 @@ def test_select_by_overlap_without_validation_pieces_is_one_clear_error(tmp_path
         )
 
 
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        (['train.select_by="fid"'], ["'fid'", "'auto' or 'overlap' or 'piece_nll'"]),
+        # a GAN's log has no whole-piece NLL to choose by
+        (['train.select_by="piece_nll"', 'model.family="gan"'], ["'auto' or 'overlap'"]),
+        (
+            ['train.select_by="piece_nll"', "data.valid_fraction=0.0"],
+            ["valid_fraction = 0 leaves none"],
+        ),
+    ],
+)
+def test_a_selection_the_run_cannot_make_is_refused_before_reading_data(tmp_path, overrides, words):
+    with pytest.raises(MuseError, match="train.select_by") as refused:
+        train(tiny(*overrides, nowhere(tmp_path)), tmp_path / "run", quiet=True)
+    assert all(word in str(refused.value) for word in words)
+    assert str(refused.value).endswith(words[-1])
+
+
 def test_fine_tuning_refuses_a_model_with_other_settings(tmp_path):
     config = read_config(resolve_model("bach-rnn")).override(["model.hidden=16", nowhere(tmp_path)])
     with pytest.raises(

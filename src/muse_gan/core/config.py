@@ -65,9 +65,10 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     ema: float = 0.0  # decay of the weights' moving average used for sampling; 0 turns it off
-    # which validated weights become the model: "auto" (the lowest validation loss;
+    # which validated weights become the model: "auto" (the lowest validation loss; a GAN's
+    # last), "overlap" (the samples most like the validation data's) or a scalar the run
+    # measures, lowest best ("piece_nll": a MIDI RNN's NLL of whole validation pieces)
     select_by: str = "auto"
-    # a GAN's last) or "overlap" (the samples most like the validation data's)
     log_every: int = 10
     eval_every: int = 250
     checkpoint_every: int = 250

@@ -140,8 +140,8 @@ def check_settings(settings) -> None:
         fail("precision", 'must be "auto", "bf16" or "fp32"')
     if not 0 <= settings.ema < 1:
         fail("ema", "must be from 0 (off) to below 1")
-    if settings.select_by not in ("auto", "overlap"):
-        fail("select_by", 'must be "auto" or "overlap"')
+    if not settings.select_by:
+        fail("select_by", 'must be "auto", "overlap" or a scalar the run measures')
 
 
 class Trainer:
@@ -152,7 +152,8 @@ class Trainer:
     run's model file instead of the validation loss; the composition root passes one for
     ``train.select_by = "overlap"``. ``measures``, when given, maps the sampling model (on the
     CPU, in eval mode) to more scalars logged at every validation as ``valid/<name>`` (a MIDI
-    RNN's NLL of whole validation pieces). Only the main process (rank 0) calls either.
+    RNN's NLL of whole validation pieces); ``train.select_by`` naming one of them (lower is
+    better) chooses the model file by it. Only the main process (rank 0) calls either.
     """
 
     def __init__(
@@ -400,6 +401,8 @@ class Trainer:
         score, or the validation loss; None for a GAN's loss, which ranks no generators."""
         if self.selection is not None:
             return 1 - scalars[self.selection.name]
+        if self.settings.select_by in scalars:  # a measured scalar (no pieces to measure: loss)
+            return scalars[self.settings.select_by]
         return scalars["loss"] if self.objective.selects_by_validation else None
 
     def _sampling_model_on_cpu(self):
