@@ -104,7 +104,8 @@ class Leaning(Protocol):
 
     def offsets(self) -> torch.Tensor | None:
         """Logits ``(channels, width)`` to add to the next frame's cells, or None (none yet).
-        Families move probability among one channel's cells only (``models.heads.leaned``)."""
+        The pitchwise head moves probability among one channel's cells only
+        (``models.heads.leaned``); a masked model's track may rest instead."""
 
     def advance(self, frame: torch.Tensor) -> None:
         """Take ``frame`` ``(channels * width,)`` as drawn."""

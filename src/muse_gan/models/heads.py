@@ -44,9 +44,10 @@ def leaned(logits: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     """Logits over cells and, last, "stop", with a leaning's ``offsets`` ``(channels, width)``
     added to the cells and each channel's cells moved alike, so that every channel keeps its
     probability and "stop" its own: a lean toward some notes moves probability among one
-    voice's notes. Moved across the whole frame, a pull toward a key made bach-vae's bars 7%
-    emptier (probability went to "stop"), and it silenced palestrina's voices (probability went
-    from a voice's out-of-key notes to the next voice's held ones)."""
+    voice's notes (flat offsets ``(channels * width,)`` move it across the whole frame).
+    Lowering the out-of-key notes' logits alone handed probability to "stop" (frames held fewer
+    notes); moved across the whole frame, a voice's share went to the next voice's held notes,
+    which silenced palestrina's voices."""
     notes = logits[..., :-1].unflatten(-1, offsets.shape)
     moved = notes + offsets
     shift = (notes.logsumexp(-1, keepdim=True) - moved.logsumexp(-1, keepdim=True)).nan_to_num(0.0)
