@@ -242,9 +242,12 @@ def build_trainer(
     )
 
 
+PIECE_NLL = "piece_nll"
+
+
 def _measured_names(config: Config, adapter) -> tuple[str, ...]:
     """The scalars ``_piece_nll`` measures for this run (``train.select_by`` may name one)."""
-    return ("piece_nll",) if adapter.modality == "midi" and config.model.family == "rnn" else ()
+    return (PIECE_NLL,) if adapter.modality == "midi" and config.model.family == "rnn" else ()
 
 
 def _piece_nll(config: Config, adapter, valid_pieces: list):
@@ -256,7 +259,7 @@ def _piece_nll(config: Config, adapter, valid_pieces: list):
     from .evaluation import frame_nll
 
     view = adapter.model_view(valid_pieces)
-    return lambda model: {"piece_nll": frame_nll(model, view, adapter)[0]} if view else {}
+    return lambda model: {PIECE_NLL: frame_nll(model, view, adapter)[0]} if view else {}
 
 
 def samplers(adapter, pieces: dict[str, list], seed: int) -> tuple:
