@@ -594,13 +594,14 @@ def sample(
     model, modality, count, label, seed, temperature, length, primer, top_k, top_p, output, scale
 ):
     """Draw new items (pictures, sounds, texts) from a trained model."""
-    from .model import check_scalable
     from .options import check_options
 
     with _bad_input():
         check_options(scale=scale)
     check_options(temperature=temperature, **({} if count is None else {"count": count}))
     muse = _load_checked(model, modality)
+    from .model import check_scalable  # torch, loaded with the model: not before the checks above
+
     with _bad_input():
         check_scalable(muse.adapter, scale)
     count = count if count is not None else muse.adapter.preview_count
