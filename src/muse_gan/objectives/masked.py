@@ -178,7 +178,7 @@ class MaskedObjective(Objective, FillsMasks, Likelihood, Leans):
         for row, draft in enumerate(choices):
             offsets = rules.draft_offsets(self._frames(draft))
             if offsets is not None:
-                logits[row] += F.pad(offsets.view(self.spec.channels, 1, self.silent), (0, 1))
+                logits[row] += _with_silence(offsets)[:, None]
         return logits
 
     def _frames(self, draft: torch.Tensor) -> torch.Tensor:
@@ -213,21 +213,21 @@ class MaskedObjective(Objective, FillsMasks, Likelihood, Leans):
 
     def _gated_step(self, logits, temperature, known, hidden, gate, generator) -> torch.Tensor:
         """One step's choices ``(tracks,)``: the ``hidden`` tracks' drawn from ``logits``
-        ``(tracks, choices)`` (leaned, then at ``temperature``, as the Gibbs passes draw) one after another, lowest track first (the order a ``FrameGate``
-        takes cells in), each among the cells the gate leaves open; silence is open unless the
-        gate owes the track a new note; the others' ``known`` choices kept."""
+        ``(tracks, choices)`` (leaned, then at ``temperature``, as the Gibbs passes draw) one
+        after another, lowest track first (the order a ``FrameGate`` takes cells in), each among
+        the cells the gate leaves open; silence is open unless the gate owes the track a new
+        note; the others' ``known`` choices kept."""
         tracks, width = self.spec.channels, self.silent
         frame, chosen = torch.zeros(tracks * width), known.clone()
         offsets = gate.offsets()
+        lean = None if offsets is None else _with_silence(offsets)
         for track in range(tracks):
             if hidden[track]:
                 open_cells, may_end = gate.open_cells(frame)
                 open_cells = open_cells.view(tracks, width)
                 silence_open = may_end or bool(open_cells[track + 1 :].any())
                 choosable = torch.cat([open_cells[track], torch.tensor([silence_open])])
-                leaned = logits[track].clone()
-                if offsets is not None:
-                    leaned[:width] += offsets.view(tracks, width)[track]
+                leaned = logits[track] if lean is None else logits[track] + lean[track]
                 if choosable.any():
                     leaned = (leaned / temperature).masked_fill(~choosable, float("-inf"))
                     chosen[track] = _draw(leaned, generator)
@@ -304,6 +304,12 @@ def _counting_drawn(rules, mask: torch.Tensor):
     over = periods * rules.period - mask.shape[1]  # steps past the end count as drawn
     drawn = F.pad(mask, (0, over), value=True).view(tracks, periods, rules.period).all(-1)
     return dataclasses.replace(rules, starts=torch.where(drawn, rules.starts, NO_LIMIT))
+
+
+def _with_silence(offsets: torch.Tensor) -> torch.Tensor:
+    """A leaning's offsets ``(tracks, pitches)`` as offsets over a track's choices (its pitches,
+    then silence, which is not leaned on)."""
+    return F.pad(offsets, (0, 1))
 
 
 def _closed(allowed: torch.Tensor) -> torch.Tensor:
