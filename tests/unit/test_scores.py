@@ -6,7 +6,13 @@ import pytest
 from music21 import chord, instrument, meter, note, stream, tempo, tie
 
 from muse_gan.errors import DataError, MuseError
-from muse_gan.modalities.midi.scores import _score_seconds, bach_chorales, read_scores
+from muse_gan.modalities.midi.scores import (
+    _score_seconds,
+    bach_chorales,
+    folk_tunes,
+    music21_corpus,
+    read_scores,
+)
 
 TWO_TUNES_ABC = """\
 X:1
@@ -179,6 +185,14 @@ def test_bach_chorales_lists_sorted_mxl_files():
     names = {path.name for path in paths}
     assert "bwv846.mxl" not in names  # a keyboard prelude, not a chorale
     assert {"bwv1.6.mxl", "bwv269.mxl"} <= names
+
+
+def test_folk_tunes_are_the_abc_files_of_the_five_folk_collections():
+    """Essen, O'Neill's, Ryan's Mammoth, Aird's Airs and miscFolk (issue 21); nothing parsed."""
+    paths = folk_tunes()
+    assert all(path.suffix == ".abc" and path.is_file() for path in paths)
+    found = {path.relative_to(music21_corpus()).parts[0] for path in paths}
+    assert {"essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk"} <= found
 
 
 # files that would take music21 minutes

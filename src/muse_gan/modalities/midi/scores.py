@@ -195,8 +195,15 @@ def bach_chorales() -> list[pathlib.Path]:
     return sorted(chorales, key=lambda path: path.name)
 
 
-# music21's collections of ABC folk tunes: about 11,600 melodies in 2/4, 3/4, 4/4, 6/8, 9/8 and more
-FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "nottingham-dataset")
+# music21's collections of ABC folk tunes: 12,949 melodies in 2/4, 3/4, 4/4, 6/8, 9/8 and more
+FOLK_COLLECTIONS = (
+    "essenFolksong",
+    "oneills1850",
+    "ryansMammoth",
+    "airdsAirs",
+    "miscFolk",
+    "nottingham-dataset",
+)
 
 
 def folk_tunes() -> list[pathlib.Path]:
