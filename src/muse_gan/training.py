@@ -253,13 +253,23 @@ def _measured_names(config: Config, adapter) -> tuple[str, ...]:
 def _piece_nll(config: Config, adapter, valid_pieces: list):
     """For a MIDI RNN, what its log shows besides the loss of validation windows (padded with
     silence past a piece's end): ``piece_nll``, the NLL of the whole validation pieces as
-    `muse eval` measures it (``evaluation.frame_nll``). None for other models."""
-    if not _measured_names(config, adapter) or not valid_pieces:
+    `muse eval` measures it (``evaluation.frame_nll``). None for other models, and when no
+    validation piece is one the model reads; a run chosen by it then refuses (it would
+    otherwise be chosen by the loss without a word)."""
+    if not _measured_names(config, adapter):
+        return None
+    view = adapter.model_view(valid_pieces) if valid_pieces else []
+    if not view:
+        if config.train.select_by == PIECE_NLL:
+            raise MuseError(
+                f'train.select_by = "{PIECE_NLL}" is measured on whole validation pieces, and '
+                f"the model reads none of this run's {len(valid_pieces)} (their meters, voices "
+                "or parts; data.valid_source, data.valid_fraction)"
+            )
         return None
     from .evaluation import frame_nll
 
-    view = adapter.model_view(valid_pieces)
-    return lambda model: {PIECE_NLL: frame_nll(model, view, adapter)[0]} if view else {}
+    return lambda model: {PIECE_NLL: frame_nll(model, view, adapter)[0]}
 
 
 def samplers(adapter, pieces: dict[str, list], seed: int) -> tuple:

@@ -86,6 +86,26 @@ def test_other_heads_and_cells_train(tmp_path, setting):
     assert (tmp_path / "run" / "model.safetensors").exists()
 
 
+def test_select_by_piece_nll_refuses_validation_pieces_the_model_cannot_read(tmp_path):
+    """A validation folder of pieces in a meter the model does not know: one clear line, not a
+    run chosen by the loss without a word (nor an error from an empty window table)."""
+    import pretty_midi
+
+    piece = pretty_midi.PrettyMIDI(initial_tempo=100)
+    piece.time_signature_changes.append(pretty_midi.TimeSignature(5, 4, 0))
+    for name, root in zip(("Soprano", "Alto", "Tenor", "Bass"), (72, 67, 64, 48)):
+        voice = pretty_midi.Instrument(19, name=name)
+        voice.notes.append(pretty_midi.Note(90, root, 0.0, 6.0))
+        piece.instruments.append(voice)
+    (tmp_path / "valid").mkdir()
+    piece.write(str(tmp_path / "valid" / "five.mid"))
+    source = f'data.valid_source="{tmp_path / "valid"}"'
+    with pytest.raises(MuseError, match=r'^train.select_by = "piece_nll" .* reads none of'):
+        train(tiny('train.select_by="piece_nll"', source), tmp_path / "run", quiet=True)
+    # chosen by the loss, the same run trains, without validation
+    assert train(tiny(source), tmp_path / "by loss", quiet=True).step == 4
+
+
 def test_with_a_moving_average_a_checkpoint_composes_with_the_averaged_weights(tmp_path):
     from muse_gan.api import load
 

@@ -29,7 +29,8 @@ class NoteWindowSampler(Sampler):
                 for start in range(
                     0, max(segment.info["steps"], window) - window + 1, segment.info["bar"]
                 )
-            ]
+            ],
+            dtype=torch.long,  # no segment at all is an empty table, not one of floats
         ).reshape(-1, 2)
         labels = class_indices(adapter, segments)
         self.labels = None if labels is None else labels[self.starts[:, 0]]
