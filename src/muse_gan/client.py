@@ -252,10 +252,19 @@ def ticks_from_notes(notes: list[Note], ticks_per_beat: float, start_tick: float
     ]
 
 
+COMMON_TIMES = {"C": "4/4", "C|": "2/2"}  # common and cut time, as ABC and scores write them
+
+
 def quarters_per_bar(meter: str | None) -> float:
-    """Quarter notes in a bar of ``meter`` ("6/8" → 3.0); 4/4 where unknown."""
-    numerator, denominator = (int(part) for part in (meter or "4/4").split("/"))
-    return numerator * 4 / denominator
+    """Quarter notes in a bar of ``meter`` ("6/8" → 3.0, "C" → 4.0); 4/4 where unknown (None).
+    Anything else is a ValueError naming the meter."""
+    written = COMMON_TIMES.get((meter or "4/4").strip(), meter or "4/4")
+    numerator, slash, denominator = written.partition("/")
+    if not (slash and numerator.strip().isdigit() and denominator.strip().isdigit()):
+        raise ValueError(f"meter {meter!r}: not a time signature such as '6/8'")
+    if int(numerator) == 0 or int(denominator) == 0:
+        raise ValueError(f"meter {meter!r}: a bar of no beats")
+    return int(numerator) * 4 / int(denominator)
 
 
 def bars_spanned(notes: list[Note], beats_per_bar: float) -> int:

@@ -3,9 +3,12 @@ turned into notes in beats and back, a time selection, the bars to ask for), and
 it brings in nothing but the standard library."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import muse_gan.client as client_module
 from muse_gan.client import (
@@ -74,6 +77,14 @@ def test_quarters_per_bar_reads_the_meter():
     assert quarters_per_bar("6/8") == 3
     assert quarters_per_bar("3/2") == 6
     assert quarters_per_bar(None) == 4
+    assert quarters_per_bar("C") == 4 and quarters_per_bar("C|") == 4  # 2/2: two halves
+    assert quarters_per_bar("") == 4  # nothing said, as None
+
+
+@pytest.mark.parametrize("meter", ["common", "6-8", "/8", "3/0"])
+def test_quarters_per_bar_names_a_meter_it_cannot_read(meter):
+    with pytest.raises(ValueError, match=f"^meter {re.escape(repr(meter))}: "):
+        quarters_per_bar(meter)
 
 
 def test_an_answer_ending_on_a_rest_still_spans_its_bars():
