@@ -157,7 +157,7 @@ def locked(folder: Path, say=print):
     finally:
         path.unlink(missing_ok=True)  # before the lock goes: a waiting process then makes a new one
         os.close(handle)
-        if made and not any(folder.iterdir()):
+        if made and folder.is_dir() and not any(folder.iterdir()):  # removed while held: gone
             with contextlib.suppress(OSError):  # another process may be making its lock there
                 folder.rmdir()  # a run refused before writing anything leaves no folder behind
 

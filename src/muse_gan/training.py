@@ -32,7 +32,7 @@ from .core.memory import available_bytes, in_words, training_bytes
 from .core.store import data_parts, load_pieces, say
 from .core.trainer import LATEST, Trainer, computing_threads, pick_device, pick_threads, usable_cpus
 from .errors import ConfigError, MuseError
-from .files import locked
+from .files import LOCK_NAME, locked
 
 # Where `muse train --modality M --model F` starts without a config: the sizes, losses and
 # optimizer settings of the pair's tuned config in configs/ (not what it reads or how: the
@@ -153,7 +153,16 @@ def train(
         locked(run_dir, say) if group.main else nullcontext(),  # one run writes into a folder
         computing_threads(threads),
     ):
-        trainer = _train(config, run_dir, adapter, saved, (init, theirs, known), quiet, group)
+        try:
+            trainer = _train(config, run_dir, adapter, saved, (init, theirs, known), quiet, group)
+        except FileNotFoundError:
+            # the lock file goes with the folder (saving on the way out may make it again)
+            if not group.main or (run_dir / LOCK_NAME).exists():
+                raise
+            raise MuseError(
+                f"--out {run_dir}: the run folder was removed while the run wrote into it; "
+                "it stopped"
+            ) from None
     distributed.leave(group)  # after a failure, torchrun stops the other processes instead
     return trainer
 

@@ -171,6 +171,29 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, stop):
     assert (run / "checkpoints" / "latest.safetensors").exists()
 
 
+def test_a_run_folder_removed_while_training_stops_the_run_in_one_line(tmp_path):
+    import shutil
+    import time
+
+    run = tmp_path / "run"
+    options = set_options(TINY + ["train.steps=100000"])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "muse_gan", "train", "--out", str(run), "--quiet", *options],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 300
+    while not (run / "checkpoints" / "latest.safetensors").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    while run.exists() and process.poll() is None:  # files the run writes meanwhile go too
+        shutil.rmtree(run, ignore_errors=True)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 1 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"Error: --out {run}: the run folder was removed while the run wrote into it; it stopped"
+    )
+
+
 def test_train_takes_a_seed_and_a_thread_count_and_says_the_threads(tmp_path):
     run = tmp_path / "run"
     result = muse(
