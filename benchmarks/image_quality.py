@@ -65,11 +65,12 @@ def row(name: str, probabilities, labels, reference_score: float | None, ratios)
 
 
 def variety_ratios(images, labels, classes, real: dict[str, float]) -> list[float]:
-    """Each class's variety as a share of the real pictures' (empty without labels)."""
+    """Each class's variety as a share of the real pictures' (empty without labels); a class
+    whose real pictures have no variety to compare with (one picture, or none) is left out."""
     if labels is None:
         return []
     found = variety_by_class(images, [classes[index] for index in labels])
-    return [found[name] / real[name] for name in classes]
+    return [found[name] / real[name] for name in classes if real.get(name, 0) > 0 and name in found]
 
 
 def main() -> None:
