@@ -2,13 +2,14 @@
 is not there, a selection it cannot make, a model to fine-tune that does not fit. The runs
 themselves are in tests/e2e/test_training.py."""
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from muse_gan.assembly import load_config, read_config, resolve_model
 from muse_gan.errors import MuseError
-from muse_gan.training import starting_config, train
+from muse_gan.training import STARTING_SETTINGS, starting_config, train
 
 from ..conftest import TINY
 
@@ -131,3 +132,30 @@ def test_a_text_gan_starts_from_configs_folk_gan():
         tuned.gan.loss,
         tuned.gan.critic_steps,
     )
+
+
+# the bundled model whose config each family's starting settings come from
+STARTED_FROM = {
+    ("midi", "gan"): "bach-gan",
+    ("midi", "vae"): "bach-vae",
+    ("image", "rnn"): "digits-rnn",
+    ("image", "gan"): "digits-gan",
+    ("image", "vae"): "digits-vae",
+    ("audio", "rnn"): "notes-rnn",
+    ("audio", "gan"): "notes-gan",
+    ("audio", "vae"): "notes-vae",
+    ("text", "rnn"): "folk-rnn",
+    ("text", "gan"): "folk-gan",
+    ("text", "vae"): "folk-vae",
+}
+
+
+@pytest.mark.parametrize("family", sorted(STARTING_SETTINGS))
+def test_starting_settings_agree_with_the_config_they_come_from(family):
+    """`muse train --modality M --model F` starts as configs/ trains that family's model."""
+    path = Path(__file__).parents[2] / "configs" / f"{STARTED_FROM[family]}.toml"
+    config = tomllib.loads(path.read_text())
+    for setting in STARTING_SETTINGS[family]:
+        name, value = setting.split("=", 1)
+        section, field = name.split(".")
+        assert config[section][field] == tomllib.loads(f"v = {value}")["v"], (path.name, name)
