@@ -17,7 +17,7 @@ DESCRIPTIONS = {
     "palestrina": "Palestrina's masses, 4-6 voices ranked by height into six tracks (4/2, 8th-note steps); LSTM conditioned on the voice count (`--voices 5`)",
     "digits-gan": "scikit-learn's handwritten digits, 16 x 16; class-conditional GAN (`muse sample --label 7`)",
     "notes-gan": "one-second notes of 8 GM instruments as log-mel spectrograms; pitch-conditioned GAN (`--pitch 60`)",
-    "folk-rnn": "music21's ~11,600 folk tunes as ABC tokens; LSTM (`muse sample -o tune.abc`, or -o tune.mid)",
+    "folk-rnn": "music21's 12,949 folk tunes as ABC tokens; LSTM (`muse sample -o tune.abc`, or -o tune.mid)",
 }
 
 
