@@ -258,13 +258,17 @@ COMMON_TIMES = {"C": "4/4", "C|": "2/2"}  # common and cut time, as ABC and scor
 def quarters_per_bar(meter: str | None) -> float:
     """Quarter notes in a bar of ``meter`` ("6/8" → 3.0, "C" → 4.0); 4/4 where unknown (None).
     Anything else is a ValueError naming the meter."""
-    written = COMMON_TIMES.get((meter or "4/4").strip(), meter or "4/4")
-    numerator, slash, denominator = written.partition("/")
-    if not (slash and numerator.strip().isdigit() and denominator.strip().isdigit()):
+    numerator, slash, denominator = time_signature(meter).partition("/")
+    if not (slash and numerator.strip().isdecimal() and denominator.strip().isdecimal()):
         raise ValueError(f"meter {meter!r}: not a time signature such as '6/8'")
     if int(numerator) == 0 or int(denominator) == 0:
-        raise ValueError(f"meter {meter!r}: a bar of no beats")
+        raise ValueError(f"meter {meter!r}: a time signature needs beats and a beat length")
     return int(numerator) * 4 / int(denominator)
+
+
+def time_signature(meter: str | None) -> str:
+    """``meter`` as "N/D": common and cut time as 4/4 and 2/2, nothing said as 4/4."""
+    return COMMON_TIMES.get((meter or "4/4").strip(), meter or "4/4")
 
 
 def bars_spanned(notes: list[Note], beats_per_bar: float) -> int:
@@ -297,4 +301,5 @@ def continuation_request(
     temperature; None where unknown),
     and the settings the model would ignore: what a DAW script sends, whatever its DAW."""
     bars = bars_spanned(notes, quarters_per_bar(daw.get("meter"))) + extra_bars
-    return client.understood(model, {**daw, "bars": bars})
+    meter = {"meter": time_signature(daw["meter"])} if daw.get("meter") else {}  # "C": "4/4"
+    return client.understood(model, {**daw, **meter, "bars": bars})

@@ -157,8 +157,9 @@ def locked(folder: Path, say=print):
     finally:
         path.unlink(missing_ok=True)  # before the lock goes: a waiting process then makes a new one
         os.close(handle)
-        if made and folder.is_dir() and not any(folder.iterdir()):  # removed while held: gone
-            with contextlib.suppress(OSError):  # another process may be making its lock there
+        # another process may be making its lock there; or the folder was removed meanwhile
+        with contextlib.suppress(OSError):
+            if made and not any(folder.iterdir()):
                 folder.rmdir()  # a run refused before writing anything leaves no folder behind
 
 

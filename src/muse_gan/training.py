@@ -155,7 +155,7 @@ def train(
     ):
         try:
             trainer = _train(config, run_dir, adapter, saved, (init, theirs, known), quiet, group)
-        except FileNotFoundError:
+        except (OSError, MuseError):  # a file that is gone, or a write that failed for it
             # the lock file goes with the folder (saving on the way out may make it again)
             if not group.main or (run_dir / LOCK_NAME).exists():
                 raise
@@ -267,6 +267,11 @@ def _piece_nll(config: Config, adapter, valid_pieces: list):
     otherwise be chosen by the loss without a word)."""
     if not _measured_names(config, adapter):
         return None
+    if not valid_pieces and config.train.select_by == PIECE_NLL:
+        raise MuseError(
+            f'train.select_by = "{PIECE_NLL}" is measured on whole validation pieces, and this '
+            "run has none (data.valid_fraction, data.valid_source)"
+        )
     view = adapter.model_view(valid_pieces) if valid_pieces else []
     if not view:
         if config.train.select_by == PIECE_NLL:

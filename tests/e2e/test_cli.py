@@ -173,6 +173,7 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, stop):
 
 def test_a_run_folder_removed_while_training_stops_the_run_in_one_line(tmp_path):
     import shutil
+    import signal
     import time
 
     run = tmp_path / "run"
@@ -184,9 +185,11 @@ def test_a_run_folder_removed_while_training_stops_the_run_in_one_line(tmp_path)
     )
     deadline = time.time() + 300
     while not (run / "checkpoints" / "latest.safetensors").exists() and time.time() < deadline:
+        assert process.poll() is None, process.stderr.read()
         time.sleep(0.2)
-    while run.exists() and process.poll() is None:  # files the run writes meanwhile go too
-        shutil.rmtree(run, ignore_errors=True)
+    process.send_signal(signal.SIGSTOP)  # removed whole, between two of its writes
+    shutil.rmtree(run)
+    process.send_signal(signal.SIGCONT)
     _, err = process.communicate(timeout=300)
     assert process.returncode == 1 and "Traceback" not in err
     assert err.strip().splitlines()[-1] == (

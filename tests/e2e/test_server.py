@@ -238,6 +238,8 @@ def test_the_reaper_scripts_request_continues_the_selection_in_the_projects_sett
     }
     assert controls == {name: value for name, value in sent.items() if name in takes}
     assert ignored == {name: value for name, value in sent.items() if name not in takes}
+    common, _ = continuation_request(client, None, notes, 2, daw | {"meter": "C"})
+    assert common == controls  # a project in common time asks in 4/4
     answer = client.continue_clip(notes, None, **controls)
     assert answer.bars == 3 and answer.tempo == 84.0 and answer.seed == 11
     assert [(n.pitch, n.start) for n in answer.notes if n.voice == 0][:3] == [

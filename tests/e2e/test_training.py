@@ -103,7 +103,12 @@ def test_select_by_piece_nll_refuses_validation_pieces_the_model_cannot_read(tmp
     with pytest.raises(MuseError, match=r'^train.select_by = "piece_nll" .* reads none of'):
         train(tiny('train.select_by="piece_nll"', source), tmp_path / "run", quiet=True)
     # chosen by the loss, the same run trains, without validation
-    assert train(tiny(source), tmp_path / "by loss", quiet=True).step == 4
+    trainer = train(tiny(source), tmp_path / "by loss", quiet=True)
+    assert trainer.step == 4 and trainer.valid_windows is None
+    # a fraction so small that none of the 8 chorales falls in it
+    with pytest.raises(MuseError, match=r'^train.select_by = "piece_nll" .* this run has none'):
+        few = tiny('train.select_by="piece_nll"', "data.valid_fraction=0.0001")
+        train(few, tmp_path / "none", quiet=True)
 
 
 def test_with_a_moving_average_a_checkpoint_composes_with_the_averaged_weights(tmp_path):

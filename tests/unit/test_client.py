@@ -81,7 +81,7 @@ def test_quarters_per_bar_reads_the_meter():
     assert quarters_per_bar("") == 4  # nothing said, as None
 
 
-@pytest.mark.parametrize("meter", ["common", "6-8", "/8", "3/0"])
+@pytest.mark.parametrize("meter", ["common", "6-8", "/8", "3/0", "\u00b2/4"])
 def test_quarters_per_bar_names_a_meter_it_cannot_read(meter):
     with pytest.raises(ValueError, match=f"^meter {re.escape(repr(meter))}: "):
         quarters_per_bar(meter)
