@@ -267,19 +267,18 @@ def _piece_nll(config: Config, adapter, valid_pieces: list):
     otherwise be chosen by the loss without a word)."""
     if not _measured_names(config, adapter):
         return None
-    if not valid_pieces and config.train.select_by == PIECE_NLL:
-        raise MuseError(
-            f'train.select_by = "{PIECE_NLL}" is measured on whole validation pieces, and this '
-            "run has none (data.valid_fraction, data.valid_source)"
-        )
     view = adapter.model_view(valid_pieces) if valid_pieces else []
+    if not view and config.train.select_by == PIECE_NLL:
+        missing = (
+            f"the model reads none of this run's {len(valid_pieces)} (their meters, voices or parts; "
+            "data.valid_source, data.valid_fraction)"
+            if valid_pieces
+            else "this run has none (data.valid_fraction, data.valid_source)"
+        )
+        raise MuseError(
+            f'train.select_by = "{PIECE_NLL}" is measured on whole validation pieces, and {missing}'
+        )
     if not view:
-        if config.train.select_by == PIECE_NLL:
-            raise MuseError(
-                f'train.select_by = "{PIECE_NLL}" is measured on whole validation pieces, and '
-                f"the model reads none of this run's {len(valid_pieces)} (their meters, voices "
-                "or parts; data.valid_source, data.valid_fraction)"
-            )
         return None
     from .evaluation import frame_nll
 

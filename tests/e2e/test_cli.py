@@ -148,22 +148,31 @@ def test_resume_refuses_changed_settings(tiny_run, tmp_path):
     )
 
 
-@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])  # Ctrl-C; a cluster's time limit or `kill`
-def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, stop):
-    import signal
+def training_past_its_first_checkpoint(run, *options) -> subprocess.Popen:
+    """A `muse train` process of a long tiny run into ``run``, once its first checkpoint is
+    written (its stderr piped)."""
     import time
 
-    run = tmp_path / "run"
-    options = set_options(TINY + ["train.steps=100000"])
     process = subprocess.Popen(
-        [sys.executable, "-m", "muse_gan", "train", "--out", str(run), *options],
+        [sys.executable, "-m", "muse_gan", "train", "--out", str(run), *options]
+        + set_options(TINY + ["train.steps=100000"]),
         stderr=subprocess.PIPE,
         text=True,
     )
     # generous: a loaded machine is slow, and speed is not what this tests
     deadline = time.time() + 300
     while not (run / "checkpoints" / "latest.safetensors").exists() and time.time() < deadline:
+        assert process.poll() is None, process.stderr.read()
         time.sleep(0.2)
+    return process
+
+
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])  # Ctrl-C; a cluster's time limit or `kill`
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, stop):
+    import signal
+
+    run = tmp_path / "run"
+    process = training_past_its_first_checkpoint(run)
     process.send_signal(getattr(signal, stop))
     _, err = process.communicate(timeout=300)
     assert process.returncode == {"SIGINT": 130, "SIGTERM": 143}[stop]  # as a shell reports them
@@ -174,19 +183,9 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tmp_path, stop):
 def test_a_run_folder_removed_while_training_stops_the_run_in_one_line(tmp_path):
     import shutil
     import signal
-    import time
 
     run = tmp_path / "run"
-    options = set_options(TINY + ["train.steps=100000"])
-    process = subprocess.Popen(
-        [sys.executable, "-m", "muse_gan", "train", "--out", str(run), "--quiet", *options],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 300
-    while not (run / "checkpoints" / "latest.safetensors").exists() and time.time() < deadline:
-        assert process.poll() is None, process.stderr.read()
-        time.sleep(0.2)
+    process = training_past_its_first_checkpoint(run, "--quiet")
     process.send_signal(signal.SIGSTOP)  # removed whole, between two of its writes
     shutil.rmtree(run)
     process.send_signal(signal.SIGCONT)
