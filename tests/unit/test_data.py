@@ -13,10 +13,10 @@ import pretty_midi
 import pytest
 import torch
 
-from muse_gan.assembly import load_config
+from muse_gan.assembly import check_config, load_config
 from muse_gan.core.samplers import ItemSampler, WindowSampler
 from muse_gan.core.store import Piece, cache_dir, prepare, source_files, split, workers_pay
-from muse_gan.errors import MuseError
+from muse_gan.errors import ConfigError, MuseError
 from muse_gan.modalities import build_adapter
 from muse_gan.modalities.midi import MidiConfig, PianoRollAdapter
 from muse_gan.modalities.midi.keys import Transposition
@@ -433,6 +433,31 @@ def test_split_keeps_the_pieces_of_one_file_together():
     parts = split(pieces_named(*names), 0.3, 0.3)
     for number in range(40):
         assert len({part_of(parts, f"tunes{number}.abc#{tune}") for tune in (1, 2, 3)}) == 1
+
+
+def test_split_by_piece_spreads_the_tunes_of_one_book_over_the_parts():
+    names = [f"/corpus/book{number}.abc#{tune}" for number in (1, 2) for tune in range(1, 301)]
+    parts = split(pieces_named(*names), 0.2, 0.1, by="piece")
+    for number in (1, 2):
+        sizes = {
+            part: sum(f"book{number}." in piece.name for piece in parts[part]) for part in parts
+        }
+        assert 15 <= sizes["test"] <= 50 and 40 <= sizes["valid"] <= 85, sizes
+    elsewhere = split(
+        pieces_named(*[name.replace("/corpus", "/x") for name in names]), 0.2, 0.1, by="piece"
+    )
+    for part in parts:  # still the name alone decides
+        assert [Path(p.name).name for p in elsewhere[part]] == [
+            Path(p.name).name for p in parts[part]
+        ]
+    whole = split(pieces_named(*names), 0.2, 0.1)  # by file: each book in one part
+    assert sum(bool(pieces) for pieces in whole.values()) <= 2
+
+
+def test_split_by_names_what_it_knows():
+    assert load_config(None, ['data.split_by="piece"']).data.split_by == "piece"
+    with pytest.raises(ConfigError, match="data.split_by: 'tune' is not one of 'file', 'piece'"):
+        check_config(load_config(None, ['data.split_by="tune"']))
 
 
 def test_split_is_not_fooled_by_a_sharp_in_the_folder_name():

@@ -27,6 +27,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..registry import Registry
 
+SPLIT_BY = ("file", "piece")
+
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -38,6 +40,9 @@ class DataConfig:
     # test pieces alone (valid_fraction unused)
     valid_source: str = ""
     test_fraction: float = 0.0  # held out from training and validation, for `muse eval`
+    # which parts go to training, validation and test whole: "file" (a file's pieces stay
+    # together) or "piece" (each piece of a many-piece file on its own: the tunes of an ABC book)
+    split_by: str = "file"
     workers: int = 0  # processes preparing the data: 1 (this one), or n; 0: as many as pay off, one per CPU, at most 8
 
 
@@ -126,6 +131,10 @@ def check_data(settings: DataConfig) -> None:
             "test_fraction": (0, 1),
         },
     )
+    if settings.split_by not in SPLIT_BY:
+        raise ConfigError(
+            f"data.split_by: {settings.split_by!r} is not one of {', '.join(map(repr, SPLIT_BY))}"
+        )
     if settings.valid_fraction + settings.test_fraction > 1:
         raise ConfigError(
             f"data.test_fraction: {settings.test_fraction!r} and data.valid_fraction "

@@ -157,18 +157,21 @@ def most_common(reasons: Counter, count: int = 3) -> str:
 
 
 def split(
-    pieces: list[Piece], valid_fraction: float, test_fraction: float
+    pieces: list[Piece], valid_fraction: float, test_fraction: float, by: str = "file"
 ) -> dict[str, list[Piece]]:
-    """Train/valid/test by a hash of each piece's file name: stable when files come and go. A
-    piece whose data set came split (``info["part"]``, as a published data set's) stays in
-    its part."""
+    """Train/valid/test by a hash of each piece's file name: stable when files come and go.
+    With ``by="piece"``, the hash is of the piece's own name (``file#n``), so the tunes of one
+    ABC book spread over the parts as the book's share of the data does. A piece whose data
+    set came split (``info["part"]``, as a published data set's) stays in its part."""
     parts = {"train": [], "valid": [], "test": []}
     for piece in pieces:
         if piece.info.get("part") in parts:
             parts[piece.info["part"]].append(piece)
             continue
-        file_name = re.sub(r"#\d+$", "", Path(piece.name).name)  # the file, not its n-th piece
-        position = zlib.crc32(file_name.encode()) % 10_000 / 10_000
+        name = Path(piece.name).name
+        if by == "file":
+            name = re.sub(r"#\d+$", "", name)  # the file, not its n-th piece
+        position = zlib.crc32(name.encode()) % 10_000 / 10_000
         part = (
             "test"
             if position < test_fraction
@@ -188,8 +191,8 @@ def data_parts(adapter, data, pieces: list[Piece], quiet: bool = False) -> dict[
     ``split`` by ``data.valid_fraction`` and ``data.test_fraction``; with ``data.valid_source``
     the validation pieces are that folder's, and ``pieces`` are split into train and test alone."""
     if not data.valid_source:
-        return split(pieces, data.valid_fraction, data.test_fraction)
-    parts = split(pieces, 0.0, data.test_fraction)
+        return split(pieces, data.valid_fraction, data.test_fraction, data.split_by)
+    parts = split(pieces, 0.0, data.test_fraction, data.split_by)
     parts["train"] += parts["valid"]  # a published split's own validation pieces: not dropped
     parts["valid"] = load_pieces(
         adapter, data.valid_source, 0, quiet, data.workers, option="data.valid_source"
