@@ -14,7 +14,7 @@ from muse_gan.assembly import build_adapter, load_config
 from muse_gan.core.rules import CellRules, Leanings
 from muse_gan.errors import ConfigError
 from muse_gan.modalities.midi.gan_terms import Voices, one_note_logits
-from muse_gan.modalities.midi.keys import HeldNotes, KeyLeaning
+from muse_gan.modalities.midi.keys import HeldNotes, KeyLeaning, VoiceSpan
 from muse_gan.modalities.midi.metrics import scale_masks
 
 C4, PITCHES = 60, 24  # two octaves from middle C
@@ -154,6 +154,44 @@ def test_a_note_hold_holds_notes_longer(bach_rnn):
     assert started[1] < 0.8 * started[0], started
     with pytest.raises(ConfigError, match="midi.note_hold"):
         build_adapter(load_config(None, ["midi.note_hold=-1"]))
+
+
+def test_a_voice_span_costs_a_logit_for_each_semitone_beyond_the_notes_so_far():
+    def spanning(history):
+        return VoiceSpan(history, tracks=2, width=PITCHES, pitches=PITCHES, pitched=[0], span=12)
+
+    assert spanning(frames_of([])).offsets() is None  # the first note sets the register
+    lean = spanning(frames_of([[10], [], [20, PITCHES + 1]]))  # track 1 (drums) sounds 1
+    offsets = lean.offsets().view(2, PITCHES)
+    assert offsets[0, 8:23].eq(0).all()  # 8..22: the span from 8 or to 22 is at most 12
+    assert offsets[0, 23] == -1 and offsets[0, 5] == -3 and offsets[0, 0] == -8
+    assert not offsets[1].any()
+    lean.advance(frames_of([[8]])[0])  # the voice went down: its extent is 8..20 now
+    assert lean.offsets().view(2, PITCHES)[0, 22] == -2
+    both_silent = VoiceSpan(
+        frames_of([[3]]), tracks=2, width=PITCHES, pitches=PITCHES, pitched=[0, 1], span=12
+    )
+    assert not both_silent.offsets().view(2, PITCHES)[1].any()  # no note in track 1: no pull
+
+
+def test_a_voice_span_keeps_voices_in_their_register(bach_rnn):
+    settings, ranges = bach_rnn.adapter.settings, []
+    try:
+        for span in (0, 7):
+            bach_rnn.adapter.settings = dataclasses.replace(settings, voice_span=span)
+            widths = []
+            for seed in (1, 2, 3):
+                roll = bach_rnn.compose(4, seed=seed).roll[:, :, : bach_rnn.adapter.pitches] > 0
+                for voice in roll:
+                    pitches = voice.any(dim=0).nonzero().flatten()
+                    widths.append(int(pitches[-1] - pitches[0]) if len(pitches) else 0)
+            ranges.append(widths)
+    finally:
+        bach_rnn.adapter.settings = settings
+    assert sum(ranges[1]) < 0.85 * sum(ranges[0]), ranges
+    assert max(ranges[1]) <= 12, ranges  # beyond 7, each semitone more is e^-1 as likely
+    with pytest.raises(ConfigError, match="midi.voice_span"):
+        build_adapter(load_config(None, ["midi.voice_span=-1"]))
 
 
 def test_a_bad_key_hold_is_one_line():

@@ -43,6 +43,7 @@ from .keys import (
     HeldNotes,
     KeyLeaning,
     Transposition,
+    VoiceSpan,
     common_key_shift,
     fits_shifted,
     shift_pitches,
@@ -325,8 +326,8 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
     def leaning(self, strength: float | None, frames: bool = True):
         """A ``keys.KeyLeaning`` of ``strength`` (None: ``midi.key_hold``) over the pitched
         tracks and, for a family that draws ``frames`` one by one, ``keys.HeldNotes`` of
-        ``midi.note_hold``; both at once as ``core.rules.Leanings``; None when both are 0 or
-        with drums only."""
+        ``midi.note_hold`` and ``keys.VoiceSpan`` of ``midi.voice_span``; several at once as
+        ``core.rules.Leanings``; None when all are 0 or with drums only."""
         strength = self.settings.key_hold if strength is None else strength
         pitched = [track for track in range(self.tracks) if track not in self.layout.drums]
         if not pitched:
@@ -343,6 +344,8 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
             made.append(functools.partial(KeyLeaning, **shape, pitch_low=low, strength=strength))
         if frames and self.settings.note_hold:  # a Gibbs draft has no frame before
             made.append(functools.partial(HeldNotes, **shape, strength=self.settings.note_hold))
+        if frames and self.settings.voice_span:
+            made.append(functools.partial(VoiceSpan, **shape, span=self.settings.voice_span))
         return Leanings.made_by(made)
 
     def empty_slots(self, voices: int | None) -> tuple[int, ...]:

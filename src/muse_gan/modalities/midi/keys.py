@@ -192,3 +192,40 @@ class HeldNotes(_Pull):
 
     def advance(self, frame: torch.Tensor) -> None:
         self.before = frame
+
+
+class VoiceSpan(_Pull):
+    """A pull that keeps each voice in its register, for models that draw a piece frame by
+    frame (``core.rules.Leaning``): a pitch that would make a pitched track's notes so far span
+    more than ``span`` semitones has ``strength`` taken off its logit for every semitone more.
+    Within the span nothing changes, and a voice may still leave it where the model insists.
+
+    Why: folk-melody's 8-bar tunes spanned 16-17 semitones where its training tunes span 12-14,
+    from leaps of up to two octaves (after a rest most of all: the frame fed back is empty)
+    and a slow drift of the register, which a melody's ambitus does not do.
+    """
+
+    COST = 1.0  # logits per semitone beyond the span: 3 beyond, e^-3 (a twentieth) as likely
+
+    def __init__(self, history: torch.Tensor, *, span: int, **shape):
+        super().__init__(**shape, strength=self.COST)
+        self.span = span
+        self.low = torch.full((len(self.pitched),), float("inf"))
+        self.high = torch.full((len(self.pitched),), float("-inf"))
+        for frame in history:
+            self.advance(frame)
+
+    def offsets(self) -> torch.Tensor | None:
+        if not torch.isfinite(self.low).any():
+            return None  # no note yet: the first one sets the register
+        pitch = torch.arange(self.pitches, dtype=torch.float32)
+        spanned = torch.maximum(self.high[:, None], pitch) - torch.minimum(self.low[:, None], pitch)
+        beyond = (spanned - self.span).clamp(min=0).nan_to_num(0.0)  # a silent track: inf - inf
+        return self._offsets(-self.strength * beyond)
+
+    def advance(self, frame: torch.Tensor) -> None:
+        """Widens each pitched track's extent by the notes that sound in ``frame``."""
+        cells = self._cells(frame.reshape(1, -1))[0]  # (pitched, pitches)
+        pitch = torch.arange(self.pitches, dtype=torch.float32)
+        self.low = torch.minimum(self.low, torch.where(cells, pitch, float("inf")).amin(dim=1))
+        self.high = torch.maximum(self.high, torch.where(cells, pitch, float("-inf")).amax(dim=1))

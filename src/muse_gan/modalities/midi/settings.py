@@ -86,6 +86,10 @@ class MidiConfig:
     # sounded in the frame before (keys.HeldNotes), so that a voice holds its notes rather than
     # flickering between pitches; 0: off
     note_hold: float = 0.0
+    # composing frame by frame (RNN, VAE): the most semitones a voice's notes so far and a new
+    # one may span before each semitone more costs a logit (keys.VoiceSpan), so that a melody
+    # keeps its register instead of wandering off it; 0: off
+    voice_span: int = 0
     gan: RollGanTerms = field(default_factory=RollGanTerms)
 
     # Keys that lived in other sections before (config files and checkpoints of format 1 use them).
@@ -119,7 +123,7 @@ class MidiConfig:
 
     # What a fine-tune (--init) may change: the GAN's training terms and decoding, the pull
     # toward a key while composing. The rest shapes what the model's networks read and write.
-    FINE_TUNABLE: ClassVar[tuple[str, ...]] = ("gan", "key_hold", "note_hold")
+    FINE_TUNABLE: ClassVar[tuple[str, ...]] = ("gan", "key_hold", "note_hold", "voice_span")
 
     # What reading a file depends on: the prepared cache (note tables) is keyed by these alone.
     READING: ClassVar[tuple[str, ...]] = ("steps_per_beat", "quantize", "tempo")
@@ -206,6 +210,8 @@ def check(settings: MidiConfig) -> None:
         fail("key_hold", "must be from 0 (off) to 30")
     if not 0 <= settings.note_hold <= 30:
         fail("note_hold", "must be from 0 (off) to 30")
+    if not 0 <= settings.voice_span <= 127:
+        fail("voice_span", "must be from 0 (off) to 127 semitones")
     if settings.gan.one_note_per_voice and (settings.onsets or settings.dynamics == "on"):
         fail(
             "gan.one_note_per_voice",
