@@ -140,10 +140,10 @@ def test_held_notes_lean_on_the_pitches_of_the_frame_before_in_pitched_tracks():
     assert torch.equal(both.offsets(), key + holding(frames_of([[5]])).offsets())
 
 
-def test_a_note_hold_holds_notes_longer(bach_rnn):
+def test_a_note_hold_holds_notes_longer_and_a_negative_one_moves_on_sooner(bach_rnn):
     settings, started = bach_rnn.adapter.settings, []
     try:
-        for hold in (0.0, 4.0):
+        for hold in (0.0, 4.0, -1.0):
             bach_rnn.adapter.settings = dataclasses.replace(settings, note_hold=hold)
             piece = bach_rnn.compose(4, seed=7, key_hold=0)
             roll = piece.roll[:, :, : bach_rnn.adapter.pitches] > 0
@@ -151,9 +151,9 @@ def test_a_note_hold_holds_notes_longer(bach_rnn):
             started.append(int((roll & ~before).sum()))
     finally:
         bach_rnn.adapter.settings = settings
-    assert started[1] < 0.8 * started[0], started
+    assert started[1] < 0.8 * started[0] < started[2], started
     with pytest.raises(ConfigError, match="midi.note_hold"):
-        build_adapter(load_config(None, ["midi.note_hold=-1"]))
+        build_adapter(load_config(None, ["midi.note_hold=-31"]))
 
 
 def test_a_voice_span_costs_a_logit_for_each_semitone_beyond_the_notes_so_far():

@@ -178,7 +178,8 @@ class HeldNotes(_Pull):
 
     Why: palestrina's voices flickered between pitches from one eighth-note step to the next
     (25 notes a bar in 8-bar pieces where the held-out masses have 10), which the ear hears as
-    nervous ornament in a style of long held lines.
+    nervous ornament in a style of long held lines. A negative ``strength`` does the opposite:
+    folk-melody, drawn on a sixteenth-note grid, held its notes longer than its tunes do.
     """
 
     def __init__(self, history: torch.Tensor, **shape):

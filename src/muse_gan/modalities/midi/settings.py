@@ -84,7 +84,7 @@ class MidiConfig:
     key_hold: float = 1.0
     # composing frame by frame (RNN, VAE): how much is added to the logit of a pitch that
     # sounded in the frame before (keys.HeldNotes), so that a voice holds its notes rather than
-    # flickering between pitches; 0: off
+    # flickering between pitches; below 0, a voice moves on sooner than the model would; 0: off
     note_hold: float = 0.0
     # composing frame by frame (RNN, VAE): the most semitones a voice's notes so far and a new
     # one may span before each semitone more costs a logit (keys.VoiceSpan), so that a melody
@@ -208,8 +208,8 @@ def check(settings: MidiConfig) -> None:
         fail("gan.note_change_cost", "must be from 0 to 100 nats")
     if not 0 <= settings.key_hold <= 30:
         fail("key_hold", "must be from 0 (off) to 30")
-    if not 0 <= settings.note_hold <= 30:
-        fail("note_hold", "must be from 0 (off) to 30")
+    if not -30 <= settings.note_hold <= 30:
+        fail("note_hold", "must be from -30 to 30 (0: off)")
     if not 0 <= settings.voice_span <= 127:
         fail("voice_span", "must be from 0 (off) to 127 semitones")
     if settings.gan.one_note_per_voice and (settings.onsets or settings.dynamics == "on"):
