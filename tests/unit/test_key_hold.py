@@ -151,7 +151,7 @@ def test_a_note_hold_holds_notes_longer_and_a_negative_one_moves_on_sooner(bach_
             started.append(int((roll & ~before).sum()))
     finally:
         bach_rnn.adapter.settings = settings
-    assert started[1] < 0.8 * started[0] < started[2], started
+    assert started[1] < 0.8 * started[0] and started[2] > 1.1 * started[0], started
     with pytest.raises(ConfigError, match="midi.note_hold"):
         build_adapter(load_config(None, ["midi.note_hold=-31"]))
 

@@ -201,7 +201,7 @@ class VoiceSpan(_Pull):
     more than ``span`` semitones has ``strength`` taken off its logit for every semitone more.
     Within the span nothing changes, and a voice may still leave it where the model insists.
 
-    Why: folk-melody's 8-bar tunes spanned 16-17 semitones where its training tunes span 12-14,
+    Why: folk-melody's 8-bar tunes spanned 15-17 semitones where its held-out tunes span 12-16,
     from leaps of up to two octaves (after a rest most of all: the frame fed back is empty)
     and a slow drift of the register, which a melody's ambitus does not do.
     """
@@ -221,7 +221,8 @@ class VoiceSpan(_Pull):
             return None  # no note yet: the first one sets the register
         pitch = torch.arange(self.pitches, dtype=torch.float32)
         spanned = torch.maximum(self.high[:, None], pitch) - torch.minimum(self.low[:, None], pitch)
-        beyond = (spanned - self.span).clamp(min=0).nan_to_num(0.0)  # a silent track: inf - inf
+        # a silent track spans max(-inf, p) - min(inf, p) = 0: no pull
+        beyond = (spanned - self.span).clamp(min=0)
         return self._offsets(-self.strength * beyond)
 
     def advance(self, frame: torch.Tensor) -> None:
