@@ -211,6 +211,7 @@ class VoiceSpan(_Pull):
     def __init__(self, history: torch.Tensor, *, span: int, **shape):
         super().__init__(**shape, strength=self.COST)
         self.span = span
+        self.pitch = torch.arange(self.pitches, dtype=torch.float32)
         self.low = torch.full((len(self.pitched),), float("inf"))
         self.high = torch.full((len(self.pitched),), float("-inf"))
         for frame in history:
@@ -219,7 +220,7 @@ class VoiceSpan(_Pull):
     def offsets(self) -> torch.Tensor | None:
         if not torch.isfinite(self.low).any():
             return None  # no note yet: the first one sets the register
-        pitch = torch.arange(self.pitches, dtype=torch.float32)
+        pitch = self.pitch
         spanned = torch.maximum(self.high[:, None], pitch) - torch.minimum(self.low[:, None], pitch)
         # a silent track spans max(-inf, p) - min(inf, p) = 0: no pull
         beyond = (spanned - self.span).clamp(min=0)
@@ -228,6 +229,6 @@ class VoiceSpan(_Pull):
     def advance(self, frame: torch.Tensor) -> None:
         """Widens each pitched track's extent by the notes that sound in ``frame``."""
         cells = self._cells(frame.reshape(1, -1))[0]  # (pitched, pitches)
-        pitch = torch.arange(self.pitches, dtype=torch.float32)
-        self.low = torch.minimum(self.low, torch.where(cells, pitch, float("inf")).amin(dim=1))
-        self.high = torch.maximum(self.high, torch.where(cells, pitch, float("-inf")).amax(dim=1))
+        lowest = torch.where(cells, self.pitch, float("inf")).amin(dim=1)
+        highest = torch.where(cells, self.pitch, float("-inf")).amax(dim=1)
+        self.low, self.high = torch.minimum(self.low, lowest), torch.maximum(self.high, highest)

@@ -121,8 +121,8 @@ class MidiConfig:
         "meters",
     )
 
-    # What a fine-tune (--init) may change: the GAN's training terms and decoding, the pull
-    # toward a key while composing. The rest shapes what the model's networks read and write.
+    # What a fine-tune (--init) may change: the GAN's training terms and decoding, the pulls
+    # while composing (key, held notes, a voice's span). The rest shapes what the networks read and write.
     FINE_TUNABLE: ClassVar[tuple[str, ...]] = ("gan", "key_hold", "note_hold", "voice_span")
 
     # What reading a file depends on: the prepared cache (note tables) is keyed by these alone.
