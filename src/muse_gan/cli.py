@@ -182,6 +182,20 @@ def main():
     help="RNN, VAE and masked models: how strongly a piece keeps to the key of its notes so far, "
     "0 (off) to 30 (default: the model's, 1).",
 )
+@click.option(
+    "--note-hold",
+    type=float,
+    default=None,
+    help="RNN and VAE models: a pull toward holding the notes that sound, -30 to 30; "
+    "negative: shorter notes, 0: off (default: the model's).",
+)
+@click.option(
+    "--voice-span",
+    type=int,
+    default=None,
+    help="RNN and VAE models: each voice kept within this many semitones, 0 (off) to 127 "
+    "(default: the model's; folk-melody 14).",
+)
 @_constraint_options
 @click.option(
     "-o",
@@ -204,6 +218,8 @@ def compose(
     decode,
     transpose,
     key_hold,
+    note_hold,
+    voice_span,
     asked,
     output,
 ):
@@ -219,6 +235,8 @@ def compose(
         voices=voices,
         velocity=velocity,
         key_hold=key_hold,
+        note_hold=note_hold,
+        voice_span=voice_span,
     )
     check_meter(meter)
     _check_constraints(asked)
@@ -241,6 +259,8 @@ def compose(
             voices,
             velocity,
             key_hold=key_hold,
+            note_hold=note_hold,
+            voice_span=voice_span,
             **asked,
         )
         _write(_file_bytes(piece, target.suffix if target else ".mid"), target)

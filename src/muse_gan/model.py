@@ -80,6 +80,8 @@ class MuseModel:
         chords: str | None = None,
         polyphony: str | None = None,
         key_hold: float | None = None,
+        note_hold: float | None = None,
+        voice_span: int | None = None,
     ):
         """A new piece of exactly ``bars`` bars (for MIDI a ``Piece``, a ``pretty_midi.PrettyMIDI``).
 
@@ -98,6 +100,11 @@ class MuseModel:
         ``ranges`` ("soprano=60-81, bass=C2-D4"); ``density`` notes started per bar ("4",
         "soprano=6, 2", "low"/"medium"/"high"); ``chords`` ("Dm | G7 | C C/E": chord tones on
         strong beats, the bass on the root); ``polyphony`` most notes at once ("1", "alto=2").
+
+        Soft pulls while drawing (None: the model's own, from its header; docs/midi.md):
+        ``key_hold`` toward the key of the notes so far (0-30); for models that draw frame by
+        frame, ``note_hold`` toward holding the notes that sound (-30 to 30; negative: shorter
+        notes) and ``voice_span`` keeping each voice within that many semitones (0: off).
         """
         asked = {
             "key": key,
@@ -116,6 +123,8 @@ class MuseModel:
             velocity=velocity,
             voices=voices,
             key_hold=key_hold,
+            note_hold=note_hold,
+            voice_span=voice_span,
         )
         self.check_composes()
         clip = self._primer(primer)
@@ -127,8 +136,9 @@ class MuseModel:
             given = self.adapter.shifted(given, shift)
         if isinstance(self.adapter, Constrains) and clip is None and not transpose:
             transpose = self.adapter.key_shift(asked)  # a one-key model composes in the key asked
+        pulls = {"key_hold": key_hold, "note_hold": note_hold, "voice_span": voice_span}
         rules = self._leaning(
-            self._rules(asked, bars * bar, meter, shift - transpose, voices), bars * bar, key_hold
+            self._rules(asked, bars * bar, meter, shift - transpose, voices), bars * bar, pulls
         )
         generator = torch.Generator().manual_seed(seed)
         labels = None if label is None else torch.tensor([label])
@@ -162,11 +172,19 @@ class MuseModel:
             )
         return {"rules": rules}
 
-    def _leaning(self, rules: dict, steps: int, strength: float | None) -> dict:
-        """``rules`` with the adapter's leaning (a piece's pull toward its key) for families
-        that lean (frame by frame, or on a Gibbs draft); the others ignore one, so get none."""
+    def _leaning(self, rules: dict, steps: int, pulls: dict) -> dict:
+        """``rules`` with the adapter's leaning (a piece's pulls: toward its key and, drawn frame
+        by frame, on its notes' length and register; ``pulls`` the strengths asked, None: the
+        model's) for families that lean (frame by frame, or on a Gibbs draft); the others
+        ignore one, so get none."""
+        frames = isinstance(self.objective, DrawsFrames)
+        for pull in ("note_hold", "voice_span"):  # a pull on the frame before needs one
+            if pulls[pull] and not frames:
+                option = "--" + pull.replace("_", "-")
+                family = self.objective.a_family
+                raise MuseError(f"{option}: {family} model does not draw its notes frame by frame")
         leaning = (
-            self.adapter.leaning(strength, frames=isinstance(self.objective, DrawsFrames))
+            self.adapter.leaning(frames=frames, **pulls)
             if isinstance(self.adapter, Constrains) and isinstance(self.objective, Leans)
             else None
         )

@@ -1,7 +1,7 @@
 """A piece's pull toward its own key (``midi.key_hold``, ``--key-hold``: ``keys.KeyLeaning``
-through ``core.rules``' leaning), and the GAN's one note per voice (``midi.gan.one_note_per_voice``)."""
+through ``core.rules``' leaning), toward holding its notes (``--note-hold``: ``keys.HeldNotes``)
+and keeping each voice's register (``--voice-span``: ``keys.VoiceSpan``), and the GAN's one note per voice (``midi.gan.one_note_per_voice``)."""
 
-import dataclasses
 import subprocess
 import sys
 
@@ -141,16 +141,12 @@ def test_held_notes_lean_on_the_pitches_of_the_frame_before_in_pitched_tracks():
 
 
 def test_a_note_hold_holds_notes_longer_and_a_negative_one_moves_on_sooner(bach_rnn):
-    settings, started = bach_rnn.adapter.settings, []
-    try:
-        for hold in (0.0, 4.0, -1.0):
-            bach_rnn.adapter.settings = dataclasses.replace(settings, note_hold=hold)
-            piece = bach_rnn.compose(4, seed=7, key_hold=0)
-            roll = piece.roll[:, :, : bach_rnn.adapter.pitches] > 0
-            before = torch.cat([torch.zeros_like(roll[:, :1]), roll[:, :-1]], dim=1)
-            started.append(int((roll & ~before).sum()))
-    finally:
-        bach_rnn.adapter.settings = settings
+    started = []
+    for hold in (0.0, 4.0, -1.0):  # bach-rnn's own is 0
+        piece = bach_rnn.compose(4, seed=7, key_hold=0, note_hold=hold)
+        roll = piece.roll[:, :, : bach_rnn.adapter.pitches] > 0
+        before = torch.cat([torch.zeros_like(roll[:, :1]), roll[:, :-1]], dim=1)
+        started.append(int((roll & ~before).sum()))
     assert started[1] < 0.8 * started[0] and started[2] > 1.1 * started[0], started
     with pytest.raises(ConfigError, match="midi.note_hold"):
         build_adapter(load_config(None, ["midi.note_hold=-31"]))
@@ -175,33 +171,62 @@ def test_a_voice_span_costs_a_logit_for_each_semitone_beyond_the_notes_so_far():
 
 
 def test_a_voice_span_keeps_voices_in_their_register(bach_rnn):
-    settings, ranges = bach_rnn.adapter.settings, []
-    try:
-        for span in (0, 7):
-            bach_rnn.adapter.settings = dataclasses.replace(settings, voice_span=span)
-            widths = []
-            for seed in (1, 2, 3):
-                roll = bach_rnn.compose(4, seed=seed).roll[:, :, : bach_rnn.adapter.pitches] > 0
-                for voice in roll:
-                    pitches = voice.any(dim=0).nonzero().flatten()
-                    widths.append(int(pitches[-1] - pitches[0]) if len(pitches) else 0)
-            ranges.append(widths)
-    finally:
-        bach_rnn.adapter.settings = settings
+    ranges = []
+    for span in (0, 7):  # bach-rnn's own is 0
+        widths = []
+        for seed in (1, 2, 3):
+            piece = bach_rnn.compose(4, seed=seed, voice_span=span)
+            for voice in piece.roll[:, :, : bach_rnn.adapter.pitches] > 0:
+                pitches = voice.any(dim=0).nonzero().flatten()
+                widths.append(int(pitches[-1] - pitches[0]) if len(pitches) else 0)
+        ranges.append(widths)
     assert sum(ranges[1]) < 0.85 * sum(ranges[0]), ranges
     assert max(ranges[1]) <= 12, ranges  # beyond 7, each semitone more is e^-1 as likely
     with pytest.raises(ConfigError, match="midi.voice_span"):
         build_adapter(load_config(None, ["midi.voice_span=-1"]))
 
 
-def test_a_bad_key_hold_is_one_line():
+def test_the_pulls_not_asked_are_the_models_own():
+    folk = muse_gan.load("folk-melody")  # composes with note_hold -0.25 and voice_span 14
+    own = folk.compose(4, seed=5).roll
+    assert torch.equal(own, folk.compose(4, seed=5, note_hold=-0.25, voice_span=14).roll)
+    assert not torch.equal(own, folk.compose(4, seed=5, voice_span=0).roll)
+    assert not torch.equal(own, folk.compose(4, seed=5, note_hold=0).roll)
+
+
+def test_the_command_line_pulls_draw_what_the_library_draws(bach_rnn, tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "muse_gan", "compose", "--bars", "1", "--key-hold", "-1"],
+        [sys.executable, "-m", "muse_gan", "compose", "--bars", "2", "--seed", "4"]
+        + ["--note-hold", "2", "--voice-span", "9", "-o", str(tmp_path / "held.mid")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    piece = bach_rnn.compose(2, seed=4, note_hold=2, voice_span=9)
+    assert (tmp_path / "held.mid").read_bytes() == piece.file_bytes()
+    assert piece.file_bytes() != bach_rnn.compose(2, seed=4).file_bytes()
+
+
+@pytest.mark.parametrize(
+    ("options", "line"),
+    [
+        (["--key-hold", "-1"], "--key-hold -1.0: must be from 0 (off) to 30"),
+        (["--note-hold", "31"], "--note-hold 31.0: must be from -30 to 30 (0: off)"),
+        (["--voice-span", "128"], "--voice-span 128: must be a whole number from 0 (off) to 127"),
+        (
+            ["--model", "bach-gan", "--note-hold", "2"],
+            "--note-hold: a GAN model does not draw its notes frame by frame",
+        ),
+    ],
+)
+def test_a_bad_pull_is_one_line(options, line):
+    done = subprocess.run(
+        [sys.executable, "-m", "muse_gan", "compose", "--bars", "1", *options],
         capture_output=True,
         text=True,
     )
     assert done.returncode != 0
-    assert done.stderr.strip() == "Error: --key-hold -1.0: must be from 0 (off) to 30"
+    assert done.stderr.strip() == f"Error: {line}"
 
 
 def test_one_note_logits_are_a_softmax_with_a_rest():

@@ -323,12 +323,15 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         constraints = dataclasses.replace(constraints, silent=self.empty_slots(voices))
         return constraints.rules(self, steps, meter, cells) if constraints else None
 
-    def leaning(self, strength: float | None, frames: bool = True):
-        """A ``keys.KeyLeaning`` of ``strength`` (None: ``midi.key_hold``) over the pitched
-        tracks and, for a family that draws ``frames`` one by one, ``keys.HeldNotes`` of
-        ``midi.note_hold`` and ``keys.VoiceSpan`` of ``midi.voice_span``; several at once as
-        ``core.rules.Leanings``; None when all are 0 or with drums only."""
-        strength = self.settings.key_hold if strength is None else strength
+    def leaning(self, frames: bool = True, key_hold=None, note_hold=None, voice_span=None):
+        """A ``keys.KeyLeaning`` of ``key_hold`` over the pitched tracks and, for a family that
+        draws ``frames`` one by one, ``keys.HeldNotes`` of ``note_hold`` and ``keys.VoiceSpan``
+        of ``voice_span`` (each None: the model's ``midi`` setting of that name); several at
+        once as ``core.rules.Leanings``; None when all are 0 or with drums only."""
+        own = self.settings
+        strength = own.key_hold if key_hold is None else key_hold
+        note_hold = own.note_hold if note_hold is None else note_hold
+        voice_span = own.voice_span if voice_span is None else voice_span
         pitched = [track for track in range(self.tracks) if track not in self.layout.drums]
         if not pitched:
             return None
@@ -342,10 +345,10 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         if strength:
             low = self.settings.pitch_low
             made.append(functools.partial(KeyLeaning, **shape, pitch_low=low, strength=strength))
-        if frames and self.settings.note_hold:  # a Gibbs draft has no frame before
-            made.append(functools.partial(HeldNotes, **shape, strength=self.settings.note_hold))
-        if frames and self.settings.voice_span:
-            made.append(functools.partial(VoiceSpan, **shape, span=self.settings.voice_span))
+        if frames and note_hold:  # a Gibbs draft has no frame before
+            made.append(functools.partial(HeldNotes, **shape, strength=note_hold))
+        if frames and voice_span:
+            made.append(functools.partial(VoiceSpan, **shape, span=voice_span))
         return Leanings.made_by(made)
 
     def empty_slots(self, voices: int | None) -> tuple[int, ...]:
