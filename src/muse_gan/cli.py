@@ -196,6 +196,13 @@ def main():
     help="RNN and VAE models: each voice kept within this many semitones, 0 (off) to 127 "
     "(default: the model's; folk-melody 14).",
 )
+@click.option(
+    "--ensemble-span",
+    type=int,
+    default=None,
+    help="RNN and VAE models: all voices together kept within this many semitones, 0 (off) "
+    "to 127 (default: the model's; palestrina 28).",
+)
 @_constraint_options
 @click.option(
     "-o",
@@ -220,6 +227,7 @@ def compose(
     key_hold,
     note_hold,
     voice_span,
+    ensemble_span,
     asked,
     output,
 ):
@@ -237,6 +245,7 @@ def compose(
         key_hold=key_hold,
         note_hold=note_hold,
         voice_span=voice_span,
+        ensemble_span=ensemble_span,
     )
     check_meter(meter)
     _check_constraints(asked)
@@ -261,6 +270,7 @@ def compose(
             key_hold=key_hold,
             note_hold=note_hold,
             voice_span=voice_span,
+            ensemble_span=ensemble_span,
             **asked,
         )
         _write(_file_bytes(piece, target.suffix if target else ".mid"), target)

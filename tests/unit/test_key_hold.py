@@ -1,6 +1,7 @@
 """A piece's pull toward its own key (``midi.key_hold``, ``--key-hold``: ``keys.KeyLeaning``
 through ``core.rules``' leaning), toward holding its notes (``--note-hold``: ``keys.HeldNotes``)
-and keeping each voice's register (``--voice-span``: ``keys.VoiceSpan``), and the GAN's one note per voice (``midi.gan.one_note_per_voice``)."""
+and keeping each voice's register and the ensemble's compass (``--voice-span``,
+``--ensemble-span``: ``keys.VoiceSpan``, ``keys.EnsembleSpan``), and the GAN's one note per voice (``midi.gan.one_note_per_voice``)."""
 
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from muse_gan.assembly import build_adapter, load_config
 from muse_gan.core.rules import CellRules, Leanings
 from muse_gan.errors import ConfigError
 from muse_gan.modalities.midi.gan_terms import Voices, one_note_logits
-from muse_gan.modalities.midi.keys import HeldNotes, KeyLeaning, VoiceSpan
+from muse_gan.modalities.midi.keys import EnsembleSpan, HeldNotes, KeyLeaning, VoiceSpan
 from muse_gan.modalities.midi.metrics import scale_masks
 
 C4, PITCHES = 60, 24  # two octaves from middle C
@@ -186,6 +187,35 @@ def test_a_voice_span_keeps_voices_in_their_register(bach_rnn):
         build_adapter(load_config(None, ["midi.voice_span=-1"]))
 
 
+def test_an_ensemble_span_costs_a_logit_per_semitone_beyond_all_voices_together():
+    history = frames_of([[20, PITCHES + 8]])  # track 0 sounds 20, track 1 sounds 8: 12 apart
+    lean = EnsembleSpan(history, tracks=2, width=PITCHES, pitches=PITCHES, pitched=[0, 1], span=12)
+    offsets = lean.offsets().view(2, PITCHES)
+    assert offsets[:, 8:21].eq(0).all()  # within the ensemble's extent: free in either voice
+    assert offsets[0, 22] == -2 and offsets[1, 22] == -2 and offsets[1, 5] == -3
+    # a voice's own span would let track 1 climb to 20 freely; the ensemble's does too, no higher
+    own = VoiceSpan(history, tracks=2, width=PITCHES, pitches=PITCHES, pitched=[0, 1], span=12)
+    assert own.offsets().view(2, PITCHES)[1, 20] == 0 and own.offsets().view(2, PITCHES)[0, 5] == -3
+    lean.advance(frames_of([[23]])[0])  # the top voice went up: 8..23 now, beyond the span
+    assert lean.offsets().view(2, PITCHES)[1, 7] == -4
+
+
+def test_an_ensemble_span_narrows_the_whole_piece(bach_rnn):
+    widths = {}
+    for span in (0, 20):  # bach-rnn's own is 0
+        widths[span] = []
+        for seed in (1, 2, 3):
+            roll = bach_rnn.compose(4, seed=seed, ensemble_span=span).roll
+            pitches = (roll[:, :, : bach_rnn.adapter.pitches] > 0).any(dim=(0, 1)).nonzero()
+            widths[span].append(int(pitches[-1] - pitches[0]))
+    # a first chord wider than the span is the model's own choice (the pull needs a note to
+    # measure from); beyond it, each semitone more is e^-1 as likely
+    assert all(narrow < wide for narrow, wide in zip(widths[20], widths[0])), widths
+    assert sum(widths[20]) < 0.9 * sum(widths[0]), widths
+    with pytest.raises(ConfigError, match="midi.ensemble_span"):
+        build_adapter(load_config(None, ["midi.ensemble_span=128"]))
+
+
 def test_the_pulls_not_asked_are_the_models_own():
     folk = muse_gan.load("folk-melody")  # composes with note_hold -0.25 and voice_span 14
     own = folk.compose(4, seed=5).roll
@@ -213,6 +243,10 @@ def test_the_command_line_pulls_draw_what_the_library_draws(bach_rnn, tmp_path):
         (["--key-hold", "-1"], "--key-hold -1.0: must be from 0 (off) to 30"),
         (["--note-hold", "31"], "--note-hold 31.0: must be from -30 to 30 (0: off)"),
         (["--voice-span", "128"], "--voice-span 128: must be a whole number from 0 (off) to 127"),
+        (
+            ["--ensemble-span", "-1"],
+            "--ensemble-span -1: must be a whole number from 0 (off) to 127",
+        ),
         (
             ["--model", "bach-gan", "--note-hold", "2"],
             "--note-hold: a GAN model does not draw its notes frame by frame",

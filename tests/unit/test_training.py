@@ -65,7 +65,7 @@ def test_fine_tuning_refuses_a_model_with_other_settings(tmp_path):
 
 
 def test_a_gan_fine_tune_may_change_its_training_terms_not_its_roll(tmp_path):
-    """[midi.gan] (training's terms, the decoding), key_hold, note_hold and voice_span may differ
+    """[midi.gan] (training's terms, the decoding) and the pulls while composing may differ
     from the model's (the run then fails only on its missing data); the roll it reads may not."""
     bach_gan = read_config(resolve_model("bach-gan"))
     tuned = bach_gan.override(
@@ -74,6 +74,7 @@ def test_a_gan_fine_tune_may_change_its_training_terms_not_its_roll(tmp_path):
             "midi.key_hold=2",
             "midi.note_hold=1",
             "midi.voice_span=12",
+            "midi.ensemble_span=30",
             nowhere(tmp_path),
         ]
     )
@@ -82,7 +83,7 @@ def test_a_gan_fine_tune_may_change_its_training_terms_not_its_roll(tmp_path):
     assert "settings differ" not in str(refused.value)
     with pytest.raises(
         MuseError,
-        match=r"^--init bach-gan: its \[midi\] or \[model\] settings differ from this run's \(gan, key_hold, note_hold, voice_span may differ\)",
+        match=r"^--init bach-gan: its \[midi\] or \[model\] settings differ from this run's \(gan, key_hold, note_hold, voice_span, ensemble_span may differ\)",
     ):
         train(
             bach_gan.override(["midi.pitch_low=30", nowhere(tmp_path)]),

@@ -40,6 +40,7 @@ from ...files import write_atomically
 from ..registry import ADAPTERS
 from .classic import CLASSIC_SUFFIXES, read_published
 from .keys import (
+    EnsembleSpan,
     HeldNotes,
     KeyLeaning,
     Transposition,
@@ -56,6 +57,8 @@ from .settings import TICKS_PER_BEAT, MidiConfig, bar_steps, check, parse_meter
 from .view import Dropped, draw, label_of, part_tracks, parts_of, segments
 
 MIDI_SUFFIXES = (".mid", ".midi")
+# the soft pulls while composing: midi settings a piece may ask other values of (``leaning``)
+PULLS = ("key_hold", "note_hold", "voice_span", "ensemble_span")
 AUTO_CONDITION_SHARE = (
     0.05  # a second meter conditions the model when this share of the data is in it
 )
@@ -323,15 +326,16 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         constraints = dataclasses.replace(constraints, silent=self.empty_slots(voices))
         return constraints.rules(self, steps, meter, cells) if constraints else None
 
-    def leaning(self, frames: bool = True, key_hold=None, note_hold=None, voice_span=None):
+    def leaning(self, frames: bool = True, **asked):
         """A ``keys.KeyLeaning`` of ``key_hold`` over the pitched tracks and, for a family that
-        draws ``frames`` one by one, ``keys.HeldNotes`` of ``note_hold`` and ``keys.VoiceSpan``
-        of ``voice_span`` (each None: the model's ``midi`` setting of that name); several at
-        once as ``core.rules.Leanings``; None when all are 0 or with drums only."""
-        own = self.settings
-        strength = own.key_hold if key_hold is None else key_hold
-        note_hold = own.note_hold if note_hold is None else note_hold
-        voice_span = own.voice_span if voice_span is None else voice_span
+        draws ``frames`` one by one, ``keys.HeldNotes`` of ``note_hold``, ``keys.VoiceSpan`` of
+        ``voice_span`` and ``keys.EnsembleSpan`` of ``ensemble_span`` (each of ``asked`` None
+        or absent: the model's ``midi`` setting of that name); several at once as
+        ``core.rules.Leanings``; None when all are 0 or with drums only."""
+        pulls = {
+            name: getattr(self.settings, name) if asked.get(name) is None else asked[name]
+            for name in PULLS
+        }
         pitched = [track for track in range(self.tracks) if track not in self.layout.drums]
         if not pitched:
             return None
@@ -342,13 +346,16 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
             "pitched": pitched,
         }
         made = []
-        if strength:
-            low = self.settings.pitch_low
+        if pulls["key_hold"]:
+            low, strength = self.settings.pitch_low, pulls["key_hold"]
             made.append(functools.partial(KeyLeaning, **shape, pitch_low=low, strength=strength))
-        if frames and note_hold:  # a Gibbs draft has no frame before
-            made.append(functools.partial(HeldNotes, **shape, strength=note_hold))
-        if frames and voice_span:
-            made.append(functools.partial(VoiceSpan, **shape, span=voice_span))
+        if not frames:  # a Gibbs draft has no frame before
+            return Leanings.made_by(made)
+        if pulls["note_hold"]:
+            made.append(functools.partial(HeldNotes, **shape, strength=pulls["note_hold"]))
+        for name, pull in (("voice_span", VoiceSpan), ("ensemble_span", EnsembleSpan)):
+            if pulls[name]:
+                made.append(functools.partial(pull, **shape, span=pulls[name]))
         return Leanings.made_by(made)
 
     def empty_slots(self, voices: int | None) -> tuple[int, ...]:

@@ -90,6 +90,9 @@ class MidiConfig:
     # one may span before each semitone more costs a logit (keys.VoiceSpan), so that a melody
     # keeps its register instead of wandering off it; 0: off
     voice_span: int = 0
+    # composing frame by frame (RNN, VAE): the same for all pitched tracks together
+    # (keys.EnsembleSpan), so that a choir keeps its compass; 0: off
+    ensemble_span: int = 0
     gan: RollGanTerms = field(default_factory=RollGanTerms)
 
     # Keys that lived in other sections before (config files and checkpoints of format 1 use them).
@@ -122,8 +125,15 @@ class MidiConfig:
     )
 
     # What a fine-tune (--init) may change: the GAN's training terms and decoding, the pulls
-    # while composing (key, held notes, a voice's span). The rest shapes what the networks read and write.
-    FINE_TUNABLE: ClassVar[tuple[str, ...]] = ("gan", "key_hold", "note_hold", "voice_span")
+    # while composing (key, held notes, a voice's span, the ensemble's). The rest shapes what
+    # the networks read and write.
+    FINE_TUNABLE: ClassVar[tuple[str, ...]] = (
+        "gan",
+        "key_hold",
+        "note_hold",
+        "voice_span",
+        "ensemble_span",
+    )
 
     # What reading a file depends on: the prepared cache (note tables) is keyed by these alone.
     READING: ClassVar[tuple[str, ...]] = ("steps_per_beat", "quantize", "tempo")
@@ -210,8 +220,9 @@ def check(settings: MidiConfig) -> None:
         fail("key_hold", "must be from 0 (off) to 30")
     if not -30 <= settings.note_hold <= 30:
         fail("note_hold", "must be from -30 to 30 (0: off)")
-    if not 0 <= settings.voice_span <= 127:
-        fail("voice_span", "must be from 0 (off) to 127 semitones")
+    for span in ("voice_span", "ensemble_span"):
+        if not 0 <= getattr(settings, span) <= 127:
+            fail(span, "must be from 0 (off) to 127 semitones")
     if settings.gan.one_note_per_voice and (settings.onsets or settings.dynamics == "on"):
         fail(
             "gan.one_note_per_voice",
