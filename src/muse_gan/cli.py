@@ -77,6 +77,66 @@ CONSTRAINT_OPTIONS = [
 ]
 
 
+# The soft pulls (docs/midi.md#staying-in-key-over-long-pieces) that compose takes; each
+# default (None) is the model's own midi setting of that name.
+PULL_OPTIONS = [
+    click.option(
+        "--key-hold",
+        type=float,
+        default=None,
+        help="RNN, VAE and masked models: how strongly a piece keeps to the key of its notes so far, "
+        "0 (off) to 30 (default: the model's, 1).",
+    ),
+    click.option(
+        "--note-hold",
+        type=float,
+        default=None,
+        help="RNN and VAE models: a pull toward holding the notes that sound, -30 to 30; "
+        "negative: shorter notes, 0: off (default: the model's).",
+    ),
+    click.option(
+        "--rest-hold",
+        type=float,
+        default=None,
+        help="RNN and VAE models: a pull toward each voice going on sounding or resting as it "
+        "was, 0 (off) to 30: fewer, longer rests (default: the model's).",
+    ),
+    click.option(
+        "--voice-span",
+        type=int,
+        default=None,
+        help="RNN and VAE models: each voice kept within this many semitones, 0 (off) to 127 "
+        "(default: the model's; folk-melody 14).",
+    ),
+    click.option(
+        "--ensemble-span",
+        type=int,
+        default=None,
+        help="RNN and VAE models: all voices together kept within this many semitones, 0 (off) "
+        "to 127 (default: the model's; palestrina 28).",
+    ),
+]
+
+
+def _pull_options(command):
+    """``PULL_OPTIONS`` on ``command``, which gets them as one dict, ``pulls``."""
+
+    @functools.wraps(command)
+    def with_pulls(*args, key_hold, note_hold, rest_hold, voice_span, ensemble_span, **kwargs):
+        pulls = {
+            "key_hold": key_hold,
+            "note_hold": note_hold,
+            "rest_hold": rest_hold,
+            "voice_span": voice_span,
+            "ensemble_span": ensemble_span,
+        }
+        return command(*args, pulls=pulls, **kwargs)
+
+    for option in reversed(PULL_OPTIONS):
+        with_pulls = option(with_pulls)
+    return with_pulls
+
+
 def _constraint_options(command):
     """``CONSTRAINT_OPTIONS`` on ``command``, which gets them as one dict, ``asked``."""
 
@@ -175,34 +235,7 @@ def main():
     show_default=True,
     help="Semitones to move the pieces up (down if negative), -24 to 24: another key for a one-key model.",
 )
-@click.option(
-    "--key-hold",
-    type=float,
-    default=None,
-    help="RNN, VAE and masked models: how strongly a piece keeps to the key of its notes so far, "
-    "0 (off) to 30 (default: the model's, 1).",
-)
-@click.option(
-    "--note-hold",
-    type=float,
-    default=None,
-    help="RNN and VAE models: a pull toward holding the notes that sound, -30 to 30; "
-    "negative: shorter notes, 0: off (default: the model's).",
-)
-@click.option(
-    "--voice-span",
-    type=int,
-    default=None,
-    help="RNN and VAE models: each voice kept within this many semitones, 0 (off) to 127 "
-    "(default: the model's; folk-melody 14).",
-)
-@click.option(
-    "--ensemble-span",
-    type=int,
-    default=None,
-    help="RNN and VAE models: all voices together kept within this many semitones, 0 (off) "
-    "to 127 (default: the model's; palestrina 28).",
-)
+@_pull_options
 @_constraint_options
 @click.option(
     "-o",
@@ -224,10 +257,7 @@ def compose(
     variations,
     decode,
     transpose,
-    key_hold,
-    note_hold,
-    voice_span,
-    ensemble_span,
+    pulls,
     asked,
     output,
 ):
@@ -242,10 +272,7 @@ def compose(
         transpose=transpose,
         voices=voices,
         velocity=velocity,
-        key_hold=key_hold,
-        note_hold=note_hold,
-        voice_span=voice_span,
-        ensemble_span=ensemble_span,
+        **pulls,
     )
     check_meter(meter)
     _check_constraints(asked)
@@ -267,10 +294,7 @@ def compose(
             meter,
             voices,
             velocity,
-            key_hold=key_hold,
-            note_hold=note_hold,
-            voice_span=voice_span,
-            ensemble_span=ensemble_span,
+            **pulls,
             **asked,
         )
         _write(_file_bytes(piece, target.suffix if target else ".mid"), target)

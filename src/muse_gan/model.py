@@ -83,6 +83,7 @@ class MuseModel:
         note_hold: float | None = None,
         voice_span: int | None = None,
         ensemble_span: int | None = None,
+        rest_hold: float | None = None,
     ):
         """A new piece of exactly ``bars`` bars (for MIDI a ``Piece``, a ``pretty_midi.PrettyMIDI``).
 
@@ -105,8 +106,9 @@ class MuseModel:
         Soft pulls while drawing (None: the model's own, from its header; docs/midi.md):
         ``key_hold`` toward the key of the notes so far (0-30); for models that draw frame by
         frame, ``note_hold`` toward holding the notes that sound (-30 to 30; negative: shorter
-        notes), ``voice_span`` keeping each voice within that many semitones and
-        ``ensemble_span`` all voices together (0: off).
+        notes), ``rest_hold`` toward each voice going on sounding or resting as it was (0-30),
+        ``voice_span`` keeping each voice within that many semitones and ``ensemble_span`` all
+        voices together (0: off).
         """
         asked = {
             "key": key,
@@ -117,6 +119,13 @@ class MuseModel:
             "chords": chords,
             "polyphony": polyphony,
         }
+        pulls = {
+            "key_hold": key_hold,
+            "note_hold": note_hold,
+            "rest_hold": rest_hold,
+            "voice_span": voice_span,
+            "ensemble_span": ensemble_span,
+        }
         check_options(
             bars=bars,
             temperature=temperature,
@@ -124,10 +133,7 @@ class MuseModel:
             transpose=transpose,
             velocity=velocity,
             voices=voices,
-            key_hold=key_hold,
-            note_hold=note_hold,
-            voice_span=voice_span,
-            ensemble_span=ensemble_span,
+            **pulls,
         )
         self.check_composes()
         clip = self._primer(primer)
@@ -139,12 +145,6 @@ class MuseModel:
             given = self.adapter.shifted(given, shift)
         if isinstance(self.adapter, Constrains) and clip is None and not transpose:
             transpose = self.adapter.key_shift(asked)  # a one-key model composes in the key asked
-        pulls = {
-            "key_hold": key_hold,
-            "note_hold": note_hold,
-            "voice_span": voice_span,
-            "ensemble_span": ensemble_span,
-        }
         rules = self._leaning(
             self._rules(asked, bars * bar, meter, shift - transpose, voices), bars * bar, pulls
         )
@@ -186,7 +186,7 @@ class MuseModel:
         model's) for families that lean (frame by frame, or on a Gibbs draft); the others
         ignore one, so get none."""
         frames = isinstance(self.objective, DrawsFrames)
-        for pull in ("note_hold", "voice_span", "ensemble_span"):  # they pull on frames before
+        for pull in ("note_hold", "rest_hold", "voice_span", "ensemble_span"):  # on frames before
             if pulls[pull] and not frames:
                 option = "--" + pull.replace("_", "-")
                 family = self.objective.a_family

@@ -29,13 +29,15 @@ def check_options(
     tempo: float | None = None,
     key_hold: float | None = None,
     note_hold: float | None = None,
+    rest_hold: float | None = None,
     voice_span: int | None = None,
     ensemble_span: int | None = None,
     **whole_numbers,
 ) -> None:
     """Each option given is checked against its range (``LIMITS`` for the whole numbers:
     ``bars``, ``variations``, ``steps``, ``count``, ``frames``, ``transpose``; and the pulls
-    while composing: ``key_hold``, ``note_hold``, ``voice_span``, ``ensemble_span``); the first one out of range is
+    while composing: ``key_hold``, ``note_hold``, ``rest_hold``, ``voice_span``,
+    ``ensemble_span``); the first one out of range is
     a ``MuseError`` naming it as its command-line option."""
     for option, value in whole_numbers.items():
         if value is None and option in OPTIONAL:
@@ -55,6 +57,8 @@ def check_options(
         raise MuseError(f"--key-hold {key_hold}: must be from 0 (off) to 30")
     if note_hold is not None and not -30 <= note_hold <= 30:
         raise MuseError(f"--note-hold {note_hold}: must be from -30 to 30 (0: off)")
+    if rest_hold is not None and not 0 <= rest_hold <= 30:
+        raise MuseError(f"--rest-hold {rest_hold}: must be from 0 (off) to 30")
     for option, span in (("--voice-span", voice_span), ("--ensemble-span", ensemble_span)):
         if span is not None and (
             isinstance(span, bool) or not isinstance(span, numbers.Integral) or not 0 <= span <= 127

@@ -1,8 +1,10 @@
 """A piece's pull toward its own key (``midi.key_hold``, ``--key-hold``: ``keys.KeyLeaning``
 through ``core.rules``' leaning), toward holding its notes (``--note-hold``: ``keys.HeldNotes``)
 and keeping each voice's register and the ensemble's compass (``--voice-span``,
-``--ensemble-span``: ``keys.VoiceSpan``, ``keys.EnsembleSpan``), and the GAN's one note per voice (``midi.gan.one_note_per_voice``)."""
+``--ensemble-span``: ``keys.VoiceSpan``, ``keys.EnsembleSpan``) and going on sounding or
+resting (``--rest-hold``: ``keys.RestHold``), and the GAN's one note per voice (``midi.gan.one_note_per_voice``)."""
 
+import functools
 import subprocess
 import sys
 
@@ -15,7 +17,7 @@ from muse_gan.assembly import build_adapter, load_config
 from muse_gan.core.rules import CellRules, Leanings
 from muse_gan.errors import ConfigError
 from muse_gan.modalities.midi.gan_terms import Voices, one_note_logits
-from muse_gan.modalities.midi.keys import EnsembleSpan, HeldNotes, KeyLeaning, VoiceSpan
+from muse_gan.modalities.midi.keys import EnsembleSpan, HeldNotes, KeyLeaning, RestHold, VoiceSpan
 from muse_gan.modalities.midi.metrics import scale_masks
 
 C4, PITCHES = 60, 24  # two octaves from middle C
@@ -214,6 +216,62 @@ def test_an_ensemble_span_narrows_the_whole_piece(bach_rnn):
     assert sum(widths[20]) < 0.9 * sum(widths[0]), widths
     with pytest.raises(ConfigError, match="midi.ensemble_span"):
         build_adapter(load_config(None, ["midi.ensemble_span=128"]))
+
+
+def test_a_rest_hold_pulls_each_voice_to_go_on_sounding_or_resting():
+    def holding(history):
+        shape = {"tracks": 3, "width": PITCHES, "pitches": PITCHES, "pitched": [0, 1]}
+        return RestHold(history, **shape, strength=0.5)
+
+    assert holding(frames_of([], tracks=3)).sounding() is None  # the first frame is free
+    lean = holding(frames_of([[3, 2 * PITCHES + 1]], tracks=3))  # track 2 (drums) sounds too
+    assert lean.offsets() is None  # which pitches is left to the other pulls
+    assert lean.sounding().tolist() == [0.5, -0.5, 0.0]
+    lean.advance(frames_of([[PITCHES + 4]], tracks=3)[0])  # track 1 entered, track 0 rests
+    assert lean.sounding().tolist() == [-0.5, 0.5, 0.0]
+
+
+def test_a_sounding_lean_moves_probability_between_a_voice_and_its_rest():
+    from muse_gan.models.heads import leaned
+
+    logits = torch.tensor([[1.0, 2.0, 0.5, 0.5, 0.0]])  # two voices of two cells, then "stop"
+    before = logits.softmax(-1)[0]
+    after = leaned(logits, torch.zeros(2, 2), torch.tensor([1.0, 0.0])).softmax(-1)[0]
+    assert after[:2].sum() > before[:2].sum() + 0.1  # voice 0 sounds more often
+    torch.testing.assert_close(after[1] / after[0], before[1] / before[0])  # its pitches alike
+    torch.testing.assert_close(after[3] / after[4], before[3] / before[4])
+
+
+def test_a_rest_hold_reaches_the_bernoulli_head_too():
+    from muse_gan.models.heads import BernoulliHead
+
+    head = BernoulliHead(4, 6, 8)  # two tracks of three cells
+    with torch.no_grad():
+        head.out.weight.zero_()
+        head.out.bias.zero_()  # every cell even odds, whatever the context
+    shape = {"tracks": 2, "width": 3, "pitches": 3, "pitched": [0, 1]}
+    leaning = functools.partial(RestHold, **shape, strength=3.0)
+    gate = CellRules.unlimited(2, 2, 3, 3, leaning).gate(torch.tensor([[1.0, 0, 0, 0, 0, 0]]))
+    generator = torch.Generator().manual_seed(0)
+    frames = torch.cat(
+        [head.sample_gated(torch.zeros(1, 4), 1.0, generator, gate) for _ in range(200)]
+    )
+    # track 0 sounded, track 1 rested: sigmoid(3) = 0.95 and sigmoid(-3) = 0.05 per cell
+    assert frames[:, :3].mean() > 0.85 and frames[:, 3:].mean() < 0.15
+
+
+def test_a_rest_hold_makes_rests_fewer(bach_rnn):
+    rests = []
+    for hold in (0.0, 3.0):  # bach-rnn's own is 0
+        count = 0
+        for seed in (1, 2, 3):
+            roll = bach_rnn.compose(4, seed=seed, rest_hold=hold).roll
+            sounding = (roll[:, :, : bach_rnn.adapter.pitches] > 0).any(-1)  # (tracks, steps)
+            count += int((sounding[:, :-1] & ~sounding[:, 1:]).sum())  # a voice falls silent
+        rests.append(count)
+    assert rests[1] < 0.7 * rests[0], rests
+    with pytest.raises(ConfigError, match="midi.rest_hold"):
+        build_adapter(load_config(None, ["midi.rest_hold=-1"]))
 
 
 def test_the_pulls_not_asked_are_the_models_own():

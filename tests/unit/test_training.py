@@ -75,6 +75,7 @@ def test_a_gan_fine_tune_may_change_its_training_terms_not_its_roll(tmp_path):
             "midi.note_hold=1",
             "midi.voice_span=12",
             "midi.ensemble_span=30",
+            "midi.rest_hold=0.5",
             nowhere(tmp_path),
         ]
     )
@@ -83,7 +84,7 @@ def test_a_gan_fine_tune_may_change_its_training_terms_not_its_roll(tmp_path):
     assert "settings differ" not in str(refused.value)
     with pytest.raises(
         MuseError,
-        match=r"^--init bach-gan: its \[midi\] or \[model\] settings differ from this run's \(gan, key_hold, note_hold, voice_span, ensemble_span may differ\)",
+        match=r"^--init bach-gan: its \[midi\] or \[model\] settings differ from this run's \(gan, key_hold, note_hold, voice_span, ensemble_span, rest_hold may differ\)",
     ):
         train(
             bach_gan.override(["midi.pitch_low=30", nowhere(tmp_path)]),

@@ -107,6 +107,11 @@ class Leaning(Protocol):
         The pitchwise head moves probability among one channel's cells only
         (``models.heads.leaned``); a masked model's track may rest instead."""
 
+    def sounding(self) -> torch.Tensor | None:
+        """Logits ``(channels,)`` that move probability between a channel sounding in the next
+        frame and resting (added to all its cells after ``offsets`` are), or None. Frame-by-frame
+        samplers only."""
+
     def advance(self, frame: torch.Tensor) -> None:
         """Take ``frame`` ``(channels * width,)`` as drawn."""
 
@@ -130,9 +135,14 @@ class Leanings:
         return cls([make(history) for make in factories])
 
     def offsets(self) -> torch.Tensor | None:
-        found = [
-            offsets for offsets in (part.offsets() for part in self.parts) if offsets is not None
-        ]
+        return self._summed(part.offsets() for part in self.parts)
+
+    def sounding(self) -> torch.Tensor | None:
+        return self._summed(part.sounding() for part in self.parts)
+
+    @staticmethod
+    def _summed(found) -> torch.Tensor | None:
+        found = [logits for logits in found if logits is not None]
         return torch.stack(found).sum(0) if found else None
 
     def advance(self, frame: torch.Tensor) -> None:
@@ -209,6 +219,10 @@ class FrameGate:
     def offsets(self) -> torch.Tensor | None:
         """The leaning's logits for the cells of the frame being drawn, or None."""
         return None if self.leaning is None else self.leaning.offsets()
+
+    def sounding(self) -> torch.Tensor | None:
+        """The leaning's logits for each channel sounding in the frame being drawn, or None."""
+        return None if self.leaning is None else self.leaning.sounding()
 
     def advance(self, frame: torch.Tensor) -> None:
         """Take ``frame`` as drawn at this step and move to the next."""

@@ -40,18 +40,22 @@ def build_head(
     return head(context_size, frame_size, hidden)
 
 
-def leaned(logits: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+def leaned(logits: torch.Tensor, offsets: torch.Tensor, sounding=None) -> torch.Tensor:
     """Logits over cells and, last, "stop", with a leaning's ``offsets`` ``(channels, width)``
     added to the cells and each channel's cells moved alike, so that every channel keeps its
     probability and "stop" its own: a lean toward some notes moves probability among one
     voice's notes (flat offsets ``(channels * width,)`` move it across the whole frame).
     Lowering the out-of-key notes' logits alone handed probability to "stop" (frames held fewer
     notes); moved across the whole frame, a voice's share went to the next voice's held notes,
-    which silenced palestrina's voices."""
+    which silenced palestrina's voices. ``sounding`` ``(channels,)`` is then added to each
+    channel's cells: the one lean that moves probability between a voice sounding and resting."""
     notes = logits[..., :-1].unflatten(-1, offsets.shape)
     moved = notes + offsets
     shift = (notes.logsumexp(-1, keepdim=True) - moved.logsumexp(-1, keepdim=True)).nan_to_num(0.0)
-    return torch.cat([(moved + shift).flatten(-offsets.dim()), logits[..., -1:]], dim=-1)
+    moved = moved + shift
+    if sounding is not None:
+        moved = moved + sounding[:, None]
+    return torch.cat([moved.flatten(-offsets.dim()), logits[..., -1:]], dim=-1)
 
 
 @HEADS.register("bernoulli")
@@ -83,6 +87,8 @@ class BernoulliHead(nn.Module):
         logits = self.out(context).float()[0]
         if (offsets := gate.offsets()) is not None:
             logits = logits + offsets.flatten()
+        if (sounding := gate.sounding()) is not None:  # every cell of a channel: likelier alike
+            logits = logits + sounding.repeat_interleave(len(logits) // len(sounding))
         probabilities = torch.sigmoid(logits / temperature)
         draws = torch.rand(probabilities.shape, generator=generator)
         frame = torch.zeros(1, len(probabilities))
@@ -180,7 +186,9 @@ class PitchwiseHead(nn.Module):
         previous = torch.full((1,), self.frame_size + 1, device=context.device)
         projected = self.from_context(context)
         forbidden = self._forbidden(context.device)
-        offsets = None if gate is None else gate.offsets()  # a leaning: the same for the frame
+        offsets, sounding = (None, None) if gate is None else (gate.offsets(), gate.sounding())
+        if sounding is not None and offsets is None:  # a leaning: the same for the frame
+            offsets = torch.zeros(len(sounding), self.frame_size // len(sounding))
         while True:
             closed = forbidden[previous]
             if gate is not None and not gate.free:  # a free gate (a lean alone) closes nothing
@@ -191,7 +199,7 @@ class PitchwiseHead(nn.Module):
             logits = self.out(projected + chosen + self.last(previous))
             logits = logits.masked_fill(closed, float("-inf"))
             if offsets is not None:
-                logits = leaned(logits, offsets)
+                logits = leaned(logits, offsets, sounding)
             choice = self._choose(logits.float(), temperature, generator)
             cell = int(choice)
             if cell == self.stop:

@@ -43,6 +43,7 @@ from .keys import (
     EnsembleSpan,
     HeldNotes,
     KeyLeaning,
+    RestHold,
     Transposition,
     VoiceSpan,
     common_key_shift,
@@ -58,7 +59,7 @@ from .view import Dropped, draw, label_of, part_tracks, parts_of, segments
 
 MIDI_SUFFIXES = (".mid", ".midi")
 # the soft pulls while composing: midi settings a piece may ask other values of (``leaning``)
-PULLS = ("key_hold", "note_hold", "voice_span", "ensemble_span")
+PULLS = ("key_hold", "note_hold", "voice_span", "ensemble_span", "rest_hold")
 AUTO_CONDITION_SHARE = (
     0.05  # a second meter conditions the model when this share of the data is in it
 )
@@ -329,7 +330,8 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
     def leaning(self, frames: bool = True, **asked):
         """A ``keys.KeyLeaning`` of ``key_hold`` over the pitched tracks and, for a family that
         draws ``frames`` one by one, ``keys.HeldNotes`` of ``note_hold``, ``keys.VoiceSpan`` of
-        ``voice_span`` and ``keys.EnsembleSpan`` of ``ensemble_span`` (each of ``asked`` None
+        ``voice_span``, ``keys.EnsembleSpan`` of ``ensemble_span`` and ``keys.RestHold`` of
+        ``rest_hold`` (each of ``asked`` None
         or absent: the model's ``midi`` setting of that name); several at once as
         ``core.rules.Leanings``; None when all are 0 or with drums only."""
         pulls = {
@@ -351,8 +353,9 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
             made.append(functools.partial(KeyLeaning, **shape, pitch_low=low, strength=strength))
         if not frames:  # a Gibbs draft has no frame before
             return Leanings.made_by(made)
-        if pulls["note_hold"]:
-            made.append(functools.partial(HeldNotes, **shape, strength=pulls["note_hold"]))
+        for name, pull in (("note_hold", HeldNotes), ("rest_hold", RestHold)):
+            if pulls[name]:
+                made.append(functools.partial(pull, **shape, strength=pulls[name]))
         for name, pull in (("voice_span", VoiceSpan), ("ensemble_span", EnsembleSpan)):
             if pulls[name]:
                 made.append(functools.partial(pull, **shape, span=pulls[name]))

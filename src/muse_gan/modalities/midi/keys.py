@@ -112,6 +112,10 @@ class _Pull:
         frames = frames.reshape(len(frames), self.tracks, self.width)
         return frames[:, self.pitched, : self.pitches] > 0.5
 
+    def sounding(self) -> torch.Tensor | None:
+        """No pull between a voice sounding and resting (``RestHold`` has one)."""
+        return None
+
     def _offsets(self, pulled: torch.Tensor) -> torch.Tensor:
         """Offsets ``(tracks, width)`` from ``pulled`` ``(pitched, pitches)`` (or a row of
         pitches for every pitched track), elsewhere 0."""
@@ -252,3 +256,34 @@ class EnsembleSpan(VoiceSpan):
         highest = torch.where(cells, self.pitch, float("-inf")).amax()
         self.low = torch.minimum(self.low, lowest)
         self.high = torch.maximum(self.high, highest)
+
+
+class RestHold(_Pull):
+    """A pull toward each voice going on as it was, for models that draw a piece frame by frame
+    (``core.rules.Leaning.sounding``): a pitched track that sounded in the frame before has
+    ``strength`` added to the logits of all its cells, one that rested has it taken off. Its
+    rests grow fewer and longer; which notes it sounds is left to the other pulls.
+
+    Why: palestrina's 6-voice pieces dropped a voice for a beat or two over and over (10.5
+    rests in 8 bars, a quarter of them one or two eighths long; the held-out masses: 5.6 rests,
+    none that short), so few bars were sung through and few rested whole, where Palestrina's
+    voices rest for whole phrases.
+    """
+
+    def __init__(self, history: torch.Tensor, **shape):
+        super().__init__(**shape)
+        self.before = history[-1] if len(history) else None
+
+    def offsets(self) -> torch.Tensor | None:
+        return None
+
+    def sounding(self) -> torch.Tensor | None:
+        if self.before is None:
+            return None
+        sounded = self._cells(self.before[None])[0].any(-1)  # (pitched,)
+        pulls = torch.zeros(self.tracks)
+        pulls[self.pitched] = torch.where(sounded, self.strength, -self.strength)
+        return pulls
+
+    def advance(self, frame: torch.Tensor) -> None:
+        self.before = frame

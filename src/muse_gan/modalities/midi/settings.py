@@ -93,6 +93,10 @@ class MidiConfig:
     # composing frame by frame (RNN, VAE): the same for all pitched tracks together
     # (keys.EnsembleSpan), so that a choir keeps its compass; 0: off
     ensemble_span: int = 0
+    # composing frame by frame (RNN, VAE): how much is added to the logits of a voice that
+    # sounded in the frame before, and taken off one that rested (keys.RestHold), so that its
+    # rests are fewer and longer; 0: off
+    rest_hold: float = 0.0
     gan: RollGanTerms = field(default_factory=RollGanTerms)
 
     # Keys that lived in other sections before (config files and checkpoints of format 1 use them).
@@ -125,7 +129,7 @@ class MidiConfig:
     )
 
     # What a fine-tune (--init) may change: the GAN's training terms and decoding, the pulls
-    # while composing (key, held notes, a voice's span, the ensemble's). The rest shapes what
+    # while composing (key, held notes, a voice's span, the ensemble's, rests). The rest shapes what
     # the networks read and write.
     FINE_TUNABLE: ClassVar[tuple[str, ...]] = (
         "gan",
@@ -133,6 +137,7 @@ class MidiConfig:
         "note_hold",
         "voice_span",
         "ensemble_span",
+        "rest_hold",
     )
 
     # What reading a file depends on: the prepared cache (note tables) is keyed by these alone.
@@ -220,6 +225,8 @@ def check(settings: MidiConfig) -> None:
         fail("key_hold", "must be from 0 (off) to 30")
     if not -30 <= settings.note_hold <= 30:
         fail("note_hold", "must be from -30 to 30 (0: off)")
+    if not 0 <= settings.rest_hold <= 30:
+        fail("rest_hold", "must be from 0 (off) to 30")
     for span in ("voice_span", "ensemble_span"):
         if not 0 <= getattr(settings, span) <= 127:
             fail(span, "must be from 0 (off) to 127 semitones")
