@@ -85,7 +85,7 @@ PULL_OPTIONS = [
         type=float,
         default=None,
         help="RNN, VAE and masked models: how strongly a piece keeps to the key of its notes so far, "
-        "0 (off) to 30 (default: the model's, 1).",
+        "0 (off) to 30 (default: the model's; 1 for most).",
     ),
     click.option(
         "--note-hold",

@@ -46,6 +46,12 @@ CONSTRAINTS = MappingProxyType(
 )
 
 
+# The soft pulls compose takes (docs/midi.md#staying-in-key-over-long-pieces), each a midi
+# setting of that name that a piece may replace: the key's for every family that leans, the
+# others on the frame before, for families that draw frame by frame.
+FRAME_PULLS = ("note_hold", "rest_hold", "voice_span", "ensemble_span")
+
+
 class MuseModel:
     """A trained model (its objective, in eval mode) plus the adapter that turns its tensors
     into pieces, and the config it was trained with; ``path`` is the file it came from."""
@@ -180,22 +186,31 @@ class MuseModel:
             )
         return {"rules": rules}
 
+    @property
+    def pulls(self) -> tuple[str, ...]:
+        """The soft pulls ``compose`` takes for this model: ``key_hold`` where the family leans
+        (frame by frame, or on a Gibbs draft) and ``FRAME_PULLS`` where it draws frame by frame;
+        none for a GAN, or where the modality has no leaning."""
+        if not (isinstance(self.adapter, Constrains) and isinstance(self.objective, Leans)):
+            return ()
+        return ("key_hold",) + (FRAME_PULLS if isinstance(self.objective, DrawsFrames) else ())
+
     def _leaning(self, rules: dict, steps: int, pulls: dict) -> dict:
         """``rules`` with the adapter's leaning (a piece's pulls: toward its key and, drawn frame
-        by frame, on its notes' length and register; ``pulls`` the strengths asked, None: the
-        model's) for families that lean (frame by frame, or on a Gibbs draft); the others
-        ignore one, so get none."""
-        frames = isinstance(self.objective, DrawsFrames)
-        for pull in ("note_hold", "rest_hold", "voice_span", "ensemble_span"):  # on frames before
-            if pulls[pull] and not frames:
+        by frame, on its notes' length, rests and register; ``pulls`` the strengths asked,
+        None: the model's) for families that lean; a pull asked of a model that takes none is
+        refused (0, off, is taken anywhere)."""
+        taken = self.pulls
+        for pull, strength in pulls.items():
+            if strength and pull not in taken:
                 option = "--" + pull.replace("_", "-")
                 family = self.objective.a_family
-                raise MuseError(f"{option}: {family} model does not draw its notes frame by frame")
-        leaning = (
-            self.adapter.leaning(frames=frames, **pulls)
-            if isinstance(self.adapter, Constrains) and isinstance(self.objective, Leans)
-            else None
-        )
+                named = ", ".join(f"--{name.replace('_', '-')}" for name in taken)
+                takes = f"only {named}" if taken else "no pull"
+                raise MuseError(f"{option}: {family} model takes {takes}")
+        if not taken:
+            return rules
+        leaning = self.adapter.leaning(frames=isinstance(self.objective, DrawsFrames), **pulls)
         if leaning is None:
             return rules
         if "rules" in rules:

@@ -96,3 +96,24 @@ def test_a_control_of_its_type_or_null_passes():
 def test_loopback_addresses():
     assert all(map(is_loopback, ("127.0.0.1", "127.0.0.2", "localhost", "::1")))
     assert not any(map(is_loopback, ("0.0.0.0", "192.168.1.2", "example.org", "::")))
+
+
+def test_a_model_lists_the_pulls_it_takes_with_its_own_values():
+    import muse_gan
+    from muse_gan.server.models import controls
+
+    listed = {
+        name: controls(muse_gan.load(name), Limits())
+        for name in ("bach-gan", "bach-coconet", "palestrina")
+    }
+    pulls = ("key_hold", "note_hold", "rest_hold", "voice_span", "ensemble_span")
+    assert not set(pulls) & set(listed["bach-gan"])  # a GAN draws all its notes at once
+    assert [name for name in pulls if name in listed["bach-coconet"]] == ["key_hold"]
+    assert listed["bach-coconet"]["key_hold"]["default"] == 0.7  # its own, from its header
+    assert listed["palestrina"]["ensemble_span"] == {
+        "type": "integer",
+        "min": 0,
+        "max": 127,
+        "default": 28,
+    }
+    assert listed["palestrina"]["note_hold"]["min"] == -30

@@ -18,9 +18,10 @@ families that score every cell at once (a GAN) decode with ``decode_scores``.
 
 Beside the hard limits, rules may carry a *leaning*: a soft preference that a frame-by-frame
 family adds to its logits before each draw (``FrameGate.offsets``), such as a piano roll's lean
-toward the key its notes so far are in; a family that redraws a whole draft again and again (Gibbs
-sampling) asks it of the draft as it stands (``draft_offsets``). It forbids nothing; families that
-score every cell once (a GAN) ignore it.
+toward the key its notes so far are in, and, per channel, toward a channel sounding or resting
+(``FrameGate.sounding``: the frame-by-frame heads add it); a family that redraws a whole draft
+again and again (Gibbs sampling) asks it of the draft as it stands (``draft_offsets``). It
+forbids nothing; families that score every cell once (a GAN) ignore it.
 """
 
 from __future__ import annotations

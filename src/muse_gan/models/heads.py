@@ -87,7 +87,9 @@ class BernoulliHead(nn.Module):
         logits = self.out(context).float()[0]
         if (offsets := gate.offsets()) is not None:
             logits = logits + offsets.flatten()
-        if (sounding := gate.sounding()) is not None:  # every cell of a channel: likelier alike
+        # every cell of a channel likelier alike (cells are drawn independently here: a voice
+        # that sounds is also likelier to sound two pitches)
+        if (sounding := gate.sounding()) is not None:
             logits = logits + sounding.repeat_interleave(len(logits) // len(sounding))
         probabilities = torch.sigmoid(logits / temperature)
         draws = torch.rand(probabilities.shape, generator=generator)
@@ -199,7 +201,7 @@ class PitchwiseHead(nn.Module):
             logits = self.out(projected + chosen + self.last(previous))
             logits = logits.masked_fill(closed, float("-inf"))
             if offsets is not None:
-                logits = leaned(logits, offsets, sounding)
+                logits = leaned(logits, offsets, self._entering(frame, sounding))
             choice = self._choose(logits.float(), temperature, generator)
             cell = int(choice)
             if cell == self.stop:
@@ -207,6 +209,14 @@ class PitchwiseHead(nn.Module):
             frame[0, cell] = 1
             chosen += self.chosen.weight[cell]
             previous = choice
+
+    @staticmethod
+    def _entering(frame: torch.Tensor, sounding):
+        """``sounding`` for the channels with no cell in ``frame`` yet: the lean is on whether a
+        voice sounds at all, not on a second pitch or an onset mark once it does."""
+        if sounding is None:
+            return None
+        return sounding * (frame.view(len(sounding), -1).sum(1) == 0)
 
     @torch.no_grad()
     def sample_gated(

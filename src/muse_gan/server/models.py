@@ -159,7 +159,25 @@ def controls(muse, limits: Limits) -> dict:
             "choices": list(DecodesProbabilities.DECODINGS),
             "default": muse.objective.decode,
         }
-    return found | library_controls(muse.compose)
+    listed = library_controls(muse.compose)
+    pulls = {name: pull_control(muse, name) for name in PULL_RANGES if name in muse.pulls}
+    return found | {name: kind for name, kind in listed.items() if name not in PULL_RANGES} | pulls
+
+
+# the soft pulls' ranges (muse_gan.options checks them): a model lists those it takes, with its
+# own value as the default
+PULL_RANGES = {
+    "key_hold": ("number", 0, 30),
+    "note_hold": ("number", -30, 30),
+    "rest_hold": ("number", 0, 30),
+    "voice_span": ("integer", 0, 127),
+    "ensemble_span": ("integer", 0, 127),
+}
+
+
+def pull_control(muse, name: str) -> dict:
+    kind, low, high = PULL_RANGES[name]
+    return _number(kind, low, high, getattr(muse.adapter.settings, name))
 
 
 def library_controls(call, declared: tuple[str, ...] = DECLARED) -> dict:

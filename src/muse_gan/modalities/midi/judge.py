@@ -56,7 +56,7 @@ class MidiJudge(Judge):
                 seed=seed + number,
                 temperature=temperature,
                 meter=meters[number % len(meters)],
-                key_hold=self.options.key_hold,
+                key_hold=self.options.key_hold if "key_hold" in muse.pulls else None,
             )
             items.append(
                 (piece.roll[:, :, : self.adapter.pitches].numpy() > 0, piece.roll.shape[1] // bars)
