@@ -200,3 +200,36 @@ def test_the_transformer_is_a_backbone_of_the_rnn_family_alone():
         check_config(load_config(None, ["model.family=vae", "model.cell=transformer"]))
     with pytest.raises(ConfigError, match="model.cell: unknown cell 'attention'"):
         FrameRNN(12, 4, "attention", 16, 1, 0.0)
+
+
+def test_weight_drop_masks_the_recurrent_weights_while_training_only():
+    torch.manual_seed(0)
+    network = FrameRNN(12, 4, "lstm", 16, 2, 0.0, weight_drop=0.5)
+    frames = (torch.rand(3, 8, 12) > 0.7).float()
+    network.train()
+    first, _ = network(frames)
+    second, _ = network(frames)
+    assert not torch.allclose(first, second)  # a fresh mask for each window
+    first.sum().backward()
+    hidden = network.rnn.weight_hh_l0.grad
+    assert 0.3 < (hidden == 0).float().mean() < 0.7  # the dropped weights learn nothing this time
+    assert (network.rnn.weight_ih_l0.grad == 0).float().mean() < 0.1  # the input weights all do
+    network.eval()
+    whole, _ = network(frames)
+    plain = FrameRNN(12, 4, "lstm", 16, 2, 0.0).eval()
+    plain.load_state_dict(network.state_dict())  # the same weights, no weight drop
+    torch.testing.assert_close(whole, plain(frames)[0])  # composing uses every weight
+    # step by step (how a piece is composed) reads it as the whole window does
+    context, state = network.begin(3)
+    contexts = [context]
+    for step in range(1, 8):
+        context, state = network.advance(frames[:, step - 1], step, state)
+        contexts.append(context)
+    torch.testing.assert_close(torch.stack(contexts, dim=1), whole, atol=1e-5, rtol=1e-4)
+
+
+def test_weight_drop_is_checked_and_not_for_the_transformer():
+    with pytest.raises(ConfigError, match="model.weight_drop: 1.0 must be from 0 to below 1"):
+        check_config(load_config(None, ["model.weight_drop=1.0"]))
+    with pytest.raises(ConfigError, match="model.weight_drop: drops an LSTM's or GRU's"):
+        check_config(load_config(None, ["model.cell=transformer", "model.weight_drop=0.2"]))

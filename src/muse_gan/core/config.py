@@ -53,6 +53,9 @@ class ModelConfig:
     hidden: int = 256
     layers: int = 2
     dropout: float = 0.2
+    # LSTM/GRU: DropConnect on the recurrent (hidden-to-hidden) weights while training, one mask
+    # per window (Merity et al. 2018's weight-dropped LSTM); 0: off
+    weight_drop: float = 0.0
     head: str = "auto"  # binary frames: "pitchwise" (a frame's cells one by one, low to high) or "bernoulli"
     # (independent); continuous frames (image rows, mel frames): "gaussian"; tokens: "softmax"; "auto": by the data
     head_hidden: int = 256
@@ -147,8 +150,15 @@ def check_model(settings: ModelConfig) -> None:
     check_ranges(
         "model", settings, {"layers": (1, MAX_LAYERS)} | dict.fromkeys(sizes, (1, MAX_WIDTH))
     )
-    if not 0 <= settings.dropout < 1:
-        raise ConfigError(f"model.dropout: {settings.dropout!r} must be from 0 to below 1")
+    for rate in ("dropout", "weight_drop"):
+        if not 0 <= getattr(settings, rate) < 1:
+            raise ConfigError(
+                f"model.{rate}: {getattr(settings, rate)!r} must be from 0 to below 1"
+            )
+    if settings.weight_drop and settings.cell == "transformer":
+        raise ConfigError(
+            "model.weight_drop: drops an LSTM's or GRU's recurrent weights, not a Transformer's"
+        )
     if settings.cell == "transformer" and settings.family != "rnn":
         raise ConfigError(
             f'model.cell: "transformer" is a backbone of the rnn family, not of {settings.family!r} '

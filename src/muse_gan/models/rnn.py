@@ -39,6 +39,7 @@ class FrameRNN(nn.Module):
         dropout: float,
         condition_size: int = 0,
         positions: int = 0,
+        weight_drop: float = 0.0,
     ):
         super().__init__()
         if cell not in CELLS:
@@ -55,6 +56,7 @@ class FrameRNN(nn.Module):
                 hidden, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
             )
         self.dropout = nn.Dropout(dropout)
+        self.weight_drop = weight_drop
         self.condition_in = nn.Linear(condition_size, hidden) if condition_size else None
 
     def forward(
@@ -77,8 +79,22 @@ class FrameRNN(nn.Module):
             inputs = torch.cat([start, inputs[:, :-1]], dim=1)
         steps = torch.arange(first_step, first_step + frames.shape[1], device=frames.device)
         inputs = self._conditioned(inputs + self.position(self._in_bar(steps, periods)), condition)
-        contexts, state = self.rnn(self.dropout(inputs), state)
+        contexts, state = self._recurrent(self.dropout(inputs), state)
         return self.dropout(contexts), state
+
+    def _recurrent(self, inputs: torch.Tensor, state):
+        """The backbone over ``inputs``; while training with ``weight_drop``, with its recurrent
+        weights under a fresh DropConnect mask, the same at every step of the window: dropout
+        between layers leaves the state's own path, where a small corpus is learnt by heart,
+        untouched (Merity et al. 2018)."""
+        if not (self.training and self.weight_drop):
+            return self.rnn(inputs, state)
+        dropped = {
+            name: F.dropout(weight, self.weight_drop)
+            for name, weight in self.rnn.named_parameters()
+            if name.startswith("weight_hh")
+        }
+        return torch.func.functional_call(self.rnn, dropped, (inputs, state))
 
     def begin(self, batch: int, first_step: int = 0, condition=None, periods=None):
         """Context for step ``first_step`` of a piece with nothing before it, and the state."""

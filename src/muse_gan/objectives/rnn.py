@@ -34,6 +34,7 @@ class RNNObjective(Objective, Likelihood, DrawsFrames):
             config.dropout,
             condition_size=config.hidden if spec.classes else 0,
             positions=spec.longest_period,
+            weight_drop=config.weight_drop,
         )
         self.head = build_head(
             config.head, spec.data_kind, config.hidden, spec.frame_size, config.head_hidden

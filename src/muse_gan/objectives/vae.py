@@ -99,6 +99,7 @@ class VAEObjective(Objective, Likelihood, Interpolates, DrawsFrames):
             model.layers,
             model.dropout,
             condition_size=model.latent,
+            weight_drop=model.weight_drop,
         )
         self.head = build_head(
             model.head, spec.data_kind, model.hidden, spec.frame_size, model.head_hidden
