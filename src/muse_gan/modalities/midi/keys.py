@@ -245,7 +245,7 @@ class EnsembleSpan(VoiceSpan):
 
     Why: palestrina's 5- and 6-voice pieces spanned 32 and 34 semitones where the held-out
     masses' 8-bar windows span 28 and 29 (tuning seeds 0-19); its adjacent voices lie no
-    further apart than Palestrina's (4.7 and 4.2 semitones on average, as in the masses) but
+    further apart than Palestrina's (4.7 and 4.2 semitones on average; the masses 4.7 and 4.1) but
     cross less, so they stack wider. A voice's own span (``VoiceSpan``) left that untouched.
     """
 
