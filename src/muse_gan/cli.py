@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from .options import PULLS
+
 
 class MuseGroup(click.Group):
     """Turns a ``MuseError`` into one line on stderr and exit status 1, and Ctrl-C into one
@@ -118,44 +120,36 @@ PULL_OPTIONS = [
 ]
 
 
-def _pull_options(command):
-    """``PULL_OPTIONS`` on ``command``, which gets them as one dict, ``pulls``."""
+def _gathered(options: list, into: str, names, adjusted=dict):
+    """A decorator putting ``options`` on a command, which gets the values of ``names`` as one
+    dict, ``into`` (made by ``adjusted`` from the values as click parsed them)."""
 
-    @functools.wraps(command)
-    def with_pulls(*args, key_hold, note_hold, rest_hold, voice_span, ensemble_span, **kwargs):
-        pulls = {
-            "key_hold": key_hold,
-            "note_hold": note_hold,
-            "rest_hold": rest_hold,
-            "voice_span": voice_span,
-            "ensemble_span": ensemble_span,
-        }
-        return command(*args, pulls=pulls, **kwargs)
+    def decorate(command):
+        @functools.wraps(command)
+        def gathering(*args, **kwargs):
+            values = {name: kwargs.pop(name) for name in names}
+            return command(*args, **{into: adjusted(values)}, **kwargs)
 
-    for option in reversed(PULL_OPTIONS):
-        with_pulls = option(with_pulls)
-    return with_pulls
+        for option in reversed(options):
+            gathering = option(gathering)
+        return gathering
+
+    return decorate
 
 
-def _constraint_options(command):
-    """``CONSTRAINT_OPTIONS`` on ``command``, which gets them as one dict, ``asked``."""
+def _joined_ranges(asked: dict) -> dict:
+    """``--range`` is repeatable; the constraints read its values joined by commas."""
+    return asked | {"ranges": ",".join(asked["ranges"]) or None}
 
-    @functools.wraps(command)
-    def with_asked(*args, key, scale, passing, ranges, density, chords, polyphony, **kwargs):
-        asked = {
-            "key": key,
-            "scale": scale,
-            "passing": passing,
-            "ranges": ",".join(ranges) or None,
-            "density": density,
-            "chords": chords,
-            "polyphony": polyphony,
-        }
-        return command(*args, asked=asked, **kwargs)
 
-    for option in reversed(CONSTRAINT_OPTIONS):
-        with_asked = option(with_asked)
-    return with_asked
+# compose's soft pulls as one dict, ``pulls``; its hard constraints as one dict, ``asked``
+_pull_options = _gathered(PULL_OPTIONS, "pulls", PULLS)
+_constraint_options = _gathered(
+    CONSTRAINT_OPTIONS,
+    "asked",
+    ("key", "scale", "passing", "ranges", "density", "chords", "polyphony"),
+    _joined_ranges,
+)
 
 
 @click.group(cls=MuseGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -29,7 +29,7 @@ from .core.objective import DecodesProbabilities, FillsMasks, Interpolates, Walk
 from .core.rules import CellRules, DrawsFrames, KeepsRules, Leans
 from .errors import DataError, MuseError
 from .files import write_atomically
-from .options import check_options
+from .options import FRAME_PULLS, check_options
 
 # The hard constraints (docs/constraints.md) that compose, infill and harmonize take, each with
 # the value that asks for nothing; the server lists and passes these names for its endpoints.
@@ -44,12 +44,6 @@ CONSTRAINTS = MappingProxyType(
         "polyphony": None,
     }
 )
-
-
-# The soft pulls compose takes (docs/midi.md#staying-in-key-over-long-pieces), each a midi
-# setting of that name that a piece may replace: the key's for every family that leans, the
-# others on the frame before, for families that draw frame by frame.
-FRAME_PULLS = ("note_hold", "rest_hold", "voice_span", "ensemble_span")
 
 
 class MuseModel:

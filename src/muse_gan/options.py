@@ -4,6 +4,8 @@ heavy import: a bad ``--bars`` is refused at once, without loading torch or a mo
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
+from types import MappingProxyType
 
 from .errors import MuseError
 
@@ -23,47 +25,72 @@ LIMITS = {
 }
 
 
+@dataclass(frozen=True)
+class Pull:
+    """A soft pull's range: ``low`` to ``high``, 0 being off; ``whole`` for semitone counts."""
+
+    low: float
+    high: float
+    whole: bool = False
+
+    def range_text(self) -> str:
+        if self.low == 0:
+            return f"from 0 (off) to {self.high}"
+        return f"from {self.low} to {self.high} (0: off)"
+
+
+# The soft pulls while composing (docs/midi.md#staying-in-key-over-long-pieces): each a midi
+# setting of that name that compose may replace for one piece. The key's pull leans on a Gibbs
+# draft too; the others pull on the frame before, for families that draw frame by frame.
+PULLS = MappingProxyType(
+    {
+        "key_hold": Pull(0, 30),
+        "note_hold": Pull(-30, 30),
+        "voice_span": Pull(0, 127, whole=True),
+        "ensemble_span": Pull(0, 127, whole=True),
+        "rest_hold": Pull(0, 30),
+    }
+)
+FRAME_PULLS = tuple(name for name in PULLS if name != "key_hold")
+
+
 def check_options(
     *,
     temperature: float = 1.0,
     tempo: float | None = None,
-    key_hold: float | None = None,
-    note_hold: float | None = None,
-    rest_hold: float | None = None,
-    voice_span: int | None = None,
-    ensemble_span: int | None = None,
-    **whole_numbers,
+    **given,
 ) -> None:
     """Each option given is checked against its range (``LIMITS`` for the whole numbers:
-    ``bars``, ``variations``, ``steps``, ``count``, ``frames``, ``transpose``; and the pulls
-    while composing: ``key_hold``, ``note_hold``, ``rest_hold``, ``voice_span``,
-    ``ensemble_span``); the first one out of range is
-    a ``MuseError`` naming it as its command-line option."""
-    for option, value in whole_numbers.items():
+    ``bars``, ``variations``, ``steps``, ``count``, ``frames``, ``transpose``; ``PULLS`` for the
+    pulls while composing); the first one out of range is a ``MuseError`` naming it as its
+    command-line option."""
+    for option, value in given.items():
+        if option in PULLS:
+            _check_pull(option, value)
+            continue
         if value is None and option in OPTIONAL:
             continue
         low, high = LIMITS[option]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, numbers.Integral)
-            or not low <= value <= high
-        ):
+        if not _whole(value) or not low <= value <= high:
             raise MuseError(f"--{option} {value}: must be a whole number from {low} to {high}")
     if not temperature > 0:
         raise MuseError(f"--temperature {temperature}: must be above 0")
     if tempo is not None and not 10 <= tempo <= 400:
         raise MuseError(f"--tempo {tempo}: must be from 10 to 400 quarter notes per minute")
-    if key_hold is not None and not 0 <= key_hold <= 30:
-        raise MuseError(f"--key-hold {key_hold}: must be from 0 (off) to 30")
-    if note_hold is not None and not -30 <= note_hold <= 30:
-        raise MuseError(f"--note-hold {note_hold}: must be from -30 to 30 (0: off)")
-    if rest_hold is not None and not 0 <= rest_hold <= 30:
-        raise MuseError(f"--rest-hold {rest_hold}: must be from 0 (off) to 30")
-    for option, span in (("--voice-span", voice_span), ("--ensemble-span", ensemble_span)):
-        if span is not None and (
-            isinstance(span, bool) or not isinstance(span, numbers.Integral) or not 0 <= span <= 127
-        ):
-            raise MuseError(f"{option} {span}: must be a whole number from 0 (off) to 127")
+
+
+def _check_pull(name: str, value) -> None:
+    pull = PULLS[name]
+    if value is None:  # the model's own
+        return
+    if (pull.whole and not _whole(value)) or not pull.low <= value <= pull.high:
+        kind = "a whole number " if pull.whole else ""
+        option = "--" + name.replace("_", "-")
+        raise MuseError(f"{option} {value}: must be {kind}{pull.range_text()}")
+
+
+def _whole(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, numbers.Integral)
 
 
 def check_meter(meter: str | None) -> None:

@@ -21,6 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import MuseError
+from ..options import PULLS
 from .clips import Limits, Refused
 from .schema import MAX_SEED
 
@@ -160,24 +161,15 @@ def controls(muse, limits: Limits) -> dict:
             "default": muse.objective.decode,
         }
     listed = library_controls(muse.compose)
-    pulls = {name: pull_control(muse, name) for name in PULL_RANGES if name in muse.pulls}
-    return found | {name: kind for name, kind in listed.items() if name not in PULL_RANGES} | pulls
-
-
-# the soft pulls' ranges (muse_gan.options checks them): a model lists those it takes, with its
-# own value as the default
-PULL_RANGES = {
-    "key_hold": ("number", 0, 30),
-    "note_hold": ("number", -30, 30),
-    "rest_hold": ("number", 0, 30),
-    "voice_span": ("integer", 0, 127),
-    "ensemble_span": ("integer", 0, 127),
-}
+    # the soft pulls: only those the model takes, with its own values as their defaults
+    pulls = {name: pull_control(muse, name) for name in muse.pulls}
+    return found | {name: kind for name, kind in listed.items() if name not in PULLS} | pulls
 
 
 def pull_control(muse, name: str) -> dict:
-    kind, low, high = PULL_RANGES[name]
-    return _number(kind, low, high, getattr(muse.adapter.settings, name))
+    pull = PULLS[name]
+    kind = "integer" if pull.whole else "number"
+    return _number(kind, pull.low, pull.high, getattr(muse.adapter.settings, name))
 
 
 def library_controls(call, declared: tuple[str, ...] = DECLARED) -> dict:

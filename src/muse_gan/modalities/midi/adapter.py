@@ -37,6 +37,7 @@ from ...core.rules import Leanings
 from ...core.spec import Spec
 from ...errors import DataError, MuseError
 from ...files import write_atomically
+from ...options import PULLS
 from ..registry import ADAPTERS
 from .classic import CLASSIC_SUFFIXES, read_published
 from .keys import (
@@ -58,8 +59,6 @@ from .settings import TICKS_PER_BEAT, MidiConfig, bar_steps, check, parse_meter
 from .view import Dropped, draw, label_of, part_tracks, parts_of, segments
 
 MIDI_SUFFIXES = (".mid", ".midi")
-# the soft pulls while composing: midi settings a piece may ask other values of (``leaning``)
-PULLS = ("key_hold", "note_hold", "voice_span", "ensemble_span", "rest_hold")
 AUTO_CONDITION_SHARE = (
     0.05  # a second meter conditions the model when this share of the data is in it
 )

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from ...core.config import register_section
 from ...errors import ConfigError
+from ...options import PULLS
 
 # divisible by 2, 3, 4, 8, 12 and 16 steps per beat: note times land on exact ticks
 TICKS_PER_BEAT = 480
@@ -131,14 +132,7 @@ class MidiConfig:
     # What a fine-tune (--init) may change: the GAN's training terms and decoding, the pulls
     # while composing (key, held notes, a voice's span, the ensemble's, rests). The rest shapes what
     # the networks read and write.
-    FINE_TUNABLE: ClassVar[tuple[str, ...]] = (
-        "gan",
-        "key_hold",
-        "note_hold",
-        "voice_span",
-        "ensemble_span",
-        "rest_hold",
-    )
+    FINE_TUNABLE: ClassVar[tuple[str, ...]] = ("gan", *PULLS)
 
     # What reading a file depends on: the prepared cache (note tables) is keyed by these alone.
     READING: ClassVar[tuple[str, ...]] = ("steps_per_beat", "quantize", "tempo")
@@ -221,15 +215,9 @@ def check(settings: MidiConfig) -> None:
         fail("transpose", "must be from 0 to 12 semitones")
     if not 0 <= settings.gan.note_change_cost <= 100:
         fail("gan.note_change_cost", "must be from 0 to 100 nats")
-    if not 0 <= settings.key_hold <= 30:
-        fail("key_hold", "must be from 0 (off) to 30")
-    if not -30 <= settings.note_hold <= 30:
-        fail("note_hold", "must be from -30 to 30 (0: off)")
-    if not 0 <= settings.rest_hold <= 30:
-        fail("rest_hold", "must be from 0 (off) to 30")
-    for span in ("voice_span", "ensemble_span"):
-        if not 0 <= getattr(settings, span) <= 127:
-            fail(span, "must be from 0 (off) to 127 semitones")
+    for name, pull in PULLS.items():
+        if not pull.low <= getattr(settings, name) <= pull.high:
+            fail(name, f"must be {pull.range_text()}" + (" semitones" if pull.whole else ""))
     if settings.gan.one_note_per_voice and (settings.onsets or settings.dynamics == "on"):
         fail(
             "gan.one_note_per_voice",
