@@ -3,6 +3,7 @@ unpickler that builds data alone), its split kept, a validation folder of one's 
 (``data.valid_source``), the NLL of whole pieces, and the Transformer backbone of the RNN family.
 tests/e2e/test_jsb.py trains on them."""
 
+import math
 import pickle
 import subprocess
 import sys
@@ -163,6 +164,30 @@ def test_the_nll_of_whole_pieces_is_the_mean_over_their_sounding_frames(tmp_path
     assert frames == 6 + 8
     assert nll == pytest.approx(scored.mean().item(), rel=1e-6)
     assert nll != pytest.approx(torch.cat(per_frame).mean().item(), rel=1e-3)
+
+
+def test_a_common_key_models_nll_counts_the_key_each_piece_was_moved_from():
+    """A model of pieces moved to C major is a model of pieces in any key once the key is drawn
+    too: each piece's NLL gains log 12 (and the near octave's share, 63/64)."""
+    config = load_config(None, [*JSB, "midi.common_key=true", "midi.transpose=0"])
+    adapter = build_adapter(config)
+    midi = pretty_midi.PrettyMIDI(initial_tempo=60.0)
+    voice = pretty_midi.Instrument(19, name="Chorale")
+    d_major = [62, 64, 66, 67, 69, 71, 73, 74]
+    voice.notes += [
+        pretty_midi.Note(90, pitch, beat, beat + 1.0) for beat, pitch in enumerate(d_major)
+    ]
+    midi.instruments.append(voice)
+    view = adapter.model_view([Piece("d.mid", adapter.encode(midi), info=adapter.piece_info(midi))])
+    assert view[0].info["shift"] == -2
+    torch.manual_seed(0)
+    objective = build_objective(adapter, config).eval()
+    with torch.no_grad():
+        frames_nll = objective.frame_nll(adapter.tensor_of(view[0])[None])[0]
+    nll, frames = frame_nll(objective, view, adapter)
+    assert frames == 8
+    key = math.log(12) + math.log(64 / 63)
+    assert nll == pytest.approx((frames_nll.sum().item() + key) / 8, rel=1e-6)
 
 
 # the Transformer backbone

@@ -146,6 +146,12 @@ class Adapter(ABC):
         them, where the modality pads no silence around an item."""
         return slice(None)
 
+    def view_nats(self, piece) -> float:
+        """Nats that telling a piece from its model view (``model_view``) costs, added to its
+        frames' NLL so that the likelihood is of the piece itself: 0 where the view is the
+        piece."""
+        return 0.0
+
     def likelihood(self, nats_per_frame: float, frames: int, pieces: list) -> dict:
         """A held-out negative log-likelihood as `muse eval` reports it."""
         return {

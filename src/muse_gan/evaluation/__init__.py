@@ -165,7 +165,9 @@ def frame_nll(objective, pieces, adapter) -> tuple[float, int]:
     """Mean negative log-likelihood per frame (nats, summed over all cells of a frame; an
     image's frame is a row) over every frame of every piece, each piece read whole from its
     first step, and the frame count: the frames ``adapter.scored_steps`` counts (a MIDI piece's
-    from its first sounding step to its last). Labelled pieces are scored given their label."""
+    from its first sounding step to its last), each piece's total with what its model view costs
+    (``adapter.view_nats``: a piece moved to one key, that key). Labelled pieces are scored
+    given their label."""
     if not isinstance(objective, Likelihood):
         raise MuseError(
             f"{objective.a_family} model has no likelihood to evaluate (use an RNN or VAE model)"
@@ -176,7 +178,7 @@ def frame_nll(objective, pieces, adapter) -> tuple[float, int]:
         tensor = adapter.tensor_of(piece)
         nll = objective.frame_nll(tensor[None], class_indices(adapter, [piece]))
         nll = nll[0, adapter.scored_steps(tensor)]
-        total += nll.sum().item()
+        total += nll.sum().item() + adapter.view_nats(piece)
         frames += nll.numel()
     return total / frames, frames
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
+import math
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -52,6 +53,7 @@ from .keys import (
     shift_pitches,
 )
 from .layout import Layout, Part, infer_layout
+from .metrics import PITCH_CLASSES
 from .notes import END, PART, RollShape, bin_velocity, draw_roll, note_table, packed, whole_bars
 from .sampler import NoteWindowSampler
 from .scores import SCORE_SUFFIXES, bach_chorales, folk_tunes, palestrina_pieces, read_scores
@@ -238,6 +240,17 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         last bar is scored."""
         sounding = torch.nonzero(roll.amax(dim=(0, 2)))[:, 0]
         return slice(int(sounding[0]), int(sounding[-1]) + 1) if len(sounding) else slice(0, 0)
+
+    def view_nats(self, segment) -> float:
+        """With ``midi.common_key``, what the key a segment was moved from costs: a model of
+        pieces in C major / A minor is a model of pieces in every key once the shift is drawn
+        too. Its pitch class is one of 12 (uniform); moving the octave the other way, as
+        ``keys.common_key_shift`` does when the near way leaves the range, has 1/64 of the
+        mass, so that a piece and its octave (one view) never count twice."""
+        if not self.settings.common_key:
+            return 0.0
+        near = -6 <= segment.info["shift"] <= 5
+        return math.log(PITCH_CLASSES) - math.log(63 / 64 if near else 1 / 64)
 
     # items ⇄ rolls
 
