@@ -16,8 +16,15 @@ from .options import PULLS
 
 
 class MuseGroup(click.Group):
-    """Turns a ``MuseError`` into one line on stderr and exit status 1, and Ctrl-C into one
-    line and status 130 (a training run stopped by SIGTERM: 143), without a traceback."""
+    """Turns a ``MuseError`` into one line on stderr and exit status 1, an option click
+    refuses (not a number, unknown) into one line and status 2, and Ctrl-C into one line and
+    status 130 (a training run stopped by SIGTERM: 143), without a traceback."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            raise _one_line(error) from None
 
     def invoke(self, ctx):
         from .errors import Interrupted, MuseError
@@ -31,10 +38,20 @@ class MuseGroup(click.Group):
             failure = click.ClickException(str(error))
             failure.exit_code = getattr(error, "exit_code", 1)  # 2: an option that cannot be kept
             raise failure from None
+        except click.UsageError as error:
+            raise _one_line(error) from None
         # training saves and says how to resume; elsewhere nothing is half-written
         except KeyboardInterrupt:
             click.echo("Error: interrupted", err=True)
             ctx.exit(130)
+
+
+def _one_line(error: click.UsageError) -> click.UsageError:
+    """``error`` shown as its one line (click prints the usage and a hint before it, three
+    lines for one reason); `muse` alone still prints the help."""
+    if not isinstance(error, click.exceptions.NoArgsIsHelpError):
+        error.ctx = None
+    return error
 
 
 # sample and animate: pictures made bigger, nearest neighbour (16 x 16 digits are tiny)

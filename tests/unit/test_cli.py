@@ -487,3 +487,27 @@ def test_models_lists_the_bundled_models():
 def test_help_runs_as_a_real_command():
     result = subprocess.run(["muse", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "compose" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["compose", "--voice-span", "1.5"], ["'--voice-span'", "'1.5' is not a valid integer"]),
+        (["compose", "--bars", "many"], ["'--bars'", "'many'"]),
+        (["compose", "--bras", "4"], ["No such option '--bras'", "'--bars'"]),
+        (["compose", "--seed", "-3"], ["'--seed'", "-3"]),
+        (["--bogus"], ["No such option '--bogus'"]),
+        (["composer"], ["No such command 'composer'"]),
+    ],
+)
+def test_an_option_click_refuses_is_one_line_and_status_2(args, words):
+    """Not a number, out of range, misspelt: one line, as the toolkit's own checks give."""
+    result = muse(*args)
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert_one_clear_line(result, *words)
+
+
+def test_muse_alone_still_prints_its_help():
+    result = muse()
+    assert "Commands:" in result.output and "compose" in result.output
