@@ -65,12 +65,14 @@ def test_fine_tuning_refuses_a_model_with_other_settings(tmp_path):
 
 
 def test_a_gan_fine_tune_may_change_its_training_terms_not_its_roll(tmp_path):
-    """[midi.gan] (training's terms, the decoding) and the pulls while composing may differ
-    from the model's (the run then fails only on its missing data); the roll it reads may not."""
+    """Which pieces are read, their transposition, [midi.gan] (training's terms, the decoding)
+    and the pulls while composing may differ from the model's (the run then fails only on its missing data); the roll it reads may not."""
     bach_gan = read_config(resolve_model("bach-gan"))
     tuned = bach_gan.override(
         [
             "midi.gan.one_note_per_voice=true",
+            "midi.require_parts=0",
+            "midi.transpose=2",
             "midi.key_hold=2",
             "midi.note_hold=1",
             "midi.voice_span=12",
@@ -84,7 +86,7 @@ def test_a_gan_fine_tune_may_change_its_training_terms_not_its_roll(tmp_path):
     assert "settings differ" not in str(refused.value)
     with pytest.raises(
         MuseError,
-        match=r"^--init bach-gan: its \[midi\] or \[model\] settings differ from this run's \(gan, key_hold, note_hold, voice_span, ensemble_span, rest_hold may differ\)",
+        match=r"^--init bach-gan: its \[midi\] or \[model\] settings differ from this run's \(require_parts, transpose, gan, key_hold, note_hold, voice_span, ensemble_span, rest_hold may differ\)",
     ):
         train(
             bach_gan.override(["midi.pitch_low=30", nowhere(tmp_path)]),

@@ -129,10 +129,11 @@ class MidiConfig:
         "meters",
     )
 
-    # What a fine-tune (--init) may change: the GAN's training terms and decoding, the pulls
-    # while composing (key, held notes, a voice's span, the ensemble's, rests). The rest shapes what
-    # the networks read and write.
-    FINE_TUNABLE: ClassVar[tuple[str, ...]] = ("gan", *PULLS)
+    # What a fine-tune (--init) may change: which pieces are read (their part count), the
+    # training windows' transposition, the GAN's training terms and decoding, the pulls while
+    # composing (key, held notes, a voice's span, the ensemble's, rests). The rest shapes what the
+    # networks read and write.
+    FINE_TUNABLE: ClassVar[tuple[str, ...]] = ("require_parts", "transpose", "gan", *PULLS)
 
     # What reading a file depends on: the prepared cache (note tables) is keyed by these alone.
     READING: ClassVar[tuple[str, ...]] = ("steps_per_beat", "quantize", "tempo")
