@@ -54,6 +54,31 @@ def _one_line(error: click.UsageError) -> click.UsageError:
     return error
 
 
+SEEDS = click.IntRange(0, 2**63 - 1)
+
+
+def seed_option(default: int | None = 0, what: str = "file"):
+    """``--seed``: the same seed, model and options make the same output; left out (``None``
+    default), a random one, printed."""
+    made = "random, printed" if default is None else str(default)
+    return click.option(
+        "--seed",
+        type=SEEDS,
+        default=default,
+        help=f"Same seed and model give the same {what} (default: {made}).",
+    )
+
+
+def temperature_option(default: float = 1.0):
+    return click.option(
+        "--temperature",
+        type=float,
+        default=default,
+        show_default=True,
+        help="Below 1: safer; above 1: wilder.",
+    )
+
+
 # sample and animate: pictures made bigger, nearest neighbour (16 x 16 digits are tiny)
 SCALE_OPTION = click.option(
     "--scale",
@@ -185,19 +210,8 @@ def main():
     default=None,
     help="Bundled model name, run folder or checkpoint (default: bach-rnn).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(0, 2**63 - 1),
-    default=None,
-    help="Same seed and model give the same file (default: random, printed).",
-)
-@click.option(
-    "--temperature",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Below 1: safer; above 1: wilder.",
-)
+@seed_option(None)
+@temperature_option()
 @click.option(
     "--tempo",
     type=float,
@@ -457,8 +471,8 @@ def render(midi_file, output, soundfont, synth, sample_rate):
 @click.option(
     "--steps", type=int, default=5, show_default=True, help="Clips on the path, both ends included."
 )
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
-@click.option("--temperature", type=float, default=0.5, show_default=True)
+@seed_option(what="clips")
+@temperature_option(0.5)
 @click.option(
     "--tempo", type=float, default=None, help="Quarter notes per minute (default: START's)."
 )
@@ -495,14 +509,8 @@ def _fill_options(command):
                 show_default=True,
                 help="A model that fills masks (Coconet): bundled name, run folder or checkpoint.",
             ),
-            click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True),
-            click.option(
-                "--temperature",
-                type=float,
-                default=1.0,
-                show_default=True,
-                help="Below 1: safer; above 1: wilder.",
-            ),
+            seed_option(),
+            temperature_option(),
             click.option(
                 "--tempo",
                 type=float,
@@ -607,19 +615,8 @@ def _bad_input():
     default=None,
     help="Class-conditional models: the class to draw (a digit; for notes, the MIDI pitch).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(0, 2**63 - 1),
-    default=None,
-    help="Same seed and model give the same files (default: random, printed).",
-)
-@click.option(
-    "--temperature",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Below 1: safer; above 1: wilder.",
-)
+@seed_option(None, what="files")
+@temperature_option()
 @click.option(
     "--length",
     type=int,
@@ -742,7 +739,7 @@ def _write_each(items, targets, skip_unwritable: bool) -> None:
 @click.option("--frames", type=int, default=48, show_default=True, help="Frames in one loop.")
 @click.option("--fps", type=float, default=12.0, show_default=True, help="Frames per second.")
 @click.option("--label", default=None, help="Class-conditional models: the class to walk through.")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
+@seed_option(what="GIF")
 @click.option(
     "-o", "--output", default="-", show_default=True, help="The .gif to write, or - for stdout."
 )
@@ -825,7 +822,7 @@ def _say_seed(given: int | None, chosen: int) -> None:
 @click.option("--steps", type=int, default=None, help="Shortcut for --set train.steps=N.")
 @click.option(
     "--seed",
-    type=click.IntRange(0, 2**63 - 1),
+    type=SEEDS,
     default=None,
     help="Shortcut for --set train.seed=N: the same seed, data and settings train the same model.",
 )
@@ -974,8 +971,8 @@ def serve(
     "--tempo", type=float, default=None, help="Quarter notes per minute (default: the model's)."
 )
 @click.option("--clock-in", default=None, help="Follow the MIDI clock arriving at this input.")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None)
-@click.option("--temperature", type=float, default=1.0, show_default=True)
+@seed_option(None, what="bars")
+@temperature_option()
 @click.option("--bars", type=click.IntRange(1, 100_000), default=None, help="Stop after this many.")
 @click.option(
     "--lookahead",
@@ -1044,8 +1041,8 @@ def play(model, port, virtual, tempo, clock_in, seed, temperature, bars, lookahe
 @click.option(
     "--modality", default=None, help="The kind of --files (default: guessed from their suffixes)."
 )
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
-@click.option("--temperature", type=float, default=1.0, show_default=True)
+@seed_option(what="report")
+@temperature_option()
 @click.option(
     "--inception",
     default=None,
