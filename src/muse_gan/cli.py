@@ -49,8 +49,12 @@ class MuseGroup(click.Group):
 def _one_line(error: click.UsageError) -> click.UsageError:
     """``error`` shown as its one line (click prints the usage and a hint before it, three
     lines for one reason); `muse` alone still prints the help."""
-    if not isinstance(error, click.exceptions.NoArgsIsHelpError):
-        error.ctx = None
+    if isinstance(error, click.exceptions.NoArgsIsHelpError) or error.ctx is None:
+        return error
+    if isinstance(error, click.MissingParameter):  # the usage line says what goes where
+        usage = error.ctx.get_usage().replace("\n", " ")
+        return click.UsageError(f"{error.format_message()} {' '.join(usage.split())}")
+    error.ctx = None
     return error
 
 

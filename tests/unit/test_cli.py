@@ -498,10 +498,12 @@ def test_help_runs_as_a_real_command():
         (["compose", "--seed", "-3"], ["'--seed'", "-3"]),
         (["--bogus"], ["No such option '--bogus'"]),
         (["composer"], ["No such command 'composer'"]),
+        (["infill"], ["Missing argument 'CLIP'", "infill [OPTIONS] CLIP"]),
     ],
 )
 def test_an_option_click_refuses_is_one_line_and_status_2(args, words):
-    """Not a number, out of range, misspelt: one line, as the toolkit's own checks give."""
+    """Not a number, out of range, misspelt, missing: one line, as the toolkit's own checks
+    give."""
     result = muse(*args)
     assert result.exit_code == 2
     assert len(result.output.strip().splitlines()) == 1, result.output

@@ -190,6 +190,18 @@ def test_a_common_key_models_nll_counts_the_key_each_piece_was_moved_from():
     assert nll == pytest.approx((frames_nll.sum().item() + key) / 8, rel=1e-6)
 
 
+def test_the_keys_cost_is_a_share_of_one_over_every_shift_and_nothing_without_a_common_key():
+    """The near way (-6..5) holds 63/64 of each pitch class's twelfth, the octave way 1/64: over
+    the 24 shifts a piece can be moved by, the shares sum to one."""
+    moved = build_adapter(load_config(None, [*JSB, "midi.common_key=true"]))
+    shifts = [*range(-11, 13)]
+    shares = [math.exp(-moved.view_nats(Piece("a", None, info={"shift": s}))) for s in shifts]
+    assert sum(shares) == pytest.approx(1.0)
+    assert moved.view_nats(Piece("a", None, info={"shift": 7})) == pytest.approx(math.log(12 * 64))
+    unmoved = build_adapter(load_config(None, JSB))
+    assert unmoved.view_nats(Piece("a", None, info={"shift": 0})) == 0.0
+
+
 # the Transformer backbone
 
 
