@@ -52,8 +52,8 @@ def _one_line(error: click.UsageError) -> click.UsageError:
     if isinstance(error, click.exceptions.NoArgsIsHelpError) or error.ctx is None:
         return error
     if isinstance(error, click.MissingParameter):  # the usage line says what goes where
-        usage = error.ctx.get_usage().replace("\n", " ")
-        return click.UsageError(f"{error.format_message()} {' '.join(usage.split())}")
+        usage = " ".join(error.ctx.get_usage().split())
+        return click.UsageError(f"{error.format_message()} {usage}")
     error.ctx = None
     return error
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
-import math
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -50,10 +49,10 @@ from .keys import (
     VoiceSpan,
     common_key_shift,
     fits_shifted,
+    shift_nats,
     shift_pitches,
 )
 from .layout import Layout, Part, infer_layout
-from .metrics import PITCH_CLASSES
 from .notes import END, PART, RollShape, bin_velocity, draw_roll, note_table, packed, whole_bars
 from .sampler import NoteWindowSampler
 from .scores import SCORE_SUFFIXES, bach_chorales, folk_tunes, palestrina_pieces, read_scores
@@ -242,15 +241,9 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         return slice(int(sounding[0]), int(sounding[-1]) + 1) if len(sounding) else slice(0, 0)
 
     def view_nats(self, segment) -> float:
-        """With ``midi.common_key``, what the key a segment was moved from costs: a model of
-        pieces in C major / A minor is a model of pieces in every key once the shift is drawn
-        too. Its pitch class is one of 12 (uniform); moving the octave the other way, as
-        ``keys.common_key_shift`` does when the near way leaves the range, has 1/64 of the
-        mass, so that a piece and its octave (one view) never count twice."""
-        if not self.settings.common_key:
-            return 0.0
-        near = -6 <= segment.info["shift"] <= 5
-        return math.log(PITCH_CLASSES) - math.log(63 / 64 if near else 1 / 64)
+        """With ``midi.common_key``, what the key a segment was moved from costs
+        (``keys.shift_nats``)."""
+        return shift_nats(segment.info["shift"]) if self.settings.common_key else 0.0
 
     # items ⇄ rolls
 

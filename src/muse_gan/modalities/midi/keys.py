@@ -10,9 +10,13 @@ Rolls here are ``(tracks, steps, pitches)``, pitch index 0 being MIDI pitch ``pi
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .metrics import PITCH_CLASSES, scale_fits, scale_masks
+
+NEAR_SHIFTS = range(-6, 6)  # semitones that move any tonic to C (or A minor's to A) the near way
 
 
 def common_key_shift(roll: torch.Tensor, pitch_low: int) -> int:
@@ -24,13 +28,23 @@ def common_key_shift(roll: torch.Tensor, pitch_low: int) -> int:
     fits = scale_fits(roll, pitch_low)  # (tonic,)
     if not fits.any():
         return 0
-    # each tonic's shift to C, -6..5
+    # each tonic's shift to C, the near way
     to_c = [(6 - tonic) % PITCH_CLASSES - 6 for tonic in range(PITCH_CLASSES)]
     best = to_c[min(range(PITCH_CLASSES), key=lambda tonic: (-fits[tonic], abs(to_c[tonic])))]
     for shift in (best, best - PITCH_CLASSES if best > 0 else best + PITCH_CLASSES):
         if fits_shifted(roll, shift):
             return shift
     return 0
+
+
+def shift_nats(shift: int) -> float:
+    """What the key a piece was moved from by ``common_key_shift`` costs, in nats: a model of
+    pieces in C major / A minor is a model of pieces in every key once the shift is drawn too.
+    Its pitch class is one of 12 (uniform); the octave the other way, taken when the near way
+    (-6 to +5) leaves the range, has 1/64 of the mass, so that over the 24 shifts the shares
+    sum to one and a piece and its octave (one view) never count twice."""
+    near = NEAR_SHIFTS[0] <= shift <= NEAR_SHIFTS[-1]
+    return math.log(PITCH_CLASSES) - math.log(63 / 64 if near else 1 / 64)
 
 
 def fits_shifted(roll: torch.Tensor, semitones: int) -> bool:
