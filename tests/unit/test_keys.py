@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from muse_gan.modalities.midi.keys import (
+    NEAR_SHIFTS,
     common_key_shift,
     fits_shifted,
     shift_pitches,
@@ -33,6 +34,12 @@ def scale_roll(tonic: int, degrees=C_MAJOR, octave: int = 60, steps_each: int = 
 @pytest.mark.parametrize("tonic, expected", [(0, 0), (2, -2), (7, 5), (5, -5), (11, 1), (6, -6)])
 def test_a_major_scale_moves_to_c_by_the_nearest_interval(tonic, expected):
     assert common_key_shift(scale_roll(tonic), LOW) == expected
+
+
+def test_the_twelve_major_keys_move_by_the_twelve_near_shifts():
+    # the key's cost (shift_nats) gives these shifts the near way's share: one tonic each
+    shifts = [common_key_shift(scale_roll(tonic, octave=48), LOW) for tonic in range(12)]
+    assert sorted(shifts) == list(NEAR_SHIFTS)
 
 
 def test_a_minor_key_moves_to_a_minor():

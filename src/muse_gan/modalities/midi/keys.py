@@ -28,13 +28,17 @@ def common_key_shift(roll: torch.Tensor, pitch_low: int) -> int:
     fits = scale_fits(roll, pitch_low)  # (tonic,)
     if not fits.any():
         return 0
-    # each tonic's shift to C, the near way
-    to_c = [(6 - tonic) % PITCH_CLASSES - 6 for tonic in range(PITCH_CLASSES)]
+    to_c = [near_way(-tonic) for tonic in range(PITCH_CLASSES)]  # each tonic's shift to C
     best = to_c[min(range(PITCH_CLASSES), key=lambda tonic: (-fits[tonic], abs(to_c[tonic])))]
     for shift in (best, best - PITCH_CLASSES if best > 0 else best + PITCH_CLASSES):
         if fits_shifted(roll, shift):
             return shift
     return 0
+
+
+def near_way(semitones: int) -> int:
+    """The shift in ``NEAR_SHIFTS`` that moves pitch classes as ``semitones`` does."""
+    return NEAR_SHIFTS.start + (semitones - NEAR_SHIFTS.start) % PITCH_CLASSES
 
 
 def shift_nats(shift: int) -> float:
@@ -43,7 +47,7 @@ def shift_nats(shift: int) -> float:
     Its pitch class is one of 12 (uniform); the octave the other way, taken when the near way
     (-6 to +5) leaves the range, has 1/64 of the mass, so that over the 24 shifts the shares
     sum to one and a piece and its octave (one view) never count twice."""
-    near = NEAR_SHIFTS[0] <= shift <= NEAR_SHIFTS[-1]
+    near = shift in NEAR_SHIFTS
     return math.log(PITCH_CLASSES) - math.log(63 / 64 if near else 1 / 64)
 
 
