@@ -880,8 +880,6 @@ def train(
             "--out: name the run folder when training with several processes (they must agree on it)"
         )
     run_dir = Path(resume or out or _default_run_dir(config.data.modality))
-    if main_process:
-        click.echo(f"run folder: {run_dir}", err=True)
     trainer = run_training(config, run_dir, resume=bool(resume), init=init, quiet=quiet)
     adapter = trainer.adapter
     use = (

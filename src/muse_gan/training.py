@@ -147,7 +147,8 @@ def train(
     group = distributed.join(pick_device(config.train.device).type)
     quiet = quiet or not group.main
     threads = pick_threads(config.train.threads, distributed.launched_local_world())
-    if not quiet:
+    if not quiet:  # said once its settings passed their checks: no folder is named in vain
+        say(f"run folder: {run_dir}")
         _say_threads(threads, pick_device(config.train.device))
     with (
         locked(run_dir, say) if group.main else nullcontext(),  # one run writes into a folder

@@ -422,6 +422,12 @@ def test_train_with_an_unknown_family_lists_the_known_ones(tmp_path):
     )
 
 
+def test_train_with_an_unknown_modality_names_no_run_folder(tmp_path):
+    result = muse("train", "--modality", "video", "--out", tmp_path / "run")
+    assert_one_clear_line(result, "video", "audio, image, midi, text")
+    assert "run folder" not in result.output and not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(
     "setting, words",
     [
