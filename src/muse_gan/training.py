@@ -292,10 +292,7 @@ def samplers(adapter, pieces: dict[str, list], seed: int) -> tuple:
     that sees no training window of them is one clear line saying why."""
     train = adapter.sampler(adapter.model_view(pieces["train"]), seed, training=True)
     if not len(train):
-        why = (
-            adapter.fit_summary.partition("left out: ")[2]
-            or "they are too short for one training window"
-        )
+        why = adapter.left_out(pieces["train"]) or "they are too short for one training window"
         raise MuseError(
             f"none of the {len(pieces['train'])} training pieces fits this model ({why})"
         )
@@ -481,9 +478,12 @@ def _fitted(adapter, pieces, model_adapter, init: str | None):
     """The adapter with what only data can say (class names, a text vocabulary): from
     ``pieces``, or when fine-tuning or resuming a model (``model_adapter``) the model's own,
     since its networks are sized by it. Text outside a model's vocabulary then reads as the
-    unknown token; classes it does not know have no place in its networks."""
+    unknown token; classes it does not know have no place in its networks: a view that leaves
+    them out says so (``left_out``), and data with no other way to drop them is refused."""
     if model_adapter is None:
         return adapter.fitted(pieces)
+    left_out = model_adapter.left_out(pieces)
+    model_adapter.fit_summary = left_out and f"left out: {left_out}"
     known = model_adapter.classes
     labels = {piece.label for piece in model_adapter.model_view(pieces)}  # as the model sees them
     strangers = sorted(labels - set(known)) if known else []

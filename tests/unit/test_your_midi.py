@@ -19,6 +19,7 @@ from muse_gan.errors import DataError, MuseError
 from muse_gan.modalities.midi import MidiConfig, PianoRollAdapter
 from muse_gan.modalities.midi.layout import Part, infer_layout
 from muse_gan.model import MuseModel
+from muse_gan.training import samplers
 
 from .. import midi_files
 from ..conftest import prepared
@@ -222,6 +223,20 @@ def test_several_meters_condition_the_model_and_each_composes_in_its_own(tmp_pat
     assert [(sig.numerator, sig.denominator) for sig in written.time_signature_changes] == [(6, 8)]
     with pytest.raises(MuseError, match="--meter 5/4: the model knows 4/4, 6/8"):
         model.compose(bars=2, meter="5/4")
+
+
+def test_new_data_a_model_cannot_see_is_left_out_with_the_reason(tmp_path):
+    # fine-tuning a 4/4 and 6/8 model on a waltz: the error names the meter, not the length
+    adapter, pieces = fitted_on(
+        midi_files.jig(tmp_path / "jig.mid", bars=12),
+        midi_files.piano_solo(tmp_path / "solo.mid", bars=12),
+    )
+    _, waltz = fitted_on(midi_files.band_trio(tmp_path / "trio.mid", bars=12))
+    assert adapter.left_out(pieces) == ""
+    assert adapter.left_out(waltz) == "1 stretches in other meters than 4/4, 6/8"
+    assert adapter.model_view(waltz) == []
+    with pytest.raises(MuseError, match=r"^none of the 1 training pieces fits this model \(1 "):
+        samplers(adapter, {"train": waltz, "valid": []}, seed=0)
 
 
 def test_a_piece_whose_meter_changes_is_cut_at_the_change(tmp_path):

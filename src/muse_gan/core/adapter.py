@@ -137,6 +137,11 @@ class Adapter(ABC):
         """The pieces as the model sees them in training and validation (e.g. moved to one key)."""
         return pieces
 
+    def left_out(self, pieces: list) -> str:
+        """What ``model_view`` leaves out of ``pieces``, and why, in a few words ('' for
+        nothing): the training log says it, and so does the error when nothing is left."""
+        return ""
+
     def preview_steps(self, sample_bars: int) -> int:
         """The length of a training run's sample: an item's, or two windows."""
         return self.spec.length or 2 * self.spec.window

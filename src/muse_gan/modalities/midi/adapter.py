@@ -202,14 +202,22 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         return fitted
 
     def model_view(self, pieces: list) -> list:
-        """The pieces' segments as this model sees them (``view``), labelled by its classes."""
-        found = self.segments(pieces)[0]
+        """The pieces' segments as this model sees them (``view``), labelled by its classes;
+        those of a class it does not know (a fine-tune's 7-voice piece) are left out."""
         labelled = []
-        for segment in found:
+        for segment in self.segments(pieces)[0]:
             label = label_of(segment, self.conditions)
             if label in self.classes or not self.classes:
                 labelled.append(dataclasses.replace(segment, label=label if self.classes else ""))
         return labelled
+
+    def left_out(self, pieces: list) -> str:
+        found, dropped = self.segments(pieces)
+        strangers = Counter(label_of(segment, self.conditions) for segment in found)
+        for label, count in strangers.items():
+            if self.classes and label not in self.classes:
+                dropped.add(f"stretches in {label}, which the model does not know", count)
+        return dropped.describe()
 
     def segments(self, pieces: list) -> tuple[list, Dropped]:
         dropped = Dropped()
