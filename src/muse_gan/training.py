@@ -271,8 +271,9 @@ def _piece_nll(config: Config, adapter, valid_pieces: list):
     view = adapter.model_view(valid_pieces) if valid_pieces else []
     if not view and config.train.select_by == PIECE_NLL:
         missing = (
-            f"the model reads none of this run's {len(valid_pieces)} (their meters, voices or parts; "
-            "data.valid_source, data.valid_fraction)"
+            f"the model reads none of this run's {len(valid_pieces)} "
+            f"({adapter.left_out(valid_pieces) or 'too short'}; data.valid_source, "
+            "data.valid_fraction)"
             if valid_pieces
             else "this run has none (data.valid_fraction, data.valid_source)"
         )

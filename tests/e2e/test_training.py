@@ -100,7 +100,7 @@ def test_select_by_piece_nll_refuses_validation_pieces_the_model_cannot_read(tmp
     (tmp_path / "valid").mkdir()
     piece.write(str(tmp_path / "valid" / "five.mid"))
     source = f'data.valid_source="{tmp_path / "valid"}"'
-    with pytest.raises(MuseError, match=r'^train.select_by = "piece_nll" .* reads none of'):
+    with pytest.raises(MuseError, match=r"^train.select_by = .piece_nll. .* reads none of .*meter"):
         train(tiny('train.select_by="piece_nll"', source), tmp_path / "run", quiet=True)
     # chosen by the loss, the same run trains, without validation
     trainer = train(tiny(source), tmp_path / "by loss", quiet=True)
