@@ -95,3 +95,17 @@ def five_voices(path: Path, bars: int = 4) -> Path:
             )
         piece.instruments.append(voice)
     return write(piece, path)
+
+
+def motet(path: Path, voices: int, bars: int = 8) -> Path:
+    """``voices`` sung voices (program 52) in 4/2 at 100, quarter notes stepping up and down a
+    fourth, a fifth apart: the meter and voice counts the bundled palestrina knows (3 to 6)."""
+    piece = meter(pretty_midi.PrettyMIDI(initial_tempo=100.0), 4, 2)
+    quarter = 0.6
+    for number in range(voices):
+        voice = pretty_midi.Instrument(52, name=f"voice {number + 1}")
+        for beat in range(8 * bars):
+            pitch = 48 + 7 * number + (0, 2, 4, 5)[beat % 4]
+            voice.notes.append(pretty_midi.Note(80, pitch, beat * quarter, (beat + 1) * quarter))
+        piece.instruments.append(voice)
+    return write(piece, path)

@@ -880,7 +880,9 @@ def train(
             "--out: name the run folder when training with several processes (they must agree on it)"
         )
     run_dir = Path(resume or out or _default_run_dir(config.data.modality))
-    trainer = run_training(config, run_dir, resume=bool(resume), init=init, quiet=quiet)
+    trainer = run_training(
+        config, run_dir, resume=bool(resume), init=init, quiet=quiet, say_folder=True
+    )
     adapter = trainer.adapter
     use = (
         "compose"

@@ -128,11 +128,15 @@ def train(
     resume: bool = False,
     init: str | None = None,
     quiet: bool = False,
+    say_folder: bool | None = None,
 ) -> Trainer:
     """Trains ``config`` into ``run_dir``; with ``resume`` continues the run saved there (pass
     its ``saved_config``, changed at most in train.steps); with ``init`` (a bundled name, run
-    folder or checkpoint) starts from that model's weights."""
+    folder or checkpoint) starts from that model's weights. ``quiet``: no progress bar or
+    report lines; ``say_folder``: "run folder: ..." once the settings passed their checks (by
+    default, unless quiet; `muse train -q` says it still)."""
     run_dir = Path(run_dir)
+    say_folder = not quiet if say_folder is None else say_folder
     saved = _latest(run_dir) if resume else None
     known = None  # the resumed model's adapter, whose classes its networks are sized by
     if saved:
@@ -147,8 +151,9 @@ def train(
     group = distributed.join(pick_device(config.train.device).type)
     quiet = quiet or not group.main
     threads = pick_threads(config.train.threads, distributed.launched_local_world())
-    if not quiet:  # said once its settings passed their checks: no folder is named in vain
+    if say_folder and group.main:  # after the checks: no folder is named in vain
         say(f"run folder: {run_dir}")
+    if not quiet:
         _say_threads(threads, pick_device(config.train.device))
     with (
         locked(run_dir, say) if group.main else nullcontext(),  # one run writes into a folder
@@ -271,8 +276,8 @@ def _piece_nll(config: Config, adapter, valid_pieces: list):
     view = adapter.model_view(valid_pieces) if valid_pieces else []
     if not view and config.train.select_by == PIECE_NLL:
         missing = (
-            f"the model reads none of this run's {len(valid_pieces)} "
-            f"({adapter.left_out(valid_pieces) or 'too short'}; data.valid_source, "
+            f"the model reads none of this run's {len(valid_pieces)}: "
+            f"{adapter.left_out(valid_pieces) or 'too short'} (data.valid_source, "
             "data.valid_fraction)"
             if valid_pieces
             else "this run has none (data.valid_fraction, data.valid_source)"

@@ -17,6 +17,7 @@ from muse_gan.core.scalars import read_scalars
 from muse_gan.errors import MuseError
 from muse_gan.training import starting_config, train
 
+from .. import midi_files
 from ..conftest import TINY, set_options, write_quartet
 
 
@@ -157,6 +158,20 @@ def test_select_by_overlap_keeps_the_weights_whose_samples_overlap_most_with_the
     loss_step = min(scalars["valid/loss"], key=lambda pair: pair[1])[0]
     if best_step == loss_step:
         pytest.skip(f"overlap and loss both best at step {best_step}: cannot tell them apart")
+
+
+def test_a_fine_tune_says_what_the_model_cannot_read_and_trains_on_the_rest(tmp_path, capsys):
+    # palestrina knows 3 to 6 voices: the duet is left out with its reason, the quartet trains
+    for voices in (2, 4):
+        midi_files.motet(tmp_path / "mine" / f"{voices}.mid", voices)
+    config = read_config(resolve_model("palestrina")).override(
+        [f'data.source="{tmp_path / "mine"}"', "data.valid_fraction=0", "data.test_fraction=0"]
+        + ['train.select_by="auto"', "train.steps=1", "train.sample_every=0", "train.threads=1"]
+    )
+    trainer = train(config, tmp_path / "run", init="palestrina")
+    assert trainer.step == 1
+    err = capsys.readouterr().err
+    assert "from the data: left out: 1 stretch in 2 voices, which the model does not know" in err
 
 
 def test_a_folder_with_bad_files_trains_on_the_rest(tmp_path, capsys):

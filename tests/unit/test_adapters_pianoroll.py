@@ -175,7 +175,7 @@ def test_require_parts_leaves_out_pieces_with_another_part_count():
         four_parts.name
     ]
     assert (
-        "1 pieces without exactly 4 parts" in adapter.fitted([three_parts, four_parts]).fit_summary
+        "1 piece without exactly 4 parts" in adapter.fitted([three_parts, four_parts]).fit_summary
     )
 
 

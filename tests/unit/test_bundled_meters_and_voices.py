@@ -11,6 +11,7 @@ import muse_gan
 from muse_gan.errors import MuseError
 from muse_gan.pretrained import bundled_path
 
+from .. import midi_files
 from ..conftest import prepared
 from .test_cli import assert_one_clear_line, muse
 
@@ -71,20 +72,12 @@ def test_palestrina_composes_for_as_many_voices_as_asked(palestrina, voices):
 
 
 def test_a_duet_is_left_out_of_a_palestrina_fine_tune_with_the_reason(palestrina, tmp_path):
-    # the model knows 3 to 6 voices: a fine-tune's two-voice piece has no class in its networks
-    duet = pretty_midi.PrettyMIDI(initial_tempo=100.0)
-    duet.time_signature_changes = [pretty_midi.TimeSignature(4, 2, 0.0)]
-    for voice in range(2):
-        singer = pretty_midi.Instrument(52, name=f"voice {voice}")
-        for beat in range(64):
-            pitch = 55 + 7 * voice + (0, 2, 4, 5)[beat % 4]
-            singer.notes.append(pretty_midi.Note(80, pitch, beat * 0.6, beat * 0.6 + 0.6))
-        duet.instruments.append(singer)
-    duet.write(str(tmp_path / "duet.mid"))
+    # the model knows 3 to 6 voices: a two-voice piece has no class in its networks
+    duet = midi_files.motet(tmp_path / "duet.mid", voices=2)
     adapter = palestrina.adapter
-    pieces = [prepared(adapter, item, "duet.mid") for item in adapter.read(tmp_path / "duet.mid")]
+    pieces = [prepared(adapter, item, "duet.mid") for item in adapter.read(duet)]
     assert adapter.model_view(pieces) == []
-    assert adapter.left_out(pieces) == "1 stretches in 2 voices, which the model does not know"
+    assert adapter.left_out(pieces) == "1 stretch in 2 voices, which the model does not know"
 
 
 def test_the_command_line_asks_for_meter_and_voices(tmp_path):

@@ -181,7 +181,7 @@ def test_prepare_skips_bad_files_with_one_line_each(song_folder, capsys):
     first, second = seen(adapter, pieces)
     assert torch.equal(first, expected_roll((72, 67, 60, 48), 16, bars=1))
     assert torch.equal(second, expected_roll((74, 69, 62, 50), 24, bars=2))
-    assert "1 pieces without exactly 4 parts" in adapter.fitted(pieces).fit_summary
+    assert "1 piece without exactly 4 parts" in adapter.fitted(pieces).fit_summary
     lines = capsys.readouterr().err.splitlines()
     assert lines == [
         f"skipped {song_folder / 'c_truncated.mid'}: not a readable MIDI file (EOFError)",

@@ -109,7 +109,7 @@ def test_parts_beyond_a_families_layout_fold_into_their_familys_track(tmp_path):
     assert (
         roll[1, 0, 72 - 28] and roll[1, 0, 60 - 28] and roll[0, 0, 36 - 28]
     )  # both pianos in one track
-    assert "1 parts that fit no track dropped" in adapter.fitted(pieces).fit_summary
+    assert "1 part that fits no track dropped" in adapter.fitted(pieces).fit_summary
 
 
 def test_forty_tracks_of_one_program_are_one_track(tmp_path):
@@ -233,7 +233,7 @@ def test_new_data_a_model_cannot_see_is_left_out_with_the_reason(tmp_path):
     )
     _, waltz = fitted_on(midi_files.band_trio(tmp_path / "trio.mid", bars=12))
     assert adapter.left_out(pieces) == ""
-    assert adapter.left_out(waltz) == "1 stretches in other meters than 4/4, 6/8"
+    assert adapter.left_out(waltz) == "1 stretch in other meters than 4/4, 6/8"
     assert adapter.model_view(waltz) == []
     with pytest.raises(MuseError, match=r"^none of the 1 training pieces fits this model \(1 "):
         samplers(adapter, {"train": waltz, "valid": []}, seed=0)

@@ -203,21 +203,24 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
 
     def model_view(self, pieces: list) -> list:
         """The pieces' segments as this model sees them (``view``), labelled by its classes;
-        those of a class it does not know (a fine-tune's 7-voice piece) are left out."""
-        labelled = []
-        for segment in self.segments(pieces)[0]:
-            label = label_of(segment, self.conditions)
-            if label in self.classes or not self.classes:
-                labelled.append(dataclasses.replace(segment, label=label if self.classes else ""))
-        return labelled
+        those of a class it does not know (a fine-tune's two-voice piece) are left out."""
+        return self._labelled(pieces)[0]
 
     def left_out(self, pieces: list) -> str:
+        """The stretches and parts the view leaves out, counted by reason: too few or too many
+        parts, other meters, no notes in range, a class the model does not know."""
+        return self._labelled(pieces)[1].describe()
+
+    def _labelled(self, pieces: list) -> tuple[list, Dropped]:
         found, dropped = self.segments(pieces)
-        strangers = Counter(label_of(segment, self.conditions) for segment in found)
-        for label, count in strangers.items():
+        labelled = []
+        for segment in found:
+            label = label_of(segment, self.conditions)
             if self.classes and label not in self.classes:
-                dropped.add(f"stretches in {label}, which the model does not know", count)
-        return dropped.describe()
+                dropped.add(f"stretches in {label}, which the model does not know")
+            else:
+                labelled.append(dataclasses.replace(segment, label=label if self.classes else ""))
+        return labelled, dropped
 
     def segments(self, pieces: list) -> tuple[list, Dropped]:
         dropped = Dropped()

@@ -34,10 +34,21 @@ class Dropped:
 
     def describe(self, most: int = 3) -> str:
         """The ``most`` commonest reasons, and the parts dropped, in words."""
-        said = [f"{count} {reason}" for reason, count in self.reasons.most_common(most)]
+        said = [counted(count, reason) for reason, count in self.reasons.most_common(most)]
         if self.parts:
-            said.append(f"{self.parts} parts that fit no track dropped")
+            said.append(counted(self.parts, "parts that fit no track dropped"))
         return "; ".join(said)
+
+
+SINGULAR = {"stretches": "stretch", "pieces": "piece", "parts": "part"}
+
+
+def counted(count: int, reason: str) -> str:
+    """``count`` things for ``reason`` ("stretches in 2 voices"), one of them in the singular."""
+    if count != 1:
+        return f"{count} {reason}"
+    things, _, rest = reason.partition(" ")
+    return f"1 {SINGULAR.get(things, things)} {rest.replace('that fit ', 'that fits ', 1)}"
 
 
 def parts_of(piece) -> list[Part]:
