@@ -467,7 +467,9 @@ def _init_model(init: str, adapter, config: Config):
     kept = dataclasses.replace(
         ours, **{key: getattr(theirs.config.section(modality), key) for key in tunable}
     )
-    if theirs.config.section(modality) != kept or theirs.config.model != config.model:
+    # a calibration tempers the trained weights' outputs; the run has its own (docs/training.md)
+    their_model = dataclasses.replace(theirs.config.model, calibration=config.model.calibration)
+    if theirs.config.section(modality) != kept or their_model != config.model:
         free = f" ({', '.join(tunable)} may differ)" if tunable else ""
         raise MuseError(
             f"--init {init}: its [{modality}] or [model] settings differ from this run's{free} "

@@ -1,12 +1,13 @@
 """Tests for muse_gan.models.heads: exact normalisation, sampling, temperature."""
 
+import copy
 import itertools
 import math
 
 import pytest
 import torch
 
-from muse_gan.models.heads import BernoulliHead, PitchwiseHead
+from muse_gan.models.heads import BernoulliHead, PitchwiseHead, SoftmaxHead
 
 FRAME, CONTEXT, HIDDEN = 5, 7, 16
 ALL_FRAMES = torch.tensor(list(itertools.product([0.0, 1.0], repeat=FRAME)))  # (32, 5)
@@ -147,3 +148,46 @@ def test_cold_pitchwise_samples_agree_on_the_greedy_frame():
     frames = model.sample(contexts(200), 0.05, torch.Generator().manual_seed(0))
     assert torch.equal(frames, torch.tensor([[1.0, 0.0, 1.0, 0.0, 1.0]]).expand(200, FRAME))
     assert not frames.requires_grad
+
+
+# calibration (model.calibration, `muse calibrate`)
+
+
+def scaled_copy(model, factor: float):
+    """``model`` with its last layer's weights and bias times ``factor``: logits times it."""
+    scaled = copy.deepcopy(model)
+    last = scaled.out[-1] if isinstance(scaled.out, torch.nn.Sequential) else scaled.out
+    with torch.no_grad():
+        last.weight.mul_(factor)
+        last.bias.mul_(factor)
+    return scaled
+
+
+@pytest.mark.parametrize("kind", [PitchwiseHead, BernoulliHead, SoftmaxHead])
+def test_a_calibrated_head_is_its_logits_divided_by_the_calibration(kind):
+    calibrated = head(kind)
+    calibrated.calibration = 1.25
+    plain = scaled_copy(calibrated, 1 / 1.25)
+    plain.calibration = 1.0
+    frames = ALL_FRAMES if kind is not SoftmaxHead else torch.eye(FRAME)
+    batch = contexts(len(frames))
+    with torch.no_grad():
+        assert torch.allclose(calibrated.nll(batch, frames), plain.nll(batch, frames), atol=1e-5)
+    # and it still sums to one over every frame
+    if kind is not SoftmaxHead:
+        with torch.no_grad():
+            nll = calibrated.nll(batch[:1].expand(len(ALL_FRAMES), CONTEXT), ALL_FRAMES)
+        assert nll.double().neg().exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+    draws = [
+        model.sample(batch[:3], 1.0, torch.Generator().manual_seed(4))
+        for model in (calibrated, plain)
+    ]
+    assert torch.equal(*draws)
+
+
+def test_the_search_finds_the_temperature_of_least_loss():
+    from muse_gan.calibration import _lowest
+
+    for best in (0.7, 1.0, 1.3):
+        found = _lowest(lambda t, best=best: (math.log(t) - math.log(best)) ** 2 + 4.0, 0.5, 2.0)
+        assert found == pytest.approx(best, rel=1e-3)

@@ -270,3 +270,16 @@ def test_weight_drop_is_checked_and_not_for_the_transformer():
         check_config(load_config(None, ["model.weight_drop=1.0"]))
     with pytest.raises(ConfigError, match="model.weight_drop: drops an LSTM's or GRU's"):
         check_config(load_config(None, ["model.cell=transformer", "model.weight_drop=0.2"]))
+
+
+@pytest.mark.parametrize(
+    "settings, words",
+    [
+        (["model.calibration=0"], "model.calibration: 0.0 must be from 0.25 to 4.0"),
+        (["model.calibration=nan"], "model.calibration: expected a finite number"),
+        (["model.family=gan", "model.calibration=1.1"], "tempers an RNN's likelihood, not a gan's"),
+    ],
+)
+def test_a_calibration_is_checked(settings, words):
+    with pytest.raises(ConfigError, match=words):
+        check_config(load_config(None, settings))

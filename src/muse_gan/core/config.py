@@ -61,6 +61,9 @@ class ModelConfig:
     head_hidden: int = 256
     latent: int = 64  # GAN noise / VAE code size
     channels: int = 64  # width of the convolutional GAN layers
+    # an RNN head's logits are divided by it: the temperature that fits its validation pieces
+    # best, found after training by `muse calibrate` (a trained net is often too sure); 1: none
+    calibration: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,9 @@ def check_data(settings: DataConfig) -> None:
         )
 
 
+MIN_CALIBRATION, MAX_CALIBRATION = 0.25, 4.0  # logits divided by at most 4 either way
+
+
 def check_model(settings: ModelConfig) -> None:
     sizes = ("hidden", "head_hidden", "latent", "channels")
     check_ranges(
@@ -155,6 +161,15 @@ def check_model(settings: ModelConfig) -> None:
             raise ConfigError(
                 f"model.{rate}: {getattr(settings, rate)!r} must be from 0 to below 1"
             )
+    if not MIN_CALIBRATION <= settings.calibration <= MAX_CALIBRATION:
+        raise ConfigError(
+            f"model.calibration: {settings.calibration!r} must be from {MIN_CALIBRATION} to "
+            f"{MAX_CALIBRATION}"
+        )
+    if settings.calibration != 1.0 and settings.family != "rnn":
+        raise ConfigError(
+            f"model.calibration: tempers an RNN's likelihood, not a {settings.family}'s (leave it 1)"
+        )
     if settings.weight_drop and settings.cell == "transformer":
         raise ConfigError(
             "model.weight_drop: drops an LSTM's or GRU's recurrent weights, not a Transformer's"

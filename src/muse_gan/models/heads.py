@@ -1,6 +1,10 @@
 """Output heads: a distribution over one frame given a context vector. Binary frames
 (multi-hot piano-roll frames, binarized image rows): "bernoulli", "pitchwise"; continuous
-frames (image rows): "gaussian". ``nll`` is in nats per frame, summed over cells."""
+frames (image rows): "gaussian". ``nll`` is in nats per frame, summed over cells.
+
+The heads with logits divide them by their ``calibration`` (``model.calibration``, set by
+`muse calibrate`), in ``nll`` and in sampling alike: the calibrated distribution is the model's,
+and a sampling temperature tempers it further."""
 
 from __future__ import annotations
 
@@ -40,6 +44,16 @@ def build_head(
     return head(context_size, frame_size, hidden)
 
 
+class Calibrated(nn.Module):
+    """A head whose ``out`` layer gives logits, divided by ``calibration`` (1: as trained)."""
+
+    calibration = 1.0
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        scores = self.out(hidden)
+        return scores if self.calibration == 1.0 else scores / self.calibration
+
+
 def leaned(logits: torch.Tensor, offsets: torch.Tensor, sounding=None) -> torch.Tensor:
     """Logits over cells and, last, "stop", with a leaning's ``offsets`` ``(channels, width)``
     added to the cells and each channel's cells moved alike, so that every channel keeps its
@@ -59,7 +73,7 @@ def leaned(logits: torch.Tensor, offsets: torch.Tensor, sounding=None) -> torch.
 
 
 @HEADS.register("bernoulli")
-class BernoulliHead(nn.Module):
+class BernoulliHead(Calibrated):
     """Every cell of the frame on or off independently."""
 
     def __init__(self, context_size: int, frame_size: int, hidden: int):
@@ -67,14 +81,14 @@ class BernoulliHead(nn.Module):
         self.out = nn.Linear(context_size, frame_size)
 
     def nll(self, contexts: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        logits = self.out(contexts).float()
+        logits = self.logits(contexts).float()
         return F.binary_cross_entropy_with_logits(logits, frames, reduction="none").sum(-1)
 
     @torch.no_grad()
     def sample(
         self, contexts: torch.Tensor, temperature: float, generator: torch.Generator
     ) -> torch.Tensor:
-        probabilities = torch.sigmoid(self.out(contexts).float() / temperature)
+        probabilities = torch.sigmoid(self.logits(contexts).float() / temperature)
         return torch.bernoulli(probabilities, generator=generator)
 
     @torch.no_grad()
@@ -84,7 +98,7 @@ class BernoulliHead(nn.Module):
         """``sample`` for a batch of one within a ``core.rules.FrameGate``: cells are drawn in
         ascending order, each only while the gate leaves it open; while the gate owes a note,
         the next one is drawn among the open cells in proportion to their probabilities."""
-        logits = self.out(context).float()[0]
+        logits = self.logits(context).float()[0]
         if (offsets := gate.offsets()) is not None:
             logits = logits + offsets.flatten()
         # every cell of a channel likelier alike (cells are drawn independently here: a voice
@@ -108,7 +122,7 @@ class BernoulliHead(nn.Module):
 
 
 @HEADS.register("pitchwise")
-class PitchwiseHead(nn.Module):
+class PitchwiseHead(Calibrated):
     """The frame's sounding cells one at a time in ascending order, then a stop symbol.
 
     Each choice is a softmax over the cells above the last one chosen plus "stop", given the
@@ -198,7 +212,7 @@ class PitchwiseHead(nn.Module):
                 closed = closed | ~torch.cat([cells, torch.tensor([may_stop])])
                 if closed.all():
                     return frame
-            logits = self.out(projected + chosen + self.last(previous))
+            logits = self.logits(projected + chosen + self.last(previous))
             logits = logits.masked_fill(closed, float("-inf"))
             if offsets is not None:
                 logits = leaned(logits, offsets, self._entering(frame, sounding))
@@ -260,7 +274,7 @@ class PitchwiseHead(nn.Module):
         return torch.where(going, note, self.stop)
 
     def _logits(self, projected_context, chosen, previous) -> torch.Tensor:
-        logits = self.out(projected_context + chosen + self.last(previous))
+        logits = self.logits(projected_context + chosen + self.last(previous))
         cells = torch.arange(self.frame_size + 1, device=logits.device)
         last_cell = torch.where(previous > self.frame_size, -1, previous)
         allowed = (cells > last_cell[..., None]) | (cells == self.stop)
@@ -306,7 +320,7 @@ class GaussianHead(nn.Module):
 
 
 @HEADS.register("softmax")
-class SoftmaxHead(nn.Module):
+class SoftmaxHead(Calibrated):
     """One token per frame (a one-hot frame), from a softmax over the vocabulary. Sampling
     honours ``top_k`` (only the k likeliest tokens) and ``top_p`` (the fewest likeliest tokens
     holding that much probability), and ``grammar`` (only the tokens its ``allowed()`` leaves
@@ -319,7 +333,7 @@ class SoftmaxHead(nn.Module):
         self.top_k, self.top_p, self.grammar = 0, 1.0, None
 
     def nll(self, contexts: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        logits = self.out(contexts).float()
+        logits = self.logits(contexts).float()
         return F.cross_entropy(
             logits.flatten(0, -2), frames.argmax(-1).flatten(), reduction="none"
         ).view(frames.shape[:-1])
@@ -328,7 +342,7 @@ class SoftmaxHead(nn.Module):
     def sample(
         self, contexts: torch.Tensor, temperature: float, generator: torch.Generator
     ) -> torch.Tensor:
-        logits = self.out(contexts).float() / temperature
+        logits = self.logits(contexts).float() / temperature
         if self.grammar is not None:
             logits = logits.masked_fill(~self.grammar.allowed().to(logits.device), float("-inf"))
         if self.top_k:

@@ -12,7 +12,8 @@ from torch import nn
 
 from ..core.objective import NO_TERMS, Likelihood, Objective, Phase, sample_labels
 from ..core.rules import DrawsFrames
-from ..models.heads import SoftmaxHead, build_head
+from ..errors import ConfigError
+from ..models.heads import Calibrated, SoftmaxHead, build_head
 from ..models.rnn import FrameRNN
 from .registry import OBJECTIVES
 
@@ -39,6 +40,9 @@ class RNNObjective(Objective, Likelihood, DrawsFrames):
         self.head = build_head(
             config.head, spec.data_kind, config.hidden, spec.frame_size, config.head_hidden
         )
+        if config.calibration != 1.0 and not isinstance(self.head, Calibrated):
+            raise ConfigError("model.calibration: a gaussian head has no logits to calibrate")
+        self.head.calibration = config.calibration
         self.label_embedding = nn.Embedding(spec.classes, config.hidden) if spec.classes else None
 
     def parameter_groups(self):
