@@ -8,12 +8,13 @@
     >>> digits.sample(8, seed=0, label="7").write("sevens.png")
 
 ``load`` takes a bundled model's name, a run folder or a checkpoint; ``train`` trains a config
-into a run folder; ``evaluate`` judges a model (or a folder of files) against real data.
+into a run folder; ``calibrate`` fits a trained RNN's temperature; ``evaluate`` judges a model (or a folder of files) against real data.
 """
 
 from __future__ import annotations
 
 from .assembly import load, load_config, resolve_model
+from .calibration import Calibration, calibrate
 from .evaluation import Options, Report
 from .model import Animation, Items, MuseModel
 from .options import check_options
@@ -21,10 +22,12 @@ from .training import train
 
 __all__ = [
     "Animation",
+    "Calibration",
     "Items",
     "MuseModel",
     "Options",
     "Report",
+    "calibrate",
     "check_options",
     "evaluate",
     "load",
