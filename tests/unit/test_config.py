@@ -122,6 +122,17 @@ def test_bad_overrides_are_config_errors_naming_the_key(assignment, named):
         Config().override([assignment])
 
 
+def test_an_unknown_key_names_the_key_meant_or_those_known():
+    with pytest.raises(
+        ConfigError, match=r"'midi.ommon_key' \(did you mean 'midi.common_key'\?\)$"
+    ):
+        Config().override(["midi.ommon_key=true"])
+    with pytest.raises(
+        ConfigError, match=r"'train.zzz' \(known: steps, batch_size, .*, threads\)$"
+    ):
+        Config().override(["train.zzz=1"])
+
+
 def test_config_error_is_a_muse_error():
     with pytest.raises(MuseError):
         Config().override(["train.steps=1.5"])

@@ -16,6 +16,7 @@ written into every run folder (``config.toml``) and every checkpoint (as JSON).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 import tomllib
@@ -389,6 +390,12 @@ def _parse_assignment(assignment: str) -> tuple[list[str], object]:
     return path, value
 
 
+def _known(fields, unknown: str, prefix: str) -> str:
+    """The key meant, when one is close (a typo), else every key the section knows."""
+    close = difflib.get_close_matches(unknown, fields, n=1)
+    return f"did you mean '{prefix}{close[0]}'?" if close else f"known: {', '.join(fields)}"
+
+
 def build(cls, values: dict, where: str, prefix: str = ""):
     """The dataclass ``cls`` from a dict of its fields (nested dataclasses from nested dicts),
     each value checked against the field's type; errors name ``where`` and the dotted key."""
@@ -402,7 +409,7 @@ def build(cls, values: dict, where: str, prefix: str = ""):
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key '{prefix}{unknown[0]}' (known: {', '.join(fields)})"
+            f"{where}: unknown key '{prefix}{unknown[0]}' ({_known(fields, unknown[0], prefix)})"
         )
     hints = typing.get_type_hints(cls)
     kwargs = {}
