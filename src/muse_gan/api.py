@@ -8,7 +8,8 @@
     >>> digits.sample(8, seed=0, label="7").write("sevens.png")
 
 ``load`` takes a bundled model's name, a run folder or a checkpoint; ``train`` trains a config
-into a run folder; ``calibrate`` fits a trained RNN's temperature; ``evaluate`` judges a model (or a folder of files) against real data.
+into a run folder; ``calibrate`` fits a trained RNN's temperature; ``evaluate`` judges a model
+(or a folder of files) against real data.
 """
 
 from __future__ import annotations

@@ -17,10 +17,12 @@ from pathlib import Path
 from .assembly import load, resolve_model, upgrade
 from .core import checkpoint as ckpt
 from .core.config import MAX_CALIBRATION, MIN_CALIBRATION
+from .core.store import say
 from .errors import MuseError
 from .evaluation import evaluation_pieces, frame_nll
+from .files import locked
 from .models.heads import Calibrated
-from .pretrained import DESCRIPTIONS
+from .pretrained import FOLDER as BUNDLED
 
 SEARCH = (0.5, 2.0)  # the temperatures searched: a trained head is seldom off by more
 STEPS = 16  # golden-section steps: the interval shrinks to 0.0005 of its width in log space
@@ -32,7 +34,7 @@ class Calibration:
     temperature: float  # what the logits are now divided by
     before: float  # the pieces' NLL (nats per frame) with the model's calibration before
     after: float  # with ``temperature``
-    pieces: int
+    pieces: int  # those it was fitted on
     frames: int
     path: Path  # the model file it was written into
 
@@ -40,14 +42,31 @@ class Calibration:
 def calibrate(model: str | Path, reference: str | None = None, quiet: bool = True) -> Calibration:
     """Finds the temperature that gives ``model``'s validation pieces (or the files in the folder
     ``reference``) the lowest NLL, and writes it into the model file (a run folder's
-    model.safetensors or a checkpoint; a bundled model is not rewritten)."""
-    if str(model) in DESCRIPTIONS:
+    model.safetensors or a model file of one's own; not a bundled model, nor a training
+    checkpoint, which ``--resume`` reads as the run left it). The folder is locked meanwhile,
+    as a training run locks it."""
+    path = resolve_model(model)
+    if path.parent == BUNDLED:
         raise MuseError(
             f"--model {model}: a bundled model is not rewritten; calibrate a run folder, or "
             "fine-tune it into one"
         )
-    path = resolve_model(model)
-    muse = load(path)
+    with locked(path.parent, say):
+        tensors, header = upgrade(path, *ckpt.load_checkpoint(path))
+        if "optimizers" in header:
+            raise MuseError(
+                f"--model {model}: a training checkpoint (what --resume reads) is not rewritten; "
+                "calibrate the run's model.safetensors"
+            )
+        found = _fitted(model, load(path), reference, quiet)
+        _write(path, tensors, header, found[0])
+    return Calibration(*found, path)
+
+
+def _fitted(
+    model, muse, reference: str | None, quiet: bool
+) -> tuple[float, float, float, int, int]:
+    """The temperature, the NLL before and with it, and the pieces and frames it was fitted on."""
     head = getattr(muse.objective, "head", None)
     if muse.config.model.family != "rnn" or not isinstance(head, Calibrated):
         raise MuseError(
@@ -71,8 +90,7 @@ def calibrate(model: str | Path, reference: str | None = None, quiet: bool = Tru
     after = nll(temperature)[0]
     if after > before:  # the model's own calibration fits these pieces better: kept
         temperature, after = muse.config.model.calibration, before
-    _write(path, temperature)
-    return Calibration(temperature, before, after, len(pieces), frames, path)
+    return temperature, before, after, len(view), frames
 
 
 def _lowest(loss, low: float, high: float) -> float:
@@ -94,9 +112,8 @@ def _lowest(loss, low: float, high: float) -> float:
     return math.exp((a + b) / 2)
 
 
-def _write(path: Path, temperature: float) -> None:
-    """The model file with ``model.calibration`` set, its weights untouched."""
-    tensors, header = upgrade(path, *ckpt.load_checkpoint(path))
+def _write(path: Path, tensors: dict, header: dict, temperature: float) -> None:
+    """The model file as it was read, with ``model.calibration`` set."""
     header["config"]["model"]["calibration"] = temperature
     info = {key: value for key, value in header.items() if key not in ("format", "version")}
     info.pop("checksum", None)

@@ -904,8 +904,10 @@ def _config(config_file, overrides: list[str], init: str | None, resume: str | N
     if not init:
         # no config: the sizes the modality and family train at on a CPU
         return load_config(config_file, overrides) if config_file else starting_config(overrides)
-    base = load_config(config_file) if config_file else read_config(resolve_model(init))
-    return base.override(overrides)
+    if config_file:
+        return load_config(config_file, overrides)
+    # the model's own settings, trained anew at calibration 1 (muse calibrate fits it after)
+    return read_config(resolve_model(init)).replace("model", calibration=1.0).override(overrides)
 
 
 def _default_run_dir(modality: str) -> Path:
@@ -1023,8 +1025,8 @@ def calibrate(model, reference):
     found = fit(model, reference, quiet=False)
     click.echo(
         f"calibration {found.temperature:.3f}: NLL {found.before:.4f} -> {found.after:.4f} nats "
-        f"per frame on {found.pieces} validation pieces ({found.frames} frames); written to "
-        f"{found.path}"
+        f"per frame on {found.pieces} {'pieces of ' + reference if reference else 'validation pieces'}"
+        f" ({found.frames} frames); written to {found.path}"
     )
 
 

@@ -138,6 +138,11 @@ def train(
     run_dir = Path(run_dir)
     say_folder = not quiet if say_folder is None else say_folder
     saved = _latest(run_dir) if resume else None
+    if config.model.calibration != 1.0:
+        raise MuseError(
+            f"model.calibration: {config.model.calibration!r}: a run trains at 1; `muse calibrate` "
+            "fits it afterwards"
+        )
     known = None  # the resumed model's adapter, whose classes its networks are sized by
     if saved:
         previous, known = model_settings(run_dir / LATEST, saved[1])
@@ -467,7 +472,7 @@ def _init_model(init: str, adapter, config: Config):
     kept = dataclasses.replace(
         ours, **{key: getattr(theirs.config.section(modality), key) for key in tunable}
     )
-    # a calibration tempers the trained weights' outputs; the run has its own (docs/training.md)
+    # a calibration tempers the trained weights' outputs: the fine-tune trains at 1
     their_model = dataclasses.replace(theirs.config.model, calibration=config.model.calibration)
     if theirs.config.section(modality) != kept or their_model != config.model:
         free = f" ({', '.join(tunable)} may differ)" if tunable else ""

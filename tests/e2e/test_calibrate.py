@@ -55,14 +55,24 @@ def test_a_calibrated_model_composes_the_same_piece_for_the_same_seed(calibrated
     assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes()
 
 
-def test_a_calibrated_model_fine_tunes(calibrated, tmp_path):
+def test_a_calibrated_model_fine_tunes_uncalibrated(calibrated, tmp_path):
     run, _ = calibrated
     config = load_config(None, TINY).override(["train.steps=1", "train.sample_every=0"])
     assert train(config, tmp_path / "tuned", init=str(run), quiet=True).step == 1
+    # without a config, the model's own settings, but trained at 1
+    result = muse("train", "--init", run, "--steps", 1, "--out", tmp_path / "own", "-q")
+    assert result.exit_code == 0, result.output
+    assert (
+        read_header(tmp_path / "own" / "model.safetensors")["config"]["model"]["calibration"] == 1
+    )
 
 
-def test_what_is_not_calibrated_is_refused_in_one_line(tiny_vae_run, tmp_path):
+def test_what_is_not_calibrated_is_refused_in_one_line(tiny_run, tiny_vae_run, tmp_path):
     assert_one_clear_line(muse("calibrate", "--model", "bach-rnn"), "bundled model")
     assert_one_clear_line(muse("calibrate", "--model", tiny_vae_run), "only an RNN")
+    latest = tiny_run / "checkpoints" / "latest.safetensors"
+    before = latest.read_bytes()
+    assert_one_clear_line(muse("calibrate", "--model", latest), "a training checkpoint")
+    assert latest.read_bytes() == before
     with pytest.raises(MuseError, match="no such checkpoint|not a bundled model"):
         calibrate(tmp_path / "nothing")

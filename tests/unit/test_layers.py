@@ -39,7 +39,7 @@ LAYERS = [
     ("families", ["muse_gan.objectives"]),
     ("modalities", ["muse_gan.modalities"]),
     ("facade and evaluation", ["muse_gan.model", "muse_gan.evaluation"]),
-    ("composition root", ["muse_gan.assembly", "muse_gan.training"]),
+    ("composition root", ["muse_gan.assembly", "muse_gan.training", "muse_gan.calibration"]),
     ("library face", ["muse_gan.api", "muse_gan"]),
     (
         "command line, server, live playing",

@@ -51,7 +51,7 @@ class Calibrated(nn.Module):
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         scores = self.out(hidden)
-        return scores if self.calibration == 1.0 else scores / self.calibration
+        return scores if self.calibration == 1.0 else scores.float() / self.calibration
 
 
 def leaned(logits: torch.Tensor, offsets: torch.Tensor, sounding=None) -> torch.Tensor:
