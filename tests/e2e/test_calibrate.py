@@ -47,6 +47,14 @@ def test_the_temperature_is_kept_in_the_model_and_fits_the_validation_pieces(tin
     assert latest.get("calibration", 1.0) == 1.0
 
 
+def test_muse_eval_says_the_model_is_calibrated(calibrated):
+    run, said = calibrated
+    temperature = re.search(r"calibration (\S+):", said).group(1)
+    result = muse("eval", "--model", run, "--split", "valid", "-n", 2, "--bars", 2)
+    assert result.exit_code == 0, result.output
+    assert f"(calibrated: {float(temperature)})" in result.output
+
+
 def test_a_calibrated_model_composes_the_same_piece_for_the_same_seed(calibrated, tmp_path):
     run, _ = calibrated
     for name in ("a.mid", "b.mid"):

@@ -157,7 +157,9 @@ def likelihood(muse, pieces) -> dict | None:
     if not isinstance(muse.objective, Likelihood):
         return None
     nll, frames = frame_nll(muse.objective, muse.adapter.model_view(pieces), muse.adapter)
-    return muse.adapter.likelihood(nll, frames, pieces)
+    found = muse.adapter.likelihood(nll, frames, pieces)
+    calibration = muse.config.model.calibration
+    return found | {"calibration": calibration} if calibration != 1.0 else found
 
 
 @torch.no_grad()

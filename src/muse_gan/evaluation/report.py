@@ -83,6 +83,7 @@ def describe_likelihood(likelihood: dict) -> str:
     return (
         f"{likelihood['measure']} {likelihood['value']:.3f} {likelihood['unit']} on the reference: "
         f"{likelihood['pieces']} pieces, {likelihood['frames']} {likelihood['frame_name']}"
+        + (f" (calibrated: {likelihood['calibration']})" if "calibration" in likelihood else "")
     )
 
 
