@@ -81,8 +81,11 @@ def load(model: str | Path | None = None) -> MuseModel:
     """A model ready to compose: a bundled name (default: the Bach chorale model), a run folder
     or a checkpoint file. Everything is rebuilt from the file alone; no code in it runs."""
     path = resolve_model(model)
-    tensors, header = ckpt.load_checkpoint(path)
-    tensors, header = upgrade(path, tensors, header)
+    return model_from(path, *upgrade(path, *ckpt.load_checkpoint(path)))
+
+
+def model_from(path: Path, tensors: dict, header: dict) -> MuseModel:
+    """The model of a checkpoint already read (and upgraded) from ``path``."""
     config, adapter = model_settings(path, header)
     # a training checkpoint holds the live weights and, with train.ema, their moving average: the
     # average is what the run's model.safetensors samples with, so a checkpoint composes the same way

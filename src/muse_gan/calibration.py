@@ -14,7 +14,7 @@ import dataclasses
 import math
 from pathlib import Path
 
-from .assembly import load, resolve_model, upgrade
+from .assembly import model_from, resolve_model, upgrade
 from .core import checkpoint as ckpt
 from .core.config import MAX_CALIBRATION, MIN_CALIBRATION
 from .core.store import say
@@ -58,15 +58,13 @@ def calibrate(model: str | Path, reference: str | None = None, quiet: bool = Tru
                 f"--model {model}: a training checkpoint (what --resume reads) is not rewritten; "
                 "calibrate the run's model.safetensors"
             )
-        found = _fitted(model, load(path), reference, quiet)
-        _write(path, tensors, header, found[0])
-    return Calibration(*found, path)
+        found = _fitted(model, model_from(path, tensors, header), reference, quiet)
+        _write(path, tensors, header, found.temperature)
+    return found
 
 
-def _fitted(
-    model, muse, reference: str | None, quiet: bool
-) -> tuple[float, float, float, int, int]:
-    """The temperature, the NLL before and with it, and the pieces and frames it was fitted on."""
+def _fitted(model, muse, reference: str | None, quiet: bool) -> Calibration:
+    """The temperature that fits, the NLL before and with it, and what it was fitted on."""
     head = getattr(muse.objective, "head", None)
     if muse.config.model.family != "rnn" or not isinstance(head, Calibrated):
         raise MuseError(
@@ -74,11 +72,11 @@ def _fitted(
             "is calibrated"
         )
     pieces = evaluation_pieces(muse.config, muse.adapter, reference, "valid", quiet)
-    view = muse.adapter.model_view(pieces)
+    view, why = muse.adapter.viewed(pieces)
     if not view:
         raise MuseError(
             f"--model {model}: it reads none of the {len(pieces)} pieces to calibrate on "
-            f"({muse.adapter.left_out(pieces) or 'too short'})"
+            f"({why or 'too short'})"
         )
 
     def nll(temperature: float) -> tuple[float, int]:
@@ -90,7 +88,7 @@ def _fitted(
     after = nll(temperature)[0]
     if after > before:  # the model's own calibration fits these pieces better: kept
         temperature, after = muse.config.model.calibration, before
-    return temperature, before, after, len(view), frames
+    return Calibration(temperature, before, after, len(view), frames, muse.path)
 
 
 def _lowest(loss, low: float, high: float) -> float:

@@ -278,11 +278,11 @@ def _piece_nll(config: Config, adapter, valid_pieces: list):
     otherwise be chosen by the loss without a word)."""
     if not _measured_names(config, adapter):
         return None
-    view = adapter.model_view(valid_pieces) if valid_pieces else []
+    view, why = adapter.viewed(valid_pieces) if valid_pieces else ([], "")
     if not view and config.train.select_by == PIECE_NLL:
         missing = (
             f"the model reads none of this run's {len(valid_pieces)}: "
-            f"{adapter.left_out(valid_pieces) or 'too short'} (data.valid_source, "
+            f"{why or 'too short'} (data.valid_source, "
             "data.valid_fraction)"
             if valid_pieces
             else "this run has none (data.valid_fraction, data.valid_source)"
@@ -301,11 +301,12 @@ def samplers(adapter, pieces: dict[str, list], seed: int) -> tuple:
     """The training batches (random, varied) and validation batches (in order; None without
     validation pieces), of the pieces as the model sees them (``adapter.model_view``). A model
     that sees no training window of them is one clear line saying why."""
-    train = adapter.sampler(adapter.model_view(pieces["train"]), seed, training=True)
+    view, why = adapter.viewed(pieces["train"])
+    train = adapter.sampler(view, seed, training=True)
     if not len(train):
-        why = adapter.left_out(pieces["train"]) or "they are too short for one training window"
         raise MuseError(
-            f"none of the {len(pieces['train'])} training pieces fits this model ({why})"
+            f"none of the {len(pieces['train'])} training pieces fits this model "
+            f"({why or 'they are too short for one training window'})"
         )
     valid = (
         adapter.sampler(adapter.model_view(pieces["valid"]), 0, training=False)
@@ -492,13 +493,13 @@ def _fitted(adapter, pieces, model_adapter, init: str | None):
     ``pieces``, or when fine-tuning or resuming a model (``model_adapter``) the model's own,
     since its networks are sized by it. Text outside a model's vocabulary then reads as the
     unknown token; classes it does not know have no place in its networks: a view that leaves
-    them out says so (``left_out``), and data with no other way to drop them is refused."""
+    them out says so (``viewed``), and data with no other way to drop them is refused."""
     if model_adapter is None:
         return adapter.fitted(pieces)
-    left_out = model_adapter.left_out(pieces)
+    view, left_out = model_adapter.viewed(pieces)
     model_adapter.fit_summary = left_out and f"left out: {left_out}"
     known = model_adapter.classes
-    labels = {piece.label for piece in model_adapter.model_view(pieces)}  # as the model sees them
+    labels = {piece.label for piece in view}  # as the model sees them
     strangers = sorted(labels - set(known)) if known else []
     if strangers:
         raise MuseError(

@@ -137,10 +137,11 @@ class Adapter(ABC):
         """The pieces as the model sees them in training and validation (e.g. moved to one key)."""
         return pieces
 
-    def left_out(self, pieces: list) -> str:
-        """What ``model_view`` leaves out of ``pieces``, and why, in a few words ('' for
-        nothing): the training log says it, and so does the error when nothing is left."""
-        return ""
+    def viewed(self, pieces: list) -> tuple[list, str]:
+        """``model_view`` of ``pieces`` and, from the same pass, what it left out and why in a
+        few words ('' for nothing): the training log says it, and so does the error when
+        nothing is left."""
+        return self.model_view(pieces), ""
 
     def preview_steps(self, sample_bars: int) -> int:
         """The length of a training run's sample: an item's, or two windows."""

@@ -204,14 +204,11 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
     def model_view(self, pieces: list) -> list:
         """The pieces' segments as this model sees them (``view``), labelled by its classes;
         those of a class it does not know (a fine-tune's two-voice piece) are left out."""
-        return self._labelled(pieces)[0]
+        return self.viewed(pieces)[0]
 
-    def left_out(self, pieces: list) -> str:
-        """The stretches and parts the view leaves out, counted by reason: too few or too many
-        parts, other meters, no notes in range, a class the model does not know."""
-        return self._labelled(pieces)[1].describe()
-
-    def _labelled(self, pieces: list) -> tuple[list, Dropped]:
+    def viewed(self, pieces: list) -> tuple[list, str]:
+        """``model_view``, and the stretches and parts it leaves out counted by reason: too few
+        or too many parts, other meters, no notes in range, a class the model does not know."""
         found, dropped = self.segments(pieces)
         labelled = []
         for segment in found:
@@ -220,7 +217,7 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
                 dropped.add(f"stretches in {label}, which the model does not know")
             else:
                 labelled.append(dataclasses.replace(segment, label=label if self.classes else ""))
-        return labelled, dropped
+        return labelled, dropped.describe()
 
     def segments(self, pieces: list) -> tuple[list, Dropped]:
         dropped = Dropped()
