@@ -114,7 +114,7 @@ def test_a_corpus_gives_batches_of_the_models_shape_and_values(corpus):
     name, adapter, parts = corpus
     train_windows, _ = samplers(adapter, parts, seed=0)
     spec = adapter.spec
-    batch, labels = train_windows.batch(32)
+    batch, labels, _spans = train_windows.batch(32)
     assert batch.shape == (32, spec.channels, spec.segment, spec.width)
     if name == "bach":
         # one window per bar line that leaves a whole window (a piece shorter than one: one, padded)

@@ -27,7 +27,7 @@ def test_training_windows_of_real_chorales_are_in_c_major_or_a_minor():
         adapter = build_adapter(config)
         pieces = load_pieces(adapter, config.data.source, config.data.limit, quiet=True)
         sampler, _ = samplers(adapter, split(pieces, 0.0, 0.0), seed=0)
-        windows = torch.cat([batch for batch, _ in sampler.in_order(64)])
+        windows = torch.cat([batch for batch, *_ in sampler.in_order(64)])
         by_class = torch.zeros(12).index_add_(
             0, (LOW + torch.arange(PITCHES)) % 12, windows.sum(dim=(0, 1, 2))
         )

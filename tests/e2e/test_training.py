@@ -259,7 +259,7 @@ def test_resume_removes_what_a_kill_mid_write_left_and_reads_the_last_whole_chec
 
 def test_a_step_with_a_non_finite_loss_is_skipped_and_counted(tmp_path):
     trainer = train(tiny("train.steps=0"), tmp_path / "run", quiet=True)
-    batch, labels = trainer.train_windows.batch(4)
+    batch, labels, _spans = trainer.train_windows.batch(4)
     before = {name: value.clone() for name, value in trainer.objective.state_dict().items()}
     spoilt = batch.clone()
     spoilt[0, 0, 0, 0] = float("nan")

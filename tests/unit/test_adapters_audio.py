@@ -165,7 +165,7 @@ def test_clips_are_drawn_whole_and_never_varied():
     clip = sounds.encode(tone(440.0))
     sampler = sounds.sampler([Piece("60/a.wav", clip, "60")], seed=0, training=True)
     assert isinstance(sampler, ItemSampler) and sampler.augment is None
-    batch, labels = sampler.batch(3)
+    batch, labels, _spans = sampler.batch(3)
     assert torch.equal(batch, sounds.values(clip).expand(3, -1, -1, -1)) and labels.tolist() == [
         0,
         0,

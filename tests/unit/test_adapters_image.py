@@ -185,7 +185,7 @@ def test_item_sampler_draws_whole_labelled_images_and_restores_its_order(tmp_pat
     sampler = images.sampler(pieces, seed=0, training=True)
     # no variation configured: training images are drawn as they are
     assert isinstance(sampler, ItemSampler) and sampler.augment is None
-    batch, labels = sampler.batch(10)
+    batch, labels, _spans = sampler.batch(10)
     assert batch.shape == (10, 1, 16, 16) and labels.shape == (10,)
     by_name = {piece.name: piece for piece in pieces}
     for image, label in zip(batch, labels):
@@ -196,9 +196,11 @@ def test_item_sampler_draws_whole_labelled_images_and_restores_its_order(tmp_pat
     state = sampler.state()
     expected = sampler.batch(4)
     sampler.restore(state)
-    assert all(torch.equal(a, b) for a, b in zip(sampler.batch(4), expected))
+    again = sampler.batch(4)
+    assert torch.equal(again[0], expected[0]) and torch.equal(again[1], expected[1])
+    assert again[2] is expected[2] is None  # whole pictures: no spans
     ordered = list(sampler.in_order(4))
-    assert [len(batch) for batch, _ in ordered] == [4, 2]
+    assert [len(batch) for batch, *_ in ordered] == [4, 2]
 
 
 def test_a_grid_tiles_images_in_rows_with_a_border():
@@ -218,7 +220,7 @@ def test_training_images_are_augmented_as_configured_and_validation_images_never
     pieces = load_pieces(flipping, str(tmp_path), quiet=True)
     assert flipping.sampler(pieces, 0, training=True).augment == flipping.augment
     assert flipping.sampler(pieces, 0, training=False).augment is None
-    batch, labels = flipping.sampler(pieces, 0, training=True).batch(16)
+    batch, labels, _spans = flipping.sampler(pieces, 0, training=True).batch(16)
     mirrored = torch.flip(flipping.values(pieces[0].tensor), dims=[-1])
     assert labels is None  # labels off
     assert any(torch.allclose(image, mirrored, atol=1e-6) for image in batch)  # some drawn mirrored

@@ -553,9 +553,17 @@ def test_untransposed_windows_are_slices_starting_on_bar_lines(two_pieces):
 
 def test_in_order_yields_every_window_once(two_pieces):
     # in order: never transposed
-    batches = [batch for batch, labels in sampler(two_pieces, transpose=6).in_order(2)]
+    ordered = list(sampler(two_pieces, transpose=6).in_order(2))
+    batches = [batch for batch, _labels, _spans in ordered]
     assert [len(batch) for batch in batches] == [2, 1]
     assert all(torch.equal(a, b) for a, b in zip(torch.cat(batches), expected_windows(two_pieces)))
+    # where each window lies in its piece: the long piece's bars 0-1 and 1-2, whole; the short
+    # piece's one bar, the window's second bar padding
+    assert torch.cat([spans for *_, spans in ordered]).tolist() == [
+        [0, WINDOW],
+        [STEPS_PER_BAR, WINDOW],
+        [0, STEPS_PER_BAR],
+    ]
 
 
 def test_same_seed_same_batches(two_pieces):
@@ -630,7 +638,7 @@ def test_transposition_stays_inside_the_roll():
 def test_a_window_spanning_the_whole_range_is_never_transposed():
     piece = random_piece("wide.mid", bars=2, seed=5)
     piece.tensor[0, 0, 0] = piece.tensor[1, 7, 11] = 1  # lowest and highest pitch both sound
-    ((original, _),) = sampler([piece]).in_order(1)
+    ((original, *_),) = sampler([piece]).in_order(1)
     assert all(
         torch.equal(window, original[0]) for window in sampler([piece], transpose=5).batch(20)[0]
     )
@@ -642,14 +650,14 @@ def test_a_window_spanning_the_whole_range_is_never_transposed():
 
 
 def draws(train, batches=3, size=16) -> list:
-    """A few random batches, then the first batches in order, as (values, labels) pairs."""
+    """A few random batches, then the first batches in order, as (values, labels, spans)."""
     return [train.batch(size) for _ in range(batches)] + list(islice(train.in_order(size), 2))
 
 
 def same_draws(first, second) -> bool:
     return all(
-        torch.equal(a, b) and (la is lb is None or torch.equal(la, lb))
-        for (a, la), (b, lb) in zip(first, second, strict=True)
+        all(a is b is None or torch.equal(a, b) for a, b in zip(one, other, strict=True))
+        for one, other in zip(first, second, strict=True)
     )
 
 
@@ -735,16 +743,16 @@ def test_a_restored_sampler_gives_the_batches_it_would_have_given(prepared):
 def test_training_batches_are_varied_and_validation_batches_are_not(prepared):
     adapter, parts = prepared
     train, valid = samplers(adapter, parts | {"valid": parts["train"]}, seed=3)
-    batch, labels = train.batch(64)
+    batch, labels, _spans = train.batch(64)
     assert batch.shape[1:] == (adapter.spec.channels, adapter.spec.segment, adapter.spec.width)
     assert batch.dtype == torch.float32 and 0 <= batch.min() and batch.max() <= 1
     assert (labels is None) == (not adapter.classes)
     if labels is not None:
         assert set(labels.tolist()) == set(range(len(adapter.classes)))
-    unvaried = torch.cat([values for values, _ in valid.in_order(7)])
+    unvaried = torch.cat([values for values, *_ in valid.in_order(7)])
     assert len(unvaried) == len(valid) == len(train)
     # validation: every window (or picture) once, as prepared; training: some were moved
-    assert torch.equal(unvaried, torch.cat([values for values, _ in train.in_order(5)]))
+    assert torch.equal(unvaried, torch.cat([values for values, *_ in train.in_order(5)]))
     assert not all(any(torch.equal(window, plain) for plain in unvaried) for window in batch)
 
 
@@ -765,7 +773,7 @@ def test_item_sampler_gives_labels_by_class_index(tmp_path):
     )
     images = images.fitted(pieces)
     sampler = ItemSampler(pieces, images, seed=0)
-    values, labels = next(sampler.in_order(8))
+    values, labels, _spans = next(sampler.in_order(8))
     assert images.classes == ("a", "b")  # in order of name, not of reading
     assert [images.classes[label] for label in labels.tolist()] == [piece.label for piece in pieces]
     assert torch.equal(values, torch.stack([images.values(piece.tensor) for piece in pieces]))

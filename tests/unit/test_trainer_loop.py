@@ -50,7 +50,7 @@ class MeanPicture(Objective):
     def parameter_groups(self):
         return {"picture": [self.mean], "offset": [self.offset]}
 
-    def phases(self, batch, labels=None):
+    def phases(self, batch, labels=None, spans=None):
         self.calls += 1
         return [
             Phase("picture", lambda: self._loss(batch)),
@@ -68,7 +68,7 @@ class MeanPicture(Objective):
         return loss, {"offset": loss.item()}
 
     @torch.no_grad()
-    def evaluate(self, batch, labels=None):
+    def evaluate(self, batch, labels=None, spans=None):
         return {"loss": (batch - self.mean).square().mean().item()}
 
     @torch.no_grad()
@@ -137,7 +137,7 @@ def test_training_lowers_the_loss_and_writes_the_run_folder(tmp_path, pictures):
 
 def test_each_phase_steps_only_its_own_optimizer(tmp_path, pictures):
     trainer = trainer_for(tmp_path, pictures, steps=1)
-    batch, _ = trainer.train_windows.batch(8)
+    batch, *_ = trainer.train_windows.batch(8)
     trainer.train_step(batch)
     objective = trainer.objective
     assert objective.offset.item() > 0  # the second phase moved it towards 0.5
@@ -153,7 +153,7 @@ def test_each_phase_steps_only_its_own_optimizer(tmp_path, pictures):
 
 def test_a_non_finite_step_is_skipped_and_the_weights_stay(tmp_path, pictures):
     trainer = trainer_for(tmp_path, pictures, objective=MeanPicture(broken_steps={2}))
-    batch, _ = trainer.train_windows.batch(8)
+    batch, *_ = trainer.train_windows.batch(8)
     trainer.train_step(batch)
     weights = trainer.objective.mean.detach().clone()
     trainer.train_step(batch)  # its loss is NaN
@@ -238,7 +238,7 @@ class StopsAt(MeanPicture):
         super().__init__()
         self.step, self.stop = step, stop
 
-    def phases(self, batch, labels=None):
+    def phases(self, batch, labels=None, spans=None):
         if self.calls + 1 == self.step:
             os.kill(os.getpid(), self.stop)  # the handler raises here, as in a real run
         return super().phases(batch, labels)
@@ -279,7 +279,7 @@ def test_a_skipped_step_raises_no_warning_about_the_learning_rate_schedule(tmp_p
     """torch warns when a schedule steps without its optimizer, which a skipped step does on
     purpose; the warning would be printed among the run's lines."""
     trainer = trainer_for(tmp_path, pictures, objective=MeanPicture(broken_steps={1}))
-    batch, _ = trainer.train_windows.batch(8)
+    batch, *_ = trainer.train_windows.batch(8)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trainer.train_step(batch)

@@ -65,6 +65,9 @@ class ModelConfig:
     # an RNN head's logits are divided by it: the temperature that fits its validation pieces
     # best, found after training by `muse calibrate` (a trained net is often too sure); 1: none
     calibration: float = 1.0
+    # an RNN is told which bar of the piece each step is in: the first N bars each by number,
+    # later ones by their place in a cycle of N (a phrase's length); 0: only where in its bar
+    bar_numbers: int = 0
 
 
 @dataclass(frozen=True)
@@ -150,12 +153,16 @@ def check_data(settings: DataConfig) -> None:
 
 
 MIN_CALIBRATION, MAX_CALIBRATION = 0.25, 4.0  # logits divided by at most 4 either way
+MAX_BAR_NUMBERS = 256  # bars numbered one by one before they cycle: longer than a phrase
 
 
 def check_model(settings: ModelConfig) -> None:
     sizes = ("hidden", "head_hidden", "latent", "channels")
     check_ranges(
-        "model", settings, {"layers": (1, MAX_LAYERS)} | dict.fromkeys(sizes, (1, MAX_WIDTH))
+        "model",
+        settings,
+        {"layers": (1, MAX_LAYERS), "bar_numbers": (0, MAX_BAR_NUMBERS)}
+        | dict.fromkeys(sizes, (1, MAX_WIDTH)),
     )
     for rate in ("dropout", "weight_drop"):
         if not 0 <= getattr(settings, rate) < 1:
@@ -166,6 +173,11 @@ def check_model(settings: ModelConfig) -> None:
         raise ConfigError(
             f"model.calibration: {settings.calibration!r} must be from {MIN_CALIBRATION} to "
             f"{MAX_CALIBRATION}"
+        )
+    if settings.bar_numbers and settings.family != "rnn":
+        raise ConfigError(
+            f"model.bar_numbers: tells an RNN where its bars fall, not a {settings.family} "
+            "(leave it 0)"
         )
     if settings.calibration != 1.0 and settings.family != "rnn":
         raise ConfigError(

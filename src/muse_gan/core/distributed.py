@@ -88,13 +88,14 @@ def check_batch(batch_size: int, processes: int) -> None:
         )
 
 
-def shard(group: Group, batch: torch.Tensor, labels: torch.Tensor | None):
-    """This process's contiguous share of a global batch (and its labels)."""
+def shard(group: Group, batch: torch.Tensor, *rows: torch.Tensor | None) -> tuple:
+    """This process's contiguous share of a global batch (and of its labels and spans, where
+    not None)."""
     if not group.parallel:
-        return batch, labels
+        return (batch, *rows)
     size = len(batch) // group.world
     part = slice(group.rank * size, (group.rank + 1) * size)
-    return batch[part], None if labels is None else labels[part]
+    return tuple(None if row is None else row[part] for row in (batch, *rows))
 
 
 def average_gradients(parameters, group: Group, loss: torch.Tensor) -> torch.Tensor:

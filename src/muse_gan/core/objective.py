@@ -91,12 +91,24 @@ class Objective(nn.Module):
         """Optimizer name → the parameters it updates."""
         raise NotImplementedError
 
-    def phases(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> list[Phase]:
-        """The optimizer steps for one grid-view batch ``(batch, channels, steps, width)`` and its
-        class indices ``(batch,)`` (None for unlabelled data)."""
+    def phases(
+        self,
+        batch: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        spans: torch.Tensor | None = None,
+    ) -> list[Phase]:
+        """The optimizer steps for one grid-view batch ``(batch, channels, steps, width)``, its
+        class indices ``(batch,)`` (None for unlabelled data) and where each window lies in its
+        piece ``(batch, 2)``: its first step there and how many of its steps the piece fills
+        (``core.samplers.window_spans``; None: each is a whole piece from its start)."""
         raise NotImplementedError
 
-    def evaluate(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+    def evaluate(
+        self,
+        batch: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        spans: torch.Tensor | None = None,
+    ) -> dict[str, float]:
         """Validation scalars for one batch; must include "loss"."""
         raise NotImplementedError
 

@@ -2,8 +2,10 @@
 
 Items of a fixed size (pictures, sound clips) are drawn whole (``ItemSampler``); items of any
 length are cut into windows that start on the adapter's period, e.g. bar lines
-(``WindowSampler``). Every sampler gives ``(batch, labels)`` pairs in the grid view, labels being
-None for unlabelled data; random batches come from the sampler's own seeded generator, so a
+(``WindowSampler``). Every sampler gives ``(batch, labels, spans)`` in the grid view: labels are
+the class indices (None for unlabelled data), spans ``(batch, 2)`` where each window lies in its
+piece (``window_spans``; None for items drawn whole); random batches come from the sampler's
+own seeded generator, so a
 resumed run restores the exact data order. An adapter may bring its own sampler (text: windows
 of tokens) and its own variation of windows (``WindowVariation``: a piece of music transposed).
 """
@@ -15,6 +17,14 @@ from typing import Protocol
 import torch
 
 from .store import Piece
+
+
+def window_spans(starts: torch.Tensor, lengths: torch.Tensor, window: int) -> torch.Tensor:
+    """``(windows, 2)``: each window's first step in its piece and how many of its ``window``
+    steps the piece fills, from the windows' ``starts`` and their pieces' ``lengths``. A window
+    running past its piece's end is padded; a family that learns each step from the ones before
+    leaves the padding unscored (music does not stop because a short piece did)."""
+    return torch.stack([starts, (lengths - starts).clamp(0, window)], dim=1)
 
 
 def class_indices(adapter, pieces: list[Piece]) -> torch.Tensor | None:
@@ -33,8 +43,9 @@ class Sampler:
     def __len__(self) -> int:
         raise NotImplementedError
 
-    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``size`` random items (varied, for training) and their class indices."""
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """``size`` random items (varied, for training), their class indices and where in their
+        pieces they lie (``window_spans``)."""
         raise NotImplementedError
 
     def in_order(self, size: int):
@@ -62,17 +73,17 @@ class ItemSampler(Sampler):
     def __len__(self) -> int:
         return len(self.items)
 
-    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None, None]:
         picks = torch.randint(len(self.items), (size,), generator=self.generator)
         values = self.adapter.values(torch.stack([self.items[pick] for pick in picks.tolist()]))
         if self.augment is not None:
             values = self.augment(values, self.generator)
-        return values, None if self.labels is None else self.labels[picks]
+        return values, None if self.labels is None else self.labels[picks], None
 
     def in_order(self, size: int):
         for first in range(0, len(self.items), size):
             labels = None if self.labels is None else self.labels[first : first + size]
-            yield self.adapter.values(torch.stack(self.items[first : first + size])), labels
+            yield self.adapter.values(torch.stack(self.items[first : first + size])), labels, None
 
 
 class WindowVariation(Protocol):
@@ -99,6 +110,7 @@ class WindowSampler(Sampler):
         seed: int,
         variation: WindowVariation | None = None,
     ):
+        self.lengths = torch.tensor([piece.tensor.shape[1] for piece in pieces], dtype=torch.long)
         self.tensors = [_pad_to(piece.tensor, window) for piece in pieces]
         self.window, self.variation = window, variation
         self.starts = torch.tensor(
@@ -113,16 +125,20 @@ class WindowSampler(Sampler):
     def __len__(self) -> int:
         return len(self.starts)
 
-    def batch(self, size: int) -> tuple[torch.Tensor, None]:
+    def batch(self, size: int) -> tuple[torch.Tensor, None, torch.Tensor]:
         picks = torch.randint(len(self.starts), (size,), generator=self.generator)
         windows = self._windows(self.starts[picks])
         if self.variation is not None:
             windows = self.variation(windows, self.generator)
-        return windows.float(), None
+        return windows.float(), None, self._spans(self.starts[picks])
 
     def in_order(self, size: int):
         for first in range(0, len(self.starts), size):
-            yield self._windows(self.starts[first : first + size]).float(), None
+            starts = self.starts[first : first + size]
+            yield self._windows(starts).float(), None, self._spans(starts)
+
+    def _spans(self, starts: torch.Tensor) -> torch.Tensor:
+        return window_spans(starts[:, 1], self.lengths[starts[:, 0]], self.window)
 
     def _windows(self, starts: torch.Tensor) -> torch.Tensor:
         """The windows at ``starts`` (rows of piece number and first step), ``(batch, channels, steps, width)``."""

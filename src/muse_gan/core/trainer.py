@@ -227,8 +227,8 @@ class Trainer:
             self.progress, interrupted = self._progress_bar(), None
             try:
                 while self.step < self.settings.steps:
-                    batch, labels = self.train_windows.batch(self.settings.batch_size)
-                    metrics = self.train_step(*distributed.shard(self.group, batch, labels))
+                    windows = self.train_windows.batch(self.settings.batch_size)
+                    metrics = self.train_step(*distributed.shard(self.group, *windows))
                     self.step += 1
                     self.progress.update(1)
                     self.progress.set_postfix(loss=f"{metrics['loss']:.3f}", refresh=False)
@@ -260,15 +260,18 @@ class Trainer:
         return f", before any weights worth keeping: no {MODEL} yet"
 
     def train_step(
-        self, batch: torch.Tensor, labels: torch.Tensor | None = None
+        self,
+        batch: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        spans: torch.Tensor | None = None,
     ) -> dict[str, float]:
         """One step of every phase of the objective. A phase whose loss or gradients are not
         finite is not applied, and the step's later phases are skipped with it; the step is
         counted in ``skipped`` (and ``skipped_in_a_row``) and the weights stay as they were."""
         self.objective.train()
-        batch, labels = _to(self.device, batch, labels)
+        batch, labels, spans = _to(self.device, batch, labels, spans)
         metrics, finite = {}, True
-        for phase in self.objective.phases(batch, labels):
+        for phase in self.objective.phases(batch, labels, spans):
             optimizer = self.optimizers[phase.optimizer]
             optimizer.zero_grad(set_to_none=True)
             with self._autocast():
@@ -306,10 +309,10 @@ class Trainer:
         """Every scalar the objective's ``evaluate`` reports, averaged over all validation windows."""
         model = self.sampling_model().eval()
         totals, count = {}, 0
-        for batch, labels in self.valid_windows.in_order(self.settings.batch_size):
+        for batch, labels, spans in self.valid_windows.in_order(self.settings.batch_size):
             self._doing(f"validating {count}/{len(self.valid_windows)}")
             with self._autocast():
-                scalars = model.evaluate(*_to(self.device, batch, labels))
+                scalars = model.evaluate(*_to(self.device, batch, labels, spans))
             for name, value in scalars.items():
                 totals[name] = totals.get(name, 0.0) + value * len(batch)
             count += len(batch)
@@ -582,12 +585,16 @@ def _averaged_tensors(objective, ema):
     return parameters, buffers
 
 
-def _to(device: torch.device, batch: torch.Tensor, labels: torch.Tensor | None):
-    """The batch on ``device``; to a GPU from pinned memory, so the copy runs alongside work."""
-    if device.type == "cuda":
-        batch, labels = batch.pin_memory(), None if labels is None else labels.pin_memory()
-    batch = batch.to(device, non_blocking=True)
-    return batch, None if labels is None else labels.to(device, non_blocking=True)
+def _to(device: torch.device, *tensors: torch.Tensor | None) -> tuple:
+    """The batch (and its labels and spans, where not None) on ``device``; to a GPU from pinned
+    memory, so the copy runs alongside work."""
+    pinned = device.type == "cuda"
+    return tuple(
+        None
+        if tensor is None
+        else (tensor.pin_memory() if pinned else tensor).to(device, non_blocking=True)
+        for tensor in tensors
+    )
 
 
 class Terminated(KeyboardInterrupt):

@@ -27,6 +27,12 @@ class FrameRNN(nn.Module):
     one vector per sequence (a VAE's code) added, projected, to every step's input. With
     ``positions`` (more than ``steps_per_bar``), every method also takes ``periods`` ``(batch,)``:
     each sequence's own bar length (pieces in several meters), at most ``positions``.
+
+    With ``bar_numbers`` N, every step's input also says which bar of the piece it is in: each
+    of the first N bars by its own number, later bars by their place in a cycle of N. A window
+    cut from the middle of a piece starts at its step there (``first_step``), so the network
+    learns how pieces open (a tune's pickup bar) and where their phrases end, which a window
+    read from the start vector alone cannot tell apart from the middle.
     """
 
     def __init__(
@@ -40,6 +46,7 @@ class FrameRNN(nn.Module):
         condition_size: int = 0,
         positions: int = 0,
         weight_drop: float = 0.0,
+        bar_numbers: int = 0,
     ):
         super().__init__()
         if cell not in CELLS:
@@ -47,6 +54,8 @@ class FrameRNN(nn.Module):
         self.steps_per_bar = steps_per_bar
         self.frame_in = nn.Linear(frame_size, hidden)
         self.position = nn.Embedding(max(steps_per_bar, positions), hidden)
+        self.bar_numbers = bar_numbers
+        self.bar = nn.Embedding(2 * bar_numbers, hidden) if bar_numbers else None
         self.start = nn.Parameter(torch.zeros(hidden))
         if cell == "transformer":
             self.rnn = CausalTransformer(hidden, layers, dropout)
@@ -62,7 +71,7 @@ class FrameRNN(nn.Module):
     def forward(
         self,
         frames: torch.Tensor,
-        first_step: int = 0,
+        first_step: int | torch.Tensor = 0,
         state=None,
         starting: bool = True,
         condition=None,
@@ -72,13 +81,19 @@ class FrameRNN(nn.Module):
 
         With ``starting``, ``frames[:, 0]`` is predicted from the start vector; otherwise the
         caller continues from ``state`` and ``frames`` are the inputs for the next steps.
+        ``first_step`` is the step of the piece ``frames[:, 0]`` is at: one for all, or each
+        sequence's own ``(batch,)`` (windows cut from pieces).
         """
         inputs = self.frame_in(frames)
         if starting:
             start = self.start.expand(len(frames), 1, -1)
             inputs = torch.cat([start, inputs[:, :-1]], dim=1)
-        steps = torch.arange(first_step, first_step + frames.shape[1], device=frames.device)
-        inputs = self._conditioned(inputs + self.position(self._in_bar(steps, periods)), condition)
+        steps = torch.arange(frames.shape[1], device=frames.device)
+        if isinstance(first_step, torch.Tensor):
+            steps = first_step.to(frames.device)[:, None] + steps
+        else:
+            steps = steps + first_step
+        inputs = self._conditioned(inputs + self._placed(steps, periods), condition)
         contexts, state = self._recurrent(self.dropout(inputs), state)
         return self.dropout(contexts), state
 
@@ -108,16 +123,21 @@ class FrameRNN(nn.Module):
         inputs = self.frame_in(frame)[:, None] + position
         return self._one_step(self._conditioned(inputs, condition), state)
 
-    def _in_bar(self, steps: torch.Tensor, periods) -> torch.Tensor:
-        """Where each of ``steps`` ``(time,)`` falls in its bar: ``(time,)``, or ``(batch, time)``
-        when each sequence has its own bar length (``periods``)."""
-        if periods is None:
-            return steps % self.steps_per_bar
-        return steps[None, :] % periods.to(steps.device)[:, None]
+    def _placed(self, steps: torch.Tensor, periods) -> torch.Tensor:
+        """The embedding of where each of ``steps`` falls: in its bar and, with ``bar_numbers``,
+        in the piece. ``steps`` ``(time,)`` or ``(batch, time)``; ``(time, hidden)``, or
+        ``(batch, time, hidden)`` when either the steps or the bar lengths (``periods``) are each
+        sequence's own."""
+        period = self.steps_per_bar if periods is None else periods.to(steps.device)[:, None]
+        embedded = self.position(steps % period)
+        if self.bar is None:
+            return embedded
+        bar, cycle = steps // period, self.bar_numbers
+        return embedded + self.bar(torch.where(bar < cycle, bar, cycle + bar % cycle))
 
     def _position_at(self, step: torch.Tensor, periods) -> torch.Tensor:
-        """The position embedding of one step ``(1,)``, shaped to add to ``(batch, 1, hidden)``."""
-        embedded = self.position(self._in_bar(step, periods))  # (1, hidden) or (batch, 1, hidden)
+        """The embedding of one step ``(1,)``, shaped to add to ``(batch, 1, hidden)``."""
+        embedded = self._placed(step, periods)  # (1, hidden) or (batch, 1, hidden)
         return embedded if periods is not None else embedded[None]
 
     def _one_step(self, inputs: torch.Tensor, state):

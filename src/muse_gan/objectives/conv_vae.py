@@ -62,7 +62,7 @@ class ConvVAEObjective(Objective, Likelihood, WalksLatent):
     def parameter_groups(self):
         return {"model": list(self.parameters())}
 
-    def phases(self, batch, labels=None):
+    def phases(self, batch, labels=None, spans=None):
         return [Phase("model", lambda: self._loss(batch, labels))]
 
     def beta(self) -> float:
@@ -101,7 +101,7 @@ class ConvVAEObjective(Objective, Likelihood, WalksLatent):
         return cells.flatten(1).sum(1)
 
     @torch.no_grad()
-    def evaluate(self, batch, labels=None):
+    def evaluate(self, batch, labels=None, spans=None):
         """Per frame (row): "loss" is the negative ELBO (full KL), plus its two terms; "error" is
         the mean absolute difference of the reconstructions from the posterior means."""
         generator = torch.Generator(batch.device).manual_seed(0)

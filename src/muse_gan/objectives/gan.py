@@ -135,7 +135,7 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent, KeepsRules):
             "generator": list(self.generator.parameters()),
         }
 
-    def phases(self, batch, labels=None):
+    def phases(self, batch, labels=None, spans=None):
         """``gan.critic_steps`` critic updates, each on fresh noise, then one generator update.
         With labels, the fakes are made for the same classes as the real batch's."""
         if self.generator.output_filter is not None:
@@ -182,7 +182,7 @@ class GANObjective(Objective, DecodesProbabilities, WalksLatent, KeepsRules):
         return fake_scores.mean() - real_scores.mean()
 
     @torch.no_grad()
-    def evaluate(self, batch, labels=None):
+    def evaluate(self, batch, labels=None, spans=None):
         """Scalars for one batch, on fixed noise so that successive evaluations compare. "loss" is
         the critic's Wasserstein estimate (wgan-gp) or hinge loss: it tracks the game, not how
         good the samples are."""

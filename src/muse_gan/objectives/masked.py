@@ -62,7 +62,7 @@ class MaskedObjective(Objective, FillsMasks, Likelihood, Leans):
     def parameter_groups(self):
         return {"model": list(self.parameters())}
 
-    def phases(self, batch, labels=None):
+    def phases(self, batch, labels=None, spans=None):
         return [Phase("model", lambda: self._loss(batch))]
 
     def _loss(self, batch):
@@ -71,7 +71,7 @@ class MaskedObjective(Objective, FillsMasks, Likelihood, Leans):
         return nll, {"loss": nll.item()}
 
     @torch.no_grad()
-    def evaluate(self, batch, labels=None):
+    def evaluate(self, batch, labels=None, spans=None):
         choices = self.choices_of(batch)
         generator = torch.Generator().manual_seed(VALIDATION_SEED)
         mask = random_masks(choices.shape, "cpu", generator).to(choices.device)

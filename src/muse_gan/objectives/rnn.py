@@ -36,6 +36,7 @@ class RNNObjective(Objective, Likelihood, DrawsFrames):
             condition_size=config.hidden if spec.classes else 0,
             positions=spec.longest_period,
             weight_drop=config.weight_drop,
+            bar_numbers=config.bar_numbers,
         )
         self.head = build_head(
             config.head, spec.data_kind, config.hidden, spec.frame_size, config.head_hidden
@@ -51,22 +52,39 @@ class RNNObjective(Objective, Likelihood, DrawsFrames):
     def token_head(self):
         return self.head if isinstance(self.head, SoftmaxHead) else None
 
-    def phases(self, batch, labels=None):
-        return [Phase("model", lambda: self._loss(batch, labels))]
+    def phases(self, batch, labels=None, spans=None):
+        return [Phase("model", lambda: self._loss(batch, labels, spans))]
 
-    def _loss(self, batch, labels):
-        nll = self.frame_nll(batch, labels).mean()
+    def _loss(self, batch, labels, spans):
+        nll = self._scored_mean(batch, labels, spans)
         return nll, {"loss": nll.item()}
 
     @torch.no_grad()
-    def evaluate(self, batch, labels=None):
-        return {"loss": self.frame_nll(batch, labels).mean().item()}
+    def evaluate(self, batch, labels=None, spans=None):
+        return {"loss": self._scored_mean(batch, labels, spans).item()}
 
-    def frame_nll(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Negative log-likelihood of every frame, ``(batch, steps)``, in nats summed over cells."""
+    def _scored_mean(self, batch, labels, spans) -> torch.Tensor:
+        """The mean NLL of the frames that hold music: a window's padding past its piece's
+        end is not scored (``spans``' second column)."""
+        nll = self.frame_nll(batch, labels, spans)
+        if spans is None:
+            return nll.mean()
+        held = torch.arange(nll.shape[1], device=nll.device) < spans[:, 1:].to(nll.device)
+        return (nll * held).sum() / held.sum().clamp(min=1)
+
+    def frame_nll(
+        self,
+        batch: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        spans: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Negative log-likelihood of every frame, ``(batch, steps)``, in nats summed over cells;
+        each sequence read from the start vector, at the step of its piece ``spans`` gives
+        (None: 0)."""
         frames = sequence_view(batch)
         condition, periods = self._condition(labels, len(batch)), self._periods(labels)
-        contexts, _ = self.network(frames, condition=condition, periods=periods)
+        first_step = 0 if spans is None else spans[:, 0]
+        contexts, _ = self.network(frames, first_step, condition=condition, periods=periods)
         return self.head.nll(contexts, frames)
 
     @torch.no_grad()

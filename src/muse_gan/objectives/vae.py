@@ -118,7 +118,7 @@ class VAEObjective(Objective, Likelihood, Interpolates, DrawsFrames):
     def token_head(self):
         return self.head if isinstance(self.head, SoftmaxHead) else None
 
-    def phases(self, batch, labels=None):
+    def phases(self, batch, labels=None, spans=None):
         return [Phase("model", lambda: self._loss(batch))]
 
     def beta(self) -> float:
@@ -151,7 +151,7 @@ class VAEObjective(Objective, Likelihood, Interpolates, DrawsFrames):
     # measuring
 
     @torch.no_grad()
-    def evaluate(self, batch, labels=None):
+    def evaluate(self, batch, labels=None, spans=None):
         """Validation scalars, per frame: "loss" is the negative ELBO (reconstruction + the full,
         unweighted KL: an upper bound on the frame NLL, comparable with the RNN family's).
         "accuracy" is the share of ALL cells, silent ones included, on which the greedy

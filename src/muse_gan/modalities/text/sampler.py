@@ -13,7 +13,7 @@ class TokenSampler(Sampler):
     """Random windows of ``window`` tokens of text pieces, as one-hot grid views
     ``(batch, 1, window, vocabulary)``. Windows start at the beginning of a piece or every half
     window after it, so the model sees how pieces begin; the end token closes every piece and
-    padding fills a window past it.
+    padding fills a window past it (scored, as the rest: no spans are given).
 
     The pieces are tokenized once (the vocabulary is the fitted adapter's, not the cache's) and
     kept end to end as ``int32`` ids, not in a table of ``int64`` ids padded to the longest piece
@@ -39,14 +39,14 @@ class TokenSampler(Sampler):
     def __len__(self) -> int:
         return len(self.starts)
 
-    def batch(self, size: int) -> tuple[torch.Tensor, None]:
+    def batch(self, size: int) -> tuple[torch.Tensor, None, None]:
         picks = torch.randint(len(self.starts), (size,), generator=self.generator)
-        return self._windows(self.starts[picks]), None
+        return self._windows(self.starts[picks]), None, None
 
     def in_order(self, size: int):
         """Every window once, in batches: for validation."""
         for first in range(0, len(self.starts), size):
-            yield self._windows(self.starts[first : first + size]), None
+            yield self._windows(self.starts[first : first + size]), None, None
 
     def _windows(self, starts: torch.Tensor) -> torch.Tensor:
         # (batch, 1), (batch, window)
