@@ -239,26 +239,45 @@ def test_new_data_a_model_cannot_see_is_left_out_with_the_reason(tmp_path):
         samplers(adapter, {"train": waltz, "valid": []}, seed=0)
 
 
-def test_a_piece_whose_meter_changes_is_cut_at_the_change(tmp_path):
+def three_four_then_six_eight(path, change: float, starts: list[float]):
+    """The segments of a flute line at 120 a minute (a 3/4 bar 1.5 s, 12 steps; a 6/8 bar as
+    long) in 3/4, then in 6/8 from ``change`` seconds, eighth notes from ``starts``."""
     piece = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     piece.time_signature_changes = [
         pretty_midi.TimeSignature(3, 4, 0.0),
-        pretty_midi.TimeSignature(6, 8, 3.0),
+        pretty_midi.TimeSignature(6, 8, change),
     ]
     part = pretty_midi.Instrument(0, name="Flute")
-    part.notes = [
-        pretty_midi.Note(80, 60 + step % 5, step * 0.5, step * 0.5 + 0.5) for step in range(12)
-    ]
+    part.notes = [pretty_midi.Note(80, 60 + n % 5, t, t + 0.5) for n, t in enumerate(starts)]
     piece.instruments.append(part)
-    piece.write(str(tmp_path / "changing.mid"))
-    adapter, pieces = fitted_on(
-        tmp_path / "changing.mid", settings=dataclasses.replace(AUTO, conditions=("meter",))
+    settings = dataclasses.replace(AUTO, conditions=("meter",))
+    adapter, pieces = fitted_on(midi_files.write(piece, path), settings=settings)
+    return adapter, adapter.model_view(pieces)
+
+
+def test_a_piece_whose_meter_changes_is_cut_at_the_change(tmp_path):
+    _, segments = three_four_then_six_eight(
+        tmp_path / "changing.mid", 3.0, [step * 0.5 for step in range(12)]
     )
-    segments = adapter.model_view(pieces)
     assert [(s.info["first"], s.info["steps"], s.label) for s in segments] == [
         (0, 24, "3/4"),
         (24, 24, "6/8"),
     ]
+
+
+def test_a_piece_opens_at_its_first_bar_that_sounds(tmp_path):
+    # two silent bars (a count-in), then a pickup of one beat (the last of bar 2), then a bar
+    # of three beats; and after a change to 6/8 at bar 4, a silent bar before the 6/8 music
+    starts = [4.0, 4.5, 5.0, 5.5] + [7.5 + 0.5 * step for step in range(6)]
+    adapter, segments = three_four_then_six_eight(tmp_path / "count-in.mid", 6.0, starts)
+    # the 3/4 stretch opens on its pickup's bar (2), the 6/8 one on its second bar (5), two
+    # bars long
+    assert [(s.info["first"], s.info["steps"], s.label) for s in segments] == [
+        (24, 24, "3/4"),
+        (60, 24, "6/8"),
+    ]
+    first_bar = adapter.tensor_of(segments[0]).numpy()[:, :12, : adapter.pitches].any(axis=(0, 2))
+    assert first_bar.tolist() == [False] * 8 + [True] * 4  # the pickup: the bar's last beat
 
 
 def test_a_meter_change_in_every_bar_reads_without_trouble(tmp_path):

@@ -18,7 +18,7 @@ import torch
 
 from .keys import common_key_shift
 from .layout import Layout, Part, track_of
-from .notes import END, PART, PITCH, RollShape, draw_roll, unpacked, whole_bars
+from .notes import END, PART, PITCH, START, RollShape, draw_roll, unpacked, whole_bars
 from .settings import bar_steps
 
 
@@ -123,13 +123,13 @@ def segments(piece, layout: Layout, settings, shape: RollShape, dropped: Dropped
 
 
 def _stretches(piece, mapped: np.ndarray, settings) -> list[tuple[int, int, str]]:
-    """``(first step, steps, meter)`` of each stretch of one meter, whole bars long; one stretch
-    in the settings' meter when it is fixed. A piece's length is its mapped notes' last end."""
+    """``(first step, steps, meter)`` of each stretch of one meter, whole bars long and starting
+    at its first bar that sounds; one stretch in the settings' meter when it is fixed. A
+    piece's length is its mapped notes' last end."""
     end = int(mapped[:, END].max())
     if settings.meter != "auto":
-        return [
-            (0, whole_bars(end, bar_steps(settings.meter, settings.steps_per_beat)), settings.meter)
-        ]
+        bar = bar_steps(settings.meter, settings.steps_per_beat)
+        return [(*_from_first_sound(0, whole_bars(end, bar), bar, mapped), settings.meter)]
     changes = [(step, meter) for step, meter in piece.info["meters"] if step < end] or [(0, "4/4")]
     stretches = []
     for (first, meter), (following, _) in zip(changes, [*changes[1:], (end, None)]):
@@ -137,8 +137,23 @@ def _stretches(piece, mapped: np.ndarray, settings) -> list[tuple[int, int, str]
             bar = bar_steps(meter, settings.steps_per_beat)
         except ValueError:
             continue  # a meter the grid cannot hold (3/8 at one step per quarter): left out
-        stretches.append((first, whole_bars(following - first, bar), meter))
+        stretches.append(
+            (*_from_first_sound(first, whole_bars(following - first, bar), bar, mapped), meter)
+        )
     return stretches
+
+
+def _from_first_sound(first: int, steps: int, bar: int, mapped: np.ndarray) -> tuple[int, int]:
+    """The stretch ``first``, ``steps`` without the whole bars of silence it starts with. A piece
+    opens on its first note, or on the bar line before it: a silent bar before that is no part
+    of the music to learn (a count-in; a pickup that music21 pads against bars written longer
+    than the time signature it reads, as in some Essen songs), and a model that learns a piece
+    may open with one composes silence."""
+    sounding = mapped[(mapped[:, END] > first) & (mapped[:, START] < first + steps)]
+    if not len(sounding):
+        return first, steps
+    silent = (max(int(sounding[:, START].min()), first) - first) // bar * bar
+    return first + silent, steps - silent
 
 
 def draw(segment, shape: RollShape, first: int = 0, steps: int | None = None) -> np.ndarray:
