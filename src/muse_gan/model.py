@@ -146,7 +146,7 @@ class MuseModel:
         if isinstance(self.adapter, Constrains) and clip is None and not transpose:
             transpose = self.adapter.key_shift(asked)  # a one-key model composes in the key asked
         rules = self._leaning(
-            self._rules(asked, bars * bar, meter, shift - transpose, voices), bars * bar, pulls
+            self._rules(asked, bars * bar, meter, shift - transpose, voices), bars * bar, bar, pulls
         )
         generator = torch.Generator().manual_seed(seed)
         labels = None if label is None else torch.tensor([label])
@@ -189,11 +189,11 @@ class MuseModel:
             return ()
         return ("key_hold",) + (FRAME_PULLS if isinstance(self.objective, DrawsFrames) else ())
 
-    def _leaning(self, rules: dict, steps: int, pulls: dict) -> dict:
+    def _leaning(self, rules: dict, steps: int, bar: int, pulls: dict) -> dict:
         """``rules`` with the adapter's leaning (a piece's pulls: toward its key and, drawn frame
-        by frame, on its notes' length, rests and register; ``pulls`` the strengths asked,
-        None: the model's) for families that lean; a pull asked of a model that takes none is
-        refused (0, off, is taken anywhere)."""
+        by frame, on its notes' length, rests and register, and a first bar of ``bar`` steps
+        that sounds; ``pulls`` the strengths asked, None: the model's) for families that lean;
+        a pull asked of a model that takes none is refused (0, off, is taken anywhere)."""
         taken = self.pulls
         for pull, strength in pulls.items():
             if strength and pull not in taken:
@@ -204,7 +204,8 @@ class MuseModel:
                 raise MuseError(f"{option}: {family} model takes {takes}")
         if not taken:
             return rules
-        leaning = self.adapter.leaning(frames=isinstance(self.objective, DrawsFrames), **pulls)
+        frames = isinstance(self.objective, DrawsFrames)
+        leaning = self.adapter.leaning(frames=frames, bar=bar if frames else 0, **pulls)
         if leaning is None:
             return rules
         if "rules" in rules:

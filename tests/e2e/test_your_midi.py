@@ -19,6 +19,9 @@ FOLDERS = {
     "motets": lambda path, n: midi_files.five_voices(path, bars=4 + n),
 }
 
+# the jigs' model is told which bar of the piece each step is in (model.bar_numbers)
+SETTINGS = {"jigs": ["model.bar_numbers=4"]}
+
 
 @pytest.fixture(scope="module", params=sorted(FOLDERS))
 def trained(request, tmp_path_factory):
@@ -28,7 +31,8 @@ def trained(request, tmp_path_factory):
     for number in range(4):
         FOLDERS[kind](folder / "mine" / f"{kind}{number}.mid", number)
     run = folder / "run"
-    result = muse("train", "--data", folder / "mine", "--out", run, *set_options(TINY))
+    settings = TINY + SETTINGS.get(kind, [])
+    result = muse("train", "--data", folder / "mine", "--out", run, *set_options(settings))
     assert result.exit_code == 0, result.output
     return kind, run, result.output
 
@@ -96,6 +100,13 @@ def test_sixteen_bars_come_back_in_the_datas_tracks_meter_and_dynamics(trained):
     }
     for name, drum in zip(names, drums):
         assert (channels[name] <= {9}) if drum else (9 not in channels[name])
+
+
+def test_the_same_seed_composes_the_same_piece_with_bar_numbers_or_without(trained):
+    kind, run, _ = trained
+    assert ("bar_numbers = 4" in (run / "config.toml").read_text()) == (kind in SETTINGS)
+    assert composed(run) == composed(run)
+    assert composed(run) != composed(run, "--seed", 4)
 
 
 def test_velocity_fixes_every_note(trained):

@@ -210,6 +210,7 @@ def test_long_windows_take_whole_pieces_at_least_half_as_long_when_too_few(tmp_p
     import muse_gan
     from muse_gan.evaluation import evaluation_pieces
     from muse_gan.measures.judge import Options
+    from muse_gan.modalities.midi.view import draw
 
     for bars in (36, 10, 6):
         chorale_like(tmp_path / f"piece{bars}.mid", bars)
@@ -220,3 +221,11 @@ def test_long_windows_take_whole_pieces_at_least_half_as_long_when_too_few(tmp_p
     lengths = sorted(roll.shape[1] // bar for roll, bar in judge.windows("r", segments, 10).items)
     assert lengths == [10, 16, 16]
     assert [roll.shape[1] // 16 for roll, _ in judge.windows("r", segments, 2).items] == [16, 16]
+    # openings alone: each piece's first 16 bars (the 36-bar piece's first window only), and
+    # the 10-bar piece whole
+    openings = judge.windows("r", segments, 10, openings=True).items
+    assert sorted(roll.shape[1] // bar for roll, bar in openings) == [10, 16]
+    first = next(roll for roll, bar in openings if roll.shape[1] == 16 * bar)
+    (long,) = [segment for segment in segments if segment.info["steps"] == 36 * 16]
+    bars_1_to_16 = draw(long, model.adapter.shape, 0, 16 * 16)[:, :, : model.adapter.pitches] > 0
+    assert np.array_equal(first, bars_1_to_16)

@@ -41,9 +41,11 @@ from ...options import PULLS
 from ..registry import ADAPTERS
 from .classic import CLASSIC_SUFFIXES, read_published
 from .keys import (
+    OPENING_STRENGTH,
     EnsembleSpan,
     HeldNotes,
     KeyLeaning,
+    OpeningSounds,
     RestHold,
     Transposition,
     VoiceSpan,
@@ -340,13 +342,13 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         constraints = dataclasses.replace(constraints, silent=self.empty_slots(voices))
         return constraints.rules(self, steps, meter, cells) if constraints else None
 
-    def leaning(self, frames: bool = True, **asked):
+    def leaning(self, frames: bool = True, bar: int = 0, **asked):
         """A ``keys.KeyLeaning`` of ``key_hold`` over the pitched tracks and, for a family that
         draws ``frames`` one by one, ``keys.HeldNotes`` of ``note_hold``, ``keys.VoiceSpan`` of
         ``voice_span``, ``keys.EnsembleSpan`` of ``ensemble_span`` and ``keys.RestHold`` of
-        ``rest_hold`` (each of ``asked`` None
-        or absent: the model's ``midi`` setting of that name); several at once as
-        ``core.rules.Leanings``; None when all are 0 or with drums only."""
+        ``rest_hold`` (each of ``asked`` None or absent: the model's ``midi`` setting of that
+        name), and ``keys.OpeningSounds`` in bars of ``bar`` steps (0: none); several at once as
+        ``core.rules.Leanings``; None when there are none, or with drums only."""
         pulls = {
             name: getattr(self.settings, name) if asked.get(name) is None else asked[name]
             for name in PULLS
@@ -372,6 +374,10 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         for name, pull in (("voice_span", VoiceSpan), ("ensemble_span", EnsembleSpan)):
             if pulls[name]:
                 made.append(functools.partial(pull, **shape, span=pulls[name]))
+        if bar:
+            made.append(
+                functools.partial(OpeningSounds, **shape, bar=bar, strength=OPENING_STRENGTH)
+            )
         return Leanings.made_by(made)
 
     def empty_slots(self, voices: int | None) -> tuple[int, ...]:

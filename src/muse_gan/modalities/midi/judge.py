@@ -18,18 +18,20 @@ class MidiJudge(Judge):
         """Windows of whole bars of the pieces as the model sees them (its tracks, its meters)."""
         return self.windows(name, self.adapter.model_view(pieces), count)
 
-    def windows(self, name, segments, count):
+    def windows(self, name, segments, count, openings: bool = False):
         """``count`` windows of ``options.bars`` whole bars cut from ``segments`` (pieces as the
-        model sees them: ``adapter.model_view``, or some of them, one class say). Where fewer
-        than ``count`` such windows exist (16-bar windows of chorales, say), pieces too short
-        for one but at least half as long count too, whole (their whole bars): a key is then
-        judged over a whole piece."""
+        model sees them: ``adapter.model_view``, or some of them, one class say); with
+        ``openings``, only each piece's first bars, as a piece composed from nothing is. Where
+        fewer than ``count`` such windows exist (16-bar windows of chorales, say), pieces too
+        short for one but at least half as long count too, whole (their whole bars): a key is
+        then judged over a whole piece."""
         bars = self.options.bars
         windows, shorter = [], []
         for segment in segments:
             bar, steps = segment.info["bar"], segment.info["steps"]
             window = bars * bar
-            windows += [(segment, start, window) for start in range(0, steps - window + 1, window)]
+            last = min(steps - window, 0) if openings else steps - window
+            windows += [(segment, start, window) for start in range(0, last + 1, window)]
             if bars * bar > steps >= -(-bars // 2) * bar:
                 shorter.append((segment, 0, steps - steps % bar))
         if len(windows) < count:

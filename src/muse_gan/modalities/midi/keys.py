@@ -305,3 +305,38 @@ class RestHold(_Pull):
 
     def advance(self, frame: torch.Tensor) -> None:
         self.before = frame
+
+
+class OpeningSounds(_Pull):
+    """A piece composed from nothing sounds in its first bar, for models that draw it frame by
+    frame (``core.rules.Leaning.sounding``): while no pitched track has sounded yet, the first
+    bar's last step has ``strength`` added to the first pitched track's sounding (near-hard at
+    ``OPENING_STRENGTH``).
+
+    Why: a model told which bar it is in (``model.bar_numbers``) learns that a tune often opens
+    with a pickup, a note or two at the first bar's end after a rest; drawing those rests one
+    step at a time, folk-melody passed the pickup's step in 2-3% of its openings and left the
+    first bar silent (once, on the tuning seeds, six bars), which no tune it learnt from does.
+    """
+
+    def __init__(self, history: torch.Tensor, *, bar: int, **shape):
+        super().__init__(**shape)
+        self.bar, self.step = bar, len(history)
+        self.heard = bool(len(history)) and bool(self._cells(history).any())
+
+    def offsets(self) -> torch.Tensor | None:
+        return None
+
+    def sounding(self) -> torch.Tensor | None:
+        if self.heard or self.step != self.bar - 1:
+            return None
+        pulls = torch.zeros(self.tracks)
+        pulls[self.pitched[0]] = self.strength
+        return pulls
+
+    def advance(self, frame: torch.Tensor) -> None:
+        self.heard = self.heard or bool(self._cells(frame[None]).any())
+        self.step += 1
+
+
+OPENING_STRENGTH = 30.0  # logits: e^-30 of a chance left to silence
