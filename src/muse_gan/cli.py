@@ -1090,6 +1090,13 @@ def calibrate(model, reference):
     help="Images: training steps of the classifier behind the classifier score.",
 )
 @click.option(
+    "--openings/--every-window",
+    default=None,
+    help="MIDI: compare with the reference pieces' first --bars bars only, as a piece composed "
+    "from nothing opens, or with every window of them (default: openings for a model told its "
+    "bar numbers, model.bar_numbers).",
+)
+@click.option(
     "--with-training",
     "training",
     is_flag=True,
@@ -1116,6 +1123,7 @@ def evaluate(
     temperature,
     inception,
     classifier_steps,
+    openings,
     training,
     json_path,
     markdown_path,
@@ -1141,6 +1149,7 @@ def evaluate(
         temperature=temperature,
         inception=inception,
         classifier_steps=classifier_steps,
+        openings=openings,
     )
     report = run_evaluation(model, files, reference, part, modality, options, training)
     report.command = "muse " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "muse" else ""

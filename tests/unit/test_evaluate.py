@@ -229,3 +229,30 @@ def test_long_windows_take_whole_pieces_at_least_half_as_long_when_too_few(tmp_p
     (long,) = [segment for segment in segments if segment.info["steps"] == 36 * 16]
     bars_1_to_16 = draw(long, model.adapter.shape, 0, 16 * 16)[:, :, : model.adapter.pitches] > 0
     assert np.array_equal(first, bars_1_to_16)
+
+
+def test_a_model_told_its_bar_numbers_is_judged_against_openings_unless_asked_otherwise():
+    import muse_gan
+    from muse_gan.evaluation import evaluate
+    from muse_gan.measures.judge import Options
+
+    folk = muse_gan.load("folk-melody")  # model.bar_numbers = 8: it composes a tune's first bars
+    assert folk.config.model.bar_numbers
+    small = {"count": 6, "bars": 2}
+    said = "reference: each piece's first 2 bars, as a composed piece opens"
+    by_default = evaluate(folk, options=Options(**small))
+    every = evaluate(folk, options=Options(**small, openings=False))
+    assert any(note.startswith(said) for note in by_default.notes)
+    assert not any(note.startswith("reference:") for note in every.notes)
+    assert by_default.to_json() != every.to_json()  # other windows, other numbers
+    bach = evaluate(muse_gan.load("bach-rnn"), options=Options(**small))  # no bar numbers
+    assert not any(note.startswith("reference:") for note in bach.notes)
+
+
+@pytest.mark.parametrize("flag, noted", [("--openings", True), ("--every-window", False)])
+def test_the_command_line_chooses_openings_or_every_window(flag, noted):
+    from .test_cli import muse
+
+    result = muse("eval", "--model", "folk-melody", "--count", 4, "--bars", 2, flag)
+    assert result.exit_code == 0, result.output
+    assert ("reference: each piece's first 2 bars" in result.output) == noted

@@ -14,6 +14,7 @@ measures them:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -67,6 +68,7 @@ def evaluate(
         not muse
     ):  # what the files' reader leaves to the data (a MIDI folder's tracks) the reference says
         adapter = adapter.fitted(reference_pieces)
+    options, said = _windows_from(muse, options)
     judge = adapter.judge(options)
     reference_pieces = pick(reference_pieces, count, options.seed)
     if muse:
@@ -84,11 +86,29 @@ def evaluate(
         samples.name: len(samples.items) for samples in sets
     }
     report = compare(judge, sets, reference_samples, Report(adapter.modality, where, counts))
+    report.notes += said
     if muse:
         report.likelihood = likelihood(muse, reference_pieces)
         if report.likelihood is None:
             report.notes.append(f"no likelihood: {muse.objective.a_family} defines none")
     return report
+
+
+def _windows_from(muse, options: Options) -> tuple[Options, list[str]]:
+    """``options`` with ``openings`` decided (None: a model told its bar numbers composes a
+    piece's first bars, and is judged against the reference pieces' first bars), and the
+    report's note saying so."""
+    openings = options.openings
+    if openings is None:
+        openings = bool(muse and muse.config.model.bar_numbers)
+    said = (
+        [
+            f"reference: each piece's first {options.bars} bars, as a composed piece opens (--every-window: all)"
+        ]
+        if openings
+        else []
+    )
+    return dataclasses.replace(options, openings=openings), said
 
 
 def _reference(muse, adapter, reference: str | None, part: str) -> tuple[list, str]:

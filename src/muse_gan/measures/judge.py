@@ -40,6 +40,9 @@ class Options:
     key_hold: float | None = (
         None  # MIDI models that lean (RNN, VAE, Coconet): their pull toward a key (None: the model's)
     )
+    # MIDI: windows of the reference pieces' first bars only, as a piece composed from nothing is
+    # (None: for a model told its bar numbers, which composes openings; else every window)
+    openings: bool | None = None
 
 
 def pick(items: list, count: int, seed: int) -> list:

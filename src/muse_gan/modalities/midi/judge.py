@@ -15,8 +15,10 @@ class MidiJudge(Judge):
     length; the piece-level metrics of ``metrics.describe``."""
 
     def samples(self, name, pieces, count):
-        """Windows of whole bars of the pieces as the model sees them (its tracks, its meters)."""
-        return self.windows(name, self.adapter.model_view(pieces), count)
+        """Windows of whole bars of the pieces as the model sees them (its tracks, its meters);
+        only their openings with ``options.openings``."""
+        segments = self.adapter.model_view(pieces)
+        return self.windows(name, segments, count, openings=bool(self.options.openings))
 
     def windows(self, name, segments, count, openings: bool = False):
         """``count`` windows of ``options.bars`` whole bars cut from ``segments`` (pieces as the
