@@ -59,9 +59,9 @@ def plain_loop(config, adapter):
         for name, params in objective.parameter_groups().items()
     }
 
-    def step(batch, labels=None):
+    def step(batch, labels=None, spans=None):
         objective.train()
-        for phase in objective.phases(batch, labels):
+        for phase in objective.phases(batch, labels, spans):
             optimizer = optimizers[phase.optimizer]
             optimizer.zero_grad()
             loss, _ = phase.loss()

@@ -127,6 +127,10 @@ def check_config(config: Config) -> None:
     check_settings(config.train)
     for name, adapter_class in ADAPTERS.items():
         adapter_class(config.section(name))
+    modality = config.data.modality
+    known = modality in ADAPTERS  # an unknown modality is refused where the data is read
+    if config.model.bar_numbers and known and not ADAPTERS.get(modality).has_bars:
+        raise ConfigError(f"model.bar_numbers: {modality} data has no bars to number (MIDI has)")
 
 
 def _config_of(path: Path, header: dict) -> Config:

@@ -231,28 +231,57 @@ def test_long_windows_take_whole_pieces_at_least_half_as_long_when_too_few(tmp_p
     assert np.array_equal(first, bars_1_to_16)
 
 
-def test_a_model_told_its_bar_numbers_is_judged_against_openings_unless_asked_otherwise():
+def tunes_with_pickups(folder, count=3, bars=6):
+    """Jigs that open with a pickup: the first bar an eighth at its end, then running eighths
+    (120 quarters a minute: a 6/8 bar is 1.5 s)."""
+    import pretty_midi
+
+    from .. import midi_files
+
+    for number in range(count):
+        piece = midi_files.meter(pretty_midi.PrettyMIDI(initial_tempo=120.0), 6, 8)
+        fiddle = pretty_midi.Instrument(40, name="Fiddle")
+        starts = [1.25] + [1.5 + 0.25 * eighth for eighth in range(6 * (bars - 1))]
+        fiddle.notes = [
+            pretty_midi.Note(90, 67 + (n + number) % 5, t, t + 0.25) for n, t in enumerate(starts)
+        ]
+        piece.instruments.append(fiddle)
+        midi_files.write(piece, folder / f"jig{number}.mid")
+    return folder
+
+
+def test_a_model_told_its_bar_numbers_is_judged_against_openings_unless_asked_otherwise(tmp_path):
     import muse_gan
-    from muse_gan.evaluation import evaluate
+    from muse_gan.evaluation import _windows_from, evaluate
     from muse_gan.measures.judge import Options
 
     folk = muse_gan.load("folk-melody")  # model.bar_numbers = 8: it composes a tune's first bars
     assert folk.config.model.bar_numbers
+    jigs = str(tunes_with_pickups(tmp_path))
     small = {"count": 6, "bars": 2}
     said = "reference: each piece's first 2 bars, as a composed piece opens"
-    by_default = evaluate(folk, options=Options(**small))
-    every = evaluate(folk, options=Options(**small, openings=False))
+    by_default = evaluate(folk, reference=jigs, options=Options(**small))
+    every = evaluate(folk, reference=jigs, options=Options(**small, openings=False))
     assert any(note.startswith(said) for note in by_default.notes)
     assert not any(note.startswith("reference:") for note in every.notes)
-    assert by_default.to_json() != every.to_json()  # other windows, other numbers
-    bach = evaluate(muse_gan.load("bach-rnn"), options=Options(**small))  # no bar numbers
-    assert not any(note.startswith("reference:") for note in bach.notes)
+    # the openings' first bars hold a pickup, the later windows' are filled
+    filled = {
+        name: report.metrics["filled_bar_rate"]["reference"]
+        for name, report in (("openings", by_default), ("every", every))
+    }
+    assert filled["openings"] == pytest.approx(0.5) and filled["every"] > 0.5, filled
+    bach = muse_gan.load("bach-rnn")  # no bar numbers: every window, unless asked
+    assert _windows_from(bach, Options())[0].openings is False
+    assert _windows_from(bach, Options(openings=True))[0].openings is True
 
 
 @pytest.mark.parametrize("flag, noted", [("--openings", True), ("--every-window", False)])
-def test_the_command_line_chooses_openings_or_every_window(flag, noted):
+def test_the_command_line_chooses_openings_or_every_window(flag, noted, tmp_path):
     from .test_cli import muse
 
-    result = muse("eval", "--model", "folk-melody", "--count", 4, "--bars", 2, flag)
+    jigs = tunes_with_pickups(tmp_path)
+    result = muse(
+        "eval", "--model", "folk-melody", "--reference", jigs, "--count", 4, "--bars", 2, flag
+    )
     assert result.exit_code == 0, result.output
     assert ("reference: each piece's first 2 bars" in result.output) == noted

@@ -45,6 +45,9 @@ class Adapter(ABC):
     preview_count: ClassVar[int]  # items in a training run's samples, and `muse sample`'s default
     evaluation_count: ClassVar[int]  # items on each side in `muse eval`
     frame_name: ClassVar[str]  # one step of the time axis, in likelihood reports: "steps", "rows"
+    # whether its pieces have bars that its training windows start on and say they lie in
+    # (their spans): what model.bar_numbers counts
+    has_bars: ClassVar[bool] = False
 
     classes: tuple[str, ...] = ()  # class names found in the data; empty for unlabelled data
     fit_summary: str = ""  # what ``fitted`` learnt from the data, in one line for the training log

@@ -64,13 +64,16 @@ class RNNObjective(Objective, Likelihood, DrawsFrames):
         return {"loss": self._scored_mean(batch, labels, spans).item()}
 
     def _scored_mean(self, batch, labels, spans) -> torch.Tensor:
-        """The mean NLL of the frames that hold music: a window's padding past its piece's
-        end is not scored (``spans``' second column)."""
+        """The mean over windows of each one's mean NLL per frame, of the frames that hold
+        music: a window's padding past its piece's end is not scored (``spans``' second
+        column). A mean of windows, not of all frames, so that a batch split over processes
+        (whose gradients are averaged alike) and validation's batches (weighted by their
+        windows) add up to the same number as one batch whole."""
         nll = self.frame_nll(batch, labels, spans)
         if spans is None:
             return nll.mean()
         held = torch.arange(nll.shape[1], device=nll.device) < spans[:, 1:].to(nll.device)
-        return (nll * held).sum() / held.sum().clamp(min=1)
+        return ((nll * held).sum(1) / held.sum(1).clamp(min=1)).mean()
 
     def frame_nll(
         self,

@@ -81,6 +81,7 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
     preview_count = 1
     evaluation_count = 100
     frame_name = "steps"
+    has_bars = True
 
     def __init__(self, settings: MidiConfig = MidiConfig(), classes: tuple[str, ...] = ()):
         check(settings)
