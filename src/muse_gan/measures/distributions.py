@@ -46,7 +46,8 @@ def kl_divergence(a_values, b_values, points: int = 2048) -> float:
     if np.any(inside & (q == 0)):
         return math.inf
     integrand = np.zeros_like(p)
-    integrand[inside] = p[inside] * np.log(p[inside] / q[inside])
+    # in logs: p / q overflows where q is a subnormal number just above 0
+    integrand[inside] = p[inside] * (np.log(p[inside]) - np.log(q[inside]))
     return float(max(_integral(integrand, grid), 0.0))
 
 
