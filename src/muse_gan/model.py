@@ -204,8 +204,9 @@ class MuseModel:
                 raise MuseError(f"{option}: {family} model takes {takes}")
         if not taken:
             return rules
-        frames = isinstance(self.objective, DrawsFrames)
-        leaning = self.adapter.leaning(frames=frames, bar=bar if frames else 0, **pulls)
+        leaning = self.adapter.leaning(
+            frames=isinstance(self.objective, DrawsFrames), bar=bar, **pulls
+        )
         if leaning is None:
             return rules
         if "rules" in rules:

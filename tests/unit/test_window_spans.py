@@ -97,7 +97,9 @@ def test_bar_numbers_belong_to_the_rnn_family():
 
 
 def test_spans_say_how_much_of_each_window_its_piece_fills():
-    spans = window_spans(torch.tensor([0, 16, 0]), torch.tensor([64, 64, 8]), window=32)
+    # windows at steps 0 and 16 of a 64-step piece, and at 0 of an 8-step one
+    starts = torch.tensor([[0, 0], [0, 16], [1, 0]])
+    spans = window_spans(starts, torch.tensor([64, 8]), window=32)
     assert spans.tolist() == [[0, 32], [16, 32], [0, 8]]
 
 

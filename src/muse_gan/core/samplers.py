@@ -21,10 +21,12 @@ from .store import Piece
 
 def window_spans(starts: torch.Tensor, lengths: torch.Tensor, window: int) -> torch.Tensor:
     """``(windows, 2)``: each window's first step in its piece and how many of its ``window``
-    steps the piece fills, from the windows' ``starts`` and their pieces' ``lengths``. A window
-    running past its piece's end is padded; a family that learns each step from the ones before
-    leaves the padding unscored (music does not stop because a short piece did)."""
-    return torch.stack([starts, (lengths - starts).clamp(0, window)], dim=1)
+    steps the piece fills, from the windows' ``starts`` (rows of piece number and first step, as
+    the window samplers keep them) and every piece's length ``lengths``. A window running past
+    its piece's end is padded; a family that learns each step from the ones before leaves the
+    padding unscored (music does not stop because a short piece did)."""
+    pieces, steps = starts[:, 0], starts[:, 1]
+    return torch.stack([steps, (lengths[pieces] - steps).clamp(0, window)], dim=1)
 
 
 def class_indices(adapter, pieces: list[Piece]) -> torch.Tensor | None:
@@ -130,15 +132,16 @@ class WindowSampler(Sampler):
         windows = self._windows(self.starts[picks])
         if self.variation is not None:
             windows = self.variation(windows, self.generator)
-        return windows.float(), None, self._spans(self.starts[picks])
+        return windows.float(), None, window_spans(self.starts[picks], self.lengths, self.window)
 
     def in_order(self, size: int):
         for first in range(0, len(self.starts), size):
             starts = self.starts[first : first + size]
-            yield self._windows(starts).float(), None, self._spans(starts)
-
-    def _spans(self, starts: torch.Tensor) -> torch.Tensor:
-        return window_spans(starts[:, 1], self.lengths[starts[:, 0]], self.window)
+            yield (
+                self._windows(starts).float(),
+                None,
+                window_spans(starts, self.lengths, self.window),
+            )
 
     def _windows(self, starts: torch.Tensor) -> torch.Tensor:
         """The windows at ``starts`` (rows of piece number and first step), ``(batch, channels, steps, width)``."""

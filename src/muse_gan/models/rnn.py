@@ -88,11 +88,9 @@ class FrameRNN(nn.Module):
         if starting:
             start = self.start.expand(len(frames), 1, -1)
             inputs = torch.cat([start, inputs[:, :-1]], dim=1)
-        steps = torch.arange(frames.shape[1], device=frames.device)
-        if isinstance(first_step, torch.Tensor):
-            steps = first_step.to(frames.device)[:, None] + steps
-        else:
-            steps = steps + first_step
+        # (time,) from one first step, (batch, time) from each sequence's own
+        first = torch.as_tensor(first_step, device=frames.device)[..., None]
+        steps = first + torch.arange(frames.shape[1], device=frames.device)
         inputs = self._conditioned(inputs + self._placed(steps, periods), condition)
         contexts, state = self._recurrent(self.dropout(inputs), state)
         return self.dropout(contexts), state

@@ -315,14 +315,14 @@ class OpeningSounds(_Pull):
 
     Why: a model told which bar it is in (``model.bar_numbers``) learns that a tune often opens
     with a pickup, a note or two at the first bar's end after a rest; drawing those rests one
-    step at a time, folk-melody passed the pickup's step in 2-3% of its openings and left the
+    step at a time, folk-melody passed the pickup's step in 2.3% of its openings and left the
     first bar silent (once, on the tuning seeds, six bars), which no tune it learnt from does.
     """
 
     def __init__(self, history: torch.Tensor, *, bar: int, **shape):
         super().__init__(**shape)
         self.bar, self.step = bar, len(history)
-        self.heard = bool(len(history)) and bool(self._cells(history).any())
+        self.heard = bool(self._cells(history).any())
 
     def offsets(self) -> torch.Tensor | None:
         return None

@@ -49,16 +49,17 @@ class NoteWindowSampler(Sampler):
         if self.variation is not None:
             windows = self.variation(windows, self.generator)
         labels = None if self.labels is None else self.labels[picks]
-        return windows.float(), labels, self._spans(self.starts[picks])
+        return windows.float(), labels, window_spans(self.starts[picks], self.lengths, self.window)
 
     def in_order(self, size: int):
         for first in range(0, len(self.starts), size):
             labels = None if self.labels is None else self.labels[first : first + size]
             starts = self.starts[first : first + size]
-            yield self._windows(starts).float(), labels, self._spans(starts)
-
-    def _spans(self, starts: torch.Tensor) -> torch.Tensor:
-        return window_spans(starts[:, 1], self.lengths[starts[:, 0]], self.window)
+            yield (
+                self._windows(starts).float(),
+                labels,
+                window_spans(starts, self.lengths, self.window),
+            )
 
     def _windows(self, starts: torch.Tensor) -> torch.Tensor:
         rolls = [
