@@ -68,8 +68,8 @@ def _fitted(model, muse, reference: str | None, quiet: bool) -> Calibration:
     head = getattr(muse.objective, "head", None)
     if muse.config.model.family != "rnn" or not isinstance(head, Calibrated):
         raise MuseError(
-            f"--model {model}: only an RNN with logits (a pitchwise, bernoulli or softmax head) "
-            "is calibrated"
+            f"--model {model}: only an RNN with logits (a pitchwise, voicewise, bernoulli or "
+            "softmax head) is calibrated"
         )
     pieces = evaluation_pieces(muse.config, muse.adapter, reference, "valid", quiet)
     view, why = muse.adapter.viewed(pieces)

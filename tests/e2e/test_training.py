@@ -80,7 +80,9 @@ def test_fine_tuning_starts_from_the_given_model(tiny_run, tmp_path):
         assert torch.equal(trainer.objective.state_dict()[name], value), name
 
 
-@pytest.mark.parametrize("setting", ['model.head="bernoulli"', 'model.cell="gru"'])
+@pytest.mark.parametrize(
+    "setting", ['model.head="bernoulli"', 'model.head="voicewise"', 'model.cell="gru"']
+)
 def test_other_heads_and_cells_train(tmp_path, setting):
     trainer = train(tiny(setting), tmp_path / "run", quiet=True)
     assert trainer.step == 4

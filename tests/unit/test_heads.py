@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from muse_gan.models.heads import BernoulliHead, PitchwiseHead, SoftmaxHead
+from muse_gan.models.heads import BernoulliHead, PitchwiseHead, SoftmaxHead, VoicewiseHead
 
 FRAME, CONTEXT, HIDDEN = 5, 7, 16
 ALL_FRAMES = torch.tensor(list(itertools.product([0.0, 1.0], repeat=FRAME)))  # (32, 5)
@@ -74,8 +74,11 @@ def test_nll_keeps_leading_shape(kind):
 
 
 def test_pitchwise_nll_has_gradients_for_every_part():
-    model = head(PitchwiseHead).train()
-    model.nll(contexts(8), ALL_FRAMES[[0, 5, 13, 31, 16, 2, 7, 9]]).sum().backward()
+    assert_gradients_for_every_part(head(PitchwiseHead), ALL_FRAMES[[0, 5, 13, 31, 16, 2, 7, 9]])
+
+
+def assert_gradients_for_every_part(model, frames: torch.Tensor):
+    model.train().nll(contexts(len(frames)), frames).sum().backward()
     assert all(
         parameter.grad is not None and parameter.grad.abs().sum() > 0
         for parameter in model.parameters()
@@ -97,7 +100,10 @@ def test_sample_is_deterministic_with_a_generator(kind):
 @pytest.mark.parametrize("temperature", [0.3, 1.0, 2.0])
 def test_pitchwise_sampling_one_frame_draws_what_the_batch_loop_draws(temperature):
     """The batch-of-one path (composing) skips the batch bookkeeping, not the arithmetic."""
-    model = head(PitchwiseHead)
+    assert_one_frame_draws_what_the_batch_draws(head(PitchwiseHead), temperature)
+
+
+def assert_one_frame_draws_what_the_batch_draws(model, temperature: float):
     for seed in range(20):
         context = contexts(1, seed=seed)
         with torch.no_grad():
@@ -108,13 +114,20 @@ def test_pitchwise_sampling_one_frame_draws_what_the_batch_loop_draws(temperatur
 
 @pytest.mark.parametrize("kind", [PitchwiseHead, BernoulliHead])
 def test_sample_frequencies_follow_the_likelihood(kind):
-    model = head(kind)
+    assert_draws_follow_the_likelihood(head(kind), ALL_FRAMES, 4000)
+
+
+def assert_draws_follow_the_likelihood(model, every_frame: torch.Tensor, count: int):
+    """Drawn ``count`` times, each of ``every_frame`` (all frames of its width, in binary
+    order) comes up about as often as its likelihood says."""
     context = contexts(1, scale=0.5)
     with torch.no_grad():
-        probabilities = model.nll(context.expand(32, CONTEXT), ALL_FRAMES).neg().exp()
-    draws = model.sample(context.expand(4000, CONTEXT), 1.0, torch.Generator().manual_seed(0))
-    index = (draws * torch.tensor([16, 8, 4, 2, 1])).sum(-1).long()  # row of ALL_FRAMES
-    frequencies = torch.bincount(index, minlength=32) / 4000
+        probabilities = (
+            model.nll(context.expand(len(every_frame), CONTEXT), every_frame).neg().exp()
+        )
+    draws = model.sample(context.expand(count, CONTEXT), 1.0, torch.Generator().manual_seed(0))
+    index = (draws * 2 ** torch.arange(draws.shape[1] - 1, -1, -1)).sum(-1).long()  # its row
+    frequencies = torch.bincount(index, minlength=len(every_frame)) / count
     assert (frequencies - probabilities).abs().max().item() < 0.03
 
 
@@ -148,6 +161,67 @@ def test_cold_pitchwise_samples_agree_on_the_greedy_frame():
     frames = model.sample(contexts(200), 0.05, torch.Generator().manual_seed(0))
     assert torch.equal(frames, torch.tensor([[1.0, 0.0, 1.0, 0.0, 1.0]]).expand(200, FRAME))
     assert not frames.requires_grad
+
+
+# voicewise: pitchwise with a stop for each voice
+
+VOICE_FRAMES = torch.tensor(list(itertools.product([0.0, 1.0], repeat=6)))  # (64, 6)
+
+
+def voicewise(voices: int, seed: int = 0) -> VoicewiseHead:
+    torch.manual_seed(seed)
+    return VoicewiseHead(CONTEXT, 6, HIDDEN, voices).eval()
+
+
+@pytest.mark.parametrize("voices", [1, 2, 3])
+def test_voicewise_probabilities_of_all_frames_sum_to_one(voices):
+    model = voicewise(voices)
+    for context in contexts(4):
+        with torch.no_grad():
+            nll = model.nll(context.expand(len(VOICE_FRAMES), CONTEXT), VOICE_FRAMES)
+        assert (nll > 0).all()
+        assert nll.double().neg().exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_voicewise_nll_by_hand():
+    """With all logits equal, each choice is uniform over the cells of the voice being drawn
+    above the last one, plus that voice's stop."""
+    model = voicewise(2)
+    set_logits(model, [0.0] * 7)
+    frames = torch.tensor([[0.0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 1], [0, 0, 1, 1, 0, 0]])
+    with torch.no_grad():
+        nll = model.nll(contexts(3), frames)
+    # voices are cells 0-2 and 3-5. Empty: each voice's stop among 4. Cells 1 and 5: cell 1 among
+    # 4, stop among 2 (cell 2 or stop); cell 5 among 4, then stop is all that is left. Cells 2
+    # and 3: cell 2 among 4, stop alone; cell 3 among 4, stop among 3 (cells 4, 5 or stop).
+    expected = [math.log(4 * 4), math.log(4 * 2 * 4), math.log(4 * 4 * 3)]
+    assert nll.tolist() == pytest.approx(expected, rel=1e-6)
+
+
+def test_one_voice_of_voicewise_is_pitchwise():
+    """The voicewise head with one voice (and its voice embedding at zero) is the pitchwise head."""
+    plain = head(PitchwiseHead)
+    model = VoicewiseHead(CONTEXT, FRAME, HIDDEN, voices=1).eval()
+    model.load_state_dict(plain.state_dict() | {"voice.weight": torch.zeros(1, HIDDEN)})
+    with torch.no_grad():
+        batch = contexts(len(ALL_FRAMES))
+        assert torch.allclose(model.nll(batch, ALL_FRAMES), plain.nll(batch, ALL_FRAMES))
+    draws = [one.sample(batch, 1.0, torch.Generator().manual_seed(2)) for one in (model, plain)]
+    assert torch.equal(*draws)
+
+
+def test_voicewise_nll_has_gradients_for_every_part():
+    assert_gradients_for_every_part(voicewise(3), VOICE_FRAMES[[0, 5, 13, 31, 16, 2, 63, 40]])
+
+
+@pytest.mark.parametrize("voices", [2, 3])
+def test_voicewise_sample_frequencies_follow_the_likelihood(voices):
+    assert_draws_follow_the_likelihood(voicewise(voices), VOICE_FRAMES, 8000)
+
+
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 2.0])
+def test_voicewise_sampling_one_frame_draws_what_the_batch_loop_draws(temperature):
+    assert_one_frame_draws_what_the_batch_draws(voicewise(3), temperature)
 
 
 # calibration (model.calibration, `muse calibrate`)

@@ -69,7 +69,7 @@ def test_the_package_registries_hold_their_built_ins():
     from muse_gan.modalities.image import ImageAdapter
     from muse_gan.modalities.midi import PianoRollAdapter
     from muse_gan.modalities.text import TextAdapter
-    from muse_gan.models.heads import HEADS, BernoulliHead, PitchwiseHead
+    from muse_gan.models.heads import HEADS, BernoulliHead, PitchwiseHead, VoicewiseHead
     from muse_gan.objectives import OBJECTIVES
 
     assert ADAPTERS.get("midi") is PianoRollAdapter
@@ -81,8 +81,12 @@ def test_the_package_registries_hold_their_built_ins():
     assert OBJECTIVES.names() == ["coconet", "gan", "rnn", "vae"]
     # each modality and family registers its own config section when its package is imported
     assert set(SECTIONS.names()) == {"midi", "image", "audio", "text", "gan", "vae"}
-    assert {"bernoulli", "pitchwise"} <= set(HEADS.names())
-    assert (HEADS.get("bernoulli"), HEADS.get("pitchwise")) == (BernoulliHead, PitchwiseHead)
+    assert {"bernoulli", "pitchwise", "voicewise"} <= set(HEADS.names())
+    assert (HEADS.get("bernoulli"), HEADS.get("pitchwise"), HEADS.get("voicewise")) == (
+        BernoulliHead,
+        PitchwiseHead,
+        VoicewiseHead,
+    )
     with pytest.raises(
         ConfigError, match="unknown head 'sparsemax' \\(known: .*bernoulli, .*pitchwise"
     ):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from muse_gan.core.rules import NO_LIMIT, CellRules, decode_scores
-from muse_gan.models.heads import BernoulliHead, PitchwiseHead
+from muse_gan.models.heads import BernoulliHead, PitchwiseHead, VoicewiseHead
 
 CHANNELS, STEPS, WIDTH, PERIOD = 2, 16, 6, 8
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny ops: threads only wait on each other
@@ -47,15 +47,36 @@ def drawn(head, rules: CellRules, seed: int) -> torch.Tensor:
     return torch.stack(frames).view(STEPS, CHANNELS, WIDTH).transpose(0, 1) > 0.5
 
 
-@pytest.mark.parametrize("head_class", [PitchwiseHead, BernoulliHead])
-def test_a_head_drawing_through_a_gate_keeps_every_rule(head_class):
+def made_head(head_class):
     torch.manual_seed(0)
-    head = head_class(8, CHANNELS * WIDTH, 16)
-    if head_class is PitchwiseHead:  # a trained head stops after a few notes, not after twelve
+    if head_class is VoicewiseHead:
+        return VoicewiseHead(8, CHANNELS * WIDTH, 16, voices=CHANNELS)
+    return head_class(8, CHANNELS * WIDTH, 16)
+
+
+@pytest.mark.parametrize("head_class", [PitchwiseHead, VoicewiseHead, BernoulliHead])
+def test_a_head_drawing_through_a_gate_keeps_every_rule(head_class):
+    head = made_head(head_class)
+    if head_class is not BernoulliHead:  # a trained head stops after a few notes, not twelve
         head.out[-1].bias.data[head.stop] = 3.0
     for seed in range(4):
         rules = made_up_rules(seed)
         assert_kept(drawn(head, rules, seed), rules)
+
+
+def test_a_note_owed_in_a_later_voice_leaves_the_voices_before_it_free_to_rest():
+    """The voicewise head may end a voice while the gate owes a note in a later one: the owed
+    notes sound there, and a voice before it that would rest, rests."""
+    head = made_head(VoicewiseHead)
+    head.out[-1].bias.data[head.stop] = 20.0  # untrained, every voice would rest
+    for seed in range(4):
+        rules = made_up_rules(seed)
+        allowed = rules.allowed.clone()
+        allowed[1] = True  # the second voice owes its notes, and always has cells to start
+        rules = CellRules(allowed, rules.most.flip(0), rules.starts.flip(0), PERIOD, WIDTH)
+        cells = drawn(head, rules, seed)
+        assert not cells[0].any()
+        assert starts_per_period(cells)[1].tolist() == [3, 5]
 
 
 def test_a_gate_after_a_primer_counts_the_primers_starts_in_its_period():

@@ -57,8 +57,10 @@ class ModelConfig:
     # LSTM/GRU: DropConnect on the recurrent (hidden-to-hidden) weights while training, one mask
     # per window (Merity et al. 2018's weight-dropped LSTM); 0: off
     weight_drop: float = 0.0
-    head: str = "auto"  # binary frames: "pitchwise" (a frame's cells one by one, low to high) or "bernoulli"
-    # (independent); continuous frames (image rows, mel frames): "gaussian"; tokens: "softmax"; "auto": by the data
+    # binary frames: "pitchwise" (a frame's cells one by one, low to high), "voicewise" (the same,
+    # with a stop for each voice) or "bernoulli" (independent); continuous frames (image rows, mel
+    # frames): "gaussian"; tokens: "softmax"; "auto": by the data
+    head: str = "auto"
     head_hidden: int = 256
     latent: int = 64  # GAN noise / VAE code size
     channels: int = 64  # width of the convolutional GAN layers

@@ -1,5 +1,5 @@
 """Output heads: a distribution over one frame given a context vector. Binary frames
-(multi-hot piano-roll frames, binarized image rows): "bernoulli", "pitchwise"; continuous
+(multi-hot piano-roll frames, binarized image rows): "bernoulli", "pitchwise", "voicewise"; continuous
 frames (image rows): "gaussian". ``nll`` is in nats per frame, summed over cells.
 
 The heads with logits divide them by their ``calibration`` (``model.calibration``, set by
@@ -21,6 +21,7 @@ HEADS = Registry("head")
 DATA_KINDS = {
     "bernoulli": "binary",
     "pitchwise": "binary",
+    "voicewise": "binary",
     "gaussian": "continuous",
     "softmax": "categorical",
 }
@@ -28,10 +29,10 @@ AUTO = {"binary": "pitchwise", "continuous": "gaussian", "categorical": "softmax
 
 
 def build_head(
-    name: str, data_kind: str, context_size: int, frame_size: int, hidden: int
+    name: str, data_kind: str, context_size: int, frame_size: int, hidden: int, channels: int = 1
 ) -> nn.Module:
     """The head ``model.head`` names ("auto": ``AUTO`` by the kind of data), checked against
-    the kind of data it has to model."""
+    the kind of data it has to model; a frame holds ``channels`` voices of equal width."""
     if name == "auto":
         name = AUTO[data_kind]
     head = HEADS.get(name)
@@ -41,6 +42,8 @@ def build_head(
             f"model.head: '{name}' models {DATA_KINDS[name]} data; this data is {data_kind} "
             f"(use {fitting})"
         )
+    if head is VoicewiseHead:
+        return head(context_size, frame_size, hidden, voices=channels)
     return head(context_size, frame_size, hidden)
 
 
@@ -61,14 +64,14 @@ def leaned(logits: torch.Tensor, offsets: torch.Tensor, sounding=None) -> torch.
     voice's notes (flat offsets ``(channels * width,)`` move it across the whole frame).
     Lowering the out-of-key notes' logits alone handed probability to "stop" (frames held fewer
     notes); moved across the whole frame, a voice's share went to the next voice's held notes,
-    which silenced palestrina's voices. ``sounding`` ``(channels,)`` is then added to each
-    channel's cells: the one lean that moves probability between a voice sounding and resting."""
+    which silenced palestrina's voices. ``sounding`` ``(channels, width)`` is then added: the
+    one lean that moves probability between a voice sounding and resting."""
     notes = logits[..., :-1].unflatten(-1, offsets.shape)
     moved = notes + offsets
     shift = (notes.logsumexp(-1, keepdim=True) - moved.logsumexp(-1, keepdim=True)).nan_to_num(0.0)
     moved = moved + shift
     if sounding is not None:
-        moved = moved + sounding[:, None]
+        moved = moved + sounding
     return torch.cat([moved.flatten(-offsets.dim()), logits[..., -1:]], dim=-1)
 
 
@@ -101,10 +104,10 @@ class BernoulliHead(Calibrated):
         logits = self.logits(context).float()[0]
         if (offsets := gate.offsets()) is not None:
             logits = logits + offsets.flatten()
-        # every cell of a channel likelier alike (cells are drawn independently here: a voice
+        # a channel's pitches likelier alike (cells are drawn independently here: a voice
         # that sounds is also likelier to sound two pitches)
         if (sounding := gate.sounding()) is not None:
-            logits = logits + sounding.repeat_interleave(len(logits) // len(sounding))
+            logits = logits + sounding.flatten()
         probabilities = torch.sigmoid(logits / temperature)
         draws = torch.rand(probabilities.shape, generator=generator)
         frame = torch.zeros(1, len(probabilities))
@@ -129,15 +132,21 @@ class PitchwiseHead(Calibrated):
     context and the cells chosen so far, so the notes of a chord are modelled jointly. Because
     the order is fixed, every set of cells has exactly one sequence: the probabilities of all
     frames sum to one and ``nll`` is an exact frame likelihood. Cell index = track * pitches + pitch.
+
+    The frame is read as ``voices`` blocks of cells (here one: the whole frame), each closed by
+    its own "stop": a choice is among the cells of the block being drawn, above the last one.
     """
 
     def __init__(self, context_size: int, frame_size: int, hidden: int):
         super().__init__()
+        self.voices = 1
+        self.voice = None  # the embedding of the block being drawn, for more than one
         self.frame_size = frame_size
         self.stop = frame_size
+        self.none_yet = frame_size + 1  # ``previous`` at a block's first choice
         self.from_context = nn.Linear(context_size, hidden)
-        self.chosen = nn.Embedding(frame_size + 1, hidden)  # sum over the cells chosen so far
-        self.last = nn.Embedding(frame_size + 2, hidden)  # the latest one; frame_size + 1: none yet
+        self.chosen = nn.Embedding(frame_size + 1, hidden)  # sum over the choices so far
+        self.last = nn.Embedding(frame_size + 2, hidden)  # the latest cell, or none yet
         self.out = nn.Sequential(
             nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, frame_size + 1)
         )
@@ -148,17 +157,16 @@ class PitchwiseHead(Calibrated):
             contexts.reshape(-1, contexts.shape[-1]),
             frames.reshape(-1, frames.shape[-1]),
         )
-        # (frames, choices): cells, then stop, then stop padding
-        targets = self._cell_sequences(frames)
-        previous = torch.cat(
-            [torch.full_like(targets[:, :1], self.frame_size + 1), targets[:, :-1]], dim=1
-        )
+        # (frames, choices): each block's cells and its stop, then stop padding
+        targets, voices = self._choice_sequences(frames)
+        previous = torch.cat([torch.full_like(targets[:, :1], self.stop), targets[:, :-1]], dim=1)
+        previous = previous.masked_fill(previous == self.stop, self.none_yet)
         chosen = torch.cumsum(self.chosen(targets), dim=1) - self.chosen(targets)
-        logits = self._logits(self.from_context(contexts)[:, None], chosen, previous)
+        logits = self._logits(self.from_context(contexts)[:, None], chosen, previous, voices)
         log_probabilities = logits.float().log_softmax(-1).gather(-1, targets[..., None])[..., 0]
         count = frames.sum(-1, keepdim=True).long()
-        # the cells and one stop
-        real = torch.arange(targets.shape[1], device=frames.device) <= count
+        # the cells and one stop per block
+        real = torch.arange(targets.shape[1], device=frames.device) < count + self.voices
         return -(log_probabilities * real).sum(-1).reshape(shape)
 
     @torch.no_grad()
@@ -172,21 +180,22 @@ class PitchwiseHead(Calibrated):
     def _sample_batch(
         self, contexts: torch.Tensor, temperature: float, generator: torch.Generator
     ) -> torch.Tensor:
-        batch = len(contexts)
-        frames = torch.zeros(batch, self.frame_size, device=contexts.device)
-        previous = torch.full((batch,), self.frame_size + 1, device=contexts.device)
-        chosen = torch.zeros(batch, self.chosen.embedding_dim, device=contexts.device)
-        done = torch.zeros(batch, dtype=torch.bool, device=contexts.device)
+        batch, device = len(contexts), contexts.device
+        frames = torch.zeros(batch, self.frame_size, device=device)
+        previous = torch.full((batch,), self.none_yet, device=device)
+        chosen = torch.zeros(batch, self.chosen.embedding_dim, device=device)
+        voice = torch.zeros(batch, dtype=torch.long, device=device)
         projected = self.from_context(contexts)  # once per frame, not once per note
-        while not done.all():
-            choice = self._choose(
-                self._logits(projected, chosen, previous).float(), temperature, generator
-            )
-            done |= choice == self.stop
-            live = (~done).nonzero().flatten()
+        while (drawing := voice < self.voices).any():
+            logits = self._logits(projected, chosen, previous, voice.clamp(max=self.voices - 1))
+            choice = self._choose(logits.float(), temperature, generator)
+            stopped = choice == self.stop
+            live = (drawing & ~stopped).nonzero().flatten()
             frames[live, choice[live]] = 1
-            chosen[live] += self.chosen(choice[live])
-            previous = torch.where(done, previous, choice)
+            chosen[drawing] += self.chosen(choice[drawing])
+            previous = torch.where(drawing, choice, previous)
+            previous = previous.masked_fill(drawing & stopped, self.none_yet)
+            voice += drawing & stopped
         return frames
 
     def _sample_one(
@@ -196,33 +205,49 @@ class PitchwiseHead(Calibrated):
         draws, without the batch's bookkeeping, and the mask of cells still allowed looked up
         (each op costs microseconds here, and a frame takes one choice per note). Within
         ``gate`` (a ``core.rules.FrameGate``), the cells it closes (and "stop", while it owes a
-        note) are masked too, before each draw."""
+        note in this block) are masked too, before each draw."""
         frame = torch.zeros(1, self.frame_size, device=context.device)
         chosen = torch.zeros(1, self.chosen.embedding_dim, device=context.device)
-        previous = torch.full((1,), self.frame_size + 1, device=context.device)
+        previous = torch.full((1,), self.none_yet, device=context.device)
+        voice = 0
         projected = self.from_context(context)
         forbidden = self._forbidden(context.device)
         offsets, sounding = (None, None) if gate is None else (gate.offsets(), gate.sounding())
         if sounding is not None and offsets is None:  # a leaning: the same for the frame
-            offsets = torch.zeros(len(sounding), self.frame_size // len(sounding))
+            offsets = torch.zeros_like(sounding)
         while True:
-            closed = forbidden[previous]
+            closed = forbidden[voice, previous]
             if gate is not None and not gate.free:  # a free gate (a lean alone) closes nothing
                 cells, may_stop = gate.open_cells(frame[0])
+                may_stop = may_stop or self._may_end_block(cells, closed, voice)
                 closed = closed | ~torch.cat([cells, torch.tensor([may_stop])])
                 if closed.all():
                     return frame
-            logits = self.logits(projected + chosen + self.last(previous))
-            logits = logits.masked_fill(closed, float("-inf"))
+            hidden = projected + chosen + self.last(previous)
+            if self.voice is not None:
+                hidden = hidden + self.voice.weight[voice]
+            logits = self.logits(hidden).masked_fill(closed, float("-inf"))
             if offsets is not None:
                 logits = leaned(logits, offsets, self._entering(frame, sounding))
             choice = self._choose(logits.float(), temperature, generator)
             cell = int(choice)
-            if cell == self.stop:
+            if cell == self.stop and voice == self.voices - 1:
                 return frame
-            frame[0, cell] = 1
             chosen += self.chosen.weight[cell]
-            previous = choice
+            if cell == self.stop:
+                voice, previous = voice + 1, torch.full_like(previous, self.none_yet)
+            else:
+                frame[0, cell] = 1
+                previous = choice
+
+    def _may_end_block(self, cells: torch.Tensor, closed: torch.Tensor, voice: int) -> bool:
+        """Whether the block being drawn may end although the gate owes a note: when the note
+        owed is in a later block (the gate leaves cells open there), or none is left here."""
+        if self.voices == 1:
+            return False
+        width = self.frame_size // self.voices
+        here = cells & ~closed[0, :-1]
+        return bool(cells[(voice + 1) * width :].any() or not here.any())
 
     @staticmethod
     def _entering(frame: torch.Tensor, sounding):
@@ -230,7 +255,7 @@ class PitchwiseHead(Calibrated):
         voice sounds at all, not on a second pitch or an onset mark once it does."""
         if sounding is None:
             return None
-        return sounding * (frame.view(len(sounding), -1).sum(1) == 0)
+        return sounding * (frame.view(len(sounding), -1).sum(1) == 0)[:, None]
 
     @torch.no_grad()
     def sample_gated(
@@ -240,14 +265,13 @@ class PitchwiseHead(Calibrated):
         return self._sample_one(context, temperature, generator, gate)
 
     def _forbidden(self, device) -> torch.Tensor:
-        """``(frame_size + 2, frame_size + 1)``: row ``previous`` is ``_logits``' mask of the
-        choices not allowed after it (the cells up to the last one chosen)."""
+        """``(voices, frame_size + 2, frame_size + 1)``: row ``[voice, previous]`` is
+        ``_logits``' mask of the choices not allowed then."""
         table = getattr(self, "_forbidden_table", None)
         if table is None or table.device != torch.device(device):
-            cells = torch.arange(self.frame_size + 1, device=device)
             previous = torch.arange(self.frame_size + 2, device=device)
-            last_cell = torch.where(previous > self.frame_size, -1, previous)
-            table = ~((cells > last_cell[:, None]) | (cells == self.stop))
+            voices = torch.arange(self.voices, device=device)
+            table = ~self._allowed(previous[None, :], voices[:, None])
             self._forbidden_table = table
         return table
 
@@ -273,20 +297,48 @@ class PitchwiseHead(Calibrated):
         note = torch.multinomial(notes.nan_to_num(0.0) + 1e-30, 1, generator=generator)[:, 0]
         return torch.where(going, note, self.stop)
 
-    def _logits(self, projected_context, chosen, previous) -> torch.Tensor:
-        logits = self.logits(projected_context + chosen + self.last(previous))
-        cells = torch.arange(self.frame_size + 1, device=logits.device)
-        last_cell = torch.where(previous > self.frame_size, -1, previous)
-        allowed = (cells > last_cell[..., None]) | (cells == self.stop)
-        return logits.masked_fill(~allowed, float("-inf"))
+    def _logits(self, projected_context, chosen, previous, voices) -> torch.Tensor:
+        hidden = projected_context + chosen + self.last(previous)
+        if self.voice is not None:
+            hidden = hidden + self.voice(voices)
+        logits = self.logits(hidden)
+        return logits.masked_fill(~self._allowed(previous, voices), float("-inf"))
 
-    def _cell_sequences(self, frames: torch.Tensor) -> torch.Tensor:
-        """Sounding cell indices in ascending order, padded with stop: (frames, max count + 1)."""
+    def _allowed(self, previous: torch.Tensor, voices: torch.Tensor) -> torch.Tensor:
+        """``(*previous.shape, frame_size + 1)``: the cells of block ``voices`` above the cell
+        ``previous`` (all of them when none is chosen yet in it), and stop."""
+        cells = torch.arange(self.frame_size + 1, device=previous.device)
+        width = self.frame_size // self.voices
+        last_cell = torch.where(previous >= self.stop, -1, previous)[..., None]
+        block = (cells >= (voices * width)[..., None]) & (cells < ((voices + 1) * width)[..., None])
+        return ((cells > last_cell) & block) | (cells == self.stop)
+
+    def _choice_sequences(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each frame's choices: every block's sounding cells in ascending order, then its stop,
+        padded with stop, ``(frames, max count + voices)``; and the block each is drawn in."""
+        width = self.frame_size // self.voices
+        # sort keys: cell c at 2c, block v's stop just below its next block's first cell,
+        # silent cells past every stop
         cells = torch.arange(self.frame_size, device=frames.device).expand_as(frames)
-        keys = torch.where(frames > 0.5, cells, self.stop)
-        keys = torch.cat([keys, torch.full_like(keys[:, :1], self.stop)], dim=1)
-        longest = int((frames > 0.5).sum(-1).max().item()) + 1 if len(frames) else 1
-        return keys.sort(dim=-1).values[:, :longest]
+        keys = torch.where(frames > 0.5, 2 * cells, 2 * self.frame_size + 1)
+        stops = 2 * width * torch.arange(1, self.voices + 1, device=frames.device) - 1
+        keys = torch.cat([keys, stops.expand(len(frames), -1)], dim=1)
+        longest = int((frames > 0.5).sum(-1).max().item()) if len(frames) else 0
+        keys = keys.sort(dim=-1).values[:, : longest + self.voices]
+        targets = torch.where(keys % 2 == 0, keys // 2, self.stop)
+        return targets, (keys // 2 // width).clamp(max=self.voices - 1)
+
+
+@HEADS.register("voicewise")
+class VoicewiseHead(PitchwiseHead):
+    """``pitchwise`` with a "stop" for each voice (channel) in turn: a voice's notes, low to
+    high, then whether the next voice sounds. With one stop for the frame, a stop silenced
+    every voice not yet drawn, and the last voices of palestrina's six dropped out most."""
+
+    def __init__(self, context_size: int, frame_size: int, hidden: int, voices: int):
+        super().__init__(context_size, frame_size, hidden)
+        self.voices = voices
+        self.voice = nn.Embedding(voices, hidden)
 
 
 @HEADS.register("gaussian")

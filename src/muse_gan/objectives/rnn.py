@@ -39,7 +39,12 @@ class RNNObjective(Objective, Likelihood, DrawsFrames):
             bar_numbers=config.bar_numbers,
         )
         self.head = build_head(
-            config.head, spec.data_kind, config.hidden, spec.frame_size, config.head_hidden
+            config.head,
+            spec.data_kind,
+            config.hidden,
+            spec.frame_size,
+            config.head_hidden,
+            spec.channels,
         )
         if config.calibration != 1.0 and not isinstance(self.head, Calibrated):
             raise ConfigError("model.calibration: a gaussian head has no logits to calibrate")

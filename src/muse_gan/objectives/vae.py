@@ -102,7 +102,12 @@ class VAEObjective(Objective, Likelihood, Interpolates, DrawsFrames):
             weight_drop=model.weight_drop,
         )
         self.head = build_head(
-            model.head, spec.data_kind, model.hidden, spec.frame_size, model.head_hidden
+            model.head,
+            spec.data_kind,
+            model.hidden,
+            spec.frame_size,
+            model.head_hidden,
+            spec.channels,
         )
         self.encoder = SegmentEncoder(
             spec.frame_size, model.cell, model.hidden, model.layers, model.dropout, model.latent
