@@ -191,8 +191,8 @@ class MuseModel:
 
     def _leaning(self, rules: dict, steps: int, bar: int, pulls: dict) -> dict:
         """``rules`` with the adapter's leaning (a piece's pulls: toward its key and, drawn frame
-        by frame, on its notes' length, rests and register, and a first bar of ``bar`` steps
-        that sounds; ``pulls`` the strengths asked, None: the model's) for families that lean;
+        by frame, on its notes' length, rests and register, and bars of ``bar`` steps that
+        each sound; ``pulls`` the strengths asked, None: the model's) for families that lean;
         a pull asked of a model that takes none is refused (0, off, is taken anywhere)."""
         taken = self.pulls
         for pull, strength in pulls.items():

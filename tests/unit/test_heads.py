@@ -7,7 +7,14 @@ import math
 import pytest
 import torch
 
-from muse_gan.models.heads import BernoulliHead, PitchwiseHead, SoftmaxHead, VoicewiseHead
+from muse_gan.errors import ConfigError
+from muse_gan.models.heads import (
+    BernoulliHead,
+    PitchwiseHead,
+    SoftmaxHead,
+    VoicewiseHead,
+    build_head,
+)
 
 FRAME, CONTEXT, HIDDEN = 5, 7, 16
 ALL_FRAMES = torch.tensor(list(itertools.product([0.0, 1.0], repeat=FRAME)))  # (32, 5)
@@ -104,12 +111,15 @@ def test_pitchwise_sampling_one_frame_draws_what_the_batch_loop_draws(temperatur
 
 
 def assert_one_frame_draws_what_the_batch_draws(model, temperature: float):
+    notes = 0
     for seed in range(20):
         context = contexts(1, seed=seed)
         with torch.no_grad():
             one = model._sample_one(context, temperature, torch.Generator().manual_seed(seed))
             batch = model._sample_batch(context, temperature, torch.Generator().manual_seed(seed))
         assert torch.equal(one, batch)
+        notes += int(one.sum())
+    assert notes > 0  # frames with notes in them, not only empty ones
 
 
 @pytest.mark.parametrize("kind", [PitchwiseHead, BernoulliHead])
@@ -181,6 +191,12 @@ def test_voicewise_probabilities_of_all_frames_sum_to_one(voices):
             nll = model.nll(context.expand(len(VOICE_FRAMES), CONTEXT), VOICE_FRAMES)
         assert (nll > 0).all()
         assert nll.double().neg().exp().sum().item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_voicewise_is_built_with_a_voice_per_channel_of_equal_width():
+    assert build_head("voicewise", "binary", CONTEXT, 6, HIDDEN, channels=3).voices == 3
+    with pytest.raises(ConfigError, match="model.head: 'voicewise' needs a frame of equal voices"):
+        build_head("voicewise", "binary", CONTEXT, 7, HIDDEN, channels=2)
 
 
 def test_voicewise_nll_by_hand():

@@ -1,5 +1,6 @@
-"""Cell rules kept while drawing: a real (untrained) pitchwise head drawing frame by frame
-through a gate, and scores decoded at once, on small made-up grids and many seeds."""
+"""Cell rules kept while drawing: real (untrained) pitchwise, voicewise and Bernoulli heads
+drawing frame by frame through a gate, and scores decoded at once, on small made-up grids and
+many seeds."""
 
 import pytest
 import torch

@@ -109,9 +109,10 @@ class Leaning(Protocol):
         (``models.heads.leaned``); a masked model's track may rest instead."""
 
     def sounding(self) -> torch.Tensor | None:
-        """Logits ``(channels,)`` that move probability between a channel sounding in the next
-        frame and resting (added to all its cells after ``offsets`` are), or None. Frame-by-frame
-        samplers only."""
+        """Logits ``(channels, width)`` that move probability between a channel sounding in
+        the next frame and resting, or None: added to its cells after ``offsets`` are, alike
+        for the cells a note sounds in (0 for columns that mark something of a note already
+        sounding, such as its onset). Frame-by-frame samplers only."""
 
     def advance(self, frame: torch.Tensor) -> None:
         """Take ``frame`` ``(channels * width,)`` as drawn."""
@@ -222,7 +223,8 @@ class FrameGate:
         return None if self.leaning is None else self.leaning.offsets()
 
     def sounding(self) -> torch.Tensor | None:
-        """The leaning's logits for each channel sounding in the frame being drawn, or None."""
+        """The leaning's logits ``(channels, width)`` for each channel sounding in the frame
+        being drawn, or None."""
         return None if self.leaning is None else self.leaning.sounding()
 
     def advance(self, frame: torch.Tensor) -> None:

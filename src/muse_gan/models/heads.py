@@ -42,7 +42,9 @@ def build_head(
             f"model.head: '{name}' models {DATA_KINDS[name]} data; this data is {data_kind} "
             f"(use {fitting})"
         )
-    if head is VoicewiseHead:
+    if getattr(head, "takes_voices", False):
+        if frame_size % channels:
+            raise ConfigError(f"model.head: '{name}' needs a frame of equal voices")
         return head(context_size, frame_size, hidden, voices=channels)
     return head(context_size, frame_size, hidden)
 
@@ -61,7 +63,8 @@ def leaned(logits: torch.Tensor, offsets: torch.Tensor, sounding=None) -> torch.
     """Logits over cells and, last, "stop", with a leaning's ``offsets`` ``(channels, width)``
     added to the cells and each channel's cells moved alike, so that every channel keeps its
     probability and "stop" its own: a lean toward some notes moves probability among one
-    voice's notes (flat offsets ``(channels * width,)`` move it across the whole frame).
+    voice's notes (flat offsets ``(channels * width,)``, with no ``sounding``, move it across the
+    whole frame).
     Lowering the out-of-key notes' logits alone handed probability to "stop" (frames held fewer
     notes); moved across the whole frame, a voice's share went to the next voice's held notes,
     which silenced palestrina's voices. ``sounding`` ``(channels, width)`` is then added: the
@@ -334,6 +337,8 @@ class VoicewiseHead(PitchwiseHead):
     """``pitchwise`` with a "stop" for each voice (channel) in turn: a voice's notes, low to
     high, then whether the next voice sounds. With one stop for the frame, a stop silenced
     every voice not yet drawn, and the last voices of palestrina's six dropped out most."""
+
+    takes_voices = True
 
     def __init__(self, context_size: int, frame_size: int, hidden: int, voices: int):
         super().__init__(context_size, frame_size, hidden)

@@ -41,11 +41,11 @@ from ...options import PULLS
 from ..registry import ADAPTERS
 from .classic import CLASSIC_SUFFIXES, read_published
 from .keys import (
-    OPENING_STRENGTH,
+    SILENCE_STRENGTH,
     EnsembleSpan,
+    EveryBarSounds,
     HeldNotes,
     KeyLeaning,
-    OpeningSounds,
     RestHold,
     Transposition,
     VoiceSpan,
@@ -348,7 +348,7 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         draws ``frames`` one by one, ``keys.HeldNotes`` of ``note_hold``, ``keys.VoiceSpan`` of
         ``voice_span``, ``keys.EnsembleSpan`` of ``ensemble_span`` and ``keys.RestHold`` of
         ``rest_hold`` (each of ``asked`` None or absent: the model's ``midi`` setting of that
-        name), and ``keys.OpeningSounds`` in bars of ``bar`` steps (0: none); several at once as
+        name), and ``keys.EveryBarSounds`` in bars of ``bar`` steps (0: none); several at once as
         ``core.rules.Leanings``; None when there are none, or with drums only."""
         pulls = {
             name: getattr(self.settings, name) if asked.get(name) is None else asked[name]
@@ -377,7 +377,7 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
                 made.append(functools.partial(pull, **shape, span=pulls[name]))
         if bar:
             made.append(
-                functools.partial(OpeningSounds, **shape, bar=bar, strength=OPENING_STRENGTH)
+                functools.partial(EveryBarSounds, **shape, bar=bar, strength=SILENCE_STRENGTH)
             )
         return Leanings.made_by(made)
 
