@@ -101,13 +101,8 @@ def _windows_from(muse, options: Options) -> tuple[Options, list[str]]:
     openings = options.openings
     if openings is None:
         openings = bool(muse and muse.config.model.bar_numbers)
-    said = (
-        [
-            f"reference: each piece's first {options.bars} bars, as a composed piece opens (--every-window: all)"
-        ]
-        if openings
-        else []
-    )
+    first_bars = f"reference: each piece's first {options.bars} bars, as a composed piece opens"
+    said = [f"{first_bars} (--every-window: all)"] if openings else []
     return dataclasses.replace(options, openings=openings), said
 
 

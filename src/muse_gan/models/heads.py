@@ -162,8 +162,8 @@ class PitchwiseHead(Calibrated):
         )
         # (frames, choices): each block's cells and its stop, then stop padding
         targets, voices = self._choice_sequences(frames)
-        previous = torch.cat([torch.full_like(targets[:, :1], self.stop), targets[:, :-1]], dim=1)
-        previous = previous.masked_fill(previous == self.stop, self.none_yet)
+        previous = torch.cat([torch.full_like(targets[:, :1], self.none_yet), targets[:, :-1]], 1)
+        previous = previous.masked_fill(previous == self.stop, self.none_yet)  # a new block
         chosen = torch.cumsum(self.chosen(targets), dim=1) - self.chosen(targets)
         logits = self._logits(self.from_context(contexts)[:, None], chosen, previous, voices)
         log_probabilities = logits.float().log_softmax(-1).gather(-1, targets[..., None])[..., 0]
@@ -226,10 +226,8 @@ class PitchwiseHead(Calibrated):
                 closed = closed | ~torch.cat([cells, torch.tensor([may_stop])])
                 if closed.all():
                     return frame
-            hidden = projected + chosen + self.last(previous)
-            if self.voice is not None:
-                hidden = hidden + self.voice.weight[voice]
-            logits = self.logits(hidden).masked_fill(closed, float("-inf"))
+            logits = self.logits(self._hidden(projected, chosen, previous, voice))
+            logits = logits.masked_fill(closed, float("-inf"))
             if offsets is not None:
                 logits = leaned(logits, offsets, self._entering(frame, sounding))
             choice = self._choose(logits.float(), temperature, generator)
@@ -243,14 +241,18 @@ class PitchwiseHead(Calibrated):
                 frame[0, cell] = 1
                 previous = choice
 
+    @property
+    def block_width(self) -> int:
+        """Cells in one block (a voice)."""
+        return self.frame_size // self.voices
+
     def _may_end_block(self, cells: torch.Tensor, closed: torch.Tensor, voice: int) -> bool:
         """Whether the block being drawn may end although the gate owes a note: when the note
         owed is in a later block (the gate leaves cells open there), or none is left here."""
         if self.voices == 1:
             return False
-        width = self.frame_size // self.voices
         here = cells & ~closed[0, :-1]
-        return bool(cells[(voice + 1) * width :].any() or not here.any())
+        return bool(cells[(voice + 1) * self.block_width :].any() or not here.any())
 
     @staticmethod
     def _entering(frame: torch.Tensor, sounding):
@@ -301,25 +303,29 @@ class PitchwiseHead(Calibrated):
         return torch.where(going, note, self.stop)
 
     def _logits(self, projected_context, chosen, previous, voices) -> torch.Tensor:
-        hidden = projected_context + chosen + self.last(previous)
-        if self.voice is not None:
-            hidden = hidden + self.voice(voices)
-        logits = self.logits(hidden)
+        logits = self.logits(self._hidden(projected_context, chosen, previous, voices))
         return logits.masked_fill(~self._allowed(previous, voices), float("-inf"))
+
+    def _hidden(self, projected_context, chosen, previous, voices) -> torch.Tensor:
+        """What a choice is made from: the context, the choices so far, the last cell chosen
+        in this block and (for more than one) which block it is; ``voices`` an index or a
+        tensor of them."""
+        hidden = projected_context + chosen + self.last(previous)
+        return hidden if self.voice is None else hidden + self.voice.weight[voices]
 
     def _allowed(self, previous: torch.Tensor, voices: torch.Tensor) -> torch.Tensor:
         """``(*previous.shape, frame_size + 1)``: the cells of block ``voices`` above the cell
         ``previous`` (all of them when none is chosen yet in it), and stop."""
         cells = torch.arange(self.frame_size + 1, device=previous.device)
-        width = self.frame_size // self.voices
+        first = (voices * self.block_width)[..., None]
         last_cell = torch.where(previous >= self.stop, -1, previous)[..., None]
-        block = (cells >= (voices * width)[..., None]) & (cells < ((voices + 1) * width)[..., None])
+        block = (cells >= first) & (cells < first + self.block_width)
         return ((cells > last_cell) & block) | (cells == self.stop)
 
     def _choice_sequences(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each frame's choices: every block's sounding cells in ascending order, then its stop,
         padded with stop, ``(frames, max count + voices)``; and the block each is drawn in."""
-        width = self.frame_size // self.voices
+        width = self.block_width
         # sort keys: cell c at 2c, block v's stop just below its next block's first cell,
         # silent cells past every stop
         cells = torch.arange(self.frame_size, device=frames.device).expand_as(frames)
