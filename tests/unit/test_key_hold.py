@@ -495,3 +495,11 @@ def test_a_one_note_voices_filter_decodes_its_own_cells():
     assert voices.decode(logits)[0, 0, :, 0].tolist() == [1.0, 1.0, 1.0]
     cells = Voices(tracks=1, pitches=3, ranges=False).decode(logits)  # no one note: cells vs 0.5
     assert torch.equal(cells, (logits > 0).float())
+
+
+def test_a_pull_given_as_a_whole_number_is_the_same_pull(palestrina):
+    # rest_hold=2 from Python or JSON once failed inside the sampler (an int tensor of pulls)
+    for pulls in ({"rest_hold": 2}, {"note_hold": -1}, {"key_hold": 3}):
+        floats = {name: float(value) for name, value in pulls.items()}
+        made = palestrina.compose(2, seed=1, voices=4, **pulls).roll
+        assert torch.equal(made, palestrina.compose(2, seed=1, voices=4, **floats).roll), pulls

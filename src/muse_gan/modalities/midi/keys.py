@@ -123,7 +123,7 @@ class _Pull:
 
     def __init__(self, *, tracks: int, width: int, pitches: int, pitched: list, strength: float):
         self.tracks, self.width, self.pitches = tracks, width, pitches
-        self.pitched, self.strength = pitched, strength
+        self.pitched, self.strength = pitched, float(strength)  # an int from a caller: rest_hold=2
 
     def _cells(self, frames: torch.Tensor) -> torch.Tensor:
         """The pitched tracks' sounding cells ``(frames, pitched, pitches)`` of flat ``frames``."""
