@@ -126,7 +126,7 @@ CONSTRAINT_OPTIONS = [
 
 
 # The soft pulls (docs/midi.md#staying-in-key-over-long-pieces) that compose takes; each
-# default (None) is the model's own midi setting of that name.
+# default (None) is the model's own midi setting of that name, or its class_pulls for the class.
 PULL_OPTIONS = [
     click.option(
         "--key-hold",
@@ -147,14 +147,15 @@ PULL_OPTIONS = [
         type=float,
         default=None,
         help="RNN and VAE models: a pull toward each voice going on sounding or resting as it "
-        "was, 0 (off) to 30: fewer, longer rests (default: the model's).",
+        "was, -30 to 30: fewer, longer rests; negative: more, shorter ones; 0: off (default: "
+        "the model's for the meter or voice count asked).",
     ),
     click.option(
         "--voice-span",
         type=int,
         default=None,
         help="RNN and VAE models: each voice kept within this many semitones, 0 (off) to 127 "
-        "(default: the model's; folk-melody 14).",
+        "(default: the model's; folk-melody 14, in 9/8 17).",
     ),
     click.option(
         "--ensemble-span",

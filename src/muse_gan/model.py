@@ -146,7 +146,11 @@ class MuseModel:
         if isinstance(self.adapter, Constrains) and clip is None and not transpose:
             transpose = self.adapter.key_shift(asked)  # a one-key model composes in the key asked
         rules = self._leaning(
-            self._rules(asked, bars * bar, meter, shift - transpose, voices), bars * bar, bar, pulls
+            self._rules(asked, bars * bar, meter, shift - transpose, voices),
+            bars * bar,
+            bar,
+            pulls,
+            label,
         )
         generator = torch.Generator().manual_seed(seed)
         labels = None if label is None else torch.tensor([label])
@@ -189,11 +193,12 @@ class MuseModel:
             return ()
         return ("key_hold",) + (FRAME_PULLS if isinstance(self.objective, DrawsFrames) else ())
 
-    def _leaning(self, rules: dict, steps: int, bar: int, pulls: dict) -> dict:
+    def _leaning(self, rules: dict, steps: int, bar: int, pulls: dict, label=None) -> dict:
         """``rules`` with the adapter's leaning (a piece's pulls: toward its key and, drawn frame
         by frame, on its notes' length, rests and register, and bars of ``bar`` steps that
-        each sound; ``pulls`` the strengths asked, None: the model's) for families that lean;
-        a pull asked of a model that takes none is refused (0, off, is taken anywhere)."""
+        each sound; ``pulls`` the strengths asked, None: the model's for class ``label``) for
+        families that lean; a pull asked of a model that takes none is refused (0, off, is
+        taken anywhere)."""
         taken = self.pulls
         for pull, strength in pulls.items():
             if strength and pull not in taken:
@@ -205,7 +210,7 @@ class MuseModel:
         if not taken:
             return rules
         leaning = self.adapter.leaning(
-            frames=isinstance(self.objective, DrawsFrames), bar=bar, **pulls
+            frames=isinstance(self.objective, DrawsFrames), bar=bar, label=label, **pulls
         )
         if leaning is None:
             return rules

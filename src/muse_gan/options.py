@@ -48,7 +48,7 @@ PULLS = MappingProxyType(
         "note_hold": Pull(-30, 30),
         "voice_span": Pull(0, 127, whole=True),
         "ensemble_span": Pull(0, 127, whole=True),
-        "rest_hold": Pull(0, 30),
+        "rest_hold": Pull(-30, 30),
     }
 )
 FRAME_PULLS = tuple(name for name in PULLS if name != "key_hold")

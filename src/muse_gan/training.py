@@ -496,6 +496,7 @@ def _fitted(adapter, pieces, model_adapter, init: str | None):
     them out says so (``viewed``), and data with no other way to drop them is refused."""
     if model_adapter is None:
         return adapter.fitted(pieces)
+    model_adapter.check_fitted()  # the run's own fine-tunable settings, in the model's adapter
     view, left_out = model_adapter.viewed(pieces)
     model_adapter.fit_summary = left_out and f"left out: {left_out}"
     known = model_adapter.classes

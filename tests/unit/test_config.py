@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from muse_gan.assembly import load_config
+from muse_gan.assembly import build_adapter, load_config
 from muse_gan.core.config import Config, DataConfig, to_toml
 from muse_gan.errors import ConfigError, MuseError
 from muse_gan.modalities.midi import MidiConfig
@@ -359,3 +359,48 @@ def test_an_unknown_key_in_an_old_section_is_still_an_error():
     # only the declared moves are read; a genuinely unknown data key is still an error
     with pytest.raises(ConfigError, match="data.tempo"):
         Config().override(["data.tempo=3"])
+
+
+# a table whose keys the user names: midi.class_pulls
+
+
+def test_class_pulls_from_a_file_from_set_and_back_through_toml(tmp_path):
+    path = write(
+        tmp_path, '[midi.class_pulls."6 voices"]\nrest_hold = 1\n[midi.class_pulls."6/8"]\n'
+    )
+    config = load_config(path, ["midi.class_pulls.4 voices.note_hold=-0.25"])
+    assert config.midi.class_pulls == {
+        "6 voices": {"rest_hold": 1.0},  # an int read as the float the pull is
+        "6/8": {},
+        "4 voices": {"note_hold": -0.25},
+    }
+    text = to_toml(config)
+    assert '[midi.class_pulls."6 voices"]' in text  # a key with a space is quoted
+    assert load_config(write(tmp_path, text)) == config
+
+
+@pytest.mark.parametrize(
+    "assignment, named",
+    [
+        (
+            "midi.class_pulls.6 voices.rest_holds=1",
+            r'midi\.class_pulls\."6 voices"\.rest_holds: not a pull',
+        ),
+        (
+            "midi.class_pulls.6 voices.rest_hold=31",
+            r'class_pulls\."6 voices"\.rest_hold: must be from -30',
+        ),
+        (
+            "midi.class_pulls.3/4.voice_span=2.5",
+            r"class_pulls\.\"3/4\"\.voice_span: must be a whole",
+        ),
+        ("midi.class_pulls.3/4=1", r"midi\.class_pulls\.\"3/4\": expected a table, got int"),
+        (
+            "midi.class_pulls.3/4.rest_hold=loud",
+            r"midi\.class_pulls\.\"3/4\"\.rest_hold: expected float, got str",
+        ),
+    ],
+)
+def test_bad_class_pulls_name_the_key(assignment, named):
+    with pytest.raises(ConfigError, match=named):
+        build_adapter(load_config(None, [assignment]))  # the pulls' ranges are the midi section's

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from muse_gan.assembly import load_config, read_config, resolve_model
-from muse_gan.errors import MuseError
+from muse_gan.errors import ConfigError, MuseError
 from muse_gan.training import STARTING_SETTINGS, starting_config, train
 
+from .. import midi_files
 from ..conftest import TINY
 
 
@@ -21,6 +22,23 @@ def tiny(*overrides):
 def nowhere(tmp_path):
     """A data source that does not exist: a run that got as far as reading data would say so."""
     return f'data.source="{tmp_path / "none"}"'
+
+
+def test_a_fine_tune_gives_pulls_only_to_classes_the_model_has(tmp_path):
+    midi_files.motet(tmp_path / "motets" / "four.mid", voices=4)
+    tuned = read_config(resolve_model("palestrina")).override(
+        [
+            f'data.source="{tmp_path / "motets"}"',
+            "midi.class_pulls.7 voices.rest_hold=1",
+            "train.steps=1",  # without the check, a short run and no error
+        ]
+    )
+    known = "3 voices, 4 voices, 5 voices, 6 voices"
+    with pytest.raises(
+        ConfigError,
+        match=rf"^midi.class_pulls: '7 voices' is not a class of this model \(its classes: {known}\)$",
+    ):
+        train(tuned, tmp_path / "tuned", init="palestrina", quiet=True)
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
@@ -86,7 +104,7 @@ def test_a_gan_fine_tune_may_change_its_training_terms_not_its_roll(tmp_path):
     assert "settings differ" not in str(refused.value)
     with pytest.raises(
         MuseError,
-        match=r"^--init bach-gan: its \[midi\] or \[model\] settings differ from this run's \(require_parts, transpose, gan, key_hold, note_hold, voice_span, ensemble_span, rest_hold may differ\)",
+        match=r"^--init bach-gan: its \[midi\] or \[model\] settings differ from this run's \(require_parts, transpose, gan, key_hold, note_hold, voice_span, ensemble_span, rest_hold, class_pulls may differ\)",
     ):
         train(
             bach_gan.override(["midi.pitch_low=30", nowhere(tmp_path)]),

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from muse_gan.assembly import build_objective, load_config
-from muse_gan.errors import DataError, MuseError
+from muse_gan.errors import ConfigError, DataError, MuseError
 from muse_gan.modalities.midi import MidiConfig, PianoRollAdapter
 from muse_gan.modalities.midi.layout import Part, infer_layout
 from muse_gan.model import MuseModel
@@ -223,6 +223,36 @@ def test_several_meters_condition_the_model_and_each_composes_in_its_own(tmp_pat
     assert [(sig.numerator, sig.denominator) for sig in written.time_signature_changes] == [(6, 8)]
     with pytest.raises(MuseError, match="--meter 5/4: the model knows 4/4, 6/8"):
         model.compose(bars=2, meter="5/4")
+
+
+def test_a_meter_composes_with_its_own_pulls_where_the_config_gives_them(tmp_path):
+    files = (midi_files.jig(tmp_path / "jig.mid"), midi_files.piano_solo(tmp_path / "solo.mid"))
+    jigs = {"6/8": {"rest_hold": 3.0, "note_hold": -1.0}}
+    adapter, _ = fitted_on(*files, settings=dataclasses.replace(AUTO, class_pulls=jigs))
+    config = load_config(None, ["model.hidden=16", "model.head_hidden=16", "model.layers=1"])
+    config = config.with_section("midi", adapter.settings)
+    model = MuseModel(build_objective(adapter, config).eval(), adapter, config, tmp_path)
+    for seed in range(3):
+        own = model.compose(bars=3, seed=seed, meter="6/8").roll
+        assert torch.equal(own, model.compose(3, seed=seed, meter="6/8", **jigs["6/8"]).roll)
+        plain = model.compose(3, seed=seed, meter="4/4").roll  # the model's midi.rest_hold: 0
+        assert torch.equal(plain, model.compose(3, seed=seed, meter="4/4", rest_hold=0).roll)
+    asked = {"rest_hold": 0.0, "note_hold": 0.0}  # a pull asked still wins over the meter's
+    assert any(
+        not torch.equal(
+            model.compose(3, seed=seed, meter="6/8").roll,
+            model.compose(3, seed=seed, meter="6/8", **asked).roll,
+        )
+        for seed in range(3)
+    )
+    typo = dataclasses.replace(AUTO, class_pulls={"7/8": {"rest_hold": 1.0}})
+    with pytest.raises(
+        ConfigError,
+        match=r"^midi.class_pulls: '7/8' is not a class of this model \(its classes: 4/4, 6/8\)$",
+    ):
+        fitted_on(*files, settings=typo)
+    with pytest.raises(ConfigError, match=r"\(its classes: none: it is not conditioned\)"):
+        fitted_on(files[0], settings=dataclasses.replace(AUTO, class_pulls=jigs))
 
 
 def test_new_data_a_model_cannot_see_is_left_out_with_the_reason(tmp_path):

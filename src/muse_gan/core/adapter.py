@@ -98,6 +98,11 @@ class Adapter(ABC):
         """This adapter with what only the data can say (class names, a vocabulary)."""
         return self
 
+    def check_fitted(self) -> None:
+        """A ``ConfigError`` for a setting that what the data said makes wrong (a MIDI model's
+        pulls for a class it has none of); nothing for most adapters."""
+        return None
+
     def cache_settings(self) -> dict:
         """The settings that change what ``read`` and ``encode`` make: the prepared cache is keyed by them."""
         return dataclasses.asdict(self.settings)
@@ -306,10 +311,11 @@ class Constrains(ABC):
         along the width, for ``voices`` voices where the model is conditioned on the voice
         count; None when nothing is asked. A ``MuseError`` names what cannot be kept."""
 
-    def leaning(self, strength: float | None, frames: bool = True):
+    def leaning(self, frames: bool = True, bar: int = 0, label: int | None = None, **asked):
         """A ``core.rules.Leaning`` factory (frames so far → leaning) for pieces drawn frame by
-        frame (``frames``) or redrawn as a whole draft, ``strength`` strong (None: the model's
-        own setting); None for no leaning."""
+        frame (``frames``) or redrawn as a whole draft, in bars of ``bar`` steps, of class
+        ``label``, with the pulls ``asked`` by name (None: the model's own); None for no
+        leaning."""
         return None
 
     @abstractmethod

@@ -19,6 +19,7 @@ import dataclasses
 import difflib
 import json
 import math
+import re
 import tomllib
 import typing
 from collections.abc import Callable
@@ -299,7 +300,8 @@ class Config:
                 )
             table = sections[path[0]]
             for key in path[1:-1]:
-                if not isinstance(table.get(key), dict):
+                table.setdefault(key, {})  # a new entry of a named table: checked when built
+                if not isinstance(table[key], dict):
                     raise ConfigError(f"--set {assignment}: '{key}' is not a table in [{path[0]}]")
                 table = table[key]
             table[path[-1]] = value
@@ -370,15 +372,20 @@ def to_toml(config: Config) -> str:
 def _toml_table(name: str, values: dict) -> list[str]:
     """``[name]`` with its keys, then its sub-tables as ``[name.key]``."""
     lines = [f"[{name}]"] + [
-        f"{key} = {toml_value(value)}"
+        f"{toml_key(key)} = {toml_value(value)}"
         for key, value in values.items()
         if not isinstance(value, dict)
     ]
     lines.append("")
     for key, value in values.items():
         if isinstance(value, dict):
-            lines += _toml_table(f"{name}.{key}", value)
+            lines += _toml_table(f"{name}.{toml_key(key)}", value)
     return lines
+
+
+def toml_key(key: str) -> str:
+    """``key`` as TOML writes it: bare when it can be, else quoted ("6 voices", "6/8")."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
 
 
 def toml_value(value) -> str:
@@ -438,6 +445,14 @@ def build(cls, values: dict, where: str, prefix: str = ""):
 
 def _coerce(value, kind, where: str):
     """Checks ``value`` against the field's type; ints are accepted where floats are expected."""
+    if typing.get_origin(kind) is dict:  # a table whose keys the user names (a class: "6 voices")
+        key_kind, item_kind = typing.get_args(kind)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {type(value).__name__} {value!r}")
+        return {
+            _coerce(key, key_kind, where): _coerce(item, item_kind, f"{where}.{toml_key(key)}")
+            for key, item in value.items()
+        }
     if typing.get_origin(kind) is tuple:
         item_kind = typing.get_args(kind)[0]
         if not isinstance(value, (list, tuple)):

@@ -167,9 +167,22 @@ def controls(muse, limits: Limits) -> dict:
 
 
 def pull_control(muse, name: str) -> dict:
+    """A pull's field, defaulting to the model's own value; left empty where the model's own
+    differs by class (``midi.class_pulls``), so that a page sends none and the model's own
+    for the class asked is used, as from the command line."""
     pull = PULLS[name]
     kind = "integer" if pull.whole else "number"
-    return _number(kind, pull.low, pull.high, getattr(muse.adapter.settings, name))
+    settings = muse.adapter.settings
+    if any(name in pulls for pulls in settings.class_pulls.values()):
+        by_class = ", ".join(
+            f"{label}: {pulls.get(name, getattr(settings, name)):g}"
+            for label, pulls in settings.class_pulls.items()
+        )
+        return _number(kind, pull.low, pull.high, None) | {
+            "note": f"default: the model's own for the class asked ({by_class}; "
+            f"else {getattr(settings, name):g})"
+        }
+    return _number(kind, pull.low, pull.high, getattr(settings, name))
 
 
 def library_controls(call, declared: tuple[str, ...] = DECLARED) -> dict:

@@ -35,7 +35,7 @@ from ...core.adapter import (
 from ...core.objective import NO_TERMS
 from ...core.rules import Leanings
 from ...core.spec import Spec
-from ...errors import DataError, MuseError
+from ...errors import ConfigError, DataError, MuseError
 from ...files import write_atomically
 from ...options import PULLS
 from ..registry import ADAPTERS
@@ -200,9 +200,20 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         found, dropped = view.segments(pieces)  # the classes don't change which segments there are
         classes = sorted({label_of(segment, view.conditions) for segment in found})
         fitted = PianoRollAdapter(settings, tuple(classes) if view.conditions else ())
+        fitted.check_fitted()
         dropped = dropped.describe()
         fitted.fit_summary = "; ".join(filter(None, [said, dropped and f"left out: {dropped}"]))
         return fitted
+
+    def check_fitted(self) -> None:
+        """A ``ConfigError`` naming ``midi.class_pulls`` when it names a class the data gave
+        this model none of (a typo, or a voice count the pieces do not have)."""
+        for label in self.settings.class_pulls:
+            if label not in self.classes:
+                known = ", ".join(self.classes) if self.classes else "none: it is not conditioned"
+                raise ConfigError(
+                    f"midi.class_pulls: {label!r} is not a class of this model (its classes: {known})"
+                )
 
     def model_view(self, pieces: list) -> list:
         """The pieces' segments as this model sees them (``view``), labelled by its classes;
@@ -343,16 +354,15 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         constraints = dataclasses.replace(constraints, silent=self.empty_slots(voices))
         return constraints.rules(self, steps, meter, cells) if constraints else None
 
-    def leaning(self, frames: bool = True, bar: int = 0, **asked):
+    def leaning(self, frames: bool = True, bar: int = 0, label: int | None = None, **asked):
         """A ``keys.KeyLeaning`` of ``key_hold`` over the pitched tracks and, for a family that
         draws ``frames`` one by one, ``keys.HeldNotes`` of ``note_hold``, ``keys.VoiceSpan`` of
         ``voice_span``, ``keys.EnsembleSpan`` of ``ensemble_span`` and ``keys.RestHold`` of
-        ``rest_hold`` (each of ``asked`` None or absent: the model's ``midi`` setting of that
-        name), and ``keys.EveryBarSounds`` in bars of ``bar`` steps (0: none); several at once as
-        ``core.rules.Leanings``; None when there are none, or with drums only."""
-        pulls = {
-            name: getattr(self.settings, name) if asked.get(name) is None else asked[name]
-            for name in PULLS
+        ``rest_hold`` (each of ``asked`` None or absent: the model's own for class ``label``,
+        ``own_pulls``), and ``keys.EveryBarSounds`` in bars of ``bar`` steps (0: none); several
+        at once as ``core.rules.Leanings``; None when there are none, or with drums only."""
+        pulls = self.own_pulls(label) | {
+            name: strength for name, strength in asked.items() if strength is not None
         }
         pitched = [track for track in range(self.tracks) if track not in self.layout.drums]
         if not pitched:
@@ -380,6 +390,16 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
                 functools.partial(EveryBarSounds, **shape, bar=bar, strength=SILENCE_STRENGTH)
             )
         return Leanings.made_by(made)
+
+    def own_pulls(self, label: int | None = None) -> dict:
+        """The pulls this model composes pieces of class ``label`` with when none are asked: its
+        ``midi`` settings of those names, with its ``midi.class_pulls`` for that class over them
+        (tuned on the class's own pieces: palestrina's 6 voices rest differently from its 4)."""
+        pulls = {name: getattr(self.settings, name) for name in PULLS}
+        own = self.settings.class_pulls.get(self.classes[label], {}) if label is not None else {}
+        for name, strength in own.items():
+            pulls[name] = int(strength) if PULLS[name].whole else strength
+        return pulls
 
     def empty_slots(self, voices: int | None) -> tuple[int, ...]:
         """The tracks a piece for ``voices`` voices leaves silent in a "voices" layout: the

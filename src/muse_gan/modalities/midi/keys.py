@@ -288,7 +288,8 @@ class RestHold(_Pull):
     """A pull toward each voice going on as it was, for models that draw a piece frame by frame
     (``core.rules.Leaning.sounding``): a pitched track that sounded in the frame before has
     ``strength`` added to the logits of its pitches, one that rested has it taken off. Its
-    rests grow fewer and longer; which notes it sounds is left to the other pulls.
+    rests grow fewer and longer (below 0: more and shorter); which notes it sounds is left to
+    the other pulls.
 
     Why: palestrina's 6-voice pieces dropped a voice for a beat or two over and over (10.5
     rests in 8 bars, a quarter of them one or two eighths long; the held-out masses: 5.6 rests,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ...core.config import register_section
+from ...core.config import register_section, toml_key
 from ...errors import ConfigError
 from ...options import PULLS
 
@@ -98,6 +98,10 @@ class MidiConfig:
     # sounded in the frame before, and taken off one that rested (keys.RestHold), so that its
     # rests are fewer and longer; 0: off
     rest_hold: float = 0.0
+    # the pulls above for one class of a conditioned model, where its pieces need their own:
+    # {"6 voices": {"rest_hold": 0.5}} (TOML: [midi.class_pulls."6 voices"]); a pull asked
+    # for one piece (--rest-hold) still wins
+    class_pulls: dict[str, dict[str, float]] = field(default_factory=dict)
     gan: RollGanTerms = field(default_factory=RollGanTerms)
 
     # Keys that lived in other sections before (config files and checkpoints of format 1 use them).
@@ -133,7 +137,13 @@ class MidiConfig:
     # training windows' transposition, the GAN's training terms and decoding, the pulls while
     # composing (key, held notes, a voice's span, the ensemble's, rests). The rest shapes what the
     # networks read and write.
-    FINE_TUNABLE: ClassVar[tuple[str, ...]] = ("require_parts", "transpose", "gan", *PULLS)
+    FINE_TUNABLE: ClassVar[tuple[str, ...]] = (
+        "require_parts",
+        "transpose",
+        "gan",
+        *PULLS,
+        "class_pulls",
+    )
 
     # What reading a file depends on: the prepared cache (note tables) is keyed by these alone.
     READING: ClassVar[tuple[str, ...]] = ("steps_per_beat", "quantize", "tempo")
@@ -216,9 +226,16 @@ def check(settings: MidiConfig) -> None:
         fail("transpose", "must be from 0 to 12 semitones")
     if not 0 <= settings.gan.note_change_cost <= 100:
         fail("gan.note_change_cost", "must be from 0 to 100 nats")
-    for name, pull in PULLS.items():
-        if not pull.low <= getattr(settings, name) <= pull.high:
-            fail(name, f"must be {pull.range_text()}" + (" semitones" if pull.whole else ""))
+    for name in PULLS:
+        if reason := pull_out_of_range(name, getattr(settings, name)):
+            fail(name, reason)
+    for label, pulls in settings.class_pulls.items():
+        for name, strength in pulls.items():
+            key = f"class_pulls.{toml_key(label)}.{name}"
+            if name not in PULLS:
+                fail(key, f"not a pull (known: {', '.join(PULLS)})")
+            if reason := pull_out_of_range(name, strength):
+                fail(key, reason)
     if settings.gan.one_note_per_voice and (settings.onsets or settings.dynamics == "on"):
         fail(
             "gan.one_note_per_voice",
@@ -227,6 +244,15 @@ def check(settings: MidiConfig) -> None:
     for key in ("activity_weight", "harmony_weight", "rhythm_weight"):
         if not 0 <= getattr(settings.gan, key) <= 1000:
             fail(f"gan.{key}", "must be from 0 to 1000")
+
+
+def pull_out_of_range(name: str, strength: float) -> str | None:
+    """Why ``strength`` is not a value of the pull ``name`` (``options.PULLS``); None if it is."""
+    pull = PULLS[name]
+    if pull.low <= strength <= pull.high and (not pull.whole or strength == int(strength)):
+        return None
+    kind = "a whole number " if pull.whole else ""
+    return f"must be {kind}{pull.range_text()}" + (" semitones" if pull.whole else "")
 
 
 def parse_meter(meter: str) -> tuple[int, int]:
