@@ -331,18 +331,18 @@ def test_a_rest_hold_reaches_the_bernoulli_head_too():
     assert frames[:, :3].mean() > 0.85 and frames[:, 3:].mean() < 0.15
 
 
-def test_a_rest_hold_makes_rests_fewer(palestrina):
+def test_a_rest_hold_makes_rests_fewer_and_below_0_more(palestrina):
     rests = []
-    for hold in (0.0, 2.0):  # palestrina's own is 0
+    for hold in (-1.0, 0.0, 2.0):  # asked, so each replaces the model's own (6 voices: 0.4)
         count = 0
         for seed in range(4):
             roll = palestrina.compose(8, seed=seed, voices=6, rest_hold=hold).roll
             sounding = (roll[:, :, : palestrina.adapter.pitches] > 0).any(-1)  # (tracks, steps)
             count += int((sounding[:, :-1] & ~sounding[:, 1:]).sum())  # a voice falls silent
         rests.append(count)
-    assert rests[1] < 0.6 * rests[0], rests  # measured: 27 and 9 (a hold of 1: 19)
+    assert rests[2] < 0.6 * rests[1] and rests[1] < 0.6 * rests[0], rests  # measured: 75, 27, 9
     with pytest.raises(ConfigError, match="midi.rest_hold"):
-        build_adapter(load_config(None, ["midi.rest_hold=-1"]))
+        build_adapter(load_config(None, ["midi.rest_hold=-31"]))
 
 
 def test_the_pulls_not_asked_are_the_models_own(palestrina):
@@ -352,12 +352,17 @@ def test_the_pulls_not_asked_are_the_models_own(palestrina):
     for other in ({"voice_span": 0}, {"note_hold": 0}):  # a pull that matters in some piece
         others = [folk.compose(4, seed=seed, **other).roll for seed in range(8)]
         assert not all(torch.equal(a, b) for a, b in zip(own, others)), other
-    # composes with note_hold 0.25, ensemble_span 28 and rest_hold 0
+    # its own pulls by voice count (midi.class_pulls): 6 voices rest_hold 0.4, 5 voices
+    # note_hold 0 and rest_hold 0.1; each over note_hold 0.25, ensemble_span 28, rest_hold 0
     own = [palestrina.compose(4, seed=seed, voices=6).roll for seed in range(4)]
-    kept = palestrina.compose(4, seed=0, voices=6, note_hold=0.25, ensemble_span=28, rest_hold=0)
+    kept = palestrina.compose(4, seed=0, voices=6, note_hold=0.25, ensemble_span=28, rest_hold=0.4)
     assert torch.equal(own[0], kept.roll)
     wider = [palestrina.compose(4, seed=seed, voices=6, ensemble_span=0).roll for seed in range(4)]
     assert not all(torch.equal(a, b) for a, b in zip(own, wider))
+    five = palestrina.compose(4, seed=0, voices=5, note_hold=0, ensemble_span=28, rest_hold=0.1)
+    assert torch.equal(palestrina.compose(4, seed=0, voices=5).roll, five.roll)
+    unpulled = [palestrina.compose(4, seed=seed, voices=6, rest_hold=0).roll for seed in range(4)]
+    assert not all(torch.equal(a, b) for a, b in zip(own, unpulled))  # the class's pull acts
 
 
 def test_the_command_line_pulls_draw_what_the_library_draws(bach_rnn, tmp_path):
