@@ -34,7 +34,7 @@ if CHROMIUM is None:
 
 @pytest.fixture(scope="module")
 def server():
-    running = Server("--models", "bach-rnn,bach-gan", "--token", "page-secret", "-q")
+    running = Server("--models", "bach-rnn,bach-gan,palestrina", "--token", "page-secret", "-q")
     yield running
     running.stop()
 
@@ -61,7 +61,11 @@ def compose(page, model: str, bars: int, seed: int):
 
 
 def test_the_page_offers_each_models_controls(page):
-    assert page.locator("#model option").all_inner_texts() == ["bach-rnn (RNN)", "bach-gan (GAN)"]
+    assert page.locator("#model option").all_inner_texts() == [
+        "bach-rnn (RNN)",
+        "bach-gan (GAN)",
+        "palestrina (RNN)",
+    ]
     assert page.locator("#control-decode").count() == 0
     page.select_option("#model", "bach-gan")
     assert page.locator("#control-decode option").all_inner_texts() == ["threshold", "bernoulli"]
@@ -119,3 +123,21 @@ def test_a_refusal_is_shown_as_its_line(page):
     page.click("#compose")
     page.wait_for_function("document.getElementById('status').classList.contains('error')")
     assert page.inner_text("#status").startswith("bars: 999 is not from 1 to 64")
+
+
+def test_a_pull_the_model_sets_by_class_is_left_to_it(page, server):
+    # palestrina's rest_hold is its own per voice count (midi.class_pulls): the page shows no
+    # value and sends none, so it composes what the command line and the library compose
+    compose(page, "palestrina", bars=2, seed=4)
+    field = page.locator("#control-rest_hold")
+    assert field.input_value() == "" and field.get_attribute("placeholder") == "the model's"
+    with page.expect_download() as midi:
+        page.click("#download-midi")
+    request = {"model": "palestrina", "bars": 2, "seed": 4, "format": "midi", "tempo": 160}
+    request |= {"temperature": 1, "transpose": 0, "key_hold": 1, "note_hold": 0.25}
+    request |= {"voice_span": 0, "ensemble_span": 28}  # the page's fields, at the model's own
+    headers = {"Authorization": "Bearer page-secret"}
+    expected = server.post("/compose", request, headers=headers)[2]
+    assert open(midi.value.path(), "rb").read() == expected
+    unpulled = server.post("/compose", {**request, "rest_hold": 0}, headers=headers)[2]
+    assert unpulled != expected  # what the page would have made sending the [midi] value
