@@ -140,7 +140,7 @@ PULL_OPTIONS = [
         type=float,
         default=None,
         help="RNN and VAE models: a pull toward holding the notes that sound, -30 to 30; "
-        "negative: shorter notes, 0: off (default: the model's).",
+        "negative: shorter notes, 0: off (default: the model's for the meter or voice count asked).",
     ),
     click.option(
         "--rest-hold",

@@ -106,9 +106,10 @@ class MuseModel:
         Soft pulls while drawing (None: the model's own, from its header; docs/midi.md):
         ``key_hold`` toward the key of the notes so far (0-30); for models that draw frame by
         frame, ``note_hold`` toward holding the notes that sound (-30 to 30; negative: shorter
-        notes), ``rest_hold`` toward each voice going on sounding or resting as it was (0-30),
-        ``voice_span`` keeping each voice within that many semitones and ``ensemble_span`` all
-        voices together (0: off).
+        notes), ``rest_hold`` toward each voice going on sounding or resting as it was (-30 to
+        30; negative: more, shorter rests), ``voice_span`` keeping each voice within that many
+        semitones and ``ensemble_span`` all voices together (0: off). A model's own may differ
+        by meter or voice count (``midi.class_pulls``).
         """
         asked = {
             "key": key,

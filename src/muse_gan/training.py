@@ -485,6 +485,7 @@ def _init_model(init: str, adapter, config: Config):
         theirs.adapter.settings = dataclasses.replace(
             theirs.adapter.settings, **{key: getattr(ours, key) for key in tunable}
         )
+        theirs.adapter.check_fitted()  # against the model's classes, before any data is read
     return theirs
 
 
@@ -496,7 +497,7 @@ def _fitted(adapter, pieces, model_adapter, init: str | None):
     them out says so (``viewed``), and data with no other way to drop them is refused."""
     if model_adapter is None:
         return adapter.fitted(pieces)
-    model_adapter.check_fitted()  # the run's own fine-tunable settings, in the model's adapter
+    model_adapter.check_fitted()  # a resumed run's settings (a fine-tune's were checked before)
     view, left_out = model_adapter.viewed(pieces)
     model_adapter.fit_summary = left_out and f"left out: {left_out}"
     known = model_adapter.classes

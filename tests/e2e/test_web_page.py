@@ -126,16 +126,17 @@ def test_a_refusal_is_shown_as_its_line(page):
 
 
 def test_a_pull_the_model_sets_by_class_is_left_to_it(page, server):
-    # palestrina's rest_hold is its own per voice count (midi.class_pulls): the page shows no
-    # value and sends none, so it composes what the command line and the library compose
+    # palestrina's rest_hold and note_hold are its own per voice count (midi.class_pulls): the
+    # page shows no value and sends none, so it composes what the command line composes
     compose(page, "palestrina", bars=2, seed=4)
-    field = page.locator("#control-rest_hold")
-    assert field.input_value() == "" and field.get_attribute("placeholder") == "the model's"
+    for name in ("rest_hold", "note_hold"):
+        field = page.locator(f"#control-{name}")
+        assert field.input_value() == "" and field.get_attribute("placeholder") == "the model's"
     with page.expect_download() as midi:
         page.click("#download-midi")
     request = {"model": "palestrina", "bars": 2, "seed": 4, "format": "midi", "tempo": 160}
-    request |= {"temperature": 1, "transpose": 0, "key_hold": 1, "note_hold": 0.25}
-    request |= {"voice_span": 0, "ensemble_span": 28}  # the page's fields, at the model's own
+    request |= {"temperature": 1, "transpose": 0, "key_hold": 1, "voice_span": 0}
+    request |= {"ensemble_span": 28}  # the page's fields that have a default: the model's own
     headers = {"Authorization": "Bearer page-secret"}
     expected = server.post("/compose", request, headers=headers)[2]
     assert open(midi.value.path(), "rb").read() == expected

@@ -368,11 +368,13 @@ def test_class_pulls_from_a_file_from_set_and_back_through_toml(tmp_path):
     path = write(
         tmp_path, '[midi.class_pulls."6 voices"]\nrest_hold = 1\n[midi.class_pulls."6/8"]\n'
     )
-    config = load_config(path, ["midi.class_pulls.4 voices.note_hold=-0.25"])
+    sets = ["midi.class_pulls.4 voices.note_hold=-0.25", 'midi.class_pulls."5 voices".rest_hold=2']
+    config = load_config(path, sets)  # a key quoted as errors name it, or bare
     assert config.midi.class_pulls == {
         "6 voices": {"rest_hold": 1.0},  # an int read as the float the pull is
         "6/8": {},
         "4 voices": {"note_hold": -0.25},
+        "5 voices": {"rest_hold": 2.0},
     }
     text = to_toml(config)
     assert '[midi.class_pulls."6 voices"]' in text  # a key with a space is quoted

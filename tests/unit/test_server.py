@@ -119,6 +119,7 @@ def test_a_model_lists_the_pulls_it_takes_with_its_own_values():
     assert listed["palestrina"]["note_hold"]["min"] == -30
     # its own rest_hold differs by voice count: no default, so a page sends none
     assert listed["palestrina"]["rest_hold"]["default"] is None
+    assert listed["palestrina"]["rest_hold"]["by_class"]
     assert listed["palestrina"]["rest_hold"]["note"] == (
         "default: the model's own for the class asked (4 voices: -0.15, 5 voices: 0.1, "
         "6 voices: 0.4; else 0)"

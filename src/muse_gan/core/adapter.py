@@ -319,6 +319,11 @@ class Constrains(ABC):
         return None
 
     @abstractmethod
+    def own_pulls(self, label: int | None = None) -> dict:
+        """The pulls (``options.PULLS`` by name) a piece of class ``label`` is composed with
+        when none are asked."""
+
+    @abstractmethod
     def key_shift(self, asked: dict) -> int:
         """For a model trained in one key, the shift (in width cells) that moves what it makes
         into the key ``asked``; 0 when none is asked, and for other models."""

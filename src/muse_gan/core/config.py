@@ -401,7 +401,7 @@ def toml_value(value) -> str:
 
 def _parse_assignment(assignment: str) -> tuple[list[str], object]:
     name, sep, text = assignment.partition("=")
-    path = [part.strip() for part in name.split(".")]
+    path = _dotted(name)
     if not sep or len(path) < 2 or not all(path):
         raise ConfigError(f"--set {assignment}: expected section.key=value, e.g. train.steps=500")
     try:
@@ -409,6 +409,19 @@ def _parse_assignment(assignment: str) -> tuple[list[str], object]:
     except tomllib.TOMLDecodeError:
         value = text.strip()  # a bare word such as gru or a folder path
     return path, value
+
+
+def _dotted(name: str) -> list[str]:
+    """The parts of a dotted key as TOML reads them (``midi.class_pulls."6 voices".rest_hold``,
+    as errors name it), else split at each dot (``midi.class_pulls.6 voices.rest_hold``)."""
+    try:
+        table, path = tomllib.loads(f"{name} = 0"), []
+        while isinstance(table, dict) and len(table) == 1:
+            key, table = next(iter(table.items()))
+            path.append(key)
+        return path
+    except tomllib.TOMLDecodeError:
+        return [part.strip() for part in name.split(".")]
 
 
 def _known(fields, unknown: str, prefix: str) -> str:

@@ -167,22 +167,23 @@ def controls(muse, limits: Limits) -> dict:
 
 
 def pull_control(muse, name: str) -> dict:
-    """A pull's field, defaulting to the model's own value; left empty where the model's own
-    differs by class (``midi.class_pulls``), so that a page sends none and the model's own
-    for the class asked is used, as from the command line."""
+    """A pull's field, defaulting to the model's own value; where that differs by class (a
+    meter, a voice count: ``midi.class_pulls``) no default and ``by_class``, so that a page
+    sends none and the model's own for the class asked is used, as from the command line."""
     pull = PULLS[name]
     kind = "integer" if pull.whole else "number"
-    settings = muse.adapter.settings
-    if any(name in pulls for pulls in settings.class_pulls.values()):
-        by_class = ", ".join(
-            f"{label}: {pulls.get(name, getattr(settings, name)):g}"
-            for label, pulls in settings.class_pulls.items()
-        )
-        return _number(kind, pull.low, pull.high, None) | {
-            "note": f"default: the model's own for the class asked ({by_class}; "
-            f"else {getattr(settings, name):g})"
-        }
-    return _number(kind, pull.low, pull.high, getattr(settings, name))
+    adapter = muse.adapter
+    own = adapter.own_pulls()[name]
+    others = {
+        label: strength
+        for number, label in enumerate(adapter.classes)
+        if (strength := adapter.own_pulls(number)[name]) != own
+    }
+    if not others:
+        return _number(kind, pull.low, pull.high, own)
+    listed = ", ".join(f"{label}: {strength:g}" for label, strength in others.items())
+    note = f"default: the model's own for the class asked ({listed}; else {own:g})"
+    return _number(kind, pull.low, pull.high, None) | {"by_class": True, "note": note}
 
 
 def library_controls(call, declared: tuple[str, ...] = DECLARED) -> dict:

@@ -100,7 +100,8 @@ class MidiConfig:
     rest_hold: float = 0.0
     # the pulls above for one class of a conditioned model, where its pieces need their own:
     # {"6 voices": {"rest_hold": 0.5}} (TOML: [midi.class_pulls."6 voices"]); a pull asked
-    # for one piece (--rest-hold) still wins
+    # for one piece (--rest-hold) still wins. A dict in a frozen dataclass: settings are never
+    # hashed, and never changed in place (dataclasses.replace shares it)
     class_pulls: dict[str, dict[str, float]] = field(default_factory=dict)
     gan: RollGanTerms = field(default_factory=RollGanTerms)
 

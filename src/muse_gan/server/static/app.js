@@ -98,7 +98,7 @@ function field(name, control) {
     if (name === "bars") input.value = 4;  // short pieces answer fast
     else if (control.default !== null && control.default !== undefined) input.value = control.default;
     if (name === "seed") input.placeholder = "random";
-    else if (control.note?.startsWith("default: the model's")) input.placeholder = "the model's";  // by class
+    else if (control.by_class) input.placeholder = "the model's";  // its own differs by meter or voice count
   }
   input.id = `control-${name}`;
   input.dataset.control = name;
