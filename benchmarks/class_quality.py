@@ -48,11 +48,13 @@ def held_out(judge, segments, label: str, openings: bool) -> Samples:
     return judge.windows(f"held-out {label}", chosen, sys.maxsize, openings=openings)
 
 
-def composed(model, label: str, bars: int, count: int, seed: int) -> Samples:
+def composed(model, label: str, bars: int, count: int, seed: int, **pulls) -> Samples:
+    """``count`` pieces in class ``label`` from seeds ``seed`` on, with the ``pulls`` asked
+    (none: the model's own for the class)."""
     asked = {"voices": int(label.split()[0])} if label.endswith("voices") else {"meter": label}
     items = []
     for number in range(count):
-        piece = model.compose(bars, seed=seed + number, **asked)
+        piece = model.compose(bars, seed=seed + number, **asked, **pulls)
         items.append(
             (piece.roll[:, :, : model.adapter.pitches].numpy(), piece.roll.shape[1] // bars)
         )
