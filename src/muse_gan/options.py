@@ -38,6 +38,14 @@ class Pull:
             return f"from 0 (off) to {self.high}"
         return f"from {self.low} to {self.high} (0: off)"
 
+    def takes(self, strength) -> bool:
+        """Whether ``strength`` is in range, and a whole number where a count is asked."""
+        return self.low <= strength <= self.high and not (self.whole and strength != int(strength))
+
+    def allowed(self) -> str:
+        """What a strength must be, in words."""
+        return f"must be {'a whole number ' if self.whole else ''}{self.range_text()}"
+
 
 # The soft pulls while composing (docs/midi.md#staying-in-key-over-long-pieces): each a midi
 # setting of that name that compose may replace for one piece. The key's pull leans on a Gibbs
@@ -83,10 +91,8 @@ def _check_pull(name: str, value) -> None:
     pull = PULLS[name]
     if value is None:  # the model's own
         return
-    if (pull.whole and not _whole(value)) or not pull.low <= value <= pull.high:
-        kind = "a whole number " if pull.whole else ""
-        option = "--" + name.replace("_", "-")
-        raise MuseError(f"{option} {value}: must be {kind}{pull.range_text()}")
+    if not pull.takes(value) or (pull.whole and not _whole(value)):  # a count given as 24.0 too
+        raise MuseError(f"--{name.replace('_', '-')} {value}: {pull.allowed()}")
 
 
 def _whole(value) -> bool:

@@ -227,16 +227,9 @@ def check(settings: MidiConfig) -> None:
         fail("transpose", "must be from 0 to 12 semitones")
     if not 0 <= settings.gan.note_change_cost <= 100:
         fail("gan.note_change_cost", "must be from 0 to 100 nats")
-    for name in PULLS:
-        if reason := pull_out_of_range(name, getattr(settings, name)):
-            fail(name, reason)
+    _check_pulls("", {name: getattr(settings, name) for name in PULLS}, fail)
     for label, pulls in settings.class_pulls.items():
-        for name, strength in pulls.items():
-            key = f"class_pulls.{toml_key(label)}.{name}"
-            if name not in PULLS:
-                fail(key, f"not a pull (known: {', '.join(PULLS)})")
-            if reason := pull_out_of_range(name, strength):
-                fail(key, reason)
+        _check_pulls(f"class_pulls.{toml_key(label)}.", pulls, fail)
     if settings.gan.one_note_per_voice and (settings.onsets or settings.dynamics == "on"):
         fail(
             "gan.one_note_per_voice",
@@ -247,13 +240,14 @@ def check(settings: MidiConfig) -> None:
             fail(f"gan.{key}", "must be from 0 to 1000")
 
 
-def pull_out_of_range(name: str, strength: float) -> str | None:
-    """Why ``strength`` is not a value of the pull ``name`` (``options.PULLS``); None if it is."""
-    pull = PULLS[name]
-    if pull.low <= strength <= pull.high and (not pull.whole or strength == int(strength)):
-        return None
-    kind = "a whole number " if pull.whole else ""
-    return f"must be {kind}{pull.range_text()}" + (" semitones" if pull.whole else "")
+def _check_pulls(prefix: str, pulls: dict, fail) -> None:
+    """``fail(key, reason)`` for the first of ``pulls`` (name → strength) that is no pull or out
+    of its range (``options.Pull``); keys named after ``prefix``."""
+    for name, strength in pulls.items():
+        if name not in PULLS:
+            fail(prefix + name, f"not a pull (known: {', '.join(PULLS)})")
+        if not PULLS[name].takes(strength):
+            fail(prefix + name, PULLS[name].allowed() + (" semitones" if PULLS[name].whole else ""))
 
 
 def parse_meter(meter: str) -> tuple[int, int]:
