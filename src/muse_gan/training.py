@@ -229,7 +229,9 @@ def build_trainer(
     # what the data filled in (a MIDI model's tracks, say) is the run's config from now on
     config = config.with_section(adapter.modality, adapter.settings)
     pieces = data_parts(adapter, config.data, pieces, quiet)
-    train_windows, valid_windows = samplers(adapter, pieces, config.train.seed)
+    train_windows, valid_windows = samplers(
+        adapter, pieces, config.train.seed, config.train.class_balance
+    )
     if not quiet and adapter.fit_summary:
         print(f"from the data: {adapter.fit_summary}", file=sys.stderr)
     if not quiet:
@@ -297,12 +299,20 @@ def _piece_nll(config: Config, adapter, valid_pieces: list):
     return lambda model: {PIECE_NLL: frame_nll(model, view, adapter)[0]}
 
 
-def samplers(adapter, pieces: dict[str, list], seed: int) -> tuple:
-    """The training batches (random, varied) and validation batches (in order; None without
-    validation pieces), of the pieces as the model sees them (``adapter.model_view``). A model
-    that sees no training window of them is one clear line saying why."""
+def samplers(adapter, pieces: dict[str, list], seed: int, class_balance: float = 0.0) -> tuple:
+    """The training batches (random, varied, their classes drawn as ``train.class_balance``
+    says) and validation batches (in order, every window once; None without validation pieces),
+    of the pieces as the model sees them (``adapter.model_view``). A model that sees no training
+    window of them is one clear line saying why."""
     view, why = adapter.viewed(pieces["train"])
     train = adapter.sampler(view, seed, training=True)
+    if class_balance:
+        if not adapter.classes:
+            raise ConfigError(
+                f"train.class_balance: {class_balance!r}: this data has no classes to balance "
+                "(leave it 0)"
+            )
+        train.balance(class_balance)
     if not len(train):
         raise MuseError(
             f"none of the {len(pieces['train'])} training pieces fits this model "

@@ -437,6 +437,7 @@ def test_train_with_an_unknown_modality_names_no_run_folder(tmp_path):
         ("train.lr=1e38", ["train.lr", "too large"]),  # finite, but Adam's step overflows float32
         ("train.betas=[1.0, 0.9]", ["train.betas", "below 1"]),
         ('train.select_by="fid"', ["train.select_by", "overlap"]),
+        ("train.class_balance=1.5", ["train.class_balance", "evenly"]),
         (
             'train.device="cuda:7"'
             if not __import__("torch").cuda.is_available()

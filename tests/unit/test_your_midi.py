@@ -269,6 +269,49 @@ def test_new_data_a_model_cannot_see_is_left_out_with_the_reason(tmp_path):
         samplers(adapter, {"train": waltz, "valid": []}, seed=0)
 
 
+def test_class_balance_draws_a_rare_meter_as_often_as_asked(tmp_path):
+    adapter, pieces = fitted_on(
+        midi_files.jig(tmp_path / "jig.mid", bars=6),
+        midi_files.piano_solo(tmp_path / "solo.mid", bars=40),
+    )
+    parts = {"train": pieces, "valid": []}
+
+    def shares(balance: float):
+        train = samplers(adapter, parts, seed=0, class_balance=balance)[0]
+        drawn = torch.cat([train.batch(250)[1] for _ in range(40)])
+        return torch.bincount(drawn, minlength=2).double() / len(drawn), train
+
+    natural, plain = shares(0.0)
+    held = torch.bincount(plain.labels, minlength=2).double()
+    held /= held.sum()
+    assert held.min() < 0.15  # the jig's windows are few
+    assert torch.allclose(natural, held, atol=0.02)
+    even, train = shares(1.0)
+    assert torch.allclose(even, torch.full((2,), 0.5, dtype=torch.float64), atol=0.02)
+    between, _ = shares(0.5)  # a class of n windows drawn as the square root of n
+    assert torch.allclose(between, held.sqrt() / held.sqrt().sum(), atol=0.02)
+    # within a class every window is drawn, and a restored sampler draws what it would have
+    rare = int(held.argmin())
+    picks = train.picks(4000)
+    assert set(picks[train.labels[picks] == rare].tolist()) == set(
+        torch.nonzero(train.labels == rare).flatten().tolist()
+    )
+    state = train.state()
+    expected = train.picks(64)
+    again = samplers(adapter, parts, seed=99, class_balance=1.0)[0]
+    again.restore(state)
+    assert torch.equal(again.picks(64), expected)
+
+
+def test_class_balance_for_data_without_classes_is_one_clear_line(tmp_path):
+    adapter, pieces = fitted_on(midi_files.piano_solo(tmp_path / "solo.mid", bars=8))
+    with pytest.raises(
+        ConfigError,
+        match=r"^train.class_balance: 0.5: this data has no classes to balance \(leave it 0\)$",
+    ):
+        samplers(adapter, {"train": pieces, "valid": []}, seed=0, class_balance=0.5)
+
+
 def three_four_then_six_eight(path, change: float, starts: list[float]):
     """The segments of a flute line at 120 a minute (a 3/4 bar 1.5 s, 12 steps; a 6/8 bar as
     long) in 3/4, then in 6/8 from ``change`` seconds, eighth notes from ``starts``."""

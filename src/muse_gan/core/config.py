@@ -94,6 +94,10 @@ class TrainConfig:
     # length of the samples written during training, for modalities measured in bars
     sample_bars: int = 8
     seed: int = 0
+    # how evenly training draws the classes of labelled data (a model's meters or voice counts):
+    # 0 as the data holds them; 1 each class equally often; between, a class of n windows is
+    # drawn in proportion to n ** (1 - class_balance) (0.5: a class 9 times rarer, 3 times)
+    class_balance: float = 0.0
     device: str = "auto"  # "auto": CUDA when present, else CPU
     precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; or "bf16", "fp32"
     # stop after this many steps in a row skipped for a non-finite loss or gradients

@@ -38,9 +38,12 @@ def class_indices(adapter, pieces: list[Piece]) -> torch.Tensor | None:
 
 
 class Sampler:
-    """What the Trainer asks of a sampler; it owns its random generator."""
+    """What the Trainer asks of a sampler; it owns its random generator. ``labels``: each
+    item's (window's) class index, None for unlabelled data."""
 
     generator: torch.Generator
+    labels: torch.Tensor | None = None
+    classes: _ClassDraw | None = None  # set by ``balance``: draw a class first, then an item of it
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -54,11 +57,43 @@ class Sampler:
         """Every item once, unvaried, in batches of at most ``size``: for validation."""
         raise NotImplementedError
 
+    def balance(self, power: float) -> None:
+        """Draw the classes of training items closer to evenly: a class holding ``n`` items is
+        drawn in proportion to ``n ** (1 - power)``. 0 leaves every item equally likely (a class
+        as common as the data has it); 1 draws each class equally often; between, a rare class
+        (a meter with few tunes) is seen more often without its few items being repeated as
+        often as full evenness would. Unlabelled data has no classes to balance."""
+        if power and self.labels is not None:
+            self.classes = _ClassDraw(self.labels, power)
+
+    def picks(self, size: int) -> torch.Tensor:
+        """``size`` random item numbers ``(size,)``, drawn from the sampler's generator."""
+        if self.classes is None:
+            return torch.randint(len(self), (size,), generator=self.generator)
+        return self.classes.draw(size, self.generator)
+
     def state(self) -> torch.Tensor:
         return self.generator.get_state()
 
     def restore(self, state: torch.Tensor) -> None:
         self.generator.set_state(state)
+
+
+class _ClassDraw:
+    """Random items drawn class first (by each class's share), then uniformly within the class:
+    memory goes with the items, not with their count squared, however many there are."""
+
+    def __init__(self, labels: torch.Tensor, power: float):
+        self.members = torch.argsort(labels, stable=True)  # the items, class by class
+        counts = torch.bincount(labels)
+        self.first = torch.cumsum(counts, 0) - counts  # where each class starts in ``members``
+        self.counts = counts
+        self.shares = counts.double() ** (1 - power) * (counts > 0)
+
+    def draw(self, size: int, generator: torch.Generator) -> torch.Tensor:
+        classes = torch.multinomial(self.shares, size, replacement=True, generator=generator)
+        within = torch.rand(size, generator=generator, dtype=torch.float64) * self.counts[classes]
+        return self.members[self.first[classes] + within.long().clamp(max=self.counts[classes] - 1)]
 
 
 class ItemSampler(Sampler):
@@ -76,7 +111,7 @@ class ItemSampler(Sampler):
         return len(self.items)
 
     def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None, None]:
-        picks = torch.randint(len(self.items), (size,), generator=self.generator)
+        picks = self.picks(size)
         values = self.adapter.values(torch.stack([self.items[pick] for pick in picks.tolist()]))
         if self.augment is not None:
             values = self.augment(values, self.generator)
@@ -128,7 +163,7 @@ class WindowSampler(Sampler):
         return len(self.starts)
 
     def batch(self, size: int) -> tuple[torch.Tensor, None, torch.Tensor]:
-        picks = torch.randint(len(self.starts), (size,), generator=self.generator)
+        picks = self.picks(size)
         windows = self._windows(self.starts[picks])
         if self.variation is not None:
             windows = self.variation(windows, self.generator)

@@ -138,6 +138,8 @@ def check_settings(settings) -> None:
         fail("lr_schedule", 'must be "cosine" or "constant"')
     if settings.precision not in ("auto", "bf16", "fp32"):
         fail("precision", 'must be "auto", "bf16" or "fp32"')
+    if not 0 <= settings.class_balance <= 1:
+        fail("class_balance", "must be from 0 (as the data holds the classes) to 1 (evenly)")
     if not 0 <= settings.ema < 1:
         fail("ema", "must be from 0 (off) to below 1")
     if not settings.select_by:

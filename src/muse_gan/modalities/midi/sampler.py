@@ -44,7 +44,7 @@ class NoteWindowSampler(Sampler):
         return len(self.starts)
 
     def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        picks = torch.randint(len(self.starts), (size,), generator=self.generator)
+        picks = self.picks(size)
         windows = self._windows(self.starts[picks])
         if self.variation is not None:
             windows = self.variation(windows, self.generator)

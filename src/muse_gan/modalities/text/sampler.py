@@ -40,7 +40,7 @@ class TokenSampler(Sampler):
         return len(self.starts)
 
     def batch(self, size: int) -> tuple[torch.Tensor, None, None]:
-        picks = torch.randint(len(self.starts), (size,), generator=self.generator)
+        picks = self.picks(size)
         return self._windows(self.starts[picks]), None, None
 
     def in_order(self, size: int):
