@@ -155,7 +155,7 @@ PULL_OPTIONS = [
         type=int,
         default=None,
         help="RNN and VAE models: each voice kept within this many semitones, 0 (off) to 127 "
-        "(default: the model's; folk-melody 14, in 9/8 17).",
+        "(default: the model's; folk-melody 14, in 9/8 16).",
     ),
     click.option(
         "--ensemble-span",

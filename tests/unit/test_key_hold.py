@@ -346,9 +346,10 @@ def test_a_rest_hold_makes_rests_fewer_and_below_0_more(palestrina):
 
 
 def test_the_pulls_not_asked_are_the_models_own(palestrina):
-    folk = muse_gan.load("folk-melody")  # composes with note_hold -0.25 and voice_span 14
+    folk = muse_gan.load("folk-melody")  # note_hold -0.25, voice_span 14; in 4/4 rest_hold -0.3
     own = [folk.compose(4, seed=seed).roll for seed in range(8)]
-    assert torch.equal(own[0], folk.compose(4, seed=0, note_hold=-0.25, voice_span=14).roll)
+    kept = folk.compose(4, seed=0, note_hold=-0.25, voice_span=14, rest_hold=-0.3)
+    assert torch.equal(own[0], kept.roll)
     for other in ({"voice_span": 0}, {"note_hold": 0}):  # a pull that matters in some piece
         others = [folk.compose(4, seed=seed, **other).roll for seed in range(8)]
         assert not all(torch.equal(a, b) for a, b in zip(own, others)), other
