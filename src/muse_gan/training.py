@@ -307,11 +307,8 @@ def samplers(adapter, pieces: dict[str, list], seed: int, class_balance: float =
     view, why = adapter.viewed(pieces["train"])
     train = adapter.sampler(view, seed, training=True)
     if class_balance:
-        if not adapter.classes:
-            raise ConfigError(
-                f"train.class_balance: {class_balance!r}: this data has no classes to balance "
-                "(leave it 0)"
-            )
+        if train.labels is None:  # the data decided: one meter, say
+            _no_classes(class_balance, "the data gives this model no classes")
         train.balance(class_balance)
     if not len(train):
         raise MuseError(
@@ -357,8 +354,15 @@ def _check_before_reading_data(config: Config, adapter) -> None:
             f'train.select_by = "{select_by}" is measured on the validation pieces, and '
             "data.valid_fraction = 0 leaves none"
         )
+    balance = config.train.class_balance
+    if balance and adapter.without_classes():
+        _no_classes(balance, adapter.without_classes())
     distributed.check_batch(config.train.batch_size, distributed.launched_world())
     check_memory(config, adapter, pick_device(config.train.device))
+
+
+def _no_classes(balance: float, why: str):
+    raise ConfigError(f"train.class_balance: {balance!r}: {why}: nothing to balance (leave it 0)")
 
 
 def check_memory(config: Config, adapter, device: torch.device) -> None:

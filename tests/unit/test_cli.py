@@ -454,6 +454,26 @@ def test_bad_train_settings_are_one_clear_line(tmp_path, setting, words):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+    "modality, setting, why",
+    [
+        ("midi", "midi.conditions=[]", "midi.conditions is empty"),
+        ("image", "image.labels=false", "image.labels is off"),
+        ("text", "text.window=16", "text data has no classes"),
+    ],
+)
+def test_class_balance_without_classes_is_refused_before_any_data_is_read(
+    tmp_path, modality, setting, why
+):
+    # the folder does not exist: a check made after reading the data would name it instead
+    result = muse(
+        "train", "--modality", modality, "--data", tmp_path / "none", "--out", tmp_path / "run",
+        "--set", setting, "--set", "train.class_balance=0.5",
+    )  # fmt: skip
+    assert_one_clear_line(result, f"train.class_balance: 0.5: {why}: nothing to balance")
+    assert not (tmp_path / "run").exists()
+
+
 # -o: links, FIFOs and folders (issue 25, cases 5 and 8)
 
 

@@ -756,6 +756,29 @@ def test_training_batches_are_varied_and_validation_batches_are_not(prepared):
     assert not all(any(torch.equal(window, plain) for plain in unvaried) for window in batch)
 
 
+def test_without_class_balance_every_item_is_as_likely_as_before_it_existed(prepared):
+    # the draws of runs trained before train.class_balance (and resumed since) are unchanged
+    adapter, parts = prepared
+    train = samplers(adapter, parts, seed=3, class_balance=0.0)[0]
+    assert train.classes is None
+    old = torch.randint(len(train), (64,), generator=torch.Generator().manual_seed(3))
+    assert torch.equal(train.picks(64), old)
+
+
+def test_a_run_draws_its_classes_as_train_class_balance_says(tmp_path):
+    from muse_gan.training import build_trainer
+
+    rare = pictures(tmp_path / "data", ("many",), each=18)
+    pictures(tmp_path / "data", ("few",), each=2)
+    overrides = VARIED["image"][1] + [f'data.source="{rare}"', "data.valid_fraction=0"]
+    for balance, share in ((0.0, 0.1), (1.0, 0.5)):
+        config = load_config(None, overrides + [f"train.class_balance={balance}"])
+        trainer = build_trainer(config, tmp_path / f"run{balance}")
+        few = trainer.adapter.classes.index("few")
+        drawn = torch.cat([trainer.train_windows.batch(100)[1] for _ in range(20)])
+        assert abs(float((drawn == few).double().mean()) - share) < 0.03, balance
+
+
 def test_without_validation_pieces_there_is_no_validation_sampler(prepared):
     adapter, parts = prepared
     train, valid = samplers(adapter, parts, seed=0)

@@ -347,7 +347,7 @@ def test_a_rest_hold_makes_rests_fewer_and_below_0_more(palestrina):
 
 def test_the_pulls_not_asked_are_the_models_own(palestrina):
     folk = muse_gan.load("folk-melody")  # note_hold -0.25, voice_span 14; in 4/4 rest_hold -0.3
-    own = [folk.compose(4, seed=seed).roll for seed in range(8)]
+    own = [folk.compose(4, seed=seed).roll for seed in range(8)]  # no meter asked: 4/4
     kept = folk.compose(4, seed=0, note_hold=-0.25, voice_span=14, rest_hold=-0.3)
     assert torch.equal(own[0], kept.roll)
     for other in ({"voice_span": 0}, {"note_hold": 0}):  # a pull that matters in some piece

@@ -307,7 +307,8 @@ def test_class_balance_for_data_without_classes_is_one_clear_line(tmp_path):
     adapter, pieces = fitted_on(midi_files.piano_solo(tmp_path / "solo.mid", bars=8))
     with pytest.raises(
         ConfigError,
-        match=r"^train.class_balance: 0.5: this data has no classes to balance \(leave it 0\)$",
+        match=r"^train.class_balance: 0.5: the data gives this model no classes: nothing to "
+        r"balance \(leave it 0\)$",
     ):
         samplers(adapter, {"train": pieces, "valid": []}, seed=0, class_balance=0.5)
 

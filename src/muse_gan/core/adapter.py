@@ -98,6 +98,11 @@ class Adapter(ABC):
         """This adapter with what only the data can say (class names, a vocabulary)."""
         return self
 
+    def without_classes(self) -> str:
+        """Why these settings give a model no classes whatever its data holds, in a few words
+        naming the setting ("image.labels is off"); '' where the data decides."""
+        return f"{self.modality} data has no classes"
+
     def check_fitted(self) -> None:
         """A ``ConfigError`` for a setting that what the data said makes wrong (a MIDI model's
         pulls for a class it has none of); nothing for most adapters."""
@@ -206,6 +211,9 @@ class LabelledAdapter(Adapter):
         if not self.settings.labels:
             return type(self)(self.settings, ())
         return type(self)(self.settings, class_order({piece.label for piece in pieces}))
+
+    def without_classes(self) -> str:
+        return "" if self.settings.labels else f"{self.modality}.labels is off"
 
     def label_of(self, path) -> str:
         """The class of a file: the name of the folder it is in."""

@@ -205,6 +205,9 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
         fitted.fit_summary = "; ".join(filter(None, [said, dropped and f"left out: {dropped}"]))
         return fitted
 
+    def without_classes(self) -> str:
+        return "" if self.settings.conditions else "midi.conditions is empty"
+
     def check_fitted(self) -> None:
         """A ``ConfigError`` naming ``midi.class_pulls`` when it names a class the data gave
         this model none of (a typo, or a voice count the pieces do not have)."""
