@@ -245,6 +245,14 @@ def main():
     "--primer", default=None, help="A MIDI or score file to continue: the piece starts with it."
 )
 @click.option(
+    "--first-bar",
+    type=int,
+    default=1,
+    show_default=True,
+    help="The bar of your song the piece (its primer first) starts at: a model told its bar "
+    "numbers (folk-melody) goes on from bar 9 as a tune goes on, not as one opens; others alike.",
+)
+@click.option(
     "-n",
     "--variations",
     type=int,
@@ -284,6 +292,7 @@ def compose(
     voices,
     velocity,
     primer,
+    first_bar,
     variations,
     decode,
     transpose,
@@ -296,6 +305,7 @@ def compose(
 
     check_options(
         bars=bars,
+        first_bar=first_bar,
         temperature=temperature,
         tempo=tempo,
         variations=variations,
@@ -326,6 +336,7 @@ def compose(
             velocity,
             **pulls,
             **asked,
+            first_bar=first_bar,
         )
         _write(_file_bytes(piece, target.suffix if target else ".mid"), target)
     _say_seed(seed, chosen)

@@ -84,10 +84,14 @@ class MuseModel:
         voice_span: int | None = None,
         ensemble_span: int | None = None,
         rest_hold: float | None = None,
+        first_bar: int = 1,
     ):
         """A new piece of exactly ``bars`` bars (for MIDI a ``Piece``, a ``pretty_midi.PrettyMIDI``).
 
-        ``primer`` (a path or a PrettyMIDI) is continued: the piece starts with it. ``tempo`` is
+        ``primer`` (a path or a PrettyMIDI) is continued: the piece starts with it. ``first_bar``
+        is the bar of your song the piece (its primer first) starts at: a model told its bar
+        numbers (``model.bar_numbers``: folk-melody) composes from bar 9 as a tune goes on,
+        not as it opens; other models compose every bar alike, so it changes nothing. ``tempo`` is
         in quarter notes per minute (default: the primer's, else the model's). ``meter`` ("6/8")
         and ``voices`` ask a model trained on several meters or voice counts for one of them
         (default: the primer's meter, else the data's most frequent). ``velocity`` sets every
@@ -134,6 +138,7 @@ class MuseModel:
             transpose=transpose,
             velocity=velocity,
             voices=voices,
+            first_bar=first_bar,
             **pulls,
         )
         self.check_composes()
@@ -160,12 +165,26 @@ class MuseModel:
             self._decoding(decode),
         ):  # one thread: float sums in one order, same bytes
             roll = self.objective.sample(
-                1, bars * bar, temperature, generator, given, labels=labels, **rules
+                1,
+                bars * bar,
+                temperature,
+                generator,
+                given,
+                labels=labels,
+                **rules,
+                **self._placed_at(first_bar, bar),
             )[0]
         roll = self.adapter.shifted(self.adapter.shifted(roll, -shift), transpose, "--transpose")
         return self.adapter.piece(
             roll.to(torch.uint8), tempo or (clip and clip.tempo), meter, velocity
         )
+
+    def _placed_at(self, first_bar: int, bar: int) -> dict:
+        """``first_step`` for a network told its bar numbers, when the piece starts past bar 1
+        (bar numbers are an RNN's alone); nothing otherwise, where the bar changes nothing."""
+        if first_bar == 1 or not self.config.model.bar_numbers:
+            return {}
+        return {"first_step": (first_bar - 1) * bar}
 
     def _rules(self, asked: dict, steps: int, meter: str, cells: int, voices=None) -> dict:
         """``{"rules": CellRules}`` for the constraints asked (moved ``cells`` into the model's

@@ -14,6 +14,7 @@ MAX_TRANSPOSE = 24  # semitones: two octaves either way
 OPTIONAL = ("voices", "velocity")  # left to the model when not given
 LIMITS = {
     "bars": (1, MAX_BARS),
+    "first_bar": (1, 100_000),  # the bar of a longer piece a composed one starts at
     "variations": (1, 10_000),
     "steps": (2, 64),
     "count": (1, 10_000),
@@ -80,7 +81,8 @@ def check_options(
             continue
         low, high = LIMITS[option]
         if not _whole(value) or not low <= value <= high:
-            raise MuseError(f"--{option} {value}: must be a whole number from {low} to {high}")
+            name = option.replace("_", "-")
+            raise MuseError(f"--{name} {value}: must be a whole number from {low} to {high}")
     if not temperature > 0:
         raise MuseError(f"--temperature {temperature}: must be above 0")
     if tempo is not None and not 10 <= tempo <= 400:

@@ -106,3 +106,30 @@ def test_the_command_line_asks_for_meter_and_voices(tmp_path):
         "--voices",
     )
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_a_primer_goes_on_from_the_bar_of_the_song_it_is_at(folk, tmp_path):
+    primer = folk.compose(bars=2, seed=11, meter="6/8")
+    go_on = {"bars": 6, "seed": 0, "primer": primer, "meter": "6/8"}
+    opening, third, ninth = (folk.compose(**go_on, first_bar=bar).roll for bar in (1, 3, 9))
+    assert (opening[:, :24] == ninth[:, :24]).all()  # the primer's two bars, kept
+    assert not (opening == third).all() and not (opening == ninth).all()
+    # folk-melody numbers bars 1-8, then cycles 8 more: bar 17 is told what bar 9 is
+    assert (folk.compose(**go_on, first_bar=17).roll == ninth).all()
+    # a model not told its bar numbers composes every bar alike
+    bach = muse_gan.load("bach-rnn")
+    assert not bach.config.model.bar_numbers
+    assert (bach.compose(2, seed=1, first_bar=9).roll == bach.compose(2, seed=1).roll).all()
+    with pytest.raises(MuseError, match=r"^--first-bar 0: must be a whole number from 1 to"):
+        folk.compose(bars=2, first_bar=0)
+    written = tmp_path / "ninth.mid"
+    primer.write(tmp_path / "primer.mid")
+    result = muse(
+        "compose", "--model", "folk-melody", "--primer", tmp_path / "primer.mid",
+        "--meter", "6/8", "--bars", 6, "--seed", 0, "--first-bar", 9, "-o", written,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert written.read_bytes() == folk.compose(**go_on, first_bar=9).file_bytes(".mid")
+    assert_one_clear_line(
+        muse("compose", "--model", "folk-melody", "--first-bar", 0), "--first-bar 0"
+    )

@@ -146,6 +146,28 @@ def test_chunks_continue_each_other_and_fill_the_bars_asked_for(bach):
     assert (second.roll[:, bach.adapter.steps_per_bar :] == pieces[1].roll).all()
 
 
+def test_a_model_told_its_bar_numbers_goes_on_from_the_bar_each_chunk_is_at():
+    import muse_gan
+
+    folk = muse_gan.load("folk-melody")  # model.bar_numbers = 8
+    composer = Composer(folk, seed=0, tempo=120, chunk_bars=2)
+    pieces = list(composer.pieces(bars=6))
+    bar = folk.adapter.steps_per_bar
+    for number in (1, 2):  # chunk 2 continues bar 2 of the whole, chunk 3 bar 4
+        tail = composer._last_bar(pieces[number - 1])
+        whole = folk.compose(3, number, 1.0, 120, primer=tail, first_bar=2 * number)
+        assert (whole.roll[:, bar:] == pieces[number].roll).all()
+    # each chunk's last bar read as an opening (bar 1), the chunks would have been others
+    as_openings = [
+        folk.compose(3, number, 1.0, 120, primer=composer._last_bar(pieces[number - 1]))
+        for number in (1, 2)
+    ]
+    assert any(
+        not (opening.roll[:, bar:] == piece.roll).all()
+        for opening, piece in zip(as_openings, pieces[1:])
+    )
+
+
 def test_a_models_chunks_go_out_one_after_another(bach):
     clock = VirtualClock()
     port = RecordingPort(clock)

@@ -44,16 +44,20 @@ class Composer:
             length = self.chunk_bars if bars is None else min(self.chunk_bars, bars - made)
             if length <= 0:
                 return
-            piece = self._next(length, self.seed + number, tail)
+            piece = self._next(length, self.seed + number, tail, made)
             tail = self._last_bar(piece) if self.continues else None
             made += length
             yield piece
 
-    def _next(self, bars: int, seed: int, tail):
+    def _next(self, bars: int, seed: int, tail, made: int):
+        """The next ``bars`` bars after ``made``: continuing ``tail``, the last of them, as
+        the bar of the whole it is (a model told its bar numbers goes on as a tune goes on)."""
         muse = self.muse
         if tail is None:
             return muse.compose(bars, seed, self.temperature, self.tempo)
-        whole = muse.compose(bars + 1, seed, self.temperature, self.tempo, primer=tail)
+        whole = muse.compose(
+            bars + 1, seed, self.temperature, self.tempo, primer=tail, first_bar=made
+        )
         return muse.adapter.piece(whole.roll[:, muse.adapter.steps_per_bar :], whole.tempo)
 
     def _last_bar(self, piece):

@@ -96,10 +96,22 @@ class RNNObjective(Objective, Likelihood, DrawsFrames):
         return self.head.nll(contexts, frames)
 
     @torch.no_grad()
-    def sample(self, count, steps, temperature, generator, primer=None, labels=None, rules=None):
+    def sample(
+        self,
+        count,
+        steps,
+        temperature,
+        generator,
+        primer=None,
+        labels=None,
+        rules=None,
+        first_step=0,
+    ):
         """``count`` samples ``(count, channels, steps, width)``; ``labels`` ``(count,)`` asks
         a class-conditional model for those classes (default: drawn at random); ``rules`` (a
-        ``core.rules.CellRules``, for one sample) are kept as each frame is drawn."""
+        ``core.rules.CellRules``, for one sample) are kept as each frame is drawn.
+        ``first_step``: the step of a longer piece the sample (its primer first) starts at, for
+        a network told where its bars fall in the piece (``bar_numbers``)."""
         labels = sample_labels(self.spec, count, labels, generator)
         condition, periods = self._condition(labels, count), self._periods(labels)
         frames = torch.zeros(count, steps, self.spec.frame_size)
@@ -107,18 +119,20 @@ class RNNObjective(Objective, Likelihood, DrawsFrames):
         network = self.network
         if primed:
             frames[:, :primed] = sequence_view(primer[None, :, :primed]).expand(count, -1, -1)
-            _contexts, state = network(frames[:, :primed], condition=condition, periods=periods)
+            _contexts, state = network(
+                frames[:, :primed], first_step, condition=condition, periods=periods
+            )
             context, state = network.advance(
-                frames[:, primed - 1], primed, state, condition, periods
+                frames[:, primed - 1], first_step + primed, state, condition, periods
             )
         else:
-            context, state = network.begin(count, condition=condition, periods=periods)
+            context, state = network.begin(count, first_step, condition, periods)
         gate = None if rules is None else rules.gate(frames[0, :primed])
         for step in range(primed, steps):
             frames[:, step] = draw_frame(self.head, context, temperature, generator, gate)
             if step + 1 < steps:
                 context, state = network.advance(
-                    frames[:, step], step + 1, state, condition, periods
+                    frames[:, step], first_step + step + 1, state, condition, periods
                 )
         return frames.reshape(count, steps, self.spec.channels, self.spec.width).transpose(1, 2)
 
