@@ -75,9 +75,15 @@ def take_notes(take):
 
 
 def project_settings(start_time: float) -> dict:
-    """Tempo and time signature where the clip starts, and the MIDI editor's key snap."""
+    """Tempo, time signature and bar number where the clip starts, and the MIDI editor's key
+    snap."""
     _, _, numerator, denominator, tempo = RPR.RPR_TimeMap_GetTimeSigAtTime(0, start_time, 0, 0, 0)
-    settings = {"tempo": tempo, "meter": f"{numerator}/{denominator}"}
+    measures = RPR.RPR_TimeMap2_timeToBeats(0, start_time, 0, 0, 0, 0)[3]  # bars before it
+    settings = {
+        "tempo": tempo,
+        "meter": f"{numerator}/{denominator}",
+        "first_bar": int(measures) + 1,  # a model told its bar numbers goes on as from there
+    }
     editor = RPR.RPR_MIDIEditor_GetActive()
     if editor and RPR.RPR_MIDIEditor_GetSetting_int(editor, "scale_enabled"):
         root = RPR.RPR_MIDIEditor_GetSetting_int(editor, "scale_root")  # 0 = C

@@ -298,7 +298,7 @@ def continuation_request(
 ) -> tuple[dict, dict]:
     """The controls for continuing ``notes`` by ``extra_bars`` bars in a DAW whose project
     settings are ``daw`` (tempo, meter as "3/4", key as ``key_name`` gives it, seed,
-    temperature; None where unknown),
+    temperature, ``first_bar``: the bar of the song the clip starts at; None where unknown),
     and the settings the model would ignore: what a DAW script sends, whatever its DAW."""
     bars = bars_spanned(notes, quarters_per_bar(daw.get("meter"))) + extra_bars
     meter = {"meter": time_signature(daw["meter"])} if daw.get("meter") else {}  # "C": "4/4"

@@ -179,12 +179,21 @@ class MuseModel:
             roll.to(torch.uint8), tempo or (clip and clip.tempo), meter, velocity
         )
 
+    def bar_alike(self, bar: int) -> int:
+        """The first bar the model composes as it does bar ``bar`` (counted from 1): past
+        ``model.bar_numbers`` the numbers cycle (8: bar 17 is told what bar 9 is,
+        ``models.rnn`` ``_placed``), and a model not told them composes every bar alike (1).
+        A piece may start at any bar of a song, however long."""
+        cycle = self.config.model.bar_numbers
+        if not cycle:
+            return 1
+        return bar if bar <= cycle else cycle + 1 + (bar - 1 - cycle) % cycle
+
     def _placed_at(self, first_bar: int, bar: int) -> dict:
         """``first_step`` for a network told its bar numbers, when the piece starts past bar 1
         (bar numbers are an RNN's alone); nothing otherwise, where the bar changes nothing."""
-        if first_bar == 1 or not self.config.model.bar_numbers:
-            return {}
-        return {"first_step": (first_bar - 1) * bar}
+        alike = self.bar_alike(first_bar)
+        return {} if alike == 1 else {"first_step": (alike - 1) * bar}
 
     def _rules(self, asked: dict, steps: int, meter: str, cells: int, voices=None) -> dict:
         """``{"rules": CellRules}`` for the constraints asked (moved ``cells`` into the model's

@@ -226,6 +226,7 @@ def test_the_reaper_scripts_request_continues_the_selection_in_the_projects_sett
     events = [(72, 8.0, 9.0, 100, 0), (74, 9.0, 10.0, 100, 0), (76, 10.0, 14.0, 100, 0)]
     notes = notes_from_ticks(events, 1.0, start_tick=8.0, end_tick=12.0)  # selection: 1 bar
     daw = {"tempo": 84.0, "meter": "4/4", "key": "G major", "seed": 11, "temperature": 1.0}
+    daw["first_bar"] = 3  # the selection starts at quarter note 8 of the project
     controls, ignored = continuation_request(client, None, notes, 2, daw)
     takes = client.models()["bach-rnn"]["controls"]  # a meter or key once the library has them
     sent = {
@@ -234,9 +235,11 @@ def test_the_reaper_scripts_request_continues_the_selection_in_the_projects_sett
         "key": "G major",
         "seed": 11,
         "temperature": 1.0,
+        "first_bar": 3,
         "bars": 3,
     }
     assert controls == {name: value for name, value in sent.items() if name in takes}
+    assert takes["first_bar"] == {"type": "integer", "min": 1, "max": 100_000, "default": 1}
     assert ignored == {name: value for name, value in sent.items() if name not in takes}
     common, _ = continuation_request(client, None, notes, 2, daw | {"meter": "C"})
     assert common == controls  # a project in common time asks in 4/4

@@ -166,6 +166,9 @@ def test_a_model_told_its_bar_numbers_goes_on_from_the_bar_each_chunk_is_at():
         not (opening.roll[:, bar:] == piece.roll).all()
         for opening, piece in zip(as_openings, pieces[1:])
     )
+    # played on for hours, past any bar number an option takes: bar 100,001 is heard as bar 9
+    far, ninth = (composer._next(2, 5, tail, made).roll for made in (100_001, 9))
+    assert (far == ninth).all()
 
 
 def test_a_models_chunks_go_out_one_after_another(bach):

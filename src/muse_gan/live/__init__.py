@@ -55,8 +55,10 @@ class Composer:
         muse = self.muse
         if tail is None:
             return muse.compose(bars, seed, self.temperature, self.tempo)
+        # the bar the model hears as bar ``made``: playing goes on past any bar number
+        alike = muse.bar_alike(made)
         whole = muse.compose(
-            bars + 1, seed, self.temperature, self.tempo, primer=tail, first_bar=made
+            bars + 1, seed, self.temperature, self.tempo, primer=tail, first_bar=alike
         )
         return muse.adapter.piece(whole.roll[:, muse.adapter.steps_per_bar :], whole.tempo)
 

@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import MuseError
-from ..options import PULLS
+from ..options import LIMITS, PULLS
 from .clips import Limits, Refused
 from .schema import MAX_SEED
 
@@ -161,9 +161,17 @@ def controls(muse, limits: Limits) -> dict:
             "default": muse.objective.decode,
         }
     listed = library_controls(muse.compose)
+    # whole numbers with a range (voices, velocity, first_bar) say it, as the fields above do
+    ranged = {
+        name: _number("integer", *LIMITS[name], kind["default"])
+        for name, kind in listed.items()
+        if name in LIMITS
+    }
     # the soft pulls: only those the model takes, with its own values as their defaults
     pulls = {name: pull_control(muse, name) for name in muse.pulls}
-    return found | {name: kind for name, kind in listed.items() if name not in PULLS} | pulls
+    return (
+        found | {name: kind for name, kind in listed.items() if name not in PULLS} | ranged | pulls
+    )
 
 
 def pull_control(muse, name: str) -> dict:
