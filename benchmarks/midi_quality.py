@@ -80,7 +80,7 @@ def measure(name: str, bars_list: list[int], count: int, seed: int, key_hold=Non
         judge = model.adapter.judge(Options(bars=bars, seed=seed, key_hold=key_hold))
         data = held_out(model, judge, count)
         reference = means(judge, data)
-        made = means(judge, judge.generate(model, count))
+        made = means(judge, judge.generate(model, count, like=data))  # its classes as the data's
         hits = sum(within(key, made[key], reference[key], bars) for key in COLUMNS)
         rows.append(f"| {name} | {bars} | held-out ({len(data.items)}) | {cells(reference)} | |")
         rows.append(

@@ -275,6 +275,29 @@ def test_a_model_told_its_bar_numbers_is_judged_against_openings_unless_asked_ot
     assert _windows_from(bach, Options(openings=True))[0].openings is True
 
 
+def test_a_model_with_classes_composes_them_as_often_as_the_reference_has_them(tmp_path):
+    import muse_gan
+    from muse_gan.core.store import load_pieces
+    from muse_gan.measures.judge import Options
+
+    from .. import midi_files
+
+    folk = muse_gan.load("folk-melody")  # knows 2/4, 3/4, 4/4, 6/8 and 9/8
+    tunes_with_pickups(tmp_path, count=3)  # three jigs (6/8) and a 4/4 piano piece
+    midi_files.piano_solo(tmp_path / "solo.mid", bars=6)
+    judge = folk.adapter.judge(Options(bars=2, count=8, openings=True))  # one a piece
+    pieces = load_pieces(folk.adapter, str(tmp_path), quiet=True)
+    reference = judge.samples("reference", pieces, 8)
+    assert sorted(reference.labels) == ["4/4", "6/8", "6/8", "6/8"]
+    generated = judge.generate(folk, 8, like=reference)
+    assert generated.labels == reference.labels * 2
+    # each piece composed in its meter: 6/8 bars of 12 sixteenths, 4/4 of 16
+    bars = {"6/8": 12, "4/4": 16}
+    assert [bar for _, bar in generated.items] == [bars[label] for label in generated.labels]
+    # without a reference, each meter the model knows in turn
+    assert judge.generate(folk, 5).labels == list(folk.adapter.classes)
+
+
 @pytest.mark.parametrize("flag, noted", [("--openings", True), ("--every-window", False)])
 def test_the_command_line_chooses_openings_or_every_window(flag, noted, tmp_path):
     from .test_cli import muse

@@ -71,8 +71,9 @@ def evaluate(
     options, said = _windows_from(muse, options)
     judge = adapter.judge(options)
     reference_pieces = pick(reference_pieces, count, options.seed)
+    reference_samples = judge.samples("reference", reference_pieces, count)
     if muse:
-        sets = [judge.generate(muse, count)]
+        sets = [judge.generate(muse, count, like=reference_samples)]
         if training:
             train = evaluation_pieces(muse.config, adapter, None, "train", quiet=True)
             sets.append(judge.samples("training data", pick(train, count, options.seed), count))
@@ -81,7 +82,6 @@ def evaluate(
             load_pieces(adapter, files, quiet=True, option="--files"), count, options.seed
         )
         sets = [judge.samples(Path(files).name or "files", pieces, count)]
-    reference_samples = judge.samples("reference", reference_pieces, count)
     counts = {"reference": len(reference_samples.items)} | {
         samples.name: len(samples.items) for samples in sets
     }

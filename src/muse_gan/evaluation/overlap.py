@@ -47,10 +47,10 @@ class SampleOverlap:
             )
         except MuseError as error:
             raise MuseError(f'train.select_by = "overlap": {error}') from None
-        self.reference_values = self.judge.per_item(reference)
+        self.reference, self.reference_values = reference, self.judge.per_item(reference)
 
     def __call__(self, objective) -> float:
         generated = self.judge.generate(
-            MuseModel(objective, self.adapter, self.config, self.path), self.count
+            MuseModel(objective, self.adapter, self.config, self.path), self.count, self.reference
         )
         return mean_overlap(self.reference_values, self.judge.per_item(generated))

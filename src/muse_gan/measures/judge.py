@@ -64,6 +64,11 @@ class Judge:
             labels if any(labels) else None,
         )
 
+    def generate(self, muse, count: int, like: Samples | None = None) -> Samples:
+        """``count`` of the model's samples; ``like``, the reference, for a judge that asks a
+        model with classes for them as the reference has them (MIDI's meters and voice counts)."""
+        raise NotImplementedError
+
     def per_item(self, samples: Samples) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
@@ -79,8 +84,8 @@ class FixedSizeJudge(Judge):
     NDB compares the sets' vectors (``vectors``) over k-means cells of the reference's, with
     one cell per ten items (2 to 50) and the items as the independent samples."""
 
-    def generate(self, muse, count):
-        classes = muse.adapter.classes or (None,)
+    def generate(self, muse, count, like=None):
+        classes = muse.adapter.classes or (None,)  # in turn: the built-in data is as even
         items, labels, calls = [], [], 0
         for number, label in enumerate(classes):
             wanted = count // len(classes) + (number < count % len(classes))

@@ -443,6 +443,13 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
             raise MuseError(f"{option} {value}: the model knows {', '.join(self.classes)}")
         return self.classes.index(label)
 
+    def asked_of(self, label: str) -> dict:
+        """The ``compose`` arguments that ask for the class named ``label`` ("6/8", "5 voices",
+        "6/8 5 voices"): ``label_for`` the other way round."""
+        words = label.split()
+        asked = {"meter": words[0]} if "meter" in self.conditions else {}
+        return asked | ({"voices": int(words[-2])} if "voices" in self.conditions else {})
+
     def _voice_counts(self) -> list[int]:
         """The voice counts among the classes ("6/8 5 voices" → 5)."""
         return [int(label.split()[-2]) for label in self.classes if label.endswith(" voices")]

@@ -41,31 +41,37 @@ class MidiJudge(Judge):
         if not windows:
             raise MuseError(f"{name}: no piece is {bars} bars long (--bars)")
         chosen = pick(windows, count, self.options.seed)
-        return Samples(name, [self._window(*window) for window in chosen])
+        labels = [segment.label for segment, *_ in chosen]
+        return Samples(
+            name, [self._window(*window) for window in chosen], labels if any(labels) else None
+        )
 
     def _window(self, segment, start: int, steps: int) -> tuple[np.ndarray, int]:
         """A window's notes ``(tracks, steps, pitches)`` and its bar length."""
         roll = draw(segment, self.adapter.shape, start, steps)
         return roll[:, :, : self.adapter.pitches] > 0, segment.info["bar"]
 
-    def generate(self, muse, count):
-        """Pieces of ``options.bars`` bars in the model's own meter (a model conditioned on meters:
-        in turn in each it knows, so that they are judged as the data is)."""
+    def generate(self, muse, count, like: Samples | None = None):
+        """Pieces of ``options.bars`` bars. A model with classes (meters, voice counts) composes
+        each in the class of the next item of ``like`` in turn (the reference: its classes as
+        often as it has them, so that each is judged as the data is), or without it in each
+        class it knows in turn."""
         seed, bars, temperature = self.options.seed, self.options.bars, self.options.temperature
-        meters = self.adapter.settings.meters if "meter" in self.adapter.conditions else [None]
+        classes = (like.labels if like and like.labels else None) or self.adapter.classes
+        asked = [self.adapter.asked_of(label) for label in classes] or [{}]
         items = []
         for number in range(count):
             piece = muse.compose(
                 bars,
                 seed=seed + number,
                 temperature=temperature,
-                meter=meters[number % len(meters)],
                 key_hold=self.options.key_hold if "key_hold" in muse.pulls else None,
+                **asked[number % len(asked)],
             )
             items.append(
                 (piece.roll[:, :, : self.adapter.pitches].numpy() > 0, piece.roll.shape[1] // bars)
             )
-        return Samples(GENERATED, items)
+        return Samples(GENERATED, items, [classes[n % len(classes)] for n in range(count)] or None)
 
     def per_item(self, samples):
         settings = self.adapter.settings

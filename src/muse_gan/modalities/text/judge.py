@@ -22,7 +22,7 @@ class TextJudge(Judge):
     def samples(self, name, pieces, count):
         return Samples(name, [text_of(piece.tensor) for piece in pieces])
 
-    def generate(self, muse, count):
+    def generate(self, muse, count, like=None):
         texts = []
         for start in range(0, count, CHUNK):
             texts += muse.sample(
