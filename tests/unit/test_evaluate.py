@@ -278,7 +278,7 @@ def test_a_model_told_its_bar_numbers_is_judged_against_openings_unless_asked_ot
 def test_a_model_with_classes_composes_them_as_often_as_the_reference_has_them(tmp_path):
     import muse_gan
     from muse_gan.core.store import load_pieces
-    from muse_gan.measures.judge import Options
+    from muse_gan.measures.judge import Options, Samples
 
     from .. import midi_files
 
@@ -296,6 +296,16 @@ def test_a_model_with_classes_composes_them_as_often_as_the_reference_has_them(t
     assert [bar for _, bar in generated.items] == [bars[label] for label in generated.labels]
     # without a reference, each meter the model knows in turn
     assert judge.generate(folk, 5).labels == list(folk.adapter.classes)
+    # voice counts alike: a 4-voice reference piece gets a piece that leaves two of six silent
+    palestrina = muse_gan.load("palestrina")
+    voices = palestrina.adapter.judge(Options(bars=2, count=2))
+    like = Samples("reference", [None, None], ["4 voices", "6 voices"])
+    four, six = (roll for roll, _ in voices.generate(palestrina, 2, like=like).items)
+    sounding = [int(roll.any(axis=(1, 2)).sum()) for roll in (four, six)]
+    assert sounding[0] <= 4 < sounding[1], sounding
+    # a model without classes composes as ever, its pieces unlabelled
+    bach = muse_gan.load("bach-rnn")
+    assert bach.adapter.judge(Options(bars=1, count=2)).generate(bach, 2, like=like).labels is None
 
 
 @pytest.mark.parametrize("flag, noted", [("--openings", True), ("--every-window", False)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core.rules import KeepsRules
 from ...errors import MuseError
 from ...measures.judge import GENERATED, Judge, Samples, pick
 from .metrics import describe
@@ -57,8 +58,10 @@ class MidiJudge(Judge):
         often as it has them, so that each is judged as the data is), or without it in each
         class it knows in turn."""
         seed, bars, temperature = self.options.seed, self.options.bars, self.options.temperature
-        classes = (like.labels if like and like.labels else None) or self.adapter.classes
-        asked = [self.adapter.asked_of(label) for label in classes] or [{}]
+        classes = self.adapter.classes
+        if classes and like and like.labels:
+            classes = like.labels
+        asked = [self._asked_of(muse, label) for label in classes] or [{}]
         items = []
         for number in range(count):
             piece = muse.compose(
@@ -71,7 +74,17 @@ class MidiJudge(Judge):
             items.append(
                 (piece.roll[:, :, : self.adapter.pitches].numpy() > 0, piece.roll.shape[1] // bars)
             )
-        return Samples(GENERATED, items, [classes[n % len(classes)] for n in range(count)] or None)
+        labels = [classes[n % len(classes)] for n in range(count)] if classes else None
+        return Samples(GENERATED, items, labels)
+
+    def _asked_of(self, muse, label: str) -> dict:
+        """How to ask ``muse`` for the class ``label``; a voice count only of a family that
+        keeps the rules leaving the other voices silent (others compose with all of them, as
+        `muse compose` without --voices does)."""
+        asked = self.adapter.asked_of(label)
+        if not isinstance(muse.objective, KeepsRules):
+            asked.pop("voices", None)
+        return asked
 
     def per_item(self, samples):
         settings = self.adapter.settings
