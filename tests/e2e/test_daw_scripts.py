@@ -82,6 +82,13 @@ class Reaper:
     def RPR_TimeMap_GetTimeSigAtTime(self, *_):
         return (0, 0.0, 4, 4, 120.0)
 
+    def RPR_TimeMap2_timeToBeats(self, project, time, *_):
+        """(beats into the bar, project, time, whole bars before it, the bar's beats, beats
+        from the start, the beat's note value), as REAPER's Python API gives them."""
+        self.asked_bar_at = time
+        quarters = time / SECONDS_PER_QN
+        return (quarters % 4, project, time, int(quarters // 4), 4, quarters, 4)
+
     def RPR_MIDIEditor_GetActive(self):
         return "editor"
 
@@ -148,6 +155,8 @@ def server():
 def test_the_reaper_script_adds_the_continuation_as_a_new_take(server, monkeypatch):
     reaper = Reaper()
     monkeypatch.setitem(sys.modules, "reaper_python", reaper.module())
+    sent = []  # what the script asks the server for
+    monkeypatch.setattr(Client, "continue_clip", _recorded(Client.continue_clip, sent))
     script = SCRIPT.read_text().replace('URL = "http://127.0.0.1:8765"', f'URL = "{server.url}"')
     namespace = {"__name__": "__main__"}
     exec(compile(script, str(SCRIPT), "exec"), namespace)
@@ -165,6 +174,18 @@ def test_the_reaper_script_adds_the_continuation_as_a_new_take(server, monkeypat
         left_out
     )
     assert reaper.console[-1].startswith("muse: new take: 5 bars, seed ")
+    # the item starts at quarter note 4: bar 2 of the song, the bar the clip goes on from
+    assert reaper.asked_bar_at == 2.0 and sent[0]["first_bar"] == 2
+
+
+def _recorded(method, sent: list):
+    """``method`` as it was, noting the controls of each call in ``sent``."""
+
+    def call(self, notes, model=None, **controls):
+        sent.append(controls)
+        return method(self, notes, model, **controls)
+
+    return call
 
 
 # Max's API as muse_node.js uses it: handlers by message name, and what went out of the outlet
