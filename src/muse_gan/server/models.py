@@ -165,7 +165,7 @@ def controls(muse, limits: Limits) -> dict:
     ranged = {
         name: _number("integer", *LIMITS[name], kind["default"])
         for name, kind in listed.items()
-        if name in LIMITS
+        if name in LIMITS and kind["type"] == "integer"  # not `scale`, a musical scale here
     }
     # the soft pulls: only those the model takes, with its own values as their defaults
     pulls = {name: pull_control(muse, name) for name in muse.pulls}
