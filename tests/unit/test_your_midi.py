@@ -277,8 +277,10 @@ def test_class_balance_draws_a_rare_meter_as_often_as_asked(tmp_path):
     parts = {"train": pieces, "valid": []}
 
     def shares(balance: float):
-        train = samplers(adapter, parts, seed=0, class_balance=balance)[0]
-        drawn = torch.cat([train.batch(250)[1] for _ in range(40)])
+        train, twin = (samplers(adapter, parts, 0, class_balance=balance)[0] for _ in range(2))
+        # a batch's windows are the ones picked: their classes too
+        assert torch.equal(train.batch(16)[1], twin.labels[twin.picks(16)])
+        drawn = train.labels[train.picks(10_000)]
         return torch.bincount(drawn, minlength=2).double() / len(drawn), train
 
     natural, plain = shares(0.0)
