@@ -306,15 +306,15 @@ def samplers(adapter, pieces: dict[str, list], seed: int, class_balance: float =
     window of them is one clear line saying why."""
     view, why = adapter.viewed(pieces["train"])
     train = adapter.sampler(view, seed, training=True)
-    if class_balance:
-        if train.labels is None:  # the data decided: one meter, say
-            _no_classes(class_balance, "the data gives this model no classes")
-        train.balance(class_balance)
     if not len(train):
         raise MuseError(
             f"none of the {len(pieces['train'])} training pieces fits this model "
             f"({why or 'they are too short for one training window'})"
         )
+    if class_balance:
+        if train.labels is None:  # the data decided: one meter, say
+            _no_classes(class_balance, "the data gives this model no classes")
+        train.balance(class_balance)
     valid = (
         adapter.sampler(adapter.model_view(pieces["valid"]), 0, training=False)
         if pieces["valid"]
