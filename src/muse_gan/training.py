@@ -354,9 +354,9 @@ def _check_before_reading_data(config: Config, adapter) -> None:
             f'train.select_by = "{select_by}" is measured on the validation pieces, and '
             "data.valid_fraction = 0 leaves none"
         )
-    balance = config.train.class_balance
-    if balance and adapter.without_classes():
-        _no_classes(balance, adapter.without_classes())
+    balance, why = config.train.class_balance, adapter.without_classes()
+    if balance and why:
+        _no_classes(balance, why)
     distributed.check_batch(config.train.batch_size, distributed.launched_world())
     check_memory(config, adapter, pick_device(config.train.device))
 

@@ -62,9 +62,8 @@ class Sampler:
         drawn in proportion to ``n ** (1 - power)``. 0 leaves every item equally likely (a class
         as common as the data has it); 1 draws each class equally often; between, a rare class
         (a meter with few tunes) is seen more often without its few items being repeated as
-        often as full evenness would. Unlabelled data has no classes to balance."""
-        if power and self.labels is not None:
-            self.classes = _ClassDraw(self.labels, power)
+        often as full evenness would. For labelled items only (``labels``)."""
+        self.classes = _ClassDraw(self.labels, power) if power else None
 
     def picks(self, size: int) -> torch.Tensor:
         """``size`` random item numbers ``(size,)``, drawn from the sampler's generator."""

@@ -161,17 +161,9 @@ def controls(muse, limits: Limits) -> dict:
             "default": muse.objective.decode,
         }
     listed = library_controls(muse.compose)
-    # whole numbers with a range (voices, velocity, first_bar) say it, as the fields above do
-    ranged = {
-        name: _number("integer", *LIMITS[name], kind["default"])
-        for name, kind in listed.items()
-        if name in LIMITS and kind["type"] == "integer"  # not `scale`, a musical scale here
-    }
     # the soft pulls: only those the model takes, with its own values as their defaults
     pulls = {name: pull_control(muse, name) for name in muse.pulls}
-    return (
-        found | {name: kind for name, kind in listed.items() if name not in PULLS} | ranged | pulls
-    )
+    return found | {name: kind for name, kind in listed.items() if name not in PULLS} | pulls
 
 
 def pull_control(muse, name: str) -> dict:
@@ -197,15 +189,24 @@ def pull_control(muse, name: str) -> dict:
 def library_controls(call, declared: tuple[str, ...] = DECLARED) -> dict:
     """Parameters of ``call`` (a ``MuseModel`` method: ``compose``) that the request schema
     does not declare: listed with their type (from the annotation) and default, passed
-    through by name. /infill and /harmonize take their method's ``**constraints``, listed as
-    ``compose``'s (``constraint_controls``)."""
+    through by name; a whole number the options limit (voices, velocity, first_bar) with its
+    range, as the declared fields have theirs. /infill and /harmonize take their method's
+    ``**constraints``, listed as ``compose``'s (``constraint_controls``)."""
     parameters = inspect.signature(call).parameters
     taken = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return {
-        name: {"type": _kind(parameter.annotation), "default": _json_default(parameter.default)}
+        name: _control(name, _kind(parameter.annotation), _json_default(parameter.default))
         for name, parameter in parameters.items()
         if name not in declared and parameter.kind in taken
     }
+
+
+def _control(name: str, kind: str, default) -> dict:
+    """A listed parameter's field: with its range where it is a whole number the options limit
+    (not ``scale``: compose's is a musical scale, text; LIMITS' a picture's pixel scale)."""
+    if kind == "integer" and name in LIMITS:
+        return _number(kind, *LIMITS[name], default)
+    return {"type": kind, "default": default}
 
 
 def constraint_controls(muse) -> dict:

@@ -446,18 +446,17 @@ class PianoRollAdapter(Adapter, Composes, Constrains, PlugsTerms):
     def asked_of(self, label: str) -> dict:
         """The ``compose`` arguments that ask for the class named ``label`` ("6/8", "5 voices",
         "6/8 5 voices"): ``label_for`` the other way round."""
-        words = label.split()
-        asked = {"meter": words[0]} if "meter" in self.conditions else {}
-        return asked | ({"voices": int(words[-2])} if "voices" in self.conditions else {})
+        asked = {"meter": _meter_in(label)} if "meter" in self.conditions else {}
+        return asked | ({"voices": _voices_in(label)} if "voices" in self.conditions else {})
 
     def _voice_counts(self) -> list[int]:
         """The voice counts among the classes ("6/8 5 voices" → 5)."""
-        return [int(label.split()[-2]) for label in self.classes if label.endswith(" voices")]
+        return [_voices_in(label) for label in self.classes if label.endswith(" voices")]
 
     def bar_of(self, label: int | None) -> tuple[str, int]:
         """The meter of the class number ``label`` (None: the model's) and the steps in its bar."""
         meter = (
-            self.classes[label].split(" ", 1)[0]
+            _meter_in(self.classes[label])
             if label is not None and "meter" in self.conditions
             else self.meter
         )
@@ -720,3 +719,13 @@ def _runs(lane: np.ndarray, onsets: np.ndarray | None = None):
 
 def _reason(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _meter_in(label: str) -> str:
+    """The meter a class of a meter-conditioned model names ("6/8 5 voices" → "6/8")."""
+    return label.split(" ", 1)[0]
+
+
+def _voices_in(label: str) -> int:
+    """The voice count a class names, as ``label_for`` writes it ("6/8 5 voices" → 5)."""
+    return int(label.split()[-2])
